@@ -1,0 +1,316 @@
+"""The Endorsement aggregate: a granted endorsement and everything that happens to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidCommand, InvalidTransition, RequirementsUnmet
+from domain.evidence import RenewalEvidence
+from domain.levels import Designation, EndorsementStatus, Level
+from domain.policy import AssociationPolicy, ReinstatementRule
+from domain.renewal import evaluate_renewal
+
+# Endorsement ids are the public codes employers type (e.g. "AK-7Q4M2XKD"); the aggregate id
+# is derived from the code so that any node can find the aggregate from the code alone.
+_ENDORSEMENT_NAMESPACE = uuid.UUID("6f1d6c1e-3b0e-4a53-9d8e-2f1f0d6a7c11")
+
+
+def endorsement_uuid(endorsement_id: str) -> uuid.UUID:
+    """Aggregate id of the endorsement with public code `endorsement_id`."""
+    return uuid.uuid5(_ENDORSEMENT_NAMESPACE, endorsement_id)
+
+
+_TERMINAL = (EndorsementStatus.REVOKED, EndorsementStatus.RELINQUISHED,
+             EndorsementStatus.TRANSFERRED)
+
+
+class Endorsement(Aggregate):
+    """One person's endorsement at one level, held with one association."""
+
+    TOPIC = "alliance:Endorsement"
+
+    class Event(Aggregate.Event):
+        """Base of endorsement events; PRIVATE_FIELDS never leave the node's private store."""
+
+        TOPIC = "alliance:Endorsement.Event"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    class Granted(Aggregate.Created):
+        """EndorsementGranted."""
+
+        TOPIC = "alliance:EndorsementGranted"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        endorsement_id: str
+        association: str
+        person_id: str
+        family_name: str
+        given_name: str
+        level: Level
+        designation: Designation | None
+        granted_on: dt.date
+        valid_through: dt.date
+        application_id: str
+
+    def __init__(self, endorsement_id: str, association: str, person_id: str, family_name: str,
+                 given_name: str, level: Level, designation: Designation | None,
+                 granted_on: dt.date, valid_through: dt.date, application_id: str) -> None:
+        self.endorsement_id = endorsement_id
+        self.association = association
+        self.person_id = person_id
+        self.family_name = family_name
+        self.given_name = given_name
+        self.level = level
+        self.designation = designation
+        self.granted_on = granted_on
+        self.valid_through = valid_through
+        self.application_id = application_id
+        self.status = EndorsementStatus.ACTIVE
+
+    @classmethod
+    def grant(cls, *, endorsement_id: str, association: str, person_id: str, family_name: str,
+              given_name: str, level: Level, designation: Designation | None,
+              granted_on: dt.date, application_id: str, policy: AssociationPolicy,
+              now: dt.datetime) -> Endorsement:
+        """Create the endorsement; its first cycle ends where the association's policy says."""
+        return cls._create(cls.Granted, id=endorsement_uuid(endorsement_id), timestamp=now,
+                           endorsement_id=endorsement_id, association=association,
+                           person_id=person_id, family_name=family_name, given_name=given_name,
+                           level=level, designation=designation, granted_on=granted_on,
+                           valid_through=policy.first_valid_through(granted_on),
+                           application_id=application_id)
+
+    # -- renewal ------------------------------------------------------------------------------
+
+    class Renewed(Event):
+        """EndorsementRenewed: the continuing requirements of one cycle were met."""
+
+        TOPIC = "alliance:EndorsementRenewed"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"evidence"})
+        cycle_start: dt.date
+        cycle_end: dt.date
+        valid_through: dt.date
+        renewed_on: dt.date
+        evidence: RenewalEvidence
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.valid_through = self.valid_through
+
+    def renew(self, evidence: RenewalEvidence, *, renewed_on: dt.date,
+              policy: AssociationPolicy, now: dt.datetime) -> None:
+        """Renew for the next cycle, within the cycle or its grace period."""
+        self._require(EndorsementStatus.ACTIVE, "renew")
+        if renewed_on >= policy.lapses_on(self.valid_through):
+            raise InvalidTransition("the grace period has ended; the endorsement must lapse and "
+                                    "be reinstated", field="renewed_on", rule="renewal.too_late")
+        cycle_end = self.valid_through
+        cycle_start = self._cycle_start(cycle_end, policy)
+        unmet = evaluate_renewal(self.level, self.designation, self.granted_on, cycle_start,
+                                 cycle_end, evidence)
+        if unmet:
+            raise RequirementsUnmet("renewal requirements are unmet", unmet, rule="renewal.unmet")
+        self.trigger_event(self.Renewed, timestamp=now, cycle_start=cycle_start,
+                           cycle_end=cycle_end, valid_through=policy.next_valid_through(cycle_end),
+                           renewed_on=renewed_on, evidence=evidence)
+
+    def _cycle_start(self, cycle_end: dt.date, policy: AssociationPolicy) -> dt.date:
+        # The cycle being renewed began the day after the previous cycle's end, or at grant.
+        previous_end = cycle_end.replace(year=cycle_end.year - 1) if not (
+            cycle_end.month == 2 and cycle_end.day == 29) else cycle_end.replace(
+            year=cycle_end.year - 1, day=28)
+        return max(self.granted_on, previous_end + dt.timedelta(days=1))
+
+    # -- lapse and reinstatement --------------------------------------------------------------
+
+    class Lapsed(Event):
+        """EndorsementLapsed: not renewed by the end of the grace period."""
+
+        TOPIC = "alliance:EndorsementLapsed"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        lapsed_on: dt.date
+        valid_through: dt.date
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.LAPSED
+
+    def lapse(self, *, on: dt.date, policy: AssociationPolicy, now: dt.datetime) -> None:
+        """Record the lapse; only possible once the grace period has ended."""
+        self._require(EndorsementStatus.ACTIVE, "lapse")
+        due = policy.lapses_on(self.valid_through)
+        if on < due:
+            raise InvalidTransition(f"not due: an endorsement valid through {self.valid_through} "
+                                    f"lapses on {due}", field="on", rule="lapse.not_due")
+        self.trigger_event(self.Lapsed, timestamp=now, lapsed_on=due,
+                           valid_through=self.valid_through)
+
+    def is_lapse_due(self, on: dt.date, policy: AssociationPolicy) -> bool:
+        """Whether an active endorsement has passed its grace period on `on`."""
+        return self.status is EndorsementStatus.ACTIVE and on >= policy.lapses_on(
+            self.valid_through)
+
+    class Reinstated(Event):
+        """EndorsementReinstated: back in good standing after a lapse or a suspension."""
+
+        TOPIC = "alliance:EndorsementReinstated"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"evidence"})
+        reinstated_on: dt.date
+        valid_through: dt.date
+        reason: str
+        evidence: RenewalEvidence
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.ACTIVE
+            aggregate.valid_through = self.valid_through
+
+    def reinstate(self, *, reinstated_on: dt.date, reason: str, evidence: RenewalEvidence,
+                  by_committee: bool, policy: AssociationPolicy, now: dt.datetime) -> None:
+        """Reinstate a lapsed endorsement (per policy) or lift a suspension (committee)."""
+        if not reason.strip():
+            raise InvalidCommand("reinstatement needs a reason", field="reason",
+                                 rule="reinstate.reason_required")
+        if self.status is EndorsementStatus.SUSPENDED:
+            if not by_committee:
+                raise InvalidTransition("only the committee lifts a suspension",
+                                        field="role", rule="reinstate.committee_only")
+            valid_through = self.valid_through
+        elif self.status is EndorsementStatus.LAPSED:
+            valid_through = self._reinstate_lapsed(reinstated_on, evidence, by_committee, policy)
+        else:
+            raise InvalidTransition(f"cannot reinstate: endorsement is {self.status}",
+                                    field="status", rule="reinstate.not_lapsed_or_suspended")
+        self.trigger_event(self.Reinstated, timestamp=now, reinstated_on=reinstated_on,
+                           valid_through=valid_through, reason=reason, evidence=evidence)
+
+    def _reinstate_lapsed(self, on: dt.date, evidence: RenewalEvidence, by_committee: bool,
+                          policy: AssociationPolicy) -> dt.date:
+        if policy.reinstatement is ReinstatementRule.REAPPLY:
+            raise InvalidTransition("this association requires a new application after a lapse",
+                                    field="status", rule="reinstate.reapply")
+        if policy.reinstatement is ReinstatementRule.COMMITTEE_DISCRETION and not by_committee:
+            raise InvalidTransition("only the committee reinstates a lapsed endorsement here",
+                                    field="role", rule="reinstate.committee_only")
+        # Catching up: the hours of the missed cycle are documented like a renewal.
+        cycle_start = self._cycle_start(self.valid_through, policy)
+        if policy.reinstatement is ReinstatementRule.CATCH_UP_HOURS:
+            unmet = evaluate_renewal(self.level, self.designation, self.granted_on, cycle_start,
+                                     self.valid_through, evidence)
+            if unmet:
+                raise RequirementsUnmet("the missed cycle's requirements are unmet", unmet,
+                                        rule="reinstate.unmet")
+        valid_through = policy.next_valid_through(self.valid_through)
+        while valid_through < on:
+            valid_through = policy.next_valid_through(valid_through)
+        return valid_through
+
+    # -- committee and holder actions ---------------------------------------------------------
+
+    class Suspended(Event):
+        """EndorsementSuspended by the Endorsement Committee."""
+
+        TOPIC = "alliance:EndorsementSuspended"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        effective_on: dt.date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.SUSPENDED
+
+    def suspend(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
+        """Suspend (committee action, with a reason)."""
+        self._require_reason(reason, "suspension")
+        self._require(EndorsementStatus.ACTIVE, "suspend")
+        self.trigger_event(self.Suspended, timestamp=now, effective_on=effective_on,
+                           reason=reason)
+
+    class Revoked(Event):
+        """EndorsementRevoked by the Endorsement Committee; final."""
+
+        TOPIC = "alliance:EndorsementRevoked"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        effective_on: dt.date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.REVOKED
+
+    def revoke(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
+        """Revoke (committee action, with a reason); nothing follows a revocation."""
+        self._require_reason(reason, "revocation")
+        self._require_not_terminal("revoke")
+        self.trigger_event(self.Revoked, timestamp=now, effective_on=effective_on, reason=reason)
+
+    class Relinquished(Event):
+        """EndorsementRelinquished by the professional."""
+
+        TOPIC = "alliance:EndorsementRelinquished"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        effective_on: dt.date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.RELINQUISHED
+
+    def relinquish(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
+        """The professional gives the endorsement up."""
+        self._require_not_terminal("relinquish")
+        self.trigger_event(self.Relinquished, timestamp=now, effective_on=effective_on,
+                           reason=reason)
+
+    class Corrected(Event):
+        """EndorsementCorrected: a mistaken recorded value is corrected; history is not edited."""
+
+        TOPIC = "alliance:EndorsementCorrected"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        corrects_version: int
+        family_name: str | None
+        given_name: str | None
+        valid_through: dt.date | None
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            if self.family_name is not None:
+                aggregate.family_name = self.family_name
+            if self.given_name is not None:
+                aggregate.given_name = self.given_name
+            if self.valid_through is not None:
+                aggregate.valid_through = self.valid_through
+
+    def correct(self, *, corrects_version: int, reason: str, family_name: str | None = None,
+                given_name: str | None = None, valid_through: dt.date | None = None,
+                now: dt.datetime) -> None:
+        """Correct a mistaken entry by a new event that names the version it corrects."""
+        self._require_reason(reason, "correction")
+        if not 1 <= corrects_version <= self.version:
+            raise InvalidCommand(f"corrects_version must name an existing version "
+                                 f"(1..{self.version})", field="corrects_version",
+                                 rule="correction.unknown_version")
+        if family_name is None and given_name is None and valid_through is None:
+            raise InvalidCommand("a correction must change at least one value", field="body",
+                                 rule="correction.empty")
+        for name, value in (("family_name", family_name), ("given_name", given_name)):
+            if value is not None and not value.strip():
+                raise InvalidCommand(f"{name} must not be empty", field=name, rule="required")
+        self.trigger_event(self.Corrected, timestamp=now, corrects_version=corrects_version,
+                           family_name=family_name, given_name=given_name,
+                           valid_through=valid_through, reason=reason)
+
+    # -- guards -------------------------------------------------------------------------------
+
+    def _require(self, status: EndorsementStatus, action: str) -> None:
+        if self.status is not status:
+            raise InvalidTransition(f"cannot {action}: endorsement is {self.status}",
+                                    field="status", rule=f"{action}.status")
+
+    def _require_not_terminal(self, action: str) -> None:
+        if self.status in _TERMINAL:
+            raise InvalidTransition(f"cannot {action}: endorsement is {self.status}",
+                                    field="status", rule=f"{action}.status")
+
+    @staticmethod
+    def _require_reason(reason: str, what: str) -> None:
+        if not reason.strip():
+            raise InvalidCommand(f"a {what} needs a reason", field="reason",
+                                 rule="reason.required")

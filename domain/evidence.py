@@ -1,0 +1,116 @@
+"""Evidence an application gathers, as immutable values.
+
+These values live in the association's private event store. The ledger replicates only a
+salted commitment to them (DESIGN invariant 7), never the values themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from domain.levels import DegreeKind, RaterRole, WorkKind
+
+
+class Degree(msgspec.Struct, frozen=True, kw_only=True):
+    """An academic degree or credential, and whether its official transcript arrived."""
+
+    kind: DegreeKind
+    field_of_study: str
+    awarded_on: dt.date
+    transcript_received: bool = False
+    related_field: bool = False  # an Associate's degree counts for Level I only if related
+
+
+class Training(msgspec.Struct, frozen=True, kw_only=True):
+    """Relationship-based training clock hours (social-emotional / infant mental health)."""
+
+    title: str
+    hours: float
+    completed_on: dt.date
+    rsc_topic: bool = False  # about providing reflective supervision/consultation
+    didactic_rsc: bool = False  # didactic training on providing RS/C (IV-C: >= 15 h)
+
+
+class WorkExperience(msgspec.Struct, frozen=True, kw_only=True):
+    """A period of work, paid or volunteer, with what it consisted of."""
+
+    kind: WorkKind
+    employer: str
+    started_on: dt.date
+    ended_on: dt.date
+    paid: bool = True
+    supervised: bool = False
+    families_served: int = 0  # families of infants/toddlers (birth to 36 months)
+    infant_social_emotional_focus: bool = False
+    post_bachelor: bool = False
+    post_master: bool = False
+    # Volunteer work with specialised training (CASA, doula, child life) may count for Level I.
+    specialised_volunteer: bool = False
+    internship_supervisor_id: str | None = None  # graduate internship: supervisor's person id
+
+
+class RscHours(msgspec.Struct, frozen=True, kw_only=True):
+    """Reflective supervision/consultation received, from one provider over a window."""
+
+    provider_id: str  # person id of the provider, endorsed in any Alliance association
+    hours: float
+    started_on: dt.date
+    ended_on: dt.date
+    about_provided_rsc: float = 0.0  # hours about RS/C the applicant provides (IV-C: >= 25)
+    post_bachelor: bool = False
+    post_master: bool = False
+    while_serving_families: bool = True
+    while_providing_rsc: bool = False
+
+
+class Rating(msgspec.Struct, frozen=True, kw_only=True):
+    """A reference rating: who rated, in what role, and when (contents stay private)."""
+
+    rater_id: str
+    rater_name: str
+    role: RaterRole
+    rated_on: dt.date
+    rater_degree: DegreeKind | None = None  # II provider rule: Master's-prepared II counts
+    waiver_signed: bool = True
+
+
+class ExamResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The written exam (levels III and IV)."""
+
+    taken_on: dt.date
+    passed: bool
+    score: float | None = None
+
+
+class Membership(msgspec.Struct, frozen=True, kw_only=True):
+    """Membership in this or any other infant mental health association."""
+
+    association: str
+    valid_through: dt.date
+
+
+class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything an application holds; each submission replaces the previous whole value."""
+
+    degrees: tuple[Degree, ...] = ()
+    trainings: tuple[Training, ...] = ()
+    work: tuple[WorkExperience, ...] = ()
+    rsc: tuple[RscHours, ...] = ()
+    ratings: tuple[Rating, ...] = ()
+    code_of_ethics_signed: bool = False
+    agreement_signed: bool = False
+    memberships: tuple[Membership, ...] = ()
+    fee_paid: bool = False
+    exam: ExamResult | None = None
+    vetted_rater_ids: tuple[str, ...] = ()  # filled from RaterVetted events, not by applicants
+
+
+class RenewalEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """What a holder documents for one annual renewal cycle."""
+
+    trainings: tuple[Training, ...] = ()
+    rsc: tuple[RscHours, ...] = ()
+    memberships: tuple[Membership, ...] = ()
+    provides_rsc: bool = False

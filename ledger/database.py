@@ -1,0 +1,193 @@
+"""A small SQL adapter over SQLite and PostgreSQL for the ledger and projection tables.
+
+eventsourcing keeps its own connections for the event store; the ledger and the projections
+use this adapter so that each of them commits its rows and its tracking position in one
+transaction. SQL is written once with `?` placeholders and `{blob}` for the binary type.
+Driver errors are translated at this edge into StorageError (chained).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from ledger.errors import StorageError
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A parsed database location: a SQLite file, or a PostgreSQL database and schema."""
+
+    dialect: str  # "sqlite" or "postgres"
+    path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    dbname: str = "postgres"
+    schema: str = "public"
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        """`sqlite:///path/file.sqlite` or `postgresql://user:pw@host:port/db?schema=name`."""
+        parsed = urlparse(url)
+        if parsed.scheme == "sqlite":
+            path = unquote(parsed.path)
+            if not path or path == "/":
+                raise StorageError("a sqlite URL needs a file path: sqlite:///path/file.sqlite")
+            return cls(dialect="sqlite", path=Path(path))
+        if parsed.scheme in ("postgresql", "postgres"):
+            schema = parse_qs(parsed.query).get("schema", ["public"])[0]
+            if not _SCHEMA_NAME.match(schema):
+                raise StorageError("schema must be a lower-case SQL identifier")
+            return cls(dialect="postgres", host=parsed.hostname or "127.0.0.1",
+                       port=parsed.port or 5432, user=unquote(parsed.username or "postgres"),
+                       password=unquote(parsed.password or ""),
+                       dbname=(parsed.path or "/postgres").lstrip("/") or "postgres",
+                       schema=schema)
+        raise StorageError(f"unsupported database URL scheme {parsed.scheme!r} "
+                           f"(use sqlite:/// or postgresql://)")
+
+    def with_file(self, name: str) -> DatabaseUrl:
+        """For SQLite, a sibling file (one file per store); PostgreSQL shares one schema."""
+        if self.dialect == "sqlite" and self.path is not None:
+            return DatabaseUrl(dialect="sqlite", path=self.path.parent / name)
+        return self
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Environment for an eventsourcing Application storing events here."""
+        if self.dialect == "sqlite":
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path),
+                    "SQLITE_LOCK_TIMEOUT": "10"}
+        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": self.dbname,
+                "POSTGRES_HOST": self.host, "POSTGRES_PORT": str(self.port),
+                "POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password,
+                "POSTGRES_SCHEMA": self.schema, "POSTGRES_POOL_SIZE": "4",
+                "POSTGRES_LOCK_TIMEOUT": "5"}
+
+    def redacted(self) -> str:
+        """A description safe to log (never the password)."""
+        if self.dialect == "sqlite":
+            return f"sqlite file {self.path}"
+        return f"postgresql {self.user}@{self.host}:{self.port}/{self.dbname} schema {self.schema}"
+
+
+class Cursor:
+    """Executes `?`-placeholder SQL on either backend."""
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self._raw = raw
+        self._dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement."""
+        self._raw.execute(self._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+        if rows:
+            self._raw.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """All remaining rows, bytes as bytes on both backends."""
+        return [tuple(_plain(v) for v in row) for row in self._raw.fetchall()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """One row or None."""
+        row = self._raw.fetchone()
+        return None if row is None else tuple(_plain(v) for v in row)
+
+    def _sql(self, sql: str) -> str:
+        if self._dialect == "postgres":
+            return sql.replace("%", "%%").replace("?", "%s")
+        return sql
+
+
+def _plain(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+class Database:
+    """One connection, used under a lock, with explicit transactions."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.dialect = url.dialect
+        self._lock = threading.RLock()
+        self._conn: Any = self._connect()
+
+    def _connect(self) -> Any:
+        try:
+            if self.dialect == "sqlite":
+                assert self.url.path is not None
+                self.url.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.url.path, isolation_level=None,
+                                       check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                return conn
+            import psycopg
+
+            conn = psycopg.connect(host=self.url.host, port=self.url.port, user=self.url.user,
+                                   password=self.url.password, dbname=self.url.dbname,
+                                   autocommit=True, connect_timeout=10)
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
+            conn.execute(f'SET search_path TO "{self.url.schema}"')
+            return conn
+        except Exception as e:
+            raise StorageError(f"cannot open {self.url.redacted()}: {e}") from e
+
+    def ddl(self, statements: str) -> None:
+        """Create tables; `{blob}` becomes the backend's binary type."""
+        blob = "BLOB" if self.dialect == "sqlite" else "BYTEA"
+        with self.transaction() as cur:
+            for statement in statements.format(blob=blob).split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """BEGIN ... COMMIT, rolled back on any error; errors surface as StorageError."""
+        with self._lock:
+            raw = self._conn.cursor()
+            try:
+                raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+                yield Cursor(raw, self.dialect)
+                raw.execute("COMMIT")
+            except BaseException as e:
+                try:
+                    raw.execute("ROLLBACK")
+                except Exception:  # noqa: S110 - the original error is what matters
+                    pass
+                if _is_driver_error(e):
+                    raise StorageError(f"{self.url.redacted()}: {e}") from e
+                raise
+            finally:
+                raw.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read rows in a transaction of their own (a consistent snapshot)."""
+        with self.transaction() as cur:
+            return cur.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+
+def _is_driver_error(e: BaseException) -> bool:
+    if isinstance(e, sqlite3.Error):
+        return True
+    module = type(e).__module__
+    return module.startswith("psycopg")

@@ -1,0 +1,46 @@
+"""Ledger errors: two trees, one for bad data (verification) and one for storage/config faults."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every ledger error."""
+
+
+class VerificationError(LedgerError):
+    """Bytes or a chain failed verification; `seq` names the entry when known."""
+
+    def __init__(self, message: str, *, association: str = "", seq: int | None = None) -> None:
+        where = f"{association}#{seq}: " if seq is not None else ""
+        super().__init__(f"{where}{message}")
+        self.association = association
+        self.seq = seq
+        self.reason = message
+
+
+class BadSignature(VerificationError):
+    """The signature does not verify over the received bytes."""
+
+
+class ChainBroken(VerificationError):
+    """A seq is missing or repeated, or a prev-hash does not match."""
+
+
+class MalformedEntry(VerificationError):
+    """The bytes do not decode as an entry of a known type and schema version."""
+
+
+class UnknownKey(VerificationError):
+    """The entry names a key that may not sign for its association."""
+
+
+class StorageError(LedgerError):
+    """The store could not do what was asked (driver errors are chained)."""
+
+
+class ConcurrencyConflict(StorageError):
+    """Another command changed the same aggregate first."""
+
+
+class KeyFileError(LedgerError):
+    """A key file is missing, unreadable, has loose permissions, or the passphrase is wrong."""

@@ -1,0 +1,99 @@
+"""The one signer: Ed25519 keys, key files, signing and verification (the only `cryptography` user).
+
+A key id is the hex SHA-256 of the raw 32-byte public key, so anyone holding the public key
+can recompute it. Private key files are PKCS#8 PEM, optionally passphrase-encrypted, and are
+written with mode 0600 and refused when group- or world-readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.errors import BadSignature, KeyFileError
+
+
+def key_id_of(public_key: bytes) -> str:
+    """Stable id of a raw Ed25519 public key."""
+    if len(public_key) != 32:
+        raise KeyFileError("an Ed25519 public key is 32 bytes")
+    return hashlib.sha256(public_key).hexdigest()
+
+
+class Signer:
+    """Holds one private key in memory and signs bytes with it."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.key_id = key_id_of(self.public_key)
+
+    @classmethod
+    def generate(cls) -> Signer:
+        """A fresh random key."""
+        return cls(Ed25519PrivateKey.generate())
+
+    def sign(self, message: bytes) -> bytes:
+        """64-byte Ed25519 signature over `message`."""
+        return self._key.sign(message)
+
+    def save(self, path: Path, passphrase: bytes | None = None) -> None:
+        """Write the private key (0600, created exclusively) and the public key beside it."""
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase) if passphrase
+            else serialization.NoEncryption())
+        pem = self._key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8, encryption)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        public_path(path).write_text(self.public_key.hex() + "\n")
+
+    @classmethod
+    def load(cls, path: Path, passphrase: bytes | None = None) -> Signer:
+        """Read a private key file, refusing one that others can read."""
+        try:
+            mode = path.stat().st_mode
+            data = path.read_bytes()
+        except OSError as e:
+            raise KeyFileError(f"cannot read key file {path.name}: {e.strerror}") from e
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(f"key file {path.name} must not be readable by group or others "
+                               f"(chmod 600)")
+        try:
+            key = serialization.load_pem_private_key(data, password=passphrase or None)
+        except (ValueError, TypeError) as e:
+            raise KeyFileError(f"cannot load key file {path.name}: wrong or missing passphrase, "
+                               f"or not a PEM private key") from e
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"key file {path.name} is not an Ed25519 key")
+        return cls(key)
+
+
+def public_path(private_path: Path) -> Path:
+    """Where the public key of a private key file is kept."""
+    return private_path.with_suffix(".pub")
+
+
+class Verifier:
+    """Verifies signatures under one raw Ed25519 public key (key parsed once)."""
+
+    def __init__(self, public_key: bytes) -> None:
+        self.key_id = key_id_of(public_key)
+        self.public_key = public_key
+        self._key = Ed25519PublicKey.from_public_bytes(public_key)
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        """Raise BadSignature unless `signature` is valid over `message`."""
+        try:
+            self._key.verify(signature, message)
+        except InvalidSignature as e:
+            raise BadSignature("signature does not verify") from e
