@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.application import check_level_designation
 from domain.errors import InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.evidence import RenewalEvidence
 from domain.levels import Designation, EndorsementStatus, Level
@@ -23,6 +24,8 @@ def endorsement_uuid(endorsement_id: str) -> uuid.UUID:
     """Aggregate id of the endorsement with public code `endorsement_id`."""
     return uuid.uuid5(_ENDORSEMENT_NAMESPACE, endorsement_id)
 
+
+LEGACY_PREFIX = "legacy:"  # application_id of a grant recorded from before the ledger
 
 _TERMINAL = (EndorsementStatus.REVOKED, EndorsementStatus.RELINQUISHED,
              EndorsementStatus.TRANSFERRED)
@@ -82,6 +85,29 @@ class Endorsement(Aggregate):
                            level=level, designation=designation, granted_on=granted_on,
                            valid_through=policy.first_valid_through(granted_on),
                            application_id=application_id)
+
+    @classmethod
+    def record_existing(cls, *, endorsement_id: str, association: str, person_id: str,
+                        family_name: str, given_name: str, level: Level,
+                        designation: Designation | None, granted_on: dt.date,
+                        valid_through: dt.date, legacy_reference: str,
+                        now: dt.datetime) -> Endorsement:
+        """Bring an endorsement granted before this ledger existed (from paper or the old
+        system) onto the ledger, so that its holder can renew and can serve as a provider
+        or rater. The grant names its legacy record instead of an application."""
+        if not legacy_reference.strip():
+            raise InvalidCommand("an imported endorsement must name its legacy record",
+                                 field="legacy_reference", rule="import.reference_required")
+        if valid_through < granted_on:
+            raise InvalidCommand("valid_through is before granted_on", field="valid_through",
+                                 rule="import.dates")
+        check_level_designation(level, designation)
+        return cls._create(cls.Granted, id=endorsement_uuid(endorsement_id), timestamp=now,
+                           endorsement_id=endorsement_id, association=association,
+                           person_id=person_id, family_name=family_name, given_name=given_name,
+                           level=level, designation=designation, granted_on=granted_on,
+                           valid_through=valid_through,
+                           application_id=f"{LEGACY_PREFIX}{legacy_reference.strip()}")
 
     # -- renewal ------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         # Parse, don't validate: a policy with an impossible date cannot exist.
-        dt.date(2001, self.fixed_month, self.fixed_day)
+        dt.date(2000, self.fixed_month, self.fixed_day)  # a leap year, so 29 Feb is allowed
         if not 0 <= self.grace_days <= 366:
             raise ValueError("grace_days must be between 0 and 366")
 

@@ -44,3 +44,7 @@ class ConcurrencyConflict(StorageError):
 
 class KeyFileError(LedgerError):
     """A key file is missing, unreadable, has loose permissions, or the passphrase is wrong."""
+
+
+class NotFound(LedgerError):
+    """No aggregate with that id in this association's store."""

@@ -1,0 +1,1 @@
+"""The node's edges: HTTP API, CLI, settings and wiring (and, later, NATS replication)."""

@@ -1,0 +1,33 @@
+"""The FastAPI application of one node."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from federation_api import http_errors, routes_auditor, routes_public, routes_staff
+from federation_api.node import Node
+from federation_api.observability import Metrics, install_request_logging
+
+DESCRIPTION = """
+Endorsement ledger node of one Alliance association.
+
+* **Public**: `GET /v1/verify` and `GET /v1/status` answer for one endorsement, given its id
+  and the holder's last name.
+* **Staff** (bearer token with a role): the application, review, endorsement and renewal
+  workflow. Commands accept `Idempotency-Key` (a retry writes once) and `If-Match: <version>`.
+* **Auditors**: signed ledger entries by seq range, and the keyring.
+"""
+
+
+def create_app(node: Node) -> FastAPI:
+    """An app serving `node`."""
+    app = FastAPI(title=f"Alliance endorsement ledger - {node.config.name}",
+                  version="0.1.0", description=DESCRIPTION)
+    app.state.node = node
+    app.state.metrics = Metrics()
+    http_errors.install(app)
+    install_request_logging(app, app.state.metrics)
+    app.include_router(routes_public.router)
+    app.include_router(routes_staff.router)
+    app.include_router(routes_auditor.router)
+    return app

@@ -1,0 +1,272 @@
+"""The `alliance` command line. Every command has --help; settings also come from ALLIANCE_*."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import msgspec
+
+from domain.policy import AssociationPolicy, ReinstatementRule, RenewalCycle
+from federation_api.clock import now
+from federation_api.node import Node, NodeError, init_node, rotate_key
+from federation_api.settings import Settings
+from federation_api.tokens import Role
+from ledger.errors import LedgerError, VerificationError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "data_dir", None):
+        settings = replace(settings, data_dir=Path(args.data_dir))
+    if getattr(args, "database_url", None):
+        settings = replace(settings, database_url=args.database_url)
+    if getattr(args, "listen", None):
+        settings = settings.with_listen(args.listen)
+    return settings
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a node's data directory with its keys and policy."""
+    month, _, day = args.renewal_date.partition("-")
+    policy = AssociationPolicy(cycle=RenewalCycle(args.renewal_cycle), fixed_month=int(month),
+                               fixed_day=int(day), grace_days=args.grace_days,
+                               reinstatement=ReinstatementRule(args.reinstatement))
+    config = init_node(settings, association=args.association, name=args.name, policy=policy,
+                       now=now())
+    node = Node(settings)
+    print(f"initialised node {config.association} ({config.name}) in {settings.data_dir}")
+    print(f"signing key id: {node.signer.key_id}")
+    node.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the HTTP API until interrupted."""
+    import uvicorn
+
+    from federation_api.app import create_app
+    from federation_api.observability import configure_logging
+
+    configure_logging()
+    node = Node(settings)
+    app = create_app(node)
+    base = f"http://{settings.host}:{settings.port}"
+    print_urls(node.association, base)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                access_log=False)
+    node.close()
+    return 0
+
+
+def print_urls(association: str, base: str) -> None:
+    """Print every URL a node serves, in full."""
+    print(f"node {association} serving at {base}/", flush=True)
+    for label, path in (("API docs (OpenAPI)", "/docs"), ("OpenAPI document", "/openapi.json"),
+                        ("public verification", "/v1/verify?endorsement_id=...&last_name=..."),
+                        ("status on a date", "/v1/status?endorsement_id=...&last_name=...&on="
+                                             "YYYY-MM-DD"),
+                        ("health", "/healthz"), ("readiness", "/readyz"),
+                        ("metrics", "/metrics")):
+        print(f"  {label:22} {base}{path}", flush=True)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Seed a demo node and serve it."""
+    from federation_api.demo import run_demo
+
+    return run_demo(settings, keep=args.keep)
+
+
+def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the keyring (public keys and validity windows)."""
+    node = Node(settings)
+    for key in node.keyring.keys:
+        until = key.valid_until.isoformat() if key.valid_until else "(current)"
+        print(f"{key.association} {key.key_id} from {key.valid_from.isoformat()} until {until}")
+    node.close()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace the signing key; entries signed before stay verifiable."""
+    record = rotate_key(settings, now=now())
+    print(f"new signing key {record.key_id} valid from {record.valid_from.isoformat()}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Issue a staff token; it is printed once and stored only as a hash."""
+    node = Node(settings)
+    token_id, token = node.tokens.issue(label=args.label, role=Role(args.role), now=now())
+    print(f"token id {token_id} role {args.role} for {args.label}", file=sys.stderr)
+    print(token)
+    node.close()
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List tokens (ids, labels and roles; never secrets)."""
+    node = Node(settings)
+    for token_id, label, role, created, revoked in node.tokens.list():
+        state = f"revoked {revoked}" if revoked else "active"
+        print(f"{token_id} {role:12} {label} created {created} {state}")
+    node.close()
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke a token by id."""
+    node = Node(settings)
+    ok = node.tokens.revoke(args.token_id, now=now())
+    node.close()
+    if not ok:
+        print(f"no active token {args.token_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify every signature and hash link; name the first bad entry."""
+    node = Node(settings)
+    association = args.association or node.association
+    try:
+        count = node.verify_ledger(association)
+    except VerificationError as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        node.close()
+    print(f"ledger {association}: {count} entries verified (signatures and chain)")
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild every projection from the ledger; print the digest."""
+    node = Node(settings)
+    node.projector.rebuild(node.ledger)
+    print(node.projector.digest())
+    node.close()
+    return 0
+
+
+def cmd_projections_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a hash of every projection's content (per table with --tables)."""
+    node = Node(settings)
+    if args.tables:
+        for table, digest in sorted(node.projector.table_digests().items()):
+            print(f"{table} {digest}")
+    print(node.projector.digest())
+    node.close()
+    return 0
+
+
+def cmd_roster_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the roster as JSON or CSV to a file or stdout."""
+    from federation_api.routes_staff import roster_csv
+
+    node = Node(settings)
+    rows = [msgspec.to_builtins(r) for r in node.projector.roster(args.association or
+                                                                  node.association, args.status)]
+    node.close()
+    text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else roster_csv(rows)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="node data directory (env ALLIANCE_DATA_DIR)")
+    common.add_argument("--database-url", help="sqlite:///file or postgresql://...?schema=... "
+                                               "(env ALLIANCE_DATABASE_URL)")
+    parser = argparse.ArgumentParser(prog="alliance", description="Alliance endorsement "
+                                     "ledger node")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+            handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, parents=[common], help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add(sub, "init", cmd_init, "create a node: keys, policy, stores")
+    p.add_argument("--association", required=True, help="association id, e.g. AK")
+    p.add_argument("--name", required=True, help="association name")
+    p.add_argument("--renewal-cycle", choices=[c.value for c in RenewalCycle],
+                   default=RenewalCycle.FIXED_DATE.value)
+    p.add_argument("--renewal-date", default="12-31", help="MM-DD for fixed-date cycles")
+    p.add_argument("--grace-days", type=int, default=60)
+    p.add_argument("--reinstatement", choices=[r.value for r in ReinstatementRule],
+                   default=ReinstatementRule.CATCH_UP_HOURS.value)
+
+    p = add(sub, "serve", cmd_serve, "serve the HTTP API")
+    p.add_argument("--listen", help="host:port (env ALLIANCE_LISTEN), default 127.0.0.1:8080")
+
+    p = add(sub, "demo", cmd_demo, "seed example data into a fresh node and serve it")
+    p.add_argument("--listen", help="host:port, default 127.0.0.1:8080")
+    p.add_argument("--keep", action="store_true", help="keep an existing demo data dir")
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command",
+                                                                      required=True)
+    add(keys, "show", cmd_keys_show, "show the keyring")
+    add(keys, "rotate", cmd_keys_rotate, "rotate the signing key")
+
+    tokens = sub.add_parser("tokens", help="staff API tokens").add_subparsers(
+        dest="tokens_command", required=True)
+    p = add(tokens, "create", cmd_tokens_create, "issue a token (printed once)")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--label", required=True, help="who holds it")
+    add(tokens, "list", cmd_tokens_list, "list tokens")
+    p = add(tokens, "revoke", cmd_tokens_revoke, "revoke a token")
+    p.add_argument("token_id")
+
+    ledger = sub.add_parser("ledger", help="the signed ledger").add_subparsers(
+        dest="ledger_command", required=True)
+    p = add(ledger, "verify", cmd_ledger_verify, "verify signatures and the hash chain")
+    p.add_argument("--association", help="which ledger (default: this node's)")
+
+    projections = sub.add_parser("projections", help="read models").add_subparsers(
+        dest="projections_command", required=True)
+    add(projections, "rebuild", cmd_projections_rebuild, "rebuild from the ledger")
+    p = add(projections, "digest", cmd_projections_digest, "hash of the projections' content")
+    p.add_argument("--tables", action="store_true", help="also one digest per table")
+
+    roster = sub.add_parser("roster", help="rosters").add_subparsers(dest="roster_command",
+                                                                    required=True)
+    p = add(roster, "export", cmd_roster_export, "export the roster")
+    p.add_argument("--format", choices=["json", "csv"], default="csv")
+    p.add_argument("--status", help="only this recorded status (e.g. active)")
+    p.add_argument("--association", help="default: this node's")
+    p.add_argument("--output", help="file to write (default stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `alliance`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+        result: int = args.handler(args, settings)
+        return result
+    except (LedgerError, NodeError, ValueError) as e:
+        print(f"alliance: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Wiring of one association node: config, keys, stores, writer, projections, service.
+
+This is the composition root (cosmicpython's bootstrap): every other module receives what it
+needs; only this one decides where things live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from domain.policy import AssociationPolicy
+from ledger.codec import decode_json, encode_json
+from ledger.commitments import CommitmentKey
+from ledger.database import Database, DatabaseUrl
+from ledger.entries import verify_chain
+from ledger.errors import KeyFileError, LedgerError
+from ledger.keyring import Keyring, KeyRecord
+from ledger.service import AssociationService, EventStore
+from ledger.signing import Signer
+from ledger.store import LedgerStore
+from ledger.writer import LedgerWriter
+from projections.projector import Projector
+from federation_api.settings import Settings
+from federation_api.tokens import TokenStore
+from federation_api.idempotency import IdempotencyStore
+
+ASSOCIATION_ID = re.compile(r"^[A-Z]{2,8}$")
+
+
+class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What `alliance init` decided for this node."""
+
+    association: str
+    name: str
+    policy: AssociationPolicy = AssociationPolicy()
+    created_at: dt.datetime
+
+
+class NodeError(LedgerError):
+    """The node cannot start or be initialised as asked."""
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Where a node keeps its files inside the data directory."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        """node.json: association id, name and policy."""
+        return self.root / "node.json"
+
+    @property
+    def signing_key(self) -> Path:
+        """The current Ed25519 private key (0600)."""
+        return self.root / "keys" / "signing.key"
+
+    @property
+    def commitment_key(self) -> Path:
+        """The secret for commitment salts (0600)."""
+        return self.root / "keys" / "commitment.key"
+
+    @property
+    def keyring(self) -> Path:
+        """Public key history with validity windows."""
+        return self.root / "keys" / "keyring.json"
+
+    def database_url(self, settings: Settings) -> DatabaseUrl:
+        """The configured database, or SQLite files in the data directory."""
+        if settings.database_url:
+            return DatabaseUrl.parse(settings.database_url)
+        return DatabaseUrl(dialect="sqlite", path=self.root / "events.sqlite")
+
+
+def init_node(settings: Settings, *, association: str, name: str, policy: AssociationPolicy,
+              now: dt.datetime) -> NodeConfig:
+    """Create a node's data directory: config, signing key, commitment key, keyring."""
+    if not ASSOCIATION_ID.match(association):
+        raise NodeError("association id must be 2-8 upper-case letters (e.g. AK, MI, TX)")
+    paths = NodePaths(settings.data_dir)
+    if paths.config.exists():
+        raise NodeError(f"{paths.config} exists already; this node is initialised")
+    signer = Signer.generate()
+    signer.save(paths.signing_key, settings.passphrase())
+    CommitmentKey.generate().save(paths.commitment_key)
+    Keyring().with_key(KeyRecord(association=association, public_key=signer.public_key,
+                                 valid_from=now)).save(paths.keyring)
+    config = NodeConfig(association=association, name=name, policy=policy, created_at=now)
+    paths.config.write_bytes(encode_json(config))
+    return config
+
+
+def rotate_key(settings: Settings, *, now: dt.datetime) -> KeyRecord:
+    """Replace the signing key; the old key stays valid for entries recorded before `now`."""
+    paths = NodePaths(settings.data_dir)
+    config = decode_json(paths.config.read_bytes(), NodeConfig)
+    old = Signer.load(paths.signing_key, settings.passphrase())
+    archived = paths.signing_key.with_name(f"signing-{old.key_id[:16]}.key")
+    new = Signer.generate()
+    paths.signing_key.rename(archived)
+    archived.with_suffix(".pub").write_text(old.public_key.hex() + "\n")
+    new.save(paths.signing_key, settings.passphrase())
+    record = KeyRecord(association=config.association, public_key=new.public_key,
+                       valid_from=now)
+    Keyring.load(paths.keyring).with_key(record).save(paths.keyring)
+    return record
+
+
+class Node:
+    """A running association node: everything the API and the CLI act on."""
+
+    def __init__(self, settings: Settings) -> None:
+        paths = NodePaths(settings.data_dir)
+        if not paths.config.exists():
+            raise NodeError(f"no node in {settings.data_dir}: run `alliance init` first")
+        self.settings = settings
+        self.paths = paths
+        self.config = decode_json(paths.config.read_bytes(), NodeConfig)
+        self.association = self.config.association
+        self.keyring = Keyring.load(paths.keyring)
+        self.signer = Signer.load(paths.signing_key, settings.passphrase())
+        current = self.keyring.current(self.association)
+        if current is None or current.key_id != self.signer.key_id:
+            raise KeyFileError("the signing key is not the association's current key in the "
+                               "keyring")
+        url = paths.database_url(settings)
+        self.database_url = url
+        self.events = EventStore(env=url.eventsourcing_env())
+        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
+        self.projector = Projector(Database(url.with_file("projections.sqlite")))
+        node_db = Database(url.with_file("node.sqlite"))
+        self.tokens = TokenStore(node_db)
+        self.idempotency = IdempotencyStore(node_db)
+        self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,
+                                   mapper=self.events.mapper, store=self.ledger,
+                                   signer=self.signer,
+                                   commitments=CommitmentKey.load(paths.commitment_key))
+        self._project_lock = threading.Lock()
+        self.service = AssociationService(association=self.association, events=self.events,
+                                          writer=self.writer, lookup=self.projector,
+                                          policy=self.config.policy,
+                                          on_committed=self.project)
+        # Recover whatever a crash left half-done: seal stored events, then project them.
+        self.writer.catch_up()
+        self.project()
+
+    def project(self) -> int:
+        """Bring the projections up to the ledger."""
+        with self._project_lock:
+            return self.projector.catch_up(self.ledger)
+
+    def verify_ledger(self, association: str | None = None) -> int:
+        """Verify every signature and link of a ledger; raises at the first bad entry."""
+        return verify_chain(self.ledger.wires(association or self.association), self.keyring)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.events.close()

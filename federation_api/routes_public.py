@@ -1,0 +1,90 @@
+"""Public endpoints: verification by endorsement id and last name, health, metrics.
+
+No listing or search of people: an answer needs both the id and the matching last name, and a
+miss is one 404 that does not say which of the two was wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from domain.levels import Level
+from federation_api.clock import today
+from federation_api.schemas import ErrorOut, VerifyOut
+
+router = APIRouter()
+
+_NOT_FOUND = "no endorsement matches that id and last name"
+EndorsementId = Annotated[str, Query(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$",
+                                     description="The endorsement id, e.g. AK-7Q4M2XKD")]
+LastName = Annotated[str, Query(min_length=1, max_length=100, description="Family name")]
+
+
+def _fold(name: str) -> str:
+    # Case- and accent-insensitive, so "Garcia" finds "García" and "o'neil" finds "O'Neil".
+    decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _answer(request: Request, endorsement_id: str, last_name: str, on: dt.date) -> VerifyOut:
+    node = request.app.state.node
+    answer = node.projector.status_as_of(endorsement_id.upper(), on)
+    if answer is None or _fold(answer.family_name) != _fold(last_name):
+        raise HTTPException(404, _NOT_FOUND)
+    level = Level(answer.level)
+    return VerifyOut(name=f"{answer.given_name} {answer.family_name}", level=level,
+                     level_title=level.title, designation=answer.designation,
+                     association=answer.association, status=answer.standing,
+                     valid_through=answer.valid_through, as_of=on)
+
+
+@router.get("/v1/verify", response_model=VerifyOut, tags=["public"],
+            responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+def verify(request: Request, endorsement_id: EndorsementId, last_name: LastName) -> VerifyOut:
+    """Is this endorsement current today? Public fields only."""
+    return _answer(request, endorsement_id, last_name, today())
+
+
+@router.get("/v1/status", response_model=VerifyOut, tags=["public"],
+            responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+def status_on(request: Request, endorsement_id: EndorsementId, last_name: LastName,
+              on: Annotated[dt.date, Query(description="The date to answer for")]) -> VerifyOut:
+    """What was this endorsement's status on a given date? (e.g. when RS/C hours were given)"""
+    return _answer(request, endorsement_id, last_name, on)
+
+
+@router.get("/healthz", tags=["operations"])
+def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"], responses={503: {"model": ErrorOut}})
+def ready(request: Request, response: Response) -> dict[str, object]:
+    """Readiness: the stores answer and the projections have caught up with the ledger."""
+    node = request.app.state.node
+    head = node.ledger.head(node.association)
+    projected = node.projector.position(node.association)
+    sealed = head[0] if head else 0
+    ok = projected >= sealed
+    if not ok:
+        response.status_code = 503
+    return {"status": "ready" if ok else "catching_up", "ledger_seq": sealed,
+            "projected_seq": projected}
+
+
+@router.get("/metrics", tags=["operations"], include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics."""
+    node = request.app.state.node
+    m = request.app.state.metrics
+    for association in node.ledger.associations():
+        head = node.ledger.head(association)
+        m.ledger_head.labels(association).set(head[0] if head else 0)
+        m.projected.labels(association).set(node.projector.position(association))
+    rendered: Response = m.render()
+    return rendered

@@ -1,0 +1,381 @@
+"""Staff endpoints: the application, review, endorsement and renewal workflow.
+
+Roles: coordinators run the process; reviewers decide applications; the committee suspends,
+revokes and lifts suspensions; auditors read. Dates default to today at this edge.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from domain.application import Application
+from domain.endorsement import Endorsement
+from domain.evidence import ApplicationEvidence, RenewalEvidence
+from domain.errors import InvalidTransition
+from domain.levels import ReviewDecision
+from federation_api import commands
+from federation_api.auth import STAFF, require
+from federation_api.clock import now, today
+from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.schemas import (
+    ApplicationOut,
+    CommitteeActionIn,
+    CorrectionIn,
+    EndorsementOut,
+    ErrorOut,
+    EvidenceIn,
+    GrantIn,
+    ImportEndorsementIn,
+    LapseIn,
+    ReinstateIn,
+    RenewIn,
+    ReviewIn,
+    StartApplicationIn,
+    UnmetOut,
+    VetRaterIn,
+    WithdrawIn,
+    to_domain,
+)
+from federation_api.tokens import Principal, Role
+from ledger.errors import ConcurrencyConflict
+
+router = APIRouter(prefix="/v1", responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+                                            404: {"model": ErrorOut}, 409: {"model": ErrorOut},
+                                            422: {"model": ErrorOut}})
+Coordinator = Annotated[Principal, Depends(require(Role.COORDINATOR))]
+Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
+Committee = Annotated[Principal, Depends(require(Role.COMMITTEE))]
+CoordinatorOrCommittee = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.COMMITTEE))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+RosterReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.AUDITOR))]
+
+
+def application_out(a: Application) -> ApplicationOut:
+    """Staff view of an application aggregate."""
+    return ApplicationOut(application_id=a.id, version=a.version, association=a.association,
+                          person_id=a.person_id, family_name=a.family_name,
+                          given_name=a.given_name, level=a.level, designation=a.designation,
+                          state=a.state.value,
+                          unmet=[UnmetOut(code=u.code, field=u.field, reason=u.reason)
+                                 for u in a.unmet], endorsement_id=a.endorsement_id)
+
+
+def endorsement_out(e: Endorsement) -> EndorsementOut:
+    """Staff view of an endorsement aggregate."""
+    return EndorsementOut(endorsement_id=e.endorsement_id, version=e.version,
+                          association=e.association, person_id=e.person_id,
+                          family_name=e.family_name, given_name=e.given_name, level=e.level,
+                          designation=e.designation, status=e.status.value,
+                          granted_on=e.granted_on, valid_through=e.valid_through)
+
+
+# -- applications ------------------------------------------------------------------------------
+
+
+@router.post("/applications", status_code=201, response_model=ApplicationOut,
+             tags=["applications"])
+def start_application(request: Request, body: StartApplicationIn,
+                      principal: Coordinator) -> Response:
+    """Open an application. With an Idempotency-Key, a retry never opens a second one."""
+    service = request.app.state.node.service
+    key = commands.idempotency_key(request)
+    application_id = commands.derived_id(principal, key)
+
+    def produce() -> ApplicationOut:
+        try:
+            return application_out(service.start_application(
+                application_id=application_id, person_id=body.person_id,
+                family_name=body.family_name, given_name=body.given_name, level=body.level,
+                designation=body.designation, started_on=body.started_on or today(), now=now()))
+        except ConcurrencyConflict:
+            # Created by an earlier attempt with this key whose answer was lost in a crash.
+            if key is None:
+                raise
+            return application_out(service.application(application_id))
+
+    return commands.run(request, principal, "start_application", body, produce, status=201)
+
+
+@router.get("/applications/{application_id}", response_model=ApplicationOut,
+            tags=["applications"])
+def get_application(request: Request, application_id: uuid.UUID, _: Staff) -> ApplicationOut:
+    """An application's state and unmet requirements."""
+    return application_out(request.app.state.node.service.application(application_id))
+
+
+@router.get("/applications/{application_id}/evidence", tags=["applications"])
+def get_evidence(request: Request, application_id: uuid.UUID,
+                 _: Annotated[Principal, Depends(require(Role.COORDINATOR, Role.REVIEWER))]
+                 ) -> Response:
+    """The private evidence (coordinators and reviewers only; never replicated)."""
+    evidence = request.app.state.node.service.application(application_id).evidence
+    return Response(msgspec.json.encode(evidence), media_type="application/json")
+
+
+@router.put("/applications/{application_id}/evidence", response_model=ApplicationOut,
+            tags=["applications"])
+def submit_evidence(request: Request, application_id: uuid.UUID, body: EvidenceIn,
+                    principal: Coordinator) -> Response:
+    """Replace the evidence; the answer lists every requirement still unmet."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    evidence = to_domain(body.evidence, ApplicationEvidence)
+    return commands.run(request, principal, "submit_evidence", body, lambda: application_out(
+        service.submit_evidence(application_id, evidence,
+                                submitted_on=body.submitted_on or today(), now=now(),
+                                expected_version=version)))
+
+
+@router.post("/applications/{application_id}/rater-vettings", response_model=ApplicationOut,
+             tags=["applications"])
+def vet_rater(request: Request, application_id: uuid.UUID, body: VetRaterIn,
+              principal: Coordinator) -> Response:
+    """Record that the coordinator vetted a rater who holds no endorsement."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "vet_rater", body, lambda: application_out(
+        service.vet_rater(application_id, body.rater_id, vetted_by=principal.label,
+                          vetted_on=body.vetted_on or today(), note=body.note, now=now(),
+                          expected_version=version)))
+
+
+@router.post("/applications/{application_id}/reviews", response_model=ApplicationOut,
+             tags=["applications"])
+def review(request: Request, application_id: uuid.UUID, body: ReviewIn,
+           principal: Reviewer) -> Response:
+    """A reviewer's decision: approve, return for more, deny, or approve for the exam."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "review", body, lambda: application_out(
+        service.review(application_id, ReviewDecision(body.decision), reviewer=principal.label,
+                       reason=body.reason, decided_on=body.decided_on or today(), now=now(),
+                       expected_version=version)))
+
+
+@router.post("/applications/{application_id}/withdrawal", response_model=ApplicationOut,
+             tags=["applications"])
+def withdraw(request: Request, application_id: uuid.UUID, body: WithdrawIn,
+             principal: Coordinator) -> Response:
+    """Close the application at the applicant's request."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "withdraw", body, lambda: application_out(
+        service.withdraw(application_id, withdrawn_on=body.withdrawn_on or today(),
+                         reason=body.reason, now=now(), expected_version=version)))
+
+
+@router.post("/applications/{application_id}/grant", status_code=201,
+             response_model=EndorsementOut, tags=["applications"])
+def grant(request: Request, application_id: uuid.UUID, body: GrantIn,
+          principal: Coordinator) -> Response:
+    """Grant the endorsement of an approved application."""
+    node = request.app.state.node
+    version = commands.expected_version(request)
+    key = commands.idempotency_key(request)
+    endorsement_id = new_endorsement_id(node.association, commands.seed(principal, key))
+
+    def produce() -> EndorsementOut:
+        try:
+            return endorsement_out(node.service.grant(
+                application_id, endorsement_id=endorsement_id,
+                granted_on=body.granted_on or today(), now=now(), expected_version=version))
+        except InvalidTransition:
+            # Granted by an earlier attempt with this key whose answer was lost in a crash.
+            application = node.service.application(application_id)
+            if key is None or application.endorsement_id != endorsement_id:
+                raise
+            return endorsement_out(node.service.endorsement(endorsement_id))
+
+    return commands.run(request, principal, "grant", body, produce, status=201)
+
+
+@router.get("/applications", tags=["applications"])
+def pipeline(request: Request, _: Staff) -> list[dict[str, object]]:
+    """Open applications with their unmet requirements."""
+    node = request.app.state.node
+    return [msgspec.to_builtins(row) for row in node.projector.pipeline(node.association)]
+
+
+# -- endorsements ------------------------------------------------------------------------------
+
+
+@router.post("/endorsements/imports", status_code=201, response_model=EndorsementOut,
+             tags=["endorsements"])
+def import_endorsement(request: Request, body: ImportEndorsementIn,
+                       principal: Coordinator) -> Response:
+    """Record an endorsement granted before this ledger existed (onboarding a roster)."""
+    node = request.app.state.node
+    endorsement_id = new_endorsement_id(node.association,
+                                        commands.seed(principal, commands.idempotency_key(request)))
+    return commands.run(request, principal, "import_endorsement", body, lambda: endorsement_out(
+        node.service.record_existing(
+            endorsement_id=endorsement_id, person_id=body.person_id,
+            family_name=body.family_name, given_name=body.given_name, level=body.level,
+            designation=body.designation, granted_on=body.granted_on,
+            valid_through=body.valid_through, legacy_reference=body.legacy_reference,
+            now=now())), status=201)
+
+
+@router.get("/endorsements/{endorsement_id}", response_model=EndorsementOut,
+            tags=["endorsements"])
+def get_endorsement(request: Request, endorsement_id: str, _: Staff) -> EndorsementOut:
+    """An endorsement as recorded."""
+    return endorsement_out(request.app.state.node.service.endorsement(endorsement_id.upper()))
+
+
+@router.post("/endorsements/{endorsement_id}/renewals", response_model=EndorsementOut,
+             tags=["endorsements"])
+def renew(request: Request, endorsement_id: str, body: RenewIn,
+          principal: Coordinator) -> Response:
+    """Renew for the next cycle; the answer lists unmet requirements if any."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    evidence = to_domain(body.evidence, RenewalEvidence)
+    return commands.run(request, principal, "renew", body, lambda: endorsement_out(
+        service.renew(endorsement_id.upper(), evidence, renewed_on=body.renewed_on or today(),
+                      now=now(), expected_version=version)))
+
+
+@router.post("/endorsements/{endorsement_id}/lapse", response_model=EndorsementOut,
+             tags=["endorsements"])
+def lapse(request: Request, endorsement_id: str, body: LapseIn,
+          principal: Coordinator) -> Response:
+    """Record one lapse (refused before the grace period has ended)."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "lapse", body, lambda: endorsement_out(
+        service.lapse(endorsement_id.upper(), on=body.on or today(), now=now(),
+                      expected_version=version)))
+
+
+@router.post("/lapses", tags=["endorsements"])
+def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> list[EndorsementOut]:
+    """Record every lapse that is due on a date: the association's daily run."""
+    node = request.app.state.node
+    on = body.on or today()
+    lapsed: list[EndorsementOut] = []
+    for row in node.projector.renewals(node.association, on, 0)[1]:
+        endorsement = node.service.endorsement(row.endorsement_id)
+        if endorsement.is_lapse_due(on, node.config.policy):
+            lapsed.append(endorsement_out(node.service.lapse(row.endorsement_id, on=on,
+                                                             now=now())))
+    request.app.state.metrics.commands.labels("lapse_due", "ok").inc()
+    _ = principal
+    return lapsed
+
+
+@router.post("/endorsements/{endorsement_id}/reinstatement", response_model=EndorsementOut,
+             tags=["endorsements"])
+def reinstate(request: Request, endorsement_id: str, body: ReinstateIn,
+              principal: CoordinatorOrCommittee) -> Response:
+    """Reinstate a lapsed endorsement per policy, or (committee) lift a suspension."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    evidence = to_domain(body.evidence, RenewalEvidence)
+    return commands.run(request, principal, "reinstate", body, lambda: endorsement_out(
+        service.reinstate(endorsement_id.upper(), reinstated_on=body.reinstated_on or today(),
+                          reason=body.reason, evidence=evidence,
+                          by_committee=principal.role is Role.COMMITTEE, now=now(),
+                          expected_version=version)))
+
+
+@router.post("/endorsements/{endorsement_id}/suspension", response_model=EndorsementOut,
+             tags=["committee"])
+def suspend(request: Request, endorsement_id: str, body: CommitteeActionIn,
+            principal: Committee) -> Response:
+    """Committee: suspend, with a reason."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "suspend", body, lambda: endorsement_out(
+        service.suspend(endorsement_id.upper(), effective_on=body.effective_on or today(),
+                        reason=body.reason, now=now(), expected_version=version)))
+
+
+@router.post("/endorsements/{endorsement_id}/revocation", response_model=EndorsementOut,
+             tags=["committee"])
+def revoke(request: Request, endorsement_id: str, body: CommitteeActionIn,
+           principal: Committee) -> Response:
+    """Committee: revoke, with a reason. Final."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "revoke", body, lambda: endorsement_out(
+        service.revoke(endorsement_id.upper(), effective_on=body.effective_on or today(),
+                       reason=body.reason, now=now(), expected_version=version)))
+
+
+@router.post("/endorsements/{endorsement_id}/relinquishment", response_model=EndorsementOut,
+             tags=["endorsements"])
+def relinquish(request: Request, endorsement_id: str, body: CommitteeActionIn,
+               principal: Coordinator) -> Response:
+    """Record that the professional relinquished the endorsement."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "relinquish", body, lambda: endorsement_out(
+        service.relinquish(endorsement_id.upper(), effective_on=body.effective_on or today(),
+                           reason=body.reason, now=now(), expected_version=version)))
+
+
+@router.post("/endorsements/{endorsement_id}/corrections", response_model=EndorsementOut,
+             tags=["endorsements"])
+def correct(request: Request, endorsement_id: str, body: CorrectionIn,
+            principal: Coordinator) -> Response:
+    """Correct a mistaken value with a correction entry; the ledger is never edited."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "correct", body, lambda: endorsement_out(
+        service.correct(endorsement_id.upper(), corrects_version=body.corrects_version,
+                        reason=body.reason, family_name=body.family_name,
+                        given_name=body.given_name, valid_through=body.valid_through,
+                        now=now(), expected_version=version)))
+
+
+# -- rosters -----------------------------------------------------------------------------------
+
+
+@router.get("/roster", tags=["rosters"])
+def roster(request: Request, _: RosterReader,
+           format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",  # noqa: A002
+           status: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """This association's roster as JSON or CSV."""
+    node = request.app.state.node
+    rows = [msgspec.to_builtins(r) for r in node.projector.roster(node.association, status)]
+    if format == "json":
+        return Response(msgspec.json.encode(rows), media_type="application/json")
+    return Response(roster_csv(rows), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="roster-'
+                                                    f'{node.association}.csv"'})
+
+
+def roster_csv(rows: list[dict[str, object]]) -> str:
+    """Rows as CSV with a header line (cells that could start a formula are quoted safe)."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    # Spreadsheet formula injection: a name starting with = + - @ is prefixed with a quote.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+@router.get("/renewals", tags=["rosters"])
+def renewals(request: Request, _: Coordinator,
+             within_days: Annotated[int, Query(ge=0, le=366)] = 60) -> dict[str, object]:
+    """Renewals due within `within_days`, and overdue ones (in grace or past it)."""
+    node = request.app.state.node
+    due, overdue = node.projector.renewals(node.association, today(), within_days)
+    return {"as_of": today().isoformat(), "due": msgspec.to_builtins(due),
+            "overdue": msgspec.to_builtins(overdue)}

@@ -1,0 +1,231 @@
+"""HTTP request and response models: pydantic at the edge, converted to msgspec values here.
+
+The evidence types are defined once, as msgspec Structs in the domain. Their pydantic twins are
+generated from the Struct definitions, so the OpenAPI document is complete without a second
+hand-written copy that could drift. `to_domain` is the one place where HTTP input becomes
+domain values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+import uuid
+from typing import Any, TypeVar, get_args, get_origin
+
+import msgspec
+import pydantic
+from pydantic import BaseModel, Field
+
+from domain.evidence import ApplicationEvidence, RenewalEvidence
+from domain.levels import Designation, Level, ReviewDecision
+
+_S = TypeVar("_S", bound=msgspec.Struct)
+_MODELS: dict[type[Any], type[BaseModel]] = {}
+
+
+def model_of(struct: type[msgspec.Struct]) -> type[BaseModel]:
+    """A pydantic model with the same fields, types and defaults as a msgspec Struct."""
+    if struct in _MODELS:
+        return _MODELS[struct]
+    fields: dict[str, Any] = {}
+    for f in msgspec.structs.fields(struct):
+        annotation = _pydantic_type(f.type)
+        if f.required:
+            fields[f.name] = (annotation, ...)
+        else:
+            fields[f.name] = (annotation, f.default)
+    model = pydantic.create_model(struct.__name__, __config__=pydantic.ConfigDict(
+        extra="forbid", frozen=True), **fields)
+    _MODELS[struct] = model
+    return model
+
+
+def _pydantic_type(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return model_of(tp)
+    origin = get_origin(tp)
+    if origin is None:
+        return tp
+    args = tuple(_pydantic_type(a) for a in get_args(tp))
+    if origin is tuple:
+        return tuple[args]  # type: ignore[valid-type]
+    if origin in (types.UnionType, typing.Union):
+        return typing.Union[args]  # noqa: UP007 - built from a runtime tuple of types
+    return origin[args] if len(args) > 1 else origin[args[0]]
+
+
+def to_domain(model: BaseModel, struct: type[_S]) -> _S:
+    """Convert a validated pydantic model into the domain's msgspec value."""
+    return msgspec.convert(model.model_dump(mode="python"), struct, from_attributes=False)
+
+
+ApplicationEvidenceIn = model_of(ApplicationEvidence)
+RenewalEvidenceIn = model_of(RenewalEvidence)
+
+
+class _In(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class StartApplicationIn(_In):
+    """Open an application for a level (and, for Level IV, a designation)."""
+
+    person_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    level: Level
+    designation: Designation | None = None
+    started_on: dt.date | None = None
+
+
+class ImportEndorsementIn(_In):
+    """An endorsement granted before the ledger existed, from the association's old records."""
+
+    person_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    level: Level
+    designation: Designation | None = None
+    granted_on: dt.date
+    valid_through: dt.date
+    legacy_reference: str = Field(min_length=1, max_length=100)
+
+
+class EvidenceIn(_In):
+    """Replace the whole evidence of an application."""
+
+    evidence: ApplicationEvidenceIn  # type: ignore[valid-type]
+    submitted_on: dt.date | None = None
+
+
+class VetRaterIn(_In):
+    """The coordinator vets a rater who is not endorsed."""
+
+    rater_id: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=500)
+    vetted_on: dt.date | None = None
+
+
+class ReviewIn(_In):
+    """A reviewer's decision."""
+
+    decision: ReviewDecision
+    reason: str = Field(default="", max_length=2000)
+    decided_on: dt.date | None = None
+
+
+class WithdrawIn(_In):
+    """The applicant withdraws."""
+
+    reason: str = Field(default="", max_length=2000)
+    withdrawn_on: dt.date | None = None
+
+
+class GrantIn(_In):
+    """Grant the endorsement of an approved application."""
+
+    granted_on: dt.date | None = None
+
+
+class RenewIn(_In):
+    """Renewal for the current cycle."""
+
+    evidence: RenewalEvidenceIn  # type: ignore[valid-type]
+    renewed_on: dt.date | None = None
+
+
+class LapseIn(_In):
+    """Record lapses that are due on a date (default today)."""
+
+    on: dt.date | None = None
+
+
+class ReinstateIn(_In):
+    """Reinstate after a lapse or a suspension."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    evidence: RenewalEvidenceIn = Field(default_factory=RenewalEvidenceIn)  # type: ignore[valid-type]
+    reinstated_on: dt.date | None = None
+
+
+class CommitteeActionIn(_In):
+    """Suspension, revocation or relinquishment."""
+
+    reason: str = Field(default="", max_length=2000)
+    effective_on: dt.date | None = None
+
+
+class CorrectionIn(_In):
+    """Correct a mistaken value; the mistaken entry stays in the ledger."""
+
+    corrects_version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000)
+    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+    given_name: str | None = Field(default=None, min_length=1, max_length=100)
+    valid_through: dt.date | None = None
+
+
+class UnmetOut(BaseModel):
+    """One requirement still unmet."""
+
+    code: str
+    field: str
+    reason: str
+
+
+class ApplicationOut(BaseModel):
+    """An application as staff see it."""
+
+    application_id: uuid.UUID
+    version: int
+    association: str
+    person_id: str
+    family_name: str
+    given_name: str
+    level: Level
+    designation: Designation | None
+    state: str
+    unmet: list[UnmetOut]
+    endorsement_id: str | None
+
+
+class EndorsementOut(BaseModel):
+    """An endorsement as staff see it."""
+
+    endorsement_id: str
+    version: int
+    association: str
+    person_id: str
+    family_name: str
+    given_name: str
+    level: Level
+    designation: Designation | None
+    status: str
+    granted_on: dt.date
+    valid_through: dt.date
+
+
+class VerifyOut(BaseModel):
+    """The public answer: only the fields an employer needs."""
+
+    name: str
+    level: Level
+    level_title: str
+    designation: Designation | None
+    association: str
+    status: str = Field(description="current, expired, lapsed, suspended, revoked, relinquished "
+                                    "or transferred, as of `as_of`")
+    valid_through: dt.date
+    as_of: dt.date
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx body: what went wrong, which field, which rule."""
+
+    code: str
+    message: str
+    field: str = ""
+    rule: str = ""
+    unmet: list[UnmetOut] = []

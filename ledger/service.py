@@ -1,0 +1,224 @@
+"""The association's command service: load aggregates, apply domain rules, store, seal.
+
+A command returns only after its events are stored AND sealed into signed ledger entries
+(DESIGN invariant 2). If the process dies between the two, the writer seals the stored events
+on the next start; an unacknowledged command may thus still land, but an acknowledged one is
+never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.application import Application as EndorsementApplication
+from domain.endorsement import Endorsement, endorsement_uuid
+from domain.evidence import ApplicationEvidence, RenewalEvidence
+from domain.levels import Designation, Level, ReviewDecision
+from domain.lookup import EndorsementLookup
+from domain.policy import AssociationPolicy
+from domain.unmet import Unmet
+from ledger.codec import EventMapper
+from ledger.errors import ConcurrencyConflict, NotFound
+from ledger.writer import LedgerWriter
+
+_A = TypeVar("_A", EndorsementApplication, Endorsement)
+
+
+class EventStore(Application[uuid.UUID]):
+    """The eventsourcing application that stores this association's private domain events."""
+
+    name = "alliance"
+
+    def construct_mapper(self) -> EventMapper:  # type: ignore[override]
+        """Our msgspec mapper instead of eventsourcing's JSON transcoder."""
+        return EventMapper()
+
+
+class AssociationService:
+    """Every command of one association's endorsement workflow."""
+
+    def __init__(self, *, association: str, events: EventStore, writer: LedgerWriter,
+                 lookup: EndorsementLookup, policy: AssociationPolicy,
+                 on_committed: Callable[[], object] = lambda: None) -> None:
+        self.association = association
+        self.events = events
+        self.writer = writer
+        self.lookup = lookup
+        self.policy = policy
+        self._on_committed = on_committed
+
+    # -- applications ----------------------------------------------------------------------
+
+    def start_application(self, *, application_id: uuid.UUID, person_id: str, family_name: str,
+                          given_name: str, level: Level, designation: Designation | None,
+                          started_on: dt.date, now: dt.datetime) -> EndorsementApplication:
+        """Open an application (the id comes from the caller, so a retry cannot open two)."""
+        application = EndorsementApplication.start(
+            application_id=application_id, association=self.association, person_id=person_id,
+            family_name=family_name, given_name=given_name, level=level,
+            designation=designation, started_on=started_on, now=now)
+        self._commit(application)
+        return application
+
+    def submit_evidence(self, application_id: uuid.UUID, evidence: ApplicationEvidence, *,
+                        submitted_on: dt.date, now: dt.datetime,
+                        expected_version: int | None = None) -> EndorsementApplication:
+        """Replace an application's evidence and record what remains unmet."""
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        application.submit_evidence(evidence, self.lookup, submitted_on=submitted_on, now=now)
+        self._commit(application)
+        return application
+
+    def vet_rater(self, application_id: uuid.UUID, rater_id: str, *, vetted_by: str,
+                  vetted_on: dt.date, note: str, now: dt.datetime,
+                  expected_version: int | None = None) -> EndorsementApplication:
+        """Record the coordinator's vetting of a rater who is not endorsed."""
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        application.vet_rater(rater_id, self.lookup, vetted_by=vetted_by, vetted_on=vetted_on,
+                              note=note, now=now)
+        self._commit(application)
+        return application
+
+    def review(self, application_id: uuid.UUID, decision: ReviewDecision, *, reviewer: str,
+               reason: str, decided_on: dt.date, now: dt.datetime,
+               expected_version: int | None = None) -> EndorsementApplication:
+        """Record a reviewer's decision."""
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        application.review(decision, reviewer=reviewer, reason=reason, decided_on=decided_on,
+                           now=now)
+        self._commit(application)
+        return application
+
+    def withdraw(self, application_id: uuid.UUID, *, withdrawn_on: dt.date, reason: str,
+                 now: dt.datetime, expected_version: int | None = None) -> EndorsementApplication:
+        """Close an application at the applicant's request."""
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        application.withdraw(withdrawn_on=withdrawn_on, reason=reason, now=now)
+        self._commit(application)
+        return application
+
+    def grant(self, application_id: uuid.UUID, *, endorsement_id: str, granted_on: dt.date,
+              now: dt.datetime, expected_version: int | None = None) -> Endorsement:
+        """Turn an approved application into an endorsement; both change in one transaction."""
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        application.mark_granted(endorsement_id, granted_on=granted_on, now=now)
+        endorsement = Endorsement.grant(
+            endorsement_id=endorsement_id, association=self.association,
+            person_id=application.person_id, family_name=application.family_name,
+            given_name=application.given_name, level=application.level,
+            designation=application.designation, granted_on=granted_on,
+            application_id=str(application.id), policy=self.policy, now=now)
+        self._commit(application, endorsement)
+        return endorsement
+
+    def record_existing(self, *, endorsement_id: str, person_id: str, family_name: str,
+                        given_name: str, level: Level, designation: Designation | None,
+                        granted_on: dt.date, valid_through: dt.date, legacy_reference: str,
+                        now: dt.datetime) -> Endorsement:
+        """Import an endorsement granted before the ledger existed."""
+        endorsement = Endorsement.record_existing(
+            endorsement_id=endorsement_id, association=self.association, person_id=person_id,
+            family_name=family_name, given_name=given_name, level=level,
+            designation=designation, granted_on=granted_on, valid_through=valid_through,
+            legacy_reference=legacy_reference, now=now)
+        self._commit(endorsement)
+        return endorsement
+
+    # -- endorsements ----------------------------------------------------------------------
+
+    def renew(self, endorsement_id: str, evidence: RenewalEvidence, *, renewed_on: dt.date,
+              now: dt.datetime, expected_version: int | None = None) -> Endorsement:
+        """Renew for the next cycle."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.renew(
+            evidence, renewed_on=renewed_on, policy=self.policy, now=now))
+
+    def lapse(self, endorsement_id: str, *, on: dt.date, now: dt.datetime,
+              expected_version: int | None = None) -> Endorsement:
+        """Record a lapse once the grace period has ended."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.lapse(
+            on=on, policy=self.policy, now=now))
+
+    def reinstate(self, endorsement_id: str, *, reinstated_on: dt.date, reason: str,
+                  evidence: RenewalEvidence, by_committee: bool, now: dt.datetime,
+                  expected_version: int | None = None) -> Endorsement:
+        """Reinstate after a lapse (per policy) or lift a suspension (committee)."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.reinstate(
+            reinstated_on=reinstated_on, reason=reason, evidence=evidence,
+            by_committee=by_committee, policy=self.policy, now=now))
+
+    def suspend(self, endorsement_id: str, *, effective_on: dt.date, reason: str,
+                now: dt.datetime, expected_version: int | None = None) -> Endorsement:
+        """Committee: suspend."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.suspend(
+            effective_on=effective_on, reason=reason, now=now))
+
+    def revoke(self, endorsement_id: str, *, effective_on: dt.date, reason: str,
+               now: dt.datetime, expected_version: int | None = None) -> Endorsement:
+        """Committee: revoke."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.revoke(
+            effective_on=effective_on, reason=reason, now=now))
+
+    def relinquish(self, endorsement_id: str, *, effective_on: dt.date, reason: str,
+                   now: dt.datetime, expected_version: int | None = None) -> Endorsement:
+        """The professional relinquishes."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.relinquish(
+            effective_on=effective_on, reason=reason, now=now))
+
+    def correct(self, endorsement_id: str, *, corrects_version: int, reason: str,
+                family_name: str | None, given_name: str | None,
+                valid_through: dt.date | None, now: dt.datetime,
+                expected_version: int | None = None) -> Endorsement:
+        """Correct a mistaken value by a correction event."""
+        return self._on_endorsement(endorsement_id, expected_version, lambda e: e.correct(
+            corrects_version=corrects_version, reason=reason, family_name=family_name,
+            given_name=given_name, valid_through=valid_through, now=now))
+
+    # -- reads of the private store --------------------------------------------------------
+
+    def application(self, application_id: uuid.UUID) -> EndorsementApplication:
+        """The application aggregate (private evidence included: staff only)."""
+        return self._get(EndorsementApplication, application_id, None)
+
+    def endorsement(self, endorsement_id: str) -> Endorsement:
+        """The endorsement aggregate."""
+        return self._get(Endorsement, endorsement_uuid(endorsement_id), None)
+
+    def unmet(self, application_id: uuid.UUID) -> tuple[Unmet, ...]:
+        """What the application still lacks, as last evaluated."""
+        return self.application(application_id).unmet
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _on_endorsement(self, endorsement_id: str, expected_version: int | None,
+                        change: Callable[[Endorsement], Any]) -> Endorsement:
+        endorsement = self._get(Endorsement, endorsement_uuid(endorsement_id), expected_version)
+        change(endorsement)
+        self._commit(endorsement)
+        return endorsement
+
+    def _get(self, kind: type[_A], aggregate_id: uuid.UUID, expected_version: int | None) -> _A:
+        try:
+            aggregate = self.events.repository.get(aggregate_id)
+        except AggregateNotFoundError as e:
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from e
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise ConcurrencyConflict(f"{kind.__name__.lower()} is at version "
+                                      f"{aggregate.version}, not {expected_version}")
+        return aggregate
+
+    def _commit(self, *aggregates: EndorsementApplication | Endorsement) -> None:
+        try:
+            self.events.save(*aggregates)
+        except IntegrityError as e:
+            raise ConcurrencyConflict("another command changed this record first; reload and "
+                                      "retry") from e
+        self.writer.catch_up()
+        self._on_committed()

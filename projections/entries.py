@@ -1,0 +1,33 @@
+"""Ledger entries as the projections consume them: position, event type, aggregate, payload.
+
+Entries in a LedgerStore were verified when they were stored (DESIGN invariant 3), and
+re-verifying every signature on each rebuild would cost more than the rest of the projection,
+so this only parses. Unknown event types and schema versions still fail loudly, in
+`decode_payload`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ledger.codec import decode_body, decode_payload, decode_signed
+
+
+class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """The parts of one ledger entry that the read models use."""
+
+    association: str
+    seq: int
+    event_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+
+
+def decode_entry(wire: bytes) -> DecodedEntry:
+    """Parse the wire bytes of a stored (already verified) entry."""
+    body = decode_body(decode_signed(wire).body)
+    return DecodedEntry(association=body.association, seq=body.seq,
+                        event_type=body.event_type, aggregate_id=body.aggregate_id,
+                        payload=decode_payload(body))
