@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,12 +16,13 @@ _bearer = HTTPBearer(auto_error=False, description="Staff token issued by `allia
 def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency admitting only tokens with one of `roles`."""
 
-    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None
-                   = Depends(_bearer)) -> Principal:
+    def dependency(request: Request, credentials: Annotated[
+            HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
-        principal = request.app.state.node.tokens.authenticate(credentials.credentials)
+        principal: Principal | None = request.app.state.node.tokens.authenticate(
+            credentials.credentials)
         if principal is None:
             raise HTTPException(401, "unknown or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})

@@ -13,22 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+from projections.projector import Projector
 
 from domain.policy import AssociationPolicy
+from federation_api.idempotency import IdempotencyStore
+from federation_api.settings import Settings
+from federation_api.tokens import TokenStore
 from ledger.codec import decode_json, encode_json
 from ledger.commitments import CommitmentKey
 from ledger.database import Database, DatabaseUrl
 from ledger.entries import verify_chain
 from ledger.errors import KeyFileError, LedgerError
-from ledger.keyring import Keyring, KeyRecord
+from ledger.keyring import KeyRecord, Keyring
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
 from ledger.writer import LedgerWriter
-from projections.projector import Projector
-from federation_api.settings import Settings
-from federation_api.tokens import TokenStore
-from federation_api.idempotency import IdempotencyStore
 
 ASSOCIATION_ID = re.compile(r"^[A-Z]{2,8}$")
 
@@ -154,7 +154,8 @@ class Node:
     def project(self) -> int:
         """Bring the projections up to the ledger."""
         with self._project_lock:
-            return self.projector.catch_up(self.ledger)
+            projected: int = self.projector.catch_up(self.ledger)
+            return projected
 
     def verify_ledger(self, association: str | None = None) -> int:
         """Verify every signature and link of a ledger; raises at the first bad entry."""

@@ -7,6 +7,7 @@ revokes and lifts suspensions; auditors read. Dates default to today at this edg
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from typing import Annotated
@@ -17,8 +18,8 @@ from fastapi.responses import Response
 
 from domain.application import Application
 from domain.endorsement import Endorsement
+from domain.errors import InvalidCommand, InvalidTransition
 from domain.evidence import ApplicationEvidence, RenewalEvidence
-from domain.errors import InvalidTransition
 from domain.levels import ReviewDecision
 from federation_api import commands
 from federation_api.auth import STAFF, require
@@ -57,6 +58,19 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 RosterReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.AUDITOR))]
 
 
+def day(value: dt.date | None, field: str) -> dt.date:
+    """An effective date from a request: today when omitted, never in the future.
+
+    Backdating is allowed (a committee decision entered a few days late), but a future date
+    would let a command take effect early, e.g. a lapse recorded before the grace period ends.
+    """
+    if value is None:
+        return today()
+    if value > today():
+        raise InvalidCommand(f"{field} is in the future", field=field, rule="date.future")
+    return value
+
+
 def application_out(a: Application) -> ApplicationOut:
     """Staff view of an application aggregate."""
     return ApplicationOut(application_id=a.id, version=a.version, association=a.association,
@@ -93,7 +107,8 @@ def start_application(request: Request, body: StartApplicationIn,
             return application_out(service.start_application(
                 application_id=application_id, person_id=body.person_id,
                 family_name=body.family_name, given_name=body.given_name, level=body.level,
-                designation=body.designation, started_on=body.started_on or today(), now=now()))
+                designation=body.designation, started_on=day(body.started_on, "started_on"),
+                now=now()))
         except ConcurrencyConflict:
             # Created by an earlier attempt with this key whose answer was lost in a crash.
             if key is None:
@@ -129,7 +144,7 @@ def submit_evidence(request: Request, application_id: uuid.UUID, body: EvidenceI
     evidence = to_domain(body.evidence, ApplicationEvidence)
     return commands.run(request, principal, "submit_evidence", body, lambda: application_out(
         service.submit_evidence(application_id, evidence,
-                                submitted_on=body.submitted_on or today(), now=now(),
+                                submitted_on=day(body.submitted_on, "submitted_on"), now=now(),
                                 expected_version=version)))
 
 
@@ -142,7 +157,7 @@ def vet_rater(request: Request, application_id: uuid.UUID, body: VetRaterIn,
     version = commands.expected_version(request)
     return commands.run(request, principal, "vet_rater", body, lambda: application_out(
         service.vet_rater(application_id, body.rater_id, vetted_by=principal.label,
-                          vetted_on=body.vetted_on or today(), note=body.note, now=now(),
+                          vetted_on=day(body.vetted_on, "vetted_on"), note=body.note, now=now(),
                           expected_version=version)))
 
 
@@ -155,7 +170,7 @@ def review(request: Request, application_id: uuid.UUID, body: ReviewIn,
     version = commands.expected_version(request)
     return commands.run(request, principal, "review", body, lambda: application_out(
         service.review(application_id, ReviewDecision(body.decision), reviewer=principal.label,
-                       reason=body.reason, decided_on=body.decided_on or today(), now=now(),
+                       reason=body.reason, decided_on=day(body.decided_on, "decided_on"), now=now(),
                        expected_version=version)))
 
 
@@ -167,7 +182,7 @@ def withdraw(request: Request, application_id: uuid.UUID, body: WithdrawIn,
     service = request.app.state.node.service
     version = commands.expected_version(request)
     return commands.run(request, principal, "withdraw", body, lambda: application_out(
-        service.withdraw(application_id, withdrawn_on=body.withdrawn_on or today(),
+        service.withdraw(application_id, withdrawn_on=day(body.withdrawn_on, "withdrawn_on"),
                          reason=body.reason, now=now(), expected_version=version)))
 
 
@@ -185,7 +200,7 @@ def grant(request: Request, application_id: uuid.UUID, body: GrantIn,
         try:
             return endorsement_out(node.service.grant(
                 application_id, endorsement_id=endorsement_id,
-                granted_on=body.granted_on or today(), now=now(), expected_version=version))
+                granted_on=day(body.granted_on, "granted_on"), now=now(), expected_version=version))
         except InvalidTransition:
             # Granted by an earlier attempt with this key whose answer was lost in a crash.
             application = node.service.application(application_id)
@@ -239,7 +254,8 @@ def renew(request: Request, endorsement_id: str, body: RenewIn,
     version = commands.expected_version(request)
     evidence = to_domain(body.evidence, RenewalEvidence)
     return commands.run(request, principal, "renew", body, lambda: endorsement_out(
-        service.renew(endorsement_id.upper(), evidence, renewed_on=body.renewed_on or today(),
+        service.renew(endorsement_id.upper(), evidence,
+                      renewed_on=day(body.renewed_on, "renewed_on"),
                       now=now(), expected_version=version)))
 
 
@@ -251,7 +267,7 @@ def lapse(request: Request, endorsement_id: str, body: LapseIn,
     service = request.app.state.node.service
     version = commands.expected_version(request)
     return commands.run(request, principal, "lapse", body, lambda: endorsement_out(
-        service.lapse(endorsement_id.upper(), on=body.on or today(), now=now(),
+        service.lapse(endorsement_id.upper(), on=day(body.on, "on"), now=now(),
                       expected_version=version)))
 
 
@@ -259,7 +275,7 @@ def lapse(request: Request, endorsement_id: str, body: LapseIn,
 def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> list[EndorsementOut]:
     """Record every lapse that is due on a date: the association's daily run."""
     node = request.app.state.node
-    on = body.on or today()
+    on = day(body.on, "on")
     lapsed: list[EndorsementOut] = []
     for row in node.projector.renewals(node.association, on, 0)[1]:
         endorsement = node.service.endorsement(row.endorsement_id)
@@ -280,7 +296,8 @@ def reinstate(request: Request, endorsement_id: str, body: ReinstateIn,
     version = commands.expected_version(request)
     evidence = to_domain(body.evidence, RenewalEvidence)
     return commands.run(request, principal, "reinstate", body, lambda: endorsement_out(
-        service.reinstate(endorsement_id.upper(), reinstated_on=body.reinstated_on or today(),
+        service.reinstate(endorsement_id.upper(),
+                          reinstated_on=day(body.reinstated_on, "reinstated_on"),
                           reason=body.reason, evidence=evidence,
                           by_committee=principal.role is Role.COMMITTEE, now=now(),
                           expected_version=version)))
@@ -294,7 +311,7 @@ def suspend(request: Request, endorsement_id: str, body: CommitteeActionIn,
     service = request.app.state.node.service
     version = commands.expected_version(request)
     return commands.run(request, principal, "suspend", body, lambda: endorsement_out(
-        service.suspend(endorsement_id.upper(), effective_on=body.effective_on or today(),
+        service.suspend(endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
                         reason=body.reason, now=now(), expected_version=version)))
 
 
@@ -306,7 +323,7 @@ def revoke(request: Request, endorsement_id: str, body: CommitteeActionIn,
     service = request.app.state.node.service
     version = commands.expected_version(request)
     return commands.run(request, principal, "revoke", body, lambda: endorsement_out(
-        service.revoke(endorsement_id.upper(), effective_on=body.effective_on or today(),
+        service.revoke(endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
                        reason=body.reason, now=now(), expected_version=version)))
 
 
@@ -318,7 +335,8 @@ def relinquish(request: Request, endorsement_id: str, body: CommitteeActionIn,
     service = request.app.state.node.service
     version = commands.expected_version(request)
     return commands.run(request, principal, "relinquish", body, lambda: endorsement_out(
-        service.relinquish(endorsement_id.upper(), effective_on=body.effective_on or today(),
+        service.relinquish(endorsement_id.upper(),
+                           effective_on=day(body.effective_on, "effective_on"),
                            reason=body.reason, now=now(), expected_version=version)))
 
 
@@ -341,7 +359,7 @@ def correct(request: Request, endorsement_id: str, body: CorrectionIn,
 
 @router.get("/roster", tags=["rosters"])
 def roster(request: Request, _: RosterReader,
-           format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",  # noqa: A002
+           format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
            status: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     """This association's roster as JSON or CSV."""
     node = request.app.state.node

@@ -36,7 +36,7 @@ def model_of(struct: type[msgspec.Struct]) -> type[BaseModel]:
             fields[f.name] = (annotation, ...)
         else:
             fields[f.name] = (annotation, f.default)
-    model = pydantic.create_model(struct.__name__, __config__=pydantic.ConfigDict(
+    model: type[BaseModel] = pydantic.create_model(struct.__name__, __config__=pydantic.ConfigDict(
         extra="forbid", frozen=True), **fields)
     _MODELS[struct] = model
     return model

@@ -19,7 +19,7 @@ class Settings:
     nats_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
-    passphrase_env: str = "ALLIANCE_KEY_PASSPHRASE"  # the *name* of the variable, never its value
+    passphrase_env: str = "ALLIANCE_KEY_PASSPHRASE"  # noqa: S105 - the *name* of the variable, never its value
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

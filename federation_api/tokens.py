@@ -16,7 +16,7 @@ import msgspec
 
 from ledger.database import Database
 
-TOKEN_PREFIX = "alt_"
+TOKEN_PREFIX = "alt_"  # noqa: S105 - a prefix that makes leaked tokens greppable
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -89,7 +89,7 @@ class TokenStore:
 
     def list(self) -> list[tuple[str, str, str, str, str | None]]:
         """(token_id, label, role, created_at, revoked_at) of every token; never the secrets."""
-        return [tuple(r) for r in self.db.query(  # type: ignore[misc]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in self.db.query(
             "SELECT token_id, label, role, created_at, revoked_at FROM api_tokens "
             "ORDER BY created_at, token_id")]
 

@@ -8,6 +8,7 @@ Driver errors are translated at this edge into StorageError (chained).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -126,7 +127,7 @@ class Database:
         self._lock = threading.RLock()
         self._conn: Any = self._connect()
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Any:  # sqlite3 or psycopg connection; both used DB-API style
         try:
             if self.dialect == "sqlite":
                 assert self.url.path is not None
@@ -138,12 +139,12 @@ class Database:
                 return conn
             import psycopg
 
-            conn = psycopg.connect(host=self.url.host, port=self.url.port, user=self.url.user,
-                                   password=self.url.password, dbname=self.url.dbname,
-                                   autocommit=True, connect_timeout=10)
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
-            conn.execute(f'SET search_path TO "{self.url.schema}"')
-            return conn
+            pg = psycopg.connect(host=self.url.host, port=self.url.port, user=self.url.user,
+                                 password=self.url.password, dbname=self.url.dbname,
+                                 autocommit=True, connect_timeout=10)
+            pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
+            pg.execute(f'SET search_path TO "{self.url.schema}"')
+            return pg
         except Exception as e:
             raise StorageError(f"cannot open {self.url.redacted()}: {e}") from e
 
@@ -165,10 +166,8 @@ class Database:
                 yield Cursor(raw, self.dialect)
                 raw.execute("COMMIT")
             except BaseException as e:
-                try:
+                with contextlib.suppress(Exception):  # the original error is what matters
                     raw.execute("ROLLBACK")
-                except Exception:  # noqa: S110 - the original error is what matters
-                    pass
                 if _is_driver_error(e):
                     raise StorageError(f"{self.url.redacted()}: {e}") from e
                 raise

@@ -35,7 +35,7 @@ class EventStore(Application[uuid.UUID]):
 
     name = "alliance"
 
-    def construct_mapper(self) -> EventMapper:  # type: ignore[override]
+    def construct_mapper(self) -> EventMapper:
         """Our msgspec mapper instead of eventsourcing's JSON transcoder."""
         return EventMapper()
 
@@ -204,7 +204,7 @@ class AssociationService:
 
     def _get(self, kind: type[_A], aggregate_id: uuid.UUID, expected_version: int | None) -> _A:
         try:
-            aggregate = self.events.repository.get(aggregate_id)
+            aggregate: object = self.events.repository.get(aggregate_id)
         except AggregateNotFoundError as e:
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from e
         if not isinstance(aggregate, kind):
