@@ -1,0 +1,278 @@
+"""Real association ledgers for integration tests, built the way a node builds them.
+
+Plain functions and small classes (no pytest fixtures, so any test module can use them):
+the real domain aggregates are saved in a real eventsourcing event store (SQLite, with the
+project's EventMapper), a real LedgerWriter seals and signs them into a LedgerStore on the
+Database under test, and `replicate` copies a peer's verified entries into another store as
+federation does. `Databases` hands out fresh SQLite files or fresh PostgreSQL schemas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
+
+import pytest
+from eventsourcing.application import Application as EventSourcedApp
+
+from domain.application import Application
+from domain.endorsement import Endorsement
+from domain.evidence import (
+    ApplicationEvidence,
+    Degree,
+    Membership,
+    Rating,
+    RenewalEvidence,
+    RscHours,
+    Training,
+)
+from domain.levels import DegreeKind, Designation, Level, RaterRole
+from domain.lookup import EndorsementLookup, NoEndorsements
+from domain.policy import AssociationPolicy
+from ledger.commitments import CommitmentKey
+from ledger.database import Database, DatabaseUrl
+from ledger.entries import open_entry
+from ledger.keyring import KeyRecord, Keyring
+from ledger.signing import Signer
+from ledger.store import LedgerStore
+from ledger.writer import LedgerWriter
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+KEYS_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def at(day: dt.date) -> dt.datetime:
+    """The command time used for a business date (tests never read the clock)."""
+    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+
+# -- databases -----------------------------------------------------------------------------
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server for tests (env ALLIANCE_TEST_POSTGRES_URL overrides)."""
+    return os.environ.get("ALLIANCE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@functools.cache
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    try:
+        import psycopg
+
+        parsed = DatabaseUrl.parse(postgres_url())
+        with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
+                             password=parsed.password, dbname=parsed.dbname,
+                             connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as e:
+        return f"PostgreSQL at {DatabaseUrl.parse(postgres_url()).redacted()} unreachable: {e}"
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (visibly) without PostgreSQL, except under CI, where its absence is a failure."""
+    reason = postgres_unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {reason}")
+    pytest.skip(reason)
+
+
+class Databases:
+    """Fresh databases on one backend: SQLite files under `root`, or PostgreSQL schemas."""
+
+    def __init__(self, backend: str, root: Path) -> None:
+        if backend not in ("sqlite", "postgres"):
+            raise ValueError(backend)
+        self.backend = backend
+        self._root = root
+        self._opened: list[Database] = []
+        self._schemas: list[str] = []
+
+    def new(self) -> Database:
+        """A new, empty database (its own file or its own schema)."""
+        name = f"t_{secrets.token_hex(8)}"
+        if self.backend == "sqlite":
+            url = DatabaseUrl.parse(f"sqlite:///{self._root / name}.sqlite")
+        else:
+            parsed = urlparse(postgres_url())
+            query = parse_qs(parsed.query)
+            query["schema"] = [name]
+            url = DatabaseUrl.parse(urlunparse(parsed._replace(query=urlencode(query,
+                                                                                doseq=True))))
+            self._schemas.append(name)
+        db = Database(url)
+        self._opened.append(db)
+        return db
+
+    def close(self) -> None:
+        """Close every connection and drop every schema this handed out."""
+        for db in self._opened:
+            db.close()
+        self._opened.clear()
+        if not self._schemas:
+            return
+        import psycopg
+
+        parsed = DatabaseUrl.parse(postgres_url())
+        with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
+                             password=parsed.password, dbname=parsed.dbname,
+                             autocommit=True) as conn:
+            for schema in self._schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        self._schemas.clear()
+
+
+# -- association ledgers -------------------------------------------------------------------
+
+
+class EventStore(EventSourcedApp[uuid.UUID]):
+    """An eventsourcing application storing the domain events with the project's codec."""
+
+    def construct_mapper(self) -> Any:
+        """The project's msgspec mapper."""
+        from ledger.codec import EventMapper
+
+        return EventMapper()
+
+
+@dataclass
+class AssociationLedger:
+    """One association's event store, writer and ledger store."""
+
+    association: str
+    events: EventStore
+    writer: LedgerWriter
+    store: LedgerStore
+    signer: Signer
+    policy: AssociationPolicy = field(default_factory=AssociationPolicy)
+
+    def save(self, *aggregates: Any) -> int:
+        """Commit the aggregates' new events and seal them into the ledger."""
+        self.events.save(*aggregates)
+        return self.writer.catch_up()
+
+    def endorsement(self, endorsement_id: str) -> Endorsement:
+        """The current state of an endorsement from the event store."""
+        from domain.endorsement import endorsement_uuid
+
+        found: Endorsement = self.events.repository.get(endorsement_uuid(endorsement_id))
+        return found
+
+    def keyring(self) -> Keyring:
+        """A keyring in which this association's key signs from 2000 on."""
+        return Keyring().with_key(KeyRecord(association=self.association,
+                                            public_key=self.signer.public_key,
+                                            valid_from=KEYS_VALID_FROM))
+
+    def close(self) -> None:
+        """Close the event store and the ledger store's connection."""
+        self.events.close()
+        self.store.db.close()
+
+
+def open_ledger(events_dir: Path, ledger_db: Database, association: str,
+                policy: AssociationPolicy | None = None) -> AssociationLedger:
+    """A new association whose events live in SQLite under `events_dir`, ledger on `ledger_db`."""
+    events_dir.mkdir(parents=True, exist_ok=True)
+    path = events_dir / f"events-{association}-{secrets.token_hex(4)}.sqlite"
+    events = EventStore(env=DatabaseUrl.parse(f"sqlite:///{path}").eventsourcing_env())
+    store = LedgerStore(ledger_db)
+    signer = Signer.generate()
+    writer = LedgerWriter(association=association, recorder=events.recorder,
+                          mapper=events.mapper, store=store, signer=signer,
+                          commitments=CommitmentKey(bytes(32)))
+    return AssociationLedger(association=association, events=events, writer=writer,
+                             store=store, signer=signer, policy=policy or AssociationPolicy())
+
+
+def replicate(source: AssociationLedger, target: LedgerStore) -> int:
+    """Copy the source's entries that `target` lacks, verified, as a federation consumer does."""
+    head = target.head(source.association)
+    first = head[0] + 1 if head else 1
+    keys = source.keyring()
+    entries = [open_entry(w, keys) for w in source.store.wires(source.association, first)]
+    if entries:
+        target.append(entries, follower=f"replica:{source.association}",
+                      position=entries[-1].seq)
+    return len(entries)
+
+
+# -- domain commands -----------------------------------------------------------------------
+
+
+def grant(ledger: AssociationLedger, endorsement_id: str, person_id: str, granted_on: dt.date,
+          *, level: Level = Level.IFA, designation: Designation | None = None,
+          family_name: str = "Doe", given_name: str = "Jane") -> Endorsement:
+    """Grant an endorsement and seal it."""
+    endorsement = Endorsement.grant(
+        endorsement_id=endorsement_id, association=ledger.association, person_id=person_id,
+        family_name=family_name, given_name=given_name, level=level, designation=designation,
+        granted_on=granted_on, application_id=f"app-{endorsement_id}", policy=ledger.policy,
+        now=at(granted_on))
+    ledger.save(endorsement)
+    return endorsement
+
+
+def renewal_evidence(cycle_start: dt.date, cycle_end: dt.date) -> RenewalEvidence:
+    """Evidence that renews any level for the cycle: 15 h training, 12 h RS/C, membership."""
+    return RenewalEvidence(
+        trainings=(Training(title="IMH seminar", hours=15, completed_on=cycle_start),),
+        rsc=(RscHours(provider_id="provider", hours=12, started_on=cycle_start,
+                      ended_on=cycle_start),),
+        memberships=(Membership(association="any", valid_through=cycle_end),))
+
+
+def renew(ledger: AssociationLedger, endorsement: Endorsement, renewed_on: dt.date) -> None:
+    """Renew for the next cycle with sufficient evidence, and seal it."""
+    start = max(endorsement.granted_on, dt.date(endorsement.valid_through.year, 1, 1))
+    endorsement.renew(renewal_evidence(start, endorsement.valid_through),
+                      renewed_on=renewed_on, policy=ledger.policy, now=at(renewed_on))
+    ledger.save(endorsement)
+
+
+def start_application(ledger: AssociationLedger, person_id: str, started_on: dt.date, *,
+                      level: Level = Level.IFA, family_name: str = "Roe",
+                      given_name: str = "Rita") -> Application:
+    """Open an application and seal it."""
+    application = Application.start(
+        application_id=uuid.uuid4(), association=ledger.association, person_id=person_id,
+        family_name=family_name, given_name=given_name, level=level, designation=None,
+        started_on=started_on, now=at(started_on))
+    ledger.save(application)
+    return application
+
+
+def level_one_evidence(rated_on: dt.date, *, complete: bool = True,
+                       endorsed_rater: str = "rater-3") -> ApplicationEvidence:
+    """Level I evidence that meets every requirement once `endorsed_rater` qualifies."""
+    return ApplicationEvidence(
+        degrees=(Degree(kind=DegreeKind.BACHELOR, field_of_study="psychology",
+                        awarded_on=dt.date(2010, 6, 1), transcript_received=True),),
+        trainings=(Training(title="IMH foundations", hours=30, completed_on=rated_on),),
+        ratings=(Rating(rater_id="rater-1", rater_name="Sam Super",
+                        role=RaterRole.CURRENT_SUPERVISOR, rated_on=rated_on),
+                 Rating(rater_id="rater-2", rater_name="Cal Colleague",
+                        role=RaterRole.COLLEAGUE, rated_on=rated_on),
+                 Rating(rater_id=endorsed_rater, rater_name="Erin Endorsed",
+                        role=RaterRole.COLLEAGUE, rated_on=rated_on)),
+        code_of_ethics_signed=True, agreement_signed=complete,
+        memberships=(Membership(association="AK", valid_through=dt.date(2099, 1, 1)),),
+        fee_paid=True)
+
+
+def submit(ledger: AssociationLedger, application: Application, evidence: ApplicationEvidence,
+           submitted_on: dt.date, lookup: EndorsementLookup | None = None) -> None:
+    """Submit evidence (evaluated with `lookup`) and seal it."""
+    application.submit_evidence(evidence, lookup or NoEndorsements(),
+                                submitted_on=submitted_on, now=at(submitted_on))
+    ledger.save(application)
