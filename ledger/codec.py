@@ -102,13 +102,20 @@ def decode_payload(body: EntryBody) -> dict[str, Any]:
     if event_class is None:
         raise MalformedEntry(f"unknown event type {body.event_type!r}",
                              association=body.association, seq=body.seq)
-    if body.schema_version != schema_version(event_class):
+    current = schema_version(event_class)
+    if not 1 <= body.schema_version <= current:
         raise MalformedEntry(f"unknown schema version {body.schema_version} of "
                              f"{body.event_type}", association=body.association, seq=body.seq)
     try:
-        return _payload_decoder.decode(body.payload)
+        payload = _payload_decoder.decode(body.payload)
     except msgspec.DecodeError as e:
         raise MalformedEntry(f"payload: {e}", association=body.association, seq=body.seq) from e
+    # Entries are immutable, so an entry written under an older schema is upcast on reading,
+    # by the same upcast_vN_vN+1 functions that upcast stored events (which must therefore
+    # not rely on private fields being present).
+    for version in range(body.schema_version, current):
+        getattr(event_class, f"upcast_v{version}_v{version + 1}")(payload)
+    return payload
 
 
 # -- domain events ---------------------------------------------------------------------------
@@ -241,3 +248,14 @@ def decode_json(data: bytes, type_: type[_T]) -> _T:
         return msgspec.json.decode(data, type=type_)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise MalformedEntry(f"invalid {type_.__name__}: {e}") from e
+
+
+def decode_canonical(data: bytes, type_: type[_T]) -> _T:
+    """Decode MessagePack into `type_`, accepting only its canonical encoding."""
+    try:
+        value = msgspec.msgpack.decode(data, type=type_)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise MalformedEntry(f"not a valid {type_.__name__}: {e}") from e
+    if _encoder.encode(value) != data:
+        raise MalformedEntry(f"{type_.__name__} is not in canonical encoding")
+    return value
