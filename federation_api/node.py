@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-from projections.projector import Projector
 
 from domain.policy import AssociationPolicy
 from federation_api.idempotency import IdempotencyStore
+from federation_api.registry_files import RegistryDir
 from federation_api.settings import Settings
 from federation_api.tokens import TokenStore
 from ledger.codec import decode_json, encode_json
@@ -25,10 +25,13 @@ from ledger.database import Database, DatabaseUrl
 from ledger.entries import verify_chain
 from ledger.errors import KeyFileError, LedgerError
 from ledger.keyring import KeyRecord, Keyring
+from ledger.registry import RegistryState
+from ledger.replica import Ingestor
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
 from ledger.writer import LedgerWriter
+from projections.projector import Projector
 
 ASSOCIATION_ID = re.compile(r"^[A-Z]{2,8}$")
 
@@ -71,6 +74,11 @@ class NodePaths:
     def keyring(self) -> Path:
         """Public key history with validity windows."""
         return self.root / "keys" / "keyring.json"
+
+    @property
+    def registry(self) -> Path:
+        """This node's copy of the Alliance trust registry."""
+        return self.root / "registry"
 
     def database_url(self, settings: Settings) -> DatabaseUrl:
         """The configured database, or SQLite files in the data directory."""
@@ -124,16 +132,24 @@ class Node:
         self.paths = paths
         self.config = decode_json(paths.config.read_bytes(), NodeConfig)
         self.association = self.config.association
-        self.keyring = Keyring.load(paths.keyring)
         self.signer = Signer.load(paths.signing_key, settings.passphrase())
+        # With an Alliance registry, it alone says which key may sign for whom and when;
+        # a node that has none yet (single-node use) trusts its own key history.
+        self.registry_dir = RegistryDir(paths.registry)
+        self.registry: RegistryState | None = (
+            self.registry_dir.state() if self.registry_dir.exists() else None)
+        self.keyring = (self.registry.keyring if self.registry is not None
+                        else Keyring.load(paths.keyring))
         current = self.keyring.current(self.association)
         if current is None or current.key_id != self.signer.key_id:
             raise KeyFileError("the signing key is not the association's current key in the "
-                               "keyring")
+                               "keyring or registry")
         url = paths.database_url(settings)
         self.database_url = url
         self.events = EventStore(env=url.eventsourcing_env())
         self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
+        self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
+                                 own_association=self.association)
         self.projector = Projector(Database(url.with_file("projections.sqlite")))
         node_db = Database(url.with_file("node.sqlite"))
         self.tokens = TokenStore(node_db)
@@ -156,6 +172,13 @@ class Node:
         with self._project_lock:
             projected: int = self.projector.catch_up(self.ledger)
             return projected
+
+    def peers(self) -> list[str]:
+        """Every association the registry admitted (their history stays readable after they
+        withdraw); without a registry, only this one."""
+        if self.registry is None:
+            return [self.association]
+        return [a.association for a in self.registry.associations]
 
     def verify_ledger(self, association: str | None = None) -> int:
         """Verify every signature and link of a ledger; raises at the first bad entry."""

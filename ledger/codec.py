@@ -259,3 +259,21 @@ def decode_canonical(data: bytes, type_: type[_T]) -> _T:
     if _encoder.encode(value) != data:
         raise MalformedEntry(f"{type_.__name__} is not in canonical encoding")
     return value
+
+
+# -- backfill protocol ---------------------------------------------------------------------
+
+
+class BackfillRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """'Entries of `association`, seq first..last (0: as many as you have)'."""
+
+    association: str
+    first: int
+    last: int = 0
+
+
+class BackfillReply(msgspec.Struct, frozen=True):
+    """Entries the responder holds, verbatim, and its head seq for that association."""
+
+    entries: tuple[bytes, ...]
+    head: int

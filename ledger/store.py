@@ -75,6 +75,11 @@ class LedgerStore:
                              (follower,))
         return int(rows[0][0]) if rows else 0
 
+    def set_position(self, follower: str, position: int) -> None:
+        """Record a follower's position on its own (e.g. the publisher's last confirmed seq)."""
+        with self.db.transaction() as cur:
+            _set_position(cur, follower, position)
+
     def wires(self, association: str, first: int = 1, last: int | None = None,
               batch: int = 2000) -> Iterator[bytes]:
         """Wire bytes of entries first..last in seq order, read in batches."""

@@ -1,0 +1,323 @@
+"""Replication over NATS JetStream: publish own entries, consume peers', backfill gaps.
+
+The database is the system of record; NATS is only transport (DESIGN invariant 2):
+- the publisher sends each committed own entry to stream ALLIANCE_<ID> with
+  `Nats-Msg-Id = "<ID>:<seq>"`, waits for each PubAck with a bound, and records the highest
+  contiguously confirmed seq; after a reconnect or restart it re-publishes from there (the
+  stream's duplicate window and the consumers' idempotence make repeats harmless);
+- a consumer per peer reads that peer's stream (from the hub in production) and hands the
+  bytes to the Ingestor, which verifies and stores them; acks come after the store commits;
+- every node answers backfill requests from its own store (own ledger or replicas), and a
+  node that sees a gap, or whose JetStream no longer holds what it needs, asks the origin and
+  then any other peer; a periodic anti-entropy pass asks for anything after its head, so
+  catch-up never depends on one party (invariant 4).
+Every wait is bounded: nats-py futures may never resolve after a disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from federation_api.clock import now
+from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
+from ledger.replica import Gap
+
+log = logging.getLogger("alliance.replication")
+
+PUBLISHER = "nats-publisher"
+BACKFILL_LIMIT = 500
+
+
+def stream_name(association: str) -> str:
+    """JetStream stream of one association's ledger."""
+    return f"ALLIANCE_{association.upper()}"
+
+
+def ledger_subject(association: str) -> str:
+    """Subject the association publishes its entries on."""
+    return f"alliance.{association.lower()}.ledger"
+
+
+def backfill_subject(association: str) -> str:
+    """Subject on which one association's node answers backfill requests."""
+    return f"alliance.backfill.{association.lower()}"
+
+
+def own_stream_config(association: str) -> StreamConfig:
+    """Retention is a cache, not the record: no age limit, no deletes, no purges."""
+    return StreamConfig(name=stream_name(association), subjects=[ledger_subject(association)],
+                        storage=StorageType.FILE, max_age=0, deny_delete=True, deny_purge=True,
+                        duplicate_window=120.0)
+
+
+class Replicator:
+    """The replication tasks of one node, run on an asyncio loop beside the API."""
+
+    def __init__(self, node: Any, nats_url: str, *, peers: Callable[[], Sequence[str]],
+                 local_domain: str | None = None, hub_domain: str | None = None,
+                 ack_timeout: float = 2.0, window: int = 256,
+                 anti_entropy_seconds: float = 5.0) -> None:
+        self.node = node
+        self.own = node.association
+        self.nats_url = nats_url
+        self.peers = peers
+        self.local_domain = local_domain
+        self.hub_domain = hub_domain
+        self.ack_timeout = ack_timeout
+        self.window = window
+        self.anti_entropy_seconds = anti_entropy_seconds
+        self.nc: NatsClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.errors = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (retrying forever in the background) and start every task."""
+        self._loop = asyncio.get_running_loop()
+        self.nc = await nats.connect(
+            servers=[self.nats_url], name=f"alliance-{self.own.lower()}",
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+            allow_reconnect=True, error_cb=self._on_error,
+            reconnected_cb=self._on_reconnected)
+        await self.nc.subscribe(backfill_subject(self.own), cb=self._answer_backfill)
+        self._tasks = [asyncio.create_task(self._publish_loop(), name="publisher"),
+                       asyncio.create_task(self._consume_loop(), name="consumer"),
+                       asyncio.create_task(self._anti_entropy_loop(), name="anti-entropy")]
+
+    async def stop(self) -> None:
+        """Cancel the tasks and close the connection."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), 5)
+
+    def wake(self) -> None:
+        """Thread-safe: a command committed new entries; publish them now."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _on_error(self, e: Exception) -> None:
+        # Permission violations only arrive here (nats-py); count them, never log payloads.
+        self.errors += 1
+        log.warning("nats error", extra={"error": str(e)})
+
+    async def _on_reconnected(self) -> None:
+        self._wake.set()
+
+    def _js(self, domain: str | None) -> JetStreamContext:
+        assert self.nc is not None
+        return self.nc.jetstream(domain=domain, timeout=self.ack_timeout)
+
+    # -- publisher ------------------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        stream_ready = False
+        while True:
+            try:
+                if not stream_ready:
+                    await self._ensure_streams()
+                    stream_ready = True
+                await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("publish pass failed; will retry", extra={"error": str(e)})
+                stream_ready = False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            self._wake.clear()
+
+    async def _ensure_streams(self) -> None:
+        js = self._js(self.local_domain)
+        config = own_stream_config(self.own)
+        try:
+            await js.stream_info(stream_name(self.own))
+        except NotFoundError:
+            await js.add_stream(config)
+
+    async def publish_pending(self) -> int:
+        """Publish every own entry after the confirmed position; return how many confirmed."""
+        store = self.node.ledger
+        position = await asyncio.to_thread(store.position, PUBLISHER)
+        head = await asyncio.to_thread(store.head, self.own)
+        if head is None or head[0] <= position:
+            return 0
+        js = self._js(self.local_domain)
+        confirmed = 0
+        while position < head[0]:
+            last = min(head[0], position + self.window)
+            wires = await asyncio.to_thread(_read_wires, store, self.own, position + 1, last)
+            results = await asyncio.gather(*(
+                asyncio.wait_for(js.publish(ledger_subject(self.own), wire,
+                                            headers={"Nats-Msg-Id": f"{self.own}:{seq}"},
+                                            timeout=self.ack_timeout),
+                                 self.ack_timeout + 1)
+                for seq, wire in enumerate(wires, start=position + 1)), return_exceptions=True)
+            ok = 0
+            for result in results:  # only the contiguous confirmed prefix counts
+                if isinstance(result, BaseException):
+                    break
+                ok += 1
+            if ok:
+                position += ok
+                confirmed += ok
+                await asyncio.to_thread(store.set_position, PUBLISHER, position)
+            if ok < len(wires):
+                raise ConnectionError(f"{len(wires) - ok} publishes unconfirmed; retrying")
+        return confirmed
+
+    # -- consumer -------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        while True:
+            try:
+                busy = False
+                for peer in self.peers():
+                    if peer == self.own:
+                        continue
+                    sub = subscriptions.get(peer)
+                    if sub is None:
+                        sub = await self._subscribe(peer)
+                        if sub is None:
+                            continue
+                        subscriptions[peer] = sub
+                    busy |= await self._consume_once(peer, sub)
+                if not busy:
+                    await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("consume pass failed; will retry", extra={"error": str(e)})
+                subscriptions.clear()
+                await asyncio.sleep(0.5)
+
+    async def _subscribe(self, peer: str) -> JetStreamContext.PullSubscription | None:
+        js = self._js(self.hub_domain)
+        durable = f"{self.own.lower()}-reads-{peer.lower()}"
+        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
+                                deliver_policy=DeliverPolicy.ALL, max_ack_pending=4096,
+                                ack_wait=30)
+        try:
+            return await js.pull_subscribe(ledger_subject(peer), durable=durable,
+                                           stream=stream_name(peer), config=config)
+        except NotFoundError:
+            return None  # the peer has not published yet
+
+    async def _consume_once(self, peer: str, sub: JetStreamContext.PullSubscription) -> bool:
+        try:
+            msgs = await sub.fetch(batch=256, timeout=0.5)
+        except NatsTimeout:
+            return False
+        if not msgs:
+            return False
+        await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
+        for m in msgs:
+            await asyncio.wait_for(m.ack(), self.ack_timeout)
+        return True
+
+    async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:
+        """Verify and store; backfill any gap; then project."""
+        result = await asyncio.to_thread(self.node.ingestor.ingest, list(wires), source=source,
+                                         now=now())
+        for gap in result.gaps:
+            await self.backfill(gap)
+        if result.waiting:
+            await asyncio.to_thread(self.node.ingestor.ingest, result.waiting,
+                                    source=source, now=now())
+        if result.stored or result.waiting:
+            await asyncio.to_thread(self.node.project)
+
+    # -- backfill -------------------------------------------------------------------------
+
+    async def _answer_backfill(self, msg: Msg) -> None:
+        try:
+            request = decode_canonical(msg.data, BackfillRequest)
+        except Exception:
+            return  # not a request; nothing to say to whoever sent it
+        store = self.node.ledger
+
+        def read() -> BackfillReply:
+            head = store.head(request.association)
+            top = head[0] if head else 0
+            last = top if request.last <= 0 else min(request.last, top)
+            last = min(last, request.first + BACKFILL_LIMIT - 1)
+            wires = tuple(store.wires(request.association, max(request.first, 1), last)
+                          ) if last >= request.first else ()
+            return BackfillReply(entries=wires, head=top)
+
+        reply = await asyncio.to_thread(read)
+        with contextlib.suppress(Exception):
+            await msg.respond(encode(reply))
+
+    async def backfill(self, gap: Gap) -> int:
+        """Fetch a missing range from the origin, else from any other peer; store it."""
+        stored = 0
+        first = gap.first
+        responders = [gap.association, *sorted(p for p in self.peers()
+                                               if p not in (gap.association, self.own))]
+        for responder in responders:
+            while first <= gap.last or gap.last == 0:
+                reply = await self._request(responder, gap.association, first, gap.last)
+                if reply is None or not reply.entries:
+                    break
+                result = await asyncio.to_thread(self.node.ingestor.ingest,
+                                                 list(reply.entries),
+                                                 source=f"backfill:{responder}", now=now())
+                stored += result.stored
+                if result.stored == 0:
+                    break
+                first += result.stored
+            if gap.last and first > gap.last:
+                break
+        if stored:
+            await asyncio.to_thread(self.node.project)
+        return stored
+
+    async def _request(self, responder: str, association: str, first: int,
+                       last: int) -> BackfillReply | None:
+        assert self.nc is not None
+        try:
+            msg = await self.nc.request(backfill_subject(responder), encode(BackfillRequest(
+                association=association, first=first, last=last)), timeout=2.0)
+            return decode_canonical(msg.data, BackfillReply)
+        except Exception:
+            return None  # offline, no responders, or garbage: try the next peer
+
+    async def _anti_entropy_loop(self) -> None:
+        """Every few seconds, ask the peers for anything after our head of each ledger."""
+        while True:
+            await asyncio.sleep(self.anti_entropy_seconds)
+            for peer in self.peers():
+                if peer == self.own:
+                    continue
+                try:
+                    head = await asyncio.to_thread(self.node.ledger.head, peer)
+                    await self.backfill(Gap(peer, (head[0] if head else 0) + 1, 0))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("anti-entropy failed", extra={"peer": peer, "error": str(e)})
+
+
+def _read_wires(store: Any, association: str, first: int, last: int) -> list[bytes]:
+    return list(store.wires(association, first, last))
