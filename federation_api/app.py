@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from federation_api import http_errors, routes_auditor, routes_public, routes_staff
 from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
+from federation_api.replication import Replicator
 
 DESCRIPTION = """
 Endorsement ledger node of one Alliance association.
@@ -19,10 +23,24 @@ Endorsement ledger node of one Alliance association.
 """
 
 
-def create_app(node: Node) -> FastAPI:
-    """An app serving `node`."""
+def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
+    """An app serving `node`; with a replicator, replication runs on the app's event loop."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if replicator is not None:
+            await replicator.start()
+            node.commit_listeners.append(replicator.wake)
+        try:
+            yield
+        finally:
+            if replicator is not None:
+                node.commit_listeners.remove(replicator.wake)
+                await replicator.stop()
+
     app = FastAPI(title=f"Alliance endorsement ledger - {node.config.name}",
-                  version="0.1.0", description=DESCRIPTION)
+                  version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.replicator = replicator
     app.state.node = node
     app.state.metrics = Metrics()
     http_errors.install(app)

@@ -12,8 +12,10 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import AssociationPolicy, ReinstatementRule, RenewalCycle
+from federation_api import cli_registry
 from federation_api.clock import now
 from federation_api.node import Node, NodeError, init_node, rotate_key
+from federation_api.replication import Replicator
 from federation_api.settings import Settings
 from federation_api.tokens import Role
 from ledger.errors import LedgerError, VerificationError
@@ -29,6 +31,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, database_url=args.database_url)
     if getattr(args, "listen", None):
         settings = settings.with_listen(args.listen)
+    for flag in ("nats_url", "nats_domain", "hub_domain"):
+        if getattr(args, flag, None):
+            settings = replace(settings, **{flag: getattr(args, flag)})
     return settings
 
 
@@ -56,13 +61,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging()
     node = Node(settings)
-    app = create_app(node)
+    app = create_app(node, replicator_for(node, settings))
     base = f"http://{settings.host}:{settings.port}"
     print_urls(node.association, base)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False)
     node.close()
     return 0
+
+
+def replicator_for(node: Node, settings: Settings) -> Replicator | None:
+    """Replication when a NATS URL is configured (and a registry names the peers)."""
+    if not settings.nats_url:
+        return None
+    return Replicator(node, settings.nats_url, peers=node.peers,
+                      local_domain=settings.nats_domain, hub_domain=settings.hub_domain)
 
 
 def print_urls(association: str, base: str) -> None:
@@ -211,8 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reinstatement", choices=[r.value for r in ReinstatementRule],
                    default=ReinstatementRule.CATCH_UP_HOURS.value)
 
-    p = add(sub, "serve", cmd_serve, "serve the HTTP API")
+    p = add(sub, "serve", cmd_serve, "serve the HTTP API (and replicate, given --nats-url)")
     p.add_argument("--listen", help="host:port (env ALLIANCE_LISTEN), default 127.0.0.1:8080")
+    p.add_argument("--nats-url", help="this node's nats-server (env ALLIANCE_NATS_URL)")
+    p.add_argument("--nats-domain", help="JetStream domain of this node's server "
+                                         "(env ALLIANCE_NATS_DOMAIN)")
+    p.add_argument("--hub-domain", help="JetStream domain of the Alliance hub "
+                                        "(env ALLIANCE_HUB_DOMAIN)")
 
     p = add(sub, "demo", cmd_demo, "seed example data into a fresh node and serve it")
     p.add_argument("--listen", help="host:port, default 127.0.0.1:8080")
@@ -243,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(projections, "digest", cmd_projections_digest, "hash of the projections' content")
     p.add_argument("--tables", action="store_true", help="also one digest per table")
 
+    cli_registry.add_commands(sub, common, add)
+
     roster = sub.add_parser("roster", help="rosters").add_subparsers(dest="roster_command",
                                                                     required=True)
     p = add(roster, "export", cmd_roster_export, "export the roster")
@@ -261,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         result: int = args.handler(args, settings)
         return result
-    except (LedgerError, NodeError, ValueError) as e:
+    except (LedgerError, NodeError, ValueError, OSError) as e:
         print(f"alliance: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,10 +163,16 @@ class Node:
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
                                           policy=self.config.policy,
-                                          on_committed=self.project)
+                                          on_committed=self._committed)
+        self.commit_listeners: list[Callable[[], None]] = []
         # Recover whatever a crash left half-done: seal stored events, then project them.
         self.writer.catch_up()
         self.project()
+
+    def _committed(self) -> None:
+        self.project()
+        for listener in self.commit_listeners:
+            listener()
 
     def project(self) -> int:
         """Bring the projections up to the ledger."""

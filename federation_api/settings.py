@@ -17,6 +17,8 @@ class Settings:
     association: str | None = None
     database_url: str | None = None  # default: SQLite files in data_dir
     nats_url: str | None = None
+    nats_domain: str | None = None  # this node's JetStream domain (production: leaf domain)
+    hub_domain: str | None = None  # the Alliance hub's JetStream domain, where peers are read
     host: str = "127.0.0.1"
     port: int = 8080
     passphrase_env: str = "ALLIANCE_KEY_PASSPHRASE"  # noqa: S105 - the *name* of the variable, never its value
@@ -24,7 +26,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
-        ALLIANCE_LISTEN (host:port)."""
+        ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port)."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -35,6 +37,10 @@ class Settings:
             settings = replace(settings, database_url=value)
         if value := env.get(f"{ENV_PREFIX}NATS_URL"):
             settings = replace(settings, nats_url=value)
+        if value := env.get(f"{ENV_PREFIX}NATS_DOMAIN"):
+            settings = replace(settings, nats_domain=value)
+        if value := env.get(f"{ENV_PREFIX}HUB_DOMAIN"):
+            settings = replace(settings, hub_domain=value)
         if value := env.get(f"{ENV_PREFIX}LISTEN"):
             settings = settings.with_listen(value)
         return settings
