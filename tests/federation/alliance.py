@@ -1,0 +1,146 @@
+"""A small Alliance for tests: a registry, N initialised nodes, real nats-servers.
+
+Nodes run in-process (each with its own SQLite files and its own Replicator on the test's
+event loop); the NATS servers are real processes on loopback ports with temp stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.levels import Level
+from domain.policy import AssociationPolicy
+from federation_api.nats_process import NatsServer, free_port
+from federation_api.node import Node, NodePaths, init_node
+from federation_api.registry_files import RegistryDir
+from federation_api.replication import Replicator
+from federation_api.settings import Settings
+from ledger.registry import Action, Genesis, initial_state, propose
+from ledger.signing import Signer
+
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def single_server_config(port: int, store: Path) -> str:
+    """A JetStream server for tests that do not need the hub-and-leaf topology."""
+    return (f"listen: 127.0.0.1:{port}\nserver_name: test_{port}\n"
+            f"jetstream {{ store_dir: \"{store}\" }}\n")
+
+
+def start_single_server(workdir: Path) -> NatsServer:
+    """One real nats-server with JetStream on a free loopback port."""
+    port = free_port()
+    return NatsServer(single_server_config(port, workdir / f"js-{port}"), workdir,
+                      name=f"nats-{port}", port=port).start()
+
+
+@dataclass
+class Alliance:
+    """Governance key, registry and the nodes' data directories."""
+
+    root: Path
+    associations: tuple[str, ...]
+    governance: Signer = field(default_factory=Signer.generate)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    replicators: dict[str, Replicator] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        registry = RegistryDir(self.root / "registry")
+        registry.create(Genesis(alliance="Test Alliance",
+                                governance_keys=(self.governance.public_key,), threshold=1,
+                                created_at=EPOCH))
+        for association in self.associations:
+            settings = self.settings(association)
+            init_node(settings, association=association, name=f"{association} association",
+                      policy=AssociationPolicy(), now=EPOCH)
+            public = Signer.load(NodePaths(settings.data_dir).signing_key).public_key
+            self.registry_append(Action.ADMIT, association=association,
+                                 name=f"{association} association", public_key=public,
+                                 effective_at=EPOCH)
+        self.distribute_registry()
+
+    def settings(self, association: str) -> Settings:
+        """Settings of one node."""
+        return Settings(data_dir=self.root / association.lower(), association=association)
+
+    def registry_append(self, action: Action, **fields: object) -> None:
+        """Sign (quorum 1) and append an entry to the master registry copy."""
+        registry = RegistryDir(self.root / "registry")
+        body = registry.state().next_body(action, issued_at=EPOCH, **fields)
+        registry.append(propose(body).with_signature(self.governance))
+
+    def distribute_registry(self) -> None:
+        """Copy the registry into every node's data directory (out of band, like genesis)."""
+        source = RegistryDir(self.root / "registry")
+        for association in self.associations:
+            target = NodePaths(self.settings(association).data_dir).registry
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "genesis.json").write_bytes(source.genesis_path.read_bytes())
+            (target / "entries.bin").write_bytes(source.entries_path.read_bytes())
+
+    def open(self, association: str) -> Node:
+        """Open (or reopen) a node."""
+        node = Node(self.settings(association))
+        self.nodes[association] = node
+        return node
+
+    async def start_replication(self, association: str, url: str, *,
+                                local_domain: str | None = None,
+                                hub_domain: str | None = None) -> Replicator:
+        """Start a node's replication against a NATS URL."""
+        node = self.nodes[association]
+        replicator = Replicator(node, url, peers=node.peers, local_domain=local_domain,
+                                hub_domain=hub_domain, anti_entropy_seconds=1.0)
+        await replicator.start()
+        node.commit_listeners.append(replicator.wake)
+        self.replicators[association] = replicator
+        return replicator
+
+    async def stop_replication(self, association: str) -> None:
+        """Stop a node's replication (as if its process stopped)."""
+        replicator = self.replicators.pop(association)
+        self.nodes[association].commit_listeners.remove(replicator.wake)
+        await replicator.stop()
+
+    def close(self, association: str) -> None:
+        """Close a node's stores."""
+        self.nodes.pop(association).close()
+
+
+def import_professionals(node: Node, count: int, *, prefix: str) -> list[str]:
+    """Record `count` imported Level III endorsements on a node; returns their ids."""
+    ids = []
+    for i in range(count):
+        endorsement_id = f"{node.association}-{prefix}{i:05d}"
+        node.service.record_existing(
+            endorsement_id=endorsement_id, person_id=f"{node.association}-P-{prefix}{i}",
+            family_name=f"Family{i}", given_name="Given", level=Level.IMHS, designation=None,
+            granted_on=dt.date(2020, 1, 1), valid_through=dt.date(2030, 12, 31),
+            legacy_reference=f"ref-{prefix}{i}", now=EPOCH + dt.timedelta(seconds=i))
+        ids.append(endorsement_id)
+    return ids
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0,
+                     what: str = "condition") -> None:
+    """Poll a condition with a bound."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def heads(node: Node) -> dict[str, int]:
+    """Ledger head seq of every association a node holds."""
+    out = {}
+    for association in node.ledger.associations():
+        head = node.ledger.head(association)
+        out[association] = head[0] if head else 0
+    return out
