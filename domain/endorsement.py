@@ -12,6 +12,7 @@ from domain.application import check_level_designation
 from domain.errors import InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.evidence import RenewalEvidence
 from domain.levels import Designation, EndorsementStatus, Level
+from domain.lookup import HeldEndorsement
 from domain.policy import AssociationPolicy, ReinstatementRule
 from domain.renewal import evaluate_renewal
 
@@ -60,7 +61,9 @@ class Endorsement(Aggregate):
 
     def __init__(self, endorsement_id: str, association: str, person_id: str, family_name: str,
                  given_name: str, level: Level, designation: Designation | None,
-                 granted_on: dt.date, valid_through: dt.date, application_id: str) -> None:
+                 granted_on: dt.date, valid_through: dt.date, application_id: str = "",
+                 origin_association: str = "", origin_endorsement_id: str = "",
+                 origin_entry_hash: str = "", recognized_on: dt.date | None = None) -> None:
         self.endorsement_id = endorsement_id
         self.association = association
         self.person_id = person_id
@@ -72,6 +75,10 @@ class Endorsement(Aggregate):
         self.valid_through = valid_through
         self.application_id = application_id
         self.status = EndorsementStatus.ACTIVE
+        # Set when this endorsement came by reciprocity from another association.
+        self.origin_association = origin_association
+        self.origin_endorsement_id = origin_endorsement_id
+        _ = origin_entry_hash, recognized_on  # recorded in the event; nothing to keep here
 
     @classmethod
     def grant(cls, *, endorsement_id: str, association: str, person_id: str, family_name: str,
@@ -108,6 +115,72 @@ class Endorsement(Aggregate):
                            level=level, designation=designation, granted_on=granted_on,
                            valid_through=valid_through,
                            application_id=f"{LEGACY_PREFIX}{legacy_reference.strip()}")
+
+    # -- reciprocity --------------------------------------------------------------------------
+
+    class Recognized(Aggregate.Created):
+        """EndorsementRecognized: by reciprocity, this association becomes the home of an
+        endorsement granted elsewhere; level, designation and grant date carry over."""
+
+        TOPIC = "alliance:EndorsementRecognized"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        endorsement_id: str
+        association: str
+        person_id: str
+        family_name: str
+        given_name: str
+        level: Level
+        designation: Designation | None
+        granted_on: dt.date
+        valid_through: dt.date
+        origin_association: str
+        origin_endorsement_id: str
+        origin_entry_hash: str
+        recognized_on: dt.date
+
+    @classmethod
+    def recognize(cls, *, endorsement_id: str, association: str, origin: HeldEndorsement,
+                  family_name: str, given_name: str, valid_through: dt.date,
+                  origin_entry_hash: str, recognized_on: dt.date,
+                  now: dt.datetime) -> Endorsement:
+        """Recognise an endorsement the replica shows current at another association."""
+        if origin.association == association:
+            raise InvalidCommand("an association cannot recognise its own endorsement",
+                                 field="origin_endorsement_id", rule="reciprocity.own")
+        if len(origin_entry_hash) != 64:
+            raise InvalidCommand("origin_entry_hash must be a hex SHA-256",
+                                 field="origin_entry_hash", rule="reciprocity.reference")
+        return cls._create(cls.Recognized, id=endorsement_uuid(endorsement_id), timestamp=now,
+                           endorsement_id=endorsement_id, association=association,
+                           person_id=origin.person_id, family_name=family_name,
+                           given_name=given_name, level=origin.level,
+                           designation=origin.designation, granted_on=origin.granted_on,
+                           valid_through=valid_through,
+                           origin_association=origin.association,
+                           origin_endorsement_id=origin.endorsement_id,
+                           origin_entry_hash=origin_entry_hash, recognized_on=recognized_on)
+
+    class TransferredOut(Event):
+        """EndorsementTransferredOut: another association recognised it and is now its home."""
+
+        TOPIC = "alliance:EndorsementTransferredOut"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        effective_on: dt.date
+        to_association: str
+        to_endorsement_id: str
+        recognition_entry_hash: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EndorsementStatus.TRANSFERRED
+
+    def transfer_out(self, *, to_association: str, to_endorsement_id: str,
+                     recognition_entry_hash: str, effective_on: dt.date,
+                     now: dt.datetime) -> None:
+        """Record that the endorsement moved to another association's roster."""
+        self._require_not_terminal("transfer")
+        self.trigger_event(self.TransferredOut, timestamp=now, effective_on=effective_on,
+                           to_association=to_association, to_endorsement_id=to_endorsement_id,
+                           recognition_entry_hash=recognition_entry_hash)
 
     # -- renewal ------------------------------------------------------------------------------
 

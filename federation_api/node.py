@@ -16,8 +16,10 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import AssociationPolicy
+from federation_api.clock import now
 from federation_api.idempotency import IdempotencyStore
 from federation_api.registry_files import RegistryDir
+from federation_api.replica_view import ProjectedReplica, TransferReactor
 from federation_api.settings import Settings
 from federation_api.tokens import TokenStore
 from ledger.codec import decode_json, encode_json
@@ -159,12 +161,14 @@ class Node:
                                    mapper=self.events.mapper, store=self.ledger,
                                    signer=self.signer,
                                    commitments=CommitmentKey.load(paths.commitment_key))
-        self._project_lock = threading.Lock()
+        self._project_lock = threading.RLock()  # reacting commits, and committing projects
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
                                           policy=self.config.policy,
                                           on_committed=self._committed)
         self.commit_listeners: list[Callable[[], None]] = []
+        self.replica = ProjectedReplica(self.projector, self.ledger)
+        self.reactor = TransferReactor(self.association, self.ledger, self.service)
         # Recover whatever a crash left half-done: seal stored events, then project them.
         self.writer.catch_up()
         self.project()
@@ -173,6 +177,12 @@ class Node:
         self.project()
         for listener in self.commit_listeners:
             listener()
+
+    def after_ingest(self) -> None:
+        """Peer entries arrived: project them, then react (record transfers out)."""
+        self.project()
+        with self._project_lock:
+            self.reactor.react(now())
 
     def project(self) -> int:
         """Bring the projections up to the ledger."""

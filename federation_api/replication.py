@@ -245,7 +245,7 @@ class Replicator:
             await asyncio.to_thread(self.node.ingestor.ingest, result.waiting,
                                     source=source, now=now())
         if result.stored or result.waiting:
-            await asyncio.to_thread(self.node.project)
+            await asyncio.to_thread(self.node.after_ingest)
 
     # -- backfill -------------------------------------------------------------------------
 
@@ -290,7 +290,7 @@ class Replicator:
             if gap.last and first > gap.last:
                 break
         if stored:
-            await asyncio.to_thread(self.node.project)
+            await asyncio.to_thread(self.node.after_ingest)
         return stored
 
     async def _request(self, responder: str, association: str, first: int,

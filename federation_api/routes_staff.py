@@ -35,6 +35,7 @@ from federation_api.schemas import (
     GrantIn,
     ImportEndorsementIn,
     LapseIn,
+    RecognizeIn,
     ReinstateIn,
     RenewIn,
     ReviewIn,
@@ -236,6 +237,20 @@ def import_endorsement(request: Request, body: ImportEndorsementIn,
             designation=body.designation, granted_on=body.granted_on,
             valid_through=body.valid_through, legacy_reference=body.legacy_reference,
             now=now())), status=201)
+
+
+@router.post("/endorsements/recognitions", status_code=201, response_model=EndorsementOut,
+             tags=["reciprocity"])
+def recognize(request: Request, body: RecognizeIn, principal: Coordinator) -> Response:
+    """Become the home of an endorsement current at another association (checked against
+    this node's verified replica); the origin records the transfer out when it sees this."""
+    node = request.app.state.node
+    endorsement_id = new_endorsement_id(node.association,
+                                        commands.seed(principal, commands.idempotency_key(request)))
+    return commands.run(request, principal, "recognize", body, lambda: endorsement_out(
+        node.service.recognize(body.origin_endorsement_id.upper(), endorsement_id=endorsement_id,
+                               recognized_on=day(body.recognized_on, "recognized_on"),
+                               now=now(), replica=node.replica)), status=201)
 
 
 @router.get("/endorsements/{endorsement_id}", response_model=EndorsementOut,

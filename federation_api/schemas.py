@@ -93,6 +93,13 @@ class ImportEndorsementIn(_In):
     legacy_reference: str = Field(min_length=1, max_length=100)
 
 
+class RecognizeIn(_In):
+    """Recognise, by reciprocity, an endorsement held with another association."""
+
+    origin_endorsement_id: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+    recognized_on: dt.date | None = None
+
+
 class EvidenceIn(_In):
     """Replace the whole evidence of an application."""
 

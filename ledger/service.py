@@ -11,16 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.application import Application as EndorsementApplication
 from domain.endorsement import Endorsement, endorsement_uuid
+from domain.errors import InvalidTransition
 from domain.evidence import ApplicationEvidence, RenewalEvidence
-from domain.levels import Designation, Level, ReviewDecision
-from domain.lookup import EndorsementLookup
+from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
+from domain.lookup import EndorsementLookup, HeldEndorsement
 from domain.policy import AssociationPolicy
 from domain.unmet import Unmet
 from ledger.codec import EventMapper
@@ -28,6 +30,24 @@ from ledger.errors import ConcurrencyConflict, NotFound
 from ledger.writer import LedgerWriter
 
 _A = TypeVar("_A", EndorsementApplication, Endorsement)
+
+
+class ReplicaRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An endorsement as the node's replica shows it, with the hash of its latest entry."""
+
+    held: HeldEndorsement
+    family_name: str
+    given_name: str
+    valid_through: dt.date
+    entry_hash: bytes
+
+
+class ReplicaView(Protocol):
+    """What reciprocity needs to know of another association's ledger."""
+
+    def current_endorsement(self, endorsement_id: str, on: dt.date) -> ReplicaRecord | None:
+        """The endorsement if it is current (active, within valid-through) on `on`."""
+        ...
 
 
 class EventStore(Application[uuid.UUID]):
@@ -178,6 +198,45 @@ class AssociationService:
         return self._on_endorsement(endorsement_id, expected_version, lambda e: e.correct(
             corrects_version=corrects_version, reason=reason, family_name=family_name,
             given_name=given_name, valid_through=valid_through, now=now))
+
+    # -- reciprocity ------------------------------------------------------------------------
+
+    def recognize(self, origin_endorsement_id: str, *, endorsement_id: str,
+                  recognized_on: dt.date, now: dt.datetime, replica: ReplicaView) -> Endorsement:
+        """Become the home of an endorsement that the replica shows current elsewhere."""
+        found = replica.current_endorsement(origin_endorsement_id, recognized_on)
+        if found is None:
+            raise InvalidTransition("the replica shows no current endorsement with that id; "
+                                    "it may be unknown, lapsed, suspended or not yet replicated",
+                                    field="origin_endorsement_id",
+                                    rule="reciprocity.not_current")
+        held = [h for h in self.lookup.held_on(found.held.person_id, recognized_on)
+                if h.endorsement_id != origin_endorsement_id]
+        if held:
+            raise InvalidTransition(f"the professional already holds {held[0].endorsement_id} "
+                                    f"at {held[0].association}", field="origin_endorsement_id",
+                                    rule="reciprocity.one_home")
+        endorsement = Endorsement.recognize(
+            endorsement_id=endorsement_id, association=self.association, origin=found.held,
+            family_name=found.family_name, given_name=found.given_name,
+            valid_through=found.valid_through, origin_entry_hash=found.entry_hash.hex(),
+            recognized_on=recognized_on, now=now)
+        self._commit(endorsement)
+        return endorsement
+
+    def transfer_out(self, endorsement_id: str, *, to_association: str, to_endorsement_id: str,
+                     recognition_entry_hash: str, effective_on: dt.date,
+                     now: dt.datetime) -> Endorsement | None:
+        """Record the move of one of ours to another home; None if already recorded."""
+        endorsement = self.endorsement(endorsement_id)
+        if endorsement.status is EndorsementStatus.TRANSFERRED:
+            return None
+        endorsement.transfer_out(to_association=to_association,
+                                 to_endorsement_id=to_endorsement_id,
+                                 recognition_entry_hash=recognition_entry_hash,
+                                 effective_on=effective_on, now=now)
+        self._commit(endorsement)
+        return endorsement
 
     # -- reads of the private store --------------------------------------------------------
 

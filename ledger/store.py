@@ -95,6 +95,12 @@ class LedgerStore:
                 return
             seq = stop + 1
 
+    def entry_hash(self, association: str, seq: int) -> bytes | None:
+        """Hash of one stored entry."""
+        rows = self.db.query("SELECT entry_hash FROM ledger_entries WHERE association = ? AND "
+                             "seq = ?", (association, seq))
+        return bytes(rows[0][0]) if rows else None
+
     def associations(self) -> list[str]:
         """Every association with at least one stored entry."""
         return [r[0] for r in self.db.query(
