@@ -20,7 +20,7 @@ from federation_api.node import Node, NodePaths, init_node
 from federation_api.registry_files import RegistryDir
 from federation_api.replication import Replicator
 from federation_api.settings import Settings
-from ledger.registry import Action, Genesis, initial_state, propose
+from ledger.registry import Action, Genesis, propose
 from ledger.signing import Signer
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ import pytest
 from ledger.codec import EntryBody, encode
 from ledger.database import Database, DatabaseUrl
 from ledger.entries import LedgerEntry, seal
-from ledger.keyring import Keyring, KeyRecord
+from ledger.keyring import KeyRecord, Keyring
 from ledger.replica import Ingestor
 from ledger.signing import Signer
 from ledger.store import LedgerStore
@@ -98,7 +98,7 @@ def test_valid_entries_are_stored_and_projected(world: World) -> None:
 
 
 def test_compromised_node_publishing_for_another_association(world: World) -> None:
-    ingestor, projector, store, mi, tx, tx_key = world
+    ingestor, projector, store, mi, _, tx_key = world
     forged = mi.entry(signer=tx_key)  # TX's key signing an entry that claims to be MI's
     assert _ingest(ingestor, projector, store, forged) == (0, 1, 0)
     assert projector.roster() == []
@@ -149,7 +149,7 @@ def test_replayed_old_entry_is_a_harmless_duplicate(world: World) -> None:
 
 
 def test_skipped_seq_is_a_gap_not_a_store(world: World) -> None:
-    ingestor, projector, store, mi, _, _ = world
+    ingestor, _, store, mi, _, _ = world
     first = mi.append()
     mi.append()
     third = mi.append()
