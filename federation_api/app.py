@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from federation_api import http_errors, routes_auditor, routes_public, routes_staff
+from federation_api import (
+    http_errors,
+    routes_auditor,
+    routes_federation,
+    routes_public,
+    routes_staff,
+)
 from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
 from federation_api.replication import Replicator
@@ -48,4 +54,5 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.include_router(routes_public.router)
     app.include_router(routes_staff.router)
     app.include_router(routes_auditor.router)
+    app.include_router(routes_federation.router)
     return app

@@ -63,6 +63,10 @@ class Metrics:
                                 ["command", "outcome"], registry=self.registry)
         self.ledger_head = Gauge("alliance_ledger_head_seq", "Last seq of each ledger",
                                  ["association"], registry=self.registry)
+        self.quarantined = Gauge("alliance_quarantined_entries", "Peer entries refused",
+                                 registry=self.registry)
+        self.forked = Gauge("alliance_forked_associations", "Associations flagged for a fork",
+                            registry=self.registry)
         self.projected = Gauge("alliance_projection_seq", "Last projected seq",
                                ["association"], registry=self.registry)
 

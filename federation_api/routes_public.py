@@ -36,10 +36,14 @@ def _answer(request: Request, endorsement_id: str, last_name: str, on: dt.date) 
     if answer is None or _fold(answer.family_name) != _fold(last_name):
         raise HTTPException(404, _NOT_FOUND)
     level = Level(answer.level)
+    warnings = []
+    if answer.association in node.ingestor.forked():
+        warnings.append(f"{answer.association}'s ledger is flagged: it signed conflicting "
+                        f"entries (a fork) and the Alliance has not resolved it yet")
     return VerifyOut(name=f"{answer.given_name} {answer.family_name}", level=level,
                      level_title=level.title, designation=answer.designation,
                      association=answer.association, status=answer.standing,
-                     valid_through=answer.valid_through, as_of=on)
+                     valid_through=answer.valid_through, as_of=on, warnings=warnings)
 
 
 @router.get("/v1/verify", response_model=VerifyOut, tags=["public"],
@@ -86,5 +90,7 @@ def metrics(request: Request) -> Response:
         head = node.ledger.head(association)
         m.ledger_head.labels(association).set(head[0] if head else 0)
         m.projected.labels(association).set(node.projector.position(association))
+    m.quarantined.set(node.ingestor.quarantine_count())
+    m.forked.set(len(node.ingestor.forked()))
     rendered: Response = m.render()
     return rendered

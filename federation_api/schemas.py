@@ -226,6 +226,8 @@ class VerifyOut(BaseModel):
                                     "or transferred, as of `as_of`")
     valid_through: dt.date
     as_of: dt.date
+    warnings: list[str] = Field(default_factory=list, description="e.g. the endorsing "
+                                "association's ledger is flagged for conflicting entries")
 
 
 class ErrorOut(BaseModel):

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS fork_evidence (
     stored_hash {blob} NOT NULL,
     other_wire {blob} NOT NULL,
     detected_at TEXT NOT NULL,
+    resolved_at TEXT,
+    resolution TEXT,
     PRIMARY KEY (association, seq, stored_hash)
 )
 """
@@ -178,9 +180,26 @@ class Ingestor:
         return int(self.db.query("SELECT COUNT(*) FROM quarantine")[0][0])
 
     def forked(self) -> dict[str, int]:
-        """Associations with fork evidence, and how many conflicting entries each."""
+        """Associations with unresolved fork evidence, and how many conflicting entries each."""
         return {r[0]: int(r[1]) for r in self.db.query(
-            "SELECT association, COUNT(*) FROM fork_evidence GROUP BY association")}
+            "SELECT association, COUNT(*) FROM fork_evidence WHERE resolved_at IS NULL "
+            "GROUP BY association")}
+
+    def fork_evidence(self, association: str) -> list[tuple[int, bytes, bytes]]:
+        """(seq, stored entry hash, the conflicting entry's wire bytes) for one association."""
+        return [(int(r[0]), bytes(r[1]), bytes(r[2])) for r in self.db.query(
+            "SELECT seq, stored_hash, other_wire FROM fork_evidence WHERE association = ? "
+            "ORDER BY seq", (association,))]
+
+    def resolve_forks(self, association: str, resolution: str, now: dt.datetime) -> int:
+        """Mark an association's fork evidence resolved (kept as evidence; the flag clears)."""
+        with self.db.transaction() as cur:
+            count = cur.execute("SELECT COUNT(*) FROM fork_evidence WHERE association = ? AND "
+                                "resolved_at IS NULL", (association,)).fetchone()
+            cur.execute("UPDATE fork_evidence SET resolved_at = ?, resolution = ? WHERE "
+                        "association = ? AND resolved_at IS NULL",
+                        (now.isoformat(), resolution, association))
+        return int(count[0]) if count else 0
 
 
 def _best_effort_id(wire: bytes) -> tuple[str, int]:
