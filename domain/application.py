@@ -30,6 +30,11 @@ class ApplicationState(StrEnum):
     GRANTED = "granted"
 
 
+# Until the first submission an application lacks everything; saying so keeps an empty
+# application from being approved, and projections show the same thing from the start.
+NO_EVIDENCE = (Unmet(code="evidence.missing", field="evidence",
+                     reason="No evidence has been submitted yet."),)
+
 _CLOSED = (ApplicationState.DENIED, ApplicationState.WITHDRAWN, ApplicationState.GRANTED)
 
 
@@ -78,7 +83,7 @@ class Application(Aggregate):
         self.started_on = started_on
         self.state = ApplicationState.OPEN
         self.evidence = ApplicationEvidence()
-        self.unmet: tuple[Unmet, ...] = ()
+        self.unmet: tuple[Unmet, ...] = NO_EVIDENCE
         self.vetted_rater_ids: tuple[str, ...] = ()
         self.endorsement_id: str | None = None
 

@@ -153,7 +153,8 @@ class Node:
         self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
         self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
                                  own_association=self.association)
-        self.projector = Projector(Database(url.with_file("projections.sqlite")))
+        self.projector = Projector(Database(url.with_file("projections.sqlite")),
+                                   strict_associations=frozenset({self.association}))
         node_db = Database(url.with_file("node.sqlite"))
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import typing
 import uuid
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 from eventsourcing.domain import CanMutateAggregate
@@ -21,6 +21,12 @@ from eventsourcing.utils import get_topic, resolve_topic
 from ledger.errors import MalformedEntry
 
 _T = TypeVar("_T")
+# msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 in strings and keys:
+# any bytes from outside must end as MalformedEntry, never as an unexpected exception.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+# Times in anything signed must carry their offset; a naive time cannot be compared with a
+# key's validity window, and one time must have one encoding.
+AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 GENESIS_HASH = bytes(32)
 TOPIC_PREFIX = "alliance:"
 # Fields every eventsourcing event has; the entry body carries them in its own fields.
@@ -33,7 +39,7 @@ class EntryBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     association: str
     seq: int
     prev_hash: bytes
-    recorded_at: dt.datetime
+    recorded_at: AwareDatetime
     event_type: str
     schema_version: int
     aggregate_id: str
@@ -75,7 +81,7 @@ def decode_signed(wire: bytes) -> SignedEntry:
     """Parse wire bytes into body bytes and signature (no trust implied)."""
     try:
         entry = _signed_decoder.decode(wire)
-    except msgspec.DecodeError as e:
+    except _DECODE_ERRORS as e:
         raise MalformedEntry(f"not a signed entry: {e}") from e
     if len(entry.signature) != 64:
         raise MalformedEntry("signature must be 64 bytes")
@@ -86,7 +92,7 @@ def decode_body(body: bytes) -> EntryBody:
     """Parse signed body bytes; callers verify the signature first."""
     try:
         decoded = _body_decoder.decode(body)
-    except msgspec.DecodeError as e:
+    except _DECODE_ERRORS as e:
         raise MalformedEntry(f"not an entry body: {e}") from e
     if encode_body(decoded) != body:
         # Only one encoding of a body is valid, so two byte strings never mean one entry.
@@ -108,7 +114,7 @@ def decode_payload(body: EntryBody) -> dict[str, Any]:
                              f"{body.event_type}", association=body.association, seq=body.seq)
     try:
         payload = _payload_decoder.decode(body.payload)
-    except msgspec.DecodeError as e:
+    except _DECODE_ERRORS as e:
         raise MalformedEntry(f"payload: {e}", association=body.association, seq=body.seq) from e
     # Entries are immutable, so an entry written under an older schema is upcast on reading,
     # by the same upcast_vN_vN+1 functions that upcast stored events (which must therefore
@@ -189,7 +195,7 @@ class EventMapper(Mapper[uuid.UUID]):
         cls = resolve_topic(stored_event.topic)
         try:
             state = _payload_decoder.decode(stored_event.state)
-        except msgspec.DecodeError as e:
+        except _DECODE_ERRORS as e:
             raise MalformedEntry(f"stored event {stored_event.topic}: {e}") from e
         from_version = state.pop("class_version", 1)
         to_version = schema_version(cls)
@@ -246,7 +252,7 @@ def decode_json(data: bytes, type_: type[_T]) -> _T:
     """Decode JSON into `type_`, validating it (parse, don't validate)."""
     try:
         return msgspec.json.decode(data, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+    except (*_DECODE_ERRORS, msgspec.ValidationError) as e:
         raise MalformedEntry(f"invalid {type_.__name__}: {e}") from e
 
 
@@ -254,7 +260,7 @@ def decode_canonical(data: bytes, type_: type[_T]) -> _T:
     """Decode MessagePack into `type_`, accepting only its canonical encoding."""
     try:
         value = msgspec.msgpack.decode(data, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+    except (*_DECODE_ERRORS, msgspec.ValidationError) as e:
         raise MalformedEntry(f"not a valid {type_.__name__}: {e}") from e
     if _encoder.encode(value) != data:
         raise MalformedEntry(f"{type_.__name__} is not in canonical encoding")

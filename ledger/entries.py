@@ -105,13 +105,14 @@ def verify_chain(wires: Iterable[bytes], keys: KeySource) -> int:
     previous: LedgerEntry | None = None
     count = 0
     for wire in wires:
+        position = previous.seq + 1 if previous else 1
         try:
             entry = open_entry(wire, keys)
         except VerificationError as e:
-            if e.seq is None:
-                raise type(e)(e.reason, association=previous.body.association if previous else "",
-                              seq=(previous.seq + 1) if previous else 1) from e
-            raise
+            # Until the signature verifies, the seq an entry claims is not evidence of
+            # anything: report the position the chain was checking.
+            association = previous.body.association if previous else e.association
+            raise type(e)(e.reason, association=association, seq=position) from e
         check_link(previous, entry)
         previous = entry
         count += 1

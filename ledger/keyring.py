@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from ledger.codec import decode_json, encode_json
+from ledger.codec import AwareDatetime, decode_json, encode_json
 from ledger.errors import UnknownKey
 from ledger.signing import Verifier, key_id_of
 
@@ -22,8 +22,8 @@ class KeyRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     association: str
     public_key: bytes
-    valid_from: dt.datetime
-    valid_until: dt.datetime | None = None
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime | None = None
 
     @property
     def key_id(self) -> str:

@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import msgspec
 
-from ledger.codec import decode_canonical, encode
+from ledger.codec import AwareDatetime, decode_canonical, encode
 from ledger.errors import BadSignature, ChainBroken, MalformedEntry, VerificationError
 from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer, Verifier, key_id_of
@@ -56,7 +56,7 @@ class Genesis(msgspec.Struct, frozen=True, kw_only=True):
     alliance: str
     governance_keys: tuple[bytes, ...]
     threshold: int
-    created_at: dt.datetime
+    created_at: AwareDatetime
 
     def __post_init__(self) -> None:
         _check_governance(self.governance_keys, self.threshold)
@@ -71,13 +71,13 @@ class RegistryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     seq: int
     prev_hash: bytes
-    issued_at: dt.datetime
+    issued_at: AwareDatetime
     action: Action
     association: str = ""
     name: str = ""
     public_key: bytes = b""  # ADMIT, ADD_KEY, RESUME: the new key
     key_id: str = ""  # REVOKE_KEY: which key
-    effective_at: dt.datetime | None = None
+    effective_at: AwareDatetime | None = None
     governance_keys: tuple[bytes, ...] = ()  # GOVERNANCE
     threshold: int = 0  # GOVERNANCE
     note: str = ""

@@ -16,11 +16,12 @@ from typing import Any
 from ledger.database import Cursor, Database
 from ledger.store import LedgerStore
 from projections.entries import DecodedEntry, decode_entry
-from projections.errors import ProjectionGap
+from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
 from projections.rows import HistoryRow
 from projections.schema import (
     APPLICATION_COLUMNS,
+    FAULT_COLUMNS,
     HISTORY_COLUMNS,
     ROSTER_COLUMNS,
     TABLES,
@@ -36,8 +37,9 @@ from projections.schema import (
 )
 from projections.transitions import (
     APPLICATION_EVENTS,
+    CORRECTED,
+    CREATED,
     ENDORSEMENT_EVENTS,
-    GRANTED,
     EndorsementView,
     ViewBatch,
 )
@@ -48,8 +50,13 @@ _IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's p
 class Projector(ProjectionReader):
     """The single writer of the projection tables of one node."""
 
-    def __init__(self, db: Database, *, batch_size: int = 2000) -> None:
+    def __init__(self, db: Database, *, batch_size: int = 2000,
+                 strict_associations: frozenset[str] = frozenset()) -> None:
+        """`strict_associations` (the node's own) fail loudly on an entry that breaks a
+        projection rule; any other association's such entry is recorded as a fault and
+        skipped, identically on every node, so one peer's bad entry cannot stop projection."""
         super().__init__(db)
+        self.strict = strict_associations
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
@@ -117,8 +124,15 @@ class Projector(ProjectionReader):
             if not fresh:
                 return 0
             batch = _load(cur, fresh)
+            faults: list[tuple[str, int, str]] = []
             for entry in fresh:
-                batch.apply(entry)
+                try:
+                    batch.apply(entry)
+                except ProjectionError as e:
+                    if entry.association in self.strict:
+                        raise
+                    faults.append((entry.association, entry.seq, str(e)))
+            cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
             cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in batch.roster_rows()])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
             cur.executemany(_UPSERT_APPLICATION,
@@ -152,16 +166,17 @@ def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
     application_ids = sorted({e.aggregate_id for e in entries
                               if e.event_type in APPLICATION_EVENTS})
     granted_ids = sorted({str(e.payload.get("endorsement_id")) for e in entries
-                          if e.event_type == GRANTED})
+                          if e.event_type in CREATED})
+    corrected = {e.aggregate_id for e in entries if e.event_type == CORRECTED}
     rows = [roster_row(r) for r in _select_in(
         cur, select("roster", ROSTER_COLUMNS), "aggregate_id", endorsement_aggregates)]
     latest: dict[str, HistoryRow] = {}
     for record in _select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
-                             sorted(r.endorsement_id for r in rows)):
+                             sorted(r.endorsement_id for r in rows if r.aggregate_id in corrected)):
         h = history_row(record)
         if h.endorsement_id not in latest or h.order > latest[h.endorsement_id].order:
             latest[h.endorsement_id] = h
-    endorsements = {r.aggregate_id: EndorsementView(row=r, latest=latest[r.endorsement_id])
+    endorsements = {r.aggregate_id: EndorsementView(row=r, latest=latest.get(r.endorsement_id))
                     for r in rows}
     taken = [r[0] for r in _select_in(cur, "SELECT endorsement_id FROM roster",
                                       "endorsement_id", granted_ids)]

@@ -8,7 +8,6 @@ backends return the same order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement
@@ -25,8 +24,9 @@ from projections.schema import (
     roster_row,
     select,
 )
-from projections.standing import Standing, standing_on
+from projections.standing import Standing, recorded_on, standing_on
 from projections.transitions import OPEN_STATES
+from projections.values import iso, parse_date
 
 _ROSTER = select("roster", ROSTER_COLUMNS)
 _HISTORY = select("status_history", HISTORY_COLUMNS)
@@ -77,11 +77,13 @@ class ProjectionReader:
             if found is None:
                 return None
             history = cur.execute(f"{_HISTORY} WHERE endorsement_id = ? AND effective_on <= ?",
-                                  (endorsement_id, on.isoformat())).fetchall()
+                                  (endorsement_id, iso(on))).fetchall()
         if not history:
             return None
         row = roster_row(found)
-        then = _latest(history_row(r) for r in history)
+        then = recorded_on((history_row(r) for r in history), on)
+        if then is None:
+            return None
         return StatusAnswer(endorsement_id=row.endorsement_id, family_name=row.family_name,
                             given_name=row.given_name, level=then.level,
                             designation=then.designation, association=row.association,
@@ -97,16 +99,18 @@ class ProjectionReader:
         records = self.db.query(
             f"SELECT {columns}, r.granted_on FROM status_history h "
             "JOIN roster r ON r.endorsement_id = h.endorsement_id "
-            "WHERE r.person_id = ? AND h.effective_on <= ?", (person_id, on.isoformat()))
+            "WHERE r.person_id = ? AND h.effective_on <= ?", (person_id, iso(on)))
         by_endorsement: dict[str, list[HistoryRow]] = {}
         granted: dict[str, dt.date] = {}
         for record in records:
             row = history_row(record[:-1])
             by_endorsement.setdefault(row.endorsement_id, []).append(row)
-            granted[row.endorsement_id] = dt.date.fromisoformat(record[-1])
+            granted[row.endorsement_id] = parse_date(record[-1])
         held = []
         for endorsement_id in sorted(by_endorsement):
-            then = _latest(by_endorsement[endorsement_id])
+            then = recorded_on(by_endorsement[endorsement_id], on)
+            if then is None:
+                continue
             if standing_on(then.status, then.valid_through, on) is Standing.CURRENT:
                 held.append(HeldEndorsement(
                     person_id=person_id, endorsement_id=endorsement_id,
@@ -123,7 +127,7 @@ class ProjectionReader:
         rows = [roster_row(r) for r in self.db.query(
             f"{_ROSTER} WHERE association = ? AND status = ? AND valid_through <= ?",
             (association, EndorsementStatus.ACTIVE.value,
-             (on + dt.timedelta(days=within_days)).isoformat()))]
+             iso(on + dt.timedelta(days=within_days))))]
         due = sorted((r for r in rows if r.valid_through >= on), key=_by_due)
         overdue = sorted((r for r in rows if r.valid_through < on), key=_by_due)
         return due, overdue
@@ -146,6 +150,11 @@ class ProjectionReader:
 
     # -- tracking and digests --------------------------------------------------------------
 
+    def faults(self) -> list[tuple[str, int, str]]:
+        """Verified peer entries that broke a projection rule and were skipped."""
+        return [(r[0], int(r[1]), r[2]) for r in self.db.query(
+            "SELECT association, seq, reason FROM projection_faults ORDER BY association, seq")]
+
     def position(self, association: str) -> int:
         """Last seq of `association` applied to the projections (0 before the first)."""
         rows = self.db.query("SELECT seq FROM projection_tracking WHERE association = ?",
@@ -164,8 +173,3 @@ class ProjectionReader:
     def digest(self) -> str:
         """Hex SHA-256 of the whole projection state; equal on every node with equal ledgers."""
         return digests.digest(self.db)
-
-
-def _latest(rows: Iterable[HistoryRow]) -> HistoryRow:
-    # The last row by effective date, then ledger order: what held on the date asked about.
-    return max(rows, key=lambda h: h.order)

@@ -7,14 +7,21 @@ Column lists here are the single source for the writes, the reads and the digest
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from domain.application import ApplicationState
-from domain.levels import Designation, EndorsementStatus, Level
 from domain.unmet import Unmet
 from ledger.codec import decode_json, encode_json
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
+from projections.values import (
+    LEVELS,
+    STATES,
+    STATUSES,
+    iso,
+    member,
+    optional_designation,
+    parse_date,
+    text,
+)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS roster (
@@ -58,6 +65,12 @@ CREATE TABLE IF NOT EXISTS applications (
     updated_on TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_association ON applications (association, state);
+CREATE TABLE IF NOT EXISTS projection_faults (
+    association TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (association, seq)
+);
 CREATE TABLE IF NOT EXISTS projection_tracking (
     association TEXT PRIMARY KEY,
     seq BIGINT NOT NULL
@@ -73,12 +86,14 @@ APPLICATION_COLUMNS = ("application_id", "association", "person_id", "family_nam
                        "given_name", "level", "designation", "state", "unmet", "started_on",
                        "updated_on")
 TRACKING_COLUMNS = ("association", "seq")
+FAULT_COLUMNS = ("association", "seq", "reason")
 
 # (table, columns, primary-key columns), in digest order.
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roster", ROSTER_COLUMNS, ("endorsement_id",)),
     ("status_history", HISTORY_COLUMNS, ("endorsement_id", "association", "seq")),
     ("applications", APPLICATION_COLUMNS, ("application_id",)),
+    ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
     ("projection_tracking", TRACKING_COLUMNS, ("association",)),
 )
 
@@ -100,17 +115,11 @@ def upsert(table: str, columns: tuple[str, ...], key: str) -> str:
     return f"{insert(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {updates}"
 
 
-def _designation(value: str | None) -> Designation | None:
-    return None if value is None else Designation(value)
-
-
 def roster_record(row: RosterRow) -> tuple[Any, ...]:
     """Column values of a roster row."""
     return (row.endorsement_id, row.association, row.person_id, row.family_name,
-            row.given_name, row.level.value,
-            None if row.designation is None else row.designation.value, row.status.value,
-            row.granted_on.isoformat(), row.valid_through.isoformat(), row.last_seq,
-            row.aggregate_id)
+            row.given_name, str(row.level), text(row.designation), str(row.status),
+            iso(row.granted_on), iso(row.valid_through), row.last_seq, row.aggregate_id)
 
 
 def roster_row(record: tuple[Any, ...]) -> RosterRow:
@@ -119,30 +128,26 @@ def roster_row(record: tuple[Any, ...]) -> RosterRow:
      status, granted_on, valid_through, last_seq, aggregate_id) = record
     return RosterRow(endorsement_id=endorsement_id, association=association,
                      person_id=person_id, family_name=family_name, given_name=given_name,
-                     level=Level(level), designation=_designation(designation),
-                     status=EndorsementStatus(status),
-                     granted_on=dt.date.fromisoformat(granted_on),
-                     valid_through=dt.date.fromisoformat(valid_through),
-                     last_seq=int(last_seq), aggregate_id=aggregate_id)
+                     level=member(LEVELS, level), designation=optional_designation(designation),
+                     status=member(STATUSES, status), granted_on=parse_date(granted_on),
+                     valid_through=parse_date(valid_through), last_seq=int(last_seq),
+                     aggregate_id=aggregate_id)
 
 
 def history_record(row: HistoryRow) -> tuple[Any, ...]:
     """Column values of a status_history row."""
-    return (row.endorsement_id, row.effective_on.isoformat(), row.association, row.seq,
-            row.status.value, row.level.value,
-            None if row.designation is None else row.designation.value,
-            row.valid_through.isoformat())
+    return (row.endorsement_id, iso(row.effective_on), row.association, row.seq,
+            str(row.status), str(row.level), text(row.designation), iso(row.valid_through))
 
 
 def history_row(record: tuple[Any, ...]) -> HistoryRow:
     """A status_history row from its column values."""
     (endorsement_id, effective_on, association, seq, status, level, designation,
      valid_through) = record
-    return HistoryRow(endorsement_id=endorsement_id,
-                      effective_on=dt.date.fromisoformat(effective_on), association=association,
-                      seq=int(seq), status=EndorsementStatus(status), level=Level(level),
-                      designation=_designation(designation),
-                      valid_through=dt.date.fromisoformat(valid_through))
+    return HistoryRow(endorsement_id=endorsement_id, effective_on=parse_date(effective_on),
+                      association=association, seq=int(seq), status=member(STATUSES, status),
+                      level=member(LEVELS, level), designation=optional_designation(designation),
+                      valid_through=parse_date(valid_through))
 
 
 def unmet_text(unmet: tuple[Unmet, ...]) -> str:
@@ -153,9 +158,8 @@ def unmet_text(unmet: tuple[Unmet, ...]) -> str:
 def application_record(row: ApplicationRow) -> tuple[Any, ...]:
     """Column values of an application row."""
     return (row.application_id, row.association, row.person_id, row.family_name,
-            row.given_name, row.level.value,
-            None if row.designation is None else row.designation.value, row.state.value,
-            unmet_text(row.unmet), row.started_on.isoformat(), row.updated_on.isoformat())
+            row.given_name, str(row.level), text(row.designation), str(row.state),
+            unmet_text(row.unmet), iso(row.started_on), iso(row.updated_on))
 
 
 def application_row(record: tuple[Any, ...]) -> ApplicationRow:
@@ -164,8 +168,8 @@ def application_row(record: tuple[Any, ...]) -> ApplicationRow:
      state, unmet, started_on, updated_on) = record
     return ApplicationRow(application_id=application_id, association=association,
                           person_id=person_id, family_name=family_name, given_name=given_name,
-                          level=Level(level), designation=_designation(designation),
-                          state=ApplicationState(state),
+                          level=member(LEVELS, level),
+                          designation=optional_designation(designation),
+                          state=member(STATES, state),
                           unmet=decode_json(unmet.encode(), tuple[Unmet, ...]),
-                          started_on=dt.date.fromisoformat(started_on),
-                          updated_on=dt.date.fromisoformat(updated_on))
+                          started_on=parse_date(started_on), updated_on=parse_date(updated_on))

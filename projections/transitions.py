@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from domain.application import ApplicationState
-from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
+from domain.application import NO_EVIDENCE, ApplicationState
+from domain.levels import EndorsementStatus, ReviewDecision
 from domain.unmet import Unmet
 from projections.entries import DecodedEntry
 from projections.errors import (
@@ -26,27 +26,22 @@ from projections.errors import (
     UnknownAggregate,
 )
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
+from projections.values import LEVELS, member, optional_designation, parse_date
 
 
 class EndorsementView(msgspec.Struct, frozen=True):
-    """An endorsement's roster row with its latest history row (corrections need both)."""
+    """An endorsement's roster row, and its latest history row when that is known.
+
+    Only a correction needs the latest history row (greatest effective_on, then seq), so
+    the projector loads it only for endorsements that a batch corrects; None means not
+    loaded. Once known, it is kept up to date as rows are added.
+    """
 
     row: RosterRow
-    latest: HistoryRow  # greatest (effective_on, seq) in status_history
+    latest: HistoryRow | None = None
 
 
 _replace = msgspec.structs.replace
-_T = TypeVar("_T")
-
-
-def _date(value: Any) -> dt.date:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO date string, got {type(value).__name__}")
-    return dt.date.fromisoformat(value)
-
-
-def _designation(value: Any) -> Designation | None:
-    return None if value is None else Designation(value)
 
 
 def _history(row: RosterRow, entry: DecodedEntry, effective_on: dt.date) -> HistoryRow:
@@ -61,46 +56,55 @@ def _history(row: RosterRow, entry: DecodedEntry, effective_on: dt.date) -> Hist
 _Step = Callable[[EndorsementView, DecodedEntry], tuple[RosterRow, HistoryRow | None]]
 
 
-def grant(entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
-    """EndorsementGranted: a new roster row, active from `granted_on`."""
+def _text(payload: dict[str, Any], name: str) -> str:
+    value = payload[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _granted(entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
     p = entry.payload
     if p["association"] != entry.association:
         raise ForeignAggregate(f"grants an endorsement of {p['association']!r}",
                                association=entry.association, seq=entry.seq)
-    row = RosterRow(endorsement_id=p["endorsement_id"], association=entry.association,
-                    person_id=p["person_id"], family_name=p["family_name"],
-                    given_name=p["given_name"], level=Level(p["level"]),
-                    designation=_designation(p["designation"]),
-                    status=EndorsementStatus.ACTIVE, granted_on=_date(p["granted_on"]),
-                    valid_through=_date(p["valid_through"]), last_seq=entry.seq,
+    row = RosterRow(endorsement_id=_text(p, "endorsement_id"), association=entry.association,
+                    person_id=_text(p, "person_id"), family_name=_text(p, "family_name"),
+                    given_name=_text(p, "given_name"), level=member(LEVELS, p["level"]),
+                    designation=optional_designation(p["designation"]),
+                    status=EndorsementStatus.ACTIVE, granted_on=parse_date(p["granted_on"]),
+                    valid_through=parse_date(p["valid_through"]), last_seq=entry.seq,
                     aggregate_id=entry.aggregate_id)
-    return row, _history(row, entry, row.granted_on)
+    # A recognised endorsement keeps its original grant date, but is at home here only from
+    # the day of recognition.
+    effective = parse_date(p["recognized_on"]) if "recognized_on" in p else row.granted_on
+    return row, _history(row, entry, effective)
 
 
 def _renewed(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
     p = entry.payload
-    row = _replace(view.row, valid_through=_date(p["valid_through"]), last_seq=entry.seq)
-    return row, _history(row, entry, _date(p["renewed_on"]))
+    row = _replace(view.row, valid_through=parse_date(p["valid_through"]), last_seq=entry.seq)
+    return row, _history(row, entry, parse_date(p["renewed_on"]))
 
 
 def _lapsed(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
     p = entry.payload
     row = _replace(view.row, status=EndorsementStatus.LAPSED,
-                   valid_through=_date(p["valid_through"]), last_seq=entry.seq)
-    return row, _history(row, entry, _date(p["lapsed_on"]))
+                   valid_through=parse_date(p["valid_through"]), last_seq=entry.seq)
+    return row, _history(row, entry, parse_date(p["lapsed_on"]))
 
 
 def _reinstated(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
     p = entry.payload
     row = _replace(view.row, status=EndorsementStatus.ACTIVE,
-                   valid_through=_date(p["valid_through"]), last_seq=entry.seq)
-    return row, _history(row, entry, _date(p["reinstated_on"]))
+                   valid_through=parse_date(p["valid_through"]), last_seq=entry.seq)
+    return row, _history(row, entry, parse_date(p["reinstated_on"]))
 
 
 def _status_change(status: EndorsementStatus) -> _Step:
     def step(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, HistoryRow]:
         row = _replace(view.row, status=status, last_seq=entry.seq)
-        return row, _history(row, entry, _date(entry.payload["effective_on"]))
+        return row, _history(row, entry, parse_date(entry.payload["effective_on"]))
     return step
 
 
@@ -110,20 +114,42 @@ def _corrected(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, H
     changes: dict[str, Any] = {"last_seq": entry.seq}
     for name in ("family_name", "given_name"):
         if p[name] is not None:
-            changes[name] = str(p[name])
+            changes[name] = _text(p, name)
     valid_through = p["valid_through"]
     if valid_through is None:
         return _replace(row, **changes), None
-    changes["valid_through"] = _date(valid_through)
+    changes["valid_through"] = parse_date(valid_through)
     row = _replace(row, **changes)
     # A correction does not say from when it holds, so it takes effect where the history
     # currently ends, keeping that row's status: answers for earlier dates are unchanged.
     latest = view.latest
+    if latest is None:  # a projector bug, not a bad entry: it loads this for corrections
+        raise RuntimeError("the latest history row must be loaded to apply a correction")
     return row, _replace(latest, association=entry.association, seq=entry.seq,
                          level=row.level, designation=row.designation,
                          valid_through=row.valid_through)
 
 
+def origin_transferred(entry: DecodedEntry) -> HistoryRow:
+    """The history row that a recognition adds to the ORIGIN endorsement.
+
+    It is written whether or not the origin's own entries have been projected yet, and it is
+    sticky (see standing.recorded_on), so every node shows at most one current home for the
+    professional from the recognition date on, in whatever order the ledgers arrive.
+    """
+    p = entry.payload
+    return HistoryRow(endorsement_id=_text(p, "origin_endorsement_id"),
+                      effective_on=parse_date(p["recognized_on"]), association=entry.association,
+                      seq=entry.seq, status=EndorsementStatus.TRANSFERRED,
+                      level=member(LEVELS, p["level"]),
+                      designation=optional_designation(p["designation"]),
+                      valid_through=parse_date(p["valid_through"]))
+
+
+GRANTED = "EndorsementGranted"
+RECOGNIZED = "EndorsementRecognized"
+CREATED = frozenset({GRANTED, RECOGNIZED})
+CORRECTED = "EndorsementCorrected"
 _ENDORSEMENT_STEPS: dict[str, _Step] = {
     "EndorsementRenewed": _renewed,
     "EndorsementLapsed": _lapsed,
@@ -131,10 +157,10 @@ _ENDORSEMENT_STEPS: dict[str, _Step] = {
     "EndorsementSuspended": _status_change(EndorsementStatus.SUSPENDED),
     "EndorsementRevoked": _status_change(EndorsementStatus.REVOKED),
     "EndorsementRelinquished": _status_change(EndorsementStatus.RELINQUISHED),
-    "EndorsementCorrected": _corrected,
+    "EndorsementTransferredOut": _status_change(EndorsementStatus.TRANSFERRED),
+    CORRECTED: _corrected,
 }
-GRANTED = "EndorsementGranted"
-ENDORSEMENT_EVENTS = frozenset({GRANTED, *_ENDORSEMENT_STEPS})
+ENDORSEMENT_EVENTS = frozenset({*CREATED, *_ENDORSEMENT_STEPS})
 
 
 def apply_endorsement(view: EndorsementView | None,
@@ -143,11 +169,14 @@ def apply_endorsement(view: EndorsementView | None,
 
     `view` is None before the endorsement's EndorsementGranted.
     """
-    if entry.event_type == GRANTED:
+    if entry.event_type in CREATED:
         if view is not None:
             raise DuplicateAggregate(f"endorsement aggregate {entry.aggregate_id} exists",
                                      association=entry.association, seq=entry.seq)
-        row, first = _guarded(grant, entry)
+        try:
+            row, first = _granted(entry)
+        except _PAYLOAD_ERRORS as e:
+            raise _malformed(entry, e) from e
         return EndorsementView(row=row, latest=first), first
     step = _ENDORSEMENT_STEPS.get(entry.event_type)
     if step is None:
@@ -161,14 +190,16 @@ def apply_endorsement(view: EndorsementView | None,
         raise ForeignAggregate(f"changes endorsement {view.row.endorsement_id} of "
                                f"{view.row.association}", association=entry.association,
                                seq=entry.seq)
-    current = view
-    row, added = _guarded(lambda e: step(current, e), entry)
-    latest = view.latest if added is None else max(view.latest, added, key=_history_order)
+    try:
+        row, added = step(view, entry)
+    except _PAYLOAD_ERRORS as e:
+        raise _malformed(entry, e) from e
+    latest = view.latest
+    if added is not None and latest is not None and (
+            (added.effective_on, added.seq, added.association)
+            > (latest.effective_on, latest.seq, latest.association)):
+        latest = added
     return EndorsementView(row=row, latest=latest), added
-
-
-def _history_order(row: HistoryRow) -> tuple[dt.date, int, str]:
-    return row.order
 
 
 # -- application events ------------------------------------------------------------------------
@@ -187,37 +218,37 @@ def _started(entry: DecodedEntry) -> ApplicationRow:
     if p["association"] != entry.association:
         raise ForeignAggregate(f"starts an application with {p['association']!r}",
                                association=entry.association, seq=entry.seq)
-    started_on = _date(p["started_on"])
+    started_on = parse_date(p["started_on"])
     return ApplicationRow(application_id=entry.aggregate_id, association=entry.association,
-                          person_id=p["person_id"], family_name=p["family_name"],
-                          given_name=p["given_name"], level=Level(p["level"]),
-                          designation=_designation(p["designation"]),
-                          state=ApplicationState.OPEN, unmet=(), started_on=started_on,
+                          person_id=_text(p, "person_id"), family_name=_text(p, "family_name"),
+                          given_name=_text(p, "given_name"), level=member(LEVELS, p["level"]),
+                          designation=optional_designation(p["designation"]),
+                          state=ApplicationState.OPEN, unmet=NO_EVIDENCE, started_on=started_on,
                           updated_on=started_on)
 
 
 def _evidence_submitted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
     state = ApplicationState.OPEN if row.state is ApplicationState.RETURNED else row.state
     return _replace(row, state=state, unmet=msgspec.convert(p["unmet"], _unmet_type),
-                    updated_on=_date(p["submitted_on"]))
+                    updated_on=parse_date(p["submitted_on"]))
 
 
 def _rater_vetted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
     return _replace(row, unmet=msgspec.convert(p["unmet"], _unmet_type),
-                    updated_on=_date(p["vetted_on"]))
+                    updated_on=parse_date(p["vetted_on"]))
 
 
 def _reviewed(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
     return _replace(row, state=_DECISION_STATE[ReviewDecision(p["decision"])],
-                    updated_on=_date(p["decided_on"]))
+                    updated_on=parse_date(p["decided_on"]))
 
 
 def _withdrawn(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
-    return _replace(row, state=ApplicationState.WITHDRAWN, updated_on=_date(p["withdrawn_on"]))
+    return _replace(row, state=ApplicationState.WITHDRAWN, updated_on=parse_date(p["withdrawn_on"]))
 
 
 def _application_granted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
-    return _replace(row, state=ApplicationState.GRANTED, updated_on=_date(p["granted_on"]))
+    return _replace(row, state=ApplicationState.GRANTED, updated_on=parse_date(p["granted_on"]))
 
 
 _APPLICATION_STEPS: dict[str, Callable[[ApplicationRow, dict[str, Any]], ApplicationRow]] = {
@@ -239,7 +270,10 @@ def apply_application(row: ApplicationRow | None, entry: DecodedEntry) -> Applic
         if row is not None:
             raise DuplicateAggregate(f"application {entry.aggregate_id} exists",
                                      association=entry.association, seq=entry.seq)
-        return _guarded(_started, entry)
+        try:
+            return _started(entry)
+        except _PAYLOAD_ERRORS as e:
+            raise _malformed(entry, e) from e
     step = _APPLICATION_STEPS.get(entry.event_type)
     if step is None:
         raise UnhandledEvent(f"no application rule for {entry.event_type}",
@@ -252,17 +286,20 @@ def apply_application(row: ApplicationRow | None, entry: DecodedEntry) -> Applic
         raise ForeignAggregate(f"changes application {row.application_id} of "
                                f"{row.association}", association=entry.association,
                                seq=entry.seq)
-    current = row
-    return _guarded(lambda e: step(current, e.payload), entry)
-
-
-def _guarded(step: Callable[[DecodedEntry], _T], entry: DecodedEntry) -> _T:
-    # A payload the domain could not have written: name the entry instead of a bare KeyError.
     try:
-        return step(entry)
-    except (KeyError, ValueError, TypeError, msgspec.ValidationError) as e:
-        raise MalformedPayload(f"{entry.event_type}: {type(e).__name__}: {e}",
-                               association=entry.association, seq=entry.seq) from e
+        return step(row, entry.payload)
+    except _PAYLOAD_ERRORS as e:
+        raise _malformed(entry, e) from e
+
+
+# What reading a payload the domain could not have written raises (a missing field, a bad
+# date or enum value, a wrong type); it is reported with the entry's position instead.
+_PAYLOAD_ERRORS = (KeyError, ValueError, TypeError, msgspec.ValidationError)
+
+
+def _malformed(entry: DecodedEntry, error: Exception) -> MalformedPayload:
+    return MalformedPayload(f"{entry.event_type}: {type(error).__name__}: {error}",
+                            association=entry.association, seq=entry.seq)
 
 
 # -- one batch ---------------------------------------------------------------------------------
@@ -288,10 +325,21 @@ class ViewBatch:
         self.history: list[HistoryRow] = []
 
     def apply(self, entry: DecodedEntry) -> None:
-        """Apply one entry to the rows in memory."""
+        """Apply one entry to the rows in memory.
+
+        A verified entry that breaks a projection rule (a peer granting an id that exists, a
+        change to an unknown endorsement ...) raises a ProjectionError before anything in the
+        batch changes, so the caller may record it as a fault and go on.
+        """
         if entry.event_type in ENDORSEMENT_EVENTS:
             before = self.endorsements.get(entry.aggregate_id)
             after, added = apply_endorsement(before, entry)
+            extra = None
+            if entry.event_type == RECOGNIZED:
+                try:
+                    extra = origin_transferred(entry)
+                except _PAYLOAD_ERRORS as e:
+                    raise _malformed(entry, e) from e
             if before is None:
                 # Roster rows are keyed by the public id, so a second grant of one id (under
                 # another aggregate, or from another association) must not overwrite the first.
@@ -301,6 +349,8 @@ class ViewBatch:
                 self._taken.add(after.row.endorsement_id)
             if added is not None:
                 self.history.append(added)
+            if extra is not None:
+                self.history.append(extra)
             self.endorsements[entry.aggregate_id] = after
             self.changed_endorsements.add(entry.aggregate_id)
         elif entry.event_type in APPLICATION_EVENTS:

@@ -9,17 +9,14 @@ federation does. `Databases` hands out fresh SQLite files or fresh PostgreSQL sc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
-import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
-import pytest
 from eventsourcing.application import Application as EventSourcedApp
 
 from domain.application import Application
@@ -43,8 +40,8 @@ from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
 from ledger.store import LedgerStore
 from ledger.writer import LedgerWriter
+from tests.pg import postgres_schema_url
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 KEYS_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -56,39 +53,12 @@ def at(day: dt.date) -> dt.datetime:
 # -- databases -----------------------------------------------------------------------------
 
 
-def postgres_url() -> str:
-    """The PostgreSQL server for tests (env ALLIANCE_TEST_POSTGRES_URL overrides)."""
-    return os.environ.get("ALLIANCE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-@functools.cache
-def postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it answers."""
-    try:
-        import psycopg
-
-        parsed = DatabaseUrl.parse(postgres_url())
-        with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                             password=parsed.password, dbname=parsed.dbname,
-                             connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except Exception as e:
-        return f"PostgreSQL at {DatabaseUrl.parse(postgres_url()).redacted()} unreachable: {e}"
-    return None
-
-
-def require_postgres() -> None:
-    """Skip (visibly) without PostgreSQL, except under CI, where its absence is a failure."""
-    reason = postgres_unreachable()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}")
-    pytest.skip(reason)
-
-
 class Databases:
-    """Fresh databases on one backend: SQLite files under `root`, or PostgreSQL schemas."""
+    """Fresh databases on one backend: SQLite files under `root`, or PostgreSQL schemas.
+
+    PostgreSQL schemas come from `tests.pg` (skipped without a server, failed under CI) and
+    are dropped by `close`, after every connection handed out is closed.
+    """
 
     def __init__(self, backend: str, root: Path) -> None:
         if backend not in ("sqlite", "postgres"):
@@ -96,40 +66,24 @@ class Databases:
         self.backend = backend
         self._root = root
         self._opened: list[Database] = []
-        self._schemas: list[str] = []
+        self._schemas = contextlib.ExitStack()
 
     def new(self) -> Database:
         """A new, empty database (its own file or its own schema)."""
-        name = f"t_{secrets.token_hex(8)}"
         if self.backend == "sqlite":
-            url = DatabaseUrl.parse(f"sqlite:///{self._root / name}.sqlite")
+            url = f"sqlite:///{self._root / f't_{secrets.token_hex(8)}'}.sqlite"
         else:
-            parsed = urlparse(postgres_url())
-            query = parse_qs(parsed.query)
-            query["schema"] = [name]
-            url = DatabaseUrl.parse(urlunparse(parsed._replace(query=urlencode(query,
-                                                                                doseq=True))))
-            self._schemas.append(name)
-        db = Database(url)
+            url = self._schemas.enter_context(postgres_schema_url())
+        db = Database(DatabaseUrl.parse(url))
         self._opened.append(db)
         return db
 
     def close(self) -> None:
-        """Close every connection and drop every schema this handed out."""
+        """Close every connection handed out, then drop the schemas."""
         for db in self._opened:
             db.close()
         self._opened.clear()
-        if not self._schemas:
-            return
-        import psycopg
-
-        parsed = DatabaseUrl.parse(postgres_url())
-        with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                             password=parsed.password, dbname=parsed.dbname,
-                             autocommit=True) as conn:
-            for schema in self._schemas:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        self._schemas.clear()
+        self._schemas.close()
 
 
 # -- association ledgers -------------------------------------------------------------------
