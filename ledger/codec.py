@@ -85,6 +85,9 @@ def decode_signed(wire: bytes) -> SignedEntry:
         raise MalformedEntry(f"not a signed entry: {e}") from e
     if len(entry.signature) != 64:
         raise MalformedEntry("signature must be 64 bytes")
+    if _encoder.encode(entry) != wire:
+        # One entry, one byte string: a re-framed copy must not pass as another message.
+        raise MalformedEntry("signed entry is not in canonical encoding")
     return entry
 
 
