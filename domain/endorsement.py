@@ -78,7 +78,10 @@ class Endorsement(Aggregate):
         # Set when this endorsement came by reciprocity from another association.
         self.origin_association = origin_association
         self.origin_endorsement_id = origin_endorsement_id
-        _ = origin_entry_hash, recognized_on  # recorded in the event; nothing to keep here
+        _ = origin_entry_hash  # recorded in the event; nothing to keep here
+        # From when this association is the endorsement's home: nothing it records about the
+        # endorsement may take effect earlier (a backdated command cannot rewrite the past).
+        self.home_since = recognized_on or granted_on
 
     @classmethod
     def grant(cls, *, endorsement_id: str, association: str, person_id: str, family_name: str,
@@ -178,6 +181,7 @@ class Endorsement(Aggregate):
                      now: dt.datetime) -> None:
         """Record that the endorsement moved to another association's roster."""
         self._require_not_terminal("transfer")
+        effective_on = max(effective_on, self.home_since)  # the move cannot predate our grant
         self.trigger_event(self.TransferredOut, timestamp=now, effective_on=effective_on,
                            to_association=to_association, to_endorsement_id=to_endorsement_id,
                            recognition_entry_hash=recognition_entry_hash)
@@ -202,6 +206,7 @@ class Endorsement(Aggregate):
               policy: AssociationPolicy, now: dt.datetime) -> None:
         """Renew for the next cycle, within the cycle or its grace period."""
         self._require(EndorsementStatus.ACTIVE, "renew")
+        self._not_before_home(renewed_on, "renewed_on")
         if renewed_on >= policy.lapses_on(self.valid_through):
             raise InvalidTransition("the grace period has ended; the endorsement must lapse and "
                                     "be reinstated", field="renewed_on", rule="renewal.too_late")
@@ -238,6 +243,7 @@ class Endorsement(Aggregate):
     def lapse(self, *, on: dt.date, policy: AssociationPolicy, now: dt.datetime) -> None:
         """Record the lapse; only possible once the grace period has ended."""
         self._require(EndorsementStatus.ACTIVE, "lapse")
+        self._not_before_home(on, "on")
         due = policy.lapses_on(self.valid_through)
         if on < due:
             raise InvalidTransition(f"not due: an endorsement valid through {self.valid_through} "
@@ -270,6 +276,7 @@ class Endorsement(Aggregate):
         if not reason.strip():
             raise InvalidCommand("reinstatement needs a reason", field="reason",
                                  rule="reinstate.reason_required")
+        self._not_before_home(reinstated_on, "reinstated_on")
         if self.status is EndorsementStatus.SUSPENDED:
             if not by_committee:
                 raise InvalidTransition("only the committee lifts a suspension",
@@ -320,6 +327,7 @@ class Endorsement(Aggregate):
     def suspend(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
         """Suspend (committee action, with a reason)."""
         self._require_reason(reason, "suspension")
+        self._not_before_home(effective_on, "effective_on")
         self._require(EndorsementStatus.ACTIVE, "suspend")
         self.trigger_event(self.Suspended, timestamp=now, effective_on=effective_on,
                            reason=reason)
@@ -338,6 +346,7 @@ class Endorsement(Aggregate):
     def revoke(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
         """Revoke (committee action, with a reason); nothing follows a revocation."""
         self._require_reason(reason, "revocation")
+        self._not_before_home(effective_on, "effective_on")
         self._require_not_terminal("revoke")
         self.trigger_event(self.Revoked, timestamp=now, effective_on=effective_on, reason=reason)
 
@@ -354,6 +363,7 @@ class Endorsement(Aggregate):
 
     def relinquish(self, *, effective_on: dt.date, reason: str, now: dt.datetime) -> None:
         """The professional gives the endorsement up."""
+        self._not_before_home(effective_on, "effective_on")
         self._require_not_terminal("relinquish")
         self.trigger_event(self.Relinquished, timestamp=now, effective_on=effective_on,
                            reason=reason)
@@ -407,6 +417,11 @@ class Endorsement(Aggregate):
         if self.status in _TERMINAL:
             raise InvalidTransition(f"cannot {action}: endorsement is {self.status}",
                                     field="status", rule=f"{action}.status")
+
+    def _not_before_home(self, day: dt.date, field: str) -> None:
+        if day < self.home_since:
+            raise InvalidCommand(f"{field} {day} is before this endorsement's start here "
+                                 f"({self.home_since})", field=field, rule="date.before_grant")
 
     @staticmethod
     def _require_reason(reason: str, what: str) -> None:

@@ -7,10 +7,15 @@ salted commitment to them (DESIGN invariant 7), never the values themselves.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 
 from domain.levels import DegreeKind, RaterRole, WorkKind
+
+# Clock hours and counts are never negative (checked wherever input is decoded).
+Hours = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class Degree(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +32,7 @@ class Training(msgspec.Struct, frozen=True, kw_only=True):
     """Relationship-based training clock hours (social-emotional / infant mental health)."""
 
     title: str
-    hours: float
+    hours: Hours
     completed_on: dt.date
     rsc_topic: bool = False  # about providing reflective supervision/consultation
     didactic_rsc: bool = False  # didactic training on providing RS/C (IV-C: >= 15 h)
@@ -42,7 +47,7 @@ class WorkExperience(msgspec.Struct, frozen=True, kw_only=True):
     ended_on: dt.date
     paid: bool = True
     supervised: bool = False
-    families_served: int = 0  # families of infants/toddlers (birth to 36 months)
+    families_served: Count = 0  # families of infants/toddlers (birth to 36 months)
     infant_social_emotional_focus: bool = False
     post_bachelor: bool = False
     post_master: bool = False
@@ -55,10 +60,10 @@ class RscHours(msgspec.Struct, frozen=True, kw_only=True):
     """Reflective supervision/consultation received, from one provider over a window."""
 
     provider_id: str  # person id of the provider, endorsed in any Alliance association
-    hours: float
+    hours: Hours
     started_on: dt.date
     ended_on: dt.date
-    about_provided_rsc: float = 0.0  # hours about RS/C the applicant provides (IV-C: >= 25)
+    about_provided_rsc: Hours = 0.0  # hours about RS/C the applicant provides (IV-C: >= 25)
     post_bachelor: bool = False
     post_master: bool = False
     while_serving_families: bool = True
@@ -81,7 +86,7 @@ class ExamResult(msgspec.Struct, frozen=True, kw_only=True):
 
     taken_on: dt.date
     passed: bool
-    score: float | None = None
+    score: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
 class Membership(msgspec.Struct, frozen=True, kw_only=True):

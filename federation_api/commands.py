@@ -12,10 +12,11 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from domain.errors import InvalidCommand
 from federation_api.clock import now
 from federation_api.tokens import Principal
 
@@ -32,7 +33,8 @@ def expected_version(request: Request) -> int | None:
         return None
     value = value.strip().strip('"')
     if not value.isdigit():
-        raise HTTPException(422, "If-Match must be an aggregate version number")
+        raise InvalidCommand("If-Match must be an aggregate version number", field="If-Match",
+                             rule="header.if_match")
     return int(value)
 
 
@@ -40,7 +42,8 @@ def idempotency_key(request: Request) -> str | None:
     """The `Idempotency-Key` header, validated."""
     key = request.headers.get("idempotency-key")
     if key is not None and not _KEY.match(key):
-        raise HTTPException(422, "Idempotency-Key must be 1-200 printable ASCII characters")
+        raise InvalidCommand("Idempotency-Key must be 1-200 printable ASCII characters",
+                             field="Idempotency-Key", rule="header.idempotency_key")
     return key
 
 

@@ -98,6 +98,8 @@ def init_node(settings: Settings, *, association: str, name: str, policy: Associ
     paths = NodePaths(settings.data_dir)
     if paths.config.exists():
         raise NodeError(f"{paths.config} exists already; this node is initialised")
+    # Reach the database before writing anything, so a wrong URL leaves no half-made node.
+    Database(paths.database_url(settings).with_file("ledger.sqlite")).close()
     signer = Signer.generate()
     signer.save(paths.signing_key, settings.passphrase())
     CommitmentKey.generate().save(paths.commitment_key)
@@ -149,8 +151,10 @@ class Node:
                                "keyring or registry")
         url = paths.database_url(settings)
         self.database_url = url
-        self.events = EventStore(env=url.eventsourcing_env())
+        # The ledger database first: on PostgreSQL it creates the schema that the
+        # eventsourcing store then uses.
         self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
+        self.events = EventStore(env=url.eventsourcing_env())
         self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
                                  own_association=self.association)
         self.projector = Projector(Database(url.with_file("projections.sqlite")),

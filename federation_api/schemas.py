@@ -42,10 +42,20 @@ def model_of(struct: type[msgspec.Struct]) -> type[BaseModel]:
     return model
 
 
+_CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
+
+
 def _pydantic_type(tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return model_of(tp)
     origin = get_origin(tp)
+    if origin is typing.Annotated:
+        # msgspec.Meta bounds become pydantic Field bounds, so the OpenAPI document shows
+        # them and pydantic rejects out-of-range values with the field's name.
+        base, *metas = get_args(tp)
+        bounds = {name: getattr(meta, name) for meta in metas if isinstance(meta, msgspec.Meta)
+                  for name in _CONSTRAINTS if getattr(meta, name, None) is not None}
+        return typing.Annotated[_pydantic_type(base), Field(**bounds)]
     if origin is None:
         return tp
     args = tuple(_pydantic_type(a) for a in get_args(tp))

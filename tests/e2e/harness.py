@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import pytest
+
+from federation_api.nats_process import free_port
 
 ROLES = ("coordinator", "reviewer", "committee", "auditor")
 CLI_TIMEOUT = 60.0
@@ -56,16 +56,6 @@ def run_alliance(*args: str, check: bool = True,
     return done
 
 
-def known_bug(reason: str) -> pytest.MarkDecorator:
-    """Mark a test that fails because of a real bug in project code (reported, not fixed here)."""
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"BUG: {reason}")
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -20,7 +20,6 @@ from tests.e2e.harness import (
     applicant,
     head_seq,
     init_node,
-    known_bug,
     level_two_evidence,
     provider_import,
     run_alliance,
@@ -101,10 +100,6 @@ def run_short_flow(tmp_path: Path, url: str) -> None:
     assert node.cli("projections", "rebuild").stdout.strip() == digest
 
 
-@known_bug("`alliance init` into a schema that does not exist "
-           "yet dies with a traceback: Node builds the eventsourcing store (which never "
-           "creates schemas) before ledger.database's CREATE SCHEMA IF NOT EXISTS runs, "
-           "and node.json and keys are already written, so a retry says 'exists already'")
 def test_init_into_a_new_schema(tmp_path: Path) -> None:
     require_postgres()
     schema = f"t_{secrets.token_hex(8)}"

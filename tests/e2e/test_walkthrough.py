@@ -34,7 +34,6 @@ from tests.e2e.harness import (
     head_seq,
     incomplete_level_two_evidence,
     init_node,
-    known_bug,
     level_two_evidence,
     provider_import,
     today,
@@ -452,9 +451,6 @@ def test_bad_input_is_a_4xx_naming_field_and_rule_and_writes_nothing(shared: Sha
     assert head_seq(shared.client, shared.node) == before
 
 
-@known_bug("negative clock hours are accepted (no lower bound "
-           "on Training.hours / RscHours.hours); they are written to the ledger and "
-           "offset real hours")
 def test_negative_hours_are_refused(shared: Shared) -> None:
     c, coordinator = shared.client, shared.node.auth("coordinator")
     r = c.post("/v1/applications", headers=coordinator, json=applicant("AK-P-0150"))
@@ -467,9 +463,6 @@ def test_negative_hours_are_refused(shared: Shared) -> None:
     assert head_seq(c, shared.node) == before
 
 
-@known_bug("a malformed If-Match or Idempotency-Key header "
-           "is a 422 whose body names neither the field nor the rule (HTTPException "
-           "in commands.py bypasses the field/rule error shape)")
 @pytest.mark.parametrize("header", [{"If-Match": "version-two"}, {"Idempotency-Key": "a b"}])
 def test_malformed_command_headers_name_field_and_rule(shared: Shared,
                                                        header: dict[str, str]) -> None:
@@ -637,10 +630,6 @@ def grant_level_two(shared: Shared, person_id: str, granted_on: dt.date) -> str:
     return str(r.json()["endorsement_id"])
 
 
-@known_bug("endorsement commands accept effective dates before "
-           "the grant (renewed_on, effective_on are only checked against the future); "
-           "the status history then answers 'current'/'suspended' for dates before the "
-           "endorsement existed")
 @pytest.mark.parametrize("command", ["renewal", "suspension"])
 def test_no_status_before_the_grant_even_after_a_backdated_command(shared: Shared,
                                                                    command: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.application import Application, ApplicationState, NO_EVIDENCE
+from domain.application import NO_EVIDENCE, Application, ApplicationState
 from domain.endorsement import Endorsement
 from domain.evidence import ApplicationEvidence, Membership, RenewalEvidence, Training
 from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
