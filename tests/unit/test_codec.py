@@ -68,6 +68,15 @@ UTC_DATETIMES = st.datetimes(timezones=st.just(dt.UTC))
 def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     """Values of a type as the domain declares it (msgspec Structs, enums, optionals ...)."""
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:  # msgspec.Meta bounds: draw only values the type admits
+        base, *metas = typing.get_args(hint)
+        lower = next((m.ge for m in metas if isinstance(m, msgspec.Meta) and m.ge is not None),
+                     None)
+        if base is float:
+            return st.floats(min_value=lower, allow_nan=False, allow_infinity=False)
+        if base is int:
+            return st.integers(min_value=lower, max_value=2**63 - 1)
+        return strategy_for(base)
     if origin in (types.UnionType, typing.Union):
         return st.one_of(*(strategy_for(arg) for arg in typing.get_args(hint)))
     if origin is tuple:
@@ -83,7 +92,7 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return st.sampled_from(list(hint))
     if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
-        hints = typing.get_type_hints(hint)
+        hints = typing.get_type_hints(hint, include_extras=True)
         return st.builds(hint, **{name: strategy_for(hints[name])
                                   for name in hint.__struct_fields__})
     raise TypeError(f"no strategy for {hint!r}")
