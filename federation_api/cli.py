@@ -91,10 +91,10 @@ def print_urls(association: str, base: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Seed a demo node and serve it."""
+    """Three federated nodes over an embedded nats-server, seeded, until Ctrl-C."""
     from federation_api.demo import run_demo
 
-    return run_demo(settings, keep=args.keep)
+    return run_demo(settings)
 
 
 def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -232,9 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-domain", help="JetStream domain of the Alliance hub "
                                         "(env ALLIANCE_HUB_DOMAIN)")
 
-    p = add(sub, "demo", cmd_demo, "seed example data into a fresh node and serve it")
+    p = add(sub, "demo", cmd_demo, "three federated demo nodes (AK, MI, TX), seeded, served")
     p.add_argument("--listen", help="host:port, default 127.0.0.1:8080")
-    p.add_argument("--keep", action="store_true", help="keep an existing demo data dir")
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command",
                                                                       required=True)

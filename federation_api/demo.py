@@ -1,173 +1,193 @@
-"""`alliance demo`: a node for Alaska's association seeded with a small, realistic history.
+"""`alliance demo`: three association nodes (AK, MI, TX) federated over one embedded
+nats-server, each with SQLite stores and its own HTTP server, sharing a trust registry.
 
-The seed goes through the same command service as the API, so every step is a signed ledger
-entry: two professionals imported from the old roster (a Level III RS/C provider and a Level
-IV-C mentor), a Level II applicant supervised by the Level III provider, granted and renewed,
-a lapse, a suspension, and an open Level III application waiting for its exam.
+The seeded story: Alaska imports a Level III RS/C provider (Maria Rivera); a Michigan
+applicant (Jane Doe) lists her as RS/C provider and rater, and Michigan's node checks Rivera's
+endorsement against its verified replica of Alaska's ledger before granting Level II; Texas
+imports Lena García, who moves to Michigan, where the endorsement is recognised by reciprocity
+and Texas records the transfer out by itself. Ctrl-C stops everything and removes the data.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import shutil
-import socket
+import signal
 import tempfile
 import uuid
-from dataclasses import replace
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import TypeVar
 
-from domain.evidence import (
-    ApplicationEvidence,
-    Degree,
-    Membership,
-    Rating,
-    RenewalEvidence,
-    RscHours,
-    Training,
-    WorkExperience,
-)
-from domain.levels import DegreeKind, Designation, Level, RaterRole, ReviewDecision, WorkKind
+import uvicorn
+
+from domain.levels import Designation, Level, ReviewDecision
 from domain.policy import AssociationPolicy
+from federation_api.app import create_app
+from federation_api.cli import print_urls
 from federation_api.clock import now, today
+from federation_api.demo_seed import level_two_evidence
+from federation_api.demo_seed import seed as seed_alaska
 from federation_api.endorsement_ids import new_endorsement_id
-from federation_api.node import Node, init_node
+from federation_api.nats_process import NatsServer, free_port
+from federation_api.node import Node, NodePaths, init_node
+from federation_api.observability import configure_logging
+from federation_api.registry_files import RegistryDir
+from federation_api.replication import Replicator
 from federation_api.settings import Settings
 from federation_api.tokens import Role
+from ledger.registry import Action, Genesis, propose
+from ledger.signing import Signer
 
-D = dt.date
-
-
-def seed(node: Node, on: dt.date) -> dict[str, str]:
-    """Write the demo history; returns the endorsement ids worth looking up."""
-    svc = node.service
-    at = now()
-    ids: dict[str, str] = {}
-
-    def imported(key: str, person: str, family: str, given: str, level: Level,
-                 designation: Designation | None, granted: dt.date, through: dt.date) -> str:
-        eid = new_endorsement_id(node.association, f"demo:{key}")
-        svc.record_existing(endorsement_id=eid, person_id=person, family_name=family,
-                            given_name=given, level=level, designation=designation,
-                            granted_on=granted, valid_through=through,
-                            legacy_reference=f"paper-{key}", now=at)
-        ids[key] = eid
-        return eid
-
-    year_end = D(on.year, 12, 31)
-    imported("rivera", "AK-P-0001", "Rivera", "Maria", Level.IMHS, None, D(2019, 5, 1), year_end)
-    imported("okafor", "AK-P-0002", "Okafor", "Sam", Level.IMHM, Designation.CLINICAL,
-             D(2015, 3, 1), year_end)
-    chen = imported("chen", "AK-P-0003", "Chen", "Lee", Level.IFS, None, D(2020, 1, 10),
-                    D(on.year - 1, 12, 31))
-    svc.lapse(chen, on=on, now=at)  # not renewed for last year; the grace period is over
-    morgan = imported("morgan", "AK-P-0004", "Morgan", "Pat", Level.IFA, None, D(2021, 9, 1),
-                      year_end)
-    svc.suspend(morgan, effective_on=on, reason="Code of Ethics complaint under review", now=at)
-
-    # Jane Doe, Level II, reflective supervision from Maria Rivera (Level III).
-    application_id = uuid.uuid5(uuid.NAMESPACE_URL, "alliance-demo:doe")
-    svc.start_application(application_id=application_id, person_id="AK-P-0005",
-                          family_name="Doe", given_name="Jane", level=Level.IFS,
-                          designation=None, started_on=on, now=at)
-    svc.submit_evidence(application_id, _level_two_evidence(on), submitted_on=on, now=at)
-    svc.review(application_id, ReviewDecision.APPROVE, reviewer="demo reviewer",
-               reason="all requirements met", decided_on=on, now=at)
-    doe = new_endorsement_id(node.association, "demo:doe")
-    svc.grant(application_id, endorsement_id=doe, granted_on=on, now=at)
-    ids["doe"] = doe
-    svc.renew(ids["rivera"], RenewalEvidence(
-        trainings=(Training(title="Annual IMH conference", hours=16, completed_on=D(on.year, 4, 2),
-                            rsc_topic=True),),
-        rsc=(RscHours(provider_id="AK-P-0002", hours=12, started_on=D(on.year, 1, 15),
-                      ended_on=D(on.year, 10, 15)),),
-        memberships=(Membership(association="AK", valid_through=D(on.year + 1, 12, 31)),),
-        provides_rsc=True), renewed_on=on, now=at)
-
-    # Alex Kim, Level III, everything but the exam.
-    kim = uuid.uuid5(uuid.NAMESPACE_URL, "alliance-demo:kim")
-    svc.start_application(application_id=kim, person_id="AK-P-0006", family_name="Kim",
-                          given_name="Alex", level=Level.IMHS, designation=None, started_on=on,
-                          now=at)
-    svc.submit_evidence(kim, ApplicationEvidence(
-        degrees=(Degree(kind=DegreeKind.MASTER, field_of_study="Social work",
-                        awarded_on=D(2017, 6, 1), transcript_received=True),),
-        trainings=(Training(title="IMH foundations", hours=40, completed_on=D(2022, 3, 1)),),
-        code_of_ethics_signed=True, agreement_signed=True, fee_paid=True,
-        memberships=(Membership(association="AK", valid_through=year_end),)),
-        submitted_on=on, now=at)
-    return ids
+ASSOCIATIONS = {"AK": "Alaska Association for Infant and Early Childhood Mental Health",
+                "MI": "Michigan Association for Infant Mental Health",
+                "TX": "First3Years (Texas)"}
+_T = TypeVar("_T")
 
 
-def _level_two_evidence(on: dt.date) -> ApplicationEvidence:
-    rated = D(2021, 2, 1)
-    return ApplicationEvidence(
-        degrees=(Degree(kind=DegreeKind.BACHELOR, field_of_study="Early childhood education",
-                        awarded_on=D(2016, 5, 15), transcript_received=True),),
-        trainings=(Training(title="Infant mental health foundations", hours=32,
-                            completed_on=D(2019, 3, 1)),),
-        work=(WorkExperience(kind=WorkKind.INFANT_FAMILY, employer="Anchorage Early Head Start",
-                             started_on=D(2018, 1, 1), ended_on=D(2021, 1, 31), paid=True,
-                             supervised=True, families_served=14,
-                             infant_social_emotional_focus=True, post_bachelor=True),),
-        rsc=(RscHours(provider_id="AK-P-0001", hours=30, started_on=D(2019, 6, 1),
-                      ended_on=D(2020, 5, 31), post_bachelor=True),),
-        ratings=(Rating(rater_id="AK-X-0100", rater_name="Program supervisor",
-                        role=RaterRole.PROGRAM_SUPERVISOR, rated_on=rated),
-                 Rating(rater_id="AK-P-0001", rater_name="Maria Rivera",
-                        role=RaterRole.RSC_PROVIDER, rated_on=rated,
-                        rater_degree=DegreeKind.MASTER),
-                 Rating(rater_id="AK-X-0101", rater_name="Colleague",
-                        role=RaterRole.COLLEAGUE, rated_on=rated)),
-        code_of_ethics_signed=True, agreement_signed=True, fee_paid=True,
-        memberships=(Membership(association="AK", valid_through=D(on.year, 12, 31)),))
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the demo (several share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
-def _free_port(host: str, preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise OSError("no free port")
+def build_alliance(root: Path, created: dt.datetime) -> dict[str, Settings]:
+    """Registry (one governance key, quorum 1) and three initialised, admitted nodes."""
+    governance = Signer.generate()
+    registry = RegistryDir(root / "registry")
+    registry.create(Genesis(alliance="Alliance for the Advancement of Infant Mental Health "
+                            "(demo)", governance_keys=(governance.public_key,), threshold=1,
+                            created_at=created))
+    settings: dict[str, Settings] = {}
+    for association, name in ASSOCIATIONS.items():
+        s = Settings(data_dir=root / association.lower(), association=association)
+        init_node(s, association=association, name=f"{name} (demo)",
+                  policy=AssociationPolicy(), now=created)
+        key = Signer.load(NodePaths(s.data_dir).signing_key)
+        body = registry.state().next_body(Action.ADMIT, issued_at=created,
+                                          association=association, name=name,
+                                          public_key=key.public_key, effective_at=created)
+        registry.append(propose(body).with_signature(governance))
+        settings[association] = s
+    for s in settings.values():
+        target = NodePaths(s.data_dir).registry
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(registry.genesis_path, target / "genesis.json")
+        shutil.copy(registry.entries_path, target / "entries.bin")
+    return settings
 
 
-def run_demo(settings: Settings, *, keep: bool) -> int:
-    """Seed a fresh node and serve it until Ctrl-C."""
-    import uvicorn
+async def _eventually(check: Callable[[], _T | None], what: str, timeout: float = 30) -> _T:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = await asyncio.to_thread(check)
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"demo: {what} did not replicate within {timeout}s")
 
-    from federation_api.app import create_app
-    from federation_api.cli import print_urls
-    from federation_api.observability import configure_logging
 
-    temporary = settings.data_dir == Settings().data_dir
-    data_dir = Path(tempfile.mkdtemp(prefix="alliance-demo-")) if temporary else settings.data_dir
-    settings = replace(settings, data_dir=data_dir,
-                       port=_free_port(settings.host, settings.port))
-    fresh = not (keep and (data_dir / "node.json").exists())
-    if fresh:
-        init_node(settings, association="AK", name="Alaska Association for Infant and Early "
-                  "Childhood Mental Health (demo)", policy=AssociationPolicy(), now=now())
-    node = Node(settings)
-    ids = seed(node, today()) if fresh else {}
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"demo data in {data_dir} ({'removed' if temporary else 'kept'} on exit)")
-    print_urls(node.association, base)
-    for role in Role:
-        _, token = node.tokens.issue(label=f"demo {role.value}", role=role, now=now())
-        print(f"  {role.value} token: {token}")
-    names = {"doe": "Doe", "chen": "Chen", "morgan": "Morgan", "rivera": "Rivera"}
-    for key, last in names.items():
-        if key in ids:
-            print(f"  verify {last:7} {base}/v1/verify?endorsement_id={ids[key]}&last_name={last}")
-    print("Ctrl-C stops the demo.", flush=True)
-    configure_logging("WARNING")
+async def seed(nodes: dict[str, Node]) -> dict[str, tuple[str, str]]:
+    """The story; returns {label: (endorsement id, last name)} worth verifying."""
+    ak, mi, tx = nodes["AK"], nodes["MI"], nodes["TX"]
+    at, on = now(), today()
+    year_end = dt.date(on.year, 12, 31)
+    alaska = await asyncio.to_thread(seed_alaska, ak, on)  # renewals, a lapse, a suspension
+    rivera = alaska["rivera"]
+    garcia = new_endorsement_id("TX", "demo:garcia")
+    await asyncio.to_thread(
+        tx.service.record_existing, endorsement_id=garcia, person_id="TX-P-0002",
+        family_name="García", given_name="Lena", level=Level.IMHM,
+        designation=Designation.CLINICAL, granted_on=dt.date(2015, 3, 1),
+        valid_through=year_end, legacy_reference="paper-2015-002", now=at)
+
+    # Michigan evaluates Jane Doe's RS/C provider and rater against its replica of Alaska.
+    await _eventually(lambda: mi.projector.endorsement(rivera), "Rivera's endorsement")
+    application = uuid.uuid5(uuid.NAMESPACE_URL, "alliance-demo:mi:doe")
+    await asyncio.to_thread(
+        mi.service.start_application, application_id=application, person_id="MI-P-0005",
+        family_name="Doe", given_name="Jane", level=Level.IFS, designation=None,
+        started_on=on, now=at)
+    await asyncio.to_thread(mi.service.submit_evidence, application,
+                            level_two_evidence(on, provider_id="AK-P-0001"), submitted_on=on,
+                            now=at)
+    await asyncio.to_thread(mi.service.review, application, ReviewDecision.APPROVE,
+                            reviewer="demo reviewer", reason="all requirements met",
+                            decided_on=on, now=at)
+    doe = new_endorsement_id("MI", "demo:mi:doe")
+    await asyncio.to_thread(mi.service.grant, application, endorsement_id=doe, granted_on=on,
+                            now=at)
+
+    # Lena García moves from Texas to Michigan.
+    await _eventually(lambda: mi.projector.endorsement(garcia), "García's endorsement")
+    moved = new_endorsement_id("MI", "demo:mi:garcia")
+    await asyncio.to_thread(mi.service.recognize, garcia, endorsement_id=moved,
+                            recognized_on=on, now=at, replica=mi.replica)
+    await _eventually(lambda: tx.service.endorsement(garcia).status.value == "transferred",
+                      "Texas's transfer-out")
+    return {"Rivera (AK, Level III)": (rivera, "Rivera"),
+            "Chen (AK, lapsed)": (alaska["chen"], "Chen"),
+            "Morgan (AK, suspended)": (alaska["morgan"], "Morgan"),
+            "Doe (MI, Level II)": (doe, "Doe"),
+            "Garcia (MI, moved from TX)": (moved, "Garcia"),
+            "Garcia's old TX endorsement": (garcia, "Garcia")}
+
+
+async def run(root: Path, host: str) -> None:
+    """Start NATS, three nodes and their HTTP servers; seed; serve until Ctrl-C."""
+    port = free_port()
+    nats = NatsServer(f'listen: 127.0.0.1:{port}\nserver_name: demo\n'
+                      f'jetstream {{ store_dir: "{root / "nats"}" }}\n', root,
+                      name="nats", port=port).start()
+    settings = build_alliance(root, now())
+    nodes = {a: Node(s) for a, s in settings.items()}
+    replicators = {a: Replicator(n, nats.url, peers=n.peers) for a, n in nodes.items()}
+    servers = {a: _QuietServer(uvicorn.Config(create_app(nodes[a], replicators[a]), host=host,
+                                              port=free_port(host), log_config=None,
+                                              access_log=False)) for a in nodes}
+    tasks = [asyncio.create_task(s.serve()) for s in servers.values()]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_config=None,
-                    access_log=False)
+        while not all(s.started for s in servers.values()):
+            await asyncio.sleep(0.05)
+        examples = await seed(nodes)
+        print(f"demo: nats-server at {nats.url}; data in {root} (removed on exit)")
+        for association, server in servers.items():
+            base = f"http://{host}:{server.config.port}"
+            print_urls(association, base)
+            for role in (Role.COORDINATOR, Role.AUDITOR):
+                _, token = nodes[association].tokens.issue(label=f"demo {role.value}",
+                                                           role=role, now=now())
+                print(f"  {role.value} token: {token}")
+        base = f"http://{host}:{servers['TX'].config.port}"
+        print("Any node answers for every association, e.g. Texas's node:")
+        for label, (endorsement_id, last) in examples.items():
+            print(f"  {label:28} {base}/v1/verify?endorsement_id={endorsement_id}"
+                  f"&last_name={last}")
+        print("Ctrl-C stops the demo.", flush=True)
+        await stop.wait()
     finally:
-        node.close()
-        if temporary:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        for server in servers.values():
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for node in nodes.values():
+            node.close()
+        nats.stop()
+
+
+def run_demo(settings: Settings) -> int:
+    """Entry point of `alliance demo`."""
+    configure_logging("WARNING")
+    root = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
+    try:
+        asyncio.run(run(root, settings.host))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return 0
