@@ -129,6 +129,14 @@ async def seed(nodes: dict[str, Node]) -> dict[str, tuple[str, str]]:
                             recognized_on=on, now=at, replica=mi.replica)
     await _eventually(lambda: tx.service.endorsement(garcia).status.value == "transferred",
                       "Texas's transfer-out")
+
+    def converged() -> bool:
+        heads = [{a: n.ledger.head(a) for a in nodes} for n in nodes.values()]
+        return all(h == heads[0] for h in heads) and all(
+            n.projector.position(a) == (heads[0][a] or (0,))[0]
+            for n in nodes.values() for a in nodes)
+
+    await _eventually(converged, "every ledger on every node")
     return {"Rivera (AK, Level III)": (rivera, "Rivera"),
             "Chen (AK, lapsed)": (alaska["chen"], "Chen"),
             "Morgan (AK, suspended)": (alaska["morgan"], "Morgan"),
