@@ -275,9 +275,9 @@ class AssociationService:
 
     def _commit(self, *aggregates: EndorsementApplication | Endorsement) -> None:
         try:
-            self.events.save(*aggregates)
+            recordings = self.events.save(*aggregates)
         except IntegrityError as e:
             raise ConcurrencyConflict("another command changed this record first; reload and "
                                       "retry") from e
-        self.writer.catch_up()
+        self.writer.seal_recorded(recordings)
         self._on_committed()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Recording
 
 from ledger.codec import GENESIS_HASH, EntryBody, event_type_of, public_and_private, schema_version
 from ledger.commitments import CommitmentKey
@@ -37,29 +38,59 @@ class LedgerWriter:
         self._commitments = commitments
         self._batch = batch
         self._lock = threading.Lock()
+        self._state: tuple[int, int, bytes] | None = None
 
     def catch_up(self) -> int:
         """Seal every stored event not yet in the ledger; return how many entries were added."""
         added = 0
         with self._lock:
-            position = self._store.position(FOLLOWER)
-            head = self._store.head(self.association)
-            seq, prev_hash = head if head else (0, GENESIS_HASH)
             while True:
+                position = self._tracked()[0]
                 notifications = self._recorder.select_notifications(
                     start=position, limit=self._batch, inclusive_of_start=False)
-                if not notifications:
+                if notifications:
+                    added += self._seal_and_append(
+                        [(n.id, self._mapper.to_domain_event(n)) for n in notifications])
+                if len(notifications) < self._batch:
                     return added
-                entries: list[LedgerEntry] = []
-                for notification in notifications:
-                    seq += 1
-                    entry = self._seal(self._mapper.to_domain_event(notification), seq,
-                                       prev_hash)
-                    prev_hash = entry.entry_hash
-                    entries.append(entry)
-                position = notifications[-1].id
-                self._store.append(entries, follower=FOLLOWER, position=position)
-                added += len(entries)
+
+    def seal_recorded(self, recordings: Sequence[Recording[uuid.UUID]]) -> int:
+        """Seal events just saved, without reading them back when they directly follow the
+        tracked position (the common case); otherwise fall back to `catch_up`."""
+        with self._lock:
+            ids = [r.notification.id for r in recordings]
+            if ids and ids[0] == self._tracked()[0] + 1 and ids == list(
+                    range(ids[0], ids[0] + len(ids))):
+                return self._seal_and_append([(r.notification.id, r.domain_event)
+                                              for r in recordings])
+        return self.catch_up()
+
+    def _tracked(self) -> tuple[int, int, bytes]:
+        # (notification position, ledger seq, last entry hash), read once and then kept in
+        # memory: this writer is the only one, and append re-checks the head in its
+        # transaction, so a stale cache can only fail loudly, never fork.
+        if self._state is None:
+            head = self._store.head(self.association)
+            seq, prev_hash = head if head else (0, GENESIS_HASH)
+            self._state = (self._store.position(FOLLOWER), seq, prev_hash)
+        return self._state
+
+    def _seal_and_append(self, events: Sequence[tuple[int, Any]]) -> int:
+        _, seq, prev_hash = self._tracked()
+        entries: list[LedgerEntry] = []
+        for _, event in events:
+            seq += 1
+            entry = self._seal(event, seq, prev_hash)
+            prev_hash = entry.entry_hash
+            entries.append(entry)
+        position = events[-1][0]
+        try:
+            self._store.append(entries, follower=FOLLOWER, position=position)
+        except BaseException:
+            self._state = None  # re-read from the store next time
+            raise
+        self._state = (position, seq, prev_hash)
+        return len(entries)
 
     def _seal(self, event: Any, seq: int, prev_hash: bytes) -> LedgerEntry:
         aggregate_id = str(event.originator_id)
