@@ -198,6 +198,35 @@ def cmd_roster_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_nats_config(args: argparse.Namespace, _: Settings) -> int:
+    """Generate hub and leaf configs (with fresh passwords) for a list of associations."""
+    from federation_api import nats_config
+
+    associations = tuple(a.strip().upper() for a in args.associations.split(",") if a.strip())
+    topology = nats_config.Topology(associations=associations, hub_host=args.hub_host,
+                                    hub_port=args.hub_port, hub_leaf_port=args.hub_leaf_port,
+                                    store_root=Path(args.store_root))
+    for path in nats_config.write(Path(args.out), topology,
+                                  nats_config.new_credentials(associations)):
+        print(f"wrote {path} (mode 0600)")
+    print("next: start the hub, run `alliance nats-mirrors` with the hub_admin password from "
+          "credentials.json, start each leaf, then each node with --nats-url "
+          "nats://node:<password>@<leaf>:4222 --nats-domain <id> --hub-domain hub")
+    return 0
+
+
+def cmd_nats_mirrors(args: argparse.Namespace, _: Settings) -> int:
+    """Create the hub mirror of every association's stream (Alliance ops, user hub_admin)."""
+    import asyncio
+
+    from federation_api.nats_mirrors import ensure_mirrors
+
+    associations = [a.strip().upper() for a in args.associations.split(",") if a.strip()]
+    created = asyncio.run(ensure_mirrors(args.hub_url, associations))
+    print(f"created {', '.join(created) or 'nothing (all mirrors exist)'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     common = argparse.ArgumentParser(add_help=False)
@@ -261,6 +290,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", action="store_true", help="also one digest per table")
 
     cli_registry.add_commands(sub, common, add)
+
+    p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
+    p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")
+    p.add_argument("--out", default="ops/nats/generated", help="directory to write")
+    p.add_argument("--hub-host", default="127.0.0.1", help="where leafs reach the hub")
+    p.add_argument("--hub-port", type=int, default=4222)
+    p.add_argument("--hub-leaf-port", type=int, default=7422)
+    p.add_argument("--store-root", default="/var/lib/nats", help="JetStream store directory root")
+    p = add(sub, "nats-mirrors", cmd_nats_mirrors, "create the hub mirrors (hub_admin)")
+    p.add_argument("--hub-url", required=True, help="nats://hub_admin:PASSWORD@hub:4222")
+    p.add_argument("--associations", required=True, help="comma-separated ids")
 
     roster = sub.add_parser("roster", help="rosters").add_subparsers(dest="roster_command",
                                                                     required=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +54,18 @@ def ledger_subject(association: str) -> str:
 def backfill_subject(association: str) -> str:
     """Subject on which one association's node answers backfill requests."""
     return f"alliance.backfill.{association.lower()}"
+
+
+def reader_name(association: str) -> str:
+    """Durable name of an association's consumer on every peer stream: one naming rule lets
+    one set of wildcard permissions cover all peers."""
+    return f"reader-{association.lower()}"
+
+
+def reply_subject(requester: str, responder: str, token: str) -> str:
+    """Where a backfill reply goes: only the requester receives it, only the responder may
+    send it (core NATS inboxes do not cross the hub with least-privilege permissions)."""
+    return f"alliance.reply.{requester.lower()}.{responder.lower()}.{token}"
 
 
 def own_stream_config(association: str) -> StreamConfig:
@@ -93,7 +106,10 @@ class Replicator:
             servers=[self.nats_url], name=f"alliance-{self.own.lower()}",
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
             allow_reconnect=True, error_cb=self._on_error,
-            reconnected_cb=self._on_reconnected)
+            reconnected_cb=self._on_reconnected,
+            # Replies come back under our own prefix: across the hub, a leaf may receive
+            # only what is addressed to its association (ops/nats/README.md).
+            inbox_prefix=f"_INBOX.{self.own.lower()}")
         await self.nc.subscribe(backfill_subject(self.own), cb=self._answer_backfill)
         self._tasks = [asyncio.create_task(self._publish_loop(), name="publisher"),
                        asyncio.create_task(self._consume_loop(), name="consumer"),
@@ -213,7 +229,7 @@ class Replicator:
 
     async def _subscribe(self, peer: str) -> JetStreamContext.PullSubscription | None:
         js = self._js(self.hub_domain)
-        durable = f"{self.own.lower()}-reads-{peer.lower()}"
+        durable = reader_name(self.own)
         config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
                                 deliver_policy=DeliverPolicy.ALL, max_ack_pending=4096,
                                 ack_wait=30)
@@ -296,12 +312,21 @@ class Replicator:
     async def _request(self, responder: str, association: str, first: int,
                        last: int) -> BackfillReply | None:
         assert self.nc is not None
+        reply = reply_subject(self.own, responder, secrets.token_hex(8))
         try:
-            msg = await self.nc.request(backfill_subject(responder), encode(BackfillRequest(
-                association=association, first=first, last=last)), timeout=2.0)
+            sub = await self.nc.subscribe(reply, max_msgs=1)
+        except Exception:
+            return None
+        try:
+            await self.nc.publish(backfill_subject(responder), encode(BackfillRequest(
+                association=association, first=first, last=last)), reply=reply)
+            msg = await sub.next_msg(timeout=2.0)
             return decode_canonical(msg.data, BackfillReply)
         except Exception:
             return None  # offline, no responders, or garbage: try the next peer
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def _anti_entropy_loop(self) -> None:
         """Every few seconds, ask the peers for anything after our head of each ledger."""

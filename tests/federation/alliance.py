@@ -144,3 +144,46 @@ def heads(node: Node) -> dict[str, int]:
         head = node.ledger.head(association)
         out[association] = head[0] if head else 0
     return out
+
+
+class HubAndLeafs:
+    """The production topology on loopback: a hub and one leaf per association, started
+    from exactly the configs `alliance nats-config` generates, and the hub mirrors created
+    as Alliance ops would."""
+
+    def __init__(self, workdir: Path, associations: tuple[str, ...]) -> None:
+        from federation_api import nats_config
+
+        self.associations = associations
+        self.topology = nats_config.Topology(
+            associations=associations, hub_port=free_port(), hub_leaf_port=free_port(),
+            leaf_ports={a: free_port() for a in associations}, store_root=workdir / "stores")
+        self.creds = nats_config.new_credentials(associations)
+        self.workdir = workdir
+        self.hub = NatsServer(nats_config.hub_config(self.topology, self.creds), workdir,
+                              name="hub", port=self.topology.hub_port)
+        self.leafs = {a: NatsServer(nats_config.leaf_config(self.topology, self.creds, a),
+                                    workdir, name=f"leaf-{a.lower()}",
+                                    port=self.topology.leaf_port(a)) for a in associations}
+
+    def node_url(self, association: str) -> str:
+        """What a node connects to: its own leaf, as its restricted user."""
+        from federation_api import nats_config
+
+        return nats_config.node_url(self.topology, self.creds, association)
+
+    async def start(self) -> None:
+        """Hub, mirrors (before any leaf is up, as ops does at admission), then leafs."""
+        from federation_api.nats_mirrors import ensure_mirrors
+
+        self.hub.start()
+        await ensure_mirrors(f"nats://hub_admin:{self.creds.hub_admin}@127.0.0.1:"
+                             f"{self.topology.hub_port}", list(self.associations))
+        for leaf in self.leafs.values():
+            leaf.start()
+
+    def stop(self) -> None:
+        """Stop every server we started."""
+        for leaf in self.leafs.values():
+            leaf.stop()
+        self.hub.stop()

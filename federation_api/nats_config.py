@@ -1,0 +1,170 @@
+"""`alliance nats-config`: the hub and leaf configs of the production topology.
+
+One Alliance hub (JetStream domain `hub`) and one nats-server per association (domain = the
+lower-case id) connected to it as a leaf. The permission model and every subject in it were
+verified with nats-server 2.15 (see ops/nats/README.md): each association's leaf may publish
+only its own subjects into the hub, read peers only through its own durable consumers
+(`reader-<id>`), and receive only what is addressed to it. Ops (user `hub_admin`) creates the
+hub mirrors; nodes cannot create, change or delete hub streams.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from ledger.codec import encode_json
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    """Generated passwords (keep this file 0600; the configs embed them)."""
+
+    hub_admin: str
+    sys: str
+    leaf: dict[str, str]  # association -> the hub password of its leaf
+    node: dict[str, str]  # association -> the node user's password on its own leaf
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where the servers listen and keep their stores."""
+
+    associations: tuple[str, ...]
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 4222
+    hub_leaf_port: int = 7422
+    leaf_ports: dict[str, int] = field(default_factory=dict)
+    store_root: Path = Path("/var/lib/nats")
+    listen_host: str = "127.0.0.1"
+
+    def leaf_port(self, association: str) -> int:
+        """Client port of one association's leaf server."""
+        return self.leaf_ports.get(association, 4222)
+
+    def ids(self) -> list[str]:
+        """Lower-case association ids (JetStream domains and subject tokens)."""
+        return [a.lower() for a in self.associations]
+
+
+def new_credentials(associations: tuple[str, ...]) -> Credentials:
+    """Fresh random passwords for every user."""
+    return Credentials(hub_admin=_password(), sys=_password(),
+                       leaf={a.lower(): _password() for a in associations},
+                       node={a.lower(): _password() for a in associations})
+
+
+def hub_config(topology: Topology, creds: Credentials) -> str:
+    """The hub's config."""
+    users = "\n".join(_leaf_user(a, creds.leaf[a]) for a in topology.ids())
+    return f"""# Alliance hub, JetStream domain "hub"; associations: {' '.join(topology.ids())}
+server_name: alliance-hub
+listen: {topology.listen_host}:{topology.hub_port}
+jetstream {{
+  domain: hub
+  store_dir: "{topology.store_root / 'hub'}"
+}}
+leafnodes {{
+  listen: {topology.listen_host}:{topology.hub_leaf_port}
+}}
+# A mirror's consumer-create reply becomes $JSC.R.<domain>..., so each leaf is allowed only
+# the replies of its own mirror.
+feature_flags {{
+  js_api_reply_v2: true
+}}
+accounts {{
+  SYS: {{
+    users: [ {{user: sys, password: "{creds.sys}"}} ]
+  }}
+  ALLIANCE: {{
+    jetstream: enabled
+    users: [
+      {{user: hub_admin, password: "{creds.hub_admin}", allowed_connection_types: ["STANDARD"]}}
+{users}
+    ]
+  }}
+}}
+system_account: SYS
+"""
+
+
+def _leaf_user(a: str, password: str) -> str:
+    # publish = what leaf `a` may send into the hub; subscribe = what the hub may send to it.
+    return f"""      {{user: leaf_{a}, password: "{password}",
+       allowed_connection_types: ["LEAFNODE"],
+       permissions: {{
+         publish: {{ allow: [
+           "alliance.{a}.>", "alliance.mirror.{a}.>", "$JSC.R.{a}.>",
+           "$JS.hub.API.CONSUMER.CREATE.*.reader-{a}",
+           "$JS.hub.API.CONSUMER.CREATE.*.reader-{a}.>",
+           "$JS.hub.API.CONSUMER.INFO.*.reader-{a}", "$JS.hub.API.CONSUMER.DELETE.*.reader-{a}",
+           "$JS.hub.API.CONSUMER.MSG.NEXT.*.reader-{a}", "$JS.ACK.*.reader-{a}.>",
+           "$JS.hub.API.STREAM.INFO.*", "$JS.hub.API.STREAM.MSG.GET.*",
+           "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
+         subscribe: {{ allow: [
+           "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>",
+           "$JS.{a}.API.CONSUMER.CREATE.ALLIANCE_{a.upper()}", "$JS.FC.ALLIANCE_{a.upper()}.>" ] }}
+       }}
+      }}"""
+
+
+def leaf_config(topology: Topology, creds: Credentials, association: str) -> str:
+    """One association's leaf server config."""
+    a = association.lower()
+    hub_url = f"nats-leaf://leaf_{a}:{creds.leaf[a]}@{topology.hub_host}:{topology.hub_leaf_port}"
+    return f"""# Association {a.upper()}: its own nats-server (JetStream domain "{a}"), a hub leaf.
+server_name: leaf-{a}
+listen: {topology.listen_host}:{topology.leaf_port(association)}
+jetstream {{
+  domain: {a}
+  store_dir: "{topology.store_root / a}"
+}}
+authorization {{
+  users: [
+    # The association's node (connects with inbox_prefix "_INBOX.{a}").
+    {{user: node, password: "{creds.node[a]}",
+     permissions: {{
+       publish: {{ allow: [
+         "alliance.{a}.>", "$JS.API.>", "$JS.hub.API.>", "$JS.ACK.*.reader-{a}.>",
+         "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
+       subscribe: {{ allow: [ "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>" ] }}
+     }}
+    }}
+  ]
+}}
+leafnodes {{
+  remotes: [
+    {{ urls: ["{hub_url}"] }}
+  ]
+}}
+"""
+
+
+def node_url(topology: Topology, creds: Credentials, association: str) -> str:
+    """The URL a node uses to reach its own leaf."""
+    a = association.lower()
+    return f"nats://node:{creds.node[a]}@{topology.listen_host}:{topology.leaf_port(association)}"
+
+
+def write(out: Path, topology: Topology, creds: Credentials) -> list[Path]:
+    """Write hub.conf, leaf-<id>.conf and credentials.json (0600) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"hub.conf": hub_config(topology, creds)}
+    for association in topology.associations:
+        files[f"leaf-{association.lower()}.conf"] = leaf_config(topology, creds, association)
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text)
+        path.chmod(0o600)  # they hold passwords
+        written.append(path)
+    secret = out / "credentials.json"
+    secret.write_bytes(encode_json(creds))
+    secret.chmod(0o600)
+    return [*written, secret]
