@@ -151,12 +151,18 @@ async def run(root: Path, host: str) -> None:
     nats = NatsServer(f'listen: 127.0.0.1:{port}\nserver_name: demo\n'
                       f'jetstream {{ store_dir: "{root / "nats"}" }}\n', root,
                       name="nats", port=port).start()
-    settings = build_alliance(root, now())
-    nodes = {a: Node(s) for a, s in settings.items()}
-    replicators = {a: Replicator(n, nats.url, peers=n.peers) for a, n in nodes.items()}
-    servers = {a: _QuietServer(uvicorn.Config(create_app(nodes[a], replicators[a]), host=host,
-                                              port=free_port(host), log_config=None,
-                                              access_log=False)) for a in nodes}
+    try:  # whatever fails, never leave the server running
+        await serve_alliance(root, host, nats.url)
+    finally:
+        nats.stop()
+
+
+async def serve_alliance(root: Path, host: str, nats_url: str) -> None:
+    """Three nodes, each with its HTTP server and replicator, until SIGINT or SIGTERM."""
+    nodes = {a: Node(s) for a, s in build_alliance(root, now()).items()}
+    servers = {a: _QuietServer(uvicorn.Config(
+        create_app(n, Replicator(n, nats_url, peers=n.peers)), host=host,
+        port=free_port(host), log_config=None, access_log=False)) for a, n in nodes.items()}
     tasks = [asyncio.create_task(s.serve()) for s in servers.values()]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -166,7 +172,7 @@ async def run(root: Path, host: str) -> None:
         while not all(s.started for s in servers.values()):
             await asyncio.sleep(0.05)
         examples = await seed(nodes)
-        print(f"demo: nats-server at {nats.url}; data in {root} (removed on exit)")
+        print(f"demo: nats-server at {nats_url}; data in {root} (removed on exit)")
         for association, server in servers.items():
             base = f"http://{host}:{server.config.port}"
             print_urls(association, base)
@@ -187,7 +193,6 @@ async def run(root: Path, host: str) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         for node in nodes.values():
             node.close()
-        nats.stop()
 
 
 def run_demo(settings: Settings) -> int:

@@ -101,7 +101,10 @@ class Cursor:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """All remaining rows, bytes as bytes on both backends."""
-        return [tuple(_plain(v) for v in row) for row in self._raw.fetchall()]
+        rows: list[tuple[Any, ...]] = self._raw.fetchall()
+        if self._dialect == "sqlite":
+            return rows  # sqlite3 already returns tuples with bytes
+        return [tuple(_plain(v) for v in row) for row in rows]
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """One row or None."""
