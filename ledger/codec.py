@@ -105,6 +105,15 @@ def decode_body(body: bytes) -> EntryBody:
     return decoded
 
 
+def decode_stored(wire: bytes) -> EntryBody:
+    """The body of an entry read back from our own store, where only verified entries are
+    written: the signature and canonical-form checks were done once, at ingestion."""
+    try:
+        return _body_decoder.decode(_signed_decoder.decode(wire).body)
+    except _DECODE_ERRORS as e:
+        raise MalformedEntry(f"stored entry does not decode: {e}") from e
+
+
 def decode_payload(body: EntryBody) -> dict[str, Any]:
     """The public fields of an entry, after checking its event type and schema are known."""
     event_class = EVENT_TYPES.get(body.event_type)

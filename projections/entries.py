@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ledger.codec import decode_body, decode_payload, decode_signed
+from ledger.codec import decode_payload, decode_stored
 
 
 class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +27,7 @@ class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 def decode_entry(wire: bytes) -> DecodedEntry:
     """Parse the wire bytes of a stored (already verified) entry."""
-    body = decode_body(decode_signed(wire).body)
+    body = decode_stored(wire)
     return DecodedEntry(association=body.association, seq=body.seq,
                         event_type=body.event_type, aggregate_id=body.aggregate_id,
                         payload=decode_payload(body))

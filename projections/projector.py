@@ -21,9 +21,11 @@ from projections.queries import ProjectionReader
 from projections.rows import HistoryRow
 from projections.schema import (
     APPLICATION_COLUMNS,
+    DDL,
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
     ROSTER_COLUMNS,
+    SECONDARY_INDEXES,
     TABLES,
     application_record,
     application_row,
@@ -86,7 +88,13 @@ class Projector(ProjectionReader):
         with self.db.transaction() as cur:
             for table, _, _ in TABLES:
                 cur.execute(f"DELETE FROM {table}")
-        return self.catch_up(store)
+            # Secondary indexes are rebuilt once at the end instead of row by row.
+            for index in SECONDARY_INDEXES:
+                cur.execute(f"DROP INDEX IF EXISTS {index}")
+        try:
+            return self.catch_up(store)
+        finally:
+            self.db.ddl(DDL)
 
     def apply_wires(self, wires: Iterable[bytes]) -> int:
         """Apply entries of stored (already verified) ledgers; return how many were new.

@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 )
 """
 
+SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association")
+
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
                   "level", "designation", "status", "granted_on", "valid_through", "last_seq",
                   "aggregate_id")
