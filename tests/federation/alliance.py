@@ -138,11 +138,15 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30.0,
 
 
 def heads(node: Node) -> dict[str, int]:
-    """Ledger head seq of every association a node holds."""
+    """Ledger head seq of every association a node holds, once projected too.
+
+    An association whose entries are stored but not yet projected reports its projected
+    position, so waiting for `heads(n) == expected` also waits for the projections.
+    """
     out = {}
     for association in node.ledger.associations():
         head = node.ledger.head(association)
-        out[association] = head[0] if head else 0
+        out[association] = min(head[0] if head else 0, node.projector.position(association))
     return out
 
 
