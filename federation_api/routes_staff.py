@@ -318,16 +318,23 @@ def reinstate(request: Request, endorsement_id: str, body: ReinstateIn,
                           expected_version=version)))
 
 
+def _dated_action(request: Request, endorsement_id: str, body: CommitteeActionIn,
+                  principal: Principal, command: str) -> Response:
+    """Suspension, revocation and relinquishment: a reason and an effective date each."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    action = getattr(service, command)
+    return commands.run(request, principal, command, body, lambda: endorsement_out(action(
+        endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
+        reason=body.reason, now=now(), expected_version=version)))
+
+
 @router.post("/endorsements/{endorsement_id}/suspension", response_model=EndorsementOut,
              tags=["committee"])
 def suspend(request: Request, endorsement_id: str, body: CommitteeActionIn,
             principal: Committee) -> Response:
     """Committee: suspend, with a reason."""
-    service = request.app.state.node.service
-    version = commands.expected_version(request)
-    return commands.run(request, principal, "suspend", body, lambda: endorsement_out(
-        service.suspend(endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
-                        reason=body.reason, now=now(), expected_version=version)))
+    return _dated_action(request, endorsement_id, body, principal, "suspend")
 
 
 @router.post("/endorsements/{endorsement_id}/revocation", response_model=EndorsementOut,
@@ -335,11 +342,7 @@ def suspend(request: Request, endorsement_id: str, body: CommitteeActionIn,
 def revoke(request: Request, endorsement_id: str, body: CommitteeActionIn,
            principal: Committee) -> Response:
     """Committee: revoke, with a reason. Final."""
-    service = request.app.state.node.service
-    version = commands.expected_version(request)
-    return commands.run(request, principal, "revoke", body, lambda: endorsement_out(
-        service.revoke(endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
-                       reason=body.reason, now=now(), expected_version=version)))
+    return _dated_action(request, endorsement_id, body, principal, "revoke")
 
 
 @router.post("/endorsements/{endorsement_id}/relinquishment", response_model=EndorsementOut,
@@ -347,12 +350,7 @@ def revoke(request: Request, endorsement_id: str, body: CommitteeActionIn,
 def relinquish(request: Request, endorsement_id: str, body: CommitteeActionIn,
                principal: Coordinator) -> Response:
     """Record that the professional relinquished the endorsement."""
-    service = request.app.state.node.service
-    version = commands.expected_version(request)
-    return commands.run(request, principal, "relinquish", body, lambda: endorsement_out(
-        service.relinquish(endorsement_id.upper(),
-                           effective_on=day(body.effective_on, "effective_on"),
-                           reason=body.reason, now=now(), expected_version=version)))
+    return _dated_action(request, endorsement_id, body, principal, "relinquish")
 
 
 @router.post("/endorsements/{endorsement_id}/corrections", response_model=EndorsementOut,

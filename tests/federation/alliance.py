@@ -111,6 +111,13 @@ class Alliance:
         """Close a node's stores."""
         self.nodes.pop(association).close()
 
+    async def shutdown(self) -> None:
+        """Stop every replicator and close every node."""
+        for association in list(self.replicators):
+            await self.stop_replication(association)
+        for association in list(self.nodes):
+            self.close(association)
+
 
 def import_professionals(node: Node, count: int, *, prefix: str) -> list[str]:
     """Record `count` imported Level III endorsements on a node; returns their ids."""

@@ -79,10 +79,7 @@ def test_random_commands_converge_to_one_digest(tmp_path: Path) -> None:
                 node.projector.rebuild(node.ledger)
                 assert node.projector.digest() == digests["AK"]
         finally:
-            for association in list(alliance.replicators):
-                await alliance.stop_replication(association)
-            for association in list(alliance.nodes):
-                alliance.close(association)
+            await alliance.shutdown()
             server.stop()
 
     asyncio.run(scenario())

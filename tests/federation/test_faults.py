@@ -23,13 +23,6 @@ from tests.federation.alliance import (
 pytestmark = pytest.mark.timeout(180)
 
 
-async def _stop_all(alliance: Alliance) -> None:
-    for association in list(alliance.replicators):
-        await alliance.stop_replication(association)
-    for association in list(alliance.nodes):
-        alliance.close(association)
-
-
 def test_nats_server_killed_mid_stream_loses_and_doubles_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
         port = free_port()
@@ -56,7 +49,7 @@ def test_nats_server_killed_mid_stream_loses_and_doubles_nothing(tmp_path: Path)
             assert len({n.projector.digest() for n in alliance.nodes.values()}) == 1
             assert all(len(n.projector.roster()) == 300 for n in alliance.nodes.values())
         finally:
-            await _stop_all(alliance)
+            await alliance.shutdown()
             server.stop()
 
     asyncio.run(scenario())
@@ -96,7 +89,7 @@ def test_entries_lost_to_retention_are_backfilled_from_a_peer_while_the_origin_i
             tx.project()
             assert tx.projector.digest() == alliance.nodes["MI"].projector.digest()
         finally:
-            await _stop_all(alliance)
+            await alliance.shutdown()
             server.stop()
 
     asyncio.run(scenario())

@@ -75,10 +75,7 @@ def test_transfer_keeps_one_current_home_everywhere(tmp_path: Path) -> None:
                 renewed_on=today(), now=now())
             assert renewed.valid_through.year == year + 1
         finally:
-            for association in list(alliance.replicators):
-                await alliance.stop_replication(association)
-            for association in list(alliance.nodes):
-                alliance.close(association)
+            await alliance.shutdown()
             server.stop()
 
     asyncio.run(scenario())

@@ -52,10 +52,7 @@ def test_three_nodes_converge_and_a_stopped_node_catches_up(tmp_path: Path) -> N
             assert len(set(digests.values())) == 1, digests
             assert all(n.ingestor.quarantine_count() == 0 for n in alliance.nodes.values())
         finally:
-            for association in list(alliance.replicators):
-                await alliance.stop_replication(association)
-            for association in list(alliance.nodes):
-                alliance.close(association)
+            await alliance.shutdown()
             server.stop()
 
     asyncio.run(scenario())
