@@ -21,6 +21,7 @@ from ledger.checkpoints import (
     CheckpointAccepted,
     CheckpointError,
     CheckpointRefused,
+    ConsistencyCheck,
     Refusal,
     WitnessState,
     add_cosignature,
@@ -41,6 +42,7 @@ from ledger.checkpoints import (
     witness,
 )
 from ledger.errors import ChainBroken, VerificationError
+from ledger.merkle import consistency_proof, leaf_hash, root, verify_consistency
 from ledger.signing import Signer, Verifier
 
 # -- known answers: golang.org/x/mod/sumdb/note tests and the C2SP spec examples ---------------
@@ -697,12 +699,35 @@ def test_accepted_then_cosigned_checkpoint_reaches_a_quorum() -> None:
     assert is_witnessed(witnessed, WITNESSES, 2)
 
 
-@pytest.mark.parametrize(("origin", "size", "root"), [
+def proof_check(proof: list[bytes]) -> ConsistencyCheck:
+    """The consistency callback a node builds from a log's proof, with ledger.merkle."""
+    def check(old_size: int, old_root: bytes, new_size: int, new_root: bytes) -> bool:
+        verify_consistency(old_size, new_size, old_root, new_root, proof)
+        return True
+    return check
+
+
+def test_witness_with_real_merkle_proofs_accepts_growth_and_refuses_a_rewritten_history() -> None:
+    leaves = [leaf_hash(b"entry %d" % i) for i in range(12)]
+    rewritten = [*leaves[:3], leaf_hash(b"forged"), *leaves[4:]]
+    state = WitnessState(LOG_NAME, 5, root(leaves[:5]))
+    grown = witness(state, log_note(12, root(leaves)), LOG_KEYS,
+                    proof_check(consistency_proof(leaves, 5)))
+    assert isinstance(grown, CheckpointAccepted)
+    assert grown.state == WitnessState(LOG_NAME, 12, root(leaves))
+    forged = witness(state, log_note(12, root(rewritten)), LOG_KEYS,
+                     proof_check(consistency_proof(rewritten, 5)))
+    assert isinstance(forged, CheckpointRefused)
+    assert forged.reason is Refusal.INCONSISTENT
+    assert "old root" in forged.detail
+
+
+@pytest.mark.parametrize(("origin", "size", "root_hash"), [
     (LOG_NAME, 3, None), ("", 0, None), (LOG_NAME, 1, ROOT[:5])])
 def test_invalid_witness_states_cannot_be_built(origin: str, size: int,
-                                                root: bytes | None) -> None:
+                                                root_hash: bytes | None) -> None:
     with pytest.raises(CheckpointError):
-        WitnessState(origin, size, root)
+        WitnessState(origin, size, root_hash)
 
 
 # -- the log's guard -----------------------------------------------------------------------------
