@@ -33,6 +33,7 @@ from ledger.replica import Ingestor
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
+from ledger.transparency import LedgerLog
 from ledger.writer import LedgerWriter
 from projections.projector import Projector
 
@@ -157,6 +158,7 @@ class Node:
         self.events = EventStore(env=url.eventsourcing_env())
         self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
                                  own_association=self.association)
+        self.log = LedgerLog(self.ledger, self.ledger.db)
         self.projector = Projector(Database(url.with_file("projections.sqlite")),
                                    strict_associations=frozenset({self.association}))
         node_db = Database(url.with_file("node.sqlite"))

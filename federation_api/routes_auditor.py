@@ -6,13 +6,17 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
+from domain.errors import InvalidCommand
 from federation_api.auth import require
+from federation_api.clock import now
 from federation_api.schemas import ErrorOut
 from federation_api.tokens import Principal, Role
 from ledger.codec import decode_body, decode_signed
 from ledger.entries import entry_hash
+from ledger.errors import NotFound
 
 router = APIRouter(prefix="/v1/ledger", tags=["auditors"],
                    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut},
@@ -82,3 +86,80 @@ def keys(request: Request, _: Auditor) -> list[KeyOut]:
                    valid_from=k.valid_from.isoformat(),
                    valid_until=k.valid_until.isoformat() if k.valid_until else None)
             for k in request.app.state.node.keyring.keys]
+
+
+class InclusionOut(BaseModel):
+    """Entry `seq` is leaf `seq - 1` of the tree of `size` entries whose root is `root`."""
+
+    association: str
+    seq: int
+    size: int
+    leaf_hash: str
+    root: str
+    proof: list[str]
+
+
+class ConsistencyOut(BaseModel):
+    """The tree of `from_size` entries is a prefix of the tree of `to_size` entries."""
+
+    association: str
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+def _size(request: Request, association: str, size: int | None) -> int:
+    head = request.app.state.node.ledger.head(association)
+    top = head[0] if head else 0
+    if size is None:
+        return top
+    if not 1 <= size <= top:
+        raise InvalidCommand(f"size must be in 1..{top}", field="size", rule="proof.size")
+    return size
+
+
+@router.get("/{association}/checkpoint", response_class=PlainTextResponse)
+def checkpoint(request: Request, association: AssociationId, _: Auditor) -> PlainTextResponse:
+    """The latest signed checkpoint (C2SP note); for this node's own ledger, signed now if
+    the ledger grew since the last one."""
+    node = request.app.state.node
+    if association == node.association:
+        note = node.log.sign_checkpoint(association, node.signer, now())
+    else:
+        note = node.log.latest_checkpoint(association)
+    if note is None:
+        raise NotFound(f"no checkpoint of {association} here")
+    return PlainTextResponse(note.decode(), media_type="text/plain; charset=utf-8")
+
+
+@router.get("/{association}/proofs/inclusion", response_model=InclusionOut)
+def inclusion(request: Request, association: AssociationId, _: Auditor,
+              seq: Annotated[int, Query(ge=1)],
+              size: Annotated[int | None, Query(ge=1)] = None) -> InclusionOut:
+    """Inclusion proof of one entry in the tree of `size` entries (default: all)."""
+    log = request.app.state.node.log
+    tree_size = _size(request, association, size)
+    if seq > tree_size:
+        raise InvalidCommand(f"seq must be in 1..{tree_size}", field="seq", rule="proof.seq")
+    leaves = log.leaf_hashes(association, tree_size)
+    return InclusionOut(association=association, seq=seq, size=tree_size,
+                        leaf_hash=leaves[seq - 1].hex(),
+                        root=log.root(association, tree_size)[1].hex(),
+                        proof=[h.hex() for h in log.inclusion(association, seq, tree_size)])
+
+
+@router.get("/{association}/proofs/consistency", response_model=ConsistencyOut)
+def consistency(request: Request, association: AssociationId, _: Auditor,
+                first: Annotated[int, Query(alias="from", ge=1)],
+                last: Annotated[int | None, Query(alias="to", ge=1)] = None) -> ConsistencyOut:
+    """Consistency proof between two sizes of one ledger."""
+    log = request.app.state.node.log
+    to_size = _size(request, association, last)
+    if first > to_size:
+        raise InvalidCommand(f"from must be in 1..{to_size}", field="from", rule="proof.size")
+    return ConsistencyOut(association=association, from_size=first, to_size=to_size,
+                          from_root=log.root(association, first)[1].hex(),
+                          to_root=log.root(association, to_size)[1].hex(),
+                          proof=[h.hex() for h in log.consistency(association, first, to_size)])
