@@ -46,6 +46,7 @@ from projections.transitions import (
     ViewBatch,
 )
 
+REBUILD_BATCH = 20_000  # entries per transaction when replaying from scratch (tens of MB)
 _IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 
@@ -63,20 +64,21 @@ class Projector(ProjectionReader):
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
 
-    def catch_up(self, store: LedgerStore) -> int:
+    def catch_up(self, store: LedgerStore, *, batch_size: int | None = None) -> int:
         """Apply every stored entry after each association's tracked seq; return the count."""
+        size = batch_size or self.batch_size
         applied = 0
         positions = self.positions()
         for association in store.associations():
             batch: list[bytes] = []
             for wire in store.wires(association, first=positions.get(association, 0) + 1,
-                                    batch=self.batch_size):
+                                    batch=size):
                 batch.append(wire)
-                if len(batch) >= self.batch_size:
-                    applied += self.apply_wires(batch)
+                if len(batch) >= size:
+                    applied += self.apply_wires(batch, batch_size=size)
                     batch = []
             if batch:
-                applied += self.apply_wires(batch)
+                applied += self.apply_wires(batch, batch_size=size)
         return applied
 
     def rebuild(self, store: LedgerStore) -> int:
@@ -92,11 +94,12 @@ class Projector(ProjectionReader):
             for index in SECONDARY_INDEXES:
                 cur.execute(f"DROP INDEX IF EXISTS {index}")
         try:
-            return self.catch_up(store)
+            # Larger transactions: rows that many entries touch are loaded and written once.
+            return self.catch_up(store, batch_size=max(self.batch_size, REBUILD_BATCH))
         finally:
             self.db.ddl(DDL)
 
-    def apply_wires(self, wires: Iterable[bytes]) -> int:
+    def apply_wires(self, wires: Iterable[bytes], *, batch_size: int | None = None) -> int:
         """Apply entries of stored (already verified) ledgers; return how many were new.
 
         Entries may come in any order and more than once; those at or below the tracked seq
@@ -117,8 +120,9 @@ class Projector(ProjectionReader):
         applied = 0
         for association in sorted(by_association):
             entries = sorted(by_association[association], key=lambda e: e.seq)
-            for start in range(0, len(entries), self.batch_size):
-                applied += self._apply_batch(association, entries[start:start + self.batch_size])
+            size = batch_size or self.batch_size
+            for start in range(0, len(entries), size):
+                applied += self._apply_batch(association, entries[start:start + size])
         return applied
 
     def _apply_batch(self, association: str, entries: Sequence[DecodedEntry]) -> int:
