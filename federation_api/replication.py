@@ -94,6 +94,9 @@ class Replicator:
         self.nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        # One ingest at a time: the consumer and a backfill racing over one range would each
+        # find the other's entries already stored mid-append.
+        self._ingesting = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.errors = 0
 
@@ -242,24 +245,26 @@ class Replicator:
     async def _consume_once(self, peer: str, sub: JetStreamContext.PullSubscription) -> bool:
         try:
             msgs = await sub.fetch(batch=256, timeout=0.5)
-        except NatsTimeout:
+        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
             return False
         if not msgs:
             return False
         await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
-        for m in msgs:
-            await asyncio.wait_for(m.ack(), self.ack_timeout)
+        # Acks after the store commits; one bounded wait for the whole batch.
+        await asyncio.wait_for(asyncio.gather(*(m.ack() for m in msgs)), self.ack_timeout)
         return True
 
     async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:
         """Verify and store; backfill any gap; then project."""
-        result = await asyncio.to_thread(self.node.ingestor.ingest, list(wires), source=source,
-                                         now=now())
+        async with self._ingesting:
+            result = await asyncio.to_thread(self.node.ingestor.ingest, list(wires),
+                                             source=source, now=now())
         for gap in result.gaps:
             await self.backfill(gap)
         if result.waiting:
-            await asyncio.to_thread(self.node.ingestor.ingest, result.waiting,
-                                    source=source, now=now())
+            async with self._ingesting:
+                await asyncio.to_thread(self.node.ingestor.ingest, result.waiting,
+                                        source=source, now=now())
         if result.stored or result.waiting:
             await asyncio.to_thread(self.node.after_ingest)
 
@@ -296,9 +301,10 @@ class Replicator:
                 reply = await self._request(responder, gap.association, first, gap.last)
                 if reply is None or not reply.entries:
                     break
-                result = await asyncio.to_thread(self.node.ingestor.ingest,
-                                                 list(reply.entries),
-                                                 source=f"backfill:{responder}", now=now())
+                async with self._ingesting:
+                    result = await asyncio.to_thread(self.node.ingestor.ingest,
+                                                     list(reply.entries),
+                                                     source=f"backfill:{responder}", now=now())
                 stored += result.stored
                 if result.stored == 0:
                     break

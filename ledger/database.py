@@ -160,12 +160,16 @@ class Database:
                     cur.execute(statement)
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """BEGIN ... COMMIT, rolled back on any error; errors surface as StorageError."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[Cursor]:
+        """BEGIN ... COMMIT, rolled back on any error; errors surface as StorageError.
+
+        SQLite write transactions take the write lock at BEGIN (IMMEDIATE), so two writers
+        never deadlock upgrading; read-only ones do not take it at all."""
         with self._lock:
             raw = self._conn.cursor()
+            begin = "BEGIN IMMEDIATE" if self.dialect == "sqlite" and not read_only else "BEGIN"
             try:
-                raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+                raw.execute(begin)
                 yield Cursor(raw, self.dialect)
                 raw.execute("COMMIT")
             except BaseException as e:
@@ -179,7 +183,7 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read rows in a transaction of their own (a consistent snapshot)."""
-        with self.transaction() as cur:
+        with self.transaction(read_only=True) as cur:
             return cur.execute(sql, params).fetchall()
 
     def close(self) -> None:
