@@ -97,6 +97,7 @@ class Replicator:
         # One ingest at a time: the consumer and a backfill racing over one range would each
         # find the other's entries already stored mid-append.
         self._ingesting = asyncio.Lock()
+        self._published: int | None = None  # last confirmed own seq, cached
         self._loop: asyncio.AbstractEventLoop | None = None
         self.errors = 0
 
@@ -163,6 +164,7 @@ class Replicator:
                 stream_ready = False
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
+                await asyncio.sleep(0.005)  # let concurrent commits join this pass
             self._wake.clear()
 
     async def _ensure_streams(self) -> None:
@@ -176,7 +178,9 @@ class Replicator:
     async def publish_pending(self) -> int:
         """Publish every own entry after the confirmed position; return how many confirmed."""
         store = self.node.ledger
-        position = await asyncio.to_thread(store.position, PUBLISHER)
+        position: int = (self._published if self._published is not None
+                         else await asyncio.to_thread(store.position, PUBLISHER))
+        self._published = position  # read once; afterwards only this publisher moves it
         head = await asyncio.to_thread(store.head, self.own)
         if head is None or head[0] <= position:
             return 0
@@ -200,6 +204,7 @@ class Replicator:
                 position += ok
                 confirmed += ok
                 await asyncio.to_thread(store.set_position, PUBLISHER, position)
+                self._published = position
             if ok < len(wires):
                 raise ConnectionError(f"{len(wires) - ok} publishes unconfirmed; retrying")
         return confirmed
