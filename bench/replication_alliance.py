@@ -19,14 +19,12 @@ from pathlib import Path
 
 from domain.endorsement import Endorsement
 from domain.levels import Designation, Level
-from domain.policy import AssociationPolicy
 from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import NatsServer, free_port
-from federation_api.node import Node, NodePaths, init_node
-from federation_api.registry_files import RegistryDir
+from federation_api.node import Node
 from federation_api.replication import Replicator
 from federation_api.settings import Settings
-from ledger.registry import Action, Genesis, propose
 from ledger.signing import Signer
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -95,24 +93,8 @@ class Federation:
     replicators: dict[str, Replicator] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        registry = RegistryDir(self.root / "registry")
-        registry.create(Genesis(alliance="Bench Alliance",
-                                governance_keys=(self.governance.public_key,), threshold=1,
-                                created_at=EPOCH))
-        for association in self.associations:
-            settings = self.settings(association)
-            init_node(settings, association=association, name=f"{association} association",
-                      policy=AssociationPolicy(), now=EPOCH)
-            public = Signer.load(NodePaths(settings.data_dir).signing_key).public_key
-            body = registry.state().next_body(
-                Action.ADMIT, issued_at=EPOCH, association=association,
-                name=f"{association} association", public_key=public, effective_at=EPOCH)
-            registry.append(propose(body).with_signature(self.governance))
-        for association in self.associations:  # out of band, like the genesis file
-            target = NodePaths(self.settings(association).data_dir).registry
-            target.mkdir(parents=True, exist_ok=True)
-            (target / "genesis.json").write_bytes(registry.genesis_path.read_bytes())
-            (target / "entries.bin").write_bytes(registry.entries_path.read_bytes())
+        found_alliance(self.root, {a: f"{a} association" for a in self.associations},
+                       self.governance, alliance="Bench Alliance", created=EPOCH)
 
     def settings(self, association: str) -> Settings:
         """Settings of one node (SQLite files in its data directory)."""

@@ -24,21 +24,19 @@ from typing import TypeVar
 import uvicorn
 
 from domain.levels import Designation, Level, ReviewDecision
-from domain.policy import AssociationPolicy
 from federation_api.app import create_app
 from federation_api.cli import print_urls
 from federation_api.clock import now, today
 from federation_api.demo_seed import level_two_evidence
 from federation_api.demo_seed import seed as seed_alaska
 from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import NatsServer, free_port
-from federation_api.node import Node, NodePaths, init_node
+from federation_api.node import Node
 from federation_api.observability import configure_logging
-from federation_api.registry_files import RegistryDir
 from federation_api.replication import Replicator
 from federation_api.settings import Settings
 from federation_api.tokens import Role
-from ledger.registry import Action, Genesis, propose
 from ledger.signing import Signer
 
 ASSOCIATIONS = {"AK": "Alaska Association for Infant and Early Childhood Mental Health",
@@ -57,28 +55,9 @@ class _QuietServer(uvicorn.Server):
 
 def build_alliance(root: Path, created: dt.datetime) -> dict[str, Settings]:
     """Registry (one governance key, quorum 1) and three initialised, admitted nodes."""
-    governance = Signer.generate()
-    registry = RegistryDir(root / "registry")
-    registry.create(Genesis(alliance="Alliance for the Advancement of Infant Mental Health "
-                            "(demo)", governance_keys=(governance.public_key,), threshold=1,
-                            created_at=created))
-    settings: dict[str, Settings] = {}
-    for association, name in ASSOCIATIONS.items():
-        s = Settings(data_dir=root / association.lower(), association=association)
-        init_node(s, association=association, name=f"{name} (demo)",
-                  policy=AssociationPolicy(), now=created)
-        key = Signer.load(NodePaths(s.data_dir).signing_key)
-        body = registry.state().next_body(Action.ADMIT, issued_at=created,
-                                          association=association, name=name,
-                                          public_key=key.public_key, effective_at=created)
-        registry.append(propose(body).with_signature(governance))
-        settings[association] = s
-    for s in settings.values():
-        target = NodePaths(s.data_dir).registry
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(registry.genesis_path, target / "genesis.json")
-        shutil.copy(registry.entries_path, target / "entries.bin")
-    return settings
+    return found_alliance(root, {a: f"{n} (demo)" for a, n in ASSOCIATIONS.items()},
+                          Signer.generate(), alliance="Alliance for the Advancement of Infant "
+                          "Mental Health (demo)", created=created)
 
 
 async def _eventually(check: Callable[[], _T | None], what: str, timeout: float = 30) -> _T:

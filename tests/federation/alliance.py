@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.levels import Level
-from domain.policy import AssociationPolicy
+from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import NatsServer, free_port
-from federation_api.node import Node, NodePaths, init_node
-from federation_api.registry_files import RegistryDir
+from federation_api.node import Node
 from federation_api.replication import Replicator
 from federation_api.settings import Settings
-from ledger.registry import Action, Genesis, propose
 from ledger.signing import Signer
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -50,38 +48,12 @@ class Alliance:
     replicators: dict[str, Replicator] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        registry = RegistryDir(self.root / "registry")
-        registry.create(Genesis(alliance="Test Alliance",
-                                governance_keys=(self.governance.public_key,), threshold=1,
-                                created_at=EPOCH))
-        for association in self.associations:
-            settings = self.settings(association)
-            init_node(settings, association=association, name=f"{association} association",
-                      policy=AssociationPolicy(), now=EPOCH)
-            public = Signer.load(NodePaths(settings.data_dir).signing_key).public_key
-            self.registry_append(Action.ADMIT, association=association,
-                                 name=f"{association} association", public_key=public,
-                                 effective_at=EPOCH)
-        self.distribute_registry()
+        found_alliance(self.root, {a: f"{a} association" for a in self.associations},
+                       self.governance, alliance="Test Alliance", created=EPOCH)
 
     def settings(self, association: str) -> Settings:
         """Settings of one node."""
         return Settings(data_dir=self.root / association.lower(), association=association)
-
-    def registry_append(self, action: Action, **fields: object) -> None:
-        """Sign (quorum 1) and append an entry to the master registry copy."""
-        registry = RegistryDir(self.root / "registry")
-        body = registry.state().next_body(action, issued_at=EPOCH, **fields)
-        registry.append(propose(body).with_signature(self.governance))
-
-    def distribute_registry(self) -> None:
-        """Copy the registry into every node's data directory (out of band, like genesis)."""
-        source = RegistryDir(self.root / "registry")
-        for association in self.associations:
-            target = NodePaths(self.settings(association).data_dir).registry
-            target.mkdir(parents=True, exist_ok=True)
-            (target / "genesis.json").write_bytes(source.genesis_path.read_bytes())
-            (target / "entries.bin").write_bytes(source.entries_path.read_bytes())
 
     def open(self, association: str) -> Node:
         """Open (or reopen) a node."""
