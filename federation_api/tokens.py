@@ -37,6 +37,9 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     COMMITTEE = "committee"
     AUDITOR = "auditor"
+    # Not staff: an employer checks credentials in bulk and subscribes to status changes of
+    # the professionals it employs. Issued by an association; admitted only where named.
+    EMPLOYER = "employer"
 
 
 class Principal(msgspec.Struct, frozen=True):
