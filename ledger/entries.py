@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -60,6 +60,20 @@ def seal(body: EntryBody, signer: Signer) -> LedgerEntry:
     body_bytes = encode_body(body)
     wire = encode_signed(SignedEntry(body=body_bytes, signature=signer.sign(body_bytes)))
     return LedgerEntry(body=body, wire=wire, entry_hash=entry_hash(body_bytes))
+
+
+def seal_many(bodies: Sequence[tuple[EntryBody, bytes]], signer: Signer) -> list[LedgerEntry]:
+    """Seal a batch of (body, its canonical bytes), signing them in parallel.
+
+    The caller built the bytes already to chain each body to the previous one's hash (a hash
+    of body bytes, not of signatures), which is what lets one batch be signed on every core
+    (see Signer.sign_many)."""
+    if any(body.key_id != signer.key_id for body, _ in bodies):
+        raise ValueError("body.key_id must name the signing key")
+    signatures = signer.sign_many([body_bytes for _, body_bytes in bodies])
+    return [LedgerEntry(body=body, entry_hash=entry_hash(body_bytes),
+                        wire=encode_signed(SignedEntry(body=body_bytes, signature=signature)))
+            for (body, body_bytes), signature in zip(bodies, signatures, strict=True)]
 
 
 def open_entry(wire: bytes, keys: KeySource) -> LedgerEntry:

@@ -15,9 +15,16 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Recording
 
-from ledger.codec import GENESIS_HASH, EntryBody, event_type_of, public_and_private, schema_version
+from ledger.codec import (
+    GENESIS_HASH,
+    EntryBody,
+    encode_body,
+    event_type_of,
+    public_and_private,
+    schema_version,
+)
 from ledger.commitments import CommitmentKey
-from ledger.entries import LedgerEntry, seal
+from ledger.entries import entry_hash, seal_many
 from ledger.signing import Signer
 from ledger.store import LedgerStore
 
@@ -77,12 +84,14 @@ class LedgerWriter:
 
     def _seal_and_append(self, events: Sequence[tuple[int, Any]]) -> int:
         _, seq, prev_hash = self._tracked()
-        entries: list[LedgerEntry] = []
+        bodies: list[tuple[EntryBody, bytes]] = []
         for _, event in events:
             seq += 1
-            entry = self._seal(event, seq, prev_hash)
-            prev_hash = entry.entry_hash
-            entries.append(entry)
+            body = self._body(event, seq, prev_hash)
+            body_bytes = encode_body(body)
+            prev_hash = entry_hash(body_bytes)
+            bodies.append((body, body_bytes))
+        entries = seal_many(bodies, self._signer)
         position = events[-1][0]
         try:
             self._store.append(entries, follower=FOLLOWER, position=position)
@@ -92,15 +101,14 @@ class LedgerWriter:
         self._state = (position, seq, prev_hash)
         return len(entries)
 
-    def _seal(self, event: Any, seq: int, prev_hash: bytes) -> LedgerEntry:
+    def _body(self, event: Any, seq: int, prev_hash: bytes) -> EntryBody:
         aggregate_id = str(event.originator_id)
         version = int(event.originator_version)
         public, private = public_and_private(event)
         commitment = (self._commitments.commit(aggregate_id, version, private)
                       if private is not None else b"")
-        body = EntryBody(association=self.association, seq=seq, prev_hash=prev_hash,
+        return EntryBody(association=self.association, seq=seq, prev_hash=prev_hash,
                          recorded_at=event.timestamp, event_type=event_type_of(type(event)),
                          schema_version=schema_version(type(event)), aggregate_id=aggregate_id,
                          aggregate_version=version, payload=public, commitment=commitment,
                          key_id=self._signer.key_id)
-        return seal(body, self._signer)

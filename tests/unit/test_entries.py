@@ -25,7 +25,7 @@ from ledger.codec import (
     encode_body,
     encode_signed,
 )
-from ledger.entries import LedgerEntry, entry_hash, open_entry, seal, verify_chain
+from ledger.entries import LedgerEntry, entry_hash, open_entry, seal, seal_many, verify_chain
 from ledger.errors import (
     BadSignature,
     ChainBroken,
@@ -493,3 +493,24 @@ def test_naive_recorded_at_is_malformed_not_a_crash() -> None:
     error = rejection([naive])
     assert type(error) is MalformedEntry
     assert error.seq == 1
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 500])
+def test_a_batch_sealed_in_parallel_is_byte_identical_to_one_by_one(count: int) -> None:
+    # Ed25519 is deterministic, so the parallel path must give exactly the sequential bytes,
+    # in order, whichever thread signed which part.
+    prev, pairs, one_by_one = GENESIS_HASH, [], []
+    for seq in range(1, count + 1):
+        body = make_body(seq, prev)
+        body_bytes = encode_body(body)
+        pairs.append((body, body_bytes))
+        one_by_one.append(seal(body, SIGNER))
+        prev = entry_hash(body_bytes)
+    assert seal_many(pairs, SIGNER) == one_by_one
+    assert verify_chain([e.wire for e in seal_many(pairs, SIGNER)], KEYS) == count
+
+
+def test_a_batch_with_a_body_naming_another_key_is_refused() -> None:
+    body = make_body(1, GENESIS_HASH, signer=OTHER)
+    with pytest.raises(ValueError, match="key_id"):
+        seal_many([(body, encode_body(body))], SIGNER)
