@@ -614,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, metavar="P",
                         help="rounds of the ingest phase, each figure the best (2, at most 20)")
     parser.add_argument("--topology", choices=sorted(TOPOLOGIES), default="single",
-                        help="NATS topology of the lag and catch-up phases (single)")
+                        help="NATS topology of the lag and catch-up phases")
     parser.add_argument("--origin-online", action="store_true",
                         help="keep MI's node replicating while TX catches up")
     parser.add_argument("--dir", type=Path, default=None,
