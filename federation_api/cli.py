@@ -64,8 +64,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(node, replicator_for(node, settings))
     base = f"http://{settings.host}:{settings.port}"
     print_urls(node.association, base)
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
+    # peer; which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (rate_limits.py).
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False)
+                access_log=False, proxy_headers=False)
     node.close()
     return 0
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from domain.levels import Level
 from federation_api.clock import today
+from federation_api.node import Node
 from federation_api.schemas import ErrorOut, VerifyOut
 
 router = APIRouter()
@@ -30,20 +32,29 @@ def _fold(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _answer(request: Request, endorsement_id: str, last_name: str, on: dt.date) -> VerifyOut:
-    node = request.app.state.node
+def lookup(node: Node, endorsement_id: str, last_name: str, on: dt.date,
+           forked: Mapping[str, int] | None = None) -> VerifyOut | None:
+    """The public answer for an id and last name on `on`, or None when they do not match
+    (whichever was wrong). `forked` lets a caller answering many rows read the flags once."""
     answer = node.projector.status_as_of(endorsement_id.upper(), on)
     if answer is None or _fold(answer.family_name) != _fold(last_name):
-        raise HTTPException(404, _NOT_FOUND)
+        return None
     level = Level(answer.level)
     warnings = []
-    if answer.association in node.ingestor.forked():
+    if answer.association in (node.ingestor.forked() if forked is None else forked):
         warnings.append(f"{answer.association}'s ledger is flagged: it signed conflicting "
                         f"entries (a fork) and the Alliance has not resolved it yet")
     return VerifyOut(name=f"{answer.given_name} {answer.family_name}", level=level,
                      level_title=level.title, designation=answer.designation,
                      association=answer.association, status=answer.standing,
                      valid_through=answer.valid_through, as_of=on, warnings=warnings)
+
+
+def _answer(request: Request, endorsement_id: str, last_name: str, on: dt.date) -> VerifyOut:
+    found = lookup(request.app.state.node, endorsement_id, last_name, on)
+    if found is None:
+        raise HTTPException(404, _NOT_FOUND)
+    return found
 
 
 @router.get("/v1/verify", response_model=VerifyOut, tags=["public"],

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from federation_api.rate_limits import RateLimitSettings
 
 ENV_PREFIX = "ALLIANCE_"
 
@@ -21,12 +24,23 @@ class Settings:
     hub_domain: str | None = None  # the Alliance hub's JetStream domain, where peers are read
     host: str = "127.0.0.1"
     port: int = 8080
+    checkpoint_seconds: float = 10.0  # how often the node signs/publishes its checkpoint
     passphrase_env: str = "ALLIANCE_KEY_PASSPHRASE"  # noqa: S105 - the *name* of the variable, never its value
+    # Employer webhooks: attempts per delivery, exponential backoff (base and cap, seconds,
+    # with jitter), per-request timeout, and whether loopback/private destinations are allowed
+    # (tests and closed networks only: otherwise an employer could make the node probe its LAN).
+    webhook_max_attempts: int = 15
+    webhook_backoff_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)  # public, per client
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
-        ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port)."""
+        ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
+        ALLIANCE_CHECKPOINT_SECONDS."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -41,8 +55,19 @@ class Settings:
             settings = replace(settings, nats_domain=value)
         if value := env.get(f"{ENV_PREFIX}HUB_DOMAIN"):
             settings = replace(settings, hub_domain=value)
+        if value := env.get(f"{ENV_PREFIX}CHECKPOINT_SECONDS"):
+            try:
+                seconds = float(value)
+            except ValueError as e:
+                raise ValueError(f"ALLIANCE_CHECKPOINT_SECONDS must be a number, got {value!r}"
+                                 ) from e
+            if not 0 < seconds <= 86400:
+                raise ValueError("ALLIANCE_CHECKPOINT_SECONDS must be in (0, 86400]")
+            settings = replace(settings, checkpoint_seconds=seconds)
         if value := env.get(f"{ENV_PREFIX}LISTEN"):
             settings = settings.with_listen(value)
+        settings = _webhook_settings(settings, env)
+        settings = replace(settings, rate_limits=RateLimitSettings.from_env(env))
         return settings
 
     def with_listen(self, listen: str) -> Settings:
@@ -56,3 +81,26 @@ class Settings:
         """The signing key passphrase from the named environment variable, if set."""
         value = os.environ.get(self.passphrase_env)
         return value.encode() if value else None
+
+
+def _webhook_settings(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """ALLIANCE_WEBHOOK_MAX_ATTEMPTS, _BACKOFF_SECONDS, _BACKOFF_CAP_SECONDS, _TIMEOUT_SECONDS
+    (positive numbers) and ALLIANCE_WEBHOOK_ALLOW_PRIVATE (1/true/yes)."""
+    numbers: dict[str, tuple[str, type[int] | type[float]]] = {
+        "webhook_max_attempts": ("WEBHOOK_MAX_ATTEMPTS", int),
+        "webhook_backoff_seconds": ("WEBHOOK_BACKOFF_SECONDS", float),
+        "webhook_backoff_cap_seconds": ("WEBHOOK_BACKOFF_CAP_SECONDS", float),
+        "webhook_timeout_seconds": ("WEBHOOK_TIMEOUT_SECONDS", float),
+    }
+    for attribute, (name, kind) in numbers.items():
+        if value := env.get(f"{ENV_PREFIX}{name}"):
+            try:
+                number = kind(value)
+            except ValueError as e:
+                raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from e
+            if number <= 0:
+                raise ValueError(f"{ENV_PREFIX}{name} must be positive, got {value!r}")
+            settings = replace(settings, **{attribute: number})
+    if value := env.get(f"{ENV_PREFIX}WEBHOOK_ALLOW_PRIVATE"):
+        settings = replace(settings, webhook_allow_private=value.lower() in ("1", "true", "yes"))
+    return settings

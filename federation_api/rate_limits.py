@@ -1,0 +1,237 @@
+"""Per-client rate limits on the public endpoints: token buckets and an ASGI middleware.
+
+Why: public verification needs an endorsement id *and* the matching last name, so guessing is
+already hopeless one request at a time; the limit makes it hopeless at scale too, and keeps a
+scraper from taking the node's CPU from employers. A person checking a credential makes a
+handful of requests a minute; the defaults (600 a minute after a burst of 120) are far above
+that and far below what a scraper needs.
+
+The client is the socket's peer address. `X-Forwarded-For` is honoured only when the peer is
+one of the configured trusted proxies (otherwise anybody could name a fresh address in each
+request and never be limited); then the client is the right-most address in the header that
+is not itself a trusted proxy.
+
+Memory is bounded: at most `max_clients` buckets are kept. A bucket left alone long enough to
+refill completely is the same as a new one, so dropping it loses nothing; when the table is
+full anyway, the least recently used bucket goes first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Paths counted against the per-client request budget: the public answers and pages. A prefix
+# ends with "/" or names a whole route family; "/" alone is the home page only.
+LIMITED_PREFIXES = ("/v1/verify", "/v1/status", "/v1/proofs/status", "/v1/receipts",
+                    "/receipts/", "/verify")
+LIMITED_EXACT = frozenset({"/"})
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """How much a client may ask; `enabled=False` (ALLIANCE_RATE_LIMIT=off) is for benches."""
+
+    enabled: bool = True
+    requests_per_minute: int = 600
+    burst: int = 120
+    bulk_rows_per_hour: int = 50_000
+    bulk_rows_burst: int = 20_000  # four full 5,000-row files at once
+    trusted_proxies: tuple[str, ...] = ()
+    max_clients: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name in ("requests_per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst",
+                     "max_clients"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"rate limit setting {name} must be at least 1")
+        self.networks()  # a bad proxy address fails at start, not at the first request
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateLimitSettings:
+        """ALLIANCE_RATE_LIMIT (on|off), ALLIANCE_RATE_LIMIT_PER_MINUTE, _BURST,
+        _BULK_ROWS_PER_HOUR, _BULK_ROWS_BURST, ALLIANCE_TRUSTED_PROXIES (comma-separated
+        addresses or networks)."""
+        values: dict[str, Any] = {}
+        switch = env.get("ALLIANCE_RATE_LIMIT", "on").strip().lower()
+        if switch not in ("on", "off"):
+            raise ValueError(f"ALLIANCE_RATE_LIMIT must be on or off, got {switch!r}")
+        values["enabled"] = switch == "on"
+        for name in ("per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst"):
+            variable = f"ALLIANCE_RATE_LIMIT_{name.upper()}"
+            if raw := env.get(variable):
+                if not raw.strip().isdigit():
+                    raise ValueError(f"{variable} must be a whole number, got {raw!r}")
+                values["requests_per_minute" if name == "per_minute" else name] = int(raw)
+        if raw := env.get("ALLIANCE_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
+        return cls(**values)
+
+    def networks(self) -> tuple[IpNetwork, ...]:
+        """The trusted proxies as networks (single addresses become /32 or /128)."""
+        try:
+            return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                         for p in self.trusted_proxies if p.strip())
+        except ValueError as e:
+            raise ValueError(f"ALLIANCE_TRUSTED_PROXIES: {e}") from e
+
+
+class TokenBuckets:
+    """One token bucket per key: `capacity` tokens, refilled at `per_second`.
+
+    Thread-safe (the middleware runs on the event loop, bulk requests in worker threads).
+    """
+
+    def __init__(self, *, capacity: float, per_second: float, max_keys: int) -> None:
+        if capacity <= 0 or per_second <= 0 or max_keys < 1:
+            raise ValueError("a token bucket needs a positive capacity, rate and size")
+        self.capacity = capacity
+        self.per_second = per_second
+        self.max_keys = max_keys
+        self._full_after = capacity / per_second  # idle this long: indistinguishable from new
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str, cost: float, now: float) -> float:
+        """Take `cost` tokens; 0.0 if granted, else the seconds until they would be there
+        (nothing is taken then). A cost above the capacity can never be granted: inf."""
+        if cost > self.capacity:
+            return math.inf
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + max(0.0, now - last) * self.per_second)
+            if tokens >= cost:
+                tokens -= cost
+                wait = 0.0
+            else:
+                wait = (cost - tokens) / self.per_second
+            self._buckets[key] = (tokens, now)  # most recently used last
+            self._evict(now)
+            return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _evict(self, now: float) -> None:
+        # Oldest first: drop buckets that have refilled completely, then, if still too many,
+        # the least recently used ones.
+        while self._buckets:
+            key, (_, last) = next(iter(self._buckets.items()))
+            if now - last >= self._full_after or len(self._buckets) > self.max_keys:
+                del self._buckets[key]
+            else:
+                return
+
+
+@dataclass
+class RateLimits:
+    """The node's limits: requests per client address, and bulk rows per caller."""
+
+    settings: RateLimitSettings
+    requests: TokenBuckets = field(init=False)
+    bulk_rows: TokenBuckets = field(init=False)
+    proxies: tuple[IpNetwork, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.requests = TokenBuckets(capacity=s.burst, per_second=s.requests_per_minute / 60,
+                                     max_keys=s.max_clients)
+        self.bulk_rows = TokenBuckets(capacity=s.bulk_rows_burst,
+                                      per_second=s.bulk_rows_per_hour / 3600,
+                                      max_keys=s.max_clients)
+        self.proxies = s.networks()
+
+    def client_of(self, scope: Scope) -> str:
+        """The client address of a request (see the module docstring for proxies)."""
+        peer = scope.get("client")
+        address = str(peer[0]) if peer else "unknown"
+        if not self.proxies or not self._trusted(address):
+            return address
+        forwarded = [value.decode("latin-1") for name, value in scope.get("headers", ())
+                     if name == b"x-forwarded-for"]
+        hops = [h.strip() for h in ",".join(forwarded).split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not _is_address(hop):
+                return address  # a malformed chain is not evidence of anything
+            if not self._trusted(hop):
+                return hop
+        return address
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.proxies)
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def retry_after(wait: float) -> str:
+    """The Retry-After header value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait))) if math.isfinite(wait) else "3600"
+
+
+def too_many_body(message: str, *, field: str, rule: str) -> dict[str, Any]:
+    """The JSON error of a 429 (the shape of `http_errors.error_body`)."""
+    return {"code": "rate_limited", "message": message, "field": field, "rule": rule,
+            "unmet": []}
+
+
+def is_limited(path: str, prefixes: Sequence[str] = LIMITED_PREFIXES) -> bool:
+    """Whether a request path counts against the public request budget."""
+    return path in LIMITED_EXACT or path.startswith(tuple(prefixes))
+
+
+class RateLimitMiddleware:
+    """Pure ASGI middleware (no per-request task or body copy): one token per request to a
+    limited path, 429 with Retry-After when the client's bucket is empty."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admit or refuse one request."""
+        if scope["type"] != "http" or not is_limited(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        wait = self.limits.requests.take(self.limits.client_of(scope), 1, time.monotonic())
+        if wait == 0.0:
+            await self.app(scope, receive, send)
+            return
+        seconds = retry_after(wait)
+        body = json.dumps(too_many_body(
+            f"too many requests from this address; retry after {seconds} s",
+            field="client", rule="rate_limit.requests")).encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", seconds.encode()), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def install_rate_limits(app: FastAPI, settings: RateLimitSettings) -> RateLimits | None:
+    """Limit the public paths of `app`; None (and no middleware at all) when disabled."""
+    if not settings.enabled:
+        return None
+    limits = RateLimits(settings)
+    app.add_middleware(RateLimitMiddleware, limits=limits)
+    return limits

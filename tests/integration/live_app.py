@@ -1,0 +1,75 @@
+"""A node's real app served by a real uvicorn server on a loopback port, in a thread.
+
+The public-endpoint tests (bulk, rate limits, privacy) need real sockets: the rate limiter
+keys clients by the socket's peer address, and `X-Forwarded-For` only counts from a trusted
+proxy's address. A node seeded with the demo history answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from domain.policy import AssociationPolicy
+from federation_api.app import create_app
+from federation_api.clock import now, today
+from federation_api.demo_seed import seed
+from federation_api.nats_process import free_port
+from federation_api.node import Node, init_node
+from federation_api.rate_limits import RateLimitSettings
+from federation_api.settings import Settings
+from federation_api.tokens import Role
+
+
+@dataclass
+class LiveNode:
+    """A seeded node, its server's base URL and the ids of the seeded endorsements."""
+
+    node: Node
+    url: str
+    ids: dict[str, str]
+
+    def client(self, **headers: str) -> httpx.Client:
+        """An HTTP client for the server."""
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def token(self, role: Role) -> dict[str, str]:
+        """The Authorization header of a new token with `role`."""
+        _, secret = self.node.tokens.issue(label=f"test {role.value}", role=role, now=now())
+        return {"Authorization": f"Bearer {secret}"}
+
+
+@contextmanager
+def live_node(tmp_path: Path, limits: RateLimitSettings | None = None,
+              host: str = "127.0.0.1") -> Iterator[LiveNode]:
+    """An initialised, seeded node served on `host` until the block ends."""
+    settings = Settings(data_dir=tmp_path / "ak", rate_limits=limits or RateLimitSettings())
+    init_node(settings, association="AK", name="Alaska", policy=AssociationPolicy(),
+              now=now() - dt.timedelta(days=1))
+    node = Node(settings)
+    ids = seed(node, today())
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(create_app(node), host=host, port=port,
+                                           log_config=None, access_log=False,
+                                           proxy_headers=False))
+    thread = threading.Thread(target=server.run, name="live-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveNode(node=node, url=f"http://{host}:{port}", ids=ids)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        node.close()
