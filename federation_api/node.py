@@ -34,6 +34,7 @@ from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
 from ledger.transparency import LedgerLog
+from ledger.witness import Witness
 from ledger.writer import LedgerWriter
 from projections.projector import Projector
 
@@ -158,7 +159,10 @@ class Node:
         self.events = EventStore(env=url.eventsourcing_env())
         self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
                                  own_association=self.association)
-        self.log = LedgerLog(self.ledger, self.ledger.db)
+        self.log = LedgerLog(self.ledger, self.ledger.db, registry=lambda: self.registry)
+        # This node witnesses every peer's checkpoints with its own ledger key.
+        self.witness = Witness(self.log, self.ledger.db, own=self.association,
+                               signer=self.signer, registry=lambda: self.registry)
         self.projector = Projector(Database(url.with_file("projections.sqlite")),
                                    strict_associations=frozenset({self.association}))
         node_db = Database(url.with_file("node.sqlite"))
@@ -203,6 +207,14 @@ class Node:
         if self.registry is None:
             return [self.association]
         return [a.association for a in self.registry.associations]
+
+    def forked_associations(self) -> dict[str, int]:
+        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest)
+        or conflicting checkpoints (witnessing), with how many pieces of evidence each."""
+        forked = dict(self.ingestor.forked())
+        for association, count in self.witness.forked().items():
+            forked[association] = forked.get(association, 0) + count
+        return forked
 
     def verify_ledger(self, association: str | None = None) -> int:
         """Verify every signature and link of a ledger; raises at the first bad entry."""

@@ -31,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from federation_api.checkpoint_gossip import CheckpointGossip
 from federation_api.clock import now
 from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
 from ledger.replica import Gap
@@ -81,7 +82,8 @@ class Replicator:
     def __init__(self, node: Any, nats_url: str, *, peers: Callable[[], Sequence[str]],
                  local_domain: str | None = None, hub_domain: str | None = None,
                  ack_timeout: float = 2.0, window: int = 256,
-                 anti_entropy_seconds: float = 5.0) -> None:
+                 anti_entropy_seconds: float = 5.0,
+                 checkpoint_seconds: float | None = None) -> None:
         self.node = node
         self.own = node.association
         self.nats_url = nats_url
@@ -91,6 +93,9 @@ class Replicator:
         self.ack_timeout = ack_timeout
         self.window = window
         self.anti_entropy_seconds = anti_entropy_seconds
+        self.checkpoint_seconds = (checkpoint_seconds if checkpoint_seconds is not None
+                                   else node.settings.checkpoint_seconds)
+        self.checkpoints: CheckpointGossip | None = None
         self.nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -115,12 +120,17 @@ class Replicator:
             # only what is addressed to its association (ops/nats/README.md).
             inbox_prefix=f"_INBOX.{self.own.lower()}")
         await self.nc.subscribe(backfill_subject(self.own), cb=self._answer_backfill)
+        self.checkpoints = CheckpointGossip(self.node, self.nc,
+                                            interval=self.checkpoint_seconds)
+        await self.checkpoints.start()
         self._tasks = [asyncio.create_task(self._publish_loop(), name="publisher"),
                        asyncio.create_task(self._consume_loop(), name="consumer"),
                        asyncio.create_task(self._anti_entropy_loop(), name="anti-entropy")]
 
     async def stop(self) -> None:
         """Cancel the tasks and close the connection."""
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -1,4 +1,5 @@
-"""Auditor endpoints: raw signed ledger entries by association and seq range."""
+"""Auditor endpoints: raw signed ledger entries by association and seq range, checkpoints
+with their witnesses' cosignatures, witness refusals, and Merkle proofs."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from federation_api.auth import require
 from federation_api.clock import now
 from federation_api.schemas import ErrorOut
 from federation_api.tokens import Principal, Role
+from ledger.checkpoints import parse_body, parse_note
 from ledger.codec import decode_body, decode_signed
 from ledger.entries import entry_hash
 from ledger.errors import NotFound
+from ledger.witnessing import verified_cosigners
 
 router = APIRouter(prefix="/v1/ledger", tags=["auditors"],
                    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut},
@@ -86,6 +89,89 @@ def keys(request: Request, _: Auditor) -> list[KeyOut]:
                    valid_from=k.valid_from.isoformat(),
                    valid_until=k.valid_until.isoformat() if k.valid_until else None)
             for k in request.app.state.node.keyring.keys]
+
+
+class CosignatureOut(BaseModel):
+    """One witness's verified cosignature on the checkpoint (POSIX seconds)."""
+
+    witness: str
+    timestamp: int
+
+
+class CheckpointsOut(BaseModel):
+    """The latest checkpoint held here with every valid cosignature collected for it, and
+    the latest one cosigned by the registry's witness quorum (C2SP notes as text)."""
+
+    association: str
+    origin: str
+    size: int
+    root_hash: str
+    note: str
+    witnesses: list[str]
+    cosignatures: list[CosignatureOut]
+    quorum: int
+    witnessed: bool
+    witnessed_size: int | None
+    witnessed_note: str | None
+    pending_sizes: list[int]
+
+
+class RefusalOut(BaseModel):
+    """A checkpoint this node refused to cosign, kept as evidence."""
+
+    association: str
+    size: int
+    reason: str
+    detail: str
+    fork: bool
+    received_at: str
+    resolved_at: str | None
+    note_base64: str
+    conflicting_note_base64: str
+    replica_root: str
+
+
+@router.get("/{association}/checkpoints", response_model=CheckpointsOut,
+            responses={404: {"model": ErrorOut}})
+def checkpoints(request: Request, association: AssociationId, _: Auditor) -> CheckpointsOut:
+    """The latest checkpoint with its witnesses' cosignatures, whether the registry's quorum
+    of distinct witnesses (never the origin) cosigned it, and the latest one that is."""
+    node = request.app.state.node
+    if association == node.association:
+        node.log.sign_checkpoint(association, node.signer, now())
+    note = node.log.latest_checkpoint(association)
+    if note is None:
+        raise NotFound(f"no checkpoint of {association} here")
+    body = parse_body(parse_note(note).text)
+    registry = node.registry
+    cosigners = verified_cosigners(note, registry) if registry is not None else {}
+    quorum = registry.witness_quorum if registry is not None else 0
+    witnessed_note = node.log.latest_witnessed_checkpoint(association)
+    witnessed_size = (parse_body(parse_note(witnessed_note).text).size
+                      if witnessed_note is not None else None)
+    return CheckpointsOut(
+        association=association, origin=body.origin, size=body.size,
+        root_hash=body.root_hash.hex(), note=note.decode(), witnesses=sorted(cosigners),
+        cosignatures=[CosignatureOut(witness=w, timestamp=t)
+                      for w, t in sorted(cosigners.items())],
+        quorum=quorum, witnessed=witnessed_size == body.size,
+        witnessed_size=witnessed_size,
+        witnessed_note=witnessed_note.decode() if witnessed_note is not None else None,
+        pending_sizes=node.witness.pending(association))
+
+
+@router.get("/{association}/witness-refusals", response_model=list[RefusalOut])
+def witness_refusals(request: Request, association: AssociationId, _: Auditor
+                     ) -> list[RefusalOut]:
+    """Checkpoints of `association` this node refused to cosign, newest first: the note as
+    received, the reason, and for a fork the conflicting note or this node's replica root."""
+    return [RefusalOut(association=r.association, size=r.size, reason=r.reason,
+                       detail=r.detail, fork=r.fork, received_at=r.received_at,
+                       resolved_at=r.resolved_at,
+                       note_base64=base64.b64encode(r.note).decode(),
+                       conflicting_note_base64=base64.b64encode(r.other_note).decode(),
+                       replica_root=r.other_root.hex())
+            for r in request.app.state.node.witness.refusals(association)]
 
 
 class InclusionOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Federation endpoints for auditors and coordinators: peers, quarantine, fork evidence."""
+"""Federation endpoints for auditors and coordinators: peers, quarantine, fork evidence
+(conflicting entries and conflicting checkpoints)."""
 
 from __future__ import annotations
 
@@ -41,11 +42,17 @@ class QuarantineOut(BaseModel):
 
 
 class ForkOut(BaseModel):
-    """Evidence of conflicting entries for one (association, seq)."""
+    """Evidence of a fork: conflicting entries for one (association, seq) (`kind` "entry"),
+    or conflicting signed checkpoints (`kind` "checkpoint": `seq` is the tree size, `notes`
+    holds the refused note and the conflicting one held here, if any, as C2SP note text)."""
 
     seq: int
     stored_entry_hash: str
     conflicting_wire: str
+    kind: str = "entry"
+    notes: list[str] = Field(default_factory=list)
+    replica_root: str = ""
+    detail: str = ""
 
 
 class ResolutionIn(BaseModel):
@@ -58,7 +65,7 @@ class ResolutionIn(BaseModel):
 def peers(request: Request, _: Reader) -> list[PeerOut]:
     """Every ledger this node holds: head, projected position, fork flag, registry state."""
     node = request.app.state.node
-    forked = node.ingestor.forked()
+    forked = node.forked_associations()
     known = sorted(set(node.ledger.associations()) | set(node.peers()))
     out = []
     for association in known:
@@ -81,15 +88,23 @@ def quarantine(request: Request, _: Reader) -> list[QuarantineOut]:
 
 @router.get("/forks/{association}", response_model=list[ForkOut])
 def forks(request: Request, association: AssociationId, _: Reader) -> list[ForkOut]:
-    """Fork evidence: the stored entry's hash and the conflicting entry's signed bytes."""
-    return [ForkOut(seq=seq, stored_entry_hash=stored.hex(),
-                    conflicting_wire=base64.b64encode(wire).decode())
-            for seq, stored, wire in request.app.state.node.ingestor.fork_evidence(association)]
+    """Fork evidence: the stored entry's hash and the conflicting entry's signed bytes, and
+    the conflicting checkpoint notes that witnesses refused."""
+    node = request.app.state.node
+    entries = [ForkOut(seq=seq, stored_entry_hash=stored.hex(),
+                       conflicting_wire=base64.b64encode(wire).decode())
+               for seq, stored, wire in node.ingestor.fork_evidence(association)]
+    return entries + [
+        ForkOut(seq=r.size, stored_entry_hash="", conflicting_wire="", kind="checkpoint",
+                notes=[n.decode("utf-8", "replace") for n in (r.note, r.other_note) if n],
+                replica_root=r.other_root.hex(), detail=r.detail)
+        for r in node.witness.refusals(association) if r.fork]
 
 
 @router.post("/forks/{association}/resolution")
 def resolve(request: Request, association: AssociationId, body: ResolutionIn,
             _: Auditor) -> dict[str, int]:
     """Record the Alliance's resolution; the association is no longer flagged."""
-    return {"resolved": request.app.state.node.ingestor.resolve_forks(
-        association, body.resolution, now())}
+    node = request.app.state.node
+    return {"resolved": node.ingestor.resolve_forks(association, body.resolution, now())
+            + node.witness.resolve_forks(association, body.resolution, now())}

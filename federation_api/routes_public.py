@@ -41,9 +41,10 @@ def lookup(node: Node, endorsement_id: str, last_name: str, on: dt.date,
         return None
     level = Level(answer.level)
     warnings = []
-    if answer.association in (node.ingestor.forked() if forked is None else forked):
+    if answer.association in (node.forked_associations() if forked is None else forked):
         warnings.append(f"{answer.association}'s ledger is flagged: it signed conflicting "
-                        f"entries (a fork) and the Alliance has not resolved it yet")
+                        f"entries or checkpoints (a fork) and the Alliance has not resolved "
+                        f"it yet")
     return VerifyOut(name=f"{answer.given_name} {answer.family_name}", level=level,
                      level_title=level.title, designation=answer.designation,
                      association=answer.association, status=answer.standing,
@@ -102,6 +103,6 @@ def metrics(request: Request) -> Response:
         m.ledger_head.labels(association).set(head[0] if head else 0)
         m.projected.labels(association).set(node.projector.position(association))
     m.quarantined.set(node.ingestor.quarantine_count())
-    m.forked.set(len(node.ingestor.forked()))
+    m.forked.set(len(node.forked_associations()))
     rendered: Response = m.render()
     return rendered

@@ -40,6 +40,7 @@ class Action(StrEnum):
     RESUME = "resume"  # a suspended association returns with a new key
     WITHDRAW = "withdraw"  # the association leaves; its history stays verifiable
     GOVERNANCE = "governance"  # new governance key set and quorum
+    WITNESS_QUORUM = "witness_quorum"  # cosignatures a checkpoint needs (`threshold`; 0: default)
 
 
 class AssociationState(StrEnum):
@@ -50,16 +51,20 @@ class AssociationState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class Genesis(msgspec.Struct, frozen=True, kw_only=True):
+# omit_defaults: a genesis that leaves `witness_quorum` at its default encodes exactly as one
+# written before the field existed, so its digest (registry entry 1's prev_hash) is unchanged.
+class Genesis(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The registry's root of trust, distributed out of band to every node."""
 
     alliance: str
     governance_keys: tuple[bytes, ...]
     threshold: int
     created_at: AwareDatetime
+    witness_quorum: int = 0  # 0: the default rule of `RegistryState.witness_quorum`
 
     def __post_init__(self) -> None:
         _check_governance(self.governance_keys, self.threshold)
+        _check_witness_quorum(self.witness_quorum)
 
     def digest(self) -> bytes:
         """SHA-256 of the canonical genesis: the prev_hash of registry entry 1."""
@@ -79,7 +84,10 @@ class RegistryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     key_id: str = ""  # REVOKE_KEY: which key
     effective_at: AwareDatetime | None = None
     governance_keys: tuple[bytes, ...] = ()  # GOVERNANCE
-    threshold: int = 0  # GOVERNANCE
+    # GOVERNANCE: the governance quorum; WITNESS_QUORUM: the witness quorum (0: default rule).
+    # Reused rather than a new field: a new field would change the canonical encoding of
+    # every entry already signed.
+    threshold: int = 0
     note: str = ""
 
 
@@ -136,6 +144,21 @@ class RegistryState(msgspec.Struct, frozen=True, kw_only=True):
     threshold: int
     associations: tuple[AssociationRecord, ...]
     keyring: Keyring
+    configured_witness_quorum: int = 0  # genesis or the last WITNESS_QUORUM entry; 0: default
+
+    @property
+    def witness_quorum(self) -> int:
+        """How many distinct witnesses (never the origin) must cosign a checkpoint.
+
+        Set by the genesis field `witness_quorum` or a WITNESS_QUORUM registry entry. The
+        default (0 configured) is a majority of the possible witnesses: with n active
+        associations, each origin has n - 1 peers and needs (n - 1) // 2 + 1 of them, at
+        least 1 (n = 3: 2; n = 30: 15). A split view then has to fool a majority of peers.
+        """
+        if self.configured_witness_quorum > 0:
+            return self.configured_witness_quorum
+        active = sum(1 for a in self.associations if a.state is AssociationState.ACTIVE)
+        return max(1, (active - 1) // 2 + 1)
 
     def association(self, association: str) -> AssociationRecord | None:
         """The record of one association, if admitted."""
@@ -152,7 +175,8 @@ def initial_state(genesis: Genesis) -> RegistryState:
     """The state before any entry."""
     return RegistryState(genesis=genesis, seq=0, head_hash=genesis.digest(),
                          governance_keys=genesis.governance_keys, threshold=genesis.threshold,
-                         associations=(), keyring=Keyring())
+                         associations=(), keyring=Keyring(),
+                         configured_witness_quorum=genesis.witness_quorum)
 
 
 def verify_registry(genesis: Genesis, entries: Iterable[bytes]) -> RegistryState:
@@ -208,6 +232,12 @@ def _transition(state: RegistryState, body: RegistryBody) -> RegistryState:
         _check_governance(body.governance_keys, body.threshold)
         return msgspec.structs.replace(state, governance_keys=body.governance_keys,
                                        threshold=body.threshold)
+    if body.action is Action.WITNESS_QUORUM:
+        try:
+            _check_witness_quorum(body.threshold)
+        except MalformedEntry as e:
+            fail(e.reason)
+        return msgspec.structs.replace(state, configured_witness_quorum=body.threshold)
     if body.action is Action.ADMIT:
         if record is not None:
             fail(f"{body.association} is already admitted")
@@ -287,6 +317,11 @@ def _check_governance(keys: tuple[bytes, ...], threshold: int) -> None:
         raise MalformedEntry("governance keys must be distinct")
     if not 1 <= threshold <= len(keys):
         raise MalformedEntry("threshold must be between 1 and the number of governance keys")
+
+
+def _check_witness_quorum(quorum: int) -> None:
+    if isinstance(quorum, bool) or not isinstance(quorum, int) or not 0 <= quorum <= 1000:
+        raise MalformedEntry("witness quorum must be 0 (default rule) or a positive count")
 
 
 def wire_of(entry: RegistryEntry) -> bytes:

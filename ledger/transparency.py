@@ -5,21 +5,29 @@ every signature as well as every body. The association signs checkpoints of its 
 with its ledger key in the C2SP checkpoint note format, and never signs two inconsistent
 ones: each new checkpoint is checked against the last one signed with a consistency proof
 over its own leaves before the signature is made.
+
+The same `checkpoints` table also holds peers' checkpoints that this node, as their witness,
+found equal to its verified replica (see `ledger/witness.py`), and `checkpoint_cosignatures`
+holds every witness cosignature collected for any origin, verified under the registry when it
+arrived. `latest_checkpoint` is the one way out: the note with every collected cosignature
+that still verifies appended, so exports and proofs carry the witnesses' statements.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 
 from ledger.checkpoints import (
     Checkpoint,
+    append_signature_lines,
     next_checkpoint_allowed,
     parse_body,
     parse_note,
     sign_note,
 )
-from ledger.database import Database
+from ledger.database import Cursor, Database
 from ledger.merkle import (
     MerkleProofError,
     MerkleTree,
@@ -29,8 +37,10 @@ from ledger.merkle import (
     verify_consistency,
 )
 from ledger.merkle import root as merkle_root
+from ledger.registry import RegistryState
 from ledger.signing import Signer
 from ledger.store import LedgerStore
+from ledger.witnessing import verified_cosigners
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -40,6 +50,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     note {blob} NOT NULL,
     signed_at TEXT NOT NULL,
     PRIMARY KEY (association, size)
+);
+CREATE TABLE IF NOT EXISTS checkpoint_cosignatures (
+    association TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    root_hash {blob} NOT NULL,
+    witness TEXT NOT NULL,
+    cosigned_at BIGINT NOT NULL,
+    line {blob} NOT NULL,
+    PRIMARY KEY (association, size, root_hash, witness)
 )
 """
 
@@ -52,9 +71,13 @@ def origin_of(association: str) -> str:
 class LedgerLog:
     """Merkle views of the ledgers in one store, and this association's checkpoints."""
 
-    def __init__(self, store: LedgerStore, db: Database) -> None:
+    def __init__(self, store: LedgerStore, db: Database, *,
+                 registry: Callable[[], RegistryState | None] | None = None) -> None:
         self.store = store
         self.db = db
+        # With a registry, collected cosignatures are re-checked on the way out, so a witness
+        # key revoked since (e.g. after a compromise) stops counting.
+        self._registry = registry or (lambda: None)
         db.ddl(_DDL)
         self._trees: dict[str, MerkleTree] = {}
         self._lock = threading.Lock()
@@ -96,19 +119,96 @@ class LedgerLog:
     # -- checkpoints of our own ledger ------------------------------------------------------
 
     def latest_checkpoint(self, association: str) -> bytes | None:
-        """The most recent signed checkpoint note of an association held here."""
-        rows = self.db.query("SELECT note FROM checkpoints WHERE association = ? "
-                             "ORDER BY size DESC LIMIT 1", (association,))
-        return bytes(rows[0][0]) if rows else None
+        """The most recent checkpoint note of an association held here, with every valid
+        cosignature collected for it appended."""
+        row = self._latest_row(association)
+        return None if row is None else self._with_cosignatures(association, *row)
+
+    def latest_witnessed_checkpoint(self, association: str) -> bytes | None:
+        """The most recent checkpoint of `association` cosigned by the registry's witness
+        quorum of distinct witnesses (never the origin), with its cosignatures; None if none
+        is, or without a registry."""
+        registry = self._registry()
+        if registry is None:
+            return None
+        candidates = self.db.query(
+            "SELECT k.size, k.root_hash, k.note FROM checkpoints k JOIN checkpoint_cosignatures c"
+            " ON c.association = k.association AND c.size = k.size AND c.root_hash = k.root_hash"
+            " WHERE k.association = ? AND c.witness <> ? GROUP BY k.size, k.root_hash, k.note"
+            " HAVING COUNT(DISTINCT c.witness) >= ? ORDER BY k.size DESC LIMIT 20",
+            (association, association, registry.witness_quorum))
+        for size, root_hash, note in candidates:
+            full = self._with_cosignatures(association, int(size), bytes(root_hash), bytes(note))
+            if len(verified_cosigners(full, registry)) >= registry.witness_quorum:
+                return full
+        return None
+
+    def checkpoint_at(self, association: str, size: int) -> tuple[bytes, bytes] | None:
+        """(root hash, note without cosignatures) of the stored checkpoint of `size`."""
+        rows = self.db.query("SELECT root_hash, note FROM checkpoints WHERE association = ? "
+                             "AND size = ?", (association, size))
+        return (bytes(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    def cosignature_lines(self, association: str, size: int, root_hash: bytes
+                          ) -> dict[str, bytes]:
+        """Collected cosignature lines over one checkpoint, by witness association."""
+        return {r[0]: bytes(r[1]) for r in self.db.query(
+            "SELECT witness, line FROM checkpoint_cosignatures WHERE association = ? AND "
+            "size = ? AND root_hash = ? ORDER BY witness", (association, size, root_hash))}
+
+    @staticmethod
+    def record_checkpoint(cur: Cursor, association: str, checkpoint: Checkpoint, note: bytes,
+                          now: dt.datetime) -> None:
+        """Keep a peer's checkpoint (its origin's signature only) unless one of that size is
+        kept already; part of the caller's transaction."""
+        if cur.execute("SELECT 1 FROM checkpoints WHERE association = ? AND size = ?",
+                       (association, checkpoint.size)).fetchone() is None:
+            cur.execute("INSERT INTO checkpoints (association, size, root_hash, note, "
+                        "signed_at) VALUES (?, ?, ?, ?, ?)",
+                        (association, checkpoint.size, checkpoint.root_hash, note,
+                         now.isoformat()))
+
+    @staticmethod
+    def record_cosignature(cur: Cursor, association: str, checkpoint: Checkpoint,
+                           witness: str, timestamp: int, line: bytes) -> bool:
+        """Keep one verified cosignature line (the first one per witness and checkpoint)."""
+        key = (association, checkpoint.size, checkpoint.root_hash, witness)
+        if cur.execute("SELECT 1 FROM checkpoint_cosignatures WHERE association = ? AND "
+                       "size = ? AND root_hash = ? AND witness = ?", key).fetchone():
+            return False
+        cur.execute("INSERT INTO checkpoint_cosignatures (association, size, root_hash, "
+                    "witness, cosigned_at, line) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*key, timestamp, line))
+        return True
+
+    def _latest_row(self, association: str) -> tuple[int, bytes, bytes] | None:
+        rows = self.db.query("SELECT size, root_hash, note FROM checkpoints WHERE "
+                             "association = ? ORDER BY size DESC LIMIT 1", (association,))
+        return (int(rows[0][0]), bytes(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    def _with_cosignatures(self, association: str, size: int, root_hash: bytes,
+                           note: bytes) -> bytes:
+        lines = self.cosignature_lines(association, size, root_hash)
+        if not lines:
+            return note
+        full = append_signature_lines(note, lines.values())
+        registry = self._registry()
+        if registry is None:
+            return full
+        valid = verified_cosigners(full, registry)
+        if len(valid) == len(lines):
+            return full
+        return append_signature_lines(note, [line for witness, line in lines.items()
+                                             if witness in valid])
 
     def sign_checkpoint(self, association: str, signer: Signer, now: dt.datetime) -> bytes:
         """Sign a checkpoint of the current ledger (or return the last one if nothing grew)."""
         size, root_hash = self.root(association)
         new = Checkpoint(origin=origin_of(association), size=size, root_hash=root_hash)
-        last_note = self.latest_checkpoint(association)
-        last = parse_body(parse_note(last_note).text) if last_note else None
-        if last_note and last and last.size == size and last.root_hash == root_hash:
-            return last_note
+        row = self._latest_row(association)
+        last = parse_body(parse_note(row[2]).text) if row else None
+        if row and last and last.size == size and last.root_hash == root_hash:
+            return self._with_cosignatures(association, *row)
         consistent = True
         if last is not None and 0 < last.size < size:
             proof = self.consistency(association, last.size, size)
@@ -123,3 +223,4 @@ class LedgerLog:
                         "signed_at) VALUES (?, ?, ?, ?, ?)",
                         (association, size, root_hash, note, now.isoformat()))
         return note
+

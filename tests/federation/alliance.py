@@ -63,11 +63,13 @@ class Alliance:
 
     async def start_replication(self, association: str, url: str, *,
                                 local_domain: str | None = None,
-                                hub_domain: str | None = None) -> Replicator:
-        """Start a node's replication against a NATS URL."""
+                                hub_domain: str | None = None,
+                                checkpoint_seconds: float = 1.0) -> Replicator:
+        """Start a node's replication (and checkpoint gossip) against a NATS URL."""
         node = self.nodes[association]
         replicator = Replicator(node, url, peers=node.peers, local_domain=local_domain,
-                                hub_domain=hub_domain, anti_entropy_seconds=1.0)
+                                hub_domain=hub_domain, anti_entropy_seconds=1.0,
+                                checkpoint_seconds=checkpoint_seconds)
         await replicator.start()
         node.commit_listeners.append(replicator.wake)
         self.replicators[association] = replicator

@@ -1,0 +1,147 @@
+"""Checkpoint gossip over NATS: publish our checkpoints, witness peers', share cosignatures.
+
+Subjects live under the publisher's own prefix, so the hub's least-privilege rule "a leaf
+publishes only `alliance.<own id>.>`" covers them unchanged:
+- `alliance.<origin>.checkpoint`: the origin's latest signed checkpoint note;
+- `alliance.<witness>.cosignature`: a witness's cosigned note (the origin's note plus the
+  witness's tlog-cosignature line).
+Every node subscribes to `alliance.*.checkpoint` and `alliance.*.cosignature`. The payload is
+the C2SP note itself; provenance comes from the signatures and the registry, never from the
+subject (a cosignature is filed under the witness its verified line names).
+
+Why core NATS and not JetStream: a checkpoint is small, self-verifying and superseded by the
+next one; the database, not NATS, keeps every checkpoint and cosignature. The origin
+re-publishes its latest checkpoint every interval (signing a new one only when its ledger
+grew), and a witness that sees a checkpoint it already cosigned re-publishes its stored
+cosignature without signing again, so a message lost to a disconnect or an offline peer costs
+one interval, and a node that was away catches up with the latest checkpoint on its return.
+JetStream would need a stream and a hub mirror per association for data nobody needs to
+replay. Handlers never trust a payload before `ledger.witness` has verified it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from federation_api.clock import now
+from ledger.checkpoints import parse_note
+from ledger.transparency import origin_of
+from ledger.witness import MAX_NOTE_BYTES, Cosigned, Refused, WitnessOutcome
+
+log = logging.getLogger("alliance.checkpoints")
+
+ALL_CHECKPOINTS = "alliance.*.checkpoint"
+ALL_COSIGNATURES = "alliance.*.cosignature"
+
+
+def checkpoint_subject(association: str) -> str:
+    """Where an association publishes its own checkpoints."""
+    return f"alliance.{association.lower()}.checkpoint"
+
+
+def cosignature_subject(association: str) -> str:
+    """Where an association, as a witness, publishes its cosignatures."""
+    return f"alliance.{association.lower()}.cosignature"
+
+
+class CheckpointGossip:
+    """Signs and publishes this node's checkpoints; witnesses and collects everyone's."""
+
+    def __init__(self, node: Any, nc: NatsClient, *, interval: float) -> None:
+        self.node = node
+        self.nc = nc
+        self.own = node.association
+        self.interval = interval
+        self._tick = min(interval, 0.5)  # how often pending checkpoints are retried
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._subscriptions: list[Any] = []
+        self.published = 0  # own checkpoint publications, for tests and metrics
+        self.cosigned = 0  # new cosignatures this node made
+
+    async def start(self) -> None:
+        """Subscribe to every peer's checkpoints and cosignatures; start the timer."""
+        self._subscriptions = [
+            await self.nc.subscribe(ALL_CHECKPOINTS, cb=self._on_checkpoint),
+            await self.nc.subscribe(ALL_COSIGNATURES, cb=self._on_cosignature)]
+        self._tasks = [asyncio.create_task(self._loop(), name="checkpoints")]
+
+    async def stop(self) -> None:
+        """Stop the timer and the subscriptions."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    def publish_soon(self) -> None:
+        """Sign and publish a checkpoint now rather than at the next interval (same loop)."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_publish = loop.time()
+        while True:
+            try:
+                if self._wake.is_set() or loop.time() >= next_publish:
+                    self._wake.clear()
+                    await self.publish_checkpoint()
+                    next_publish = loop.time() + self.interval
+                for outcome in await asyncio.to_thread(self.node.witness.retry_pending, now()):
+                    await self._after_witnessing(outcome)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("checkpoint pass failed; will retry", extra={"error": str(e)})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick)
+
+    async def publish_checkpoint(self) -> bytes:
+        """Sign a checkpoint of our ledger if it grew (else reuse the last) and publish it."""
+        note: bytes = await asyncio.to_thread(self.node.log.sign_checkpoint, self.own,
+                                              self.node.signer, now())
+        await self.nc.publish(checkpoint_subject(self.own), _origin_part(note, self.own))
+        self.published += 1
+        return note
+
+    async def _on_checkpoint(self, msg: Msg) -> None:
+        if len(msg.data) > MAX_NOTE_BYTES:
+            return
+        try:
+            outcome = await asyncio.to_thread(self.node.witness.receive, msg.data, now())
+            await self._after_witnessing(outcome)
+        except Exception as e:  # a handler must never die on a bad payload
+            log.warning("checkpoint not handled", extra={"error": str(e)})
+
+    async def _after_witnessing(self, outcome: WitnessOutcome) -> None:
+        if isinstance(outcome, Cosigned):
+            self.cosigned += outcome.new
+            await self.nc.publish(cosignature_subject(self.own), outcome.note)
+        elif isinstance(outcome, Refused) and outcome.fork:
+            log.warning("checkpoint fork", extra={"association": outcome.association,
+                                                  "reason": outcome.reason})
+
+    async def _on_cosignature(self, msg: Msg) -> None:
+        if len(msg.data) > MAX_NOTE_BYTES:
+            return
+        try:
+            await asyncio.to_thread(self.node.witness.collect, msg.data, now())
+        except Exception as e:
+            log.warning("cosignature not handled", extra={"error": str(e)})
+
+
+def _origin_part(note: bytes, association: str) -> bytes:
+    """What the origin publishes: its own signed note, without the cosignatures it holds
+    (witnesses cosign the origin's statement; the cosignatures travel on their own)."""
+    parsed = parse_note(note)
+    name = origin_of(association)
+    return parsed.text + b"\n" + b"".join(s.line() for s in parsed.signatures if s.name == name)
