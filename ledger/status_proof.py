@@ -1,0 +1,493 @@
+"""Proof of status: a self-contained bundle that shows offline what an endorsement was on a date.
+
+A bundle carries the signed entries that decide one endorsement's status (its own entries in
+its home ledger, and any recognition of it by another association), an RFC 6962 inclusion
+proof of each under a signed checkpoint of its association's ledger (cosigned by witnesses when
+the node held such a checkpoint), the trust registry from its genesis, and the answer the node
+gave. `verify_status_proof` checks all of it with no network and no node: registry from
+genesis (optionally against a pinned genesis), each entry's signature under a key valid for its
+association at its time, each checkpoint's origin signature and every cosignature line, each
+inclusion proof, that the endorsement's entries in its home ledger are gapless, and finally
+that replaying the entries gives the stated answer. The replay is injected (`Replay`): it is
+the projection code, which the ledger layer may not import.
+
+What a bundle cannot prove is listed by `limits`: chiefly, the absence of an entry it does not
+include (a later entry, one after the checkpoint, or one in a ledger the node had not received).
+
+Pure: values in, a report out; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import msgspec
+
+from domain.endorsement import endorsement_uuid
+from ledger.checkpoints import (
+    COSIGNATURE_V1,
+    Checkpoint,
+    CheckpointError,
+    key_id,
+    open_checkpoint,
+    parse_note,
+    verify_cosignature,
+)
+from ledger.codec import AwareDatetime, decode_json, decode_payload, encode_json
+from ledger.entries import LedgerEntry, open_entry
+from ledger.errors import MalformedEntry, VerificationError
+from ledger.keyring import KeyRecord
+from ledger.merkle import MerkleProofError, leaf_hash, verify_inclusion
+from ledger.registry import Genesis, RegistryState, verify_registry
+from ledger.transparency import origin_of
+from ledger.witnessing import association_of_witness, claimed_timestamp, key_at
+
+PROOF_FORMAT = "alliance-status-proof/v1"
+CREATED = frozenset({"EndorsementGranted", "EndorsementRecognized"})
+RECOGNIZED = "EndorsementRecognized"
+TRANSFERRED_OUT = "EndorsementTransferredOut"
+
+
+class StatusProofError(VerificationError):
+    """A bundle cannot be checked at all (unreadable), or the replay of its entries failed."""
+
+
+# -- the bundle --------------------------------------------------------------------------------
+
+
+class StatusClaim(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The answer about one endorsement on one date, as the node gave it (public fields only)."""
+
+    endorsement_id: str
+    as_of: dt.date
+    family_name: str
+    given_name: str
+    level: str
+    designation: str | None
+    association: str
+    recorded_status: str  # as recorded on `as_of` (active, lapsed, suspended ...)
+    standing: str  # what may be shown: never "current" after valid_through
+    valid_through: dt.date
+
+
+class ProvenEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A signed entry (exact wire bytes) and its inclusion proof under its ledger's checkpoint."""
+
+    wire: bytes
+    inclusion: tuple[bytes, ...]
+
+
+class LedgerCheckpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A signed checkpoint note of one association's ledger, with any witness cosignatures."""
+
+    association: str
+    note: bytes
+
+
+class StatusProof(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything needed to check a status answer offline."""
+
+    format: str
+    made_by: str  # the association whose node made the bundle
+    made_at: AwareDatetime
+    claim: StatusClaim
+    entries: tuple[ProvenEntry, ...]
+    checkpoints: tuple[LedgerCheckpoint, ...]
+    genesis: Genesis
+    registry: tuple[bytes, ...]  # registry entries' wire bytes, from seq 1
+
+
+def encode_status_proof(proof: StatusProof) -> bytes:
+    """The bundle as a JSON file (bytes in base64), through the one codec."""
+    return encode_json(proof)
+
+
+def decode_status_proof(data: bytes) -> StatusProof:
+    """Parse a bundle file; StatusProofError if it is not one (nothing else is trusted yet)."""
+    try:
+        proof = decode_json(data, StatusProof)
+    except MalformedEntry as e:
+        raise StatusProofError(f"not a status proof: {e.reason}") from e
+    if proof.format != PROOF_FORMAT:
+        raise StatusProofError(f"unknown proof format {proof.format!r} (expected "
+                               f"{PROOF_FORMAT})")
+    return proof
+
+
+Replay = Callable[[Sequence[bytes], str, dt.date], StatusClaim | None]
+"""(verified wires, endorsement id, date) -> the answer the projections give, or None when the
+endorsement was not granted by then. Raises StatusProofError when an entry breaks a rule."""
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+class Check(StrEnum):
+    """Which check a finding failed."""
+
+    GENESIS = "genesis"
+    REGISTRY = "registry"
+    ENTRY_SIGNATURE = "entry-signature"
+    DUPLICATE_ENTRY = "duplicate-entry"
+    UNRELATED_ENTRY = "unrelated-entry"
+    MISSING_ENTRY = "missing-entry"
+    CHECKPOINT = "checkpoint"
+    CHECKPOINT_SIGNATURE = "checkpoint-signature"
+    COSIGNATURE = "cosignature"
+    INCLUSION = "inclusion-proof"
+    REPLAY = "replay"
+    ANSWER = "answer"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check, with what it concerns and why."""
+
+    check: Check
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.subject}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """A verified checkpoint: its size and how many distinct witnesses cosigned it."""
+
+    association: str
+    size: int
+    witnesses: tuple[str, ...]
+    quorum: int
+
+    @property
+    def witnessed(self) -> bool:
+        """Cosigned by at least the registry's witness quorum."""
+        return len(self.witnesses) >= self.quorum
+
+
+@dataclass
+class ProofReport:
+    """What verification found, and what the bundle then proves and does not prove."""
+
+    proof: StatusProof
+    pinned: bool
+    findings: list[Finding] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+    checkpoints: dict[str, CheckpointSummary] = field(default_factory=dict)
+    registry_seq: int = 0
+    replayed: StatusClaim | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No check failed."""
+        return not self.findings
+
+    def fail(self, check: Check, subject: str, detail: str) -> None:
+        """Record a failed check."""
+        self.findings.append(Finding(check, subject, detail))
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+def verify_status_proof(proof: StatusProof, replay: Replay, *,
+                        pinned_genesis: Genesis | None = None) -> ProofReport:
+    """Check every part of a bundle and replay it; the report names each failed check."""
+    report = ProofReport(proof=proof, pinned=pinned_genesis is not None)
+    if pinned_genesis is not None and pinned_genesis.digest() != proof.genesis.digest():
+        report.fail(Check.GENESIS, "genesis", f"the bundle's registry starts from genesis "
+                    f"{proof.genesis.digest().hex()[:16]}, not the pinned "
+                    f"{pinned_genesis.digest().hex()[:16]}")
+        return report  # nothing else can be trusted without the right root
+    try:
+        state = verify_registry(proof.genesis, proof.registry)
+    except VerificationError as e:
+        report.fail(Check.REGISTRY, "registry", str(e))
+        return report
+    report.registry_seq = state.seq
+    _open_entries(proof, state, report)
+    _check_completeness(proof.claim.endorsement_id, report)
+    roots = _check_checkpoints(proof, state, report)
+    _check_inclusion(proof, roots, report)
+    if not any(f.check in (Check.ENTRY_SIGNATURE, Check.DUPLICATE_ENTRY)
+               for f in report.findings):
+        _check_replay(proof, replay, report)
+    return report
+
+
+def _open_entries(proof: StatusProof, state: RegistryState, report: ProofReport) -> None:
+    seen: set[tuple[str, int]] = set()
+    for position, proven in enumerate(proof.entries, start=1):
+        try:
+            entry = open_entry(proven.wire, state.keyring)
+        except VerificationError as e:
+            report.fail(Check.ENTRY_SIGNATURE, f"entry {position} of the bundle", str(e))
+            continue
+        where = (entry.body.association, entry.seq)
+        if where in seen:
+            report.fail(Check.DUPLICATE_ENTRY, _name(entry), "included twice")
+            continue
+        seen.add(where)
+        report.entries.append(entry)
+
+
+def _check_completeness(endorsement_id: str, report: ProofReport) -> None:
+    """Every entry must concern the endorsement; its own entries must be versions 1..n."""
+    aggregate = str(endorsement_uuid(endorsement_id))
+    own: list[LedgerEntry] = []
+    recognitions: dict[str, LedgerEntry] = {}
+    for entry in report.entries:
+        body = entry.body
+        if body.aggregate_id == aggregate:
+            own.append(entry)
+            continue
+        origin = None
+        if body.event_type == RECOGNIZED:
+            try:
+                origin = decode_payload(body).get("origin_endorsement_id")
+            except VerificationError:
+                origin = None
+        if origin == endorsement_id:
+            recognitions[entry.entry_hash.hex()] = entry
+        else:
+            report.fail(Check.UNRELATED_ENTRY, _name(entry),
+                        f"a {body.event_type} that does not concern {endorsement_id}")
+    homes = sorted({e.body.association for e in own})
+    if len(homes) > 1:
+        report.fail(Check.UNRELATED_ENTRY, endorsement_id,
+                    f"entries of one endorsement from several ledgers: {', '.join(homes)}")
+        return
+    versions = sorted(e.body.aggregate_version for e in own)
+    if not versions:
+        report.fail(Check.MISSING_ENTRY, endorsement_id, "the bundle holds none of its entries")
+        return
+    expected = list(range(1, len(versions) + 1))
+    if versions != expected:
+        missing = sorted(set(range(1, versions[-1] + 1)) - set(versions))
+        report.fail(Check.MISSING_ENTRY, endorsement_id,
+                    f"its entries in {homes[0]}'s ledger are not gapless: version(s) "
+                    f"{', '.join(map(str, missing)) or 'repeated'} missing")
+    first = min(own, key=lambda e: e.body.aggregate_version)
+    if first.body.event_type not in CREATED:
+        report.fail(Check.MISSING_ENTRY, endorsement_id, "the entry that created it is missing")
+    for entry in own:
+        if entry.body.event_type != TRANSFERRED_OUT:
+            continue
+        try:
+            wanted = decode_payload(entry.body).get("recognition_entry_hash")
+        except VerificationError as e:
+            report.fail(Check.UNRELATED_ENTRY, _name(entry), e.reason)
+            continue
+        if wanted not in recognitions:
+            report.fail(Check.MISSING_ENTRY, _name(entry), "the recognition this transfer "
+                        "records is not in the bundle")
+
+
+def _check_checkpoints(proof: StatusProof, state: RegistryState,
+                       report: ProofReport) -> dict[str, Checkpoint]:
+    latest: dict[str, dt.datetime] = {}
+    for entry in report.entries:
+        a = entry.body.association
+        latest[a] = max(latest.get(a, entry.body.recorded_at), entry.body.recorded_at)
+    roots: dict[str, Checkpoint] = {}
+    for held in proof.checkpoints:
+        a = held.association
+        if a in roots:
+            report.fail(Check.CHECKPOINT, a, "more than one checkpoint for one ledger")
+            continue
+        if a not in latest:
+            report.fail(Check.CHECKPOINT, a, "a checkpoint of a ledger none of the entries is in")
+            continue
+        checkpoint = _open_origin(held, state, latest[a], report)
+        if checkpoint is None:
+            continue
+        witnesses = _check_cosignatures(held, state, report)
+        roots[a] = checkpoint
+        report.checkpoints[a] = CheckpointSummary(association=a, size=checkpoint.size,
+                                                  witnesses=witnesses,
+                                                  quorum=state.witness_quorum)
+    return roots
+
+
+def _origin_candidates(state: RegistryState, association: str,
+                       after: dt.datetime) -> list[KeyRecord]:
+    """Keys that may have signed a checkpoint covering an entry recorded at `after`.
+
+    A checkpoint carries no time, but it is signed after every entry it covers; a key whose
+    window closed before the latest of them (rotated out, revoked, suspended) cannot have
+    signed it honestly.
+    """
+    return [k for k in state.keyring.keys if k.association == association
+            and (k.valid_until is None or k.valid_until > after)]
+
+
+def _open_origin(held: LedgerCheckpoint, state: RegistryState, after: dt.datetime,
+                 report: ProofReport) -> Checkpoint | None:
+    a = held.association
+    origin = origin_of(a)
+    candidates = _origin_candidates(state, a, after)
+    checkpoint: Checkpoint | None = None
+    for record in candidates:
+        try:
+            checkpoint = open_checkpoint(held.note, {origin: record.public_key})
+            break
+        except CheckpointError:
+            continue
+    if checkpoint is None:
+        report.fail(Check.CHECKPOINT_SIGNATURE, a,
+                    f"not signed as {origin} by a key {a} could sign with after its entry of "
+                    f"{after.isoformat()} (rotated-out, revoked or foreign key)")
+        return None
+    if checkpoint.origin != origin:
+        report.fail(Check.CHECKPOINT, a, f"origin line is {checkpoint.origin!r}, not {origin!r}")
+        return None
+    return checkpoint
+
+
+def _check_cosignatures(held: LedgerCheckpoint, state: RegistryState,
+                        report: ProofReport) -> tuple[str, ...]:
+    """Distinct registry members whose cosignature verifies under their key valid then.
+
+    Stricter than C2SP's "ignore unknown lines": in this closed Alliance every line of a
+    checkpoint note must be the origin's or a member witness's, so any other line (a non-member,
+    a bad signature, a key not valid at the cosignature's time) is a finding, not noise.
+    """
+    a = held.association
+    origin = origin_of(a)
+    parsed = parse_note(held.note)
+    witnesses: set[str] = set()
+    for sig in parsed.signatures:
+        if sig.name == origin:
+            continue  # the origin's signature was checked by _open_origin
+        witness = association_of_witness(sig.name)
+        subject = f"{a} checkpoint, line by {sig.name}"
+        if witness is None or state.association(witness) is None:
+            report.fail(Check.COSIGNATURE, subject, "not an Alliance member's witness key name")
+            continue
+        if witness == a:
+            report.fail(Check.COSIGNATURE, subject, "a ledger cannot witness itself")
+            continue
+        timestamp = claimed_timestamp(sig.signature)
+        if timestamp is None:
+            report.fail(Check.COSIGNATURE, subject, "not a timestamped cosignature")
+            continue
+        at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        record = key_at(state, witness, at)
+        if record is None or key_id(sig.name, COSIGNATURE_V1, record.public_key) != sig.key_id:
+            report.fail(Check.COSIGNATURE, subject, f"not made with the key the registry "
+                        f"allowed {witness} at {at.isoformat()}")
+            continue
+        try:
+            verify_cosignature(parsed.text, sig.line(), sig.name, record.public_key)
+        except CheckpointError as e:
+            report.fail(Check.COSIGNATURE, subject, e.reason)
+            continue
+        witnesses.add(witness)
+    return tuple(sorted(witnesses))
+
+
+def _check_inclusion(proof: StatusProof, roots: dict[str, Checkpoint],
+                     report: ProofReport) -> None:
+    by_wire = {p.wire: p for p in proof.entries}
+    for entry in report.entries:
+        a = entry.body.association
+        checkpoint = roots.get(a)
+        if checkpoint is None:
+            if a not in {c.association for c in proof.checkpoints}:
+                report.fail(Check.CHECKPOINT, _name(entry), f"no checkpoint of {a}'s ledger")
+            continue  # a checkpoint that failed is already a finding
+        try:
+            verify_inclusion(leaf_hash(entry.wire), entry.seq - 1, checkpoint.size,
+                             by_wire[entry.wire].inclusion, checkpoint.root_hash)
+        except MerkleProofError as e:
+            report.fail(Check.INCLUSION, _name(entry), e.reason)
+
+
+def _check_replay(proof: StatusProof, replay: Replay, report: ProofReport) -> None:
+    claim = proof.claim
+    try:
+        replayed = replay([e.wire for e in report.entries], claim.endorsement_id, claim.as_of)
+    except VerificationError as e:
+        report.fail(Check.REPLAY, claim.endorsement_id, str(e))
+        return
+    report.replayed = replayed
+    if replayed is None:
+        report.fail(Check.REPLAY, claim.endorsement_id,
+                    f"the entries do not show it granted by {claim.as_of.isoformat()}")
+        return
+    differences = [f"{name} {getattr(claim, name)!s} (replayed: {getattr(replayed, name)!s})"
+                   for name in claim.__struct_fields__
+                   if getattr(claim, name) != getattr(replayed, name)]
+    if differences:
+        report.fail(Check.ANSWER, claim.endorsement_id,
+                    "the stated answer differs from the replay: " + "; ".join(differences))
+
+
+def _name(entry: LedgerEntry) -> str:
+    return f"{entry.body.association}#{entry.seq}"
+
+
+# -- what it proves ----------------------------------------------------------------------------
+
+
+def proves(report: ProofReport) -> list[str]:
+    """Plain-language statements of what a bundle that verified establishes."""
+    if not report.ok:
+        return []
+    p = report.proof
+    c = p.claim
+    designation = f" ({c.designation})" if c.designation else ""
+    genesis = p.genesis.digest().hex()
+    lines = [
+        f"On {c.as_of.isoformat()}, endorsement {c.endorsement_id} of {c.given_name} "
+        f"{c.family_name}, level {c.level}{designation}, held with {c.association}, stood as "
+        f"'{c.standing}' (recorded {c.recorded_status}, valid through "
+        f"{c.valid_through.isoformat()}): replaying the {len(report.entries)} entries below "
+        f"with the Alliance's projection rules gives exactly this answer.",
+        f"Each entry is signed by its association with a key that the Alliance trust registry "
+        f"(genesis {genesis[:16]}, {report.registry_seq} entries, each signed by a governance "
+        f"quorum) allowed for that association at the entry's time.",
+    ]
+    lines.append(f"The genesis is the one you pinned ({genesis[:16]})." if report.pinned else
+                 f"The genesis was NOT compared with one you trust (digest {genesis[:16]}): "
+                 f"pass --genesis with the Alliance's genesis file, or anyone could have made "
+                 f"this registry and these keys.")
+    for a, summary in sorted(report.checkpoints.items()):
+        lines.append(f"Each {a} entry is in {a}'s ledger: an inclusion proof leads to the root "
+                     f"of {a}'s checkpoint of {summary.size} entries, signed by {a}'s key.")
+        if summary.witnessed:
+            lines.append(f"{a}'s checkpoint is witnessed: cosigned by {len(summary.witnesses)} "
+                         f"of the {summary.quorum} peers the registry requires "
+                         f"({', '.join(summary.witnesses)}), so {a} showed this history to "
+                         f"them too.")
+    lines.append(f"Its entries in {c.association}'s ledger are complete from the grant up to "
+                 f"the last one included (their versions have no gap).")
+    return lines
+
+
+def limits(report: ProofReport) -> list[str]:
+    """Plain-language statements of what the bundle does not prove (always shown)."""
+    p = report.proof
+    lines = [
+        "It does not prove that no other entry about this endorsement exists: a later entry of "
+        "its home ledger, any entry after the checkpoints' sizes, or a recognition in a ledger "
+        f"that {p.made_by}'s node had not received when it made the bundle "
+        f"({p.made_at.isoformat()}) would not appear here. Absence cannot be proven by "
+        "inclusion proofs.",
+        "It says nothing about what was recorded after the bundle was made: an entry recorded "
+        f"later, even one effective before {p.claim.as_of.isoformat()}, would change the answer.",
+        f"Keys are judged by the registry as it stood at its entry {report.registry_seq}; a "
+        "revocation recorded later is not known to this bundle.",
+        "It does not identify the person presenting the endorsement.",
+    ]
+    for a, summary in sorted(report.checkpoints.items()):
+        if not summary.witnessed:
+            lines.append(f"{a}'s checkpoint is not witnessed ({len(summary.witnesses)} of "
+                         f"{summary.quorum} cosignatures): it shows what {a} signed, not that "
+                         f"{a} showed the same history to its peers.")
+    return lines
+
