@@ -1,0 +1,282 @@
+"""The offline verifier rejects every mutated status proof and names the failed check.
+
+One real bundle is made by a real node (AK, whose key was rotated between its entries, with a
+checkpoint cosigned by MI and TX); each row of the table mutates one part of it. The verifier
+itself is pure (`ledger.status_proof`); the replay is the projection code on a private
+in-memory database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from federation_api.proofs import build_status_proof, replay_status
+from ledger.checkpoints import add_cosignature, parse_note, sign_note
+from ledger.registry import Genesis
+from ledger.signing import Signer
+from ledger.status_proof import (
+    Check,
+    LedgerCheckpoint,
+    ProvenEntry,
+    StatusProof,
+    decode_status_proof,
+    encode_status_proof,
+    limits,
+    proves,
+    verify_status_proof,
+)
+from ledger.transparency import origin_of
+from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement
+
+ON = dt.date(2026, 4, 1)
+COSIGNED_AT = int(NOW.timestamp())
+replace = msgspec.structs.replace
+
+
+@dataclass
+class Made:
+    """The honest bundle and what the mutations need."""
+
+    proof: StatusProof
+    genesis: Genesis
+    rotated_out: Signer
+    mi_signer: Signer
+    unrelated: bytes
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
+    alliance = ProofAlliance(tmp_path_factory.mktemp("mutations"))
+    ak = alliance.nodes["AK"]
+    eid = import_endorsement(ak, "AK-MUT00001", when=at(dt.date(2026, 1, 10)))
+    ak.service.correct(eid, corrects_version=1, reason="spelling", family_name="Dough",
+                       given_name=None, valid_through=None, now=at(dt.date(2026, 2, 1)))
+    rotated_out = alliance.rotate("AK", at(dt.date(2026, 2, 15)))
+    ak = alliance.nodes["AK"]
+    ak.service.suspend(eid, effective_on=dt.date(2026, 3, 1), reason="ethics review",
+                       now=at(dt.date(2026, 3, 2)))
+    import_endorsement(ak, "AK-OTHER0001", family_name="Roe", when=at(dt.date(2026, 3, 5)))
+    alliance.checkpoint("AK", witnesses=("MI", "TX"))
+    answer = ak.projector.status_as_of(eid, ON)
+    assert answer is not None
+    proof = build_status_proof(ak, answer, NOW)
+    unrelated = list(ak.ledger.wires("AK"))[-1]
+    yield Made(proof=decode_status_proof(encode_status_proof(proof)),
+               genesis=alliance.genesis(), rotated_out=rotated_out,
+               mi_signer=alliance.nodes["MI"].signer, unrelated=unrelated)
+    alliance.close()
+
+
+def _flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
+    return data[:index] + bytes([data[index] ^ mask]) + data[index + 1:]
+
+
+def _with_entries(proof: StatusProof, entries: list[ProvenEntry]) -> StatusProof:
+    return replace(proof, entries=tuple(entries))
+
+
+def _with_note(proof: StatusProof, note: bytes) -> StatusProof:
+    return replace(proof, checkpoints=(LedgerCheckpoint(association="AK", note=note),))
+
+
+def _note(proof: StatusProof) -> bytes:
+    return proof.checkpoints[0].note
+
+
+def _origin_only(note: bytes) -> bytes:
+    parsed = parse_note(note)
+    return sign_note_lines(parsed.text, [s.line() for s in parsed.signatures
+                                         if s.name == origin_of("AK")])
+
+
+def sign_note_lines(text: bytes, lines: list[bytes]) -> bytes:
+    return text + b"\n" + b"".join(lines)
+
+
+Mutation = Callable[[Made], tuple[StatusProof, Genesis | None]]
+
+
+def _entry(m: Made, index: int, **changes: object) -> StatusProof:
+    entries = list(m.proof.entries)
+    entries[index] = replace(entries[index], **changes)
+    return _with_entries(m.proof, entries)
+
+
+MUTATIONS: dict[str, tuple[Mutation, Check]] = {
+    "entry byte flipped": (
+        lambda m: (_entry(m, 0, wire=_flip(m.proof.entries[0].wire, 60)), m.genesis),
+        Check.ENTRY_SIGNATURE),
+    "entry signature flipped": (
+        lambda m: (_entry(m, 2, wire=_flip(m.proof.entries[2].wire, -3)), m.genesis),
+        Check.ENTRY_SIGNATURE),
+    "middle entry removed (the name correction)": (
+        lambda m: (_with_entries(m.proof, [m.proof.entries[0], m.proof.entries[2]]), m.genesis),
+        Check.MISSING_ENTRY),
+    "last entry removed (the suspension)": (
+        lambda m: (_with_entries(m.proof, list(m.proof.entries[:2])), m.genesis),
+        Check.ANSWER),
+    "grant removed": (
+        lambda m: (_with_entries(m.proof, list(m.proof.entries[1:])), m.genesis),
+        Check.MISSING_ENTRY),
+    "entry included twice": (
+        lambda m: (_with_entries(m.proof, [*m.proof.entries, m.proof.entries[0]]), m.genesis),
+        Check.DUPLICATE_ENTRY),
+    "unrelated entry added": (
+        lambda m: (_with_entries(m.proof, [*m.proof.entries, ProvenEntry(
+            wire=m.unrelated, inclusion=())]), m.genesis),
+        Check.UNRELATED_ENTRY),
+    "proof node changed": (
+        lambda m: (_entry(m, 1, inclusion=(_flip(m.proof.entries[1].inclusion[0], 5),
+                                           *m.proof.entries[1].inclusion[1:])), m.genesis),
+        Check.INCLUSION),
+    "proof node dropped": (
+        lambda m: (_entry(m, 1, inclusion=m.proof.entries[1].inclusion[1:]), m.genesis),
+        Check.INCLUSION),
+    "proofs of two entries swapped": (
+        lambda m: (_with_entries(m.proof, [
+            replace(m.proof.entries[0], inclusion=m.proof.entries[1].inclusion),
+            replace(m.proof.entries[1], inclusion=m.proof.entries[0].inclusion),
+            m.proof.entries[2]]), m.genesis),
+        Check.INCLUSION),
+    "checkpoint removed": (
+        lambda m: (replace(m.proof, checkpoints=()), m.genesis), Check.CHECKPOINT),
+    "checkpoint re-signed by the rotated-out key": (
+        lambda m: (_with_note(m.proof, sign_note(parse_note(_note(m.proof)).text,
+                                                 origin_of("AK"), m.rotated_out)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "checkpoint signed by another association's key": (
+        lambda m: (_with_note(m.proof, sign_note(parse_note(_note(m.proof)).text,
+                                                 origin_of("AK"), m.mi_signer)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "checkpoint root changed": (
+        lambda m: (_with_note(m.proof, _flip(_note(m.proof), 24)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "cosignature from a non-member": (
+        lambda m: (_with_note(m.proof, add_cosignature(_note(m.proof), "alliance-witness/ZZ",
+                                                       Signer.generate(), COSIGNED_AT)),
+                   m.genesis),
+        Check.COSIGNATURE),
+    "cosignature under a member's name with another key": (
+        lambda m: (_with_note(m.proof, add_cosignature(
+            _origin_only(_note(m.proof)), "alliance-witness/MI", Signer.generate(),
+            COSIGNED_AT)), m.genesis),
+        Check.COSIGNATURE),
+    "cosignature by the origin itself": (
+        lambda m: (_with_note(m.proof, add_cosignature(_origin_only(_note(m.proof)),
+                                                       "alliance-witness/AK", m.rotated_out,
+                                                       COSIGNED_AT)), m.genesis),
+        Check.COSIGNATURE),
+    "answer changed (standing)": (
+        lambda m: (replace(m.proof, claim=replace(m.proof.claim, standing="current",
+                                                  recorded_status="active")), m.genesis),
+        Check.ANSWER),
+    "answer changed (name)": (
+        lambda m: (replace(m.proof, claim=replace(m.proof.claim, family_name="Doe")),
+                   m.genesis),
+        Check.ANSWER),
+    "answer moved to another date": (
+        lambda m: (replace(m.proof, claim=replace(m.proof.claim, as_of=dt.date(2026, 2, 20))),
+                   m.genesis),
+        Check.ANSWER),
+    "wrong genesis pinned": (
+        lambda m: (m.proof, Genesis(alliance="Other", governance_keys=(
+            Signer.generate().public_key,), threshold=1, created_at=NOW)),
+        Check.GENESIS),
+    "genesis swapped in the bundle": (
+        lambda m: (replace(m.proof, genesis=replace(m.genesis, alliance="Forged")), m.genesis),
+        Check.GENESIS),
+    "registry entry altered": (
+        lambda m: (replace(m.proof, registry=(_flip(m.proof.registry[0], 40),
+                                              *m.proof.registry[1:])), m.genesis),
+        Check.REGISTRY),
+    "registry entry removed (the rotation)": (
+        lambda m: (replace(m.proof, registry=m.proof.registry[:-1]), m.genesis),
+        Check.ENTRY_SIGNATURE),
+}
+
+
+def test_the_honest_bundle_verifies_and_is_witnessed(made: Made) -> None:
+    report = verify_status_proof(made.proof, replay_status, pinned_genesis=made.genesis)
+    assert report.ok, report.findings
+    assert [e.body.event_type for e in report.entries] == [
+        "EndorsementGranted", "EndorsementCorrected", "EndorsementSuspended"]
+    assert report.replayed == made.proof.claim
+    assert made.proof.claim.standing == "suspended"
+    summary = report.checkpoints["AK"]
+    assert summary.witnessed and summary.witnesses == ("MI", "TX") and summary.quorum == 2
+    statements = " ".join(proves(report))
+    assert "witnessed" in statements and "one you pinned" in statements
+    assert "does not prove that no other entry" in " ".join(limits(report))
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_every_mutation_is_rejected_and_named(made: Made, name: str) -> None:
+    mutate, expected = MUTATIONS[name]
+    proof, pinned = mutate(made)
+    report = verify_status_proof(proof, replay_status, pinned_genesis=pinned)
+    assert not report.ok, name
+    assert expected in {f.check for f in report.findings}, report.findings
+    assert proves(report) == []
+
+
+def test_a_dropped_witness_is_stated_not_hidden(made: Made) -> None:
+    parsed = parse_note(_note(made.proof))
+    one = [s.line() for s in parsed.signatures if s.name != "alliance-witness/TX"]
+    report = verify_status_proof(_with_note(made.proof, sign_note_lines(parsed.text, one)),
+                                 replay_status, pinned_genesis=made.genesis)
+    assert report.ok  # still true as far as it goes ...
+    assert not report.checkpoints["AK"].witnessed
+    assert "AK's checkpoint is not witnessed (1 of 2 cosignatures)" in " ".join(limits(report))
+
+
+def test_without_a_pinned_genesis_the_statement_says_so(made: Made) -> None:
+    report = verify_status_proof(made.proof, replay_status)
+    assert report.ok
+    assert "NOT compared with one you trust" in " ".join(proves(report))
+
+
+_BINARY_PARTS = st.sampled_from(["wire", "inclusion", "note", "registry"])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part=_BINARY_PARTS, which=st.integers(0, 1000), index=st.integers(0, 10_000),
+       mask=st.integers(1, 255))
+def test_any_byte_flip_in_any_signed_part_is_rejected(made: Made, part: str, which: int,
+                                                      index: int, mask: int) -> None:
+    proof = made.proof
+    if part == "wire":
+        i = which % len(proof.entries)
+        wire = proof.entries[i].wire
+        proof = _entry(made, i, wire=_flip(wire, index % len(wire), mask))
+    elif part == "inclusion":
+        i = which % len(proof.entries)
+        nodes = list(proof.entries[i].inclusion)
+        j = index % len(nodes)
+        nodes[j] = _flip(nodes[j], (index // 7) % 32, mask)
+        proof = _entry(made, i, inclusion=tuple(nodes))
+    elif part == "note":
+        note = _note(proof)
+        proof = _with_note(proof, _flip(note, index % len(note), mask))
+    else:
+        i = which % len(proof.registry)
+        entry = proof.registry[i]
+        proof = replace(proof, registry=(*proof.registry[:i],
+                                         _flip(entry, index % len(entry), mask),
+                                         *proof.registry[i + 1:]))
+    report = verify_status_proof(proof, replay_status, pinned_genesis=made.genesis)
+    assert not report.ok, (part, which, index, mask)
+
+
+def test_bundle_file_round_trips(made: Made, tmp_path: Path) -> None:
+    path = tmp_path / "proof.json"
+    path.write_bytes(encode_status_proof(made.proof))
+    assert decode_status_proof(path.read_bytes()) == made.proof
