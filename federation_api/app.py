@@ -16,6 +16,7 @@ from federation_api import (
 )
 from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
+from federation_api.pages import install_pages
 from federation_api.replication import Replicator
 
 DESCRIPTION = """
@@ -55,4 +56,5 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.include_router(routes_staff.router)
     app.include_router(routes_auditor.router)
     app.include_router(routes_federation.router)
+    install_pages(app)
     return app

@@ -8,6 +8,7 @@ backends return the same order.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement
@@ -39,6 +40,19 @@ def _by_id(row: RosterRow) -> str:
 
 def _by_due(row: RosterRow) -> tuple[dt.date, str]:
     return (row.valid_through, row.endorsement_id)
+
+
+def fold_name(name: str) -> str:
+    """A name as compared by the public search: case- and accent-insensitive, so "Garcia"
+    finds "García" and "o'neil" finds "O'Neil" (the same folding as `GET /v1/verify`)."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _same_name(stored: str, folded: str) -> bool:
+    # Most stored names are ASCII, whose folding is just casefold: skip the normalisation.
+    plain = stored.strip().casefold()
+    return plain == folded if plain.isascii() else fold_name(stored) == folded
 
 
 class ProjectionReader:
@@ -89,6 +103,25 @@ class ProjectionReader:
                             designation=then.designation, association=row.association,
                             status=then.status, valid_through=then.valid_through, as_of=on,
                             standing=standing_on(then.status, then.valid_through, on))
+
+    def named(self, association: str, given_name: str, family_name: str,
+              limit: int) -> list[RosterRow]:
+        """Endorsements of one association whose holder has exactly these given and family
+        names (folded), in id order, at most `limit`.
+
+        For the public search by name and state: an exact match on both names only, never a
+        prefix or pattern, so it cannot list people. Folding happens in Python (the same on
+        both backends), over the association's names only.
+        """
+        given, family = fold_name(given_name), fold_name(family_name)
+        if not given or not family or limit < 1:
+            return []
+        names = self.db.query("SELECT endorsement_id, family_name, given_name FROM roster "
+                              "WHERE association = ?", (association,))
+        ids = sorted(str(r[0]) for r in names
+                     if _same_name(r[1], family) and _same_name(r[2], given))[:limit]
+        found = (self.endorsement(endorsement_id) for endorsement_id in ids)
+        return [row for row in found if row is not None]
 
     def held_on(self, person_id: str, on: dt.date) -> tuple[HeldEndorsement, ...]:
         """Endorsements the person held in good standing ("current") on `on`.
