@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from federation_api import (
     http_errors,
     routes_auditor,
+    routes_employers,
     routes_federation,
     routes_public,
     routes_staff,
@@ -18,6 +19,7 @@ from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
 from federation_api.pages import install_pages
 from federation_api.replication import Replicator
+from federation_api.webhook_dispatcher import WebhookDispatcher
 
 DESCRIPTION = """
 Endorsement ledger node of one Alliance association.
@@ -32,15 +34,22 @@ Endorsement ledger node of one Alliance association.
 
 def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     """An app serving `node`; with a replicator, replication runs on the app's event loop."""
+    # Employer notifications: notices changes after projection and delivers webhooks.
+    dispatcher = WebhookDispatcher(node.notifier, node.webhooks, node.changes, node.settings,
+                                   user_agent=f"alliance-node/{node.association}")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if replicator is not None:
             await replicator.start()
             node.commit_listeners.append(replicator.wake)
+        await dispatcher.start()
+        node.commit_listeners.append(dispatcher.wake)
         try:
             yield
         finally:
+            node.commit_listeners.remove(dispatcher.wake)
+            await dispatcher.stop()
             if replicator is not None:
                 node.commit_listeners.remove(replicator.wake)
                 await replicator.stop()
@@ -48,11 +57,13 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app = FastAPI(title=f"Alliance endorsement ledger - {node.config.name}",
                   version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.replicator = replicator
+    app.state.webhook_dispatcher = dispatcher
     app.state.node = node
     app.state.metrics = Metrics()
     http_errors.install(app)
     install_request_logging(app, app.state.metrics)
     app.include_router(routes_public.router)
+    app.include_router(routes_employers.router)
     app.include_router(routes_staff.router)
     app.include_router(routes_auditor.router)
     app.include_router(routes_federation.router)

@@ -18,10 +18,13 @@ import msgspec
 from domain.policy import AssociationPolicy
 from federation_api.clock import now
 from federation_api.idempotency import IdempotencyStore
+from federation_api.notifier import ChangeFeed, Notifier
 from federation_api.registry_files import RegistryDir
 from federation_api.replica_view import ProjectedReplica, TransferReactor
 from federation_api.settings import Settings
+from federation_api.subscriptions import SubscriptionStore
 from federation_api.tokens import TokenStore
+from federation_api.webhooks import WebhookStore
 from ledger.codec import decode_json, encode_json
 from ledger.commitments import CommitmentKey
 from ledger.database import Database, DatabaseUrl
@@ -168,6 +171,12 @@ class Node:
         node_db = Database(url.with_file("node.sqlite"))
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)
+        # Employer notifications (issue 5): subscriptions, webhooks, and the notifier that
+        # follows the projected ledgers; the app's WebhookDispatcher runs it and delivers.
+        self.subscriptions = SubscriptionStore(node_db)
+        self.webhooks = WebhookStore(node_db)
+        self.changes = ChangeFeed(node_db)
+        self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,
                                    mapper=self.events.mapper, store=self.ledger,
                                    signer=self.signer,

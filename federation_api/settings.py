@@ -86,21 +86,29 @@ class Settings:
 def _webhook_settings(settings: Settings, env: Mapping[str, str]) -> Settings:
     """ALLIANCE_WEBHOOK_MAX_ATTEMPTS, _BACKOFF_SECONDS, _BACKOFF_CAP_SECONDS, _TIMEOUT_SECONDS
     (positive numbers) and ALLIANCE_WEBHOOK_ALLOW_PRIVATE (1/true/yes)."""
-    numbers: dict[str, tuple[str, type[int] | type[float]]] = {
-        "webhook_max_attempts": ("WEBHOOK_MAX_ATTEMPTS", int),
-        "webhook_backoff_seconds": ("WEBHOOK_BACKOFF_SECONDS", float),
-        "webhook_backoff_cap_seconds": ("WEBHOOK_BACKOFF_CAP_SECONDS", float),
-        "webhook_timeout_seconds": ("WEBHOOK_TIMEOUT_SECONDS", float),
-    }
-    for attribute, (name, kind) in numbers.items():
-        if value := env.get(f"{ENV_PREFIX}{name}"):
-            try:
-                number = kind(value)
-            except ValueError as e:
-                raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from e
-            if number <= 0:
-                raise ValueError(f"{ENV_PREFIX}{name} must be positive, got {value!r}")
-            settings = replace(settings, **{attribute: number})
-    if value := env.get(f"{ENV_PREFIX}WEBHOOK_ALLOW_PRIVATE"):
-        settings = replace(settings, webhook_allow_private=value.lower() in ("1", "true", "yes"))
-    return settings
+    attempts = _positive(env, "WEBHOOK_MAX_ATTEMPTS")
+    base = _positive(env, "WEBHOOK_BACKOFF_SECONDS")
+    cap = _positive(env, "WEBHOOK_BACKOFF_CAP_SECONDS")
+    timeout = _positive(env, "WEBHOOK_TIMEOUT_SECONDS")
+    allow = env.get(f"{ENV_PREFIX}WEBHOOK_ALLOW_PRIVATE")
+    return replace(
+        settings,
+        webhook_max_attempts=int(attempts) if attempts else settings.webhook_max_attempts,
+        webhook_backoff_seconds=base or settings.webhook_backoff_seconds,
+        webhook_backoff_cap_seconds=cap or settings.webhook_backoff_cap_seconds,
+        webhook_timeout_seconds=timeout or settings.webhook_timeout_seconds,
+        webhook_allow_private=(allow.lower() in ("1", "true", "yes") if allow
+                               else settings.webhook_allow_private))
+
+
+def _positive(env: Mapping[str, str], name: str) -> float | None:
+    value = env.get(f"{ENV_PREFIX}{name}")
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError as e:
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from e
+    if not number > 0:
+        raise ValueError(f"{ENV_PREFIX}{name} must be positive, got {value!r}")
+    return number

@@ -1,0 +1,389 @@
+"""Employer endpoints: subscriptions (one or a CSV), the webhook, deliveries, the change feed.
+
+Every endpoint needs an employer token and acts on that token's own rows only; staff tokens
+are refused (403), because an employer's subscriptions are its business, not the
+association's workflow. A subscription must match an endorsement id with its holder's last
+name exactly as `/v1/verify` does, and a miss is the same 404, so nothing here enumerates.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.levels import Level
+from federation_api.auth import require
+from federation_api.clock import now, today
+from federation_api.http_errors import error_body
+from federation_api.node import Node
+from federation_api.notifier import public_fields
+from federation_api.schemas import ErrorOut
+from federation_api.subscriptions import (
+    MAX_CSV_BYTES,
+    CsvRejected,
+    SubscriptionRequest,
+    check,
+    fold_name,
+    parse_csv,
+)
+from federation_api.tokens import Principal, Role
+from federation_api.webhooks import WebhookUrlRejected, check_url
+
+router = APIRouter(prefix="/v1", tags=["employers"])
+Employer = Annotated[Principal, Depends(require(Role.EMPLOYER))]
+_NOT_FOUND = "no endorsement matches that id and last name"
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+                                            422: {"model": ErrorOut}}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscribeIn(_In):
+    """Subscribe to one professional: the endorsement id and the holder's last name."""
+
+    endorsement_id: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+    last_name: str = Field(min_length=1, max_length=100)
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription and the endorsement's standing when it was answered."""
+
+    endorsement_id: str
+    name: str
+    level: Level
+    level_title: str
+    association: str
+    status: str
+    valid_through: dt.date
+    subscribed_at: str
+    created: bool
+
+
+class SubscriptionItem(BaseModel):
+    """One subscription in a listing."""
+
+    endorsement_id: str
+    subscribed_at: str
+
+
+class SubscriptionsOut(BaseModel):
+    """A page of the employer's subscriptions; `next_after` pages on (null at the end)."""
+
+    subscriptions: list[SubscriptionItem]
+    next_after: str | None
+
+
+class RowResult(BaseModel):
+    """The outcome of one CSV row: subscribed, already_subscribed or not_found."""
+
+    line: int
+    endorsement_id: str
+    result: Literal["subscribed", "already_subscribed", "not_found"]
+
+
+class CsvResultOut(BaseModel):
+    """Per-row results of a CSV upload and their counts."""
+
+    rows: list[RowResult]
+    subscribed: int
+    already_subscribed: int
+    not_found: int
+
+
+class WebhookIn(_In):
+    """Where to deliver: an http(s) URL. `rotate_secret` issues a new signing secret."""
+
+    url: str = Field(min_length=8, max_length=2048)
+    rotate_secret: bool = False
+
+
+class WebhookOut(BaseModel):
+    """The registered webhook; `secret` is present only when it was just created."""
+
+    url: str
+    created_at: str
+    updated_at: str
+    secret: str | None = None
+    signature_header: str = "Alliance-Signature"
+    delivery_id_header: str = "Alliance-Delivery-Id"
+
+
+class ChangeOut(BaseModel):
+    """One status change of a subscribed endorsement (public fields only)."""
+
+    change_id: int
+    kind: str
+    endorsement_id: str
+    name: str
+    family_name: str
+    given_name: str
+    level: str
+    level_title: str
+    designation: str | None
+    association: str
+    old_status: str | None
+    new_status: str
+    effective_on: dt.date
+    valid_through: dt.date
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class ChangesOut(BaseModel):
+    """Changes after the cursor, oldest first, and the cursor to ask with next time."""
+
+    changes: list[ChangeOut]
+    next_cursor: int
+
+
+class AttemptOut(BaseModel):
+    """One delivery attempt: time, HTTP status (if the receiver answered), error."""
+
+    attempt: int
+    attempted_at: str
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    """One webhook delivery with its attempts."""
+
+    delivery_id: str
+    change_id: int
+    state: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    created_at: str
+    finished_at: str | None
+    log: list[AttemptOut]
+
+
+class DeliveriesOut(BaseModel):
+    """A page of deliveries; `next_after` (a change id) pages on, null at the end."""
+
+    deliveries: list[DeliveryOut]
+    next_after: int | None
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut | None:
+    """The endorsement's public answer if the id and last name match, else None."""
+    answer = node.projector.status_as_of(endorsement_id, today())
+    if answer is None or fold_name(answer.family_name) != fold_name(last_name):
+        return None
+    level = Level(answer.level)
+    return SubscriptionOut(endorsement_id=answer.endorsement_id,
+                           name=f"{answer.given_name} {answer.family_name}", level=level,
+                           level_title=level.title, association=answer.association,
+                           status=str(answer.standing), valid_through=answer.valid_through,
+                           subscribed_at="", created=False)
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201,
+             responses={200: {"model": SubscriptionOut}, 404: {"model": ErrorOut}, **_ERRORS})
+def subscribe(request: Request, body: SubscribeIn, employer: Employer) -> Response:
+    """Subscribe to one professional's status changes (201; 200 if already subscribed)."""
+    node = _node(request)
+    endorsement_id = body.endorsement_id.upper()
+    found = _matches(node, endorsement_id, body.last_name)
+    if found is None:
+        raise HTTPException(404, _NOT_FOUND)
+    node.notifier.catch_up()  # what happened before this subscription is not news to it
+    created = node.subscriptions.subscribe(employer.token_id, [endorsement_id], now())
+    stored = node.subscriptions.get(employer.token_id, endorsement_id)
+    assert stored is not None
+    out = found.model_copy(update={"subscribed_at": stored.subscribed_at,
+                                   "created": created[endorsement_id]})
+    return JSONResponse(out.model_dump(mode="json"),
+                        status_code=201 if created[endorsement_id] else 200)
+
+
+_CSV_BODY = {"content": {"text/csv": {"schema": {"type": "string"}, "example":
+                                      "endorsement_id,last_name\nAK-7Q4M2XKD,Doe\n"}},
+             "required": True}
+
+
+@router.post("/subscriptions/csv", response_model=CsvResultOut,
+             openapi_extra={"requestBody": _CSV_BODY},
+             responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}, **_ERRORS})
+async def subscribe_csv(request: Request, employer: Employer,
+                        format: Annotated[Literal["json", "csv"] | None, Query(
+                            description="Result format; default: from Accept, else json")
+                        ] = None) -> Response:
+    """Subscribe from a CSV (`endorsement_id,last_name` header, up to 5,000 rows).
+
+    A malformed file is refused as a whole (422 naming the line and the field) and nothing
+    is written; otherwise each row is subscribed, already subscribed, or not found.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "application/csv"):
+        return JSONResponse(error_body("unsupported_media_type", "send the file as text/csv",
+                                       field="Content-Type", rule="csv.media_type"), 415)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_CSV_BYTES:
+        return _too_large()
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > MAX_CSV_BYTES:
+            return _too_large()
+    try:
+        rows = parse_csv(bytes(data))
+    except CsvRejected as e:
+        body = error_body("invalid_csv", f"line {e.line}: {e.message}" if e.line else e.message,
+                          field=e.field, rule=f"csv.{e.field}")
+        body["line"] = e.line
+        return JSONResponse(body, 422)
+    result = await run_in_threadpool(_subscribe_rows, _node(request), employer.token_id, rows)
+    wants_csv = format == "csv" or (format is None and "text/csv" in
+                                    request.headers.get("accept", ""))
+    if wants_csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["line", "endorsement_id", "result"])
+        for row in result.rows:
+            writer.writerow([row.line, row.endorsement_id, row.result])
+        return Response(out.getvalue(), media_type="text/csv")
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(error_body("too_large", f"the file is larger than {MAX_CSV_BYTES} bytes",
+                                   field="body", rule="csv.size"), 413)
+
+
+def _subscribe_rows(node: Node, employer: str, rows: list[SubscriptionRequest]) -> CsvResultOut:
+    matched: list[tuple[SubscriptionRequest, str]] = []
+    results: list[RowResult] = []
+    for row in rows:
+        endorsement_id = row.endorsement_id.upper()
+        if _matches(node, endorsement_id, row.last_name) is not None:
+            matched.append((row, endorsement_id))
+    node.notifier.catch_up()  # what happened before these subscriptions is not news to them
+    created = node.subscriptions.subscribe(employer, [e for _, e in matched], now())
+    seen: set[str] = set()
+    matched_lines = {row.line: endorsement_id for row, endorsement_id in matched}
+    for row in rows:
+        found = matched_lines.get(row.line)
+        if found is None:
+            results.append(RowResult(line=row.line, endorsement_id=row.endorsement_id,
+                                     result="not_found"))
+            continue
+        new = created[found] and found not in seen
+        seen.add(found)
+        results.append(RowResult(line=row.line, endorsement_id=found,
+                                 result="subscribed" if new else "already_subscribed"))
+    return CsvResultOut(rows=results,
+                        subscribed=sum(r.result == "subscribed" for r in results),
+                        already_subscribed=sum(r.result == "already_subscribed" for r in results),
+                        not_found=sum(r.result == "not_found" for r in results))
+
+
+@router.get("/subscriptions", response_model=SubscriptionsOut, responses=_ERRORS)
+def list_subscriptions(request: Request, employer: Employer,
+                       after: Annotated[str, Query(max_length=40)] = "",
+                       limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> SubscriptionsOut:
+    """This employer's subscriptions, in endorsement-id order."""
+    found = _node(request).subscriptions.list(employer.token_id, after=after.upper(),
+                                              limit=limit)
+    items = [SubscriptionItem(endorsement_id=s.endorsement_id, subscribed_at=s.subscribed_at)
+             for s in found]
+    return SubscriptionsOut(subscriptions=items,
+                            next_after=items[-1].endorsement_id if len(items) == limit else None)
+
+
+@router.delete("/subscriptions/{endorsement_id}", status_code=204,
+               responses={404: {"model": ErrorOut}, **_ERRORS})
+def unsubscribe(request: Request, endorsement_id: str, employer: Employer) -> Response:
+    """Stop following one professional."""
+    try:
+        check(SubscriptionRequest(endorsement_id=endorsement_id, last_name="-"))
+    except CsvRejected as e:
+        raise HTTPException(404, "this employer has no subscription to that endorsement") from e
+    if not _node(request).subscriptions.unsubscribe(employer.token_id, endorsement_id.upper()):
+        raise HTTPException(404, "this employer has no subscription to that endorsement")
+    return Response(status_code=204)
+
+
+@router.put("/webhook", response_model=WebhookOut, status_code=200,
+            responses={201: {"model": WebhookOut}, **_ERRORS})
+def register_webhook(request: Request, body: WebhookIn, employer: Employer) -> Response:
+    """Register (201, with the signing secret, shown once) or change the webhook URL.
+
+    Deliveries are POSTed as JSON with `Alliance-Signature: t=<unix>,v1=<hex>` where v1 is
+    HMAC-SHA256(secret, "<t>." + body), and `Alliance-Delivery-Id` to dedupe on.
+    """
+    node = _node(request)
+    try:
+        url = check_url(body.url.strip(), allow_private=node.settings.webhook_allow_private)
+    except WebhookUrlRejected as e:
+        return JSONResponse(error_body("invalid_request", str(e), field="url",
+                                       rule="webhook.url"), 422)
+    existed = node.webhooks.get(employer.token_id) is not None
+    hook, secret = node.webhooks.register(employer.token_id, url, now(),
+                                          rotate_secret=body.rotate_secret)
+    out = WebhookOut(url=hook.url, created_at=hook.created_at, updated_at=hook.updated_at,
+                     secret=secret)
+    return JSONResponse(out.model_dump(mode="json"), status_code=200 if existed else 201,
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/webhook", response_model=WebhookOut, responses={404: {"model": ErrorOut},
+                                                              **_ERRORS})
+def get_webhook(request: Request, employer: Employer) -> WebhookOut:
+    """The registered webhook (never the secret)."""
+    hook = _node(request).webhooks.get(employer.token_id)
+    if hook is None:
+        raise HTTPException(404, "no webhook is registered")
+    return WebhookOut(url=hook.url, created_at=hook.created_at, updated_at=hook.updated_at)
+
+
+@router.delete("/webhook", status_code=204, responses={404: {"model": ErrorOut}, **_ERRORS})
+def delete_webhook(request: Request, employer: Employer) -> Response:
+    """Remove the webhook; the feed keeps working, pending deliveries fail."""
+    if not _node(request).webhooks.remove(employer.token_id):
+        raise HTTPException(404, "no webhook is registered")
+    return Response(status_code=204)
+
+
+@router.get("/deliveries", response_model=DeliveriesOut, responses=_ERRORS)
+def deliveries(request: Request, employer: Employer,
+               state: Annotated[Literal["pending", "delivered", "failed"] | None,
+                                Query()] = None,
+               after: Annotated[int, Query(ge=0, description="A change id")] = 0,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> DeliveriesOut:
+    """This employer's webhook deliveries with every attempt (status codes, errors)."""
+    found = _node(request).webhooks.deliveries(employer.token_id, state=state, after=after,
+                                               limit=limit)
+    items = [DeliveryOut(delivery_id=d.delivery_id, change_id=d.change_id, state=d.state,
+                         attempts=d.attempts, next_attempt_at=d.next_attempt_at,
+                         created_at=d.created_at, finished_at=d.finished_at,
+                         log=[AttemptOut(attempt=a.attempt, attempted_at=a.attempted_at,
+                                         status_code=a.status_code, error=a.error)
+                              for a in d.log]) for d in found]
+    return DeliveriesOut(deliveries=items,
+                         next_after=items[-1].change_id if len(items) == limit else None)
+
+
+@router.get("/changes", response_model=ChangesOut, responses=_ERRORS)
+def changes(request: Request, employer: Employer,
+            cursor: Annotated[int, Query(ge=0, description="next_cursor of the last answer; "
+                                                           "0 for everything")] = 0,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ChangesOut:
+    """Status changes of this employer's subscriptions after the cursor, oldest first."""
+    found, next_cursor = _node(request).changes.since(employer.token_id, cursor, limit)
+    return ChangesOut(changes=[ChangeOut.model_validate(public_fields(c)) for c in found],
+                      next_cursor=next_cursor)
