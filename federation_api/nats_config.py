@@ -4,7 +4,10 @@ One Alliance hub (JetStream domain `hub`) and one nats-server per association (d
 lower-case id) connected to it as a leaf. The permission model and every subject in it were
 verified with nats-server 2.15 (see ops/nats/README.md): each association's leaf may publish
 only its own subjects into the hub, read peers only through its own durable consumers
-(`reader-<id>`), and receive only what is addressed to it. Ops (user `hub_admin`) creates the
+(`reader-<id>`), and receive only what is addressed to it plus every association's
+checkpoints and cosignatures (`alliance.*.checkpoint`, `alliance.*.cosignature`: public,
+signed statements that each node must see to witness its peers; it still publishes only
+`alliance.<own id>.>`, so it can announce checkpoints and cosignatures only as itself). Ops (user `hub_admin`) creates the
 hub mirrors; nodes cannot create, change or delete hub streams.
 """
 
@@ -109,6 +112,7 @@ def _leaf_user(a: str, password: str) -> str:
            "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
          subscribe: {{ allow: [
            "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>",
+           "alliance.*.checkpoint", "alliance.*.cosignature",
            "$JS.{a}.API.CONSUMER.CREATE.ALLIANCE_{a.upper()}", "$JS.FC.ALLIANCE_{a.upper()}.>" ] }}
        }}
       }}"""
@@ -133,7 +137,8 @@ authorization {{
        publish: {{ allow: [
          "alliance.{a}.>", "$JS.API.>", "$JS.hub.API.>", "$JS.ACK.*.reader-{a}.>",
          "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
-       subscribe: {{ allow: [ "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>" ] }}
+       subscribe: {{ allow: [ "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>",
+                             "alliance.*.checkpoint", "alliance.*.cosignature" ] }}
      }}
     }}
   ]

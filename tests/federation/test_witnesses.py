@@ -29,6 +29,7 @@ from ledger.checkpoints import (
 )
 from ledger.signing import Signer
 from ledger.transparency import origin_of
+from ledger.witness import Cosigned
 from ledger.witnessing import verified_cosigners, witness_keys, witness_name
 from tests.federation.alliance import (
     Alliance,
@@ -169,6 +170,89 @@ def test_three_nodes_witness_each_other_and_catch_a_split_view(tmp_path: Path) -
                 latest = node.log.latest_checkpoint("AK")
                 assert latest is not None and b"alliance-witness/ZZ" not in latest
                 assert b"alliance-witness/AK" not in latest
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_hub_and_leafs_carry_checkpoints_and_cosignatures(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        servers = HubAndLeafs(tmp_path / "nats", ASSOCIATIONS)
+        await servers.start()
+        alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
+        try:
+            for association in ASSOCIATIONS:
+                alliance.open(association)
+                await alliance.start_replication(
+                    association, servers.node_url(association),
+                    local_domain=association.lower(), hub_domain="hub", checkpoint_seconds=0.5)
+            for association in ASSOCIATIONS:
+                await asyncio.to_thread(import_professionals, alliance.nodes[association], 4,
+                                        prefix="A")
+            await _converge(alliance, dict.fromkeys(ASSOCIATIONS, 4))
+            await _all_witnessed(alliance, dict.fromkeys(ASSOCIATIONS, 4))
+            for node in alliance.nodes.values():
+                for origin in ASSOCIATIONS:
+                    assert _cosigners(node, origin) == set(ASSOCIATIONS) - {origin}
+
+            # A leaf publishes checkpoints only as itself: AK cannot announce one for MI.
+            errors: list[str] = []
+
+            async def on_error(e: Exception) -> None:
+                errors.append(str(e))
+
+            nc = await nats.connect(servers.node_url("AK"), error_cb=on_error,
+                                    inbox_prefix="_INBOX.ak")
+            await nc.publish(checkpoint_subject("MI"), b"not MI's")
+            await nc.flush()
+            await asyncio.sleep(0.5)
+            await nc.close()
+            assert any("permissions violation" in e.lower() for e in errors), errors
+        finally:
+            await alliance.shutdown()
+            servers.stop()
+
+    asyncio.run(scenario())
+
+
+def test_witness_state_survives_a_restart(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server = start_single_server(tmp_path)
+        alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
+        try:
+            for association in ASSOCIATIONS:
+                alliance.open(association)
+                await alliance.start_replication(association, server.url,
+                                                 checkpoint_seconds=0.5)
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 4, prefix="A")
+            await _converge(alliance, {"AK": 4})
+            await _all_witnessed(alliance, {"AK": 4})
+            mi = alliance.nodes["MI"]
+            before = mi.witness.last_cosigned("AK")
+            assert before is not None and before.size == 4
+            note = mi.log.latest_checkpoint("AK")
+            assert note is not None
+            origin_note = parse_note(note).text + b"\n" + parse_note(note).signatures[0].line()
+            mine = mi.log.cosignature_lines("AK", 4, before.root_hash)["MI"]
+
+            await alliance.stop_replication("MI")
+            alliance.close("MI")
+            mi = alliance.open("MI")
+            assert mi.witness.last_cosigned("AK") == before
+            # The same checkpoint again: the stored cosignature, not a second one.
+            again = mi.witness.receive(origin_note, dt.datetime.now(dt.UTC))
+            assert again == Cosigned("AK", origin_note + mine, new=False)
+
+            # After the restart it extends what it cosigned before (consistency from size 4).
+            await alliance.start_replication("MI", server.url, checkpoint_seconds=0.5)
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 3, prefix="B")
+            await _converge(alliance, {"AK": 7})
+            await _all_witnessed(alliance, {"AK": 7})
+            after = mi.witness.last_cosigned("AK")
+            assert after is not None and after.size == 7
+            assert mi.forked_associations() == {}
         finally:
             await alliance.shutdown()
             server.stop()
