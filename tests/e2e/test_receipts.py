@@ -1,0 +1,110 @@
+"""Proofs and receipts as a user gets them: `alliance serve`, HTTP download, offline verify.
+
+The node and the Alliance registry are made with the CLI only (a governance key, a genesis,
+an admission signed and appended), the server runs as a child process, the files come over
+real HTTP, and `alliance verify-proof` / `verify-receipt` run as subprocesses after the server
+has stopped: the check needs no node and no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import NodeDir, ServerProcess, init_node, run_alliance
+
+
+@pytest.fixture
+def registered(tmp_path: Path) -> tuple[NodeDir, Path]:
+    """An AK node admitted to a one-key Alliance registry; returns it and the genesis file."""
+    node = init_node(tmp_path / "ak", "AK", roles=("coordinator", "committee"))
+    registry = tmp_path / "registry"
+    run_alliance("registry", "keygen", "--out", str(tmp_path / "gov.key"))
+    run_alliance("registry", "init", "--dir", str(registry), "--governance-key",
+                 str(tmp_path / "gov.pub"), "--threshold", "1")
+    proposal = str(tmp_path / "admit.bin")
+    run_alliance("registry", "admit", "--dir", str(registry), "--association", "AK",
+                 "--name", "Alaska", "--public-key-file",
+                 str(node.data_dir / "keys" / "signing.pub"), "--out", proposal)
+    run_alliance("registry", "sign", "--proposal", proposal, "--key", str(tmp_path / "gov.key"))
+    run_alliance("registry", "append", "--dir", str(registry), "--proposal", proposal)
+    shutil.copytree(registry, node.data_dir / "registry")
+    return node, registry / "genesis.json"
+
+
+def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path: Path) -> None:
+    node, genesis = registered
+    today = dt.datetime.now(dt.UTC).date()
+    with ServerProcess(node) as server, server.client() as c:
+        r = c.post("/v1/endorsements/imports", headers=node.auth("coordinator"), json={
+            "person_id": "P-1", "family_name": "Nakamura", "given_name": "Aiko",
+            "level": "IMHS", "granted_on": "2019-05-01",
+            "valid_through": (today + dt.timedelta(days=200)).isoformat(),
+            "legacy_reference": "paper-17"})
+        assert r.status_code == 201, r.text
+        eid = r.json()["endorsement_id"]
+        r = c.post(f"/v1/endorsements/{eid}/suspension", headers=node.auth("committee"),
+                   json={"reason": "under review", "effective_on": today.isoformat()})
+        assert r.status_code == 200, r.text
+        before = (today - dt.timedelta(days=1)).isoformat()
+        proof = c.get("/v1/proofs/status", params={"endorsement_id": eid,
+                                                   "last_name": "nakamura", "as_of": before})
+        assert proof.status_code == 200, proof.text
+        receipt = c.get("/v1/receipts", params={"endorsement_id": eid, "last_name": "Nakamura"})
+        assert receipt.status_code == 200, receipt.text
+        match = re.search(r'filename="([^"]+)"', receipt.headers["content-disposition"])
+        assert receipt.headers["content-disposition"].startswith("attachment") and match
+        view = c.get("/receipts/view", params={"endorsement_id": eid, "last_name": "Nakamura"})
+        assert view.status_code == 200 and "SUSPENDED" in view.text
+        assert c.get("/v1/receipts", params={"endorsement_id": eid,
+                                             "last_name": "Smith"}).status_code == 404
+    assert not server.running()  # everything below is offline
+
+    proof_file = tmp_path / "proof.json"
+    proof_file.write_bytes(proof.content)
+    done = run_alliance("verify-proof", str(proof_file), "--genesis", str(genesis))
+    assert "status proof verified" in done.stdout
+    assert "stated answer: current" in done.stdout and "WHAT IT PROVES" in done.stdout
+    assert "The genesis is the one you pinned" in done.stdout
+    assert "not witnessed (0 of 1 cosignatures)" in done.stdout
+    assert "does not prove that no other entry" in done.stdout
+
+    receipt_file = tmp_path / match.group(1)
+    receipt_file.write_bytes(receipt.content)
+    done = run_alliance("verify-receipt", str(receipt_file), "--genesis", str(genesis))
+    assert "receipt verified" in done.stdout
+    assert "AK's node signed this answer" in done.stdout
+    assert "stated answer: suspended" in done.stdout
+
+    # Witnessing is required on request, and this single-node Alliance has no witnesses.
+    strict = run_alliance("verify-receipt", str(receipt_file), "--require-witnessed",
+                          check=False)
+    assert strict.returncode == 1 and "witnessing: AK: 0 of 1" in strict.stderr
+
+    # A changed answer in the proof file: named, exit 1.
+    data = json.loads(proof.content)
+    data["claim"]["standing"] = "revoked"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(data))
+    bad = run_alliance("verify-proof", str(tampered), "--genesis", str(genesis), check=False)
+    assert bad.returncode == 1 and "FAILED answer: " in bad.stderr
+    assert "did NOT verify" in bad.stdout
+
+    # Another genesis pinned: refused before anything else is trusted.
+    other = tmp_path / "other"
+    run_alliance("registry", "keygen", "--out", str(tmp_path / "other.key"))
+    run_alliance("registry", "init", "--dir", str(other), "--governance-key",
+                 str(tmp_path / "other.pub"), "--threshold", "1")
+    wrong = run_alliance("verify-receipt", str(receipt_file), "--genesis",
+                         str(other / "genesis.json"), check=False)
+    assert wrong.returncode == 1 and "FAILED genesis: " in wrong.stderr
+
+    # Not a proof at all: a clear error, non-zero.
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{}")
+    assert run_alliance("verify-proof", str(garbage), check=False).returncode != 0
