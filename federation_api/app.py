@@ -12,6 +12,7 @@ from federation_api import (
     routes_auditor,
     routes_employers,
     routes_federation,
+    routes_proofs,
     routes_public,
     routes_staff,
 )
@@ -67,5 +68,6 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.include_router(routes_staff.router)
     app.include_router(routes_auditor.router)
     app.include_router(routes_federation.router)
+    app.include_router(routes_proofs.router)
     install_pages(app)
     return app

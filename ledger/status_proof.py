@@ -458,7 +458,7 @@ def proves(report: ProofReport) -> list[str]:
                  f"this registry and these keys.")
     for a, summary in sorted(report.checkpoints.items()):
         lines.append(f"Each {a} entry is in {a}'s ledger: an inclusion proof leads to the root "
-                     f"of {a}'s checkpoint of {summary.size} entries, signed by {a}'s key.")
+                     f"of {a}'s checkpoint (tree size {summary.size}), signed by {a}'s key.")
         if summary.witnessed:
             lines.append(f"{a}'s checkpoint is witnessed: cosigned by {len(summary.witnesses)} "
                          f"of the {summary.quorum} peers the registry requires "
