@@ -15,13 +15,12 @@ from typing import Any
 from federation_api.proofs import replay_status
 from federation_api.settings import Settings
 from ledger.codec import decode_json
+from ledger.proof_statements import limits, proves
 from ledger.receipts import decode_receipt, verify_receipt
 from ledger.registry import Genesis
 from ledger.status_proof import (
     ProofReport,
     decode_status_proof,
-    limits,
-    proves,
     verify_status_proof,
 )
 

@@ -20,6 +20,7 @@ from domain.levels import Level
 from federation_api.node import Node
 from federation_api.proofs import build_status_proof, replay_status
 from federation_api.templating import SECURITY_HEADERS, TEMPLATES
+from ledger.proof_statements import limits, proves
 from ledger.receipts import (
     RECEIPT_FORMAT,
     ReceiptAnswer,
@@ -29,7 +30,6 @@ from ledger.receipts import (
     sign_receipt,
     verify_receipt,
 )
-from ledger.status_proof import limits, proves
 from projections.rows import StatusAnswer
 
 _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)

@@ -20,11 +20,11 @@ from federation_api.app import create_app
 from federation_api.node import Node, init_node
 from federation_api.proofs import ProofUnavailable, build_status_proof, replay_status
 from federation_api.settings import Settings
+from ledger.proof_statements import limits
 from ledger.receipts import decode_receipt, encode_receipt, verify_receipt
 from ledger.status_proof import (
     Check,
     decode_status_proof,
-    limits,
     verify_status_proof,
 )
 from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from federation_api.proofs import build_status_proof, replay_status
 from ledger.checkpoints import add_cosignature, parse_note, sign_note
+from ledger.proof_statements import limits, proves
 from ledger.registry import Genesis
 from ledger.signing import Signer
 from ledger.status_proof import (
@@ -29,8 +30,6 @@ from ledger.status_proof import (
     StatusProof,
     decode_status_proof,
     encode_status_proof,
-    limits,
-    proves,
     verify_status_proof,
 )
 from ledger.transparency import origin_of
