@@ -51,7 +51,7 @@ def cmd_init(args: argparse.Namespace, _: Settings) -> int:
     """Create a registry from governance public keys and a quorum."""
     keys = tuple(read_public_key(Path(p)) for p in args.governance_key)
     genesis = Genesis(alliance=args.alliance, governance_keys=keys, threshold=args.threshold,
-                      created_at=now())
+                      created_at=now(), witness_quorum=args.witness_quorum)
     RegistryDir(Path(args.dir)).create(genesis)
     print(f"registry created in {args.dir}: {len(keys)} governance keys, quorum "
           f"{args.threshold}, genesis {genesis.digest().hex()}")
@@ -94,6 +94,19 @@ def cmd_withdraw(args: argparse.Namespace, _: Settings) -> int:
     return _propose(args, Action.WITHDRAW, note=args.note or "")
 
 
+def cmd_witness_quorum(args: argparse.Namespace, _: Settings) -> int:
+    """Propose the number of distinct witnesses a checkpoint needs (0: the default rule)."""
+    if args.quorum < 0:
+        raise ValueError("--quorum must be 0 (default rule) or a positive count")
+    state = RegistryDir(Path(args.dir)).state()
+    body = state.next_body(Action.WITNESS_QUORUM, issued_at=now(), threshold=args.quorum,
+                           note=args.note or "")
+    write_proposal(Path(args.out), propose(body))
+    print(f"proposal for registry entry {body.seq} (witness quorum {args.quorum or 'default'})"
+          f" written to {args.out}; it needs {state.threshold} governance signatures")
+    return 0
+
+
 def cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
     """Add this governance key's signature to a proposal file."""
     proposal = read_proposal(Path(args.proposal))
@@ -116,6 +129,8 @@ def cmd_show(args: argparse.Namespace, _: Settings) -> int:
     print(f"{state.genesis.alliance}: {state.seq} entries, quorum {state.threshold} of "
           f"{len(state.governance_keys)} governance keys "
           f"({', '.join(key_id_of(k)[:12] for k in state.governance_keys)})")
+    rule = "set" if state.configured_witness_quorum else "default: a majority of the peers"
+    print(f"witness quorum: {state.witness_quorum} distinct witnesses per checkpoint ({rule})")
     for record in state.associations:
         print(f"{record.association:8} {record.state.value:10} since {record.since.isoformat()}"
               f"  {record.name}")
@@ -138,6 +153,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p.add_argument("--governance-key", action="append", required=True,
                    help="a governance public key file (repeat)")
     p.add_argument("--threshold", type=int, required=True, help="signatures needed (k of n)")
+    p.add_argument("--witness-quorum", type=int, default=0,
+                   help="cosignatures a checkpoint needs (default 0: a majority of the "
+                        "origin's peers)")
     for name, handler, help_ in (
             ("admit", cmd_admit, "propose admitting an association"),
             ("rotate-key", cmd_rotate_key, "propose a new key for an association"),
@@ -157,6 +175,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
             p.add_argument("--key-id", required=True)
         if name in ("suspend", "withdraw"):
             p.add_argument("--note")
+    p = add(registry, "witness-quorum", cmd_witness_quorum,
+            "propose how many distinct witnesses must cosign a checkpoint")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--quorum", type=int, required=True,
+                   help="distinct witnesses (never the origin); 0 restores the default rule")
+    p.add_argument("--out", required=True, help="proposal file to write")
+    p.add_argument("--note")
     p = add(registry, "sign", cmd_sign, "sign a proposal with a governance key")
     p.add_argument("--proposal", required=True)
     p.add_argument("--key", required=True, help="governance private key file")

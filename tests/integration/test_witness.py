@@ -1,0 +1,171 @@
+"""A node as a witness, on real SQLite stores: pending, forks, rollbacks, collecting.
+
+Entries reach the witness through its real Ingestor (no NATS here); checkpoints are signed by
+the origin node's real LedgerLog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from federation_api.node import Node
+from ledger.checkpoints import Checkpoint, add_cosignature, parse_body, parse_note, sign_note
+from ledger.registry import Action, apply_entry, propose, wire_of
+from ledger.signing import Signer
+from ledger.transparency import origin_of
+from ledger.witness import Cosigned, Ignored, Pending, Refused
+from ledger.witnessing import verified_cosigners, witness_name
+from tests.federation.alliance import Alliance, import_professionals
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def alliance(tmp_path: Path) -> Iterator[Alliance]:
+    alliance = Alliance(tmp_path, ("AK", "MI", "TX"))
+    for association in alliance.associations:
+        alliance.open(association)
+    yield alliance
+    for association in list(alliance.nodes):
+        alliance.close(association)
+
+
+def _replicate(origin: Node, to: Node, last: int) -> None:
+    result = to.ingestor.ingest(list(origin.ledger.wires(origin.association, 1, last)),
+                                source="test", now=NOW)
+    assert result.quarantined == 0
+
+
+def _forge(origin: Node, size: int, root: bytes) -> bytes:
+    name = origin_of(origin.association)
+    return sign_note(Checkpoint(name, size, root).body(), name, origin.signer)
+
+
+def test_pending_until_the_replica_holds_the_entries(alliance: Alliance) -> None:
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 5, prefix="A")
+    note = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    _replicate(ak, mi, 3)
+    assert mi.witness.receive(note, NOW) == Pending("AK", 5)
+    assert mi.witness.pending("AK") == [5]
+    assert mi.witness.retry_pending(NOW) == []  # still short
+    _replicate(ak, mi, 5)
+    [outcome] = mi.witness.retry_pending(NOW)
+    assert isinstance(outcome, Cosigned) and outcome.new
+    assert mi.witness.pending("AK") == []
+    state = mi.witness.last_cosigned("AK")
+    assert state is not None and state.size == 5
+    assert mi.registry is not None
+    assert verified_cosigners(outcome.note, mi.registry) == {"MI": int(NOW.timestamp())}
+    assert mi.log.latest_checkpoint("AK") == outcome.note
+
+    # An older checkpoint arriving late is no offence and is not cosigned.
+    import_professionals(ak, 2, prefix="B")
+    newer = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    _replicate(ak, mi, 7)
+    assert isinstance(mi.witness.receive(newer, NOW), Cosigned)
+    assert isinstance(mi.witness.receive(note, NOW), Ignored)
+    assert mi.witness.refusals() == [] and mi.forked_associations() == {}
+
+
+def test_two_signed_roots_for_one_size_are_a_fork(alliance: Alliance) -> None:
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 4, prefix="A")
+    real = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    forged = _forge(ak, 4, bytes(32))
+    # Both ahead of MI's replica: the second contradicts the first before any entry arrives.
+    assert mi.witness.receive(real, NOW) == Pending("AK", 4)
+    refused = mi.witness.receive(forged, NOW)
+    assert isinstance(refused, Refused) and refused.fork and refused.reason == "fork"
+    assert mi.forked_associations() == {"AK": 1}
+    [record] = mi.witness.refusals("AK")
+    assert (record.note, record.other_note) == (forged, real)
+    # The entries arrive: the real checkpoint matches the replica and is cosigned.
+    _replicate(ak, mi, 4)
+    [outcome] = mi.witness.retry_pending(NOW)
+    assert isinstance(outcome, Cosigned)
+
+    # TX already holds the entries: the forged root differs from its replica's.
+    tx = alliance.nodes["TX"]
+    _replicate(ak, tx, 4)
+    refused = tx.witness.receive(forged, NOW)
+    assert isinstance(refused, Refused) and refused.fork
+    assert tx.witness.refusals("AK")[0].other_root == tx.log.root("AK", 4)[1]
+    assert tx.witness.resolve_forks("AK", "key compromise handled", NOW) == 1
+    assert tx.forked_associations() == {}
+
+
+def test_refusals_that_are_not_forks(alliance: Alliance) -> None:
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 2, prefix="A")
+    _replicate(ak, mi, 2)
+    body = Checkpoint(origin_of("AK"), 2, ak.log.root("AK")[1]).body()
+    wrong_key = sign_note(body, origin_of("AK"), Signer.generate())
+    outsider = sign_note(Checkpoint("alliance-ledger/ZZ", 2, bytes(32)).body(),
+                         "alliance-ledger/ZZ", Signer.generate())
+    for note, reason in ((wrong_key, "bad-signature"), (outsider, "wrong-origin"),
+                         (b"garbage", "malformed")):
+        outcome = mi.witness.receive(note, NOW)
+        assert isinstance(outcome, Refused) and (outcome.reason, outcome.fork) == (reason, False)
+    assert mi.forked_associations() == {}
+    assert isinstance(mi.witness.receive(ak.log.sign_checkpoint("AK", ak.signer, NOW), NOW),
+                      Cosigned)
+    assert isinstance(ak.witness.receive(ak.log.sign_checkpoint("AK", ak.signer, NOW), NOW),
+                      Ignored)  # a node does not witness itself
+
+
+def test_collected_cosignatures_follow_the_registry(alliance: Alliance) -> None:
+    ak, mi, tx = (alliance.nodes[a] for a in ("AK", "MI", "TX"))
+    import_professionals(ak, 3, prefix="A")
+    note = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    for witness in (mi, tx):
+        _replicate(ak, witness, 3)
+    by_mi = mi.witness.receive(note, NOW)
+    by_tx = tx.witness.receive(note, NOW)
+    assert isinstance(by_mi, Cosigned) and isinstance(by_tx, Cosigned)
+    assert ak.log.latest_witnessed_checkpoint("AK") is None  # quorum 2, none collected yet
+    assert ak.witness.collect(by_mi.note, NOW) == 1
+    assert ak.witness.collect(by_mi.note, NOW) == 0  # idempotent
+    assert ak.log.latest_witnessed_checkpoint("AK") is None
+    assert ak.witness.collect(by_tx.note, NOW) == 1
+    witnessed = ak.log.latest_witnessed_checkpoint("AK")
+    assert witnessed is not None and witnessed == ak.log.latest_checkpoint("AK")
+    assert parse_body(parse_note(witnessed).text).size == 3
+    assert ak.registry is not None
+    assert set(verified_cosigners(witnessed, ak.registry)) == {"MI", "TX"}
+
+    # A line with TX's name under another key is ignored, as is the origin cosigning itself.
+    bad = add_cosignature(note, witness_name("TX"), Signer.generate(), int(NOW.timestamp()) + 1)
+    own = add_cosignature(note, witness_name("AK"), ak.signer, int(NOW.timestamp()))
+    assert ak.witness.collect(bad, NOW) == 0 and ak.witness.collect(own, NOW) == 0
+    assert ak.witness.ignored_cosignatures == 2
+
+    # The registry later says TX's key was never to be trusted from before the cosignature:
+    # its stored cosignature stops counting, and the checkpoint is no longer witnessed.
+    registry = ak.registry
+    tx_key = registry.keyring.current("TX")
+    assert tx_key is not None
+    body = registry.next_body(Action.REVOKE_KEY, issued_at=NOW, association="TX",
+                              key_id=tx_key.key_id, effective_at=NOW - dt.timedelta(days=1))
+    ak.registry = apply_entry(registry, wire_of(propose(body).with_signature(
+        alliance.governance)))
+    latest = ak.log.latest_checkpoint("AK")
+    assert latest is not None and b"alliance-witness/TX" not in latest
+    assert ak.log.latest_witnessed_checkpoint("AK") is None
+
+
+def test_witness_state_and_cosignature_are_kept_in_the_database(alliance: Alliance) -> None:
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 2, prefix="A")
+    _replicate(ak, mi, 2)
+    note = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    first = mi.witness.receive(note, NOW)
+    assert isinstance(first, Cosigned) and first.new
+    alliance.close("MI")
+    mi = alliance.open("MI")
+    again = mi.witness.receive(note, NOW + dt.timedelta(hours=1))
+    assert again == Cosigned("AK", first.note, new=False)  # not signed a second time
