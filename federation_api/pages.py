@@ -128,7 +128,7 @@ def search_page(request: Request) -> HTMLResponse:
     return _page(request)
 
 
-@router.get("/search", response_class=HTMLResponse)
+@router.get("/verify", response_class=HTMLResponse)
 def search(request: Request) -> HTMLResponse:
     """Answer a search by endorsement id and last name, or by first and last name and state.
 

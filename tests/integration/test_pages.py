@@ -65,12 +65,12 @@ class Site:
         assert r.status_code == 200, r.text
 
     def by_id(self, endorsement_id: str, last_name: str) -> tuple[int, str]:
-        r = self.client.get("/search", params={"by": "id", "endorsement_id": endorsement_id,
+        r = self.client.get("/verify", params={"by": "id", "endorsement_id": endorsement_id,
                                                "last_name": last_name})
         return r.status_code, r.text
 
     def by_name(self, first: str, last: str, state: str = "AK") -> tuple[int, str]:
-        r = self.client.get("/search", params={"by": "name", "first_name": first,
+        r = self.client.get("/verify", params={"by": "name", "first_name": first,
                                                "last_name": last, "state": state})
         return r.status_code, r.text
 
@@ -111,7 +111,7 @@ def test_the_form_is_plain_accessible_html_without_script(site: Site) -> None:
     assert "<script" not in html
     assert "script-src" not in r.headers["content-security-policy"]  # so: default-src 'none'
     assert "default-src 'none'" in r.headers["content-security-policy"]
-    assert html.count('<form method="get" action="/search"') == 2
+    assert html.count('<form method="get" action="/verify"') == 2
     # Every input and select has a label pointing at it.
     ids = re.findall(r'<(?:input|select) id="([^"]+)"', html)
     assert ids and all(f'<label for="{i}">' in html for i in ids)
@@ -134,7 +134,7 @@ def test_a_current_endorsement_reads_in_plain_words(site: Site) -> None:
     assert f"31 December {year}" in html
     assert re.search(r"Answered on <time datetime=\"[0-9T:.+-]+\">\d+ \w+ \d{4}, "
                      r"\d\d:\d\d:\d\d UTC</time>", html)
-    assert "no-store" in site.client.get("/search", params={
+    assert "no-store" in site.client.get("/verify", params={
         "endorsement_id": eid, "last_name": "García"}).headers["cache-control"]
 
 
@@ -208,11 +208,11 @@ def test_name_search_is_exact_and_shows_a_handful(site: Site) -> None:
 
 
 def test_bad_input_is_shown_next_to_its_field(site: Site) -> None:
-    r = site.client.get("/search", params={"by": "id", "endorsement_id": "<b>", "last_name": ""})
+    r = site.client.get("/verify", params={"by": "id", "endorsement_id": "<b>", "last_name": ""})
     assert r.status_code == 422
     assert 'aria-invalid="true"' in r.text and "<b>" not in r.text
     assert "Enter the endorsement id as printed" in r.text and "Enter the last name." in r.text
-    r = site.client.get("/search", params={"by": "name", "first_name": "x" * 101,
+    r = site.client.get("/verify", params={"by": "name", "first_name": "x" * 101,
                                            "last_name": "Doe", "state": "AK"})
     assert r.status_code == 422 and "at most 100 characters" in r.text
 
@@ -231,12 +231,12 @@ def test_fork_warnings_are_shown(site: Site, tmp_path: Path) -> None:
         node.after_ingest()
         client = TestClient(create_app(node))
         endorsement_id = "MI-E0000-DOE"
-        clean = client.get("/search", params={"endorsement_id": endorsement_id,
+        clean = client.get("/verify", params={"endorsement_id": endorsement_id,
                                               "last_name": "Doe"})
         assert clean.status_code == 200 and "banner-warning" not in clean.text
         forked = mi.entry(seq=2, name="Rewritten")
         assert node.ingestor.ingest([forked.wire], source="test", now=NOW).forks == 1
-        r = client.get("/search", params={"endorsement_id": endorsement_id, "last_name": "doe"})
+        r = client.get("/verify", params={"endorsement_id": endorsement_id, "last_name": "doe"})
         assert r.status_code == 200
         assert 'class="banner banner-warning"' in r.text
         assert "MI&#39;s ledger is flagged" in r.text and "fork" in r.text

@@ -1,0 +1,138 @@
+"""The verification and roster pages in a real headless Chromium, against `alliance serve`.
+
+Pages are driven with JavaScript off (they must not need it); a few checks that read computed
+styles or layout evaluate a script in a separate, script-enabled context.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.browser.conftest import ASSOCIATION_NAME, Seeded, downloads_dir
+
+
+def search_by_id(page: Any, seeded: Seeded, endorsement_id: str, last_name: str) -> None:
+    page.goto(f"{seeded.url}/")
+    page.get_by_role("textbox", name="Endorsement id").fill(endorsement_id)
+    page.locator("#id-last_name").fill(last_name)
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_load_state()
+
+
+def banner_text(page: Any) -> str:
+    return " ".join(page.locator(".result .banner").first.inner_text().split()).upper()
+
+
+def test_a_current_endorsement_reads_current(page: Any, seeded: Seeded) -> None:
+    search_by_id(page, seeded, seeded.current.lower(), "rivera")
+    assert page.get_by_role("heading", level=2, name="1 endorsement found").is_visible()
+    assert page.get_by_role("heading", level=3, name="Maria Rivera").is_visible()
+    assert banner_text(page).startswith("✔ CURRENT")
+    facts = page.locator(".result dl").inner_text()
+    assert "Level III: Infant Mental Health Specialist (IMHS)" in facts
+    assert f"{ASSOCIATION_NAME} (AK)" in facts
+    assert "Answered on" in page.locator(".answered").inner_text()
+    assert page.locator(".result .banner-not-current").count() == 0
+
+
+def test_suspended_and_lapsed_are_unmistakable(page: Any, seeded: Seeded) -> None:
+    for endorsement_id, last_name, words in ((seeded.suspended, "OKAFOR", "SUSPENDED"),
+                                             (seeded.lapsed, "Lee", "LAPSED")):
+        search_by_id(page, seeded, endorsement_id, last_name)
+        text = banner_text(page)
+        assert text.startswith("⚠ NOT CURRENT: " + words), text  # icon and words
+        assert page.locator(".result .banner-not-current").count() == 1
+        assert page.locator(".result .status-words").inner_text() == (
+            "Not current: " + words.lower())
+
+
+def test_search_by_name_and_state_ignores_case_and_accents(page: Any, seeded: Seeded) -> None:
+    page.goto(f"{seeded.url}/")
+    page.locator("#name-first_name").fill("jose")
+    page.locator("#name-last_name").fill("NUNEZ")
+    page.get_by_label("State association").select_option(label=f"{ASSOCIATION_NAME} (AK)")
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("heading", level=3, name="José Núñez").is_visible()
+    assert seeded.accented in page.locator(".result dl").inner_text()
+    assert "Infant Mental Health Mentor - Clinical (IMHM-C)" in page.locator(
+        ".result dl").inner_text()
+    # A part of a name finds nobody.
+    page.locator("#name-last_name").fill("Nú")
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("heading", level=2, name="No match").is_visible()
+
+
+def test_a_miss_is_one_not_found_page(page: Any, seeded: Seeded) -> None:
+    search_by_id(page, seeded, seeded.current, "Smith")
+    wrong_name = page.locator(".results").inner_text()
+    search_by_id(page, seeded, "AK-00000000", "Smith")
+    wrong_id = page.locator(".results").inner_text()
+    assert "NO ENDORSEMENT MATCHES WHAT YOU ENTERED." in wrong_name.upper()
+
+    def strip_time(text: str) -> str:
+        return re.sub(r"\d+ \w+ \d{4}, \d\d:\d\d:\d\d UTC", "TIME", text)
+
+    assert strip_time(wrong_name) == strip_time(wrong_id)
+
+
+def test_focus_is_visible_and_the_layout_fits_a_phone(browser: Any, seeded: Seeded) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto(f"{seeded.url}/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+        box = page.locator(".skip-link").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["y"] >= 0  # shown when focused
+        page.keyboard.press("Tab")  # the first field
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert page.evaluate("document.activeElement.id") == "id-endorsement_id"
+        assert outline == "solid"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        search_by_id(page, seeded, seeded.suspended, "Okafor")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        context.close()
+
+
+def test_roster_sign_in_filter_download_and_sign_out(page: Any, seeded: Seeded,
+                                                      tmp_path: Path) -> None:
+    page.goto(f"{seeded.url}/staff/roster")
+    assert page.url.endswith("/staff/login")  # not signed in yet
+    page.get_by_label("Staff token").fill("alt_not-a-real-token")
+    page.get_by_role("button", name="Sign in").click()
+    assert "That token is not valid" in page.locator(".error-summary").inner_text()
+    page.get_by_label("Staff token").fill(seeded.node.tokens["coordinator"])
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url.endswith("/staff/roster")
+    assert "e2e coordinator" in page.locator(".staff-nav").inner_text()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 5
+
+    page.get_by_label("Recorded status").select_option("suspended")
+    page.get_by_role("button", name="Apply filters").click()
+    assert rows.count() == 1 and seeded.suspended in rows.first.inner_text()
+
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Renewal due within (days)").fill("30")
+    page.get_by_role("button", name="Apply filters").click()
+    assert rows.count() == 1 and seeded.due_soon in rows.first.inner_text()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("^Download CSV")).click()
+    saved = downloads_dir(tmp_path) / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("roster-AK-") and saved.suffix == ".csv"
+    table = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [r["endorsement_id"] for r in table] == [seeded.due_soon]
+    assert table[0]["family_name"] == "Brown" and table[0]["status"] == "active"
+
+    page.get_by_role("button", name="Sign out").click()
+    assert page.url.endswith("/staff/login?signed_out=1")
+    assert "You have signed out." in page.locator("main").inner_text()
+    page.goto(f"{seeded.url}/staff/roster")
+    assert page.url.endswith("/staff/login")
