@@ -88,6 +88,10 @@ class WebhookDispatcher:
     async def start(self) -> None:
         """Start the background task on the running loop."""
         self._loop = asyncio.get_running_loop()
+        # httpx logs every request's full URL at INFO; a webhook URL may carry the receiver's
+        # own token in its query, so those lines must never reach the node's log.
+        httpx_log = logging.getLogger("httpx")
+        httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
         timeout = self.settings.webhook_timeout_seconds
         # trust_env=False: no proxy or netrc from the environment decides where employer
         # data goes; follow_redirects=False: only the registered URL is ever called.

@@ -103,8 +103,10 @@ def init_node(data_dir: Path, association: str = "AK", *, database_url: str | No
 class ServerProcess:
     """`alliance serve` as a child process on a loopback port; a context manager."""
 
-    def __init__(self, node: NodeDir, port: int | None = None) -> None:
+    def __init__(self, node: NodeDir, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.node = node
+        self.env = env or {}  # extra ALLIANCE_* settings for this server only
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = node.data_dir.parent / f"serve-{node.data_dir.name}-{self.port}.log"
@@ -118,7 +120,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 [alliance_executable(), "serve", *self.node.store_args(),
                  "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=child_env())
+                stdout=log, stderr=subprocess.STDOUT, env={**child_env(), **self.env})
         self.starts += 1
         self.wait_healthy(timeout)
         return self

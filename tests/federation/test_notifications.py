@@ -1,0 +1,95 @@
+"""An employer on Michigan's node hears of an Alaska suspension, through replication.
+
+Real nats-server, two in-process nodes replicating, MI's webhook dispatcher running on the
+test's loop, and a real HTTP receiver on a loopback port. The change reaches MI only as a
+verified replica entry; MI's notifier records it once and the receiver gets it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from federation_api.app import create_app
+from federation_api.tokens import Role
+from federation_api.webhook_dispatcher import WebhookDispatcher
+from tests.e2e.webhook_receiver import Receiver
+from tests.federation.alliance import (
+    EPOCH,
+    Alliance,
+    heads,
+    import_professionals,
+    start_single_server,
+    wait_until,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_an_employer_on_mi_receives_an_ak_suspension(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server = start_single_server(tmp_path / "nats")
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
+        receiver = Receiver().start()
+        dispatcher: WebhookDispatcher | None = None
+        try:
+            ak, mi = alliance.open("AK"), alliance.open("MI")
+            mi.settings = replace(mi.settings, webhook_allow_private=True,
+                                  webhook_backoff_seconds=0.2, webhook_backoff_cap_seconds=1.0)
+            for association in ("AK", "MI"):
+                await alliance.start_replication(association, server.url)
+            (professional, other) = await asyncio.to_thread(import_professionals, ak, 2,
+                                                            prefix="N")
+            await wait_until(lambda: heads(mi).get("AK") == 2, what="MI has AK's grants")
+
+            # The employer works with MI's node only.
+            _, token = mi.tokens.issue(label="Detroit Early Head Start", role=Role.EMPLOYER,
+                                       now=EPOCH)
+            employer = {"Authorization": f"Bearer {token}"}
+            client = TestClient(create_app(mi))  # no lifespan: the dispatcher runs below
+            hook = await asyncio.to_thread(client.put, "/v1/webhook", headers=employer,
+                                           json={"url": receiver.url})
+            assert hook.status_code == 201, hook.text
+            receiver.secret = hook.json()["secret"]
+            subscribed = await asyncio.to_thread(
+                client.post, "/v1/subscriptions", headers=employer,
+                json={"endorsement_id": professional, "last_name": "Family0"})
+            assert subscribed.status_code == 201, subscribed.text
+            assert subscribed.json()["association"] == "AK"
+            dispatcher = WebhookDispatcher(mi.notifier, mi.webhooks, mi.changes, mi.settings,
+                                           poll_seconds=0.2)
+            await dispatcher.start()
+
+            # Alaska's committee suspends both; MI's employer follows only one of them.
+            for endorsement_id in (professional, other):
+                await asyncio.to_thread(ak.service.suspend, endorsement_id,
+                                        effective_on=dt.date(2026, 2, 1), reason="complaint",
+                                        now=EPOCH + dt.timedelta(days=31))
+            await wait_until(lambda: heads(mi).get("AK") == 4, what="MI has the suspensions")
+            await wait_until(lambda: len(receiver.processed) == 1, what="the webhook")
+            await asyncio.sleep(1.0)  # a second delivery would have arrived by now
+
+            (change,) = receiver.changes()
+            assert (change["endorsement_id"], change["kind"], change["old_status"],
+                    change["new_status"], change["association"], change["recorded_by"],
+                    change["effective_on"], change["name"]) == (
+                professional, "suspended", "active", "suspended", "AK", "AK", "2026-02-01",
+                "Given Family0")
+            assert receiver.bad_signatures == 0 and receiver.duplicates == 0
+            assert mi.changes.count("AK") == 1  # one change row, for the one subscribed
+            feed = await asyncio.to_thread(client.get, "/v1/changes", headers=employer)
+            assert [c["change_id"] for c in feed.json()["changes"]] == [change["change_id"]]
+            assert ak.changes.count() == 0  # nobody subscribed on AK's own node
+        finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
+            receiver.stop()
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
