@@ -84,16 +84,16 @@ class Result:
     printable_url: str
 
 
-def result(request: Request, endorsement_id: str, last_name: str, answer: VerifyOut) -> Result:
-    """The page's view of a public answer, with its receipt links."""
+def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
+           association: str) -> Result:
+    """The page's view of a public answer (`association`: the full name), with receipt links."""
     headline, explanation = STANDINGS.get(answer.status, (f"Not current: {answer.status}", ""))
     query = urlencode({"endorsement_id": endorsement_id, "last_name": last_name})
     return Result(endorsement_id=endorsement_id, name=answer.name,
                   level=level_title(answer.level, answer.designation),
                   designation=(f"{DESIGNATIONS[answer.designation]} ({answer.designation.value})"
                                if answer.designation else "None (Levels I to III have none)"),
-                  association=f"{association_name(request, answer.association)} "
-                              f"({answer.association})",
+                  association=f"{association} ({answer.association})",
                   current=answer.status == "current", headline=headline,
                   explanation=explanation, valid_through=answer.valid_through,
                   as_of=answer.as_of, warnings=list(answer.warnings),
@@ -152,7 +152,9 @@ def search(request: Request) -> HTMLResponse:
     for endorsement_id, last_name in found[:MAX_NAME_RESULTS]:
         answer = _answer(request, endorsement_id, last_name)
         if answer is not None:
-            results.append(result(request, endorsement_id, last_name, answer))
+            results.append(result(
+                answer, endorsement_id=endorsement_id, last_name=last_name,
+                association=association_name(request, answer.association)))
     return _page(request, 200 if results else 404, form=form, results=results, searched=True,
                  more=len(found) > MAX_NAME_RESULTS)
 

@@ -16,14 +16,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api import pages
 from federation_api.app import create_app
 from federation_api.clock import today
 from federation_api.node import Node, NodePaths, init_node
+from federation_api.schemas import VerifyOut
 from federation_api.settings import Settings
+from federation_api.templating import render
 from federation_api.tokens import Role
 from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
+from projections.standing import Standing
 from tests.federation.test_hostile_entries import T0, Peer
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -377,3 +382,23 @@ def test_roster_filters_and_csv(site: Site) -> None:
     assert api.text.splitlines()[0] == lines[0]
     empty = site.client.get("/staff/roster.csv", params={"name": "nobody at all"})
     assert empty.text.splitlines() == [lines[0]]
+
+
+@pytest.mark.parametrize("standing", list(Standing))
+def test_every_standing_has_its_words_and_only_current_is_green(standing: Standing) -> None:
+    answer = VerifyOut(name="Jo Doe", level=Level.IFS, level_title=Level.IFS.title,
+                       designation=None, association="MI", status=standing.value,
+                       valid_through=dt.date(2026, 12, 31), as_of=dt.date(2026, 6, 1))
+    shown = pages.result(answer, endorsement_id="MI-1234ABCD", last_name="Doe",
+                         association="Michigan Association for Infant Mental Health")
+    form = dict.fromkeys(("by", "endorsement_id", "last_name", "first_name", "state"), "")
+    html = render("search.html", node_name="AK", form=form, states=[], errors=[],
+                  results=[shown], searched=True, more=False,
+                  answered_at=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)).body.decode()
+    assert standing.value in banner(html).lower()
+    if standing is Standing.CURRENT:
+        assert banner(html).startswith("banner-current")
+    else:
+        assert banner(html).startswith("banner-not-current")
+        assert "Not current" in banner(html)
+    assert "Michigan Association for Infant Mental Health (MI)" in html
