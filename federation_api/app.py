@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from federation_api import (
     http_errors,
     routes_auditor,
+    routes_bulk,
     routes_employers,
     routes_federation,
     routes_proofs,
@@ -19,6 +20,7 @@ from federation_api import (
 from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
 from federation_api.pages import install_pages
+from federation_api.rate_limits import install_rate_limits
 from federation_api.replication import Replicator
 from federation_api.webhook_dispatcher import WebhookDispatcher
 
@@ -62,8 +64,11 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.state.node = node
     app.state.metrics = Metrics()
     http_errors.install(app)
+    # Inside the request logger, so refused requests are logged and counted like others.
+    app.state.rate_limits = install_rate_limits(app, node.settings.rate_limits)
     install_request_logging(app, app.state.metrics)
     app.include_router(routes_public.router)
+    app.include_router(routes_bulk.router)
     app.include_router(routes_employers.router)
     app.include_router(routes_staff.router)
     app.include_router(routes_auditor.router)

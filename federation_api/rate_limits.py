@@ -33,10 +33,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Paths counted against the per-client request budget: the public answers and pages. A prefix
-# ends with "/" or names a whole route family; "/" alone is the home page only.
+# Paths counted against the per-client request budget: the public answers and pages (and the
+# staff login form, where guesses would go). A prefix names a whole route family; "/" alone
+# is the home page only, so the stylesheet under /static is never refused.
 LIMITED_PREFIXES = ("/v1/verify", "/v1/status", "/v1/proofs/status", "/v1/receipts",
-                    "/receipts/", "/verify")
+                    "/receipts/", "/verify", "/staff/login")
 LIMITED_EXACT = frozenset({"/"})
 
 

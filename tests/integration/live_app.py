@@ -12,21 +12,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import uvicorn
 
-from domain.policy import AssociationPolicy
 from federation_api.app import create_app
 from federation_api.clock import now, today
 from federation_api.demo_seed import seed
+from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import free_port
-from federation_api.node import Node, init_node
+from federation_api.node import Node
 from federation_api.rate_limits import RateLimitSettings
-from federation_api.settings import Settings
 from federation_api.tokens import Role
+from ledger.signing import Signer
 
 
 @dataclass
@@ -51,9 +51,10 @@ class LiveNode:
 def live_node(tmp_path: Path, limits: RateLimitSettings | None = None,
               host: str = "127.0.0.1") -> Iterator[LiveNode]:
     """An initialised, seeded node served on `host` until the block ends."""
-    settings = Settings(data_dir=tmp_path / "ak", rate_limits=limits or RateLimitSettings())
-    init_node(settings, association="AK", name="Alaska", policy=AssociationPolicy(),
-              now=now() - dt.timedelta(days=1))
+    # A one-association Alliance (registry, admitted node), so receipts and proofs can answer.
+    founded = found_alliance(tmp_path, {"AK": "Alaska"}, Signer.generate(), alliance="Test",
+                             created=now() - dt.timedelta(days=1))
+    settings = replace(founded["AK"], rate_limits=limits or RateLimitSettings())
     node = Node(settings)
     ids = seed(node, today())
     port = free_port(host)

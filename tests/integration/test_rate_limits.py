@@ -81,11 +81,11 @@ def test_settings_from_the_environment() -> None:
 
 
 def test_limited_paths() -> None:
-    for path in ("/", "/verify", "/v1/verify", "/v1/verify/bulk", "/v1/status",
+    for path in ("/", "/verify", "/staff/login", "/v1/verify", "/v1/verify/bulk", "/v1/status",
                  "/v1/proofs/status", "/v1/receipts", "/v1/receipts/abc", "/receipts/view"):
         assert is_limited(path), path
     for path in ("/healthz", "/readyz", "/metrics", "/docs", "/v1/roster", "/v1/applications",
-                 "/v1/ledger/AK/entries", "/static/site.css"):
+                 "/v1/ledger/AK/entries", "/static/site.css", "/staff/roster"):
         assert not is_limited(path), path
 
 
@@ -115,7 +115,8 @@ def test_public_paths_answer_429_with_retry_after_once_the_burst_is_spent(
             assert body["code"] == "rate_limited" and body["rule"] == "rate_limit.requests"
             assert "retry after" in body["message"]
             assert "Maria" not in refused.text
-            for path in ("/", "/verify", "/v1/status", "/v1/receipts", "/receipts/view"):
+            for path in ("/", "/verify", "/v1/status", "/v1/receipts", "/receipts/view",
+                         "/v1/proofs/status", "/staff/login"):
                 assert client.get(path).status_code == 429, path
             assert client.post("/v1/verify/bulk", content="endorsement_id,last_name\n",
                                headers={"Content-Type": "text/csv"}).status_code == 429

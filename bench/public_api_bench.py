@@ -1,0 +1,523 @@
+"""Public verification API: latency and throughput with 1,000 and 100,000 endorsed people,
+against a bare FastAPI endpoint served the same way in the same run.
+
+    .venv/bin/python -m bench.public_api_bench [--quick] [--sizes 1000,100000] [--seconds 10]
+        [--concurrency 16] [--rate 200] [--json] [--profile]
+
+What runs:
+- the roster: a node initialised in a temporary directory, endorsements imported through the
+  node's event store and ledger writer (500 per transaction, each entry signed, as a bulk
+  import commits; `bench.replication_alliance.seal_in_bulk`), then projected by the node;
+- the server: the real `alliance serve` (uvicorn, one process, the node's own settings, its
+  JSON request log going to /dev/null) with ALLIANCE_RATE_LIMIT=off, so the limiter does not
+  refuse the load; the baseline is a FastAPI app with one `GET /v1/verify` that returns a
+  fixed answer of the same shape, run by `uvicorn.run` with the same arguments;
+- the load: this process, with asyncio and a minimal HTTP/1.1 keep-alive client over raw
+  streams (httpx costs ~10x more CPU per request and would measure itself, not the server).
+  Requests name endorsements drawn uniformly from the whole roster; one in ten has a wrong
+  last name (a 404, as scrapers and typos produce).
+
+Two cores: the server is pinned to CPU 0 and the load generator to CPU 1 (when the machine
+has two or more), so they do not take turns on one core; anything else running on the machine
+still competes, which is why every figure is compared with the bare endpoint measured in the
+same run.
+
+Two measurements per target:
+- throughput: closed loop, `--concurrency` connections each sending its next request when
+  the previous answer arrives, for `--seconds`; requests/s and the latencies seen;
+- latency: open loop at a fixed `--rate` (requests/s), the same for every target. Each
+  request has a scheduled send time and its latency counts from that time, so a stalled
+  server is charged for the requests it delayed (no coordinated omission). The p99 goals are
+  judged here: at saturation (closed loop) latency only measures the queue the load generator
+  itself builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bench.replication_alliance import seal_in_bulk
+from domain.policy import AssociationPolicy
+from federation_api.nats_process import free_port
+from federation_api.node import Node, init_node
+from federation_api.settings import Settings
+
+THROUGHPUT_RATIO_GOAL = 0.5
+P99_GOAL_MS = 20.0
+P99_GROWTH_GOAL = 1.5
+HOST = "127.0.0.1"
+CREATED = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+UVICORN_ARGS: dict[str, Any] = {"log_config": None, "access_log": False,
+                                "proxy_headers": False}  # as `alliance serve` runs uvicorn
+
+
+# -- the baseline server -----------------------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    """A FastAPI app with one endpoint that answers without any work, served like ours."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    answer = {"name": "Maria Rivera", "level": "IMHS",
+              "level_title": "Infant Mental Health Specialist", "designation": None,
+              "association": "AK", "status": "current", "valid_through": "2030-12-31",
+              "as_of": "2026-01-01", "warnings": []}
+
+    @app.get("/v1/verify")
+    async def verify(endorsement_id: str, last_name: str) -> dict[str, Any]:
+        return answer
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(app, host=HOST, port=port, **UVICORN_ARGS)
+
+
+def serve_profiled(data_dir: str, port: int, out: str) -> None:
+    """The real app under cProfile (for --profile); the profile is written at shutdown."""
+    import uvicorn
+
+    from federation_api.app import create_app
+    from federation_api.rate_limits import RateLimitSettings
+
+    node = Node(Settings(data_dir=Path(data_dir), rate_limits=RateLimitSettings(enabled=False)))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        uvicorn.run(create_app(node), host=HOST, port=port, **UVICORN_ARGS)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
+        node.close()
+
+
+# -- roster ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Roster:
+    """A node's data directory with `size` endorsements, and the pairs to ask about."""
+
+    data_dir: Path
+    size: int
+    load_seconds: float
+    pairs: list[tuple[str, str]]
+
+
+def build_roster(root: Path, size: int, seed: int) -> Roster:
+    """Init a node and import `size` endorsements through its writer; then project them."""
+    settings = Settings(data_dir=root / f"ak-{size}")
+    init_node(settings, association="AK", name="Alaska (bench)", policy=AssociationPolicy(),
+              now=CREATED)
+    node = Node(settings)
+    started = time.perf_counter()
+    seal_in_bulk(node, size, prefix="api")
+    node.project()
+    seconds = time.perf_counter() - started
+    rows = node.projector.roster()
+    node.close()
+    if len(rows) != size:
+        raise SystemExit(f"projected {len(rows)} endorsements, expected {size}")
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(20_000):
+        row = rows[rng.randrange(size)]
+        wrong = rng.random() < 0.1
+        pairs.append((row.endorsement_id, "Nobody" if wrong else row.family_name))
+    return Roster(data_dir=settings.data_dir, size=size, load_seconds=seconds, pairs=pairs)
+
+
+# -- server processes --------------------------------------------------------------------------
+
+
+class Server:
+    """A server subprocess on a loopback port, pinned to one CPU, stopped by its PID."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str], cpu: int | None) -> None:
+        self.port = port
+
+        def pin() -> None:  # in the child, before exec: its threads inherit the CPU
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
+        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, preexec_fn=pin)
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"server exited {self.process.returncode}")
+            try:
+                if httpx.get(f"http://{HOST}:{self.port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit("server not healthy after 60 s")
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU time the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        """SIGINT (uvicorn shuts down and a profile is written), SIGKILL after 20 s."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def bench_env(rate_limits: bool = False) -> dict[str, str]:
+    """The servers' environment: no ALLIANCE_* leaks in; the limiter is off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLIANCE_")}
+    env["ALLIANCE_RATE_LIMIT"] = "on" if rate_limits else "off"
+    return env
+
+
+def alliance_executable() -> str:
+    """The `alliance` console script beside this interpreter (the venv's)."""
+    beside = Path(sys.executable).with_name("alliance")
+    found = str(beside) if beside.exists() else shutil.which("alliance")
+    if not found:
+        raise SystemExit("the `alliance` command is not installed (pip install -e .)")
+    return found
+
+
+# -- load generator ----------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: GET a path, return (status, body length)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        """Connect to the server."""
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def get(self, path: str) -> int:
+        """Send one request and read its whole answer; the status code."""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.writer.close()
+
+
+def paths(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The request targets."""
+    return [f"/v1/verify?endorsement_id={quote(i)}&last_name={quote(n)}" for i, n in pairs]
+
+
+@dataclass
+class Phase:
+    """What one load phase measured."""
+
+    requests: int
+    seconds: float
+    errors: int
+    statuses: dict[str, int]
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    server_cpu_share: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        """Completed requests per second."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _phase(latencies: list[float], seconds: float, statuses: dict[int, int]) -> Phase:
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
+
+    errors = sum(n for s, n in statuses.items() if s not in (200, 404))
+    return Phase(requests=len(ordered), seconds=seconds, errors=errors,
+                 statuses={str(s): n for s, n in sorted(statuses.items())},
+                 p50_ms=pct(0.50), p90_ms=pct(0.90), p99_ms=pct(0.99),
+                 max_ms=ordered[-1] * 1000 if ordered else 0.0)
+
+
+async def closed_loop(port: int, targets: Sequence[str], concurrency: int,
+                      seconds: float) -> Phase:
+    """`concurrency` connections, each sending as soon as its previous answer arrived."""
+    connections = [await Connection.open(port) for _ in range(concurrency)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    end = started + seconds
+
+    async def worker(k: int, connection: Connection) -> None:
+        i = k
+        while loop.time() < end:
+            sent = loop.time()
+            status = await connection.get(targets[i % len(targets)])
+            done = loop.time()
+            if done <= end:
+                latencies.append(done - sent)
+                statuses[status] = statuses.get(status, 0) + 1
+            i += concurrency
+
+    await asyncio.gather(*(worker(k, c) for k, c in enumerate(connections)))
+    elapsed = min(loop.time(), end) - started
+    for c in connections:
+        c.close()
+    return _phase(latencies, elapsed, statuses)
+
+
+async def open_loop(port: int, targets: Sequence[str], rate: float, seconds: float,
+                    connections: int = 64) -> Phase:
+    """Requests scheduled every 1/rate s; latency counted from the scheduled time."""
+    pool = [await Connection.open(port) for _ in range(connections)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+    total = int(rate * seconds)
+    started = loop.time() + 0.05
+    next_index = 0
+
+    async def worker(connection: Connection) -> None:
+        nonlocal next_index
+        while next_index < total:
+            i = next_index
+            next_index += 1
+            scheduled = started + i / rate
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            status = await connection.get(targets[i % len(targets)])
+            latencies.append(loop.time() - scheduled)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(worker(c) for c in pool))
+    elapsed = loop.time() - started
+    for c in pool:
+        c.close()
+    return _phase(latencies, elapsed, statuses)
+
+
+def measure(server: Server, targets: Sequence[str], args: argparse.Namespace
+            ) -> dict[str, Phase]:
+    """Warm up, then the closed-loop and open-loop phases against one server."""
+    asyncio.run(closed_loop(server.port, targets, args.concurrency, min(2.0, args.seconds)))
+    cpu = server.cpu_seconds()
+    closed = asyncio.run(closed_loop(server.port, targets, args.concurrency, args.seconds))
+    closed.server_cpu_share = (server.cpu_seconds() - cpu) / closed.seconds
+    cpu = server.cpu_seconds()
+    paced = asyncio.run(open_loop(server.port, targets, args.rate, args.seconds))
+    paced.server_cpu_share = (server.cpu_seconds() - cpu) / paced.seconds
+    return {"closed": closed, "open": paced}
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the rosters, serve each, load each; the bare endpoint first and last."""
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu = cpus[0] if len(cpus) >= 2 else None
+    load_cpu = cpus[1] if len(cpus) >= 2 else None
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {"targets": {}, "rosters": {}, "settings": {
+        "concurrency": args.concurrency, "rate": args.rate, "seconds": args.seconds,
+        "sizes": args.sizes, "server_cpu": server_cpu, "load_cpu": load_cpu}}
+    with tempfile.TemporaryDirectory(prefix="public-api-bench-") as tmp:
+        root = Path(tmp)
+        rosters = []
+        for size in args.sizes:
+            print(f"importing {size:,} endorsements ...", file=sys.stderr, flush=True)
+            roster = build_roster(root, size, seed=size)
+            rosters.append(roster)
+            result["rosters"][str(size)] = {"load_seconds": roster.load_seconds,
+                                            "entries_per_second": size / roster.load_seconds}
+        if load_cpu is not None:
+            os.sched_setaffinity(0, {load_cpu})
+        bare_targets = paths(rosters[0].pairs)
+        runs: list[tuple[str, list[str], Path | None]] = [("bare", bare_targets, None)]
+        runs += [(f"verify {r.size:,}", paths(r.pairs), r.data_dir) for r in rosters]
+        runs.append(("bare (again)", bare_targets, None))
+        for name, targets, data_dir in runs:
+            print(f"loading {name} ...", file=sys.stderr, flush=True)
+            port = free_port(HOST)
+            if data_dir is None:
+                argv = [sys.executable, "-m", "bench.public_api_bench", "--serve-bare",
+                        str(port)]
+            elif args.profile:
+                argv = [sys.executable, "-m", "bench.public_api_bench", "--serve-profiled",
+                        str(data_dir), str(port), str(root / f"{port}.prof")]
+            else:
+                argv = [alliance_executable(), "serve", "--data-dir", str(data_dir), "--listen",
+                        f"{HOST}:{port}"]
+            server = Server(argv, port, bench_env(), server_cpu)
+            try:
+                phases = measure(server, targets, args)
+            finally:
+                server.stop()
+            result["targets"][name] = {k: asdict(v) | {"per_second": v.per_second}
+                                       for k, v in phases.items()}
+            if args.profile and data_dir is not None:
+                text = profile_summary(root / f"{port}.prof")
+                result.setdefault("_profiles", {})[name] = text
+    result["environment"] = environment(load_before, os.getloadavg(), cpus)
+    result["goals"] = goals(result, args.sizes)
+    return result
+
+
+def profile_summary(path: Path) -> str:
+    """The top of a profile, by cumulative time."""
+    out = io.StringIO()
+    pstats.Stats(str(path), stream=out).sort_stats("cumulative").print_stats(35)
+    return out.getvalue()
+
+
+def environment(before: tuple[float, float, float], after: tuple[float, float, float],
+                cpus: list[int]) -> dict[str, Any]:
+    """Versions and machine facts printed with the figures."""
+    from importlib.metadata import version
+
+    return {"python": platform.python_version(), "fastapi": version("fastapi"),
+            "starlette": version("starlette"), "uvicorn": version("uvicorn"),
+            "cpus": len(cpus), "load_average_1min": [before[0], after[0]]}
+
+
+def goals(result: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
+    """The three goals of the issue, judged on the largest and smallest rosters."""
+    targets = result["targets"]
+    bare = max(targets["bare"]["closed"]["per_second"],
+               targets["bare (again)"]["closed"]["per_second"])
+    small, large = f"verify {min(sizes):,}", f"verify {max(sizes):,}"
+    ratio = targets[large]["closed"]["per_second"] / bare
+    p99_large = targets[large]["open"]["p99_ms"]
+    p99_small = targets[small]["open"]["p99_ms"]
+    growth = p99_large / p99_small if p99_small else float("inf")
+    return {"throughput_ratio": ratio, "throughput_ratio_met": ratio >= THROUGHPUT_RATIO_GOAL,
+            "bare_per_second": bare, "p99_ms": p99_large,
+            "p99_met": max(p99_large, p99_small) <= P99_GOAL_MS, "p99_growth": growth,
+            "p99_growth_met": growth <= P99_GROWTH_GOAL}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """The human-readable report."""
+    env, s = result["environment"], result["settings"]
+    print(f"public API bench: Python {env['python']}, FastAPI {env['fastapi']}, Starlette "
+          f"{env['starlette']}, uvicorn {env['uvicorn']} (asyncio, h11), {env['cpus']} CPUs "
+          f"(server on CPU {s['server_cpu']}, load generator on CPU {s['load_cpu']}), load "
+          f"average {env['load_average_1min'][0]:.2f} -> {env['load_average_1min'][1]:.2f}")
+    for size, roster in result["rosters"].items():
+        print(f"roster of {int(size):,}: imported, signed and projected in "
+              f"{roster['load_seconds']:.1f} s ({roster['entries_per_second']:,.0f}/s)")
+    bare = result["goals"]["bare_per_second"]
+    print(f"closed loop: {s['concurrency']} connections for {s['seconds']} s; open loop: "
+          f"{s['rate']} requests/s for {s['seconds']} s, latency from the scheduled send")
+    header = (f"{'target':<14} {'req/s':>8} {'x bare':>7} {'p50':>7} {'p99':>7} {'cpu':>5} | "
+              f"{'open p50':>8} {'p99':>7} {'max':>7} {'errors':>6}")
+    print(header)
+    print("-" * len(header))
+    for name, t in result["targets"].items():
+        c, o = t["closed"], t["open"]
+        print(f"{name:<14} {c['per_second']:>8,.0f} {c['per_second'] / bare:>7.2f} "
+              f"{c['p50_ms']:>6.1f}ms {c['p99_ms']:>5.1f}ms {c['server_cpu_share']:>5.2f} | "
+              f"{o['p50_ms']:>6.1f}ms {o['p99_ms']:>5.1f}ms {o['max_ms']:>5.0f}ms "
+              f"{c['errors'] + o['errors']:>6}")
+    g = result["goals"]
+
+    def status(met: bool) -> str:
+        return "met" if met else "NOT MET"
+
+    print(f"goal throughput >= {THROUGHPUT_RATIO_GOAL}x bare: {g['throughput_ratio']:.2f}x "
+          f"({status(g['throughput_ratio_met'])})")
+    print(f"goal p99 <= {P99_GOAL_MS:.0f} ms at {s['rate']} req/s: {g['p99_ms']:.1f} ms at the "
+          f"largest roster ({status(g['p99_met'])})")
+    print(f"goal p99 largest / smallest <= {P99_GROWTH_GOAL}: {g['p99_growth']:.2f} "
+          f"({status(g['p99_growth_met'])})")
+    for name, text in result.get("_profiles", {}).items():
+        print(f"\n==== cProfile of the server: {name} ====\n{text}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench.public_api_bench",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 and 10,000 people, 3 s phases (a smoke run)")
+    parser.add_argument("--sizes", help="comma-separated roster sizes (default 1000,100000)")
+    parser.add_argument("--seconds", type=float, help="length of each phase (default 10)")
+    parser.add_argument("--concurrency", type=int, default=16, help="closed-loop connections")
+    parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
+    parser.add_argument("--profile", action="store_true", help="cProfile the real server")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-profiled", nargs=3, metavar=("DIR", "PORT", "OUT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+    if args.serve_profiled:
+        serve_profiled(args.serve_profiled[0], int(args.serve_profiled[1]),
+                       args.serve_profiled[2])
+        return 0
+    default_sizes = "1000,10000" if args.quick else "1000,100000"
+    args.sizes = sorted({int(s) for s in (args.sizes or default_sizes).split(",")})
+    args.seconds = args.seconds or (3.0 if args.quick else 10.0)
+    result = run(args)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
+    else:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
