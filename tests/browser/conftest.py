@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import NodeDir, ServerProcess, init_node, today
+from tests.e2e.harness import NodeDir, ServerProcess, init_node, run_alliance, today
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -53,6 +53,7 @@ class Seeded:
 
     server: ServerProcess
     node: NodeDir
+    genesis: Path
     current: str
     suspended: str
     lapsed: str
@@ -74,11 +75,31 @@ def _import(client: httpx.Client, node: NodeDir, person: str, family: str, given
     return str(r.json()["endorsement_id"])
 
 
+def admit_to_registry(node: NodeDir, root: Path) -> Path:
+    """A one-key Alliance registry admitting the node, made with the CLI; the genesis file.
+
+    Receipts carry a status proof, which needs the registry."""
+    registry, key = root / "registry", root / "gov.key"
+    run_alliance("registry", "keygen", "--out", str(key))
+    run_alliance("registry", "init", "--dir", str(registry), "--governance-key",
+                 str(key.with_suffix(".pub")), "--threshold", "1")
+    proposal = str(root / "admit.bin")
+    run_alliance("registry", "admit", "--dir", str(registry), "--association",
+                 node.association, "--name", ASSOCIATION_NAME, "--public-key-file",
+                 str(node.data_dir / "keys" / "signing.pub"), "--out", proposal)
+    run_alliance("registry", "sign", "--proposal", proposal, "--key", str(key))
+    run_alliance("registry", "append", "--dir", str(registry), "--proposal", proposal)
+    shutil.copytree(registry, node.data_dir / "registry")
+    return registry / "genesis.json"
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """`alliance init`, tokens, `alliance serve`; endorsements imported, one suspended by the
-    committee and one lapsed by the coordinator's daily lapse run."""
-    node = init_node(tmp_path_factory.mktemp("browser") / "ak", "AK", name=ASSOCIATION_NAME)
+    """`alliance init`, tokens, a registry, `alliance serve`; endorsements imported, one
+    suspended by the committee and one lapsed by the coordinator's daily lapse run."""
+    root = tmp_path_factory.mktemp("browser")
+    node = init_node(root / "ak", "AK", name=ASSOCIATION_NAME)
+    genesis = admit_to_registry(node, root)
     next_year = dt.date(today().year + 1, 12, 31)
     with ServerProcess(node) as server, server.client() as client:
         current = _import(client, node, "AK-P-0001", "Rivera", "Maria", next_year)
@@ -94,8 +115,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         assert r.status_code == 200, r.text
         r = client.post("/v1/lapses", headers=node.auth("coordinator"), json={})
         assert r.status_code == 200 and [e["endorsement_id"] for e in r.json()] == [lapsed]
-        yield Seeded(server=server, node=node, current=current, suspended=suspended,
-                     lapsed=lapsed, accented=accented, due_soon=due_soon)
+        yield Seeded(server=server, node=node, genesis=genesis, current=current,
+                     suspended=suspended, lapsed=lapsed, accented=accented, due_soon=due_soon)
 
 
 @pytest.fixture

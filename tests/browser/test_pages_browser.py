@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.browser.conftest import ASSOCIATION_NAME, Seeded, downloads_dir
+from tests.e2e.harness import run_alliance
 
 
 def search_by_id(page: Any, seeded: Seeded, endorsement_id: str, last_name: str) -> None:
@@ -136,3 +137,21 @@ def test_roster_sign_in_filter_download_and_sign_out(page: Any, seeded: Seeded,
     assert "You have signed out." in page.locator("main").inner_text()
     page.goto(f"{seeded.url}/staff/roster")
     assert page.url.endswith("/staff/login")
+
+
+def test_download_a_receipt_from_the_result_and_verify_it_offline(page: Any, seeded: Seeded,
+                                                                  tmp_path: Path) -> None:
+    search_by_id(page, seeded, seeded.current, "Rivera")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("^Download receipt")).click()
+    saved = downloads_dir(tmp_path) / download.value.suggested_filename
+    download.value.save_as(saved)
+    done = run_alliance("verify-receipt", str(saved), "--genesis", str(seeded.genesis))
+    assert "receipt verified" in done.stdout, done.stdout
+    assert seeded.current in saved.read_text()
+
+    search_by_id(page, seeded, seeded.suspended, "Okafor")
+    page.get_by_role("link", name=re.compile("^Printable receipt")).click()
+    page.wait_for_load_state()
+    assert "/receipts/view?" in page.url
+    assert "SUSPENDED" in page.locator("body").inner_text().upper()
