@@ -22,6 +22,7 @@ from federation_api import pages
 from federation_api.app import create_app
 from federation_api.clock import today
 from federation_api.node import Node, NodePaths, init_node
+from federation_api.rate_limits import RateLimitSettings
 from federation_api.schemas import VerifyOut
 from federation_api.settings import Settings
 from federation_api.templating import render
@@ -402,3 +403,21 @@ def test_every_standing_has_its_words_and_only_current_is_green(standing: Standi
         assert banner(html).startswith("banner-not-current")
         assert "Not current" in banner(html)
     assert "Michigan Association for Infant Mental Health (MI)" in html
+
+
+def test_the_page_counts_against_the_public_rate_limit(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "ak",
+                        rate_limits=RateLimitSettings(requests_per_minute=1, burst=3))
+    init_node(settings, association="AK", name=NAME, policy=AssociationPolicy(), now=NOW)
+    node = Node(settings)
+    try:
+        client = TestClient(create_app(node))
+        search = {"by": "id", "endorsement_id": "AK-00000000", "last_name": "Doe"}
+        codes = [client.get("/").status_code] + [
+            client.get("/verify", params=search).status_code for _ in range(3)]
+        assert codes == [200, 404, 404, 429]
+        refused = client.get("/verify", params=search)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert client.get("/static/pages.css").status_code == 200  # never refused
+    finally:
+        node.close()
