@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import AssociationPolicy, ReinstatementRule, RenewalCycle
-from federation_api import cli_proofs, cli_registry
+from federation_api import cli_employers, cli_proofs, cli_registry
 from federation_api.clock import now
 from federation_api.node import Node, NodeError, init_node, rotate_key
 from federation_api.replication import Replicator
@@ -339,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_registry.add_commands(sub, common, add)
     cli_proofs.add_commands(sub, common, add)
+    cli_employers.add_commands(sub, common, add)
 
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")

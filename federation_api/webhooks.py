@@ -136,6 +136,7 @@ class Delivery(msgspec.Struct, frozen=True):
     """One change to one employer, with its state and attempts."""
 
     delivery_id: str
+    employer: str
     change_id: int
     state: str  # pending, delivered, failed
     attempts: int
@@ -264,7 +265,7 @@ class WebhookStore:
         with self.db.transaction(read_only=True) as cur:
             rows = cur.execute(
                 "SELECT delivery_id, change_id, state, attempts, next_attempt_at, created_at, "
-                f"finished_at FROM webhook_deliveries WHERE {' AND '.join(where)} "
+                f"finished_at, employer FROM webhook_deliveries WHERE {' AND '.join(where)} "
                 "ORDER BY change_id, delivery_id LIMIT ?", (*params, limit)).fetchall()
             logs: dict[str, list[Attempt]] = {}
             for r in rows:
@@ -273,8 +274,21 @@ class WebhookStore:
                                            error=a[3]) for a in cur.execute(
                     "SELECT attempt, attempted_at, status_code, error FROM webhook_attempts "
                     "WHERE delivery_id = ? ORDER BY attempt", (r[0],)).fetchall()]
-        return [Delivery(delivery_id=r[0], change_id=int(r[1]), state=r[2], attempts=int(r[3]),
+        return [Delivery(delivery_id=r[0], employer=r[7], change_id=int(r[1]), state=r[2],
+                         attempts=int(r[3]),
                          next_attempt_at=(dt.datetime.fromtimestamp(int(r[4]) / 1000, dt.UTC)
                                           if r[2] == PENDING else None),
                          created_at=r[5], finished_at=r[6], log=tuple(logs[str(r[0])]))
                 for r in rows]
+
+    def retry(self, delivery_id: str, now_ms: int) -> bool:
+        """Operators: give a failed delivery one more attempt now; False unless it failed."""
+        with self.db.transaction() as cur:
+            found = cur.execute("SELECT state FROM webhook_deliveries WHERE delivery_id = ?",
+                                (delivery_id,)).fetchone()
+            if found is None or found[0] != FAILED:
+                return False
+            cur.execute("UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, "
+                        "finished_at = NULL WHERE delivery_id = ?",
+                        (PENDING, now_ms, delivery_id))
+        return True

@@ -93,3 +93,54 @@ def test_an_employer_on_mi_receives_an_ak_suspension(tmp_path: Path) -> None:
             server.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_transfer_is_announced_once_whichever_ledger_records_it(tmp_path: Path) -> None:
+    """MI recognises an AK endorsement (MI's entry) and AK then records the transfer out (AK's
+    entry): the employer following the AK id hears of the transfer once."""
+
+    async def scenario() -> None:
+        server = start_single_server(tmp_path / "nats")
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
+        receiver = Receiver().start()
+        dispatcher: WebhookDispatcher | None = None
+        try:
+            ak, mi = alliance.open("AK"), alliance.open("MI")
+            mi.settings = replace(mi.settings, webhook_allow_private=True)
+            for association in ("AK", "MI"):
+                await alliance.start_replication(association, server.url)
+            (origin,) = await asyncio.to_thread(import_professionals, ak, 1, prefix="T")
+            await wait_until(lambda: heads(mi).get("AK") == 1, what="MI has AK's grant")
+            secret = mi.webhooks.register("employer-1", receiver.url, EPOCH)[1]
+            assert secret is not None
+            receiver.secret = secret
+            await asyncio.to_thread(mi.notifier.catch_up)
+            mi.subscriptions.subscribe("employer-1", [origin], EPOCH)
+            dispatcher = WebhookDispatcher(mi.notifier, mi.webhooks, mi.changes, mi.settings,
+                                           poll_seconds=0.2)
+            await dispatcher.start()
+
+            today = dt.datetime.now(dt.UTC).date()
+            await asyncio.to_thread(mi.service.recognize, origin, endorsement_id="MI-MOVED001",
+                                    recognized_on=today, now=dt.datetime.now(dt.UTC),
+                                    replica=mi.replica)
+            # AK records the transfer out by itself; MI replicates that entry too.
+            await wait_until(lambda: heads(mi).get("AK") == 2, what="AK's transfer-out at MI")
+            await wait_until(lambda: mi.notifier.positions().get("AK") == 2,
+                             what="MI's notifier past AK's transfer-out")
+            await wait_until(lambda: len(receiver.processed) >= 1, what="the webhook")
+            await asyncio.sleep(1.0)
+
+            (change,) = receiver.changes()
+            assert (change["endorsement_id"], change["kind"], change["old_status"],
+                    change["new_status"], change["association"]) == (
+                origin, "transferred", "active", "transferred", "AK")
+            assert mi.changes.count() == 1
+        finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
+            receiver.stop()
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())

@@ -352,3 +352,18 @@ def test_signature_scheme_round_trip() -> None:
     assert not verify("whsec_x", header, body + b" ", now=1_700_000_100)
     assert not verify("whsec_x", header, body, now=1_700_000_000 + 301)  # replayed later
     assert not verify("whsec_x", "t=x,v1=00", body, now=1_700_000_000)
+
+
+def test_a_name_correction_is_a_change_too(node: Node) -> None:
+    client = TestClient(create_app(node))
+    acme = _auth(node, Role.EMPLOYER)
+    client.post("/v1/subscriptions", headers=acme,
+                json={"endorsement_id": "AK-EMP0001", "last_name": "Doe"})
+    node.service.correct("AK-EMP0001", corrects_version=1, reason="misspelt", family_name="Dow",
+                         given_name=None, valid_through=None, now=NOW)
+    node.notifier.catch_up()
+    changes = client.get("/v1/changes", headers=acme).json()["changes"]
+    assert [(c["kind"], c["old_status"], c["new_status"]) for c in changes] == [
+        ("corrected", "active", "active")]
+    assert changes[0]["name"] == "Jane Dow" and changes[0]["effective_on"] == ON.isoformat()
+    assert changes[0]["valid_through"] == "2030-12-31"

@@ -1,0 +1,164 @@
+"""The webhook dispatcher against real local HTTP servers that misbehave: redirects, slow
+answers, private destinations, attempts running out (and an operator's retry).
+
+The node is real (SQLite files); the dispatcher runs as the app runs it, as a background
+task, and the tests wait on what the delivery log records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from domain.levels import Level
+from domain.policy import AssociationPolicy
+from federation_api.cli import main
+from federation_api.nats_process import free_port
+from federation_api.node import Node, init_node
+from federation_api.settings import Settings
+from federation_api.webhook_dispatcher import WebhookDispatcher
+from federation_api.webhooks import Delivery
+from tests.e2e.webhook_receiver import Receiver
+
+NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+EMPLOYER = "emp"  # the tests act as one employer id directly on the stores
+
+
+class Misbehaving:
+    """A loopback server that answers every POST with a redirect, or very slowly."""
+
+    def __init__(self, *, redirect_to: str | None = None, sleep: float = 0.0) -> None:
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.hits += 1
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if sleep:
+                    time.sleep(sleep)
+                try:
+                    self.send_response(302 if redirect_to else 204)
+                    if redirect_to:
+                        self.send_header("Location", redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    settings = Settings(data_dir=tmp_path / "ak", webhook_allow_private=True,
+                        webhook_backoff_seconds=0.05, webhook_backoff_cap_seconds=0.1,
+                        webhook_max_attempts=2, webhook_timeout_seconds=0.5)
+    init_node(settings, association="AK", name="Alaska", policy=AssociationPolicy(), now=NOW)
+    node = Node(settings)
+    node.service.record_existing(endorsement_id="AK-HOOK0001", person_id="p1",
+                                 family_name="Doe", given_name="Jane", level=Level.IFS,
+                                 designation=None, granted_on=dt.date(2020, 1, 1),
+                                 valid_through=dt.date(2030, 12, 31), legacy_reference="r",
+                                 now=NOW)
+    node.notifier.catch_up()
+    node.subscriptions.subscribe(EMPLOYER, ["AK-HOOK0001"], NOW)
+    yield node
+    node.close()
+
+
+def _one_change(node: Node, url: str) -> None:
+    node.webhooks.register(EMPLOYER, url, NOW)
+    node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x", now=NOW)
+
+
+def _run_until(node: Node, done: str, timeout: float = 20.0) -> Delivery:
+    """Run the dispatcher until the one delivery reaches state `done`."""
+
+    async def scenario() -> Delivery:
+        dispatcher = WebhookDispatcher(node.notifier, node.webhooks, node.changes, node.settings,
+                                       poll_seconds=0.05)
+        await dispatcher.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                found = await asyncio.to_thread(node.webhooks.deliveries, EMPLOYER)
+                if found and found[0].state == done:
+                    return found[0]
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"delivery never reached {done}: {found}")
+        finally:
+            await dispatcher.stop()
+
+    return asyncio.run(scenario())
+
+
+def test_a_redirect_is_not_followed(node: Node) -> None:
+    elsewhere = Receiver().start()
+    redirecting = Misbehaving(redirect_to=elsewhere.url)
+    try:
+        _one_change(node, redirecting.url)
+        delivery = _run_until(node, "failed")
+        assert [(a.status_code, a.error) for a in delivery.log] == [
+            (302, "HTTP 302: redirects are not followed")] * 2
+        assert redirecting.hits == 2 and elsewhere.requests == 0
+    finally:
+        redirecting.stop()
+        elsewhere.stop()
+
+
+def test_a_slow_receiver_times_out_and_attempts_run_out_then_an_operator_retries(
+        node: Node) -> None:
+    slow = Misbehaving(sleep=3.0)
+    try:
+        _one_change(node, slow.url)
+        delivery = _run_until(node, "failed")
+        assert [(a.status_code, a.error) for a in delivery.log] == [(None, "timed out")] * 2
+        assert delivery.attempts == 2 and delivery.finished_at is not None
+    finally:
+        slow.stop()
+    receiver = Receiver().start()
+    try:
+        secret = node.webhooks.register(EMPLOYER, receiver.url, NOW, rotate_secret=True)[1]
+        assert secret is not None
+        receiver.secret = secret
+        args = ["employers", "retry", delivery.delivery_id, "--data-dir",
+                str(node.settings.data_dir)]
+        assert main(args) == 0
+        assert main(args) == 1  # pending now, not failed: nothing to retry
+        retried = _run_until(node, "delivered")
+        assert [a.status_code for a in retried.log] == [None, None, 204]
+        assert list(receiver.processed) == [delivery.delivery_id]
+    finally:
+        receiver.stop()
+
+
+def test_private_destinations_are_refused_at_delivery_unless_allowed(node: Node) -> None:
+    receiver = Receiver().start()
+    try:
+        _one_change(node, receiver.url)  # registered while the node allowed it
+        node.settings = replace(node.settings, webhook_allow_private=False)
+        delivery = _run_until(node, "failed")
+        assert {a.error for a in delivery.log} == {"destination is not a public host"}
+        assert receiver.requests == 0
+    finally:
+        receiver.stop()
