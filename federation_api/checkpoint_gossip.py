@@ -62,15 +62,17 @@ class CheckpointGossip:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._subscriptions: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0  # own checkpoint publications, for tests and metrics
         self.cosigned = 0  # new cosignatures this node made
 
     async def start(self) -> None:
         """Subscribe to every peer's checkpoints and cosignatures; start the timer."""
+        self._loop = asyncio.get_running_loop()
         self._subscriptions = [
             await self.nc.subscribe(ALL_CHECKPOINTS, cb=self._on_checkpoint),
             await self.nc.subscribe(ALL_COSIGNATURES, cb=self._on_cosignature)]
-        self._tasks = [asyncio.create_task(self._loop(), name="checkpoints")]
+        self._tasks = [asyncio.create_task(self._run(), name="checkpoints")]
 
     async def stop(self) -> None:
         """Stop the timer and the subscriptions."""
@@ -84,10 +86,11 @@ class CheckpointGossip:
                 await sub.unsubscribe()
 
     def publish_soon(self) -> None:
-        """Sign and publish a checkpoint now rather than at the next interval (same loop)."""
-        self._wake.set()
+        """Thread-safe: sign and publish a checkpoint now rather than at the next interval."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_publish = loop.time()
         while True:

@@ -131,6 +131,13 @@ class RefusalOut(BaseModel):
     replica_root: str
 
 
+def _publish_soon(request: Request) -> None:
+    # Signed on demand: publish it to the witnesses now, not at the next interval.
+    replicator = request.app.state.replicator
+    if replicator is not None and replicator.checkpoints is not None:
+        replicator.checkpoints.publish_soon()
+
+
 @router.get("/{association}/checkpoints", response_model=CheckpointsOut,
             responses={404: {"model": ErrorOut}})
 def checkpoints(request: Request, association: AssociationId, _: Auditor) -> CheckpointsOut:
@@ -139,6 +146,7 @@ def checkpoints(request: Request, association: AssociationId, _: Auditor) -> Che
     node = request.app.state.node
     if association == node.association:
         node.log.sign_checkpoint(association, node.signer, now())
+        _publish_soon(request)
     note = node.log.latest_checkpoint(association)
     if note is None:
         raise NotFound(f"no checkpoint of {association} here")
@@ -213,6 +221,7 @@ def checkpoint(request: Request, association: AssociationId, _: Auditor) -> Plai
     node = request.app.state.node
     if association == node.association:
         note = node.log.sign_checkpoint(association, node.signer, now())
+        _publish_soon(request)
     else:
         note = node.log.latest_checkpoint(association)
     if note is None:

@@ -29,12 +29,10 @@ from ledger.checkpoints import (
 )
 from ledger.database import Cursor, Database
 from ledger.merkle import (
-    MerkleProofError,
     MerkleTree,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
-    verify_consistency,
 )
 from ledger.merkle import root as merkle_root
 from ledger.registry import RegistryState
@@ -63,6 +61,9 @@ CREATE TABLE IF NOT EXISTS checkpoint_cosignatures (
 """
 
 
+_KNOWN_ROOTS = 4096  # remembered (association, size) roots; each is 32 bytes
+
+
 def origin_of(association: str) -> str:
     """The checkpoint origin line (and note key name) of an association's ledger."""
     return f"alliance-ledger/{association.upper()}"
@@ -80,6 +81,7 @@ class LedgerLog:
         self._registry = registry or (lambda: None)
         db.ddl(_DDL)
         self._trees: dict[str, MerkleTree] = {}
+        self._known_roots: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
     def leaf_hashes(self, association: str, size: int) -> list[bytes]:
@@ -102,7 +104,38 @@ class LedgerLog:
                                                                    top))
             if size is None or size == tree.size:
                 return tree.size, tree.root()
-        return size, merkle_root(self.leaf_hashes(association, size))
+        return size, self.root_at(association, size)
+
+    def root_at(self, association: str, size: int) -> bytes:
+        """Root of entries 1..size. Ledgers are append-only, so a root once computed stays
+        true and is remembered; a size the incremental tree has not passed yet only extends
+        it. Witnesses and the signer ask for sizes in increasing order, so this is cheap;
+        a size the tree has passed (e.g. after a restart) costs one pass over the leaves."""
+        key = (association, size)
+        with self._lock:
+            known = self._known_roots.get(key)
+            if known is not None:
+                return known
+            tree = self._trees.setdefault(association, MerkleTree())
+            found: bytes | None = None
+            if tree.size <= size:
+                wires = list(self.store.wires(association, tree.size + 1, size)
+                             ) if tree.size < size else []
+                if tree.size + len(wires) != size:
+                    raise ValueError(f"{association} has {tree.size + len(wires)} entries, "
+                                     f"not {size}")
+                tree.extend(leaf_hash(w) for w in wires)
+                found = tree.root()
+        if found is None:
+            found = merkle_root(self.leaf_hashes(association, size))
+        self._remember(association, size, found)
+        return found
+
+    def _remember(self, association: str, size: int, root_hash: bytes) -> None:
+        with self._lock:
+            if len(self._known_roots) >= _KNOWN_ROOTS:
+                del self._known_roots[next(iter(self._known_roots))]  # the oldest
+            self._known_roots[(association, size)] = root_hash
 
     def inclusion(self, association: str, seq: int, size: int) -> list[bytes]:
         """Proof that entry `seq` is in the tree of `size` entries."""
@@ -209,15 +242,14 @@ class LedgerLog:
         last = parse_body(parse_note(row[2]).text) if row else None
         if row and last and last.size == size and last.root_hash == root_hash:
             return self._with_cosignatures(association, *row)
-        consistent = True
-        if last is not None and 0 < last.size < size:
-            proof = self.consistency(association, last.size, size)
-            try:
-                verify_consistency(last.size, size, last.root_hash, root_hash, proof)
-            except MerkleProofError:
-                consistent = False
+        # Both roots come from the same append-only store: the tree of `size` extends the
+        # signed one exactly when the store's first `last.size` entries still give its root
+        # (what a consistency proof would establish, without reading every leaf again).
+        consistent = last is None or last.size == 0 or (
+            last.size < size and self.root_at(association, last.size) == last.root_hash)
         next_checkpoint_allowed(last, new, consistent)  # raises: never sign two histories
         note = sign_note(new.body(), origin_of(association), signer)
+        self._remember(association, size, root_hash)
         with self.db.transaction() as cur:
             cur.execute("INSERT INTO checkpoints (association, size, root_hash, note, "
                         "signed_at) VALUES (?, ?, ?, ?, ?)",

@@ -258,3 +258,29 @@ def test_witness_state_survives_a_restart(tmp_path: Path) -> None:
             server.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_checkpoint_signed_on_demand_is_published_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server = start_single_server(tmp_path)
+        alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
+        try:
+            for association in ASSOCIATIONS:
+                alliance.open(association)
+                # An hour between periodic checkpoints: only the on-demand one can be seen.
+                await alliance.start_replication(association, server.url,
+                                                 checkpoint_seconds=3600)
+            ak = alliance.nodes["AK"]
+            await asyncio.to_thread(import_professionals, ak, 3, prefix="A")
+            await _converge(alliance, {"AK": 3})
+            client, auth = _auditor(ak)
+            client.app.state.replicator = alliance.replicators["AK"]
+            signed = await asyncio.to_thread(client.get, "/v1/ledger/AK/checkpoint",
+                                             headers=auth)
+            assert parse_body(parse_note(signed.text.encode()).text).size == 3
+            await _all_witnessed(alliance, {"AK": 3})
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())

@@ -13,10 +13,17 @@ from pathlib import Path
 import pytest
 
 from federation_api.node import Node
-from ledger.checkpoints import Checkpoint, add_cosignature, parse_body, parse_note, sign_note
+from ledger.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    add_cosignature,
+    parse_body,
+    parse_note,
+    sign_note,
+)
 from ledger.registry import Action, apply_entry, propose, wire_of
 from ledger.signing import Signer
-from ledger.transparency import origin_of
+from ledger.transparency import LedgerLog, origin_of
 from ledger.witness import Cosigned, Ignored, Pending, Refused
 from ledger.witnessing import verified_cosigners, witness_name
 from tests.federation.alliance import Alliance, import_professionals
@@ -169,3 +176,20 @@ def test_witness_state_and_cosignature_are_kept_in_the_database(alliance: Allian
     mi = alliance.open("MI")
     again = mi.witness.receive(note, NOW + dt.timedelta(hours=1))
     assert again == Cosigned("AK", first.note, new=False)  # not signed a second time
+
+
+def test_the_log_never_signs_over_a_rewritten_prefix(alliance: Alliance) -> None:
+    ak = alliance.nodes["AK"]
+    import_professionals(ak, 3, prefix="A")
+    signed = parse_body(parse_note(ak.log.sign_checkpoint("AK", ak.signer, NOW)).text)
+    import_professionals(ak, 1, prefix="B")
+    grown = parse_body(parse_note(ak.log.sign_checkpoint("AK", ak.signer, NOW)).text)
+    assert (signed.size, grown.size) == (3, 4)
+    # Someone edits entry 2 in the database; after a restart the log must notice.
+    with ak.ledger.db.transaction() as cur:
+        cur.execute("UPDATE ledger_entries SET wire = ? WHERE association = 'AK' AND seq = 2",
+                    (b"rewritten",))
+    import_professionals(ak, 1, prefix="C")
+    restarted = LedgerLog(ak.ledger, ak.ledger.db)
+    with pytest.raises(CheckpointError, match="not consistent"):
+        restarted.sign_checkpoint("AK", ak.signer, NOW)
