@@ -91,6 +91,7 @@ def print_urls(association: str, base: str) -> None:
                                          "&as_of=YYYY-MM-DD"),
                         ("signed receipt", "/v1/receipts?endorsement_id=...&last_name=..."),
                         ("printable receipt", "/receipts/view?endorsement_id=...&last_name=..."),
+                        ("employer change feed", "/v1/changes?cursor=0 (employer token)"),
                         ("health", "/healthz"), ("readiness", "/readyz"),
                         ("metrics", "/metrics")):
         print(f"  {label:22} {base}{path}", flush=True)
