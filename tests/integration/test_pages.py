@@ -7,6 +7,7 @@ every page is a plain GET or form POST.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
 from projections.standing import Standing
 from tests.federation.test_hostile_entries import T0, Peer
+from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
 NAME = "Alaska Association for Infant and Early Childhood Mental Health"
@@ -81,15 +83,18 @@ class Site:
         return r.status_code, r.text
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    settings = Settings(data_dir=tmp_path / "ak")
-    init_node(settings, association="AK", name=NAME, policy=AssociationPolicy(), now=NOW)
-    node = Node(settings)
-    try:
-        yield Site(node)
-    finally:
-        node.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """A node on SQLite files, or on a fresh PostgreSQL schema (dropped afterwards)."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_schema_url()) if request.param == "postgres" else None
+        settings = Settings(data_dir=tmp_path / "ak", database_url=url)
+        init_node(settings, association="AK", name=NAME, policy=AssociationPolicy(), now=NOW)
+        site = Site(Node(settings))
+        try:
+            yield site
+        finally:
+            site.node.close()
 
 
 def banner(html: str) -> str:
@@ -230,24 +235,20 @@ def test_fork_warnings_are_shown(site: Site, tmp_path: Path) -> None:
     site.node.close()
     Keyring.load(paths.keyring).with_key(KeyRecord(
         association="MI", public_key=mi.signer.public_key, valid_from=T0)).save(paths.keyring)
-    node = Node(site.node.settings)
-    try:
-        entries = [mi.append(name="DOE"), mi.append(name="DOE")]  # ids are upper case
-        node.ingestor.ingest([e.wire for e in entries], source="test", now=NOW)
-        node.after_ingest()
-        client = TestClient(create_app(node))
-        endorsement_id = "MI-E0000-DOE"
-        clean = client.get("/verify", params={"endorsement_id": endorsement_id,
-                                              "last_name": "Doe"})
-        assert clean.status_code == 200 and "banner-warning" not in clean.text
-        forked = mi.entry(seq=2, name="Rewritten")
-        assert node.ingestor.ingest([forked.wire], source="test", now=NOW).forks == 1
-        r = client.get("/verify", params={"endorsement_id": endorsement_id, "last_name": "doe"})
-        assert r.status_code == 200
-        assert 'class="banner banner-warning"' in r.text
-        assert "MI&#39;s ledger is flagged" in r.text and "fork" in r.text
-    finally:
-        node.close()
+    node = site.node = Node(site.node.settings)  # the fixture closes it
+    entries = [mi.append(name="DOE"), mi.append(name="DOE")]  # ids are upper case
+    node.ingestor.ingest([e.wire for e in entries], source="test", now=NOW)
+    node.after_ingest()
+    client = TestClient(create_app(node))
+    endorsement_id = "MI-E0000-DOE"
+    clean = client.get("/verify", params={"endorsement_id": endorsement_id, "last_name": "Doe"})
+    assert clean.status_code == 200 and "banner-warning" not in clean.text
+    forked = mi.entry(seq=2, name="Rewritten")
+    assert node.ingestor.ingest([forked.wire], source="test", now=NOW).forks == 1
+    r = client.get("/verify", params={"endorsement_id": endorsement_id, "last_name": "doe"})
+    assert r.status_code == 200
+    assert 'class="banner banner-warning"' in r.text
+    assert "MI&#39;s ledger is flagged" in r.text and "fork" in r.text
 
 
 # -- the staff roster page ---------------------------------------------------------------------
