@@ -11,6 +11,8 @@ exactly as every node does, with no second implementation of the rules.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -20,7 +22,8 @@ from ledger.checkpoints import parse_body, parse_note
 from ledger.codec import decode_stored
 from ledger.database import Database, DatabaseUrl
 from ledger.errors import LedgerError
-from ledger.merkle import inclusion_proof
+from ledger.merkle import leaf_hash, verify_inclusion
+from ledger.merkle_cache import SubtreeCache
 from ledger.status_proof import (
     PROOF_FORMAT,
     LedgerCheckpoint,
@@ -29,6 +32,8 @@ from ledger.status_proof import (
     StatusProof,
     StatusProofError,
 )
+from ledger.store import LedgerStore
+from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.rows import StatusAnswer
 from projections.schema import HISTORY_COLUMNS, history_row, select
@@ -68,9 +73,13 @@ def build_status_proof(node: Node, answer: StatusAnswer, now: dt.datetime) -> St
         held = sorted(by_association[association])
         note, size = _covering_checkpoint(node, association, held[-1][0], now)
         checkpoints.append(LedgerCheckpoint(association=association, note=note))
-        leaves = node.log.leaf_hashes(association, size)  # read once for all its entries
-        entries.extend(ProvenEntry(wire=wire, inclusion=tuple(inclusion_proof(leaves, seq - 1)))
-                       for seq, wire in held)
+        root = parse_body(parse_note(note).text).root_hash
+        subtrees = _subtrees(node.ledger, association)
+        for seq, wire in held:
+            path = subtrees.inclusion(seq - 1, size)
+            # Cheap (log n hashes), and it means a node never hands out a proof that fails.
+            verify_inclusion(leaf_hash(wire), seq - 1, size, path, root)
+            entries.append(ProvenEntry(wire=wire, inclusion=tuple(path)))
     return StatusProof(format=PROOF_FORMAT, made_by=node.association, made_at=now,
                        claim=claim_of(answer), entries=tuple(entries),
                        checkpoints=tuple(checkpoints), genesis=node.registry_dir.genesis(),
@@ -127,6 +136,30 @@ def _covering_checkpoint(node: Node, association: str, seq: int,
                            f"has reached this node yet; try again later")
 
 
+_SUBTREES: weakref.WeakKeyDictionary[LedgerStore, dict[str, SubtreeCache]] = (
+    weakref.WeakKeyDictionary())
+_SUBTREES_LOCK = threading.Lock()
+
+
+def _subtrees(store: LedgerStore, association: str) -> SubtreeCache:
+    """The subtree cache of one ledger in one store (kept while the store lives): entries are
+    never rewritten, so the roots of its complete subtrees stay valid for good."""
+    with _SUBTREES_LOCK:
+        per_store = _SUBTREES.setdefault(store, {})
+        cache = per_store.get(association)
+        if cache is None:
+            held = weakref.ref(store)  # the cache must not keep its own key alive
+
+            def read(lo: int, hi: int) -> list[bytes]:
+                live = held()
+                if live is None:
+                    raise ValueError("the ledger store was closed")
+                return [leaf_hash(w) for w in live.wires(association, lo + 1, hi)]
+
+            cache = per_store[association] = SubtreeCache(read)
+        return cache
+
+
 def _size_of(note: bytes | None) -> int:
     return 0 if note is None else parse_body(parse_note(note).text).size
 
@@ -149,7 +182,11 @@ def replay_status(wires: Sequence[bytes], endorsement_id: str,
                 cur.execute("INSERT INTO projection_tracking (association, seq) VALUES (?, ?) "
                             "ON CONFLICT (association) DO UPDATE SET seq = excluded.seq",
                             (body.association, body.seq - 1))
-            projector.apply_wires([wire])
+            try:
+                projector.apply_wires([wire])
+            except ProjectionError as e:  # e.g. a gap: two entries claiming one position
+                raise StatusProofError(f"the entry cannot be replayed: {e}",
+                                       association=body.association, seq=body.seq) from e
         faults = projector.faults()
         if faults:
             association, seq, reason = faults[0]

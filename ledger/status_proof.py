@@ -24,6 +24,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -246,12 +247,8 @@ def _check_completeness(endorsement_id: str, report: ProofReport) -> None:
         if body.aggregate_id == aggregate:
             own.append(entry)
             continue
-        origin = None
-        if body.event_type == RECOGNIZED:
-            try:
-                origin = decode_payload(body).get("origin_endorsement_id")
-            except VerificationError:
-                origin = None
+        origin = _payload(entry).get("origin_endorsement_id") if body.event_type == RECOGNIZED \
+            else None
         if origin == endorsement_id:
             recognitions[entry.entry_hash.hex()] = entry
         else:
@@ -278,11 +275,7 @@ def _check_completeness(endorsement_id: str, report: ProofReport) -> None:
     for entry in own:
         if entry.body.event_type != TRANSFERRED_OUT:
             continue
-        try:
-            wanted = decode_payload(entry.body).get("recognition_entry_hash")
-        except VerificationError as e:
-            report.fail(Check.UNRELATED_ENTRY, _name(entry), e.reason)
-            continue
+        wanted = _payload(entry).get("recognition_entry_hash")
         if wanted not in recognitions:
             report.fail(Check.MISSING_ENTRY, _name(entry), "the recognition this transfer "
                         "records is not in the bundle")
@@ -426,6 +419,14 @@ def _check_replay(proof: StatusProof, replay: Replay, report: ProofReport) -> No
     if differences:
         report.fail(Check.ANSWER, claim.endorsement_id,
                     "the stated answer differs from the replay: " + "; ".join(differences))
+
+
+def _payload(entry: LedgerEntry) -> dict[str, Any]:
+    """The entry's public fields; empty when they cannot be read (the replay then names it)."""
+    try:
+        return decode_payload(entry.body)
+    except (VerificationError, KeyError, TypeError, ValueError):  # upcasters index payloads
+        return {}
 
 
 def _name(entry: LedgerEntry) -> str:
