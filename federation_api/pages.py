@@ -27,7 +27,7 @@ from federation_api.schemas import VerifyOut
 from federation_api.templating import STATIC_DIR, association_name, render
 
 MAX_NAME_RESULTS = 5
-ENDORSEMENT_ID = re.compile(r"^[A-Za-z0-9-]{3,40}$")
+ENDORSEMENT_ID = re.compile(r"[A-Za-z0-9-]{3,40}")
 MAX_NAME = 100
 
 LEVEL_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -170,7 +170,7 @@ def _name_error(form: dict[str, str], field: str, label: str) -> list[tuple[str,
 
 def _by_id_errors(form: dict[str, str]) -> list[tuple[str, str]]:
     errors = []
-    if not ENDORSEMENT_ID.match(form["endorsement_id"]):
+    if not ENDORSEMENT_ID.fullmatch(form["endorsement_id"]):
         errors.append(("endorsement_id", "Enter the endorsement id as printed on the "
                                          "certificate, for example AK-7Q4M2XKD."))
     return errors + _name_error(form, "last_name", "last name")
