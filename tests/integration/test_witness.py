@@ -1,4 +1,5 @@
-"""A node as a witness, on real SQLite stores: pending, forks, rollbacks, collecting.
+"""A node as a witness, on real SQLite and PostgreSQL stores: pending, forks, rollbacks,
+collecting.
 
 Entries reach the witness through its real Ingestor (no NATS here); checkpoints are signed by
 the origin node's real LedgerLog.
@@ -6,13 +7,16 @@ the origin node's real LedgerLog.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from federation_api.node import Node
+from federation_api.settings import Settings
 from ledger.checkpoints import (
     Checkpoint,
     CheckpointError,
@@ -27,18 +31,35 @@ from ledger.transparency import LedgerLog, origin_of
 from ledger.witness import Cosigned, Ignored, Pending, Refused
 from ledger.witnessing import verified_cosigners, witness_name
 from tests.federation.alliance import Alliance, import_professionals
+from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def alliance(tmp_path: Path) -> Iterator[Alliance]:
-    alliance = Alliance(tmp_path, ("AK", "MI", "TX"))
-    for association in alliance.associations:
-        alliance.open(association)
-    yield alliance
-    for association in list(alliance.nodes):
-        alliance.close(association)
+@dataclass
+class _PostgresAlliance(Alliance):
+    """The same Alliance with each node's stores in a PostgreSQL schema of its own."""
+
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def settings(self, association: str) -> Settings:
+        return replace(super().settings(association), database_url=self.urls[association])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def alliance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Alliance]:
+    ids = ("AK", "MI", "TX")
+    with contextlib.ExitStack() as schemas:
+        if request.param == "postgres":
+            urls = {a: schemas.enter_context(postgres_schema_url()) for a in ids}
+            alliance: Alliance = _PostgresAlliance(tmp_path, ids, urls=urls)
+        else:
+            alliance = Alliance(tmp_path, ids)
+        for association in ids:
+            alliance.open(association)
+        yield alliance
+        for association in list(alliance.nodes):
+            alliance.close(association)
 
 
 def _replicate(origin: Node, to: Node, last: int) -> None:
