@@ -15,8 +15,10 @@ serve subscribers, and a change before a subscription is not news to that subscr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -140,7 +142,7 @@ class Notifier:
         self.projections = projections
         self.ledger = ledger
         self.batch = batch
-        self._lock = threading.Lock()  # one pass at a time in this process
+        self._lock = threading.RLock()  # one pass at a time in this process
         employer_tables.create(db)
 
     def positions(self) -> dict[str, int]:
@@ -148,18 +150,47 @@ class Notifier:
         return {str(a): int(s) for a, s in self.db.query(
             "SELECT association, seq FROM notifier_tracking")}
 
+    @contextlib.contextmanager
+    def subscribing(self) -> Iterator[None]:
+        """Hold the notifier while subscriptions are added, after catching up first: what
+        happened before a subscription is not news to it, and no pass runs in between."""
+        with self._lock:
+            self.catch_up()
+            yield
+
     def catch_up(self) -> int:
         """Process every projected entry after the tracked positions; return changes recorded."""
         with self._lock:
             recorded = 0
             tracked = self.positions()
-            for association, projected in sorted(self.projections.positions().items()):
+            projected_positions = self.projections.positions()
+            if not self._anyone_subscribed():
+                # Nothing can be recorded: move every position up without reading entries
+                # (a node with a large replica and no employers pays nothing).
+                self._advance(projected_positions)
+                return 0
+            for association, projected in sorted(projected_positions.items()):
                 while tracked.get(association, 0) < projected:
                     first = tracked.get(association, 0) + 1
                     last = min(projected, first + self.batch - 1)
                     recorded += self._process(association, first, last, tracked)
                     tracked[association] = last
             return recorded
+
+    def _anyone_subscribed(self) -> bool:
+        return bool(self.db.query("SELECT 1 FROM employer_subscriptions LIMIT 1"))
+
+    def _advance(self, positions: dict[str, int]) -> None:
+        tracked = self.positions()
+        behind = {a: s for a, s in positions.items() if s > tracked.get(a, 0)}
+        if not behind:
+            return
+        with self.db.transaction() as cur:
+            for association, seq in sorted(behind.items()):
+                position = _lock_position(cur, self.db.dialect, association)
+                if seq > position:
+                    cur.execute("UPDATE notifier_tracking SET seq = ? WHERE association = ?",
+                                (seq, association))
 
     def _process(self, association: str, first: int, last: int,
                  tracked: dict[str, int]) -> int:

@@ -201,8 +201,8 @@ def subscribe(request: Request, body: SubscribeIn, employer: Employer) -> Respon
     found = _matches(node, endorsement_id, body.last_name)
     if found is None:
         raise HTTPException(404, _NOT_FOUND)
-    node.notifier.catch_up()  # what happened before this subscription is not news to it
-    created = node.subscriptions.subscribe(employer.token_id, [endorsement_id], now())
+    with node.notifier.subscribing():
+        created = node.subscriptions.subscribe(employer.token_id, [endorsement_id], now())
     stored = node.subscriptions.get(employer.token_id, endorsement_id)
     assert stored is not None
     out = found.model_copy(update={"subscribed_at": stored.subscribed_at,
@@ -272,8 +272,8 @@ def _subscribe_rows(node: Node, employer: str, rows: list[SubscriptionRequest]) 
         endorsement_id = row.endorsement_id.upper()
         if _matches(node, endorsement_id, row.last_name) is not None:
             matched.append((row, endorsement_id))
-    node.notifier.catch_up()  # what happened before these subscriptions is not news to them
-    created = node.subscriptions.subscribe(employer, [e for _, e in matched], now())
+    with node.notifier.subscribing():
+        created = node.subscriptions.subscribe(employer, [e for _, e in matched], now())
     seen: set[str] = set()
     matched_lines = {row.line: endorsement_id for row, endorsement_id in matched}
     for row in rows:

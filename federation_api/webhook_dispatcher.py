@@ -165,7 +165,8 @@ class WebhookDispatcher:
         at = now()
         if error is None:
             state, next_ms = DELIVERED, int(at.timestamp() * 1000)
-        elif attempt >= self.settings.webhook_max_attempts:
+        elif destination is None or attempt >= self.settings.webhook_max_attempts:
+            # No webhook any more: the employer removed it; retrying cannot help.
             state, next_ms = FAILED, int(at.timestamp() * 1000)
         else:
             state = PENDING

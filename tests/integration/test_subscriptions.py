@@ -367,3 +367,12 @@ def test_a_name_correction_is_a_change_too(node: Node) -> None:
         ("corrected", "active", "active")]
     assert changes[0]["name"] == "Jane Dow" and changes[0]["effective_on"] == ON.isoformat()
     assert changes[0]["valid_through"] == "2030-12-31"
+
+
+def test_the_openapi_document_describes_the_employer_endpoints(node: Node) -> None:
+    document = TestClient(create_app(node)).get("/openapi.json").json()
+    for path in ("/v1/subscriptions", "/v1/subscriptions/csv", "/v1/subscriptions/{endorsement_id}",
+                 "/v1/webhook", "/v1/deliveries", "/v1/changes"):
+        assert path in document["paths"], path
+    csv_body = document["paths"]["/v1/subscriptions/csv"]["post"]["requestBody"]
+    assert "text/csv" in csv_body["content"]

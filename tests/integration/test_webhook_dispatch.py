@@ -162,3 +162,11 @@ def test_private_destinations_are_refused_at_delivery_unless_allowed(node: Node)
         assert receiver.requests == 0
     finally:
         receiver.stop()
+
+
+def test_a_removed_webhook_fails_its_pending_deliveries_at_once(node: Node) -> None:
+    _one_change(node, "http://127.0.0.1:9/never")
+    node.notifier.catch_up()  # the outbox row exists, then the employer removes the webhook
+    assert node.webhooks.remove(EMPLOYER)
+    delivery = _run_until(node, "failed")
+    assert [(a.status_code, a.error) for a in delivery.log] == [(None, "no webhook registered")]
