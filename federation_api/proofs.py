@@ -19,8 +19,9 @@ from pathlib import Path
 
 from federation_api.node import Node
 from ledger.checkpoints import parse_body, parse_note
-from ledger.codec import decode_stored
+from ledger.codec import decode_payload, decode_signed, decode_stored
 from ledger.database import Database, DatabaseUrl
+from ledger.entries import entry_hash
 from ledger.errors import LedgerError
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.merkle_cache import SubtreeCache
@@ -63,6 +64,7 @@ def build_status_proof(node: Node, answer: StatusAnswer, now: dt.datetime) -> St
         raise ProofUnavailable("this node has no Alliance trust registry, so it cannot make "
                                "proofs that verify without trusting it")
     wires = decisive_entries(node, answer.endorsement_id)
+    _require_recognitions(wires)
     by_association: dict[str, list[tuple[int, bytes]]] = {}
     for wire in wires:
         body = decode_stored(wire)
@@ -114,6 +116,20 @@ def decisive_entries(node: Node, endorsement_id: str) -> list[bytes]:
                 if decode_stored(wire).aggregate_id == row.aggregate_id:
                     found[(row.association, decode_stored(wire).seq)] = wire
     return [found[k] for k in sorted(found)]
+
+
+def _require_recognitions(wires: Sequence[bytes]) -> None:
+    """A recorded transfer out names the peer's recognition; until that entry has reached this
+    node (replication lags), the bundle would be incomplete, so do not make one."""
+    held = {entry_hash(decode_signed(w).body).hex() for w in wires}
+    for wire in wires:
+        body = decode_stored(wire)
+        if body.event_type != "EndorsementTransferredOut":
+            continue
+        wanted = decode_payload(body).get("recognition_entry_hash")
+        if wanted not in held:
+            raise ProofUnavailable(f"the recognition that {body.association}#{body.seq} "
+                                   f"records has not reached this node yet; try again later")
 
 
 def _covering_checkpoint(node: Node, association: str, seq: int,

@@ -150,6 +150,13 @@ def test_transfer_across_two_associations_is_proven_by_both_ledgers(
     assert r.status_code == 409 and r.json()["code"] == "proof_unavailable"
     assert r.headers["retry-after"]
 
+    # TX has AK's transfer out but not yet MI's recognition it names: no proof either.
+    alliance.sync("AK", "TX")
+    on_tx = alliance.nodes["TX"].projector.status_as_of(eid, dt.date(2026, 5, 1))
+    assert on_tx is not None and on_tx.standing == "transferred"
+    with pytest.raises(ProofUnavailable, match="recognition"):
+        build_status_proof(alliance.nodes["TX"], on_tx, NOW)
+
     alliance.checkpoint("MI", witnesses=("AK",))  # AK witnesses (and so holds) MI's checkpoint
     proof = build_status_proof(ak, answer, NOW)
     report = verify_status_proof(proof, replay_status, pinned_genesis=alliance.genesis())
