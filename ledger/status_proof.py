@@ -288,11 +288,13 @@ def _check_checkpoints(proof: StatusProof, state: RegistryState,
         a = entry.body.association
         latest[a] = max(latest.get(a, entry.body.recorded_at), entry.body.recorded_at)
     roots: dict[str, Checkpoint] = {}
+    seen: set[str] = set()
     for held in proof.checkpoints:
         a = held.association
-        if a in roots:
+        if a in seen:
             report.fail(Check.CHECKPOINT, a, "more than one checkpoint for one ledger")
             continue
+        seen.add(a)
         if a not in latest:
             report.fail(Check.CHECKPOINT, a, "a checkpoint of a ledger none of the entries is in")
             continue

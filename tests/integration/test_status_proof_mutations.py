@@ -145,6 +145,11 @@ MUTATIONS: dict[str, tuple[Mutation, Check]] = {
             replace(m.proof.entries[1], inclusion=m.proof.entries[0].inclusion),
             m.proof.entries[2]]), m.genesis),
         Check.INCLUSION),
+    "second checkpoint of the same ledger": (
+        lambda m: (replace(m.proof, checkpoints=(*m.proof.checkpoints, LedgerCheckpoint(
+            association="AK", note=sign_note(parse_note(_note(m.proof)).text, origin_of("AK"),
+                                             m.rotated_out)))), m.genesis),
+        Check.CHECKPOINT),
     "checkpoint removed": (
         lambda m: (replace(m.proof, checkpoints=()), m.genesis), Check.CHECKPOINT),
     "checkpoint re-signed by the rotated-out key": (
