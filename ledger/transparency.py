@@ -82,6 +82,7 @@ class LedgerLog:
         db.ddl(_DDL)
         self._trees: dict[str, MerkleTree] = {}
         self._known_roots: dict[tuple[str, int], bytes] = {}
+        self._wanted: dict[str, set[int]] = {}
         self._lock = threading.Lock()
 
     def leaf_hashes(self, association: str, size: int) -> list[bytes]:
@@ -99,43 +100,63 @@ class LedgerLog:
             tree = self._trees.setdefault(association, MerkleTree())
             head = self.store.head(association)
             top = head[0] if head else 0
-            if tree.size < top:
-                tree.extend(leaf_hash(w) for w in self.store.wires(association, tree.size + 1,
-                                                                   top))
+            self._extend(association, tree, top)
             if size is None or size == tree.size:
                 return tree.size, tree.root()
         return size, self.root_at(association, size)
 
+    def want_root(self, association: str, size: int) -> None:
+        """Ask for the root at `size` to be remembered when the incremental tree passes it
+        (a witness holding a checkpoint ahead of its replica), so checking it later costs no
+        second pass over the leaves."""
+        with self._lock:
+            tree = self._trees.get(association)
+            if tree is None or tree.size < size:
+                self._wanted.setdefault(association, set()).add(size)
+
     def root_at(self, association: str, size: int) -> bytes:
         """Root of entries 1..size. Ledgers are append-only, so a root once computed stays
         true and is remembered; a size the incremental tree has not passed yet only extends
-        it. Witnesses and the signer ask for sizes in increasing order, so this is cheap;
-        a size the tree has passed (e.g. after a restart) costs one pass over the leaves."""
-        key = (association, size)
+        it. Witnesses and the signer ask for sizes in increasing order (and `want_root` ahead
+        of time), so this is cheap; a size the tree passed unannounced (e.g. after a restart)
+        costs one pass over the leaves."""
         with self._lock:
-            known = self._known_roots.get(key)
+            known = self._known_roots.get((association, size))
             if known is not None:
                 return known
             tree = self._trees.setdefault(association, MerkleTree())
             found: bytes | None = None
             if tree.size <= size:
-                wires = list(self.store.wires(association, tree.size + 1, size)
-                             ) if tree.size < size else []
-                if tree.size + len(wires) != size:
-                    raise ValueError(f"{association} has {tree.size + len(wires)} entries, "
-                                     f"not {size}")
-                tree.extend(leaf_hash(w) for w in wires)
+                self._extend(association, tree, size)
+                if tree.size != size:
+                    raise ValueError(f"{association} has {tree.size} entries, not {size}")
                 found = tree.root()
         if found is None:
             found = merkle_root(self.leaf_hashes(association, size))
         self._remember(association, size, found)
         return found
 
+    def _extend(self, association: str, tree: MerkleTree, target: int) -> None:
+        # Under self._lock. Stops at each wanted size on the way to remember its root.
+        wanted = self._wanted.get(association, set())
+        for stop in sorted({s for s in wanted if tree.size < s < target} | {target}):
+            if tree.size < stop:
+                tree.extend(leaf_hash(w) for w in self.store.wires(association, tree.size + 1,
+                                                                   stop))
+            if tree.size == stop and stop in wanted:
+                self._remember_locked(association, stop, tree.root())
+            if tree.size < stop:
+                break  # the store holds fewer entries than asked
+        wanted.difference_update({s for s in wanted if s <= tree.size})
+
     def _remember(self, association: str, size: int, root_hash: bytes) -> None:
         with self._lock:
-            if len(self._known_roots) >= _KNOWN_ROOTS:
-                del self._known_roots[next(iter(self._known_roots))]  # the oldest
-            self._known_roots[(association, size)] = root_hash
+            self._remember_locked(association, size, root_hash)
+
+    def _remember_locked(self, association: str, size: int, root_hash: bytes) -> None:
+        if len(self._known_roots) >= _KNOWN_ROOTS:
+            del self._known_roots[next(iter(self._known_roots))]  # the oldest
+        self._known_roots[(association, size)] = root_hash
 
     def inclusion(self, association: str, seq: int, size: int) -> list[bytes]:
         """Proof that entry `seq` is in the tree of `size` entries."""

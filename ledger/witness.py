@@ -153,6 +153,8 @@ class Witness:
         self._lock = threading.Lock()  # one decision at a time per node
         self.ignored_cosignatures = 0  # lines dropped: non-member, origin, bad signature
         db.ddl(_DDL)
+        for association, size in db.query("SELECT association, size FROM witness_pending"):
+            log.want_root(association, int(size))  # after a restart, as before it
 
     # -- witnessing ---------------------------------------------------------------------
 
@@ -214,6 +216,7 @@ class Witness:
                                     f"{checkpoint.size} with different roots", clean, now,
                                     other_note=conflict[1], other_root=conflict[0], fork=True)
             self._keep_pending(association, checkpoint, clean, now)
+            self.log.want_root(association, checkpoint.size)
             return Pending(association, checkpoint.size)
         replica_root = self.log.root_at(association, checkpoint.size)
         if replica_root != checkpoint.root_hash:

@@ -25,6 +25,8 @@ from ledger.checkpoints import (
     parse_note,
     sign_note,
 )
+from ledger.merkle import leaf_hash
+from ledger.merkle import root as merkle_root
 from ledger.registry import Action, apply_entry, propose, wire_of
 from ledger.signing import Signer
 from ledger.transparency import LedgerLog, origin_of
@@ -214,3 +216,23 @@ def test_the_log_never_signs_over_a_rewritten_prefix(alliance: Alliance) -> None
     restarted = LedgerLog(ak.ledger, ak.ledger.db)
     with pytest.raises(CheckpointError, match="not consistent"):
         restarted.sign_checkpoint("AK", ak.signer, NOW)
+
+
+def test_roots_at_any_size_match_a_fresh_computation(alliance: Alliance) -> None:
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 9, prefix="A")
+    expected = {size: merkle_root([leaf_hash(w) for w in ak.ledger.wires("AK", 1, size)])
+                for size in range(10)}
+    log = LedgerLog(mi.ledger, mi.ledger.db)
+    log.want_root("AK", 4)
+    log.want_root("AK", 7)
+    _replicate(ak, mi, 6)
+    assert log.root("AK") == (6, expected[6])  # passes 4 on the way, remembers it
+    assert log.root_at("AK", 4) == expected[4]
+    assert log.root_at("AK", 2) == expected[2]  # passed unannounced: recomputed
+    _replicate(ak, mi, 9)
+    assert log.root_at("AK", 8) == expected[8]  # stops at the wanted 7 on the way
+    assert [log.root_at("AK", n) for n in range(10)] == [expected[n] for n in range(10)]
+    assert log.root("AK") == (9, expected[9])
+    with pytest.raises(ValueError, match="entries"):
+        log.root_at("AK", 10)
