@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 
 from fastapi.responses import HTMLResponse
 
@@ -60,15 +61,17 @@ def check_own(receipt: SignedReceipt) -> ReceiptReport:
 
 
 def render_view(receipt: SignedReceipt, report: ReceiptReport, download: str,
-                association_name: str) -> HTMLResponse:
+                names: Callable[[str], str]) -> HTMLResponse:
     """The printable page of a receipt (standalone, no script; its one style block is allowed
-    by hash in the Content-Security-Policy, since the shared stylesheet has no print rules)."""
+    by hash in the Content-Security-Policy, since the shared stylesheet has no print rules).
+    `names` gives an association's full name from its id."""
     claim = receipt.answer.claim
     proof_report = report.proof
     html = TEMPLATES.get_template("receipt.html").render(
         claim=claim, level_title=Level(claim.level).title, warnings=receipt.answer.warnings,
         answered_at=receipt.answered_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        node=receipt.node, association_name=association_name,
+        node=receipt.node, association_name=names(receipt.node),
+        endorsing_name=names(claim.association),
         key_id=report.body.key_id if report.body else "",
         signature=base64.b64encode(receipt.signature).decode(),
         entries=[] if proof_report is None else [

@@ -111,5 +111,5 @@ def receipt_view(request: Request, endorsement_id: EndorsementId,
     download = "/v1/receipts?" + urlencode({"endorsement_id": endorsement_id,
                                            "last_name": last_name})
     return render_view(signed, check_own(signed), download,
-                       association_name(request, node.association))
+                       lambda association: association_name(request, association))
 

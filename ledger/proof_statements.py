@@ -22,7 +22,7 @@ def proves(report: ProofReport) -> list[str]:
         f"On {c.as_of.isoformat()}, endorsement {c.endorsement_id} of {c.given_name} "
         f"{c.family_name}, level {c.level}{designation}, held with {c.association}, stood as "
         f"'{c.standing}' (recorded {c.recorded_status}, valid through "
-        f"{c.valid_through.isoformat()}): replaying the {len(report.entries)} entries below "
+        f"{c.valid_through.isoformat()}): replaying the {len(report.entries)} entries listed "
         f"with the Alliance's projection rules gives exactly this answer.",
         f"Each entry is signed by its association with a key that the Alliance trust registry "
         f"(genesis {genesis[:16]}, {report.registry_seq} entries, each signed by a governance "
