@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -24,6 +25,7 @@ from federation_api.clock import now, today
 from federation_api.http_errors import error_body
 from federation_api.node import Node
 from federation_api.notifier import public_fields
+from federation_api.rate_limits import RateLimits, retry_after, too_many_body
 from federation_api.schemas import ErrorOut
 from federation_api.subscriptions import (
     MAX_CSV_BYTES,
@@ -179,6 +181,26 @@ def _node(request: Request) -> Node:
     return node
 
 
+def _budget_refusal(request: Request, employer: Principal, rows: int) -> JSONResponse | None:
+    """429 when the token has used its row budget (shared with bulk verification).
+
+    Each subscription row answers "does this id belong to this last name", as a bulk
+    verification row does, so both draw on the same per-token budget: a token cannot get
+    twice the guesses by switching endpoints.
+    """
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None:
+        return None
+    wait = limits.bulk_rows.take(f"token:{employer.token_id}", rows, time.monotonic())
+    if not wait:
+        return None
+    seconds = retry_after(wait)
+    return JSONResponse(too_many_body(
+        f"this token has used its row budget; {rows:,} rows can be checked again in "
+        f"{seconds} s", field="rows", rule="rate_limit.bulk_rows"),
+        status_code=429, headers={"Retry-After": seconds, "Cache-Control": "no-store"})
+
+
 def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut | None:
     """The endorsement's public answer if the id and last name match, else None."""
     answer = node.projector.status_as_of(endorsement_id, today())
@@ -193,10 +215,13 @@ def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut
 
 
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201,
-             responses={200: {"model": SubscriptionOut}, 404: {"model": ErrorOut}, **_ERRORS})
+             responses={200: {"model": SubscriptionOut}, 404: {"model": ErrorOut},
+                        429: {"model": ErrorOut}, **_ERRORS})
 def subscribe(request: Request, body: SubscribeIn, employer: Employer) -> Response:
     """Subscribe to one professional's status changes (201; 200 if already subscribed)."""
     node = _node(request)
+    if refusal := _budget_refusal(request, employer, 1):
+        return refusal
     endorsement_id = body.endorsement_id.upper()
     found = _matches(node, endorsement_id, body.last_name)
     if found is None:
@@ -218,7 +243,8 @@ _CSV_BODY = {"content": {"text/csv": {"schema": {"type": "string"}, "example":
 
 @router.post("/subscriptions/csv", response_model=CsvResultOut,
              openapi_extra={"requestBody": _CSV_BODY},
-             responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}, **_ERRORS})
+             responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+                        429: {"model": ErrorOut}, **_ERRORS})
 async def subscribe_csv(request: Request, employer: Employer,
                         format: Annotated[Literal["json", "csv"] | None, Query(
                             description="Result format; default: from Accept, else json")
@@ -247,6 +273,8 @@ async def subscribe_csv(request: Request, employer: Employer,
                           field=e.field, rule=f"csv.{e.field}")
         body["line"] = e.line
         return JSONResponse(body, 422)
+    if refusal := _budget_refusal(request, employer, len(rows)):
+        return refusal
     result = await run_in_threadpool(_subscribe_rows, _node(request), employer.token_id, rows)
     wants_csv = format == "csv" or (format is None and "text/csv" in
                                     request.headers.get("accept", ""))

@@ -376,3 +376,27 @@ def test_the_openapi_document_describes_the_employer_endpoints(node: Node) -> No
         assert path in document["paths"], path
     csv_body = document["paths"]["/v1/subscriptions/csv"]["post"]["requestBody"]
     assert "text/csv" in csv_body["content"]
+
+
+def test_subscription_rows_draw_on_the_tokens_row_budget(node: Node) -> None:
+    from federation_api.rate_limits import RateLimitSettings
+
+    node.settings = replace(node.settings, rate_limits=RateLimitSettings(
+        bulk_rows_burst=4, bulk_rows_per_hour=1))
+    client = TestClient(create_app(node))
+    acme = _auth(node, Role.EMPLOYER)
+    data = b"endorsement_id,last_name\nAK-EMP0000,Garcia\nAK-EMP0001,Doe\nAK-EMP0002,Lee\n"
+    first = client.post("/v1/subscriptions/csv", headers={**acme, "Content-Type": CSV},
+                        content=data)
+    assert first.status_code == 200 and first.json()["subscribed"] == 3
+    client.delete("/v1/subscriptions/AK-EMP0000", headers=acme)
+    again = client.post("/v1/subscriptions/csv", headers={**acme, "Content-Type": CSV},
+                        content=data)
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+    assert again.json()["rule"] == "rate_limit.bulk_rows"
+    one = client.post("/v1/subscriptions", headers=acme,
+                      json={"endorsement_id": "AK-EMP0000", "last_name": "Garcia"})
+    assert one.status_code == 201  # the fourth row of the budget
+    assert client.post("/v1/subscriptions", headers=acme, json={
+        "endorsement_id": "AK-EMP0001", "last_name": "Doe"}).status_code == 429
+    assert node.subscriptions.count(_token_id(node, acme)) == 3
