@@ -400,3 +400,33 @@ def test_subscription_rows_draw_on_the_tokens_row_budget(node: Node) -> None:
     assert client.post("/v1/subscriptions", headers=acme, json={
         "endorsement_id": "AK-EMP0001", "last_name": "Doe"}).status_code == 429
     assert node.subscriptions.count(_token_id(node, acme)) == 3
+
+
+def test_change_rows_outbox_rows_and_position_commit_together(node: Node) -> None:
+    """A pass that fails while writing leaves no change row, no outbox row and the old
+    position; the next pass records the change once."""
+    from ledger.errors import StorageError
+
+    client = TestClient(create_app(node))
+    acme = _auth(node, Role.EMPLOYER)
+    client.post("/v1/subscriptions", headers=acme,
+                json={"endorsement_id": "AK-EMP0001", "last_name": "Doe"})
+    client.put("/v1/webhook", headers=acme, json={"url": "https://h.example/x"})
+    before = node.notifier.positions()
+    _suspend(node, "AK-EMP0001")
+    # A row in the way of the outbox insert: the pass fails after inserting its change row.
+    blocker = f"dlv_1_{_token_id(node, acme)}"
+    with node.notifier.db.transaction() as cur:
+        cur.execute("INSERT INTO webhook_deliveries (delivery_id, employer, change_id, state, "
+                    "attempts, next_attempt_at, created_at) VALUES (?, 'x', 0, 'failed', 0, 0, "
+                    "'')", (blocker,))
+    with pytest.raises(StorageError):
+        node.notifier.catch_up()
+    assert node.changes.count() == 0
+    assert node.notifier.positions() == before
+    with node.notifier.db.transaction() as cur:
+        cur.execute("DELETE FROM webhook_deliveries WHERE delivery_id = ?", (blocker,))
+    assert node.notifier.catch_up() == 1
+    assert node.notifier.catch_up() == 0
+    (delivery,) = client.get("/v1/deliveries", headers=acme).json()["deliveries"]
+    assert delivery["delivery_id"] == blocker and delivery["state"] == "pending"
