@@ -191,7 +191,7 @@ class Witness:
             return self._refuse("?", 0, Refusal.MALFORMED, e.reason, note, now)
         association = association_of_origin(body.origin)
         if association == self.own:
-            return Ignored("own checkpoint")
+            return self._own_checkpoint(note, body, now)
         if association is None or registry.association(association) is None:
             return self._refuse(association or "?", body.size, Refusal.WRONG_ORIGIN,
                                 f"origin {body.origin!r} is not an Alliance ledger", note, now)
@@ -225,6 +225,27 @@ class Witness:
                                 f"another root than its checkpoint", clean, now,
                                 other_root=replica_root, fork=True)
         return self._decide(association, checkpoint, clean, keys, state, now)
+
+    def _own_checkpoint(self, note: bytes, body: Checkpoint, now: dt.datetime
+                        ) -> WitnessOutcome:
+        """Our own checkpoint coming back is nothing; one our key signed over another root
+        than our ledger's is a fork made with our key (a stolen key, or a restored backup
+        that lost entries), flagged like any other."""
+        stored = self.log.checkpoint_at(self.own, body.size)
+        if stored is not None and stored[0] == body.root_hash:
+            return Ignored("own checkpoint")
+        try:
+            open_checkpoint(note, {origin_of(self.own): self.signer.public_key})
+        except CheckpointError:
+            return Ignored("not signed with this node's key")
+        head = self.log.store.head(self.own)
+        if (head[0] if head else 0) >= body.size and \
+                self.log.root_at(self.own, body.size) == body.root_hash:
+            return Ignored("own checkpoint")
+        return self._refuse(self.own, body.size, Refusal.FORK,
+                            f"this node's key signed a checkpoint of size {body.size} that its "
+                            f"own ledger does not give", _origin_only(note, origin_of(self.own)),
+                            now, other_note=stored[1] if stored else b"", fork=True)
 
     def _decide(self, association: str, checkpoint: Checkpoint, note: bytes,
                 keys: dict[str, bytes], state: tuple[int, bytes, bytes, bytes] | None,

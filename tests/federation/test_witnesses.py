@@ -125,7 +125,7 @@ def test_three_nodes_witness_each_other_and_catch_a_split_view(tmp_path: Path) -
             nc = await nats.connect(server.url)
             await nc.publish(checkpoint_subject("AK"), forged)
             await nc.flush()
-            for node in (mi, alliance.nodes["TX"]):
+            for node in (mi, alliance.nodes["TX"], ak):  # AK sees its own key misused too
                 await wait_until(lambda n=node: "AK" in n.forked_associations(), timeout=30,
                                  what="fork flagged")
                 refusal = node.witness.refusals("AK")[0]

@@ -128,6 +128,17 @@ def test_two_signed_roots_for_one_size_are_a_fork(alliance: Alliance) -> None:
     assert tx.witness.resolve_forks("AK", "key compromise handled", NOW) == 1
     assert tx.forked_associations() == {}
 
+    # AK itself sees its key sign what its ledger does not give: it flags itself.
+    assert isinstance(ak.witness.receive(real, NOW), Ignored)
+    refused = ak.witness.receive(forged, NOW)
+    assert isinstance(refused, Refused) and refused.fork
+    assert ak.forked_associations() == {"AK": 1}
+    ahead = _forge(ak, 99, bytes(32))
+    assert isinstance(ak.witness.receive(ahead, NOW), Refused)
+    stranger = sign_note(Checkpoint(origin_of("AK"), 99, bytes(32)).body(), origin_of("AK"),
+                         Signer.generate())
+    assert isinstance(ak.witness.receive(stranger, NOW), Ignored)  # not our key: noise
+
 
 def test_refusals_that_are_not_forks(alliance: Alliance) -> None:
     ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
