@@ -10,7 +10,9 @@ The replica is built from entries the origin signed, so a checkpoint with anothe
 size the replica holds is the origin vouching for two histories: it is refused, both sides
 are kept as evidence and the association is flagged as forked. Two validly signed checkpoints
 of one size with different roots are the same offence even before the entries arrive. A
-checkpoint ahead of the replica waits (pending) and is retried after ingestion.
+checkpoint ahead of the replica waits (pending) and is retried after ingestion. A node also
+watches its own origin: a checkpoint under its key that its own ledger does not give means the
+key signed elsewhere, and is flagged the same way.
 
 The last cosigned checkpoint per origin lives in the database and is updated in the same
 transaction as the cosignature, so a restart neither forgets it nor cosigns twice.
