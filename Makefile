@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench clean
+.PHONY: demo test lint typecheck unit integration e2e bench bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger_bench
+
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.public_api_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

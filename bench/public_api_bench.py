@@ -395,9 +395,9 @@ async def _drive(app: Any, targets: Sequence[str], count: int) -> float:
 
 
 def breakdown(roster: Roster, count: int = 3000) -> dict[str, float]:
-    """CPU per request, in this process, of: the bare app; the node's app as served; the same
-    app without its request-logging middleware (Starlette's BaseHTTPMiddleware, which runs
-    each request in a task of its own); the public lookup alone."""
+    """CPU per request, in this process, of: the bare app; the node's app as the bench serves
+    it (limiter off); with the limiter on; without its request-logging middleware (Starlette's
+    BaseHTTPMiddleware, which runs each request in a task of its own); the lookup alone."""
     import logging
 
     from starlette.middleware.base import BaseHTTPMiddleware
@@ -405,7 +405,7 @@ def breakdown(roster: Roster, count: int = 3000) -> dict[str, float]:
     from federation_api.app import create_app
     from federation_api.clock import today
     from federation_api.observability import configure_logging
-    from federation_api.rate_limits import RateLimitSettings
+    from federation_api.rate_limits import RateLimitSettings, install_rate_limits
     from federation_api.routes_public import lookup
 
     configure_logging()  # as `alliance serve` does, into the void
@@ -417,12 +417,15 @@ def breakdown(roster: Roster, count: int = 3000) -> dict[str, float]:
         unlogged = create_app(node)
         unlogged.user_middleware = [m for m in unlogged.user_middleware
                                     if m.cls is not BaseHTTPMiddleware]
+        limited = create_app(node)  # the limiter on, with a budget this run cannot spend
+        install_rate_limits(limited, RateLimitSettings(requests_per_minute=10**9, burst=10**9))
         targets = paths(roster.pairs)
         on = today()
         figures: dict[str, float] = {}
 
         async def measure_all() -> None:
             for name, app in (("bare app", bare_app()), ("node app", served),
+                              ("node app with rate limits", limited),
                               ("node app without request log", unlogged)):
                 await _drive(app, targets, count // 10)
                 figures[name] = await _drive(app, targets, count)
