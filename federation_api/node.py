@@ -16,9 +16,10 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import AssociationPolicy
+from federation_api.changes import ChangeFeed
 from federation_api.clock import now
 from federation_api.idempotency import IdempotencyStore
-from federation_api.notifier import ChangeFeed, Notifier
+from federation_api.notifier import Notifier
 from federation_api.registry_files import RegistryDir
 from federation_api.replica_view import ProjectedReplica, TransferReactor
 from federation_api.settings import Settings

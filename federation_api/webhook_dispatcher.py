@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from federation_api.changes import Change, ChangeFeed, public_fields
 from federation_api.clock import now
-from federation_api.notifier import Change, ChangeFeed, Notifier, public_fields
+from federation_api.notifier import Notifier
 from federation_api.settings import Settings
 from federation_api.webhooks import (
     DELIVERED,
