@@ -170,3 +170,18 @@ def test_a_removed_webhook_fails_its_pending_deliveries_at_once(node: Node) -> N
     assert node.webhooks.remove(EMPLOYER)
     delivery = _run_until(node, "failed")
     assert [(a.status_code, a.error) for a in delivery.log] == [(None, "no webhook registered")]
+
+
+def test_webhook_settings_from_the_environment() -> None:
+    settings = Settings.from_env({"ALLIANCE_WEBHOOK_MAX_ATTEMPTS": "4",
+                                  "ALLIANCE_WEBHOOK_BACKOFF_SECONDS": "0.5",
+                                  "ALLIANCE_WEBHOOK_BACKOFF_CAP_SECONDS": "30",
+                                  "ALLIANCE_WEBHOOK_TIMEOUT_SECONDS": "2",
+                                  "ALLIANCE_WEBHOOK_ALLOW_PRIVATE": "true"})
+    assert (settings.webhook_max_attempts, settings.webhook_backoff_seconds,
+            settings.webhook_backoff_cap_seconds, settings.webhook_timeout_seconds,
+            settings.webhook_allow_private) == (4, 0.5, 30.0, 2.0, True)
+    assert Settings.from_env({}).webhook_allow_private is False
+    for bad in ("0", "-1", "soon", "nan"):
+        with pytest.raises(ValueError, match="ALLIANCE_WEBHOOK_TIMEOUT_SECONDS"):
+            Settings.from_env({"ALLIANCE_WEBHOOK_TIMEOUT_SECONDS": bad})
