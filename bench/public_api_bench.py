@@ -61,6 +61,7 @@ from domain.policy import AssociationPolicy
 from federation_api.nats_process import free_port
 from federation_api.node import Node, init_node
 from federation_api.settings import Settings
+from federation_api.tokens import Role
 
 THROUGHPUT_RATIO_GOAL = 0.5
 P99_GOAL_MS = 20.0
@@ -131,6 +132,7 @@ class Roster:
     size: int
     load_seconds: float
     pairs: list[tuple[str, str]]
+    employer_token: str  # for the bulk request
 
 
 def build_roster(root: Path, size: int, seed: int) -> Roster:
@@ -144,6 +146,7 @@ def build_roster(root: Path, size: int, seed: int) -> Roster:
     node.project()
     seconds = time.perf_counter() - started
     rows = node.projector.roster()
+    _, token = node.tokens.issue(label="bench employer", role=Role.EMPLOYER, now=CREATED)
     node.close()
     if len(rows) != size:
         raise SystemExit(f"projected {len(rows)} endorsements, expected {size}")
@@ -153,7 +156,8 @@ def build_roster(root: Path, size: int, seed: int) -> Roster:
         row = rows[rng.randrange(size)]
         wrong = rng.random() < 0.1
         pairs.append((row.endorsement_id, "Nobody" if wrong else row.family_name))
-    return Roster(data_dir=settings.data_dir, size=size, load_seconds=seconds, pairs=pairs)
+    return Roster(data_dir=settings.data_dir, size=size, load_seconds=seconds, pairs=pairs,
+                  employer_token=token)
 
 
 # -- server processes --------------------------------------------------------------------------
@@ -372,6 +376,28 @@ def measure(server: Server, targets: Sequence[str], args: argparse.Namespace
     return {"closed": closed, "open": paced}
 
 
+def measure_bulk(server: Server, roster: Roster, repeat: int = 3) -> dict[str, float]:
+    """One 5,000-row `POST /v1/verify/bulk`, `repeat` times: the fastest, in rows/s."""
+    import httpx
+
+    from federation_api.routes_bulk import MAX_ROWS
+
+    body = "endorsement_id,last_name\n" + "".join(
+        f"{i},{n}\n" for i, n in (roster.pairs * 2)[:MAX_ROWS])
+    best = float("inf")
+    with httpx.Client(base_url=f"http://{HOST}:{server.port}", timeout=120, headers={
+            "Authorization": f"Bearer {roster.employer_token}",
+            "Content-Type": "text/csv"}) as client:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            answer = client.post("/v1/verify/bulk", content=body)
+            elapsed = time.perf_counter() - started
+            if answer.status_code != 200 or answer.text.count("\n") != MAX_ROWS + 1:
+                raise SystemExit(f"bulk request failed: {answer.status_code} {answer.text[:200]}")
+            best = min(best, elapsed)
+    return {"rows": MAX_ROWS, "seconds": best, "rows_per_second": MAX_ROWS / best}
+
+
 # -- where the time goes ----------------------------------------------------------------------
 
 
@@ -451,7 +477,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     server_cpu = cpus[0] if len(cpus) >= 2 else None
     load_cpu = cpus[1] if len(cpus) >= 2 else None
     load_before = os.getloadavg()
-    result: dict[str, Any] = {"targets": {}, "rosters": {}, "settings": {
+    result: dict[str, Any] = {"targets": {}, "rosters": {}, "bulk": {}, "settings": {
         "concurrency": args.concurrency, "rate": args.rate, "seconds": args.seconds,
         "sizes": args.sizes, "server_cpu": server_cpu, "load_cpu": load_cpu}}
     with tempfile.TemporaryDirectory(prefix="public-api-bench-") as tmp:
@@ -468,10 +494,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("in-process breakdown ...", file=sys.stderr, flush=True)
         result["breakdown"] = breakdown(rosters[-1])
         bare_targets = paths(rosters[0].pairs)
-        runs: list[tuple[str, list[str], Path | None]] = [("bare", bare_targets, None)]
-        runs += [(f"verify {r.size:,}", paths(r.pairs), r.data_dir) for r in rosters]
+        runs: list[tuple[str, list[str], Roster | None]] = [("bare", bare_targets, None)]
+        runs += [(f"verify {r.size:,}", paths(r.pairs), r) for r in rosters]
         runs.append(("bare (again)", bare_targets, None))
-        for name, targets, data_dir in runs:
+        for name, targets, roster_served in runs:
+            data_dir = roster_served.data_dir if roster_served else None
             print(f"loading {name} ...", file=sys.stderr, flush=True)
             port = free_port(HOST)
             if data_dir is None:
@@ -486,6 +513,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server = Server(argv, port, bench_env(), server_cpu)
             try:
                 phases = measure(server, targets, args)
+                if roster_served is not None:
+                    result["bulk"][name] = measure_bulk(server, roster_served)
             finally:
                 server.stop()
             result["targets"][name] = {k: asdict(v) | {"per_second": v.per_second,
@@ -565,6 +594,9 @@ def print_table(result: dict[str, Any]) -> None:
     print("(core: share of its CPU the server used in the closed loop; us/req: its CPU time per "
           "request; x bare after us/req: bare's CPU per request / this one's, the throughput "
           "ratio if both had a whole core)")
+    for name, bulk in result["bulk"].items():
+        print(f"bulk, {name}: {bulk['rows']:,} rows in one request in {bulk['seconds']:.2f} s "
+              f"({bulk['rows_per_second']:,.0f} rows/s)")
     pieces = ", ".join(f"{k} {v:,.0f} us" for k, v in result["breakdown"].items())
     print(f"in-process CPU per request (no sockets): {pieces}")
     g = result["goals"]
