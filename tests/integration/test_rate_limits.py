@@ -4,14 +4,19 @@ proxies, the settings, and 429 + Retry-After from a real server on the public pa
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from federation_api.nats_process import free_port
 from federation_api.rate_limits import RateLimits, RateLimitSettings, TokenBuckets, is_limited
 from federation_api.settings import Settings
 from federation_api.tokens import Role
+from tests.e2e.harness import alliance_executable, child_env, init_node
 from tests.integration.live_app import live_node
 
 # -- buckets -------------------------------------------------------------------------------
@@ -149,3 +154,37 @@ def test_defaults_leave_a_busy_person_alone_and_off_means_off(tmp_path: Path) ->
     with live_node(tmp_path / "off", RateLimitSettings(enabled=False, burst=1)) as live, \
             live.client() as client:
         assert {_verify(client, live.ids["rivera"]).status_code for _ in range(20)} == {200}
+
+
+def test_alliance_serve_takes_its_limits_from_the_environment(tmp_path: Path) -> None:
+    """The real command: ALLIANCE_RATE_LIMIT_* reach the app, and uvicorn does not take
+    X-Forwarded-For from a loopback peer behind the limiter's back."""
+    node = init_node(tmp_path / "ak", roles=())
+    port = free_port()
+    env = {**child_env(), "ALLIANCE_RATE_LIMIT_BURST": "3", "ALLIANCE_RATE_LIMIT_PER_MINUTE": "1"}
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen([alliance_executable(), "serve", *node.store_args(),
+                                   "--listen", f"127.0.0.1:{port}"], stdout=log,
+                                  stderr=subprocess.STDOUT, env=env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "alliance serve did not start"
+                    time.sleep(0.1)
+            answers = [_verify(client, f"AK-{i:08d}").status_code for i in range(4)]
+            assert answers == [404, 404, 404, 429]
+            spoofed = _verify(client, "AK-00000009", **{"X-Forwarded-For": "198.51.100.1"})
+            assert spoofed.status_code == 429
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
