@@ -8,9 +8,12 @@ projection code on a private in-memory database.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from federation_api.proofs import replay_status
 from federation_api.settings import Settings
@@ -66,6 +69,28 @@ def _unwitnessed(report: ProofReport) -> list[str]:
             for a, s in sorted(report.checkpoints.items()) if not s.witnessed]
 
 
+def _as_json(report: ProofReport | None, failures: list[str],
+             receipt: dict[str, object] | None = None) -> str:
+    out: dict[str, object] = {"ok": not failures, "failures": failures}
+    if receipt is not None:
+        out["receipt"] = receipt
+    if report is not None:
+        p = report.proof
+        out.update(
+            claim=msgspec.to_builtins(p.claim), made_by=p.made_by,
+            made_at=p.made_at.isoformat(),
+            replayed=None if report.replayed is None else msgspec.to_builtins(report.replayed),
+            genesis=p.genesis.digest().hex(), genesis_pinned=report.pinned,
+            entries=[{"association": e.body.association, "seq": e.seq,
+                      "event_type": e.body.event_type,
+                      "recorded_at": e.body.recorded_at.isoformat()} for e in report.entries],
+            checkpoints={a: {"size": c.size, "witnesses": list(c.witnesses),
+                             "quorum": c.quorum, "witnessed": c.witnessed}
+                         for a, c in sorted(report.checkpoints.items())},
+            proves=proves(report), does_not_prove=limits(report))
+    return json.dumps(out, indent=2)
+
+
 def _finish(failures: list[str], what: str) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
@@ -80,10 +105,13 @@ def cmd_verify_proof(args: argparse.Namespace, _: Settings) -> int:
     """Check a status proof bundle offline; exit 1 naming every failed check."""
     proof = decode_status_proof(Path(args.file).read_bytes())
     report = verify_status_proof(proof, replay_status, pinned_genesis=_genesis(args))
-    _print_report(report)
     failures = [str(f) for f in report.findings]
     if args.require_witnessed:
         failures += _unwitnessed(report)
+    if args.json:
+        print(_as_json(report, failures))
+        return 1 if failures else 0
+    _print_report(report)
     return _finish(failures, "status proof")
 
 
@@ -92,6 +120,17 @@ def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
     receipt = decode_receipt(Path(args.file).read_bytes())
     report = verify_receipt(receipt, replay_status, pinned_genesis=_genesis(args))
     body = report.body
+    failures = [f"receipt: {f}" for f in report.findings]
+    if report.proof is not None:
+        failures += [str(f) for f in report.proof.findings]
+        if args.require_witnessed:
+            failures += _unwitnessed(report.proof)
+    if args.json:
+        print(_as_json(report.proof, failures, None if body is None else {
+            "node": body.node, "key_id": body.key_id,
+            "answered_at": body.answered_at.isoformat(),
+            "warnings": list(body.answer.warnings)}))
+        return 1 if failures else 0
     if body is not None:
         print(f"receipt: {body.node}'s node answered at {body.answered_at.isoformat()} with "
               f"key {body.key_id[:16]}")
@@ -103,11 +142,6 @@ def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
                   f"proof replays to.")
     if report.proof is not None:
         _print_report(report.proof)
-    failures = [f"receipt: {f}" for f in report.findings]
-    if report.proof is not None:
-        failures += [str(f) for f in report.proof.findings]
-        if args.require_witnessed:
-            failures += _unwitnessed(report.proof)
     return _finish(failures, "receipt")
 
 
@@ -121,6 +155,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
         p.add_argument("file", help=f"{what} file (JSON)")
         p.add_argument("--genesis", help="the Alliance genesis.json you trust; the bundle's "
                                          "registry must start from it")
+        p.add_argument("--json", action="store_true", help="a JSON report on stdout")
         p.add_argument("--require-witnessed", action="store_true",
                        help="also fail unless every checkpoint has the registry's witness "
                             "quorum of cosignatures")

@@ -94,6 +94,11 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
     bad = run_alliance("verify-proof", str(tampered), "--genesis", str(genesis), check=False)
     assert bad.returncode == 1 and "FAILED answer: " in bad.stderr
     assert "did NOT verify" in bad.stdout
+    as_json = run_alliance("verify-proof", str(tampered), "--json", check=False)
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["ok"] is False
+    assert any(f.startswith("answer: ") for f in report["failures"])
+    assert report["replayed"]["standing"] == "current" and report["does_not_prove"]
 
     # Another genesis pinned: refused before anything else is trusted.
     other = tmp_path / "other"
