@@ -9,7 +9,7 @@ that and far below what a scraper needs.
 The client is the socket's peer address. `X-Forwarded-For` is honoured only when the peer is
 one of the configured trusted proxies (otherwise anybody could name a fresh address in each
 request and never be limited); then the client is the right-most address in the header that
-is not itself a trusted proxy.
+is not itself a trusted proxy. IPv6 clients are counted by their /64 network.
 
 Memory is bounded: at most `max_clients` buckets are kept. A bucket left alone long enough to
 refill completely is the same as a new one, so dropping it loses nothing; when the table is
@@ -155,20 +155,20 @@ class RateLimits:
         self.proxies = s.networks()
 
     def client_of(self, scope: Scope) -> str:
-        """The client address of a request (see the module docstring for proxies)."""
+        """The client of a request, as a bucket key (see the module docstring for proxies)."""
         peer = scope.get("client")
         address = str(peer[0]) if peer else "unknown"
         if not self.proxies or not self._trusted(address):
-            return address
+            return client_key(address)
         forwarded = [value.decode("latin-1") for name, value in scope.get("headers", ())
                      if name == b"x-forwarded-for"]
         hops = [h.strip() for h in ",".join(forwarded).split(",") if h.strip()]
         for hop in reversed(hops):
             if not _is_address(hop):
-                return address  # a malformed chain is not evidence of anything
+                break  # a malformed chain is not evidence of anything: the proxy is the client
             if not self._trusted(hop):
-                return hop
-        return address
+                return client_key(hop)
+        return client_key(address)
 
     def _trusted(self, address: str) -> bool:
         try:
@@ -176,6 +176,20 @@ class RateLimits:
         except ValueError:
             return False
         return any(ip in network for network in self.proxies)
+
+
+def client_key(address: str) -> str:
+    """IPv4 addresses as they are; IPv6 by their /64, since one subscriber line usually gets
+    a whole /64 and could otherwise take a fresh address (and budget) for every request."""
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.split("%")[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 def _is_address(value: str) -> bool:

@@ -62,10 +62,19 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
     assert proxied.client_of(_scope("10.1.2.3", "1.2.3.4, 198.51.100.1")) == "198.51.100.1"
     assert proxied.client_of(_scope("10.1.2.3", "198.51.100.1, 10.9.9.9")) == "198.51.100.1"
     assert proxied.client_of(_scope("10.1.2.3", "1.2.3.4", "198.51.100.7")) == "198.51.100.7"
-    assert proxied.client_of(_scope("::1", "2001:db8::5")) == "2001:db8::5"
+    assert proxied.client_of(_scope("::1", "2001:db8::5")) == "2001:db8::/64"
     assert proxied.client_of(_scope("10.1.2.3", "not-an-address")) == "10.1.2.3"
     assert proxied.client_of(_scope("10.1.2.3")) == "10.1.2.3"
     assert proxied.client_of(_scope("203.0.113.9", "198.51.100.1")) == "203.0.113.9"
+
+
+def test_ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() -> None:
+    limits = RateLimits(RateLimitSettings())
+    first = limits.client_of(_scope("2001:db8:1:2:aaaa::1"))
+    assert first == limits.client_of(_scope("2001:db8:1:2:ffff::9")) == "2001:db8:1:2::/64"
+    assert limits.client_of(_scope("2001:db8:1:3::1")) != first
+    assert limits.client_of(_scope("::ffff:203.0.113.9")) == "203.0.113.9"
+    assert limits.client_of(_scope("203.0.113.9")) == "203.0.113.9"
 
 
 def test_settings_from_the_environment() -> None:
