@@ -1,15 +1,21 @@
 """`alliance export` and `alliance audit`: prove a node's history without trusting the node.
 
 An export directory holds the registry (genesis and entries), every ledger's wire bytes, the
-latest signed checkpoint of each ledger, and the node's projection digest. The audit:
-1. verifies the registry from genesis (quorum signatures) to learn the key windows;
-2. checks every ledger's hash chain (seq, prev-hash, canonical bytes) and, with
-   `--full-signatures`, every entry signature under the registry's keys, on all cores;
-3. recomputes each ledger's Merkle root and checks it against the checkpoint, whose note
-   signature must verify under the association's key;
-4. replays everything into fresh projections and compares the digest with the node's; with
-   `--as-of`, the roster is rebuilt from the entries recorded up to that date.
-Any finding makes the exit code non-zero.
+latest signed (and cosigned) checkpoint of each ledger, and the node's projection digest. The
+audit:
+1. verifies the registry from genesis (quorum signatures) to learn the key windows and the
+   member associations, which are the witnesses;
+2. checks each checkpoint: the association's signature, and every cosignature against the
+   witness's key valid at the cosignature's time (see `federation_api.audit_witnesses`);
+3. checks every ledger's hash chain (seq, prev-hash, canonical bytes) and recomputes its
+   Merkle root at the checkpoint's size, in the same pass;
+4. replays the entries into fresh projections as each ledger is checked, and compares the
+   digest with the node's; with `--as-of`, only the entries recorded up to that date;
+5. with `--full-signatures`, re-verifies every entry signature on all cores.
+Ledgers are read one at a time, so memory holds one ledger, not the whole Alliance. Any finding
+makes the exit code non-zero; a checkpoint cosigned by fewer witnesses than the registry's
+quorum is a warning (a node signs a fresh checkpoint at export time, before its peers could
+cosign it) unless the auditor asks for witnessed checkpoints (`require_witnessed`).
 """
 
 from __future__ import annotations
@@ -17,16 +23,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from federation_api.registry_files import RegistryDir
-from ledger.checkpoints import CheckpointError, open_checkpoint
+from federation_api.audit_witnesses import Trust, check_cosignatures, load_trust
+from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
 from ledger.codec import (
+    EntryBody,
     decode_body,
     decode_canonical,
-    decode_json,
     decode_signed,
     encode,
     encode_json,
@@ -36,10 +46,11 @@ from ledger.entries import LedgerEntry, check_link, entry_hash, open_entry
 from ledger.errors import LedgerError, VerificationError
 from ledger.keyring import Keyring
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.registry import verify_registry
-from ledger.store import LedgerStore
 from ledger.transparency import origin_of
-from projections.projector import Projector
+from projections.entries import from_body
+from projections.projector import REBUILD_BATCH, Projector
+
+SIGNATURE_CHUNK = 2000  # entries per task of the signature pool
 
 
 @dataclass
@@ -49,19 +60,58 @@ class AuditReport:
     ledgers: dict[str, int] = field(default_factory=dict)
     signatures_verified: int = 0
     checkpoints: dict[str, int] = field(default_factory=dict)
+    witnesses: dict[str, list[str]] = field(default_factory=dict)  # valid cosigners
+    witness_quorum: int = 0
+    replayed: int = 0
     digest: str = ""
     node_digest: str = ""
     findings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
 
     @property
     def ok(self) -> bool:
         """No finding at all."""
         return not self.findings
 
+    def as_json(self) -> dict[str, object]:
+        """The JSON report (`alliance audit --json`)."""
+        return {"ok": self.ok, "ledgers": self.ledgers, "checkpoints": self.checkpoints,
+                "witnesses": self.witnesses, "witness_quorum": self.witness_quorum,
+                "signatures_verified": self.signatures_verified, "replayed": self.replayed,
+                "digest": self.digest, "node_digest": self.node_digest,
+                "findings": self.findings, "warnings": self.warnings,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+class Progress(Protocol):
+    """Where the audit reports how far each long phase got (the CLI draws bars)."""
+
+    def start(self, phase: str, total: int) -> None:
+        """A phase begins; `total` units (bytes of ledger files, or ledgers) will follow."""
+
+    def advance(self, phase: str, done: int) -> None:
+        """`done` more units of `phase` are finished."""
+
+
+class _Silent:
+    def start(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, phase: str, done: int) -> None:
+        pass
+
+
+# Phase names, as the progress bars and `AuditReport.seconds` show them.
+LOAD, CHECKPOINTS, CHAINS, REPLAY, SIGNATURES = (
+    "loading ledgers", "checkpoints and cosignatures", "chains and Merkle roots",
+    "replay into projections", "entry signatures")
+
 
 def export(node: object, out: Path) -> list[Path]:
     """Write an export directory of a node (registry, ledgers, checkpoints, digest)."""
     from federation_api.node import Node
+    from federation_api.registry_files import RegistryDir
 
     assert isinstance(node, Node)
     out.mkdir(parents=True, exist_ok=False)
@@ -91,48 +141,138 @@ def export(node: object, out: Path) -> list[Path]:
     return written
 
 
-def _keys(root: Path) -> Keyring:
-    registry = RegistryDir(root / "registry")
-    if registry.exists():
-        return verify_registry(registry.genesis(), registry.entries()).keyring
-    return decode_json((root / "keyring.json").read_bytes(), Keyring)
-
-
-def _verify_chunk(args: tuple[list[bytes], Keyring]) -> int:
-    wires, keys = args
-    for wire in wires:
-        open_entry(wire, keys)
-    return len(wires)
-
-
 def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = None,
-          workers: int | None = None) -> AuditReport:
+          workers: int | None = None, progress: Progress | None = None,
+          require_witnessed: bool = False) -> AuditReport:
     """Audit an export directory."""
     report = AuditReport()
-    try:
-        keys = _keys(root)
-    except (LedgerError, OSError) as e:
-        report.findings.append(f"registry: {e}")
-        return report
-    ledgers: dict[str, list[bytes]] = {}
-    for path in sorted((root / "ledgers").glob("*.bin")):
-        association = path.stem
+    bars = progress or _Silent()
+    clock = _Clock(report)
+    with clock(LOAD):
         try:
-            ledgers[association] = list(decode_canonical(path.read_bytes(), list[bytes]))
-        except LedgerError as e:
-            report.findings.append(f"{association}: unreadable ledger file: {e}")
-    for association, wires in ledgers.items():
-        _audit_ledger(root, association, wires, keys, report)
-    if full_signatures:
-        _verify_signatures(ledgers, keys, report, workers or os.cpu_count() or 1)
-    _replay(root, ledgers, report, as_of)
+            trust = load_trust(root)
+        except (LedgerError, OSError) as e:
+            report.findings.append(f"registry: {e}")
+            return report
+    report.witness_quorum = trust.witness_quorum
+    paths = sorted((root / "ledgers").glob("*.bin"))
+    sizes = {path: path.stat().st_size for path in paths}
+    for phase in (LOAD, CHAINS, REPLAY, *((SIGNATURES,) if full_signatures else ())):
+        bars.start(phase, sum(sizes.values()))
+    bars.start(CHECKPOINTS, len(paths))
+    pool = (ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+            if full_signatures and (workers or os.cpu_count() or 1) > 1 else None)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
+            try:
+                with projector.bulk():
+                    for path in paths:
+                        _audit_one(root, path, trust, report, clock, bars, projector,
+                                   as_of=as_of,
+                                   require_witnessed=require_witnessed, pool=pool,
+                                   full_signatures=full_signatures)
+                    clock.start(REPLAY)  # building the indexes at the end is replay work
+                report.digest = projector.digest()
+                clock.stop(REPLAY)
+            finally:
+                projector.db.close()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    digest_file = root / "digest.txt"
+    report.node_digest = digest_file.read_text().strip() if digest_file.exists() else ""
+    if not report.node_digest:
+        report.warnings.append("no node digest to compare the replay with")
+    elif as_of is None and report.node_digest != report.digest:
+        report.findings.append("replayed projections differ from the node's digest")
     return report
 
 
-def _audit_ledger(root: Path, association: str, wires: list[bytes], keys: Keyring,
-                  report: AuditReport) -> None:
+def _audit_one(root: Path, path: Path, trust: Trust, report: AuditReport, clock: _Clock,
+               bars: Progress, projector: Projector, *, as_of: dt.date | None,
+               require_witnessed: bool, pool: ProcessPoolExecutor | None,
+               full_signatures: bool) -> None:
+    association = path.stem
+    size = path.stat().st_size
+    with clock(LOAD):
+        try:
+            wires: list[bytes] | None = list(decode_canonical(path.read_bytes(), list[bytes]))
+        except LedgerError as e:
+            report.findings.append(f"{association}: unreadable ledger file: {e}")
+            wires = None
+    bars.advance(LOAD, size)
+    if wires is None:
+        return
+    with clock(CHECKPOINTS):
+        checkpoint = _checkpoint(root, association, trust, report,
+                                 require_witnessed=require_witnessed)
+    bars.advance(CHECKPOINTS, 1)
+    with clock(CHAINS):
+        checked = _check_chain(association, wires, checkpoint, report)
+    bars.advance(CHAINS, size)
+    if checked is not None:  # a broken chain is a finding already; it is not replayed
+        with clock(REPLAY):
+            kept = checked if as_of is None else _recorded_by(checked, as_of)
+            report.replayed += projector.apply_ledger([from_body(b) for b in kept],
+                                                      batch_size=REBUILD_BATCH)
+    bars.advance(REPLAY, size)
+    if full_signatures:
+        with clock(SIGNATURES):
+            _verify_signatures(wires, trust.keyring, report, pool)
+        bars.advance(SIGNATURES, size)
+
+
+def _recorded_by(bodies: list[EntryBody], as_of: dt.date) -> list[EntryBody]:
+    # A ledger records in time order, so "recorded by D" is a prefix; stopping at the first
+    # later entry also keeps the replayed prefix gapless if a clock ever stepped back.
+    for index, body in enumerate(bodies):
+        if body.recorded_at.date() > as_of:
+            return bodies[:index]
+    return bodies
+
+
+def _checkpoint(root: Path, association: str, trust: Trust, report: AuditReport, *,
+                require_witnessed: bool) -> Checkpoint | None:
+    note_path = root / "checkpoints" / f"{association}.note"
+    if not note_path.exists():
+        report.findings.append(f"{association}: no signed checkpoint in the export")
+        return None
+    # Checkpoints are signed with the association's latest key (the one open, or the last
+    # one before a suspension or withdrawal): one signed with a rotated-out key fails here.
+    keys = trust.keyring
+    record = keys.current(association) or next(
+        (k for k in reversed(keys.keys) if k.association == association), None)
+    if record is None:
+        report.findings.append(f"{association}: no key in the registry")
+        return None
+    note = note_path.read_bytes()
+    try:
+        checkpoint = open_checkpoint(note, {origin_of(association): record.public_key})
+    except CheckpointError as e:
+        report.findings.append(f"{association}: checkpoint does not verify: {e}")
+        return None
+    witnessed = check_cosignatures(association, note, trust)
+    report.findings.extend(witnessed.findings)
+    report.warnings.extend(witnessed.warnings)
+    report.witnesses[association] = witnessed.witnesses
+    if trust.witness_quorum and len(witnessed.witnesses) < trust.witness_quorum:
+        message = (f"{association}: checkpoint at {checkpoint.size} has "
+                   f"{len(witnessed.witnesses)} valid cosignatures, the registry's quorum is "
+                   f"{trust.witness_quorum}")
+        (report.findings if require_witnessed else report.warnings).append(message)
+    return checkpoint
+
+
+def _check_chain(association: str, wires: list[bytes], checkpoint: Checkpoint | None,
+                 report: AuditReport) -> list[EntryBody] | None:
+    """Check the chain and the Merkle root at the checkpoint in one pass; return the bodies
+    (decoded once, for the replay) or None after a finding."""
     previous: LedgerEntry | None = None
     tree = MerkleTree()
+    root_at_checkpoint: bytes | None = None
+    bodies: list[EntryBody] = []
+    want = checkpoint.size if checkpoint is not None else -1
     for position, wire in enumerate(wires, start=1):
         try:
             signed = decode_signed(wire)
@@ -143,75 +283,64 @@ def _audit_ledger(root: Path, association: str, wires: list[bytes], keys: Keyrin
             check_link(previous, entry)
         except VerificationError as e:
             report.findings.append(f"{association}#{position}: {e.reason}")
-            return
+            return None
         previous = entry
+        bodies.append(body)
         tree.append(leaf_hash(wire))
+        if position == want:
+            root_at_checkpoint = tree.root()
     report.ledgers[association] = len(wires)
-    note_path = root / "checkpoints" / f"{association}.note"
-    if not note_path.exists():
-        report.findings.append(f"{association}: no signed checkpoint in the export")
-        return
-    # Checkpoints are signed with the association's latest key (the one open, or the last
-    # one before a suspension or withdrawal).
-    record = keys.current(association) or next(
-        (k for k in reversed(keys.keys) if k.association == association), None)
-    if record is None:
-        report.findings.append(f"{association}: no key in the registry")
-        return
-    try:
-        checkpoint = open_checkpoint(note_path.read_bytes(),
-                                     {origin_of(association): record.public_key})
-    except CheckpointError as e:
-        report.findings.append(f"{association}: checkpoint does not verify: {e}")
-        return
+    if checkpoint is None:
+        return bodies
     if checkpoint.size > len(wires):
         report.findings.append(f"{association}: checkpoint of size {checkpoint.size} but only "
                                f"{len(wires)} entries (entries removed?)")
-        return
-    prefix = MerkleTree([leaf_hash(w) for w in wires[:checkpoint.size]])
-    if prefix.root() != checkpoint.root_hash:
+    elif root_at_checkpoint != checkpoint.root_hash:
         report.findings.append(f"{association}: Merkle root of the first {checkpoint.size} "
                                f"entries does not match the signed checkpoint (rewritten?)")
-        return
-    report.checkpoints[association] = checkpoint.size
+    else:
+        report.checkpoints[association] = checkpoint.size
+    return bodies
 
 
-def _verify_signatures(ledgers: dict[str, list[bytes]], keys: Keyring, report: AuditReport,
-                       workers: int) -> None:
-    chunks = [(wires[i:i + 2000], keys) for wires in ledgers.values()
-              for i in range(0, len(wires), 2000)]
+def _verify_chunk(args: tuple[list[bytes], Keyring]) -> int:
+    wires, keys = args
+    for wire in wires:
+        open_entry(wire, keys)
+    return len(wires)
+
+
+def _verify_signatures(wires: list[bytes], keys: Keyring, report: AuditReport,
+                       pool: ProcessPoolExecutor | None) -> None:
+    chunks = [(wires[i:i + SIGNATURE_CHUNK], keys) for i in range(0, len(wires),
+                                                                   SIGNATURE_CHUNK)]
     try:
-        if workers > 1 and len(chunks) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                report.signatures_verified = sum(pool.map(_verify_chunk, chunks))
+        if pool is not None and len(chunks) > 1:
+            report.signatures_verified += sum(pool.map(_verify_chunk, chunks))
         else:
-            report.signatures_verified = sum(map(_verify_chunk, chunks))
+            report.signatures_verified += sum(map(_verify_chunk, chunks))
     except VerificationError as e:
         report.findings.append(f"signature: {e}")
 
 
-def _replay(root: Path, ledgers: dict[str, list[bytes]], report: AuditReport,
-            as_of: dt.date | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite"))
-        store = LedgerStore(db)
-        projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/proj.sqlite")))
-        for association, wires in ledgers.items():
-            if association not in report.ledgers:
-                continue  # a broken chain is already a finding; do not replay it
-            kept = [w for w in wires if as_of is None or
-                    decode_body(decode_signed(w).body).recorded_at.date() <= as_of]
-            entries = []
-            for wire in kept:
-                signed = decode_signed(wire)
-                entries.append(LedgerEntry(body=decode_body(signed.body), wire=wire,
-                                           entry_hash=entry_hash(signed.body)))
-            for start in range(0, len(entries), 5000):
-                store.append(entries[start:start + 5000], follower="audit",
-                             position=start + len(entries[start:start + 5000]))
-        projector.catch_up(store)
-        report.digest = projector.digest()
-    digest_file = root / "digest.txt"
-    report.node_digest = digest_file.read_text().strip() if digest_file.exists() else ""
-    if as_of is None and report.node_digest and report.node_digest != report.digest:
-        report.findings.append("replayed projections differ from the node's digest")
+class _Clock:
+    """Wall time per phase, added up across ledgers."""
+
+    def __init__(self, report: AuditReport) -> None:
+        self.report = report
+        self._started: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        self.start(phase)
+        try:
+            yield
+        finally:
+            self.stop(phase)
+
+    def start(self, phase: str) -> None:
+        self._started[phase] = time.perf_counter()
+
+    def stop(self, phase: str) -> None:
+        elapsed = time.perf_counter() - self._started.pop(phase)
+        self.report.seconds[phase] = self.report.seconds.get(phase, 0.0) + elapsed

@@ -248,32 +248,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, _: Settings) -> int:
-    """Audit an export directory; exit 1 on any finding."""
-    import datetime as dt
+    """Audit an export directory or a node; exit 1 on any finding."""
+    from federation_api.audit_cli import run_audit
 
-    from federation_api.audit import audit
-
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    report = audit(Path(args.export), full_signatures=args.full_signatures, as_of=as_of)
-    if args.json:
-        print(json.dumps({"ok": report.ok, "ledgers": report.ledgers,
-                          "checkpoints": report.checkpoints,
-                          "signatures_verified": report.signatures_verified,
-                          "digest": report.digest, "node_digest": report.node_digest,
-                          "findings": report.findings}, indent=2))
-    else:
-        for association, count in sorted(report.ledgers.items()):
-            print(f"{association}: {count} entries, chain intact, checkpoint at "
-                  f"{report.checkpoints.get(association, '-')} matches its Merkle root")
-        if args.full_signatures:
-            print(f"{report.signatures_verified} entry signatures verified")
-        label = f"as of {as_of}" if as_of else "replayed"
-        print(f"projections {label}: digest {report.digest}")
-        for finding in report.findings:
-            print(f"FINDING: {finding}", file=sys.stderr)
-        print("audit passed" if report.ok else f"audit FAILED ({len(report.findings)} "
-              f"findings)")
-    return 0 if report.ok else 1
+    return run_audit(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,8 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(sub, "export", cmd_export, "write an export directory for auditors")
     p.add_argument("--out", required=True, help="directory to create")
-    p = add(sub, "audit", cmd_audit, "audit an export directory (exit 1 on any finding)")
-    p.add_argument("export", help="export directory")
+    p = add(sub, "audit", cmd_audit, "audit an export directory or a node (exit 1 on any "
+            "finding)")
+    p.add_argument("export", nargs="?", help="export directory (or --url)")
+    p.add_argument("--url", help="audit a node over its auditor API (http://host:port)")
+    p.add_argument("--token-file", help="file holding an auditor token (with --url)")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bars on stderr even when it is not a terminal")
+    p.add_argument("--require-witnessed", action="store_true",
+                   help="a checkpoint below the registry's witness quorum is a finding "
+                        "(default: a warning)")
     p.add_argument("--full-signatures", action="store_true",
                    help="re-verify every entry signature, on all cores")
     p.add_argument("--as-of", help="rebuild the rosters as they stood on this date")

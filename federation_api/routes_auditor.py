@@ -91,6 +91,43 @@ def keys(request: Request, _: Auditor) -> list[KeyOut]:
             for k in request.app.state.node.keyring.keys]
 
 
+class RegistryOut(BaseModel):
+    """The trust registry as the node holds it: genesis JSON and entries (base64 wire)."""
+
+    genesis: str
+    entries: list[str]
+
+
+@router.get("/registry", response_model=RegistryOut, responses={404: {"model": ErrorOut}})
+def registry(request: Request, _: Auditor) -> RegistryOut:
+    """The registry, for auditors to verify from a genesis they trust (404 on a node that
+    never joined an Alliance: see /keys)."""
+    files = request.app.state.node.registry_dir
+    if not files.exists():
+        raise NotFound("this node has no Alliance registry")
+    return RegistryOut(genesis=files.genesis_path.read_text(),
+                       entries=[base64.b64encode(w).decode() for w in files.entries()])
+
+
+class HeadsOut(BaseModel):
+    """Every ledger held here with its head seq, and the projection digest with the seq of
+    each ledger that the digest covers."""
+
+    heads: dict[str, int]
+    projected: dict[str, int]
+    digest: str
+
+
+@router.get("/heads", response_model=HeadsOut)
+def heads(request: Request, _: Auditor) -> HeadsOut:
+    """What an auditor fetches first: which ledgers to read, how far, and the digest that
+    replaying them must reproduce (equal when `projected` equals `heads`)."""
+    node = request.app.state.node
+    found = {a: (node.ledger.head(a) or (0, b""))[0] for a in node.ledger.associations()}
+    digest = node.projector.digest()
+    return HeadsOut(heads=found, projected=node.projector.positions(), digest=digest)
+
+
 class CosignatureOut(BaseModel):
     """One witness's verified cosignature on the checkpoint (POSIX seconds)."""
 

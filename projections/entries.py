@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ledger.codec import decode_payload, decode_stored
+from ledger.codec import EntryBody, decode_payload, decode_stored
 
 
 class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +27,11 @@ class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 def decode_entry(wire: bytes) -> DecodedEntry:
     """Parse the wire bytes of a stored (already verified) entry."""
-    body = decode_stored(wire)
+    return from_body(decode_stored(wire))
+
+
+def from_body(body: EntryBody) -> DecodedEntry:
+    """The projection's view of a body someone already decoded (an audit checking chains)."""
     return DecodedEntry(association=body.association, seq=body.seq,
                         event_type=body.event_type, aggregate_id=body.aggregate_id,
                         payload=decode_payload(body))

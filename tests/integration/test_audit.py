@@ -15,6 +15,7 @@ from federation_api.demo_seed import seed
 from federation_api.node import Node, init_node
 from federation_api.settings import Settings
 from ledger.codec import decode_canonical, encode
+from ledger.signing import Signer
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -81,7 +82,6 @@ def test_tampered_ledger_is_a_finding(exported: Path, tmp_path: Path, tamper: st
 
 def test_checkpoint_signed_by_another_key_is_a_finding(exported: Path, tmp_path: Path) -> None:
     from ledger.checkpoints import parse_body, parse_note, sign_note
-    from ledger.signing import Signer
     from ledger.transparency import origin_of
 
     copy = _copy(exported, tmp_path)
@@ -91,3 +91,113 @@ def test_checkpoint_signed_by_another_key_is_a_finding(exported: Path, tmp_path:
                                                              Signer.generate()))
     report = audit(copy)
     assert any("checkpoint does not verify" in f for f in report.findings), report.findings
+
+
+# -- witnessed checkpoints -------------------------------------------------------------------
+
+
+GOVERNANCE = Signer.generate()
+
+
+@pytest.fixture(scope="module")
+def alliance_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """AK's export in a three-member Alliance (witness quorum 2 of AK's two peers), and the
+    private key files of every member."""
+    from federation_api.local_alliance import found_alliance
+    from federation_api.node import NodePaths
+
+    root = tmp_path_factory.mktemp("alliance")
+    settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
+                              GOVERNANCE, alliance="test", created=NOW)
+    node = Node(settings["AK"])
+    seed(node, dt.date(2026, 6, 1))
+    export(node, root / "export")
+    node.close()
+    return root / "export", {a: NodePaths(s.data_dir).signing_key for a, s in settings.items()}
+
+
+def _cosign(export_dir: Path, name: str, signer: Signer, timestamp: int | None = None) -> None:
+    from ledger.checkpoints import add_cosignature
+
+    path = export_dir / "checkpoints" / "AK.note"
+    path.write_bytes(add_cosignature(path.read_bytes(), name, signer,
+                                     timestamp or int(NOW.timestamp()) + 3600))
+
+
+def _member(keys: dict[str, Path], association: str) -> Signer:
+    return Signer.load(keys[association])
+
+
+def test_checkpoint_cosigned_by_a_quorum_is_witnessed(
+        alliance_export: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    exported, keys = alliance_export
+    copy = _copy(exported, tmp_path)
+    _cosign(copy, "alliance-witness/MI", _member(keys, "MI"))
+    _cosign(copy, "alliance-witness/TX", _member(keys, "TX"))
+    report = audit(copy, require_witnessed=True)
+    assert report.ok, report.findings
+    assert report.witness_quorum == 2
+    assert report.witnesses["AK"] == ["MI", "TX"]
+    assert not [w for w in report.warnings if "quorum" in w]
+
+
+def test_checkpoint_below_quorum_is_a_warning_or_on_request_a_finding(
+        alliance_export: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    exported, keys = alliance_export
+    copy = _copy(exported, tmp_path)
+    _cosign(copy, "alliance-witness/MI", _member(keys, "MI"))
+    lenient = audit(copy)
+    assert lenient.ok, lenient.findings
+    assert any("1 valid cosignatures" in w and "quorum is 2" in w for w in lenient.warnings)
+    strict = audit(copy, require_witnessed=True)
+    assert any("quorum is 2" in f for f in strict.findings), strict.findings
+
+
+def test_cosignature_from_a_non_member_is_a_finding(
+        alliance_export: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    exported, keys = alliance_export
+    copy = _copy(exported, tmp_path)
+    _cosign(copy, "alliance-witness/MI", _member(keys, "MI"))
+    _cosign(copy, "alliance-witness/TX", _member(keys, "TX"))
+    _cosign(copy, "alliance-witness/ZZ", Signer.generate())  # never admitted
+    report = audit(copy)
+    assert report.findings == ["AK: cosignature from a non-member 'ZZ'"]
+    assert report.witnesses["AK"] == ["MI", "TX"]  # the others still count
+
+
+@pytest.mark.parametrize("case", ["wrong key", "before the key", "foreign name"])
+def test_invalid_cosignature_is_a_finding(alliance_export: tuple[Path, dict[str, Path]],
+                                          tmp_path: Path, case: str) -> None:
+    exported, keys = alliance_export
+    copy = _copy(exported, tmp_path)
+    if case == "wrong key":  # a member's name, someone else's key
+        _cosign(copy, "alliance-witness/MI", Signer.generate())
+        expected = "cosignature by MI does not verify"
+    elif case == "before the key":  # MI's real key, dated before the registry admitted it
+        _cosign(copy, "alliance-witness/MI", _member(keys, "MI"),
+                timestamp=int(NOW.timestamp()) - 86_400)
+        expected = "when the registry gave MI no valid key"
+    else:
+        _cosign(copy, "witness.example/w1", Signer.generate())
+        expected = "neither the ledger nor an Alliance witness"
+    report = audit(copy)
+    assert not report.ok
+    assert any(expected in f for f in report.findings), report.findings
+
+
+def test_checkpoint_signed_with_a_rotated_out_key_is_a_finding(
+        alliance_export: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    """After AK rotates its key in the registry, a checkpoint signed with the old key (the
+    one in the export, re-signed before the rotation) no longer verifies."""
+    from federation_api.local_alliance import admit
+    from federation_api.registry_files import RegistryDir
+    from ledger.registry import Action
+
+    exported, _ = alliance_export
+    copy = _copy(exported, tmp_path)
+    later = NOW + dt.timedelta(days=400)
+    admit(RegistryDir(copy / "registry"), GOVERNANCE, Action.ADD_KEY, issued_at=later,
+          association="AK", public_key=Signer.generate().public_key, effective_at=later)
+    report = audit(copy)
+    assert any("AK: checkpoint does not verify" in f for f in report.findings), report.findings
+    assert report.ledgers["AK"] > 0  # the entries, signed before the rotation, still chain

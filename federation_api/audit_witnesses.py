@@ -1,0 +1,105 @@
+"""The audit's trust roots and its check of the witnesses' cosignatures on a checkpoint.
+
+A node answers for itself when it verifies a cosignature (`ledger.witnessing` skips a line it
+cannot use); an auditor must say why a line is wrong. So every signature line of an exported
+checkpoint other than the origin's own is classified: a valid cosignature by a member witness
+under the key the registry allowed it at the cosignature's time, or a finding naming the
+problem (not a witness name, a non-member, no key valid then, a signature that does not
+verify). The rules (who is a witness, which key, the quorum) are `ledger.witnessing`'s and the
+registry's, so a node and an auditor cannot disagree on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from federation_api.registry_files import RegistryDir
+from ledger.checkpoints import CheckpointError, parse_note, verify_cosignature
+from ledger.codec import decode_json
+from ledger.keyring import Keyring
+from ledger.registry import RegistryState, verify_registry
+from ledger.transparency import origin_of
+from ledger.witnessing import association_of_witness, claimed_timestamp, key_at
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the audit trusts: the registry verified from genesis (or, for a node that never
+    joined an Alliance, its exported keyring, which cannot name witnesses)."""
+
+    keyring: Keyring
+    registry: RegistryState | None
+
+    @property
+    def witness_quorum(self) -> int:
+        """Cosignatures a checkpoint needs; 0 without a registry (no witnesses known)."""
+        return self.registry.witness_quorum if self.registry is not None else 0
+
+
+def load_trust(root: Path) -> Trust:
+    """Verify the export's registry from genesis, or read its keyring."""
+    registry = RegistryDir(root / "registry")
+    if registry.exists():
+        state = verify_registry(registry.genesis(), registry.entries())
+        return Trust(keyring=state.keyring, registry=state)
+    return Trust(keyring=decode_json((root / "keyring.json").read_bytes(), Keyring),
+                 registry=None)
+
+
+@dataclass
+class Cosigned:
+    """The witnesses whose cosignature verified, and what was wrong with the other lines."""
+
+    witnesses: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_cosignatures(association: str, note: bytes, trust: Trust) -> Cosigned:
+    """Classify every line of a checkpoint note (whose origin signature was checked already)."""
+    result = Cosigned()
+    parsed = parse_note(note)
+    others = [s for s in parsed.signatures if s.name != origin_of(association)]
+    state = trust.registry
+    if state is None:
+        if others:
+            result.warnings.append(f"{association}: no registry in the export, so its "
+                                   f"{len(others)} cosignatures were not checked")
+        return result
+    for sig in others:
+        witness = association_of_witness(sig.name)
+        if witness is None:
+            result.findings.append(f"{association}: checkpoint carries a signature by "
+                                   f"{sig.name!r}, neither the ledger nor an Alliance witness")
+            continue
+        if state.association(witness) is None:
+            result.findings.append(f"{association}: cosignature from a non-member "
+                                   f"{witness!r}")
+            continue
+        if witness == association:
+            result.warnings.append(f"{association}: checkpoint cosigned by its own "
+                                   f"association, which does not count as a witness")
+            continue
+        timestamp = claimed_timestamp(sig.signature)
+        if timestamp is None:
+            result.findings.append(f"{association}: malformed cosignature by {witness}")
+            continue
+        at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        key = key_at(state, witness, at)
+        if key is None:
+            result.findings.append(f"{association}: cosignature by {witness} dated "
+                                   f"{at.isoformat()}, when the registry gave {witness} no "
+                                   f"valid key")
+            continue
+        try:
+            verify_cosignature(parsed.text, sig.line(), sig.name, key.public_key)
+        except CheckpointError as e:
+            result.findings.append(f"{association}: cosignature by {witness} does not verify "
+                                   f"under its key valid at {at.isoformat()}: {e}")
+            continue
+        if witness not in result.witnesses:
+            result.witnesses.append(witness)
+    result.witnesses.sort()
+    return result
