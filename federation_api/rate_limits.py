@@ -3,7 +3,7 @@
 Why: public verification needs an endorsement id *and* the matching last name, so guessing is
 already hopeless one request at a time; the limit makes it hopeless at scale too, and keeps a
 scraper from taking the node's CPU from employers. A person checking a credential makes a
-handful of requests a minute; the defaults (600 a minute after a burst of 120) are far above
+handful of requests a minute; the defaults (300 a minute after a burst of 120) are far above
 that and far below what a scraper needs.
 
 The client is the socket's peer address. `X-Forwarded-For` is honoured only when the peer is
@@ -46,7 +46,7 @@ class RateLimitSettings:
     """How much a client may ask; `enabled=False` (ALLIANCE_RATE_LIMIT=off) is for benches."""
 
     enabled: bool = True
-    requests_per_minute: int = 600
+    requests_per_minute: int = 300
     burst: int = 120
     bulk_rows_per_hour: int = 50_000
     bulk_rows_burst: int = 20_000  # four full 5,000-row files at once

@@ -79,7 +79,7 @@ def test_ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() -> None:
 
 def test_settings_from_the_environment() -> None:
     default = Settings.from_env({}).rate_limits
-    assert default.enabled and default.requests_per_minute == 600 and default.burst == 120
+    assert default.enabled and default.requests_per_minute == 300 and default.burst == 120
     s = Settings.from_env({"ALLIANCE_RATE_LIMIT": "off", "ALLIANCE_RATE_LIMIT_PER_MINUTE": "30",
                            "ALLIANCE_RATE_LIMIT_BURST": "5",
                            "ALLIANCE_RATE_LIMIT_BULK_ROWS_PER_HOUR": "9000",
