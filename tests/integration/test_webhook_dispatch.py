@@ -27,6 +27,7 @@ from federation_api.settings import Settings
 from federation_api.webhook_dispatcher import WebhookDispatcher
 from federation_api.webhooks import Delivery
 from tests.e2e.webhook_receiver import Receiver
+from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 EMPLOYER = "emp"  # the tests act as one employer id directly on the stores
@@ -68,9 +69,19 @@ class Misbehaving:
         self.server.server_close()
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    settings = Settings(data_dir=tmp_path / "ak", webhook_allow_private=True,
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
+    """A node (SQLite files or a PostgreSQL schema) whose one professional EMPLOYER follows."""
+    if request.param == "postgres":
+        with postgres_schema_url() as url:
+            yield from _node(tmp_path, url)
+    else:
+        yield from _node(tmp_path, None)
+
+
+def _node(tmp_path: Path, database_url: str | None) -> Iterator[Node]:
+    settings = Settings(data_dir=tmp_path / "ak", database_url=database_url,
+                        webhook_allow_private=True,
                         webhook_backoff_seconds=0.05, webhook_backoff_cap_seconds=0.1,
                         webhook_max_attempts=2, webhook_timeout_seconds=0.5)
     init_node(settings, association="AK", name="Alaska", policy=AssociationPolicy(), now=NOW)
@@ -82,8 +93,12 @@ def node(tmp_path: Path) -> Iterator[Node]:
                                  now=NOW)
     node.notifier.catch_up()
     node.subscriptions.subscribe(EMPLOYER, ["AK-HOOK0001"], NOW)
-    yield node
-    node.close()
+    try:
+        yield node
+    finally:
+        node.close()
+        for db in (node.ledger.db, node.projector.db, node.tokens.db):
+            db.close()
 
 
 def _one_change(node: Node, url: str) -> None:
@@ -143,6 +158,8 @@ def test_a_slow_receiver_times_out_and_attempts_run_out_then_an_operator_retries
         receiver.secret = secret
         args = ["employers", "retry", delivery.delivery_id, "--data-dir",
                 str(node.settings.data_dir)]
+        if node.settings.database_url:
+            args += ["--database-url", node.settings.database_url]
         assert main(args) == 0
         assert main(args) == 1  # pending now, not failed: nothing to retry
         retried = _run_until(node, "delivered")
