@@ -48,9 +48,11 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
             node.commit_listeners.append(replicator.wake)
         await dispatcher.start()
         node.commit_listeners.append(dispatcher.wake)
+        node.ingest_listeners.append(dispatcher.wake)
         try:
             yield
         finally:
+            node.ingest_listeners.remove(dispatcher.wake)
             node.commit_listeners.remove(dispatcher.wake)
             await dispatcher.stop()
             if replicator is not None:

@@ -188,6 +188,8 @@ class Node:
                                           policy=self.config.policy,
                                           on_committed=self._committed)
         self.commit_listeners: list[Callable[[], None]] = []
+        # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
+        self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)
         self.reactor = TransferReactor(self.association, self.ledger, self.service)
         # Recover whatever a crash left half-done: seal stored events, then project them.
@@ -204,6 +206,8 @@ class Node:
         self.project()
         with self._project_lock:
             self.reactor.react(now())
+        for listener in self.ingest_listeners:
+            listener()
 
     def project(self) -> int:
         """Bring the projections up to the ledger."""

@@ -61,9 +61,11 @@ def test_an_employer_on_mi_receives_an_ak_suspension(tmp_path: Path) -> None:
                 json={"endorsement_id": professional, "last_name": "Family0"})
             assert subscribed.status_code == 201, subscribed.text
             assert subscribed.json()["association"] == "AK"
+            # A long poll: the delivery must come from the wake after ingestion, as in serve.
             dispatcher = WebhookDispatcher(mi.notifier, mi.webhooks, mi.changes, mi.settings,
-                                           poll_seconds=0.2)
+                                           poll_seconds=120.0)
             await dispatcher.start()
+            mi.ingest_listeners.append(dispatcher.wake)
 
             # Alaska's committee suspends both; MI's employer follows only one of them.
             for endorsement_id in (professional, other):
