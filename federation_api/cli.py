@@ -34,6 +34,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     for flag in ("nats_url", "nats_domain", "hub_domain"):
         if getattr(args, flag, None):
             settings = replace(settings, **{flag: getattr(args, flag)})
+    if getattr(args, "rate_limit", None):
+        settings = replace(settings, rate_limits=replace(settings.rate_limits,
+                                                         enabled=args.rate_limit == "on"))
+    if getattr(args, "trusted_proxies", None):
+        proxies = tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip())
+        settings = replace(settings, rate_limits=replace(settings.rate_limits,
+                                                         trusted_proxies=proxies))
     return settings
 
 
@@ -287,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(env ALLIANCE_NATS_DOMAIN)")
     p.add_argument("--hub-domain", help="JetStream domain of the Alliance hub "
                                         "(env ALLIANCE_HUB_DOMAIN)")
+    p.add_argument("--rate-limit", choices=("on", "off"),
+                   help="per-client limits on the public paths (env ALLIANCE_RATE_LIMIT, "
+                        "default on; ALLIANCE_RATE_LIMIT_* set the budgets)")
+    p.add_argument("--trusted-proxies", metavar="ADDRESSES",
+                   help="comma-separated proxy addresses or networks whose X-Forwarded-For "
+                        "names the client (env ALLIANCE_TRUSTED_PROXIES)")
 
     p = add(sub, "demo", cmd_demo, "three federated demo nodes (AK, MI, TX), seeded, served")
     p.add_argument("--listen", help="host:port, default 127.0.0.1:8080")

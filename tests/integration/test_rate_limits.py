@@ -7,6 +7,8 @@ import math
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ from federation_api.nats_process import free_port
 from federation_api.rate_limits import RateLimits, RateLimitSettings, TokenBuckets, is_limited
 from federation_api.settings import Settings
 from federation_api.tokens import Role
-from tests.e2e.harness import alliance_executable, child_env, init_node
+from tests.e2e.harness import NodeDir, alliance_executable, child_env, init_node
 from tests.integration.live_app import live_node
 
 # -- buckets -------------------------------------------------------------------------------
@@ -165,31 +167,28 @@ def test_defaults_leave_a_busy_person_alone_and_off_means_off(tmp_path: Path) ->
         assert {_verify(client, live.ids["rivera"]).status_code for _ in range(20)} == {200}
 
 
-def test_alliance_serve_takes_its_limits_from_the_environment(tmp_path: Path) -> None:
-    """The real command: ALLIANCE_RATE_LIMIT_* reach the app, and uvicorn does not take
-    X-Forwarded-For from a loopback peer behind the limiter's back."""
-    node = init_node(tmp_path / "ak", roles=())
+@contextmanager
+def _alliance_serve(tmp_path: Path, node: NodeDir, env: dict[str, str],
+                    *flags: str) -> Iterator[httpx.Client]:
+    """The real `alliance serve` with `env` and `flags`; stopped by its PID."""
     port = free_port()
-    env = {**child_env(), "ALLIANCE_RATE_LIMIT_BURST": "3", "ALLIANCE_RATE_LIMIT_PER_MINUTE": "1"}
-    with (tmp_path / "serve.log").open("wb") as log:
+    log_path = tmp_path / f"serve-{port}.log"
+    with log_path.open("wb") as log:
         server = subprocess.Popen([alliance_executable(), "serve", *node.store_args(),
-                                   "--listen", f"127.0.0.1:{port}"], stdout=log,
-                                  stderr=subprocess.STDOUT, env=env)
+                                   "--listen", f"127.0.0.1:{port}", *flags], stdout=log,
+                                  stderr=subprocess.STDOUT, env={**child_env(), **env})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             deadline = time.monotonic() + 30
             while True:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                assert server.poll() is None, log_path.read_text()
                 try:
                     if client.get("/healthz").status_code == 200:
                         break
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, "alliance serve did not start"
                     time.sleep(0.1)
-            answers = [_verify(client, f"AK-{i:08d}").status_code for i in range(4)]
-            assert answers == [404, 404, 404, 429]
-            spoofed = _verify(client, "AK-00000009", **{"X-Forwarded-For": "198.51.100.1"})
-            assert spoofed.status_code == 429
+            yield client
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -197,3 +196,24 @@ def test_alliance_serve_takes_its_limits_from_the_environment(tmp_path: Path) ->
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+def test_alliance_serve_takes_its_limits_from_the_environment_and_flags(
+        tmp_path: Path) -> None:
+    """The real command: ALLIANCE_RATE_LIMIT_* and the serve flags reach the app, and uvicorn
+    does not take X-Forwarded-For from a loopback peer behind the limiter's back."""
+    node = init_node(tmp_path / "ak", roles=())
+    tight = {"ALLIANCE_RATE_LIMIT_BURST": "3", "ALLIANCE_RATE_LIMIT_PER_MINUTE": "1"}
+    with _alliance_serve(tmp_path, node, tight) as client:
+        answers = [_verify(client, f"AK-{i:08d}").status_code for i in range(4)]
+        assert answers == [404, 404, 404, 429]
+        spoofed = _verify(client, "AK-00000009", **{"X-Forwarded-For": "198.51.100.1"})
+        assert spoofed.status_code == 429
+    with _alliance_serve(tmp_path, node, tight, "--trusted-proxies", "127.0.0.1") as client:
+        for client_address in ("198.51.100.1", "198.51.100.2"):
+            forwarded = {"X-Forwarded-For": client_address}
+            answers = [_verify(client, f"AK-{i:08d}", **forwarded).status_code
+                       for i in range(4)]
+            assert answers == [404, 404, 404, 429]
+    with _alliance_serve(tmp_path, node, tight, "--rate-limit", "off") as client:
+        assert {_verify(client, f"AK-{i:08d}").status_code for i in range(8)} == {404}
