@@ -34,9 +34,11 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """One headless Chromium for the session; each test opens its own context."""
+    """One headless Chromium per test module, each test in its own context. Not per session:
+    while Playwright's sync API is alive the thread counts as running an event loop, so a
+    later test's `asyncio.run()` would fail."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS,
