@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS witness_refusals (
 
 MAX_NOTE_BYTES = 8192  # a checkpoint with a hundred cosignatures is ~10 kB less than this
 MAX_PENDING = 32  # per origin; the oldest pending checkpoints go first
+MAX_REFUSALS = 1000  # per origin, refusals that are not forks (garbage must not fill the disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +351,11 @@ class Witness:
                             (association, note_hash, size, reason.value, detail,
                              note[:MAX_NOTE_BYTES], other_note, other_root, int(fork),
                              now.isoformat()))
+            if not fork:  # fork evidence is kept whole; other refusals only the latest
+                cur.execute("DELETE FROM witness_refusals WHERE association = ? AND fork = 0 "
+                            "AND note_hash NOT IN (SELECT note_hash FROM witness_refusals "
+                            "WHERE association = ? AND fork = 0 ORDER BY received_at DESC "
+                            "LIMIT ?)", (association, association, MAX_REFUSALS))
         return Refused(association, reason.value, detail, fork)
 
     def refusals(self, association: str | None = None, limit: int = 100

@@ -247,3 +247,20 @@ def test_roots_at_any_size_match_a_fresh_computation(alliance: Alliance) -> None
     assert log.root("AK") == (9, expected[9])
     with pytest.raises(ValueError, match="entries"):
         log.root_at("AK", 10)
+
+
+def test_refusals_other_than_forks_are_bounded(alliance: Alliance,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ledger.witness.MAX_REFUSALS", 3)
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 2, prefix="A")
+    _replicate(ak, mi, 2)
+    assert isinstance(mi.witness.receive(_forge(ak, 2, bytes(32)), NOW), Refused)  # a fork
+    for i in range(6):
+        stranger = sign_note(Checkpoint(origin_of("AK"), i, bytes(32)).body(), origin_of("AK"),
+                             Signer.generate())
+        mi.witness.receive(stranger, NOW + dt.timedelta(seconds=i))
+    kept = mi.witness.refusals("AK")
+    assert [r.reason for r in kept if not r.fork] == ["bad-signature"] * 3
+    assert [r.size for r in kept if not r.fork] == [5, 4, 3]  # the latest
+    assert len([r for r in kept if r.fork]) == 1
