@@ -97,8 +97,8 @@ class CheckpointGossip:
             try:
                 if self._wake.is_set() or loop.time() >= next_publish:
                     self._wake.clear()
+                    next_publish = loop.time() + self.interval  # a failure waits one too
                     await self.publish_checkpoint()
-                    next_publish = loop.time() + self.interval
                 for outcome in await asyncio.to_thread(self.node.witness.retry_pending, now()):
                     await self._after_witnessing(outcome)
             except asyncio.CancelledError:
