@@ -239,19 +239,28 @@ def test_witness_state_survives_a_restart(tmp_path: Path) -> None:
 
             await alliance.stop_replication("MI")
             alliance.close("MI")
+            # While MI is down AK grows: TX alone cannot make the quorum of 2.
+            ak, tx = alliance.nodes["AK"], alliance.nodes["TX"]
+            await asyncio.to_thread(import_professionals, ak, 2, prefix="B")
+            await wait_until(lambda: (tx.witness.last_cosigned("AK") or before).size == 6,
+                             timeout=60, what="TX cosigns AK@6")
+            assert not _witnessed_at(ak, "AK", 6)
+
             mi = alliance.open("MI")
             assert mi.witness.last_cosigned("AK") == before
             # The same checkpoint again: the stored cosignature, not a second one.
             again = mi.witness.receive(origin_note, dt.datetime.now(dt.UTC))
             assert again == Cosigned("AK", origin_note + mine, new=False)
 
-            # After the restart it extends what it cosigned before (consistency from size 4).
+            # Back online, MI catches up with what it missed (AK re-publishes its latest
+            # checkpoint every interval) and extends what it cosigned before the restart.
             await alliance.start_replication("MI", server.url, checkpoint_seconds=0.5)
-            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 3, prefix="B")
-            await _converge(alliance, {"AK": 7})
-            await _all_witnessed(alliance, {"AK": 7})
+            await _all_witnessed(alliance, {"AK": 6})
+            await asyncio.to_thread(import_professionals, ak, 3, prefix="C")
+            await _converge(alliance, {"AK": 9})
+            await _all_witnessed(alliance, {"AK": 9})
             after = mi.witness.last_cosigned("AK")
-            assert after is not None and after.size == 7
+            assert after is not None and after.size == 9
             assert mi.forked_associations() == {}
         finally:
             await alliance.shutdown()
