@@ -38,7 +38,7 @@ from ledger.merkle import root as merkle_root
 from ledger.registry import RegistryState
 from ledger.signing import Signer
 from ledger.store import LedgerStore
-from ledger.witnessing import verified_cosigners
+from ledger.witnessing import key_at, verified_cosigners
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS checkpoint_cosignatures (
 
 
 _KNOWN_ROOTS = 4096  # remembered (association, size) roots; each is 32 bytes
+_VERIFIED_NOTES = 256  # cosigned notes whose valid witnesses are remembered, per registry
 
 
 def origin_of(association: str) -> str:
@@ -83,6 +84,7 @@ class LedgerLog:
         self._trees: dict[str, MerkleTree] = {}
         self._known_roots: dict[tuple[str, int], bytes] = {}
         self._wanted: dict[str, set[int]] = {}
+        self._verified: dict[tuple[bytes, bytes], tuple[frozenset[str], int]] = {}
         self._lock = threading.Lock()
 
     def leaf_hashes(self, association: str, size: int) -> list[bytes]:
@@ -192,8 +194,9 @@ class LedgerLog:
             " HAVING COUNT(DISTINCT c.witness) >= ? ORDER BY k.size DESC LIMIT 20",
             (association, association, registry.witness_quorum))
         for size, root_hash, note in candidates:
-            full = self._with_cosignatures(association, int(size), bytes(root_hash), bytes(note))
-            if len(verified_cosigners(full, registry)) >= registry.witness_quorum:
+            full, witnesses = self._assemble(association, int(size), bytes(root_hash),
+                                             bytes(note))
+            if witnesses >= registry.witness_quorum:
                 return full
         return None
 
@@ -242,18 +245,38 @@ class LedgerLog:
 
     def _with_cosignatures(self, association: str, size: int, root_hash: bytes,
                            note: bytes) -> bytes:
+        return self._assemble(association, size, root_hash, note)[0]
+
+    def _assemble(self, association: str, size: int, root_hash: bytes, note: bytes
+                  ) -> tuple[bytes, int]:
+        """The note with its valid collected cosignatures, and how many witnesses those are
+        (checked against the registry when there is one)."""
         lines = self.cosignature_lines(association, size, root_hash)
         if not lines:
-            return note
+            return note, 0
         full = append_signature_lines(note, lines.values())
         registry = self._registry()
         if registry is None:
-            return full
-        valid = verified_cosigners(full, registry)
+            return full, len(lines)
+        # One verification per (note, lines, registry version), not one per read: proofs and
+        # exports read the latest checkpoint on every request.
+        key = (full, registry.head_hash)
+        found = self._verified.get(key)
+        if found is None:
+            cosigners = verified_cosigners(full, registry)
+            # Witnesses count by distinct key: one key admitted for two associations is one.
+            keys = {k.public_key for w, t in cosigners.items()
+                    if (k := key_at(registry, w, dt.datetime.fromtimestamp(t, dt.UTC)))}
+            found = (frozenset(cosigners), len(keys))
+            with self._lock:
+                if len(self._verified) >= _VERIFIED_NOTES:
+                    del self._verified[next(iter(self._verified))]
+                self._verified[key] = found
+        valid, distinct = found
         if len(valid) == len(lines):
-            return full
+            return full, distinct
         return append_signature_lines(note, [line for witness, line in lines.items()
-                                             if witness in valid])
+                                             if witness in valid]), distinct
 
     def sign_checkpoint(self, association: str, signer: Signer, now: dt.datetime) -> bytes:
         """Sign a checkpoint of the current ledger (or return the last one if nothing grew)."""

@@ -181,3 +181,15 @@ def test_origin_checkpoint_opens_only_under_the_origin_key_valid_then() -> None:
             open_origin_checkpoint(bad, state, T0 + dt.timedelta(days=1))
     with pytest.raises(VerificationError):
         open_origin_checkpoint(note, state, T0 - dt.timedelta(days=1))
+
+
+def test_one_key_admitted_twice_is_one_witness() -> None:
+    state, keys = _alliance(("AK", "MI"))
+    state = _append(state, Action.ADMIT, association="TX", name="TX",
+                    public_key=keys["MI"].public_key, effective_at=T0)  # MI's key again
+    at = _ts(T0 + dt.timedelta(hours=1))
+    note = add_cosignature(_note("AK", keys["AK"]), witness_name("MI"), keys["MI"], at)
+    note = add_cosignature(note, witness_name("TX"), keys["MI"], at)
+    assert set(verified_cosigners(note, state)) == {"MI", "TX"}
+    assert state.witness_quorum == 2
+    assert not is_witnessed_by_quorum(note, state)
