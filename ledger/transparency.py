@@ -3,8 +3,9 @@
 Leaves are the entries' exact wire bytes (RFC 6962 leaf hashing), so a checkpoint commits to
 every signature as well as every body. The association signs checkpoints of its own ledger
 with its ledger key in the C2SP checkpoint note format, and never signs two inconsistent
-ones: each new checkpoint is checked against the last one signed with a consistency proof
-over its own leaves before the signature is made.
+ones: before signing, the store's first `last size` entries must still give the root last
+signed (the incremental tree makes this free while running; after a restart it is one pass
+over the leaves), which is what a consistency proof over its own leaves would establish.
 
 The same `checkpoints` table also holds peers' checkpoints that this node, as their witness,
 found equal to its verified replica (see `ledger/witness.py`), and `checkpoint_cosignatures`
@@ -172,7 +173,7 @@ class LedgerLog:
             raise ValueError("sizes must satisfy 1 <= from <= to")
         return consistency_proof(self.leaf_hashes(association, new_size), old_size)
 
-    # -- checkpoints of our own ledger ------------------------------------------------------
+    # -- checkpoints: our own, and peers' that we witnessed -----------------------------
 
     def latest_checkpoint(self, association: str) -> bytes | None:
         """The most recent checkpoint note of an association held here, with every valid
