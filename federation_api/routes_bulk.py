@@ -117,7 +117,7 @@ def _row(number: int, record: Sequence[str]) -> tuple[str, str]:
 def answer_rows(node: Node, rows: Sequence[tuple[str, str]], on: dt.date) -> str:
     """The CSV answer: one line per input row, in order. One projection read per distinct
     pair; the fork flags are read once for the whole file."""
-    forked = node.ingestor.forked()
+    forked = node.forked_associations()
     answers: dict[tuple[str, str], VerifyOut | None] = {}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
