@@ -139,6 +139,7 @@ class Roster:
     load_seconds: float
     pairs: list[tuple[str, str]]
     employer_token: str  # for the bulk request
+    coordinator_token: str  # for the writes beside the reads
 
 
 def build_roster(root: Path, size: int, seed: int) -> Roster:
@@ -153,6 +154,8 @@ def build_roster(root: Path, size: int, seed: int) -> Roster:
     seconds = time.perf_counter() - started
     rows = node.projector.roster()
     _, token = node.tokens.issue(label="bench employer", role=Role.EMPLOYER, now=CREATED)
+    _, coordinator = node.tokens.issue(label="bench coordinator", role=Role.COORDINATOR,
+                                       now=CREATED)
     node.close()
     if len(rows) != size:
         raise SystemExit(f"projected {len(rows)} endorsements, expected {size}")
@@ -163,7 +166,7 @@ def build_roster(root: Path, size: int, seed: int) -> Roster:
         wrong = rng.random() < 0.1
         pairs.append((row.endorsement_id, "Nobody" if wrong else row.family_name))
     return Roster(data_dir=settings.data_dir, size=size, load_seconds=seconds, pairs=pairs,
-                  employer_token=token)
+                  employer_token=token, coordinator_token=coordinator)
 
 
 # -- server processes --------------------------------------------------------------------------
@@ -250,6 +253,9 @@ class Connection:
     async def get(self, path: str) -> int:
         """Send one request and read its whole answer; the status code."""
         self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        return await self._answer()
+
+    async def _answer(self) -> int:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
@@ -260,6 +266,13 @@ class Connection:
         if length:
             await self.reader.readexactly(length)
         return status
+
+    async def post_json(self, path: str, body: bytes, token: str) -> int:
+        """POST a JSON body with a bearer token; the status code."""
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer "
+                          f"{token}\r\nContent-Type: application/json\r\nContent-Length: "
+                          f"{len(body)}\r\n\r\n".encode() + body)
+        return await self._answer()
 
     def close(self) -> None:
         """Close the socket."""
@@ -285,6 +298,7 @@ class Phase:
     max_ms: float
     server_cpu_share: float = 0.0
     p99_runs_ms: list[float] = field(default_factory=list)
+    writes: int = 0  # commands committed meanwhile (open loop with writes)
 
     @property
     def per_second(self) -> float:
@@ -339,9 +353,42 @@ async def closed_loop(port: int, targets: Sequence[str], concurrency: int,
     return _phase(latencies, elapsed, statuses)
 
 
+@dataclass(frozen=True)
+class Writes:
+    """Commands sent beside the reads: endorsement imports by a coordinator, `rate` a second."""
+
+    token: str
+    rate: float
+
+
+async def _write_loop(port: int, writes: Writes, until: asyncio.Event,
+                      statuses: dict[int, int]) -> None:
+    connection = await Connection.open(port)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    i = 0
+    while not until.is_set():
+        delay = started + i / writes.rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        body = json.dumps({
+            "person_id": f"AK-P-W{i:07d}", "family_name": "Writer", "given_name": "Bench",
+            "level": "IFA", "granted_on": "2020-01-01", "valid_through": "2030-12-31",
+            "legacy_reference": f"bench-write-{i}"}).encode()
+        status = await connection.post_json("/v1/endorsements/imports", body, writes.token)
+        statuses[status] = statuses.get(status, 0) + 1
+        i += 1
+    connection.close()
+
+
 async def open_loop(port: int, targets: Sequence[str], rate: float, seconds: float,
-                    connections: int = 64) -> Phase:
-    """Requests scheduled every 1/rate s; latency counted from the scheduled time."""
+                    connections: int = 64, writes: Writes | None = None) -> Phase:
+    """Requests scheduled every 1/rate s; latency counted from the scheduled time. With
+    `writes`, commands go to the same server meanwhile (their statuses are counted apart)."""
+    done = asyncio.Event()
+    write_statuses: dict[int, int] = {}
+    writer = (asyncio.create_task(_write_loop(port, writes, done, write_statuses))
+              if writes else None)
     pool = [await Connection.open(port) for _ in range(connections)]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -365,14 +412,21 @@ async def open_loop(port: int, targets: Sequence[str], rate: float, seconds: flo
 
     await asyncio.gather(*(worker(c) for c in pool))
     elapsed = loop.time() - started
+    done.set()
+    if writer is not None:
+        await writer
     for c in pool:
         c.close()
-    return _phase(latencies, elapsed, statuses)
+    phase = _phase(latencies, elapsed, statuses)
+    phase.writes = sum(write_statuses.values())
+    phase.errors += sum(n for status, n in write_statuses.items() if status != 201)
+    return phase
 
 
-def measure(server: Server, targets: Sequence[str], args: argparse.Namespace
-            ) -> dict[str, Phase]:
-    """Warm up, then the closed-loop and open-loop phases against one server."""
+def measure(server: Server, targets: Sequence[str], args: argparse.Namespace,
+            roster: Roster | None = None) -> dict[str, Phase]:
+    """Warm up, then the closed-loop and open-loop phases against one server; for a node, one
+    more open loop while a coordinator imports endorsements (`--write-rate` a second)."""
     asyncio.run(closed_loop(server.port, targets, args.concurrency, min(2.0, args.seconds)))
     cpu = server.cpu_seconds()
     closed = asyncio.run(closed_loop(server.port, targets, args.concurrency, args.seconds))
@@ -388,7 +442,12 @@ def measure(server: Server, targets: Sequence[str], args: argparse.Namespace
     runs.sort(key=lambda run: run.p99_ms)
     median = runs[len(runs) // 2]
     median.p99_runs_ms = [run.p99_ms for run in runs]
-    return {"closed": closed, "open": median}
+    phases = {"closed": closed, "open": median}
+    if roster is not None and args.write_rate > 0:
+        writes = Writes(token=roster.coordinator_token, rate=args.write_rate)
+        phases["open with writes"] = asyncio.run(open_loop(
+            server.port, targets, args.rate, args.seconds, writes=writes))
+    return phases
 
 
 def measure_bulk(server: Server, roster: Roster, repeat: int = 3) -> dict[str, float]:
@@ -494,7 +553,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     result: dict[str, Any] = {"targets": {}, "rosters": {}, "bulk": {}, "settings": {
         "concurrency": args.concurrency, "rate": args.rate, "seconds": args.seconds,
-        "repeat": args.repeat,
+        "repeat": args.repeat, "write_rate": args.write_rate,
         "sizes": args.sizes, "server_cpu": server_cpu, "load_cpu": load_cpu}}
     with tempfile.TemporaryDirectory(prefix="public-api-bench-") as tmp:
         root = Path(tmp)
@@ -528,7 +587,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"{HOST}:{port}"]
             server = Server(argv, port, bench_env(), server_cpu)
             try:
-                phases = measure(server, targets, args)
+                phases = measure(server, targets, args, roster_served)
                 if roster_served is not None:
                     result["bulk"][name] = measure_bulk(server, roster_served)
             finally:
@@ -611,6 +670,12 @@ def print_table(result: dict[str, Any]) -> None:
     print("(core: share of its CPU the server used in the closed loop; us/req: its CPU time per "
           "request; x bare after us/req: bare's CPU per request / this one's, the throughput "
           "ratio if both had a whole core)")
+    for name, t in result["targets"].items():
+        if "open with writes" in t:
+            w = t["open with writes"]
+            print(f"{name}, open loop while {w['writes']} imports were committed "
+                  f"({s['write_rate']:g}/s): p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, "
+                  f"max {w['max_ms']:.0f} ms, errors {w['errors']}")
     for name, bulk in result["bulk"].items():
         print(f"bulk, {name}: {bulk['rows']:,} rows in one request in {bulk['seconds']:.2f} s "
               f"({bulk['rows_per_second']:,.0f} rows/s)")
@@ -642,6 +707,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="length of each phase (default 10)")
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop connections")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
+    parser.add_argument("--write-rate", type=float, default=10.0,
+                        help="imports/s sent beside the reads in the last open loop (0: none)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="open-loop runs per target; the median p99 is reported")
     parser.add_argument("--profile", action="store_true", help="cProfile the real server")
