@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench bench-api clean
+.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.public_api_bench
+
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

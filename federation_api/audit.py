@@ -48,9 +48,13 @@ from ledger.keyring import Keyring
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.transparency import origin_of
 from projections.entries import from_body
-from projections.projector import REBUILD_BATCH, Projector
+from projections.projector import Projector
 
 SIGNATURE_CHUNK = 2000  # entries per task of the signature pool
+# A ledger is in memory already, so the replay applies it in one transaction (up to this many
+# entries): rows it creates are then never read back (measured 1.25x faster than 20,000 at
+# 33,000 entries per ledger).
+REPLAY_BATCH = 100_000
 
 
 @dataclass
@@ -215,7 +219,7 @@ def _audit_one(root: Path, path: Path, trust: Trust, report: AuditReport, clock:
         with clock(REPLAY):
             kept = checked if as_of is None else _recorded_by(checked, as_of)
             report.replayed += projector.apply_ledger([from_body(b) for b in kept],
-                                                      batch_size=REBUILD_BATCH)
+                                                      batch_size=REPLAY_BATCH)
     bars.advance(REPLAY, size)
     if full_signatures:
         with clock(SIGNATURES):

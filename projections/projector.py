@@ -47,8 +47,8 @@ from projections.transitions import (
     ViewBatch,
 )
 
-REBUILD_BATCH = 50_000  # entries per transaction when replaying from scratch (tens of MB)
-BULK_CACHE_KIB = 192 * 1024  # SQLite page cache while replaying in bulk (memory, not disk)
+REBUILD_BATCH = 20_000  # entries per transaction when replaying from scratch (tens of MB)
+BULK_CACHE_KIB = 64 * 1024  # SQLite page cache while replaying in bulk (2 MiB by default)
 _IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 

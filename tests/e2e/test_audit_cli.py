@@ -1,0 +1,57 @@
+"""`alliance audit` as an auditor runs it: on an export directory and on a live node's URL.
+
+A real `alliance serve` holds a few imported endorsements; the auditor token comes from
+`alliance tokens`. The JSON report on stdout stays parseable while progress bars are drawn on
+stderr; the exit code says whether anything was found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from tests.e2e.harness import NodeDir, ServerProcess, init_node, provider_import, run_alliance
+
+
+def _imports(node: NodeDir, server: ServerProcess, count: int) -> None:
+    with server.client() as c:
+        for i in range(count):
+            body = {**provider_import(dt.date(dt.date.today().year, 12, 31)),
+                    "person_id": f"AK-P-9{i:03d}", "legacy_reference": f"paper-9{i:03d}"}
+            r = c.post("/v1/endorsements/imports", headers=node.auth("coordinator"), json=body)
+            assert r.status_code == 201, r.text
+
+
+def test_audit_of_an_export_and_of_a_live_node(tmp_path: Path) -> None:
+    node = init_node(tmp_path / "ak")
+    token_file = tmp_path / "auditor.token"
+    token_file.write_text(node.tokens["auditor"] + "\n")
+    server = ServerProcess(node)
+    with server:
+        _imports(node, server, 4)
+        over_http = run_alliance("audit", "--url", server.url, "--token-file", str(token_file),
+                                 "--json", "--progress", check=False)
+        refused = tmp_path / "refused.token"
+        refused.write_text("not-a-token\n")
+        denied = run_alliance("audit", "--url", server.url, "--token-file", str(refused),
+                              check=False)
+    assert over_http.returncode == 0, over_http.stderr
+    report = json.loads(over_http.stdout)  # the bars went to stderr, not into the JSON
+    assert report["ok"] and report["ledgers"] == {"AK": 4} and report["checkpoints"] == {"AK": 4}
+    assert report["digest"] == report["node_digest"]
+    assert "replay into projections" in over_http.stderr  # a progress bar was drawn
+    assert denied.returncode == 2 and "HTTP 401" in denied.stderr
+
+    node.cli("export", "--out", str(tmp_path / "export"))
+    human = run_alliance("audit", str(tmp_path / "export"), "--full-signatures")
+    assert "AK: 4 entries, chain intact, checkpoint at 4" in human.stdout
+    assert "4 entry signatures verified" in human.stdout and "audit passed" in human.stdout
+    assert "━" not in human.stderr  # stderr is not a terminal: no bars unless asked
+
+    (tmp_path / "export" / "digest.txt").write_text("0" * 64 + "\n")
+    failed = run_alliance("audit", str(tmp_path / "export"), "--json", check=False)
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["findings"] == [
+        "replayed projections differ from the node's digest"]
+    assert run_alliance("audit", str(tmp_path), check=False).returncode == 2  # not an export
