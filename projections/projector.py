@@ -98,9 +98,10 @@ class Projector(ProjectionReader):
             return self.catch_up(store, batch_size=max(self.batch_size, REBUILD_BATCH))
 
     @contextmanager
-    def bulk(self) -> Iterator[None]:
+    def bulk(self, *, indexes: bool = True) -> Iterator[None]:
         """Replaying many entries at once (a rebuild, an audit's replay): the secondary
-        indexes are dropped and built once at the end instead of row by row."""
+        indexes are dropped and built once at the end instead of row by row (not at all with
+        `indexes=False`: a throw-away projection that only gives a digest never queries)."""
         with self.db.transaction() as cur:
             for index in SECONDARY_INDEXES:
                 cur.execute(f"DROP INDEX IF EXISTS {index}")
@@ -119,7 +120,8 @@ class Projector(ProjectionReader):
             yield
         finally:
             self._written = None
-            self.db.ddl(DDL)
+            if indexes:
+                self.db.ddl(DDL)
             if self.db.dialect == "sqlite":
                 with self.db.transaction() as cur:
                     cur.execute(f"PRAGMA cache_size = {int(previous)}")
