@@ -90,7 +90,8 @@ def replicator_for(node: Node, settings: Settings) -> Replicator | None:
 def print_urls(association: str, base: str) -> None:
     """Print every URL a node serves, in full."""
     print(f"node {association} serving at {base}/", flush=True)
-    for label, path in (("API docs (OpenAPI)", "/docs"), ("OpenAPI document", "/openapi.json"),
+    for label, path in (("verification page", "/"), ("coordinator roster", "/staff/login"),
+                        ("API docs (OpenAPI)", "/docs"), ("OpenAPI document", "/openapi.json"),
                         ("public verification", "/v1/verify?endorsement_id=...&last_name=..."),
                         ("status on a date", "/v1/status?endorsement_id=...&last_name=...&on="
                                              "YYYY-MM-DD"),
