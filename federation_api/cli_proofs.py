@@ -2,7 +2,9 @@
 
 Neither command opens a node, a database file or a network connection: the file, and
 optionally the Alliance genesis the user trusts, are all they read. The replay runs the
-projection code on a private in-memory database.
+projection code on a private in-memory database. `verify-receipt` takes both receipt forms: a
+full one is checked down to the replay of its entries; a public one (no entries) down to the
+node's signature, its key in the registry, and the checkpoints it names.
 """
 
 from __future__ import annotations
@@ -18,62 +20,80 @@ import msgspec
 from federation_api.proofs import replay_status
 from federation_api.settings import Settings
 from ledger.codec import decode_json
-from ledger.proof_statements import limits, proves
-from ledger.receipts import decode_receipt, verify_receipt
+from ledger.proof_statements import limits, proves, receipt_limits, receipt_proves
+from ledger.receipts import ReceiptReport, decode_receipt, verify_receipt
 from ledger.registry import Genesis
 from ledger.status_proof import (
     ProofReport,
+    StatusClaim,
     decode_status_proof,
     verify_status_proof,
 )
+from ledger.tree_heads import CheckpointSummary, HeadsReport
 
 
 def _genesis(args: argparse.Namespace) -> Genesis | None:
     return decode_json(Path(args.genesis).read_bytes(), Genesis) if args.genesis else None
 
 
-def _print_report(report: ProofReport) -> None:
+def _print_report(report: ProofReport, *, statements: bool = True) -> None:
     p = report.proof
     c = p.claim
     print(f"status proof of {c.endorsement_id} as of {c.as_of.isoformat()}, made by "
           f"{p.made_by}'s node at {p.made_at.isoformat()}")
-    print(f"  stated answer: {c.standing} (recorded {c.recorded_status}, level {c.level}, "
-          f"{c.association}, valid through {c.valid_through.isoformat()})")
-    pinned = "pinned" if report.pinned else "NOT pinned (use --genesis)"
-    print(f"  registry: genesis {p.genesis.digest().hex()[:16]} ({pinned}), "
-          f"{len(p.registry)} entries")
+    _print_claim(c)
+    _print_heads(report)
     for entry in report.entries:
         print(f"  entry {entry.body.association}#{entry.seq}: {entry.body.event_type}, "
               f"recorded {entry.body.recorded_at.isoformat()}, signature valid")
-    for a, summary in sorted(report.checkpoints.items()):
-        witnessed = (f"witnessed by {', '.join(summary.witnesses)}" if summary.witnessed else
-                     f"not witnessed ({len(summary.witnesses)} of {summary.quorum} "
-                     f"cosignatures)")
-        print(f"  checkpoint {a}: size {summary.size}, signed by {a}, {witnessed}")
     if report.replayed is not None:
         r = report.replayed
         print(f"  replayed: {r.standing} (recorded {r.recorded_status}, valid through "
               f"{r.valid_through.isoformat()})")
-    statements = proves(report)
     if statements:
+        _print_statements(proves(report), limits(report))
+
+
+def _print_claim(c: StatusClaim) -> None:
+    print(f"  stated answer: {c.standing} (recorded {c.recorded_status}, level {c.level}, "
+          f"{c.association}, valid through {c.valid_through.isoformat()})")
+
+
+def _print_heads(report: HeadsReport) -> None:
+    pinned = "pinned" if report.pinned else "NOT pinned (use --genesis)"
+    print(f"  registry: genesis {report.genesis.digest().hex()[:16]} ({pinned}), "
+          f"{report.registry_size} entries")
+    for a, summary in sorted(report.checkpoints.items()):
+        witnessed = (f"witnessed by {', '.join(summary.witnesses)}" if summary.witnessed else
+                     f"not witnessed ({len(summary.witnesses)} of {summary.quorum} "
+                     f"cosignatures)")
+        print(f"  checkpoint {a}: size {summary.size}, root {summary.root_hash.hex()[:16]}, "
+              f"signed by {a}, {witnessed}")
+
+
+def _print_statements(proven: list[str], not_proven: list[str]) -> None:
+    if proven:
         print("WHAT IT PROVES:")
-        for line in statements:
+        for line in proven:
             print(f"  - {line}")
     print("WHAT IT DOES NOT PROVE:")
-    for line in limits(report):
+    for line in not_proven:
         print(f"  - {line}")
 
 
-def _unwitnessed(report: ProofReport) -> list[str]:
+def _unwitnessed(report: HeadsReport) -> list[str]:
     return [f"witnessing: {a}: {len(s.witnesses)} of {s.quorum} cosignatures"
             for a, s in sorted(report.checkpoints.items()) if not s.witnessed]
 
 
-def _as_json(report: ProofReport | None, failures: list[str],
-             receipt: dict[str, object] | None = None) -> str:
+def _checkpoints_json(checkpoints: dict[str, CheckpointSummary]) -> dict[str, object]:
+    return {a: {"size": c.size, "root": c.root_hash.hex(), "witnesses": list(c.witnesses),
+                "quorum": c.quorum, "witnessed": c.witnessed}
+            for a, c in sorted(checkpoints.items())}
+
+
+def _as_json(report: ProofReport | None, failures: list[str]) -> dict[str, object]:
     out: dict[str, object] = {"ok": not failures, "failures": failures}
-    if receipt is not None:
-        out["receipt"] = receipt
     if report is not None:
         p = report.proof
         out.update(
@@ -84,11 +104,24 @@ def _as_json(report: ProofReport | None, failures: list[str],
             entries=[{"association": e.body.association, "seq": e.seq,
                       "event_type": e.body.event_type,
                       "recorded_at": e.body.recorded_at.isoformat()} for e in report.entries],
-            checkpoints={a: {"size": c.size, "witnesses": list(c.witnesses),
-                             "quorum": c.quorum, "witnessed": c.witnessed}
-                         for a, c in sorted(report.checkpoints.items())},
+            checkpoints=_checkpoints_json(report.checkpoints),
             proves=proves(report), does_not_prove=limits(report))
-    return json.dumps(out, indent=2)
+    return out
+
+
+def _receipt_json(report: ReceiptReport, failures: list[str]) -> dict[str, object]:
+    body, heads = report.body, report.heads
+    out = _as_json(report.proof, failures)
+    if body is None or heads is None:
+        return out
+    out["receipt"] = {"kind": str(body.kind), "node": body.node, "key_id": body.key_id,
+                      "answered_at": body.answered_at.isoformat(),
+                      "warnings": list(body.answer.warnings)}
+    out.update(claim=msgspec.to_builtins(body.answer.claim),
+               genesis=heads.genesis.digest().hex(), genesis_pinned=heads.pinned,
+               checkpoints=_checkpoints_json(heads.checkpoints),
+               proves=receipt_proves(report), does_not_prove=receipt_limits(report))
+    return out
 
 
 def _finish(failures: list[str], what: str) -> int:
@@ -109,39 +142,38 @@ def cmd_verify_proof(args: argparse.Namespace, _: Settings) -> int:
     if args.require_witnessed:
         failures += _unwitnessed(report)
     if args.json:
-        print(_as_json(report, failures))
+        print(json.dumps(_as_json(report, failures), indent=2))
         return 1 if failures else 0
     _print_report(report)
     return _finish(failures, "status proof")
 
 
 def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
-    """Check a signed verification receipt offline; exit 1 naming every failed check."""
+    """Check a signed verification receipt (public or full) offline; exit 1 naming every
+    failed check."""
     receipt = decode_receipt(Path(args.file).read_bytes())
     report = verify_receipt(receipt, replay_status, pinned_genesis=_genesis(args))
     body = report.body
-    failures = [f"receipt: {f}" for f in report.findings]
-    if report.proof is not None:
-        failures += [str(f) for f in report.proof.findings]
-        if args.require_witnessed:
-            failures += _unwitnessed(report.proof)
+    failures = [str(f) for f in report.all_findings]
+    if args.require_witnessed and report.heads is not None:
+        failures += _unwitnessed(report.heads)
     if args.json:
-        print(_as_json(report.proof, failures, None if body is None else {
-            "node": body.node, "key_id": body.key_id,
-            "answered_at": body.answered_at.isoformat(),
-            "warnings": list(body.answer.warnings)}))
+        print(json.dumps(_receipt_json(report, failures), indent=2))
         return 1 if failures else 0
     if body is not None:
-        print(f"receipt: {body.node}'s node answered at {body.answered_at.isoformat()} with "
-              f"key {body.key_id[:16]}")
+        print(f"receipt ({body.kind} form): {body.node}'s node answered at "
+              f"{body.answered_at.isoformat()} with key {body.key_id[:16]}")
         for warning in body.answer.warnings:
-            print(f"  node's warning (not proven by the bundle): {warning}")
-        if not report.findings:
-            print(f"  - {body.node}'s node signed this answer at that time, with a key the "
-                  f"registry allowed {body.node} then, and its signed answer is the one its "
-                  f"proof replays to.")
+            print(f"  node's warning (not proven by the receipt): {warning}")
     if report.proof is not None:
-        _print_report(report.proof)
+        _print_report(report.proof, statements=False)
+    elif body is not None and report.heads is not None:
+        c = body.answer.claim
+        print(f"  answer about {c.endorsement_id} as of {c.as_of.isoformat()}: "
+              f"{c.given_name} {c.family_name}")
+        _print_claim(c)
+        _print_heads(report.heads)
+    _print_statements(receipt_proves(report), receipt_limits(report))
     return _finish(failures, "receipt")
 
 

@@ -1,7 +1,9 @@
 """Receipts on a node: sign what was answered, and show a receipt as a printable page.
 
-The node answers exactly as `GET /v1/status` does, builds the status proof of that answer,
-and signs the receipt with its association's ledger key. The printable view shows the same
+The node answers exactly as `GET /v1/status` does, builds the status proof of that answer
+(which checks each entry's inclusion under the checkpoints it cites), and signs the receipt
+with its association's ledger key. A public receipt keeps only the proof's registry and
+checkpoints (`TreeHeads`); a full one keeps the whole proof. The printable view shows a public
 receipt, with what `alliance verify-receipt` will prove about it (the node verifies its own
 receipt before showing it, with the same pure checks, so the page never shows a statement a
 verifier would refuse).
@@ -21,13 +23,15 @@ from domain.levels import Level
 from federation_api.node import Node
 from federation_api.proofs import build_status_proof, replay_status
 from federation_api.templating import SECURITY_HEADERS, TEMPLATES
-from ledger.proof_statements import limits, proves
+from ledger.proof_statements import receipt_limits, receipt_proves
 from ledger.receipts import (
     RECEIPT_FORMAT,
     ReceiptAnswer,
     ReceiptBody,
+    ReceiptKind,
     ReceiptReport,
     SignedReceipt,
+    TreeHeads,
     sign_receipt,
     verify_receipt,
 )
@@ -37,13 +41,15 @@ _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 
 def make_receipt(node: Node, answer: StatusAnswer, warnings: tuple[str, ...],
-                 now: dt.datetime) -> SignedReceipt:
-    """A signed receipt of `answer`, with its status proof."""
+                 now: dt.datetime, kind: ReceiptKind) -> SignedReceipt:
+    """A signed receipt of `answer`: public (tree heads only) or full (the status proof)."""
     proof = build_status_proof(node, answer, now)
-    body = ReceiptBody(format=RECEIPT_FORMAT,
+    full = kind == ReceiptKind.FULL
+    body = ReceiptBody(format=RECEIPT_FORMAT, kind=kind,
                        answer=ReceiptAnswer(claim=proof.claim, warnings=warnings),
                        answered_at=now, node=node.association, key_id=node.signer.key_id,
-                       proof=proof)
+                       heads=None if full else TreeHeads.of(proof),
+                       proof=proof if full else None)
     return sign_receipt(body, node.signer)
 
 
@@ -67,6 +73,7 @@ def render_view(receipt: SignedReceipt, report: ReceiptReport, download: str,
     `names` gives an association's full name from its id."""
     claim = receipt.answer.claim
     proof_report = report.proof
+    heads = report.heads
     html = TEMPLATES.get_template("receipt.html").render(
         claim=claim, level_title=Level(claim.level).title, warnings=receipt.answer.warnings,
         answered_at=receipt.answered_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -78,10 +85,10 @@ def render_view(receipt: SignedReceipt, report: ReceiptReport, download: str,
             (f"{e.body.association}#{e.seq}", e.body.event_type,
              e.body.recorded_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"))
             for e in proof_report.entries],
-        checkpoints=[] if proof_report is None else sorted(proof_report.checkpoints.values(),
-                                                           key=lambda c: c.association),
-        proves=proves(proof_report) if proof_report is not None and report.ok else [],
-        limits=limits(proof_report) if proof_report is not None else [],
+        full=proof_report is not None,
+        checkpoints=[] if heads is None else sorted(heads.checkpoints.values(),
+                                                    key=lambda c: c.association),
+        proves=receipt_proves(report), limits=receipt_limits(report),
         ok=report.ok, download=download)
     headers = dict(SECURITY_HEADERS)
     styles = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"

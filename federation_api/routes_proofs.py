@@ -1,9 +1,18 @@
-"""Public proofs and receipts: a status proof bundle, a signed receipt, its printable view.
+"""Proofs and receipts: a status proof bundle, a signed receipt, its printable view.
 
-The same rule as `GET /v1/status`: an answer needs the endorsement id and the matching last
-name, and a miss is one 404 that does not say which was wrong, so none of these endpoints can
-list anyone. A node that cannot prove an answer yet (no registry, or a peer's checkpoint that
-does not cover the entries) says so with 409 rather than hand out a proof that will not verify.
+What leaves without a token is the public answer only. A status proof carries the signed
+ledger entries behind the answer, whose bytes also hold the person id, legacy reference, grant
+date and status reasons: the Alliance shares those among its members (DESIGN.md invariant 7),
+so `GET /v1/proofs/status` needs a bearer token of any role. `GET /v1/receipts` gives anyone a
+public receipt (the answer, signed, with the registry and the witnessed checkpoints it was based
+on), and a caller with a token the full one (with the status proof); `/receipts/view` shows the
+public one.
+
+The same rule as `GET /v1/status` besides: an answer needs the endorsement id and the matching
+last name, and a miss is one 404 that does not say which was wrong, so none of these endpoints
+can list anyone, with or without a token. A node that cannot prove an answer yet (no registry,
+or a peer's checkpoint that does not cover the entries) says so with 409 rather than hand out a
+proof that will not verify.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from federation_api.auth import require
 from federation_api.clock import now
 from federation_api.http_errors import error_body
 from federation_api.node import Node
@@ -23,11 +34,15 @@ from federation_api.receipts import check_own, filename, make_receipt, render_vi
 from federation_api.routes_public import EndorsementId, LastName, lookup
 from federation_api.schemas import ErrorOut
 from federation_api.templating import association_name, render
-from ledger.receipts import encode_receipt
+from federation_api.tokens import Principal, Role
+from ledger.receipts import ReceiptKind, encode_receipt
 from ledger.status_proof import encode_status_proof
 from projections.rows import StatusAnswer
 
-router = APIRouter(tags=["public"])
+router = APIRouter()
+_any_role = require(*Role)  # employer or staff: any token an Alliance association issued
+_optional_bearer = HTTPBearer(auto_error=False,
+                              description="Optional: a token of any role gets the full receipt")
 _NOT_FOUND = "no endorsement matches that id and last name"
 _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "not provable yet"},
@@ -50,15 +65,29 @@ def _unavailable(e: ProofUnavailable) -> JSONResponse:
                         status_code=409, headers={"Retry-After": "30"})
 
 
-@router.get("/v1/proofs/status", responses={
+def _receipt_kind(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]) -> ReceiptKind:
+    """Full for a caller with a valid token of any role, public without one. A token that is
+    sent but not valid is refused (401) rather than quietly answered with less."""
+    if credentials is None:
+        return ReceiptKind.PUBLIC
+    _any_role(request, credentials)
+    return ReceiptKind.FULL
+
+
+@router.get("/v1/proofs/status", tags=["proofs"], responses={
     200: {"content": {"application/json": {}},
           "description": "a status proof bundle (alliance-status-proof/v1); check it with "
-                         "`alliance verify-proof FILE --genesis GENESIS`"}, **_RESPONSES})
-def status_proof(request: Request, endorsement_id: EndorsementId, last_name: LastName,
+                         "`alliance verify-proof FILE --genesis GENESIS`"},
+    401: {"model": ErrorOut, "description": "no valid bearer token"}, **_RESPONSES})
+def status_proof(request: Request, _: Annotated[Principal, Depends(_any_role)],
+                 endorsement_id: EndorsementId, last_name: LastName,
                  as_of: OnDate = None) -> Response:
     """The entries that decide the endorsement's status on `as_of`, each with its inclusion
     proof under a signed (and, when available, witnessed) checkpoint, the trust registry, and
-    the answer: everything to check the answer offline."""
+    the answer: everything to check the answer offline. Needs a bearer token of any role,
+    since the entries carry more than the public answer; it still needs the matching last
+    name, so a token holder cannot list anyone."""
     node: Node = request.app.state.node
     moment = now()
     found = _find(node, endorsement_id, last_name, as_of or moment.date())
@@ -72,20 +101,27 @@ def status_proof(request: Request, endorsement_id: EndorsementId, last_name: Las
                     headers={"Cache-Control": "no-store"})
 
 
-@router.get("/v1/receipts", responses={
+@router.get("/v1/receipts", tags=["public"], responses={
     200: {"content": {"application/json": {}},
-          "description": "a signed verification receipt (attachment); check it with "
-                         "`alliance verify-receipt FILE --genesis GENESIS`"}, **_RESPONSES})
-def receipt(request: Request, endorsement_id: EndorsementId, last_name: LastName,
+          "description": "a signed verification receipt (attachment): public without a token, "
+                         "full (with the status proof) with one; check it with "
+                         "`alliance verify-receipt FILE --genesis GENESIS`"},
+    401: {"model": ErrorOut, "description": "a bearer token was sent but is not valid"},
+    **_RESPONSES})
+def receipt(request: Request, kind: Annotated[ReceiptKind, Depends(_receipt_kind)],
+            endorsement_id: EndorsementId, last_name: LastName,
             on: OnDate = None) -> Response:
-    """A signed receipt of the verification answer (default: today), to keep as evidence."""
+    """A signed receipt of the verification answer (default: today), to keep as evidence.
+    Without a token: the public receipt (public fields, the registry and the witnessed
+    checkpoints the answer was based on). With a token of any role: the full receipt, which
+    adds the status proof (the entries behind the answer)."""
     node: Node = request.app.state.node
     moment = now()
     found = _find(node, endorsement_id, last_name, on or moment.date())
     if found is None:
         raise HTTPException(404, _NOT_FOUND)
     try:
-        signed = make_receipt(node, found[0], found[1], moment)
+        signed = make_receipt(node, found[0], found[1], moment, kind)
     except ProofUnavailable as e:
         return _unavailable(e)
     return Response(encode_receipt(signed), media_type="application/json",
@@ -96,7 +132,7 @@ def receipt(request: Request, endorsement_id: EndorsementId, last_name: LastName
 @router.get("/receipts/view", response_class=HTMLResponse, include_in_schema=False)
 def receipt_view(request: Request, endorsement_id: EndorsementId,
                  last_name: LastName) -> HTMLResponse:
-    """A printable page of a fresh receipt of today's answer."""
+    """A printable page of a fresh public receipt of today's answer."""
     node: Node = request.app.state.node
     moment = now()
     found = _find(node, endorsement_id, last_name, moment.date())
@@ -104,7 +140,7 @@ def receipt_view(request: Request, endorsement_id: EndorsementId,
         return render("receipt_message.html", status=404, title="Not found",
                       message="No endorsement matches that id and last name.")
     try:
-        signed = make_receipt(node, found[0], found[1], moment)
+        signed = make_receipt(node, found[0], found[1], moment, ReceiptKind.PUBLIC)
     except ProofUnavailable as e:
         return render("receipt_message.html", status=409, headers={"Retry-After": "30"},
                       title="Receipt not available yet", message=str(e))

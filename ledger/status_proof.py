@@ -5,10 +5,11 @@ its home ledger, and any recognition of it by another association), an RFC 6962 
 proof of each under a signed checkpoint of its association's ledger (cosigned by witnesses when
 the node held such a checkpoint), the trust registry from its genesis, and the answer the node
 gave. `verify_status_proof` checks all of it with no network and no node: registry from
-genesis (optionally against a pinned genesis), each entry's signature under a key valid for its
-association at its time, each checkpoint's origin signature and every cosignature line, each
-inclusion proof, that the endorsement's entries in its home ledger are gapless, and finally
-that replaying the entries gives the stated answer. The replay is injected (`Replay`): it is
+genesis (optionally against a pinned genesis) and each checkpoint's origin signature and every
+cosignature line (both by `ledger.tree_heads`, which public receipts use too), each entry's
+signature under a key valid for its association at its time, each inclusion proof, that the
+endorsement's entries in its home ledger are gapless, and finally that replaying the entries
+gives the stated answer. The replay is injected (`Replay`): it is
 the projection code, which the ledger layer may not import.
 
 What a bundle cannot prove is stated by `ledger.proof_statements.limits`: chiefly, the absence
@@ -23,29 +24,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 from domain.endorsement import endorsement_uuid
-from ledger.checkpoints import (
-    COSIGNATURE_V1,
-    Checkpoint,
-    CheckpointError,
-    key_id,
-    open_checkpoint,
-    parse_note,
-    verify_cosignature,
-)
+from ledger.checkpoints import Checkpoint
 from ledger.codec import AwareDatetime, decode_json, decode_payload, encode_json
 from ledger.entries import LedgerEntry, open_entry
 from ledger.errors import MalformedEntry, VerificationError
-from ledger.keyring import KeyRecord
 from ledger.merkle import MerkleProofError, leaf_hash, verify_inclusion
-from ledger.registry import Genesis, RegistryState, verify_registry
-from ledger.transparency import origin_of
-from ledger.witnessing import association_of_witness, claimed_timestamp, key_at
+from ledger.registry import Genesis, RegistryState
+from ledger.tree_heads import (
+    Check,
+    CheckpointSummary,
+    Finding,
+    HeadsReport,
+    LedgerCheckpoint,
+    check_checkpoints,
+    open_registry,
+)
+
+__all__ = ["PROOF_FORMAT", "Check", "CheckpointSummary", "Finding", "LedgerCheckpoint",
+           "ProofReport", "ProvenEntry", "Replay", "StatusClaim", "StatusProof",
+           "StatusProofError", "decode_status_proof", "encode_status_proof",
+           "verify_status_proof"]
 
 PROOF_FORMAT = "alliance-status-proof/v1"
 CREATED = frozenset({"EndorsementGranted", "EndorsementRecognized"})
@@ -80,13 +83,6 @@ class ProvenEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     wire: bytes
     inclusion: tuple[bytes, ...]
-
-
-class LedgerCheckpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A signed checkpoint note of one association's ledger, with any witness cosignatures."""
-
-    association: str
-    note: bytes
 
 
 class StatusProof(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -127,70 +123,14 @@ endorsement was not granted by then. Raises StatusProofError when an entry break
 # -- the report --------------------------------------------------------------------------------
 
 
-class Check(StrEnum):
-    """Which check a finding failed."""
-
-    GENESIS = "genesis"
-    REGISTRY = "registry"
-    ENTRY_SIGNATURE = "entry-signature"
-    DUPLICATE_ENTRY = "duplicate-entry"
-    UNRELATED_ENTRY = "unrelated-entry"
-    MISSING_ENTRY = "missing-entry"
-    CHECKPOINT = "checkpoint"
-    CHECKPOINT_SIGNATURE = "checkpoint-signature"
-    COSIGNATURE = "cosignature"
-    INCLUSION = "inclusion-proof"
-    REPLAY = "replay"
-    ANSWER = "answer"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One failed check, with what it concerns and why."""
-
-    check: Check
-    subject: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.check}: {self.subject}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class CheckpointSummary:
-    """A verified checkpoint: its size and how many distinct witnesses cosigned it."""
-
-    association: str
-    size: int
-    witnesses: tuple[str, ...]
-    quorum: int
-
-    @property
-    def witnessed(self) -> bool:
-        """Cosigned by at least the registry's witness quorum."""
-        return len(self.witnesses) >= self.quorum
-
-
-@dataclass
-class ProofReport:
-    """What verification found, and what the bundle then proves and does not prove."""
+@dataclass(kw_only=True)
+class ProofReport(HeadsReport):
+    """What verification found (registry and checkpoints as `HeadsReport`, plus the entries
+    and their replay), and so what the bundle proves and does not prove."""
 
     proof: StatusProof
-    pinned: bool
-    findings: list[Finding] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
-    checkpoints: dict[str, CheckpointSummary] = field(default_factory=dict)
-    registry_seq: int = 0
     replayed: StatusClaim | None = None
-
-    @property
-    def ok(self) -> bool:
-        """No check failed."""
-        return not self.findings
-
-    def fail(self, check: Check, subject: str, detail: str) -> None:
-        """Record a failed check."""
-        self.findings.append(Finding(check, subject, detail))
 
 
 # -- verification ------------------------------------------------------------------------------
@@ -199,18 +139,10 @@ class ProofReport:
 def verify_status_proof(proof: StatusProof, replay: Replay, *,
                         pinned_genesis: Genesis | None = None) -> ProofReport:
     """Check every part of a bundle and replay it; the report names each failed check."""
-    report = ProofReport(proof=proof, pinned=pinned_genesis is not None)
-    if pinned_genesis is not None and pinned_genesis.digest() != proof.genesis.digest():
-        report.fail(Check.GENESIS, "genesis", f"the bundle's registry starts from genesis "
-                    f"{proof.genesis.digest().hex()[:16]}, not the pinned "
-                    f"{pinned_genesis.digest().hex()[:16]}")
-        return report  # nothing else can be trusted without the right root
-    try:
-        state = verify_registry(proof.genesis, proof.registry)
-    except VerificationError as e:
-        report.fail(Check.REGISTRY, "registry", str(e))
-        return report
-    report.registry_seq = state.seq
+    report = ProofReport(proof=proof, genesis=proof.genesis, pinned=pinned_genesis is not None)
+    state = open_registry(proof.registry, report, pinned_genesis=pinned_genesis)
+    if state is None:
+        return report  # nothing else can be trusted without the right root and registry
     _open_entries(proof, state, report)
     _check_completeness(proof.claim.endorsement_id, report)
     roots = _check_checkpoints(proof, state, report)
@@ -287,103 +219,7 @@ def _check_checkpoints(proof: StatusProof, state: RegistryState,
     for entry in report.entries:
         a = entry.body.association
         latest[a] = max(latest.get(a, entry.body.recorded_at), entry.body.recorded_at)
-    roots: dict[str, Checkpoint] = {}
-    seen: set[str] = set()
-    for held in proof.checkpoints:
-        a = held.association
-        if a in seen:
-            report.fail(Check.CHECKPOINT, a, "more than one checkpoint for one ledger")
-            continue
-        seen.add(a)
-        if a not in latest:
-            report.fail(Check.CHECKPOINT, a, "a checkpoint of a ledger none of the entries is in")
-            continue
-        checkpoint = _open_origin(held, state, latest[a], report)
-        if checkpoint is None:
-            continue
-        witnesses = _check_cosignatures(held, state, report)
-        roots[a] = checkpoint
-        report.checkpoints[a] = CheckpointSummary(association=a, size=checkpoint.size,
-                                                  witnesses=witnesses,
-                                                  quorum=state.witness_quorum)
-    return roots
-
-
-def _origin_candidates(state: RegistryState, association: str,
-                       after: dt.datetime) -> list[KeyRecord]:
-    """Keys that may have signed a checkpoint covering an entry recorded at `after`.
-
-    A checkpoint carries no time, but it is signed after every entry it covers; a key whose
-    window closed before the latest of them (rotated out, revoked, suspended) cannot have
-    signed it honestly.
-    """
-    return [k for k in state.keyring.keys if k.association == association
-            and (k.valid_until is None or k.valid_until > after)]
-
-
-def _open_origin(held: LedgerCheckpoint, state: RegistryState, after: dt.datetime,
-                 report: ProofReport) -> Checkpoint | None:
-    a = held.association
-    origin = origin_of(a)
-    candidates = _origin_candidates(state, a, after)
-    checkpoint: Checkpoint | None = None
-    for record in candidates:
-        try:
-            checkpoint = open_checkpoint(held.note, {origin: record.public_key})
-            break
-        except CheckpointError:
-            continue
-    if checkpoint is None:
-        report.fail(Check.CHECKPOINT_SIGNATURE, a,
-                    f"not signed as {origin} by a key {a} could sign with after its entry of "
-                    f"{after.isoformat()} (rotated-out, revoked or foreign key)")
-        return None
-    if checkpoint.origin != origin:
-        report.fail(Check.CHECKPOINT, a, f"origin line is {checkpoint.origin!r}, not {origin!r}")
-        return None
-    return checkpoint
-
-
-def _check_cosignatures(held: LedgerCheckpoint, state: RegistryState,
-                        report: ProofReport) -> tuple[str, ...]:
-    """Distinct registry members whose cosignature verifies under their key valid then.
-
-    Stricter than C2SP's "ignore unknown lines": in this closed Alliance every line of a
-    checkpoint note must be the origin's or a member witness's, so any other line (a non-member,
-    a bad signature, a key not valid at the cosignature's time) is a finding, not noise.
-    """
-    a = held.association
-    origin = origin_of(a)
-    parsed = parse_note(held.note)
-    witnesses: set[str] = set()
-    for sig in parsed.signatures:
-        if sig.name == origin:
-            continue  # the origin's signature was checked by _open_origin
-        witness = association_of_witness(sig.name)
-        subject = f"{a} checkpoint, line by {sig.name}"
-        if witness is None or state.association(witness) is None:
-            report.fail(Check.COSIGNATURE, subject, "not an Alliance member's witness key name")
-            continue
-        if witness == a:
-            report.fail(Check.COSIGNATURE, subject, "a ledger cannot witness itself")
-            continue
-        timestamp = claimed_timestamp(sig.signature)
-        if timestamp is None:
-            report.fail(Check.COSIGNATURE, subject, "not a timestamped cosignature")
-            continue
-        at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-        record = key_at(state, witness, at)
-        if record is None or key_id(sig.name, COSIGNATURE_V1, record.public_key) != sig.key_id:
-            report.fail(Check.COSIGNATURE, subject, f"not made with the key the registry "
-                        f"allowed {witness} at {at.isoformat()}")
-            continue
-        try:
-            verify_cosignature(parsed.text, sig.line(), sig.name, record.public_key)
-        except CheckpointError as e:
-            report.fail(Check.COSIGNATURE, subject, e.reason)
-            continue
-        witnesses.add(witness)
-    return tuple(sorted(witnesses))
+    return check_checkpoints(proof.checkpoints, state, report, covering=latest)
 
 
 def _check_inclusion(proof: StatusProof, roots: dict[str, Checkpoint],

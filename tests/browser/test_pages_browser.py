@@ -148,6 +148,7 @@ def test_download_a_receipt_from_the_result_and_verify_it_offline(page: Any, see
     download.value.save_as(saved)
     done = run_alliance("verify-receipt", str(saved), "--genesis", str(seeded.genesis))
     assert "receipt verified" in done.stdout, done.stdout
+    assert "receipt (public form)" in done.stdout  # no token in a browser: the public form
     assert seeded.current in saved.read_text()
 
     search_by_id(page, seeded, seeded.suspended, "Okafor")
@@ -155,3 +156,6 @@ def test_download_a_receipt_from_the_result_and_verify_it_offline(page: Any, see
     page.wait_for_load_state()
     assert "/receipts/view?" in page.url
     assert "SUSPENDED" in page.locator("body").inner_text().upper()
+    assert page.get_by_role("heading", name="Ledger states behind the answer").is_visible()
+    assert page.get_by_role("heading", name="What this receipt proves").is_visible()
+    assert "AK" in page.locator("table").inner_text()  # the checkpoint of AK's ledger

@@ -3,7 +3,8 @@
 The node and the Alliance registry are made with the CLI only (a governance key, a genesis,
 an admission signed and appended), the server runs as a child process, the files come over
 real HTTP, and `alliance verify-proof` / `verify-receipt` run as subprocesses after the server
-has stopped: the check needs no node and no network.
+has stopped: the check needs no node and no network. The status proof and the full receipt
+need a token; anyone gets the public receipt.
 """
 
 from __future__ import annotations
@@ -52,13 +53,18 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
                    json={"reason": "under review", "effective_on": today.isoformat()})
         assert r.status_code == 200, r.text
         before = (today - dt.timedelta(days=1)).isoformat()
-        proof = c.get("/v1/proofs/status", params={"endorsement_id": eid,
-                                                   "last_name": "nakamura", "as_of": before})
+        asked = {"endorsement_id": eid, "last_name": "nakamura", "as_of": before}
+        assert c.get("/v1/proofs/status", params=asked).status_code == 401
+        proof = c.get("/v1/proofs/status", params=asked, headers=node.auth("committee"))
         assert proof.status_code == 200, proof.text
         receipt = c.get("/v1/receipts", params={"endorsement_id": eid, "last_name": "Nakamura"})
         assert receipt.status_code == 200, receipt.text
         match = re.search(r'filename="([^"]+)"', receipt.headers["content-disposition"])
         assert receipt.headers["content-disposition"].startswith("attachment") and match
+        assert "paper-17" not in receipt.text and "under review" not in receipt.text
+        full = c.get("/v1/receipts", params={"endorsement_id": eid, "last_name": "Nakamura"},
+                     headers=node.auth("coordinator"))
+        assert full.status_code == 200, full.text
         view = c.get("/receipts/view", params={"endorsement_id": eid, "last_name": "Nakamura"})
         assert view.status_code == 200 and "SUSPENDED" in view.text
         assert c.get("/v1/receipts", params={"endorsement_id": eid,
@@ -77,9 +83,24 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
     receipt_file = tmp_path / match.group(1)
     receipt_file.write_bytes(receipt.content)
     done = run_alliance("verify-receipt", str(receipt_file), "--genesis", str(genesis))
-    assert "receipt verified" in done.stdout
-    assert "AK's node signed this answer" in done.stdout
+    assert "receipt verified" in done.stdout and "receipt (public form)" in done.stdout
+    assert "AK's node, holding a key the Alliance trust registry allowed AK" in done.stdout
     assert "stated answer: suspended" in done.stdout
+    assert "checkpoint AK: size 2, root " in done.stdout
+    assert "does not carry the ledger entries" in done.stdout
+    assert "entry AK#" not in done.stdout
+    as_json = json.loads(run_alliance("verify-receipt", str(receipt_file), "--genesis",
+                                      str(genesis), "--json").stdout)
+    assert as_json["ok"] and as_json["receipt"]["kind"] == "public"
+    assert as_json["claim"]["standing"] == "suspended" and as_json["genesis_pinned"]
+    assert as_json["checkpoints"]["AK"]["size"] == 2 and "entries" not in as_json
+
+    full_file = tmp_path / "full.json"
+    full_file.write_bytes(full.content)
+    done = run_alliance("verify-receipt", str(full_file), "--genesis", str(genesis))
+    assert "receipt verified" in done.stdout and "receipt (full form)" in done.stdout
+    assert "replayed: suspended" in done.stdout and "entry AK#2: EndorsementSuspended" in (
+        done.stdout)
 
     # Witnessing is required on request, and this single-node Alliance has no witnesses.
     strict = run_alliance("verify-receipt", str(receipt_file), "--require-witnessed",

@@ -2,8 +2,9 @@
 
 Three nodes replicate and gossip checkpoints over a real nats-server. Alaska imports an
 endorsement, Michigan recognises it, Alaska records the transfer out by itself; once every
-checkpoint is witnessed, Texas (which recorded nothing about it) hands out a proof and a
-receipt that verify offline, with both ledgers' checkpoints witnessed by the registry's quorum.
+checkpoint is witnessed, Texas (which recorded nothing about it) hands out a proof (to a token
+holder) and receipts (public to anyone, full to a token holder) that verify offline, with both
+ledgers' checkpoints witnessed by the registry's quorum.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from domain.levels import Level
 from federation_api.app import create_app
 from federation_api.clock import today
 from federation_api.proofs import replay_status
+from federation_api.tokens import Role
 from ledger.checkpoints import parse_body, parse_note
-from ledger.proof_statements import limits, proves
-from ledger.receipts import decode_receipt, verify_receipt
+from ledger.proof_statements import limits, proves, receipt_proves
+from ledger.receipts import ReceiptKind, decode_receipt, verify_receipt
 from ledger.status_proof import decode_status_proof, verify_status_proof
 from tests.federation.alliance import Alliance, heads, start_single_server, wait_until
 
@@ -68,8 +70,12 @@ def test_a_third_node_proves_a_transfer_with_witnessed_checkpoints(tmp_path: Pat
 
             genesis = alliance.nodes["TX"].registry_dir.genesis()
             client = TestClient(create_app(tx))
-            r = client.get("/v1/proofs/status", params={"endorsement_id": "AK-FED00001",
-                                                         "last_name": "okafor"})
+            _, secret = tx.tokens.issue(label="an employer", role=Role.EMPLOYER,
+                                        now=dt.datetime.now(dt.UTC))
+            token = {"Authorization": f"Bearer {secret}"}
+            asked = {"endorsement_id": "AK-FED00001", "last_name": "okafor"}
+            assert client.get("/v1/proofs/status", params=asked).status_code == 401
+            r = client.get("/v1/proofs/status", params=asked, headers=token)
             assert r.status_code == 200, r.text
             report = verify_status_proof(decode_status_proof(r.content), replay_status,
                                          pinned_genesis=genesis)
@@ -83,13 +89,30 @@ def test_a_third_node_proves_a_transfer_with_witnessed_checkpoints(tmp_path: Pat
             assert not any("not witnessed" in line for line in limits(report))
             assert any("AK's checkpoint is witnessed" in line for line in proves(report))
 
+            # The public receipt of the transferred endorsement: TX signed it, based on AK's
+            # and MI's witnessed heads, the same ones the full proof's entries are under.
+            r = client.get("/v1/receipts", params=asked)
+            assert r.status_code == 200, r.text
+            public = verify_receipt(decode_receipt(r.content), replay_status,
+                                    pinned_genesis=genesis)
+            assert public.ok, public.all_findings
+            assert public.body is not None and public.body.kind == ReceiptKind.PUBLIC
+            assert public.body.node == "TX" and public.proof is None
+            assert public.body.answer.claim.standing == "transferred"
+            assert public.heads is not None and set(public.heads.checkpoints) == {"AK", "MI"}
+            assert all(c.witnessed for c in public.heads.checkpoints.values())
+            assert any("AK's checkpoint is witnessed" in line
+                       for line in receipt_proves(public))
+            assert b"P-AK" not in decode_receipt(r.content).body  # no person id
+
             r = client.get("/v1/receipts", params={"endorsement_id": "MI-FED00001",
-                                                   "last_name": "Okafor"})
+                                                   "last_name": "Okafor"}, headers=token)
             assert r.status_code == 200, r.text
             receipt = verify_receipt(decode_receipt(r.content), replay_status,
                                      pinned_genesis=genesis)
-            assert receipt.ok, (receipt.findings, receipt.proof and receipt.proof.findings)
+            assert receipt.ok, receipt.all_findings
             assert receipt.body is not None and receipt.body.node == "TX"
+            assert receipt.body.kind == ReceiptKind.FULL and receipt.proof is not None
             assert receipt.body.answer.claim.standing == "current"
         finally:
             await alliance.shutdown()

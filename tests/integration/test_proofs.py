@@ -2,6 +2,8 @@
 
 Nodes are real (SQLite files, registry, keys); replication and witnessing are driven
 directly (see proof_fixtures). Every proof and receipt is checked by the offline verifier.
+A status proof needs a token of any role; a receipt is public (tree heads only) without one
+and full (with the status proof) with one.
 """
 
 from __future__ import annotations
@@ -20,8 +22,18 @@ from federation_api.app import create_app
 from federation_api.node import Node, init_node
 from federation_api.proofs import ProofUnavailable, build_status_proof, replay_status
 from federation_api.settings import Settings
-from ledger.proof_statements import limits
-from ledger.receipts import decode_receipt, encode_receipt, verify_receipt
+from federation_api.tokens import Role
+from ledger.checkpoints import parse_body, parse_note
+from ledger.codec import decode_canonical
+from ledger.proof_statements import limits, receipt_limits, receipt_proves
+from ledger.receipts import (
+    RECEIPT_CONTEXT,
+    ReceiptBody,
+    ReceiptKind,
+    decode_receipt,
+    encode_receipt,
+    verify_receipt,
+)
 from ledger.status_proof import (
     Check,
     decode_status_proof,
@@ -39,8 +51,13 @@ def alliance(tmp_path: Path) -> Iterator[ProofAlliance]:
     made.close()
 
 
-def _client(node: Node) -> TestClient:
-    return TestClient(create_app(node))
+def _client(node: Node, role: Role | None = None) -> TestClient:
+    """A client of the node's app; with `role`, carrying a new token of that role."""
+    client = TestClient(create_app(node))
+    if role is not None:
+        _, secret = node.tokens.issue(label=f"test {role.value}", role=role, now=NOW)
+        client.headers["Authorization"] = f"Bearer {secret}"
+    return client
 
 
 def _query(endorsement_id: str, last_name: str, **extra: str) -> dict[str, str]:
@@ -51,7 +68,7 @@ def test_proof_over_http_verifies_and_matches_the_public_answer(
         alliance: ProofAlliance) -> None:
     ak = alliance.nodes["AK"]
     eid = import_endorsement(ak, "AK-HTTP0001", family_name="García")
-    client = _client(ak)
+    client = _client(ak, Role.EMPLOYER)
     for on in ("2025-06-01", "2026-05-01"):
         public = client.get("/v1/status", params=_query(eid, "garcia", on=on))
         r = client.get("/v1/proofs/status", params=_query(eid, "garcia", as_of=on))
@@ -63,12 +80,23 @@ def test_proof_over_http_verifies_and_matches_the_public_answer(
         assert proof.claim.as_of.isoformat() == on
     # Without a date: today, as /v1/verify answers.
     assert client.get("/v1/proofs/status", params=_query(eid, "García")).status_code == 200
+    # Any role's token will do; no token, or one that is not valid, gets 401.
+    for role in Role:
+        assert _client(ak, role).get("/v1/proofs/status",
+                                     params=_query(eid, "García")).status_code == 200
+    anonymous = _client(ak)
+    refused = anonymous.get("/v1/proofs/status", params=_query(eid, "García"))
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    assert "García" not in refused.text and eid not in refused.text
+    forged = anonymous.get("/v1/proofs/status", params=_query(eid, "García"),
+                           headers={"Authorization": "Bearer alt_not-a-real-token"})
+    assert forged.status_code == 401
 
 
 def test_no_enumeration_one_404_for_a_wrong_id_or_name(alliance: ProofAlliance) -> None:
     ak = alliance.nodes["AK"]
     eid = import_endorsement(ak, "AK-ENUM0001")
-    client = _client(ak)
+    client = _client(ak, Role.EMPLOYER)  # a token does not let anyone list people either
     for path in ("/v1/proofs/status", "/v1/receipts"):
         wrong_name = client.get(path, params=_query(eid, "Smith"))
         wrong_id = client.get(path, params=_query("AK-NOPE0001", "Doe"))
@@ -81,7 +109,7 @@ def test_no_enumeration_one_404_for_a_wrong_id_or_name(alliance: ProofAlliance) 
     assert wrong.text == unknown.text
 
 
-def test_receipt_download_verifies_offline_and_tampering_is_caught(
+def test_public_receipt_verifies_offline_and_carries_no_entries(
         alliance: ProofAlliance, tmp_path: Path) -> None:
     ak = alliance.nodes["AK"]
     eid = import_endorsement(ak, "AK-RCPT0001")
@@ -93,29 +121,69 @@ def test_receipt_download_verifies_offline_and_tampering_is_caught(
     assert re.fullmatch(rf'attachment; filename="receipt-{eid}-\d{{8}}T\d{{6}}Z\.json"',
                         disposition), disposition
     receipt = decode_receipt(r.content)
+    assert receipt.kind == ReceiptKind.PUBLIC
     report = verify_receipt(receipt, replay_status, pinned_genesis=alliance.genesis())
-    assert report.ok, (report.findings, report.proof and report.proof.findings)
+    assert report.ok, report.all_findings
     assert receipt.answer.claim.standing == "suspended"
-    assert report.body is not None and report.body.key_id == ak.signer.key_id
+    body = decode_canonical(receipt.body, ReceiptBody)
+    assert body.proof is None and body.heads is not None and report.proof is None
+    assert body.key_id == ak.signer.key_id
+    # The heads are the checkpoint the node's full proof of the same answer rests on.
+    assert report.heads is not None and list(report.heads.checkpoints) == ["AK"]
+    summary = report.heads.checkpoints["AK"]
+    full_proof = verify_status_proof(build_status_proof(ak, ak.projector.status_as_of(
+        eid, dt.date(2026, 3, 15)) or pytest.fail("no answer"), NOW), replay_status)
+    assert full_proof.checkpoints["AK"].root_hash == summary.root_hash
+    # Nothing but the public answer about the person: no person id, legacy reference,
+    # grant date or reason, anywhere in the signed bytes.
+    for private in (f"P-{eid}", f"ref-{eid}", "2020-01-01", "review"):
+        assert private.encode() not in receipt.body and private not in r.text, private
+    statements = " ".join(receipt_proves(report))
+    assert "AK's node, holding a key the Alliance trust registry allowed AK" in statements
+    assert f"root {summary.root_hash.hex()}" in statements
+    assert "GET /v1/proofs/status" in " ".join(receipt_limits(report))
 
     # The readable copy must match the signed body.
     shown = msgspec.structs.replace(receipt.answer, claim=msgspec.structs.replace(
         receipt.answer.claim, standing="current"))
     forged = verify_receipt(msgspec.structs.replace(receipt, answer=shown), replay_status)
-    assert not forged.ok and any("readable copy" in f for f in forged.findings)
-    # A byte of the signed body flipped: the node's signature no longer verifies.
-    body = bytearray(receipt.body)
-    body[-5] ^= 1
-    flipped = verify_receipt(msgspec.structs.replace(receipt, body=bytes(body)), replay_status)
+    assert not forged.ok and {f.check for f in forged.findings} == {Check.READABLE_COPY}
+    assert receipt_proves(forged) == []
+    relabelled = verify_receipt(msgspec.structs.replace(receipt, kind=ReceiptKind.FULL),
+                                replay_status)
+    assert {f.check for f in relabelled.findings} == {Check.READABLE_COPY}
+    # A byte of the signed body flipped: refused.
+    flipped_body = bytearray(receipt.body)
+    flipped_body[-5] ^= 1
+    flipped = verify_receipt(msgspec.structs.replace(receipt, body=bytes(flipped_body)),
+                             replay_status)
     assert not flipped.ok
     # Signed by another association's node key: refused.
     mi = alliance.nodes["MI"]
     other = verify_receipt(msgspec.structs.replace(
-        receipt, signature=mi.signer.sign(b"alliance-verification-receipt/v1\n" + receipt.body)),
-        replay_status)
-    assert not other.ok and any("node signature" in f for f in other.findings)
+        receipt, signature=mi.signer.sign(RECEIPT_CONTEXT + receipt.body)), replay_status)
+    assert not other.ok and {f.check for f in other.findings} == {Check.NODE_SIGNATURE}
     (tmp_path / "r.json").write_bytes(encode_receipt(receipt))
     assert decode_receipt((tmp_path / "r.json").read_bytes()) == receipt
+
+
+def test_full_receipt_needs_a_token_and_carries_the_proof(alliance: ProofAlliance) -> None:
+    ak = alliance.nodes["AK"]
+    eid = import_endorsement(ak, "AK-FULL0001")
+    r = _client(ak, Role.AUDITOR).get("/v1/receipts", params=_query(eid, "Doe"))
+    assert r.status_code == 200, r.text
+    receipt = decode_receipt(r.content)
+    assert receipt.kind == ReceiptKind.FULL
+    report = verify_receipt(receipt, replay_status, pinned_genesis=alliance.genesis())
+    assert report.ok, report.all_findings
+    assert report.proof is not None and report.proof.replayed == receipt.answer.claim
+    assert [e.body.event_type for e in report.proof.entries] == ["EndorsementGranted"]
+    assert f"P-{eid}".encode() in receipt.body  # the entries, for a member of the Alliance
+    assert "replaying the 1 entries" in " ".join(receipt_proves(report))
+    # A token that is sent must be valid: no quiet fall-back to the public form.
+    bad = _client(ak).get("/v1/receipts", params=_query(eid, "Doe"),
+                          headers={"Authorization": "Bearer alt_not-a-real-token"})
+    assert bad.status_code == 401
 
 
 def test_printable_view_is_html_without_script(alliance: ProofAlliance) -> None:
@@ -127,6 +195,13 @@ def test_printable_view_is_html_without_script(alliance: ProofAlliance) -> None:
     html = r.text
     assert "<script" not in html and "&lt;b&gt;Ann&lt;/b&gt;" in html
     assert "@media print" in html and "What it does not prove" in html
+    assert "What this receipt proves" in html and "This receipt did not verify" not in html
+    # The public receipt: the checkpoint the answer rests on, no entries.
+    assert "Ledger states behind the answer" in html and "EndorsementGranted" not in html
+    root = ak.log.latest_checkpoint("AK")
+    assert root is not None
+    assert parse_body(parse_note(root).text).root_hash.hex() in html
+    assert f"P-{eid}" not in html and f"ref-{eid}" not in html
     assert f"/v1/receipts?endorsement_id={eid}&amp;last_name=Doe" in html
     csp = r.headers["content-security-policy"]
     assert "script" not in csp and "style-src 'sha256-" in csp
@@ -146,7 +221,8 @@ def test_transfer_across_two_associations_is_proven_by_both_ledgers(
     # AK holds MI's recognition but no checkpoint of MI's ledger yet: it cannot prove it.
     with pytest.raises(ProofUnavailable, match="MI"):
         build_status_proof(ak, answer, NOW)
-    r = _client(ak).get("/v1/proofs/status", params=_query(eid, "Doe", as_of="2026-05-01"))
+    r = _client(ak, Role.COORDINATOR).get("/v1/proofs/status",
+                                          params=_query(eid, "Doe", as_of="2026-05-01"))
     assert r.status_code == 409 and r.json()["code"] == "proof_unavailable"
     assert r.headers["retry-after"]
 

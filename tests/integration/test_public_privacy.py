@@ -31,7 +31,7 @@ from federation_api.tokens import Role
 from tests.integration.live_app import LiveNode, live_node
 
 PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/status"),
-          ("GET", "/v1/proofs/status"), ("GET", "/v1/receipts"), ("GET", "/receipts/view"),
+          ("GET", "/v1/receipts"), ("GET", "/receipts/view"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
           ("GET", "/redoc"), ("GET", "/staff/login"), ("POST", "/staff/login"),
@@ -180,13 +180,10 @@ def test_correct_answers_carry_only_public_fields(live: LiveNode) -> None:
     assert not _revealed(bulk.text, HIDDEN)
 
 
-# The status proof and the receipt carry the ledger entries that decide the answer, so that
-# anyone can check them offline against the signed checkpoint. An entry's signed bytes hold
-# every public field of its event: the person id, the legacy record reference, the grant date,
-# a suspension's reason. Redacting them would break the signature; keeping them discloses more
-# than the public answer. Left for a decision (see the README's "Abuse and privacy"); the
-# evidence itself stays out (it is only a salted commitment in the ledger).
-PROOF_ROUTES = ("/v1/proofs/status", "/v1/receipts", "/receipts/view")
+# Decided: the entries behind an answer (whose signed bytes hold the person id, legacy record
+# reference, grant date and status reasons) go to Alliance token holders only; anonymous
+# callers get the public receipt (public fields, signed, with the checkpoints it rests on).
+PROOF_ROUTES = ("/v1/receipts", "/receipts/view")
 
 
 @pytest.mark.parametrize("path", PROOF_ROUTES)
@@ -200,17 +197,31 @@ def test_proofs_and_receipts_never_carry_private_evidence(live: LiveNode, path: 
         assert not _revealed(answer.text, evidence)
 
 
-_DISCLOSES = pytest.mark.xfail(strict=True, reason="the proof's ledger entries disclose fields "
-                               "beyond the public answer (person id, legacy reference, grant "
-                               "date, status reasons); decision pending")
-
-
-@pytest.mark.parametrize("path", [pytest.param("/v1/proofs/status", marks=_DISCLOSES),
-                                  pytest.param("/v1/receipts", marks=_DISCLOSES),
-                                  "/receipts/view"])
+@pytest.mark.parametrize("path", PROOF_ROUTES)
 def test_proofs_and_receipts_carry_only_public_fields(live: LiveNode, path: str) -> None:
     with live.client() as anonymous:
         answer = anonymous.get(path, params={"endorsement_id": ZEB_ID,
                                              "last_name": ZEB_FAMILY})
         assert answer.status_code == 200, answer.text
         assert not _revealed(answer.text, HIDDEN)
+
+
+def test_status_proofs_need_a_token_and_still_no_enumeration(live: LiveNode) -> None:
+    pair = {"endorsement_id": ZEB_ID, "last_name": ZEB_FAMILY}
+    with live.client() as anonymous:
+        answer = anonymous.get("/v1/proofs/status", params=pair)
+        assert answer.status_code == 401, answer.text
+        assert not _revealed(answer.text, NAMES + HIDDEN)
+    with live.client(**live.token(Role.EMPLOYER)) as member:
+        assert member.get("/v1/proofs/status", params=pair).status_code == 200
+        for probe in ("%", "*", "Quix", ""):
+            miss = member.get("/v1/proofs/status", params={**pair, "last_name": probe})
+            assert miss.status_code in (404, 422), probe
+            assert not _revealed(miss.text, NAMES + HIDDEN), probe
+        # Members get the entries, never the private evidence (a salted commitment only).
+        doe = member.get("/v1/proofs/status", params={"endorsement_id": live.ids["doe"],
+                                                      "last_name": "Doe"})
+        assert doe.status_code == 200, doe.text
+        assert not _revealed(doe.text, ("Anchorage Early Head Start",
+                                        "Infant mental health foundations",
+                                        "Program supervisor"))

@@ -1,8 +1,9 @@
-"""The offline verifier rejects every mutated status proof and names the failed check.
+"""The offline verifier rejects every mutated status proof and public receipt, naming the check.
 
-One real bundle is made by a real node (AK, whose key was rotated between its entries, with a
-checkpoint cosigned by MI and TX); each row of the table mutates one part of it. The verifier
-itself is pure (`ledger.status_proof`); the replay is the projection code on a private
+One real bundle and one public receipt are made by a real node (AK, whose key was rotated
+between its entries, with a checkpoint cosigned by MI and TX); each row of a table mutates one
+part of one of them. The verifiers themselves are pure (`ledger.status_proof`,
+`ledger.tree_heads`, `ledger.receipts`); the replay is the projection code on a private
 in-memory database.
 """
 
@@ -19,8 +20,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation_api.proofs import build_status_proof, replay_status
+from federation_api.receipts import make_receipt
 from ledger.checkpoints import add_cosignature, parse_note, sign_note
-from ledger.proof_statements import limits, proves
+from ledger.codec import decode_canonical, encode
+from ledger.proof_statements import limits, proves, receipt_limits, receipt_proves
+from ledger.receipts import (
+    RECEIPT_CONTEXT,
+    ReceiptBody,
+    ReceiptKind,
+    SignedReceipt,
+    TreeHeads,
+    decode_receipt,
+    encode_receipt,
+    sign_receipt,
+    verify_receipt,
+)
 from ledger.registry import Genesis
 from ledger.signing import Signer
 from ledger.status_proof import (
@@ -49,6 +63,8 @@ class Made:
     rotated_out: Signer
     mi_signer: Signer
     unrelated: bytes
+    receipt: SignedReceipt  # a public receipt of the same answer
+    ak_signer: Signer  # AK's current key, to re-sign a mutated body as a dishonest node would
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +84,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
     assert answer is not None
     proof = build_status_proof(ak, answer, NOW)
     unrelated = list(ak.ledger.wires("AK"))[-1]
+    receipt = make_receipt(ak, answer, (), NOW, ReceiptKind.PUBLIC)
     yield Made(proof=decode_status_proof(encode_status_proof(proof)),
                genesis=alliance.genesis(), rotated_out=rotated_out,
-               mi_signer=alliance.nodes["MI"].signer, unrelated=unrelated)
+               mi_signer=alliance.nodes["MI"].signer, unrelated=unrelated,
+               receipt=decode_receipt(encode_receipt(receipt)), ak_signer=ak.signer)
     alliance.close()
 
 
@@ -284,3 +302,165 @@ def test_bundle_file_round_trips(made: Made, tmp_path: Path) -> None:
     path = tmp_path / "proof.json"
     path.write_bytes(encode_status_proof(made.proof))
     assert decode_status_proof(path.read_bytes()) == made.proof
+
+
+# -- the public receipt ------------------------------------------------------------------------
+
+
+def _body(m: Made) -> ReceiptBody:
+    return decode_canonical(m.receipt.body, ReceiptBody)
+
+
+def _heads(m: Made) -> TreeHeads:
+    heads = _body(m).heads
+    assert heads is not None
+    return heads
+
+
+def _resigned(m: Made, signer: Signer | None = None, **changes: object) -> SignedReceipt:
+    """The body changed and signed again, by AK's own key unless `signer` is given: a node
+    that signs whatever it likes is caught by the checks below its signature."""
+    signer = signer or m.ak_signer
+    body = replace(_body(m), key_id=signer.key_id, **changes)
+    return sign_receipt(body, signer)
+
+
+def _unsigned(m: Made, **changes: object) -> SignedReceipt:
+    """The body changed but the node's signature kept: what a forger without the key can do."""
+    body = replace(_body(m), **changes)
+    return replace(m.receipt, body=encode(body), answer=body.answer)
+
+
+def _with_heads_note(m: Made, note: bytes) -> SignedReceipt:
+    return _resigned(m, heads=replace(_heads(m), checkpoints=(
+        LedgerCheckpoint(association="AK", note=note),)))
+
+
+def _heads_note(m: Made) -> bytes:
+    return _heads(m).checkpoints[0].note
+
+
+def _current(m: Made) -> object:
+    body = _body(m)
+    return replace(body.answer, claim=replace(body.answer.claim, standing="current",
+                                              recorded_status="active"))
+
+
+ReceiptMutation = Callable[[Made], tuple[SignedReceipt, Genesis | None]]
+
+RECEIPT_MUTATIONS: dict[str, tuple[ReceiptMutation, Check]] = {
+    "answer changed, the node's signature kept": (
+        lambda m: (_unsigned(m, answer=_current(m)), m.genesis), Check.NODE_SIGNATURE),
+    "answer changed, re-signed by another association's key": (
+        lambda m: (_resigned(m, m.mi_signer, answer=_current(m)), m.genesis),
+        Check.NODE_SIGNATURE),
+    "answer changed, signed by MI's key under AK's key id": (
+        lambda m: (replace(_resigned(m, answer=_current(m)), signature=m.mi_signer.sign(
+            RECEIPT_CONTEXT + _resigned(m, answer=_current(m)).body)), m.genesis),
+        Check.NODE_SIGNATURE),
+    "re-signed by AK's rotated-out key": (
+        lambda m: (_resigned(m, m.rotated_out), m.genesis), Check.NODE_SIGNATURE),
+    "signature without the receipt context": (
+        lambda m: (replace(m.receipt, signature=m.ak_signer.sign(m.receipt.body)), m.genesis),
+        Check.NODE_SIGNATURE),
+    "readable copy changed": (
+        lambda m: (replace(m.receipt, answer=_current(m)), m.genesis), Check.READABLE_COPY),
+    "readable copy claims the full form": (
+        lambda m: (replace(m.receipt, kind=ReceiptKind.FULL), m.genesis), Check.READABLE_COPY),
+    "checkpoint note tampered (root byte flipped)": (
+        lambda m: (_with_heads_note(m, _flip(_heads_note(m), 24)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "checkpoint tree size changed": (
+        lambda m: (_with_heads_note(m, _heads_note(m).replace(b"\n", b"\n9", 1)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "checkpoint re-signed by another association's key": (
+        lambda m: (_with_heads_note(m, sign_note(parse_note(_heads_note(m)).text,
+                                                 origin_of("AK"), m.mi_signer)), m.genesis),
+        Check.CHECKPOINT_SIGNATURE),
+    "checkpoint of the endorsing ledger removed": (
+        lambda m: (_resigned(m, heads=replace(_heads(m), checkpoints=())), m.genesis),
+        Check.CHECKPOINT),
+    "cosignature from a non-member": (
+        lambda m: (_with_heads_note(m, add_cosignature(_heads_note(m), "alliance-witness/ZZ",
+                                                       Signer.generate(), COSIGNED_AT)),
+                   m.genesis),
+        Check.COSIGNATURE),
+    "cosignature under a member's name with another key": (
+        lambda m: (_with_heads_note(m, add_cosignature(
+            _origin_only(_heads_note(m)), "alliance-witness/MI", Signer.generate(),
+            COSIGNED_AT)), m.genesis),
+        Check.COSIGNATURE),
+    "wrong genesis pinned": (
+        lambda m: (m.receipt, Genesis(alliance="Other", governance_keys=(
+            Signer.generate().public_key,), threshold=1, created_at=NOW)),
+        Check.GENESIS),
+    "genesis swapped in the receipt": (
+        lambda m: (_resigned(m, heads=replace(_heads(m), genesis=replace(
+            m.genesis, alliance="Forged"))), m.genesis),
+        Check.GENESIS),
+    "registry entry altered": (
+        lambda m: (_resigned(m, heads=replace(_heads(m), registry=(
+            _flip(_heads(m).registry[0], 40), *_heads(m).registry[1:]))), m.genesis),
+        Check.REGISTRY),
+}
+
+
+def test_the_honest_public_receipt_verifies_and_discloses_no_entry(made: Made) -> None:
+    report = verify_receipt(made.receipt, replay_status, pinned_genesis=made.genesis)
+    assert report.ok, report.all_findings
+    body = _body(made)
+    assert body.kind == ReceiptKind.PUBLIC and body.proof is None
+    assert body.answer.claim == made.proof.claim
+    # The heads are exactly the full proof's checkpoints; no entry travels with them.
+    assert _heads(made).checkpoints == made.proof.checkpoints
+    assert not any(proven.wire in made.receipt.body for proven in made.proof.entries)
+    for private in (b"P-AK-MUT00001", b"ref-AK-MUT00001", b"ethics review", b"spelling"):
+        assert private not in made.receipt.body
+    assert report.heads is not None
+    summary = report.heads.checkpoints["AK"]
+    assert summary.witnessed and summary.witnesses == ("MI", "TX")
+    proven = " ".join(receipt_proves(report))
+    assert "AK's node, holding a key the Alliance trust registry allowed AK" in proven
+    assert f"AK's ledger at tree size {summary.size}, root {summary.root_hash.hex()}" in proven
+    assert "AK's checkpoint is witnessed" in proven and "one you pinned" in proven
+    not_proven = " ".join(receipt_limits(report))
+    assert "does not carry the ledger entries" in not_proven
+    assert "GET /v1/proofs/status" in not_proven and "demand the entries" in not_proven
+
+
+@pytest.mark.parametrize("name", sorted(RECEIPT_MUTATIONS))
+def test_every_public_receipt_mutation_is_rejected_and_named(made: Made, name: str) -> None:
+    mutate, expected = RECEIPT_MUTATIONS[name]
+    receipt, pinned = mutate(made)
+    report = verify_receipt(receipt, replay_status, pinned_genesis=pinned)
+    assert not report.ok, name
+    assert expected in {f.check for f in report.all_findings}, report.all_findings
+    assert receipt_proves(report) == []
+
+
+def test_a_body_of_the_wrong_form_cannot_be_made_or_read(made: Made) -> None:
+    with pytest.raises(ValueError, match="public receipt carries heads and no proof"):
+        replace(_body(made), proof=made.proof)
+    with pytest.raises(ValueError, match="full receipt carries a proof and no heads"):
+        replace(_body(made), kind=ReceiptKind.FULL)
+    # The same, encoded by a forger and signed: refused when read, before anything is trusted.
+    raw = msgspec.to_builtins(_body(made), builtin_types=(bytes, dt.datetime, dt.date))
+    assert decode_canonical(encode(raw), ReceiptBody) == _body(made)  # the raw form is faithful
+    raw["kind"] = "full"
+    forged = replace(made.receipt, body=encode(raw),
+                     signature=made.ak_signer.sign(RECEIPT_CONTEXT + encode(raw)))
+    report = verify_receipt(forged, replay_status, pinned_genesis=made.genesis)
+    assert [f.check for f in report.all_findings] == [Check.RECEIPT]
+    assert "full receipt carries a proof and no heads" in str(report.all_findings[0])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part=st.sampled_from(["body", "signature"]), index=st.integers(0, 100_000),
+       mask=st.integers(1, 255))
+def test_any_byte_flip_in_a_public_receipt_is_rejected(made: Made, part: str, index: int,
+                                                       mask: int) -> None:
+    data = getattr(made.receipt, part)
+    receipt = replace(made.receipt, **{part: _flip(data, index % len(data), mask)})
+    report = verify_receipt(receipt, replay_status, pinned_genesis=made.genesis)
+    assert not report.ok, (part, index, mask)
