@@ -23,7 +23,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 
 from federation_api.auth import require
 from federation_api.clock import now
@@ -41,8 +42,6 @@ from projections.rows import StatusAnswer
 
 router = APIRouter()
 _any_role = require(*Role)  # employer or staff: any token an Alliance association issued
-_optional_bearer = HTTPBearer(auto_error=False,
-                              description="Optional: a token of any role gets the full receipt")
 _NOT_FOUND = "no endorsement matches that id and last name"
 _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "not provable yet"},
@@ -65,13 +64,16 @@ def _unavailable(e: ProofUnavailable) -> JSONResponse:
                         status_code=409, headers={"Retry-After": "30"})
 
 
-def _receipt_kind(request: Request, credentials: Annotated[
-        HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]) -> ReceiptKind:
+def _receipt_kind(request: Request) -> ReceiptKind:
     """Full for a caller with a valid token of any role, public without one. A token that is
-    sent but not valid is refused (401) rather than quietly answered with less."""
-    if credentials is None:
+    sent but not valid is refused (401) rather than quietly answered with less. (The header is
+    read here, not declared as a security dependency, so the OpenAPI document can say the token
+    is optional.)"""
+    header = request.headers.get("Authorization")
+    if not header:
         return ReceiptKind.PUBLIC
-    _any_role(request, credentials)
+    scheme, token = get_authorization_scheme_param(header)
+    _any_role(request, HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
     return ReceiptKind.FULL
 
 
@@ -107,7 +109,7 @@ def status_proof(request: Request, _: Annotated[Principal, Depends(_any_role)],
                          "full (with the status proof) with one; check it with "
                          "`alliance verify-receipt FILE --genesis GENESIS`"},
     401: {"model": ErrorOut, "description": "a bearer token was sent but is not valid"},
-    **_RESPONSES})
+    **_RESPONSES}, openapi_extra={"security": [{}, {"HTTPBearer": []}]})  # token optional
 def receipt(request: Request, kind: Annotated[ReceiptKind, Depends(_receipt_kind)],
             endorsement_id: EndorsementId, last_name: LastName,
             on: OnDate = None) -> Response:

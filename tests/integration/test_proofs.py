@@ -183,7 +183,10 @@ def test_full_receipt_needs_a_token_and_carries_the_proof(alliance: ProofAllianc
     # A token that is sent must be valid: no quiet fall-back to the public form.
     bad = _client(ak).get("/v1/receipts", params=_query(eid, "Doe"),
                           headers={"Authorization": "Bearer alt_not-a-real-token"})
-    assert bad.status_code == 401
+    assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
+    basic = _client(ak).get("/v1/receipts", params=_query(eid, "Doe"),
+                            headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert basic.status_code == 401
 
 
 def test_printable_view_is_html_without_script(alliance: ProofAlliance) -> None:
