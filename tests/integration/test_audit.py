@@ -201,3 +201,26 @@ def test_checkpoint_signed_with_a_rotated_out_key_is_a_finding(
     report = audit(copy)
     assert any("AK: checkpoint does not verify" in f for f in report.findings), report.findings
     assert report.ledgers["AK"] > 0  # the entries, signed before the rotation, still chain
+
+
+def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> None:
+    """`audit --url`: registry (not the node's keyring), checkpoints and every entry come over
+    the auditor API of a real server; the replay reproduces the node's digest."""
+    from federation_api.audit_fetch import FetchError, fetch
+    from federation_api.tokens import Role
+    from tests.integration.live_app import live_node
+
+    with live_node(tmp_path / "node") as live:
+        token = live.token(Role.AUDITOR)["Authorization"].removeprefix("Bearer ")
+        fetched = fetch(live.url, token, tmp_path / "fetched")
+        with pytest.raises(FetchError, match="HTTP 401"):
+            fetch(live.url, "wrong", tmp_path / "refused")
+        with live.client(**live.token(Role.AUDITOR)) as c:
+            heads = c.get("/v1/ledger/heads").json()
+    assert fetched == heads["heads"] == heads["projected"] and fetched["AK"] > 0
+    assert (tmp_path / "fetched" / "registry" / "genesis.json").exists()
+    assert not (tmp_path / "fetched" / "keyring.json").exists()
+    report = audit(tmp_path / "fetched", full_signatures=True, workers=1)
+    assert report.ok, report.findings
+    assert report.digest == report.node_digest == heads["digest"]
+    assert report.signatures_verified == fetched["AK"] == report.checkpoints["AK"]
