@@ -39,6 +39,7 @@ from ledger.codec import (
     decode_body,
     decode_canonical,
     decode_signed,
+    decode_stored,
     encode,
     encode_json,
 )
@@ -49,6 +50,7 @@ from ledger.keyring import Keyring
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.transparency import origin_of
 from projections.entries import from_body
+from projections.errors import ProjectionError
 from projections.projector import Projector
 
 SIGNATURE_CHUNK = 1000  # entries per task of the signature pool
@@ -165,18 +167,21 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
     for phase in (LOAD, CHAINS, REPLAY, *((SIGNATURES,) if full_signatures else ())):
         bars.start(phase, sum(sizes.values()))
     bars.start(CHECKPOINTS, len(paths))
-    with tempfile.TemporaryDirectory() as tmp:
-        projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
-        try:
-            with projector.bulk(indexes=False):  # only digested, never queried
-                for path in paths:
-                    _audit_one(root, path, trust, report, clock, bars, projector,
-                               as_of=as_of, require_witnessed=require_witnessed)
-                clock.start(REPLAY)  # building the indexes at the end is replay work
-            report.digest = projector.digest()
-            clock.stop(REPLAY)
-        finally:
-            projector.db.close()
+    # With a second core, each ledger's chain and Merkle root are checked in another
+    # process while this one replays the same ledger into the projections (speculatively:
+    # a ledger whose chain turns out broken sends the replay round again without it).
+    checker = (ProcessPoolExecutor(max_workers=1)
+               if (workers or os.cpu_count() or 1) > 1 else None)
+    try:
+        broken = _replay_all(paths, root, trust, report, clock, bars, checker, as_of=as_of,
+                             require_witnessed=require_witnessed)
+    finally:
+        if checker is not None:
+            checker.shutdown()
+    if broken:
+        kept = [p for p in paths if p.stem in report.ledgers]  # the chains that held
+        with clock(REPLAY):
+            report.digest, report.replayed = _replay_checked(kept, as_of)
     if full_signatures:
         with clock(SIGNATURES):
             _verify_signatures(paths, trust.keyring, report, bars,
@@ -190,33 +195,111 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
     return report
 
 
-def _audit_one(root: Path, path: Path, trust: Trust, report: AuditReport, clock: _Clock,
-               bars: Progress, projector: Projector, *, as_of: dt.date | None,
-               require_witnessed: bool) -> None:
-    association = path.stem
-    size = path.stat().st_size
-    with clock(LOAD):
+def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport,
+                clock: _Clock, bars: Progress, checker: ProcessPoolExecutor | None, *,
+                as_of: dt.date | None, require_witnessed: bool) -> set[str]:
+    """Check and replay every ledger; return the associations whose replay went wrong (a
+    chain that broke after its entries were replayed, or a replay that failed): the digest
+    is then made again from the ledgers whose chain held."""
+    pending: list[tuple[str, Future[_Chain], Checkpoint | None, int, bool, bool]] = []
+    broken: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
         try:
-            wires: list[bytes] | None = list(decode_canonical(path.read_bytes(), list[bytes]))
-        except LedgerError as e:
-            report.findings.append(f"{association}: unreadable ledger file: {e}")
-            wires = None
-    bars.advance(LOAD, size)
-    if wires is None:
-        return
-    with clock(CHECKPOINTS):
-        checkpoint = _checkpoint(root, association, trust, report,
-                                 require_witnessed=require_witnessed)
-    bars.advance(CHECKPOINTS, 1)
-    with clock(CHAINS):
-        checked = _check_chain(association, wires, checkpoint, report)
-    bars.advance(CHAINS, size)
-    if checked is not None:  # a broken chain is a finding already; it is not replayed
-        with clock(REPLAY):
-            kept = checked if as_of is None else _recorded_by(checked, as_of)
-            report.replayed += projector.apply_ledger([from_body(b) for b in kept],
-                                                      batch_size=REPLAY_BATCH)
-    bars.advance(REPLAY, size)
+            with projector.bulk(indexes=False):  # only digested, never queried
+                for path in paths:
+                    association = path.stem
+                    size = path.stat().st_size
+                    with clock(LOAD):
+                        wires = _read(path, report)
+                    bars.advance(LOAD, size)
+                    if wires is None:
+                        continue
+                    with clock(CHECKPOINTS):
+                        checkpoint = _checkpoint(root, association, trust, report,
+                                                 require_witnessed=require_witnessed)
+                    bars.advance(CHECKPOINTS, 1)
+                    want = checkpoint.size if checkpoint is not None else -1
+                    if checker is None:
+                        with clock(CHAINS):
+                            chain = _chain(association, wires, want, keep_bodies=True)
+                        bars.advance(CHAINS, size)
+                        bodies = chain.bodies if _record_chain(association, chain, checkpoint,
+                                                               report) else None
+                    else:
+                        future = checker.submit(_chain_job, (association, path, want))
+                        with clock(REPLAY):
+                            bodies = _decode_stored(wires)
+                    attempted, clean = bodies is not None, True
+                    if bodies is not None:
+                        with clock(REPLAY):
+                            clean = _apply(projector, bodies, as_of, report)
+                    bars.advance(REPLAY, size)
+                    if checker is not None:
+                        pending.append((association, future, checkpoint, size, attempted,
+                                        clean))
+                    elif not clean:
+                        broken.add(association)
+                for association, future, checkpoint, size, attempted, clean in pending:
+                    chain = future.result()
+                    report.seconds[CHAINS] = report.seconds.get(CHAINS, 0.0) + chain.seconds
+                    bars.advance(CHAINS, size)
+                    holds = _record_chain(association, chain, checkpoint, report)
+                    if (attempted and not holds) or not clean:
+                        broken.add(association)
+                clock.start(REPLAY)
+            report.digest = projector.digest()
+            clock.stop(REPLAY)
+        finally:
+            projector.db.close()
+    return broken
+
+
+def _read(path: Path, report: AuditReport) -> list[bytes] | None:
+    try:
+        return list(decode_canonical(path.read_bytes(), list[bytes]))
+    except LedgerError as e:
+        report.findings.append(f"{path.stem}: unreadable ledger file: {e}")
+        return None
+
+
+def _decode_stored(wires: list[bytes]) -> list[EntryBody] | None:
+    # Only parsing: the checker process verifies the canonical bytes and the chain.
+    try:
+        return [decode_stored(w) for w in wires]
+    except LedgerError:
+        return None  # the checker names what is wrong
+
+
+def _apply(projector: Projector, bodies: list[EntryBody], as_of: dt.date | None,
+           report: AuditReport) -> bool:
+    """Replay one ledger's bodies; False if that failed part way (a broken ledger replayed
+    before its check finished: its check then fails too, and the replay is made again)."""
+    kept = bodies if as_of is None else _recorded_by(bodies, as_of)
+    try:
+        report.replayed += projector.apply_ledger([from_body(b) for b in kept],
+                                                  batch_size=REPLAY_BATCH)
+    except (ProjectionError, LedgerError, ValueError):
+        return False
+    return True
+
+
+def _replay_checked(paths: list[Path], as_of: dt.date | None) -> tuple[str, int]:
+    """The replay again, of the ledgers whose chain held (after one broke mid-replay)."""
+    replayed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
+        try:
+            with projector.bulk(indexes=False):
+                for path in paths:
+                    bodies = [decode_stored(w) for w in
+                              decode_canonical(path.read_bytes(), list[bytes])]
+                    kept = bodies if as_of is None else _recorded_by(bodies, as_of)
+                    replayed += projector.apply_ledger([from_body(b) for b in kept],
+                                                       batch_size=REPLAY_BATCH)
+            return projector.digest(), replayed
+        finally:
+            projector.db.close()
 
 
 def _recorded_by(bodies: list[EntryBody], as_of: dt.date) -> list[EntryBody]:
@@ -260,15 +343,31 @@ def _checkpoint(root: Path, association: str, trust: Trust, report: AuditReport,
     return checkpoint
 
 
-def _check_chain(association: str, wires: list[bytes], checkpoint: Checkpoint | None,
-                 report: AuditReport) -> list[EntryBody] | None:
-    """Check the chain and the Merkle root at the checkpoint in one pass; return the bodies
-    (decoded once, for the replay) or None after a finding."""
+@dataclass
+class _Chain:
+    """What checking one ledger's chain found (picklable: it comes back from the checker)."""
+
+    count: int | None = None  # entries, when the chain holds
+    finding: str | None = None
+    root_at_checkpoint: bytes | None = None
+    bodies: list[EntryBody] | None = None  # decoded once, when checked in this process
+    seconds: float = 0.0
+
+
+def _chain_job(args: tuple[str, Path, int]) -> _Chain:
+    association, path, want = args
+    started = time.perf_counter()
+    chain = _chain(association, list(decode_canonical(path.read_bytes(), list[bytes])), want,
+                   keep_bodies=False)
+    chain.seconds = time.perf_counter() - started
+    return chain
+
+
+def _chain(association: str, wires: list[bytes], want: int, *, keep_bodies: bool) -> _Chain:
+    """Check the chain and compute the Merkle root at size `want`, in one pass."""
     previous: LedgerEntry | None = None
     tree = MerkleTree()
-    root_at_checkpoint: bytes | None = None
-    bodies: list[EntryBody] = []
-    want = checkpoint.size if checkpoint is not None else -1
+    result = _Chain(bodies=[] if keep_bodies else None)
     for position, wire in enumerate(wires, start=1):
         try:
             signed = decode_signed(wire)
@@ -278,25 +377,36 @@ def _check_chain(association: str, wires: list[bytes], checkpoint: Checkpoint | 
                 raise VerificationError("entry of another association", seq=position)
             check_link(previous, entry)
         except VerificationError as e:
-            report.findings.append(f"{association}#{position}: {e.reason}")
-            return None
+            return _Chain(finding=f"{association}#{position}: {e.reason}")
         previous = entry
-        bodies.append(body)
+        if result.bodies is not None:
+            result.bodies.append(body)
         tree.append(leaf_hash(wire))
         if position == want:
-            root_at_checkpoint = tree.root()
-    report.ledgers[association] = len(wires)
+            result.root_at_checkpoint = tree.root()
+    result.count = len(wires)
+    return result
+
+
+def _record_chain(association: str, chain: _Chain, checkpoint: Checkpoint | None,
+                  report: AuditReport) -> bool:
+    """Put a chain's result in the report; False when the chain is broken (not replayable).
+    A chain that holds but does not match its checkpoint is a finding and still replayed."""
+    if chain.count is None:
+        report.findings.append(chain.finding or f"{association}: chain broken")
+        return False
+    report.ledgers[association] = chain.count
     if checkpoint is None:
-        return bodies
-    if checkpoint.size > len(wires):
+        return True
+    if checkpoint.size > chain.count:
         report.findings.append(f"{association}: checkpoint of size {checkpoint.size} but only "
-                               f"{len(wires)} entries (entries removed?)")
-    elif root_at_checkpoint != checkpoint.root_hash:
+                               f"{chain.count} entries (entries removed?)")
+    elif chain.root_at_checkpoint != checkpoint.root_hash:
         report.findings.append(f"{association}: Merkle root of the first {checkpoint.size} "
                                f"entries does not match the signed checkpoint (rewritten?)")
     else:
         report.checkpoints[association] = checkpoint.size
-    return bodies
+    return True
 
 
 def _verify_chunk(args: tuple[list[bytes], Keyring]) -> int:

@@ -240,10 +240,10 @@ class _Written:
             applied: int) -> None:
         """Record the keys of rows just written by a batch of `applied` entries."""
         self.tracked += applied
-        for row in roster:
-            self.aggregates.add(hash(row.aggregate_id))
-            self.endorsement_ids.add(hash(row.endorsement_id))
-        self.aggregates.update(hash(a.application_id) for a in applications)
+        rows = list(roster)
+        self.aggregates.update(map(hash, [r.aggregate_id for r in rows]))
+        self.endorsement_ids.update(map(hash, [r.endorsement_id for r in rows]))
+        self.aggregates.update(map(hash, [a.application_id for a in applications]))
 
 
 def _tracked_total(cur: Cursor) -> int:

@@ -224,3 +224,22 @@ def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> Non
     assert report.ok, report.findings
     assert report.digest == report.node_digest == heads["digest"]
     assert report.signatures_verified == fetched["AK"] == report.checkpoints["AK"]
+
+
+def test_a_ledger_replayed_before_its_chain_broke_is_left_out_of_the_digest(
+        exported: Path, tmp_path: Path) -> None:
+    """With two cores the chain is checked in another process while the ledger is replayed;
+    an edited entry is only found after its ledger was replayed, so the replay is made again
+    without it: the digest is the one of a sequential audit, which never replayed it."""
+    copy = _copy(exported, tmp_path)
+    wires = _ledger(copy)
+    index = next(i for i, w in enumerate(wires) if b"Chen" in w)
+    signed = msgspec.msgpack.decode(wires[index])
+    signed["body"] = signed["body"].replace(b"Chen", b"Chan")
+    wires[index] = encode(signed)
+    _write(copy, wires)
+    pipelined, sequential = audit(copy, workers=2), audit(copy, workers=1)
+    assert pipelined.findings == sequential.findings
+    assert any(f.startswith("AK#") for f in pipelined.findings), pipelined.findings
+    assert pipelined.digest == sequential.digest != pipelined.node_digest
+    assert pipelined.replayed == sequential.replayed == 0
