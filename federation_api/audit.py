@@ -8,9 +8,11 @@ audit:
 2. checks each checkpoint: the association's signature, and every cosignature against the
    witness's key valid at the cosignature's time (see `federation_api.audit_witnesses`);
 3. checks every ledger's hash chain (seq, prev-hash, canonical bytes) and recomputes its
-   Merkle root at the checkpoint's size, in the same pass;
-4. replays the entries into fresh projections as each ledger is checked, and compares the
-   digest with the node's; with `--as-of`, only the entries recorded up to that date;
+   Merkle root at the checkpoint's size, in the same pass (`audit_chains`), in a second
+   process when there is a second core;
+4. meanwhile replays the ledger into fresh projections (again without a ledger whose chain
+   turns out broken), and compares the digest with the node's; with `--as-of`, only the
+   entries recorded up to that date;
 5. with `--full-signatures`, re-verifies every entry signature on all cores.
 Ledgers are read one at a time, so memory holds one ledger, not the whole Alliance. Any finding
 makes the exit code non-zero; a checkpoint cosigned by fewer witnesses than the registry's
@@ -32,22 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from federation_api.audit_chains import Chain, chain_job, check_chain, verify_chunk
 from federation_api.audit_witnesses import Trust, check_cosignatures, load_trust
 from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
 from ledger.codec import (
     EntryBody,
-    decode_body,
     decode_canonical,
-    decode_signed,
     decode_stored,
     encode,
     encode_json,
 )
 from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, check_link, entry_hash, open_entry
 from ledger.errors import LedgerError, VerificationError
 from ledger.keyring import Keyring
-from ledger.merkle import MerkleTree, leaf_hash
 from ledger.transparency import origin_of
 from projections.entries import from_body
 from projections.errors import ProjectionError
@@ -201,7 +200,7 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
     """Check and replay every ledger; return the associations whose replay went wrong (a
     chain that broke after its entries were replayed, or a replay that failed): the digest
     is then made again from the ledgers whose chain held."""
-    pending: list[tuple[str, Future[_Chain], Checkpoint | None, int, bool, bool]] = []
+    pending: list[tuple[str, Future[Chain], Checkpoint | None, int, bool, bool]] = []
     broken: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
@@ -222,12 +221,12 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
                     want = checkpoint.size if checkpoint is not None else -1
                     if checker is None:
                         with clock(CHAINS):
-                            chain = _chain(association, wires, want, keep_bodies=True)
+                            chain = check_chain(association, wires, want, keep_bodies=True)
                         bars.advance(CHAINS, size)
                         bodies = chain.bodies if _record_chain(association, chain, checkpoint,
                                                                report) else None
                     else:
-                        future = checker.submit(_chain_job, (association, path, want))
+                        future = checker.submit(chain_job, (association, path, want))
                         with clock(REPLAY):
                             bodies = _decode_stored(wires)
                     attempted, clean = bodies is not None, True
@@ -343,52 +342,7 @@ def _checkpoint(root: Path, association: str, trust: Trust, report: AuditReport,
     return checkpoint
 
 
-@dataclass
-class _Chain:
-    """What checking one ledger's chain found (picklable: it comes back from the checker)."""
-
-    count: int | None = None  # entries, when the chain holds
-    finding: str | None = None
-    root_at_checkpoint: bytes | None = None
-    bodies: list[EntryBody] | None = None  # decoded once, when checked in this process
-    seconds: float = 0.0
-
-
-def _chain_job(args: tuple[str, Path, int]) -> _Chain:
-    association, path, want = args
-    started = time.perf_counter()
-    chain = _chain(association, list(decode_canonical(path.read_bytes(), list[bytes])), want,
-                   keep_bodies=False)
-    chain.seconds = time.perf_counter() - started
-    return chain
-
-
-def _chain(association: str, wires: list[bytes], want: int, *, keep_bodies: bool) -> _Chain:
-    """Check the chain and compute the Merkle root at size `want`, in one pass."""
-    previous: LedgerEntry | None = None
-    tree = MerkleTree()
-    result = _Chain(bodies=[] if keep_bodies else None)
-    for position, wire in enumerate(wires, start=1):
-        try:
-            signed = decode_signed(wire)
-            body = decode_body(signed.body)
-            entry = LedgerEntry(body=body, wire=wire, entry_hash=entry_hash(signed.body))
-            if body.association != association:
-                raise VerificationError("entry of another association", seq=position)
-            check_link(previous, entry)
-        except VerificationError as e:
-            return _Chain(finding=f"{association}#{position}: {e.reason}")
-        previous = entry
-        if result.bodies is not None:
-            result.bodies.append(body)
-        tree.append(leaf_hash(wire))
-        if position == want:
-            result.root_at_checkpoint = tree.root()
-    result.count = len(wires)
-    return result
-
-
-def _record_chain(association: str, chain: _Chain, checkpoint: Checkpoint | None,
+def _record_chain(association: str, chain: Chain, checkpoint: Checkpoint | None,
                   report: AuditReport) -> bool:
     """Put a chain's result in the report; False when the chain is broken (not replayable).
     A chain that holds but does not match its checkpoint is a finding and still replayed."""
@@ -407,13 +361,6 @@ def _record_chain(association: str, chain: _Chain, checkpoint: Checkpoint | None
     else:
         report.checkpoints[association] = checkpoint.size
     return True
-
-
-def _verify_chunk(args: tuple[list[bytes], Keyring]) -> int:
-    wires, keys = args
-    for wire in wires:
-        open_entry(wire, keys)
-    return len(wires)
 
 
 def _verify_signatures(paths: list[Path], keys: Keyring, report: AuditReport, bars: Progress,
@@ -444,12 +391,12 @@ def _verify_signatures(paths: list[Path], keys: Keyring, report: AuditReport, ba
                       for i in range(0, len(wires), SIGNATURE_CHUNK)]
             if pool is None:
                 try:
-                    report.signatures_verified += sum(map(_verify_chunk, chunks))
+                    report.signatures_verified += sum(map(verify_chunk, chunks))
                 except VerificationError as e:
                     report.findings.append(f"signature: {e}")
                 bars.advance(SIGNATURES, path.stat().st_size)
                 continue
-            pending.append((path.stat().st_size, [pool.submit(_verify_chunk, c)
+            pending.append((path.stat().st_size, [pool.submit(verify_chunk, c)
                                                   for c in chunks]))
             while len(pending) > 1:
                 collect(*pending.popleft())

@@ -1,0 +1,73 @@
+"""Checks on one ledger's bytes that run in worker processes of the audit (picklable).
+
+`check_chain` walks a ledger once: canonical bytes, seq, prev-hash, and the Merkle root at the
+checkpoint's size; the audit runs it in a second process while it replays the same ledger.
+`verify_chunk` re-verifies entry signatures under the registry's keys (`--full-signatures`).
+Both read only what they are given, so a worker imports little and returns small values.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.codec import EntryBody, decode_body, decode_canonical, decode_signed
+from ledger.entries import LedgerEntry, check_link, entry_hash, open_entry
+from ledger.errors import VerificationError
+from ledger.keyring import Keyring
+from ledger.merkle import MerkleTree, leaf_hash
+
+
+@dataclass
+class Chain:
+    """What checking one ledger's chain found (picklable: it comes back from the checker)."""
+
+    count: int | None = None  # entries, when the chain holds
+    finding: str | None = None
+    root_at_checkpoint: bytes | None = None
+    bodies: list[EntryBody] | None = None  # decoded once, when checked in this process
+    seconds: float = 0.0
+
+
+def chain_job(args: tuple[str, Path, int]) -> Chain:
+    """`check_chain` of a ledger file, timed (runs in the checker process)."""
+    association, path, want = args
+    started = time.perf_counter()
+    wires = list(decode_canonical(path.read_bytes(), list[bytes]))
+    chain = check_chain(association, wires, want, keep_bodies=False)
+    chain.seconds = time.perf_counter() - started
+    return chain
+
+
+def check_chain(association: str, wires: list[bytes], want: int, *, keep_bodies: bool) -> Chain:
+    """Check the chain and compute the Merkle root at size `want`, in one pass."""
+    previous: LedgerEntry | None = None
+    tree = MerkleTree()
+    result = Chain(bodies=[] if keep_bodies else None)
+    for position, wire in enumerate(wires, start=1):
+        try:
+            signed = decode_signed(wire)
+            body = decode_body(signed.body)
+            entry = LedgerEntry(body=body, wire=wire, entry_hash=entry_hash(signed.body))
+            if body.association != association:
+                raise VerificationError("entry of another association", seq=position)
+            check_link(previous, entry)
+        except VerificationError as e:
+            return Chain(finding=f"{association}#{position}: {e.reason}")
+        previous = entry
+        if result.bodies is not None:
+            result.bodies.append(body)
+        tree.append(leaf_hash(wire))
+        if position == want:
+            result.root_at_checkpoint = tree.root()
+    result.count = len(wires)
+    return result
+
+
+def verify_chunk(args: tuple[list[bytes], Keyring]) -> int:
+    """Verify every entry's signature; return the count (raises at the first bad one)."""
+    wires, keys = args
+    for wire in wires:
+        open_entry(wire, keys)
+    return len(wires)
