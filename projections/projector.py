@@ -192,8 +192,7 @@ class Projector(ProjectionReader):
             roster = batch.roster_rows()
             applications = batch.application_rows()
             cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in roster])
-            # In key order: consecutive inserts then land on the same B-tree pages.
-            cur.executemany(_INSERT_HISTORY, sorted(history_record(h) for h in batch.history))
+            cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
             cur.executemany(_UPSERT_APPLICATION, [application_record(a) for a in applications])
             cur.execute("UPDATE projection_tracking SET seq = ? WHERE association = ?",
                         (fresh[-1].seq, association))
