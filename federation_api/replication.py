@@ -40,6 +40,8 @@ log = logging.getLogger("alliance.replication")
 
 PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
+FETCH_BATCH = 256  # entries per pull; verification of one batch spreads over every core
+CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
 
 
 def stream_name(association: str) -> str:
@@ -258,16 +260,37 @@ class Replicator:
             return None  # the peer has not published yet
 
     async def _consume_once(self, peer: str, sub: JetStreamContext.PullSubscription) -> bool:
-        try:
-            msgs = await sub.fetch(batch=256, timeout=0.5)
-        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
-            return False
+        """Drain up to CONSUME_ROUNDS batches of one peer, fetching the next batch while the
+        current one is verified and stored (a catching-up node keeps the network and the
+        cores busy at once); then the loop moves on to the next peer."""
+        msgs = await self._fetch(sub)
         if not msgs:
             return False
-        await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
-        # Acks after the store commits; one bounded wait for the whole batch.
-        await asyncio.wait_for(asyncio.gather(*(m.ack() for m in msgs)), self.ack_timeout)
+        for round_ in range(1, CONSUME_ROUNDS + 1):
+            more = len(msgs) == FETCH_BATCH and round_ < CONSUME_ROUNDS
+            ahead = asyncio.create_task(self._fetch(sub)) if more else None
+            try:
+                await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
+                # Acks after the store commits; one bounded wait for the whole batch.
+                await asyncio.wait_for(asyncio.gather(*(m.ack() for m in msgs)),
+                                       self.ack_timeout)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()  # unacked messages are redelivered after ack_wait
+                raise
+            if ahead is None:
+                break
+            msgs = await ahead
+            if not msgs:
+                break
         return True
+
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            msgs: list[Msg] = await sub.fetch(batch=FETCH_BATCH, timeout=0.5)
+        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
+            return []
+        return msgs
 
     async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:
         """Verify and store; backfill any gap; then project."""
