@@ -19,7 +19,7 @@ from ledger.store import LedgerStore
 from projections.entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
-from projections.rows import ApplicationRow, HistoryRow, RosterRow
+from projections.rows import HistoryRow
 from projections.schema import (
     APPLICATION_COLUMNS,
     DDL,
@@ -61,7 +61,6 @@ class Projector(ProjectionReader):
         projection rule; any other association's such entry is recorded as a fault and
         skipped, identically on every node, so one peer's bad entry cannot stop projection."""
         super().__init__(db)
-        self._written: _Written | None = None  # during a bulk replay into empty tables
         self.strict = strict_associations
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -105,21 +104,15 @@ class Projector(ProjectionReader):
         with self.db.transaction() as cur:
             for index in SECONDARY_INDEXES:
                 cur.execute(f"DROP INDEX IF EXISTS {index}")
-            empty = self.db.dialect == "sqlite" and not any(
-                cur.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
-                for table in ("roster", "applications"))
-            tracked = _tracked_total(cur)
             if self.db.dialect == "sqlite":
                 # Roster and history keys are random (hashed ids), so once the tables outgrow
                 # SQLite's default 2 MiB page cache nearly every insert misses it; a larger
                 # cache while replaying keeps the touched B-tree pages in memory.
                 previous = cur.execute("PRAGMA cache_size").fetchall()[0][0]
                 cur.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-        self._written = _Written(tracked) if empty else None
         try:
             yield
         finally:
-            self._written = None
             if indexes:
                 self.db.ddl(DDL)
             if self.db.dialect == "sqlite":
@@ -177,9 +170,7 @@ class Projector(ProjectionReader):
                                         association=association, seq=entry.seq)
             if not fresh:
                 return 0
-            if self._written is not None and _tracked_total(cur) != self._written.tracked:
-                self._written = None  # another projector wrote meanwhile: read everything
-            batch = _load(cur, fresh, self._written)
+            batch = _load(cur, fresh)
             faults: list[tuple[str, int, str]] = []
             for entry in fresh:
                 try:
@@ -189,15 +180,12 @@ class Projector(ProjectionReader):
                         raise
                     faults.append((entry.association, entry.seq, str(e)))
             cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
-            roster = batch.roster_rows()
-            applications = batch.application_rows()
-            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in roster])
+            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in batch.roster_rows()])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
-            cur.executemany(_UPSERT_APPLICATION, [application_record(a) for a in applications])
+            cur.executemany(_UPSERT_APPLICATION,
+                            [application_record(a) for a in batch.application_rows()])
             cur.execute("UPDATE projection_tracking SET seq = ? WHERE association = ?",
                         (fresh[-1].seq, association))
-        if self._written is not None:  # after the commit: a rolled-back batch wrote nothing
-            self._written.add(roster, applications, fresh[-1].seq - tracked)
         return len(fresh)
 
     def _lock_position(self, cur: Cursor, association: str) -> int:
@@ -218,39 +206,7 @@ _INSERT_HISTORY = insert("status_history", HISTORY_COLUMNS)
 _UPSERT_APPLICATION = upsert("applications", APPLICATION_COLUMNS, "application_id")
 
 
-class _Written:
-    """Hashes of the keys written since a bulk replay began on empty tables.
-
-    A key whose hash is not here is in no table, so loading it needs no query: the first
-    batch of each ledger in a rebuild or an audit then reads nothing back (the misses were most
-    of a replay's reads). A hash collision only costs a query. Integers, not the keys: a
-    million of them take tens of MB.
-    """
-
-    def __init__(self, tracked: int) -> None:
-        self.aggregates: set[int] = set()  # roster.aggregate_id and applications.application_id
-        self.endorsement_ids: set[int] = set()
-        # The sum of the tracked seqs as this projector left them: if another writer (a
-        # second process on the same file) applied entries, the sum differs and the filter
-        # is dropped. SQLite only: its BEGIN IMMEDIATE makes the check and the batch atomic.
-        self.tracked = tracked
-
-    def add(self, roster: Iterable[RosterRow], applications: Iterable[ApplicationRow],
-            applied: int) -> None:
-        """Record the keys of rows just written by a batch of `applied` entries."""
-        self.tracked += applied
-        rows = list(roster)
-        self.aggregates.update(map(hash, [r.aggregate_id for r in rows]))
-        self.endorsement_ids.update(map(hash, [r.endorsement_id for r in rows]))
-        self.aggregates.update(map(hash, [a.application_id for a in applications]))
-
-
-def _tracked_total(cur: Cursor) -> int:
-    row = cur.execute("SELECT COALESCE(SUM(seq), 0) FROM projection_tracking").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _load(cur: Cursor, entries: Sequence[DecodedEntry], written: _Written | None) -> ViewBatch:
+def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
     """The rows that `entries` touch, read inside the batch's transaction."""
     endorsement_aggregates = sorted({e.aggregate_id for e in entries
                                      if e.event_type in ENDORSEMENT_EVENTS})
@@ -258,11 +214,6 @@ def _load(cur: Cursor, entries: Sequence[DecodedEntry], written: _Written | None
                               if e.event_type in APPLICATION_EVENTS})
     granted_ids = sorted({str(e.payload.get("endorsement_id")) for e in entries
                           if e.event_type in CREATED})
-    if written is not None:
-        endorsement_aggregates = [a for a in endorsement_aggregates
-                                  if hash(a) in written.aggregates]
-        application_ids = [a for a in application_ids if hash(a) in written.aggregates]
-        granted_ids = [i for i in granted_ids if hash(i) in written.endorsement_ids]
     corrected = {e.aggregate_id for e in entries if e.event_type == CORRECTED}
     rows = [roster_row(r) for r in _select_in(
         cur, select("roster", ROSTER_COLUMNS), "aggregate_id", endorsement_aggregates)]
