@@ -10,11 +10,11 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -75,20 +75,42 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_request_logging(app: FastAPI, metrics: Metrics) -> None:
-    """Log and count every request by its route template (never the raw path)."""
-    log = logging.getLogger("alliance.access")
+class RequestObserver:
+    """Pure ASGI middleware: log and count every request by its route template (never the raw
+    path). Starlette's `BaseHTTPMiddleware` would run each request in an extra task with a
+    streamed copy of the response, which measured about 200 us of a ~330 us verification."""
 
-    @app.middleware("http")
-    async def _observe(request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger("alliance.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request through, noting the status the app sends."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(elapsed)
-        log.info("request", extra={"method": request.method, "route": route,
-                                   "status": response.status_code,
-                                   "ms": round(elapsed * 1000, 2)})
-        return response
+        status = 500  # what the client sees if the app fails before it answers
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
+            self.log.info("request", extra={"method": method, "route": route,
+                                            "status": status, "ms": round(elapsed * 1000, 2)})
+
+
+def install_request_logging(app: FastAPI, metrics: Metrics) -> None:
+    """Log and count every request (see RequestObserver)."""
+    app.add_middleware(RequestObserver, metrics=metrics)
