@@ -95,8 +95,8 @@ def print_urls(association: str, base: str) -> None:
                         ("public verification", "/v1/verify?endorsement_id=...&last_name=..."),
                         ("status on a date", "/v1/status?endorsement_id=...&last_name=...&on="
                                              "YYYY-MM-DD"),
-                        ("status proof (token)", "/v1/proofs/status?endorsement_id=...&last_name=..."
-                                         "&as_of=YYYY-MM-DD"),
+                        ("status proof (token)", "/v1/proofs/status?endorsement_id=..."
+                                                 "&last_name=...&as_of=YYYY-MM-DD"),
                         ("signed receipt", "/v1/receipts?endorsement_id=...&last_name=..."),
                         ("printable receipt", "/receipts/view?endorsement_id=...&last_name=..."),
                         ("employer change feed", "/v1/changes?cursor=0 (employer token)"),

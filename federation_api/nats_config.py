@@ -7,8 +7,9 @@ only its own subjects into the hub, read peers only through its own durable cons
 (`reader-<id>`), and receive only what is addressed to it plus every association's
 checkpoints and cosignatures (`alliance.*.checkpoint`, `alliance.*.cosignature`: public,
 signed statements that each node must see to witness its peers; it still publishes only
-`alliance.<own id>.>`, so it can announce checkpoints and cosignatures only as itself). Ops (user `hub_admin`) creates the
-hub mirrors; nodes cannot create, change or delete hub streams.
+`alliance.<own id>.>`, so it can announce checkpoints and cosignatures only as itself).
+Ops (user `hub_admin`) creates the hub mirrors; nodes cannot create, change or delete hub
+streams.
 """
 
 from __future__ import annotations

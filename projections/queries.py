@@ -32,6 +32,11 @@ from projections.values import iso, parse_date
 _ROSTER = select("roster", ROSTER_COLUMNS)
 _HISTORY = select("status_history", HISTORY_COLUMNS)
 _APPLICATIONS = select("applications", APPLICATION_COLUMNS)
+_STATUS_AS_OF = (
+    f"SELECT {', '.join('r.' + c for c in ROSTER_COLUMNS)}, "
+    f"{', '.join('h.' + c for c in HISTORY_COLUMNS)} FROM roster r "
+    f"JOIN status_history h ON h.endorsement_id = r.endorsement_id AND h.effective_on <= ? "
+    f"WHERE r.endorsement_id = ?")
 
 
 def _by_id(row: RosterRow) -> str:
@@ -85,15 +90,13 @@ class ProjectionReader:
 
     def status_as_of(self, endorsement_id: str, on: dt.date) -> StatusAnswer | None:
         """The endorsement's recorded status and standing on `on`; None if not yet granted."""
-        with self.db.transaction() as cur:
-            found = cur.execute(f"{_ROSTER} WHERE endorsement_id = ?",
-                                (endorsement_id,)).fetchone()
-            if found is None:
-                return None
-            history = cur.execute(f"{_HISTORY} WHERE endorsement_id = ? AND effective_on <= ?",
-                                  (endorsement_id, iso(on))).fetchall()
-        if not history:
+        # One statement (one snapshot, one round trip): the roster row beside each history
+        # row in effect by `on`; none at all when either is missing.
+        rows = self.db.query(_STATUS_AS_OF, (iso(on), endorsement_id))
+        if not rows:
             return None
+        found = rows[0][:len(ROSTER_COLUMNS)]
+        history = [r[len(ROSTER_COLUMNS):] for r in rows]
         row = roster_row(found)
         then = recorded_on((history_row(r) for r in history), on)
         if then is None:
