@@ -11,8 +11,6 @@ exactly as every node does, with no second implementation of the rules.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -24,7 +22,6 @@ from ledger.database import Database, DatabaseUrl
 from ledger.entries import entry_hash
 from ledger.errors import LedgerError
 from ledger.merkle import leaf_hash, verify_inclusion
-from ledger.merkle_cache import SubtreeCache
 from ledger.status_proof import (
     PROOF_FORMAT,
     LedgerCheckpoint,
@@ -33,7 +30,6 @@ from ledger.status_proof import (
     StatusProof,
     StatusProofError,
 )
-from ledger.store import LedgerStore
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.rows import StatusAnswer
@@ -76,9 +72,8 @@ def build_status_proof(node: Node, answer: StatusAnswer, now: dt.datetime) -> St
         note, size = _covering_checkpoint(node, association, held[-1][0], now)
         checkpoints.append(LedgerCheckpoint(association=association, note=note))
         root = parse_body(parse_note(note).text).root_hash
-        subtrees = _subtrees(node.ledger, association)
         for seq, wire in held:
-            path = subtrees.inclusion(seq - 1, size)
+            path = node.log.inclusion(association, seq, size)
             # Cheap (log n hashes), and it means a node never hands out a proof that fails.
             verify_inclusion(leaf_hash(wire), seq - 1, size, path, root)
             entries.append(ProvenEntry(wire=wire, inclusion=tuple(path)))
@@ -150,30 +145,6 @@ def _covering_checkpoint(node: Node, association: str, seq: int,
             return note, _size_of(note)
     raise ProofUnavailable(f"no checkpoint of {association}'s ledger covering its entry {seq} "
                            f"has reached this node yet; try again later")
-
-
-_SUBTREES: weakref.WeakKeyDictionary[LedgerStore, dict[str, SubtreeCache]] = (
-    weakref.WeakKeyDictionary())
-_SUBTREES_LOCK = threading.Lock()
-
-
-def _subtrees(store: LedgerStore, association: str) -> SubtreeCache:
-    """The subtree cache of one ledger in one store (kept while the store lives): entries are
-    never rewritten, so the roots of its complete subtrees stay valid for good."""
-    with _SUBTREES_LOCK:
-        per_store = _SUBTREES.setdefault(store, {})
-        cache = per_store.get(association)
-        if cache is None:
-            held = weakref.ref(store)  # the cache must not keep its own key alive
-
-            def read(lo: int, hi: int) -> list[bytes]:
-                live = held()
-                if live is None:
-                    raise ValueError("the ledger store was closed")
-                return [leaf_hash(w) for w in live.wires(association, lo + 1, hi)]
-
-            cache = per_store[association] = SubtreeCache(read)
-        return cache
 
 
 def _size_of(note: bytes | None) -> int:

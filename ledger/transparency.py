@@ -32,10 +32,10 @@ from ledger.database import Cursor, Database
 from ledger.merkle import (
     MerkleTree,
     consistency_proof,
-    inclusion_proof,
     leaf_hash,
 )
 from ledger.merkle import root as merkle_root
+from ledger.merkle_cache import SubtreeCache
 from ledger.registry import RegistryState
 from ledger.signing import Signer
 from ledger.store import LedgerStore
@@ -83,6 +83,7 @@ class LedgerLog:
         self._registry = registry or (lambda: None)
         db.ddl(_DDL)
         self._trees: dict[str, MerkleTree] = {}
+        self._subtree_caches: dict[str, SubtreeCache] = {}
         self._known_roots: dict[tuple[str, int], bytes] = {}
         self._wanted: dict[str, set[int]] = {}
         self._verified: dict[tuple[bytes, bytes], tuple[frozenset[str], int]] = {}
@@ -165,7 +166,20 @@ class LedgerLog:
         """Proof that entry `seq` is in the tree of `size` entries."""
         if not 1 <= seq <= size:
             raise ValueError(f"seq must be in 1..{size}")
-        return inclusion_proof(self.leaf_hashes(association, size), seq - 1)
+        return self._subtrees(association).inclusion(seq - 1, size)
+
+    def _subtrees(self, association: str) -> SubtreeCache:
+        # Entries are never rewritten, so the roots of a ledger's complete subtrees stay valid
+        # for good: a proof then costs O(log n) hashes and one small read, not a pass over
+        # every leaf (ledger/merkle_cache.py; `merkle` stays the reference in the tests).
+        with self._lock:
+            cache = self._subtree_caches.get(association)
+            if cache is None:
+                def read(lo: int, hi: int) -> list[bytes]:
+                    return [leaf_hash(w) for w in self.store.wires(association, lo + 1, hi)]
+
+                cache = self._subtree_caches[association] = SubtreeCache(read)
+            return cache
 
     def consistency(self, association: str, old_size: int, new_size: int) -> list[bytes]:
         """Proof that the tree of `old_size` is a prefix of the tree of `new_size`."""
