@@ -141,7 +141,8 @@ async def serve_alliance(root: Path, host: str, nats_url: str) -> None:
     nodes = {a: Node(s) for a, s in build_alliance(root, now()).items()}
     servers = {a: _QuietServer(uvicorn.Config(
         create_app(n, Replicator(n, nats_url, peers=n.peers)), host=host,
-        port=free_port(host), log_config=None, access_log=False)) for a, n in nodes.items()}
+        port=free_port(host), log_config=None, access_log=False,
+        proxy_headers=False)) for a, n in nodes.items()}  # no X-Forwarded-For trust (rate limits)
     tasks = [asyncio.create_task(s.serve()) for s in servers.values()]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
