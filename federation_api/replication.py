@@ -40,7 +40,7 @@ log = logging.getLogger("alliance.replication")
 
 PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
-FETCH_BATCH = 256  # entries per pull; verification of one batch spreads over every core
+FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
 CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
 
 
