@@ -1,23 +1,26 @@
 """`alliance export` and `alliance audit`: prove a node's history without trusting the node.
 
 An export directory holds the registry (genesis and entries), every ledger's wire bytes, the
-latest signed (and cosigned) checkpoint of each ledger, and the node's projection digest. The
-audit:
+latest signed (and cosigned) checkpoint of each ledger (`checkpoints/<ID>.note`), the latest
+one its witnesses' quorum cosigned when there is one (`checkpoints/<ID>.witnessed.note`), and
+the node's projection digest. The audit:
 1. verifies the registry from genesis (quorum signatures) to learn the key windows and the
    member associations, which are the witnesses;
 2. checks each checkpoint: the association's signature, and every cosignature against the
-   witness's key valid at the cosignature's time (see `federation_api.audit_witnesses`);
+   witness's key valid at the cosignature's time (see `federation_api.audit_witnesses`); a
+   witnessed checkpoint must carry the quorum;
 3. checks every ledger's hash chain (seq, prev-hash, canonical bytes) and recomputes its
-   Merkle root at the checkpoint's size, in the same pass (`audit_chains`), in a second
-   process when there is a second core;
+   Merkle roots at both checkpoints' sizes, in the same pass (`audit_chains`), in a second
+   process when there is a second core: the witnessed root must be the root of a prefix of
+   the exported ledger, which proves the audited history extends what the witnesses saw;
 4. meanwhile replays the ledger into fresh projections (again without a ledger whose chain
    turns out broken), and compares the digest with the node's; with `--as-of`, only the
    entries recorded up to that date;
 5. with `--full-signatures`, re-verifies every entry signature on all cores.
 Ledgers are read one at a time, so memory holds one ledger, not the whole Alliance. Any finding
-makes the exit code non-zero; a checkpoint cosigned by fewer witnesses than the registry's
-quorum is a warning (a node signs a fresh checkpoint at export time, before its peers could
-cosign it) unless the auditor asks for witnessed checkpoints (`require_witnessed`).
+makes the exit code non-zero. A ledger with no checkpoint cosigned by the registry's quorum
+at all (the fresh one a node signs at export time is not cosigned yet; the witnessed one is
+older) is a warning, unless the auditor asks for witnessed checkpoints (`require_witnessed`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Protocol
 
 from federation_api.audit_chains import Chain, chain_job, check_chain, verify_chunk
-from federation_api.audit_witnesses import Trust, check_cosignatures, load_trust
+from federation_api.audit_witnesses import Trust, check_cosignatures, load_trust, origin_keys
 from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
 from ledger.codec import (
     EntryBody,
@@ -68,6 +71,7 @@ class AuditReport:
     checkpoints: dict[str, int] = field(default_factory=dict)
     witnesses: dict[str, list[str]] = field(default_factory=dict)  # valid cosigners
     witness_quorum: int = 0
+    witnessed: dict[str, list[int]] = field(default_factory=dict)  # sizes proven witnessed
     replayed: int = 0
     digest: str = ""
     node_digest: str = ""
@@ -84,6 +88,7 @@ class AuditReport:
         """The JSON report (`alliance audit --json`)."""
         return {"ok": self.ok, "ledgers": self.ledgers, "checkpoints": self.checkpoints,
                 "witnesses": self.witnesses, "witness_quorum": self.witness_quorum,
+                "witnessed": self.witnessed,
                 "signatures_verified": self.signatures_verified, "replayed": self.replayed,
                 "digest": self.digest, "node_digest": self.node_digest,
                 "findings": self.findings, "warnings": self.warnings,
@@ -138,10 +143,12 @@ def export(node: object, out: Path) -> list[Path]:
         path = out / "ledgers" / f"{association}.bin"
         path.write_bytes(encode(list(node.ledger.wires(association))))
         written.append(path)
-        note = node.log.latest_checkpoint(association)
-        if note is not None:
-            (out / "checkpoints" / f"{association}.note").write_bytes(note)
-            written.append(out / "checkpoints" / f"{association}.note")
+        for suffix, note in ((".note", node.log.latest_checkpoint(association)),
+                             (".witnessed.note",
+                              node.log.latest_witnessed_checkpoint(association))):
+            if note is not None:
+                (out / "checkpoints" / f"{association}{suffix}").write_bytes(note)
+                written.append(out / "checkpoints" / f"{association}{suffix}")
     (out / "digest.txt").write_text(node.projector.digest() + "\n")
     written.append(out / "digest.txt")
     return written
@@ -200,7 +207,7 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
     """Check and replay every ledger; return the associations whose replay went wrong (a
     chain that broke after its entries were replayed, or a replay that failed): the digest
     is then made again from the ledgers whose chain held."""
-    pending: list[tuple[str, Future[Chain], Checkpoint | None, int, bool, bool]] = []
+    pending: list[tuple[str, Future[Chain], _Notes, int, bool, bool]] = []
     broken: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
@@ -215,18 +222,18 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
                     if wires is None:
                         continue
                     with clock(CHECKPOINTS):
-                        checkpoint = _checkpoint(root, association, trust, report,
-                                                 require_witnessed=require_witnessed)
+                        notes = _checkpoints(root, association, trust, report)
                     bars.advance(CHECKPOINTS, 1)
-                    want = checkpoint.size if checkpoint is not None else -1
                     if checker is None:
                         with clock(CHAINS):
-                            chain = check_chain(association, wires, want, keep_bodies=True)
+                            chain = check_chain(association, wires, notes.wants(),
+                                                keep_bodies=True)
                         bars.advance(CHAINS, size)
-                        bodies = chain.bodies if _record_chain(association, chain, checkpoint,
-                                                               report) else None
+                        holds = _record_chain(association, chain, notes, report, trust,
+                                              require_witnessed=require_witnessed)
+                        bodies = chain.bodies if holds else None
                     else:
-                        future = checker.submit(chain_job, (association, path, want))
+                        future = checker.submit(chain_job, (association, path, notes.wants()))
                         with clock(REPLAY):
                             bodies = _decode_stored(wires)
                     attempted, clean = bodies is not None, True
@@ -235,15 +242,15 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
                             clean = _apply(projector, bodies, as_of, report)
                     bars.advance(REPLAY, size)
                     if checker is not None:
-                        pending.append((association, future, checkpoint, size, attempted,
-                                        clean))
+                        pending.append((association, future, notes, size, attempted, clean))
                     elif not clean:
                         broken.add(association)
-                for association, future, checkpoint, size, attempted, clean in pending:
+                for association, future, notes, size, attempted, clean in pending:
                     chain = future.result()
                     report.seconds[CHAINS] = report.seconds.get(CHAINS, 0.0) + chain.seconds
                     bars.advance(CHAINS, size)
-                    holds = _record_chain(association, chain, checkpoint, report)
+                    holds = _record_chain(association, chain, notes, report, trust,
+                                          require_witnessed=require_witnessed)
                     if (attempted and not holds) or not clean:
                         broken.add(association)
                 clock.start(REPLAY)
@@ -310,57 +317,127 @@ def _recorded_by(bodies: list[EntryBody], as_of: dt.date) -> list[EntryBody]:
     return bodies
 
 
-def _checkpoint(root: Path, association: str, trust: Trust, report: AuditReport, *,
-                require_witnessed: bool) -> Checkpoint | None:
+@dataclass
+class _Notes:
+    """One ledger's checkpoints in the export whose signatures verified: the latest one, and
+    the latest one cosigned by the witness quorum (None when absent or not verifying)."""
+
+    latest: Checkpoint | None = None
+    latest_witnesses: int = 0  # valid cosignatures on the latest one
+    witnessed: Checkpoint | None = None
+
+    def wants(self) -> frozenset[int]:
+        """The sizes whose Merkle roots the chain check must compute."""
+        return frozenset(c.size for c in (self.latest, self.witnessed) if c is not None)
+
+
+def _checkpoints(root: Path, association: str, trust: Trust, report: AuditReport) -> _Notes:
+    notes = _Notes()
     note_path = root / "checkpoints" / f"{association}.note"
     if not note_path.exists():
         report.findings.append(f"{association}: no signed checkpoint in the export")
+    else:
+        note = note_path.read_bytes()
+        # The latest checkpoint is signed with the association's latest key (the one open, or
+        # the last one before a suspension or withdrawal): a rotated-out key fails here.
+        opened = _open(association, note, origin_keys(association, trust, note, latest=True),
+                       "checkpoint", report)
+        if opened is not None:
+            cosigned = check_cosignatures(association, note, trust)
+            report.findings.extend(cosigned.findings)
+            report.warnings.extend(cosigned.warnings)
+            report.witnesses[association] = cosigned.witnesses
+            notes.latest, notes.latest_witnesses = opened, len(cosigned.witnesses)
+    witnessed_path = root / "checkpoints" / f"{association}.witnessed.note"
+    if witnessed_path.exists():
+        notes.witnessed = _witnessed(association, witnessed_path.read_bytes(), trust, report)
+    return notes
+
+
+def _witnessed(association: str, note: bytes, trust: Trust,
+               report: AuditReport) -> Checkpoint | None:
+    """The witnessed checkpoint, if its origin signature, every cosignature and the quorum
+    hold (an older one may be signed with a key rotated out since: the key the registry
+    allowed when it was cosigned verifies it)."""
+    what = "witnessed checkpoint"
+    checkpoint = _open(association, note, origin_keys(association, trust, note, latest=False),
+                       what, report)
+    if checkpoint is None:
         return None
-    # Checkpoints are signed with the association's latest key (the one open, or the last
-    # one before a suspension or withdrawal): one signed with a rotated-out key fails here.
-    keys = trust.keyring
-    record = keys.current(association) or next(
-        (k for k in reversed(keys.keys) if k.association == association), None)
-    if record is None:
-        report.findings.append(f"{association}: no key in the registry")
+    cosigned = check_cosignatures(association, note, trust,
+                                  which=f"{what} at {checkpoint.size}")
+    report.findings.extend(cosigned.findings)
+    report.warnings.extend(cosigned.warnings)
+    if trust.registry is None:
+        report.findings.append(f"{association}: {what} in an export without a registry, "
+                               f"which alone names the witnesses")
         return None
-    note = note_path.read_bytes()
-    try:
-        checkpoint = open_checkpoint(note, {origin_of(association): record.public_key})
-    except CheckpointError as e:
-        report.findings.append(f"{association}: checkpoint does not verify: {e}")
+    # A bad line among enough good ones is a finding already; the good ones still count.
+    if len(cosigned.witnesses) < trust.witness_quorum:
+        report.findings.append(f"{association}: {what} at {checkpoint.size} has "
+                               f"{len(cosigned.witnesses)} valid cosignatures, the registry's "
+                               f"quorum is {trust.witness_quorum}")
         return None
-    witnessed = check_cosignatures(association, note, trust)
-    report.findings.extend(witnessed.findings)
-    report.warnings.extend(witnessed.warnings)
-    report.witnesses[association] = witnessed.witnesses
-    if trust.witness_quorum and len(witnessed.witnesses) < trust.witness_quorum:
-        message = (f"{association}: checkpoint at {checkpoint.size} has "
-                   f"{len(witnessed.witnesses)} valid cosignatures, the registry's quorum is "
-                   f"{trust.witness_quorum}")
-        (report.findings if require_witnessed else report.warnings).append(message)
     return checkpoint
 
 
-def _record_chain(association: str, chain: Chain, checkpoint: Checkpoint | None,
-                  report: AuditReport) -> bool:
+def _open(association: str, note: bytes, keys: list[bytes], what: str,
+          report: AuditReport) -> Checkpoint | None:
+    """The checkpoint of a note whose origin signature verifies under one of `keys`."""
+    if not keys:
+        report.findings.append(f"{association}: no key in the registry")
+        return None
+    problem: CheckpointError | None = None
+    for key in keys:
+        try:
+            return open_checkpoint(note, {origin_of(association): key})
+        except CheckpointError as e:
+            problem = problem or e
+    report.findings.append(f"{association}: {what} does not verify: {problem}")
+    return None
+
+
+def _record_chain(association: str, chain: Chain, notes: _Notes, report: AuditReport,
+                  trust: Trust, *, require_witnessed: bool) -> bool:
     """Put a chain's result in the report; False when the chain is broken (not replayable).
-    A chain that holds but does not match its checkpoint is a finding and still replayed."""
+    A chain that holds but does not match a checkpoint is a finding and still replayed."""
     if chain.count is None:
         report.findings.append(chain.finding or f"{association}: chain broken")
         return False
     report.ledgers[association] = chain.count
-    if checkpoint is None:
-        return True
-    if checkpoint.size > chain.count:
-        report.findings.append(f"{association}: checkpoint of size {checkpoint.size} but only "
-                               f"{chain.count} entries (entries removed?)")
-    elif chain.root_at_checkpoint != checkpoint.root_hash:
-        report.findings.append(f"{association}: Merkle root of the first {checkpoint.size} "
-                               f"entries does not match the signed checkpoint (rewritten?)")
-    else:
-        report.checkpoints[association] = checkpoint.size
+    witnessed: set[int] = set()
+    quorum = trust.witness_quorum
+    if notes.latest is not None and _matches(association, chain, notes.latest, report,
+                                             what="signed checkpoint"):
+        report.checkpoints[association] = notes.latest.size
+        if quorum and notes.latest_witnesses >= quorum:
+            witnessed.add(notes.latest.size)
+    if notes.witnessed is not None and _matches(association, chain, notes.witnessed, report,
+                                                what="witnessed checkpoint"):
+        witnessed.add(notes.witnessed.size)
+    if witnessed:
+        report.witnessed[association] = sorted(witnessed)
+    elif quorum and notes.latest is not None:
+        message = (f"{association}: checkpoint at {notes.latest.size} has "
+                   f"{notes.latest_witnesses} valid cosignatures, the registry's quorum is "
+                   f"{quorum}, and the export holds no witnessed checkpoint of this ledger")
+        (report.findings if require_witnessed else report.warnings).append(message)
     return True
+
+
+def _matches(association: str, chain: Chain, checkpoint: Checkpoint, report: AuditReport, *,
+             what: str) -> bool:
+    """Whether the ledger's first `checkpoint.size` entries give the checkpoint's root."""
+    count = chain.count or 0
+    if checkpoint.size > count:
+        report.findings.append(f"{association}: {what} of size {checkpoint.size} but only "
+                               f"{count} entries (entries removed?)")
+    elif chain.roots.get(checkpoint.size) != checkpoint.root_hash:
+        report.findings.append(f"{association}: Merkle root of the first {checkpoint.size} "
+                               f"entries does not match the {what} (rewritten?)")
+    else:
+        return True
+    return False
 
 
 def _verify_signatures(paths: list[Path], keys: Keyring, report: AuditReport, bars: Progress,

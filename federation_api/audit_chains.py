@@ -1,7 +1,9 @@
 """Checks on one ledger's bytes that run in worker processes of the audit (picklable).
 
-`check_chain` walks a ledger once: canonical bytes, seq, prev-hash, and the Merkle root at the
-checkpoint's size; the audit runs it in a second process while it replays the same ledger.
+`check_chain` walks a ledger once: canonical bytes, seq, prev-hash, and the Merkle roots at the
+checkpoints' sizes (the latest one's and the witnessed one's, a prefix) taken from the same
+growing tree, so one pass and O(log n) memory cover both; the audit runs it in a second
+process while it replays the same ledger.
 `verify_chunk` re-verifies entry signatures under the registry's keys (`--full-signatures`).
 Both read only what they are given, so a worker imports little and returns small values.
 """
@@ -9,7 +11,7 @@ Both read only what they are given, so a worker imports little and returns small
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.codec import EntryBody, decode_body, decode_canonical, decode_signed
@@ -25,26 +27,30 @@ class Chain:
 
     count: int | None = None  # entries, when the chain holds
     finding: str | None = None
-    root_at_checkpoint: bytes | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)  # Merkle root at each wanted size
     bodies: list[EntryBody] | None = None  # decoded once, when checked in this process
     seconds: float = 0.0
 
 
-def chain_job(args: tuple[str, Path, int]) -> Chain:
+def chain_job(args: tuple[str, Path, frozenset[int]]) -> Chain:
     """`check_chain` of a ledger file, timed (runs in the checker process)."""
-    association, path, want = args
+    association, path, wants = args
     started = time.perf_counter()
     wires = list(decode_canonical(path.read_bytes(), list[bytes]))
-    chain = check_chain(association, wires, want, keep_bodies=False)
+    chain = check_chain(association, wires, wants, keep_bodies=False)
     chain.seconds = time.perf_counter() - started
     return chain
 
 
-def check_chain(association: str, wires: list[bytes], want: int, *, keep_bodies: bool) -> Chain:
-    """Check the chain and compute the Merkle root at size `want`, in one pass."""
+def check_chain(association: str, wires: list[bytes], wants: frozenset[int], *,
+                keep_bodies: bool) -> Chain:
+    """Check the chain and compute the Merkle root at each size in `wants`, in one pass (a
+    size beyond the ledger gets no root: the caller names that)."""
     previous: LedgerEntry | None = None
     tree = MerkleTree()
     result = Chain(bodies=[] if keep_bodies else None)
+    if 0 in wants:
+        result.roots[0] = tree.root()
     for position, wire in enumerate(wires, start=1):
         try:
             signed = decode_signed(wire)
@@ -59,8 +65,8 @@ def check_chain(association: str, wires: list[bytes], want: int, *, keep_bodies:
         if result.bodies is not None:
             result.bodies.append(body)
         tree.append(leaf_hash(wire))
-        if position == want:
-            result.root_at_checkpoint = tree.root()
+        if position in wants:
+            result.roots[position] = tree.root()
     result.count = len(wires)
     return result
 

@@ -72,6 +72,10 @@ def _summary(report: AuditReport, as_of: dt.date | None, *, full_signatures: boo
         where = (f"checkpoint at {checkpoint} matches its Merkle root, cosigned by "
                  f"{len(witnesses)} witnesses" if checkpoint is not None
                  else "no matching checkpoint")
+        witnessed = report.witnessed.get(association)
+        if witnessed:
+            where += ("; witnessed by the quorum at " + ", ".join(map(str, witnessed))
+                      + " (a prefix of the exported ledger)")
         print(f"{association}: {count} entries, chain intact, {where}")
     if report.witness_quorum:
         print(f"witness quorum set by the registry: {report.witness_quorum}")

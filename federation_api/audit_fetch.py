@@ -3,8 +3,9 @@
 The audit then runs on that directory exactly as on one written by `alliance export`, so a
 node audited over HTTP is checked by the same code: nothing the node says is trusted beyond
 the registry's genesis (which the auditor compares with the one distributed out of band).
-Fetch order: heads and digest first, then each checkpoint, then the entries up to the larger
-of the head and the checkpoint, so a ledger that grows meanwhile still covers its checkpoint.
+Fetch order: heads and digest first, then each ledger's checkpoints (the latest, and the
+latest one cosigned by the witness quorum), then the entries up to the larger of the head and
+the checkpoint, so a ledger that grows meanwhile still covers its checkpoint.
 """
 
 from __future__ import annotations
@@ -89,9 +90,16 @@ def fetch(url: str, token: str, out: Path, *, timeout: float = 30.0) -> dict[str
     fetched: dict[str, int] = {}
     for association, head in sorted(heads["heads"].items()):
         last = head
-        note = client.get(f"/v1/ledger/{association}/checkpoint")
-        if note is not None:
-            (out / "checkpoints" / f"{association}.note").write_bytes(note)
+        found = client.get(f"/v1/ledger/{association}/checkpoints")
+        notes = json.loads(found) if found is not None else {}
+        if not isinstance(notes, dict):
+            raise FetchError(f"GET /v1/ledger/{association}/checkpoints: not an object")
+        for suffix, key in ((".note", "note"), (".witnessed.note", "witnessed_note")):
+            text = notes.get(key)
+            if not isinstance(text, str):
+                continue
+            note = text.encode()
+            (out / "checkpoints" / f"{association}{suffix}").write_bytes(note)
             with contextlib.suppress(CheckpointError):  # the audit names a bad checkpoint
                 last = max(last, parse_body(parse_note(note).text).size)
         wires = _entries(client, association, last)

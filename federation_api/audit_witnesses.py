@@ -57,8 +57,43 @@ class Cosigned:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_cosignatures(association: str, note: bytes, trust: Trust) -> Cosigned:
-    """Classify every line of a checkpoint note (whose origin signature was checked already)."""
+def origin_keys(association: str, trust: Trust, note: bytes, *, latest: bool) -> list[bytes]:
+    """Public keys that may have signed an association's checkpoint note, to try in order.
+
+    The latest checkpoint is signed with the association's latest key (the one open, or the
+    last one before a suspension or withdrawal). An older, witnessed one may predate a key
+    rotation (`latest=False`): then also each key the registry allowed the association at a
+    time its cosignatures claim, the time the witnesses checked that signature. A forged
+    claim gains nothing: the cosignatures themselves must still verify, up to the quorum."""
+    keys = trust.keyring
+    record = keys.current(association) or next(
+        (k for k in reversed(keys.keys) if k.association == association), None)
+    found = [record.public_key] if record is not None else []
+    if latest or trust.registry is None:
+        return found
+    origin = origin_of(association)
+    for sig in parse_note(note).signatures:
+        timestamp = claimed_timestamp(sig.signature) if sig.name != origin else None
+        if timestamp is None:
+            continue
+        at = key_at(trust.registry, association, dt.datetime.fromtimestamp(timestamp, dt.UTC))
+        if at is not None and at.public_key not in found:
+            found.append(at.public_key)
+    return found
+
+
+def check_cosignatures(association: str, note: bytes, trust: Trust, *,
+                       which: str | None = None) -> Cosigned:
+    """Classify every line of a checkpoint note (whose origin signature was checked already);
+    `which` names the note in the messages when it is not the latest checkpoint."""
+    result = _classify(association, note, trust)
+    if which is not None:
+        result.findings = [f"{m} (on the {which})" for m in result.findings]
+        result.warnings = [f"{m} (on the {which})" for m in result.warnings]
+    return result
+
+
+def _classify(association: str, note: bytes, trust: Trust) -> Cosigned:
     result = Cosigned()
     parsed = parse_note(note)
     others = [s for s in parsed.signatures if s.name != origin_of(association)]

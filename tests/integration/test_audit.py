@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from domain.levels import Level
 from domain.policy import AssociationPolicy
 from federation_api.audit import audit, export
+from federation_api.audit_fetch import fetch
 from federation_api.demo_seed import seed
 from federation_api.node import Node, init_node
 from federation_api.settings import Settings
+from federation_api.tokens import Role
 from ledger.codec import decode_canonical, encode
 from ledger.signing import Signer
 
@@ -201,6 +207,183 @@ def test_checkpoint_signed_with_a_rotated_out_key_is_a_finding(
     report = audit(copy)
     assert any("AK: checkpoint does not verify" in f for f in report.findings), report.findings
     assert report.ledgers["AK"] > 0  # the entries, signed before the rotation, still chain
+
+
+# -- exports that carry a witnessed checkpoint (an older size than the latest) -------------
+
+
+@dataclass
+class Witnessed:
+    """AK's export (and its fetch over HTTP) after MI and TX cosigned a checkpoint of
+    `size` entries and AK's ledger grew past it; the members' key files."""
+
+    exported: Path
+    fetched: Path
+    keys: dict[str, Path]
+    size: int
+
+
+@pytest.fixture(scope="module")
+def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
+    from federation_api.clock import now
+    from federation_api.endorsement_ids import new_endorsement_id
+    from federation_api.local_alliance import found_alliance
+    from federation_api.node import NodePaths
+    from ledger.checkpoints import add_cosignature, parse_body, parse_note
+    from ledger.witnessing import witness_name
+
+    root = tmp_path_factory.mktemp("witnessed")
+    settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
+                              GOVERNANCE, alliance="test", created=NOW)
+    keys = {a: NodePaths(s.data_dir).signing_key for a, s in settings.items()}
+    node = Node(settings["AK"])
+    try:
+        seed(node, dt.date(2026, 6, 1))
+        note = node.log.sign_checkpoint("AK", node.signer, NOW)
+        size = parse_body(parse_note(note).text).size
+        at = int(NOW.timestamp()) + 3600
+        for peer in ("MI", "TX"):  # as checkpoint gossip brings a peer's cosigned note back
+            cosigned = add_cosignature(note, witness_name(peer), _member(keys, peer), at)
+            assert node.witness.collect(cosigned, NOW + dt.timedelta(hours=2)) == 1
+        node.service.record_existing(  # the ledger grows past the witnessed checkpoint
+            endorsement_id=new_endorsement_id("AK", "later"), person_id="AK-P-0099",
+            family_name="Later", given_name="Ann", level=Level.IFS, designation=None,
+            granted_on=dt.date(2021, 1, 1), valid_through=dt.date(2026, 12, 31),
+            legacy_reference="paper-later", now=now())
+        export(node, root / "export")
+        with _served(node) as url:
+            _, token = node.tokens.issue(label="auditor", role=Role.AUDITOR, now=NOW)
+            fetch(url, token, root / "fetched")
+    finally:
+        node.close()
+    return Witnessed(root / "export", root / "fetched", keys, size)
+
+
+@contextmanager
+def _served(node: Node) -> Iterator[str]:
+    """The node's real app on a loopback port until the block ends; yields its URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from federation_api.app import create_app
+    from federation_api.nats_process import free_port
+
+    port = free_port("127.0.0.1")
+    server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
+                                           log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, name="audit-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def _witnessed_note(export_dir: Path, size: int, root_hash: bytes, keys: dict[str, Path],
+                    cosigners: tuple[tuple[str, Signer], ...]) -> None:
+    """Replace the witnessed note with one AK signed over (size, root_hash), cosigned."""
+    from ledger.checkpoints import Checkpoint, add_cosignature, sign_note
+    from ledger.transparency import origin_of
+
+    body = Checkpoint(origin=origin_of("AK"), size=size, root_hash=root_hash).body()
+    note = sign_note(body, origin_of("AK"), _member(keys, "AK"))
+    for name, signer in cosigners:
+        note = add_cosignature(note, name, signer, int(NOW.timestamp()) + 3600)
+    (export_dir / "checkpoints" / "AK.witnessed.note").write_bytes(note)
+
+
+def _quorum(keys: dict[str, Path]) -> tuple[tuple[str, Signer], ...]:
+    return (("alliance-witness/MI", _member(keys, "MI")),
+            ("alliance-witness/TX", _member(keys, "TX")))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_honest_witnessed_export_passes_require_witnessed(witnessed: Witnessed,
+                                                             workers: int) -> None:
+    from ledger.checkpoints import parse_note
+
+    latest = parse_note((witnessed.exported / "checkpoints" / "AK.note").read_bytes())
+    assert len(latest.signatures) == 1  # the fresh checkpoint: AK's signature only
+    report = audit(witnessed.exported, require_witnessed=True, workers=workers)
+    assert report.ok, report.findings
+    assert report.ledgers["AK"] == report.checkpoints["AK"] == witnessed.size + 1
+    assert report.witnessed == {"AK": [witnessed.size]}
+    assert report.as_json()["witnessed"] == {"AK": [witnessed.size]}
+    assert not [w for w in report.warnings if "quorum" in w], report.warnings
+
+
+def test_audit_over_http_fetches_the_witnessed_checkpoint(witnessed: Witnessed) -> None:
+    for name in ("AK.note", "AK.witnessed.note"):
+        assert (witnessed.fetched / "checkpoints" / name).read_bytes() == (
+            witnessed.exported / "checkpoints" / name).read_bytes()
+    report = audit(witnessed.fetched, require_witnessed=True, workers=1)
+    assert report.ok, report.findings
+    assert report.witnessed == {"AK": [witnessed.size]}
+
+
+def test_a_witnessed_checkpoint_of_another_history_is_a_finding(witnessed: Witnessed,
+                                                                tmp_path: Path) -> None:
+    from ledger.merkle import leaf_hash
+    from ledger.merkle import root as merkle_root
+
+    copy = _copy(witnessed.exported, tmp_path)
+    wires = _ledger(copy)[:witnessed.size]
+    other = merkle_root([leaf_hash(w) for w in reversed(wires)])  # same entries, reordered
+    _witnessed_note(copy, witnessed.size, other, witnessed.keys, _quorum(witnessed.keys))
+    report = audit(copy, require_witnessed=True)
+    assert report.findings[0] == (f"AK: Merkle root of the first {witnessed.size} entries "
+                                  f"does not match the witnessed checkpoint (rewritten?)")
+    assert "no witnessed checkpoint" in report.findings[1] and len(report.findings) == 2
+    assert "AK" not in report.witnessed
+    assert report.checkpoints["AK"] == report.ledgers["AK"]  # the latest one still matches
+
+
+def test_a_witnessed_checkpoint_larger_than_the_ledger_is_a_finding(witnessed: Witnessed,
+                                                                    tmp_path: Path) -> None:
+    copy = _copy(witnessed.exported, tmp_path)
+    count = len(_ledger(copy))
+    _witnessed_note(copy, count + 3, bytes(range(32)), witnessed.keys, _quorum(witnessed.keys))
+    report = audit(copy, workers=1)
+    assert report.findings == [f"AK: witnessed checkpoint of size {count + 3} but only "
+                               f"{count} entries (entries removed?)"]
+
+
+def test_a_witnessed_checkpoint_with_a_non_member_cosignature_is_a_finding(
+        witnessed: Witnessed, tmp_path: Path) -> None:
+    copy = _copy(witnessed.exported, tmp_path)
+    size = witnessed.size
+    _witnessed_note(copy, size, _witnessed_root(copy), witnessed.keys,
+                    (*_quorum(witnessed.keys), ("alliance-witness/ZZ", Signer.generate())))
+    report = audit(copy, require_witnessed=True)
+    assert report.findings == [f"AK: cosignature from a non-member 'ZZ' (on the witnessed "
+                               f"checkpoint at {size})"]
+    assert report.witnessed == {"AK": [size]}  # MI's and TX's cosignatures still count
+
+
+def test_a_witnessed_checkpoint_below_quorum_is_a_finding(witnessed: Witnessed,
+                                                          tmp_path: Path) -> None:
+    copy = _copy(witnessed.exported, tmp_path)
+    _witnessed_note(copy, witnessed.size, _witnessed_root(copy), witnessed.keys,
+                    _quorum(witnessed.keys)[:1])
+    report = audit(copy)
+    assert report.findings == [f"AK: witnessed checkpoint at {witnessed.size} has 1 valid "
+                               f"cosignatures, the registry's quorum is 2"]
+    assert report.witnessed == {}
+    assert any("no witnessed checkpoint" in w for w in report.warnings), report.warnings
+
+
+def _witnessed_root(export_dir: Path) -> bytes:
+    from ledger.checkpoints import parse_body, parse_note
+
+    note = (export_dir / "checkpoints" / "AK.witnessed.note").read_bytes()
+    return parse_body(parse_note(note).text).root_hash
 
 
 def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> None:
