@@ -6,7 +6,6 @@ tokens, names and evidence therefore cannot reach a log line through the request
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -16,11 +15,24 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.codec import encode_json_line
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and the `extra` fields."""
+
+    _second = -1
+    _stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """Local time to the second, formatted once per second (one line per request)."""
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = super().formatTime(record, datefmt)
+            self._second = second  # after the stamp: a racing thread never pairs them wrongly
+        return self._stamp
 
     def format(self, record: logging.LogRecord) -> str:
         """Render a record."""
@@ -35,7 +47,8 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        # msgspec: several times faster than json.dumps, and one line is logged per request.
+        return encode_json_line(out).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:

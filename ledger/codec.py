@@ -260,6 +260,14 @@ def encode_json(value: object) -> bytes:
     return msgspec.json.format(_json_encoder.encode(value), indent=2) + b"\n"
 
 
+_line_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def encode_json_line(value: object) -> bytes:
+    """Compact JSON on one line (log records); values JSON cannot hold are written as text."""
+    return _line_encoder.encode(value)
+
+
 def decode_json(data: bytes, type_: type[_T]) -> _T:
     """Decode JSON into `type_`, validating it (parse, don't validate)."""
     try:
