@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -209,6 +210,26 @@ def too_many_body(message: str, *, field: str, rule: str) -> dict[str, Any]:
     """The JSON error of a 429 (the shape of `http_errors.error_body`)."""
     return {"code": "rate_limited", "message": message, "field": field, "rule": rule,
             "unmet": []}
+
+
+def row_budget_refusal(request: Request, token_id: str, rows: int) -> JSONResponse | None:
+    """Charge `rows` answers to a token's row budget; the 429 to send when it is used up.
+
+    Bulk verification and subscriptions draw on the same per-token budget: each row answers
+    "does this id belong to this last name", so a token gets no more guesses by switching
+    endpoints. Rows are charged to the token, apart from the per-address request budget:
+    one bulk request is one request but thousands of answers."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None:
+        return None
+    wait = limits.bulk_rows.take(f"token:{token_id}", rows, time.monotonic())
+    if not wait:
+        return None
+    seconds = retry_after(wait)
+    return JSONResponse(too_many_body(
+        f"this token has used its row budget; {rows:,} rows can be checked again in "
+        f"{seconds} s", field="rows", rule="rate_limit.bulk_rows"),
+        status_code=429, headers={"Retry-After": seconds, "Cache-Control": "no-store"})
 
 
 def is_limited(path: str, prefixes: Sequence[str] = LIMITED_PREFIXES) -> bool:

@@ -18,7 +18,6 @@ import csv
 import datetime as dt
 import io
 import re
-import time
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -30,7 +29,7 @@ from federation_api.auth import STAFF, require
 from federation_api.clock import today
 from federation_api.http_errors import error_body
 from federation_api.node import Node
-from federation_api.rate_limits import RateLimits, retry_after, too_many_body
+from federation_api.rate_limits import row_budget_refusal
 from federation_api.routes_public import lookup
 from federation_api.schemas import ErrorOut, VerifyOut
 from federation_api.tokens import Principal, Role
@@ -165,21 +164,6 @@ async def _body(request: Request) -> str:
                              row=f"line {line}", rule="bulk.encoding") from e
 
 
-def _row_budget_refusal(request: Request, principal: Principal, rows: int
-                        ) -> JSONResponse | None:
-    # Rows are charged to the token (the caller it names), apart from the per-address
-    # request budget: one bulk request is one request but thousands of answers.
-    limits: RateLimits | None = request.app.state.rate_limits
-    if limits is None:
-        return None
-    wait = limits.bulk_rows.take(f"token:{principal.token_id}", rows, time.monotonic())
-    if not wait:
-        return None
-    seconds = retry_after(wait)
-    return JSONResponse(too_many_body(
-        f"this token has used its bulk row budget; {rows:,} rows can be checked again in "
-        f"{seconds} s", field="rows", rule="rate_limit.bulk_rows"),
-        status_code=429, headers={"Retry-After": seconds, "Cache-Control": "no-store"})
 
 
 @router.post(
@@ -198,7 +182,7 @@ async def verify_bulk(request: Request, principal: Annotated[
         rows = parse_rows(await _body(request))
     except BulkInputError as e:
         return e.response()
-    refusal = _row_budget_refusal(request, principal, len(rows))
+    refusal = row_budget_refusal(request, principal.token_id, len(rows))
     if refusal is not None:
         return refusal
     on = today()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -38,7 +37,7 @@ from federation_api.employer_schemas import (
 )
 from federation_api.http_errors import error_body
 from federation_api.node import Node
-from federation_api.rate_limits import RateLimits, retry_after, too_many_body
+from federation_api.rate_limits import row_budget_refusal
 from federation_api.schemas import ErrorOut
 from federation_api.subscriptions import (
     MAX_CSV_BYTES,
@@ -63,24 +62,6 @@ def _node(request: Request) -> Node:
     return node
 
 
-def _budget_refusal(request: Request, employer: Principal, rows: int) -> JSONResponse | None:
-    """429 when the token has used its row budget (shared with bulk verification).
-
-    Each subscription row answers "does this id belong to this last name", as a bulk
-    verification row does, so both draw on the same per-token budget: a token cannot get
-    twice the guesses by switching endpoints.
-    """
-    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
-    if limits is None:
-        return None
-    wait = limits.bulk_rows.take(f"token:{employer.token_id}", rows, time.monotonic())
-    if not wait:
-        return None
-    seconds = retry_after(wait)
-    return JSONResponse(too_many_body(
-        f"this token has used its row budget; {rows:,} rows can be checked again in "
-        f"{seconds} s", field="rows", rule="rate_limit.bulk_rows"),
-        status_code=429, headers={"Retry-After": seconds, "Cache-Control": "no-store"})
 
 
 def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut | None:
@@ -102,7 +83,7 @@ def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut
 def subscribe(request: Request, body: SubscribeIn, employer: Employer) -> Response:
     """Subscribe to one professional's status changes (201; 200 if already subscribed)."""
     node = _node(request)
-    if refusal := _budget_refusal(request, employer, 1):
+    if refusal := row_budget_refusal(request, employer.token_id, 1):
         return refusal
     endorsement_id = body.endorsement_id.upper()
     found = _matches(node, endorsement_id, body.last_name)
@@ -155,7 +136,7 @@ async def subscribe_csv(request: Request, employer: Employer,
                           field=e.field, rule=f"csv.{e.field}")
         body["line"] = e.line
         return JSONResponse(body, 422)
-    if refusal := _budget_refusal(request, employer, len(rows)):
+    if refusal := row_budget_refusal(request, employer.token_id, len(rows)):
         return refusal
     result = await run_in_threadpool(_subscribe_rows, _node(request), employer.token_id, rows)
     wants_csv = format == "csv" or (format is None and "text/csv" in
