@@ -26,10 +26,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.application import Application
 from domain.endorsement import Endorsement
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
-from domain.levels import Designation, Level
+from domain.levels import Level
 from domain.policy import AssociationPolicy
 from federation_api.endorsement_ids import new_endorsement_id
 from federation_api.local_alliance import admit
@@ -64,13 +65,6 @@ STATES = ("AK", "AL", "AZ", "CA", "CO", "CT", "FL", "GA", "IA", "ID", "IL", "IN"
 FOUNDED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 _EPOCH = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)
 COSIGNED_AT = int(dt.datetime(2026, 12, 1, tzinfo=dt.UTC).timestamp())
-_LEVELS: tuple[tuple[Level, Designation | None], ...] = (
-    (Level.IFA, None), (Level.IFS, None), (Level.IMHS, None),
-    (Level.IMHM, Designation.CLINICAL), (Level.IMHM, Designation.POLICY),
-    (Level.IMHM, Designation.RESEARCH_FACULTY))
-_FAMILY = ("Rivera", "Okafor", "Chen", "Morgan", "Doe", "Kim", "Nguyen", "Haddad", "Kowalski",
-           "Begay")
-_GIVEN = ("Maria", "Sam", "Lee", "Pat", "Jane", "Alex", "Linh", "Omar", "Ewa", "Tom")
 
 
 def cache_dir(entries: int, associations: int) -> Path:
@@ -191,11 +185,11 @@ def domain_events(association: str, count: int) -> list[Any]:
     people = count // 2 + 1
     timed: list[Any] = []
     for i in range(people):
-        level, designation = _LEVELS[i % len(_LEVELS)]
+        level, designation = LEVELS[i % len(LEVELS)]
         endorsement = Endorsement.record_existing(
             endorsement_id=new_endorsement_id(association, f"bench:{association}:{i}"),
             association=association, person_id=f"{association}-P-{i:07d}",
-            family_name=_FAMILY[i % 10], given_name=_GIVEN[(i // 10) % 10], level=level,
+            family_name=FAMILY[i % 10], given_name=GIVEN[(i // 10) % 10], level=level,
             designation=designation, granted_on=dt.date(2015 + i % 9, 1 + i % 12, 1 + i % 28),
             valid_through=dt.date(2025, 12, 31), legacy_reference=f"paper-{i:07d}",
             now=_EPOCH + dt.timedelta(seconds=i))
@@ -210,7 +204,7 @@ def domain_events(association: str, count: int) -> list[Any]:
             application = Application.start(
                 application_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{association}:app:{i}"),
                 association=association, person_id=f"{association}-A-{i:07d}",
-                family_name=_FAMILY[(i + 3) % 10], given_name=_GIVEN[(i + 7) % 10],
+                family_name=FAMILY[(i + 3) % 10], given_name=GIVEN[(i + 7) % 10],
                 level=Level.IFS, designation=None, started_on=dt.date(2026, 2, 1),
                 now=_EPOCH + dt.timedelta(days=400, seconds=i))
             application.withdraw(withdrawn_on=dt.date(2026, 3, 1), reason="moved away",

@@ -44,9 +44,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.endorsement import Endorsement
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
-from domain.levels import Designation, Level
 from domain.policy import AssociationPolicy
 from federation_api.endorsement_ids import new_endorsement_id
 from ledger.codec import (
@@ -74,13 +74,6 @@ SIGNED_BATCHED_RATE_GOAL = 8_000.0
 REBUILD_RATE_GOAL = 30_000.0
 
 _EPOCH = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)
-_LEVELS: tuple[tuple[Level, Designation | None], ...] = (
-    (Level.IFA, None), (Level.IFS, None), (Level.IMHS, None),
-    (Level.IMHM, Designation.CLINICAL), (Level.IMHM, Designation.POLICY),
-    (Level.IMHM, Designation.RESEARCH_FACULTY))
-_FAMILY = ("Rivera", "Okafor", "Chen", "Morgan", "Doe", "Kim", "Nguyen", "Haddad", "Kowalski",
-           "Begay")
-_GIVEN = ("Maria", "Sam", "Lee", "Pat", "Jane", "Alex", "Linh", "Omar", "Ewa", "Tom")
 
 
 # -- workload ----------------------------------------------------------------------------------
@@ -109,11 +102,11 @@ def build_events(count: int) -> list[Any]:
     grants = (count + 1) // 2
     endorsements: list[Endorsement] = []
     for i in range(grants):
-        level, designation = _LEVELS[i % len(_LEVELS)]
+        level, designation = LEVELS[i % len(LEVELS)]
         endorsements.append(Endorsement.record_existing(
             endorsement_id=new_endorsement_id(ASSOCIATION, f"bench:{i}"),
-            association=ASSOCIATION, person_id=f"AK-P-{i:06d}", family_name=_FAMILY[i % 10],
-            given_name=_GIVEN[(i // 10) % 10], level=level, designation=designation,
+            association=ASSOCIATION, person_id=f"AK-P-{i:06d}", family_name=FAMILY[i % 10],
+            given_name=GIVEN[(i // 10) % 10], level=level, designation=designation,
             granted_on=dt.date(2015 + i % 9, 1 + i % 12, 1 + i % 28),
             valid_through=dt.date(2025, 12, 31), legacy_reference=f"paper-{i:06d}",
             now=_EPOCH + dt.timedelta(seconds=i)))

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.endorsement import Endorsement
-from domain.levels import Designation, Level
 from federation_api import nats_config
 from federation_api.endorsement_ids import new_endorsement_id
 from federation_api.local_alliance import found_alliance
@@ -33,13 +33,6 @@ from ledger.signing import Signer
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
-_LEVELS: tuple[tuple[Level, Designation | None], ...] = (
-    (Level.IFA, None), (Level.IFS, None), (Level.IMHS, None),
-    (Level.IMHM, Designation.CLINICAL), (Level.IMHM, Designation.POLICY),
-    (Level.IMHM, Designation.RESEARCH_FACULTY))
-_FAMILY = ("Rivera", "Okafor", "Chen", "Morgan", "Doe", "Kim", "Nguyen", "Haddad", "Kowalski",
-           "Begay")
-_GIVEN = ("Maria", "Sam", "Lee", "Pat", "Jane", "Alex", "Linh", "Omar", "Ewa", "Tom")
 
 
 # -- topology ----------------------------------------------------------------------------------
@@ -172,11 +165,11 @@ class Federation:
 
 def imported(association: str, i: int, *, prefix: str) -> Endorsement:
     """The i-th imported endorsement (a Granted event), at an explicit timestamp."""
-    level, designation = _LEVELS[i % len(_LEVELS)]
+    level, designation = LEVELS[i % len(LEVELS)]
     return Endorsement.record_existing(
         endorsement_id=new_endorsement_id(association, f"{prefix}:{i}"), association=association,
-        person_id=f"{association}-P-{prefix}{i:06d}", family_name=_FAMILY[i % 10],
-        given_name=_GIVEN[(i // 10) % 10], level=level, designation=designation,
+        person_id=f"{association}-P-{prefix}{i:06d}", family_name=FAMILY[i % 10],
+        given_name=GIVEN[(i // 10) % 10], level=level, designation=designation,
         granted_on=dt.date(2015 + i % 9, 1 + i % 12, 1 + i % 28),
         valid_through=dt.date(2030, 12, 31), legacy_reference=f"paper-{prefix}{i:06d}",
         now=EPOCH + dt.timedelta(days=1, milliseconds=i))
@@ -184,11 +177,11 @@ def imported(association: str, i: int, *, prefix: str) -> Endorsement:
 
 def record_one(node: Node, i: int, *, prefix: str) -> None:
     """One command through the node's service (commit, seal, project, wake the publisher)."""
-    level, designation = _LEVELS[i % len(_LEVELS)]
+    level, designation = LEVELS[i % len(LEVELS)]
     node.service.record_existing(
         endorsement_id=new_endorsement_id(node.association, f"{prefix}:{i}"),
-        person_id=f"{node.association}-P-{prefix}{i:06d}", family_name=_FAMILY[i % 10],
-        given_name=_GIVEN[(i // 10) % 10], level=level, designation=designation,
+        person_id=f"{node.association}-P-{prefix}{i:06d}", family_name=FAMILY[i % 10],
+        given_name=GIVEN[(i // 10) % 10], level=level, designation=designation,
         granted_on=dt.date(2015 + i % 9, 1 + i % 12, 1 + i % 28),
         valid_through=dt.date(2030, 12, 31), legacy_reference=f"paper-{prefix}{i:06d}",
         now=EPOCH + dt.timedelta(days=1, milliseconds=i))
