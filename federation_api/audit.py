@@ -17,6 +17,11 @@ the node's projection digest. The audit:
    turns out broken), and compares the digest with the node's; with `--as-of`, only the
    entries recorded up to that date;
 5. with `--full-signatures`, re-verifies every entry signature on all cores.
+The registry is only as good as its genesis: the auditor pins the Alliance's genesis (the file
+distributed out of band, `pinned_genesis`), and an export whose genesis has another digest is a
+finding; an export of a node's own keyring (no registry) is a finding when the auditor says the
+keys came from the audited node itself (`keys_from_node`, as with `alliance audit --url`).
+The genesis digest is reported either way, to compare out of band.
 Ledgers are read one at a time, so memory holds one ledger, not the whole Alliance. Any finding
 makes the exit code non-zero. A ledger with no checkpoint cosigned by the registry's quorum
 at all (the fresh one a node signs at export time is not cosigned yet; the witnessed one is
@@ -50,6 +55,7 @@ from ledger.codec import (
 from ledger.database import Database, DatabaseUrl
 from ledger.errors import LedgerError, VerificationError
 from ledger.keyring import Keyring
+from ledger.registry import Genesis
 from ledger.transparency import origin_of
 from projections.entries import from_body
 from projections.errors import ProjectionError
@@ -73,6 +79,7 @@ class AuditReport:
     witness_quorum: int = 0
     witnessed: dict[str, list[int]] = field(default_factory=dict)  # sizes proven witnessed
     replayed: int = 0
+    genesis_digest: str = ""  # hex SHA-256 of the export's canonical genesis ("" without one)
     digest: str = ""
     node_digest: str = ""
     findings: list[str] = field(default_factory=list)
@@ -88,7 +95,7 @@ class AuditReport:
         """The JSON report (`alliance audit --json`)."""
         return {"ok": self.ok, "ledgers": self.ledgers, "checkpoints": self.checkpoints,
                 "witnesses": self.witnesses, "witness_quorum": self.witness_quorum,
-                "witnessed": self.witnessed,
+                "witnessed": self.witnessed, "genesis_digest": self.genesis_digest,
                 "signatures_verified": self.signatures_verified, "replayed": self.replayed,
                 "digest": self.digest, "node_digest": self.node_digest,
                 "findings": self.findings, "warnings": self.warnings,
@@ -156,8 +163,10 @@ def export(node: object, out: Path) -> list[Path]:
 
 def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = None,
           workers: int | None = None, progress: Progress | None = None,
-          require_witnessed: bool = False) -> AuditReport:
-    """Audit an export directory."""
+          require_witnessed: bool = False, pinned_genesis: Genesis | None = None,
+          keys_from_node: bool = False) -> AuditReport:
+    """Audit an export directory; `pinned_genesis` is the auditor's own copy of the Alliance's
+    genesis, `keys_from_node` says the export came from the audited node itself."""
     report = AuditReport()
     bars = progress or _Silent()
     clock = _Clock(report)
@@ -167,6 +176,7 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
         except (LedgerError, OSError) as e:
             report.findings.append(f"registry: {e}")
             return report
+    _check_genesis(trust, report, pinned_genesis, keys_from_node=keys_from_node)
     report.witness_quorum = trust.witness_quorum
     paths = sorted((root / "ledgers").glob("*.bin"))
     sizes = {path: path.stat().st_size for path in paths}
@@ -199,6 +209,24 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
     elif as_of is None and report.node_digest != report.digest:
         report.findings.append("replayed projections differ from the node's digest")
     return report
+
+
+def _check_genesis(trust: Trust, report: AuditReport, pinned: Genesis | None, *,
+                   keys_from_node: bool) -> None:
+    """The trust root: the export's genesis must be the pinned one, and keys without any
+    registry are only the word of whoever wrote them."""
+    if trust.genesis is not None:
+        report.genesis_digest = trust.genesis.digest().hex()
+        if pinned is not None and pinned.digest() != trust.genesis.digest():
+            report.findings.append(f"genesis: the export's genesis (digest "
+                                   f"{report.genesis_digest}) is not the pinned one (digest "
+                                   f"{pinned.digest().hex()})")
+        return
+    if keys_from_node:
+        report.findings.append("no registry: keys are the node's own claim")
+    elif pinned is not None:
+        report.findings.append("genesis: a genesis is pinned but the export has no registry "
+                               "(its keyring is not rooted in it)")
 
 
 def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport,

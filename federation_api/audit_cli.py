@@ -3,6 +3,13 @@
 stdout carries the report (a human summary, or JSON with `--json`); findings and warnings also
 go to stderr in the human form; progress bars go to stderr only (see `audit_progress`). Exit
 code 0 when there is no finding, 1 on any finding, 2 when the input could not be read.
+
+`--genesis FILE` pins the Alliance's genesis (distributed out of band). Over `--url` it is
+required when the node serves a registry, since otherwise the node would choose its own trust
+root: the audit exits 2 before checking anything. A genesis that differs from the pinned one
+is a finding (exit 1, "genesis: ..."), in both modes, so the report still shows what was
+audited; a node without a registry over `--url` is the finding "no registry: keys are the
+node's own claim". The genesis digest is printed in every report, to compare out of band.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from pathlib import Path
 
 from federation_api.audit import AuditReport, audit
 from federation_api.audit_fetch import FetchError, fetch
+from ledger.codec import decode_json
+from ledger.errors import LedgerError
+from ledger.registry import Genesis
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -29,6 +39,13 @@ def run_audit(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --as-of must be a date (YYYY-MM-DD), got {args.as_of!r}", file=sys.stderr)
         return 2
+    pinned: Genesis | None = None
+    if args.genesis is not None:
+        try:
+            pinned = decode_json(Path(args.genesis).read_bytes(), Genesis)
+        except (OSError, LedgerError, ValueError) as e:
+            print(f"error: cannot read the genesis file: {e}", file=sys.stderr)
+            return 2
     with ExitStack() as stack:
         if args.url is not None:
             if args.token_file is None:
@@ -45,6 +62,10 @@ def run_audit(args: argparse.Namespace) -> int:
             except FetchError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
+            if pinned is None and (root / "registry").exists():
+                print("error: the node serves a registry: pin the Alliance's genesis with "
+                      "--genesis FILE (the node's own genesis proves nothing)", file=sys.stderr)
+                return 2
         else:
             root = Path(args.export)
             if not (root / "ledgers").is_dir():
@@ -57,7 +78,8 @@ def run_audit(args: argparse.Namespace) -> int:
 
             bars = stack.enter_context(AuditBars(sys.stderr))
         report = audit(root, full_signatures=args.full_signatures, as_of=as_of,
-                       progress=bars, require_witnessed=args.require_witnessed)
+                       progress=bars, require_witnessed=args.require_witnessed,
+                       pinned_genesis=pinned, keys_from_node=args.url is not None)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -77,6 +99,7 @@ def _summary(report: AuditReport, as_of: dt.date | None, *, full_signatures: boo
             where += ("; witnessed by the quorum at " + ", ".join(map(str, witnessed))
                       + " (a prefix of the exported ledger)")
         print(f"{association}: {count} entries, chain intact, {where}")
+    print(f"genesis digest: {report.genesis_digest or 'none (no registry)'}")
     if report.witness_quorum:
         print(f"witness quorum set by the registry: {report.witness_quorum}")
     if full_signatures:

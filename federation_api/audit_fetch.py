@@ -1,8 +1,12 @@
 """`alliance audit --url`: fetch a node's data over its auditor API into an export directory.
 
 The audit then runs on that directory exactly as on one written by `alliance export`, so a
-node audited over HTTP is checked by the same code: nothing the node says is trusted beyond
-the registry's genesis (which the auditor compares with the one distributed out of band).
+node audited over HTTP is checked by the same code: nothing the node says is trusted: the registry
+is verified from the genesis the auditor pins (`alliance audit --genesis`, the file distributed
+out of band), and a node without a registry only claims its keys, which the audit reports.
+Nothing the node sends names a file before it is checked: an association id must be one a
+node could have (`ASSOCIATION_ID`), so a hostile answer cannot write outside the directory,
+and the counts it claims are bounded (`MAX_LEDGERS`, `MAX_ENTRIES`).
 Fetch order: heads and digest first, then each ledger's checkpoints (the latest, and the
 latest one cosigned by the witness quorum), then the entries up to the larger of the head and
 the checkpoint, so a ledger that grows meanwhile still covers its checkpoint.
@@ -20,12 +24,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from federation_api.node import ASSOCIATION_ID
 from federation_api.registry_files import RegistryDir
 from ledger.checkpoints import CheckpointError, parse_body, parse_note
 from ledger.codec import encode, encode_json
 from ledger.keyring import KeyRecord, Keyring
 
 PAGE = 1000  # the auditor API's largest range per call
+# Far above any real Alliance (about fifty associations, millions of entries at most), low
+# enough that a hostile node cannot make the auditor fetch without end.
+MAX_LEDGERS = 1000
+MAX_ENTRIES = 50_000_000
 
 
 class FetchError(Exception):
@@ -61,7 +70,10 @@ class _Client:
         body = self.get(path, **query)
         if body is None:
             raise FetchError(f"GET {path}: not found")
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            raise FetchError(f"GET {path}: not JSON: {e}") from e
 
 
 def fetch(url: str, token: str, out: Path, *, timeout: float = 30.0) -> dict[str, int]:
@@ -70,10 +82,14 @@ def fetch(url: str, token: str, out: Path, *, timeout: float = 30.0) -> dict[str
         raise FetchError("the node URL must start with http:// or https://")
     client = _Client(url, token, timeout)
     heads = client.json("/v1/ledger/heads")
+    claimed = _heads(heads)
     out.mkdir(parents=True, exist_ok=False)
     registry = client.get("/v1/ledger/registry")
     if registry is not None:
-        data = json.loads(registry)
+        try:
+            data = json.loads(registry)
+        except ValueError as e:
+            raise FetchError(f"GET /v1/ledger/registry: not JSON: {e}") from e
         target = RegistryDir(out / "registry")
         target.root.mkdir()
         target.genesis_path.write_text(data["genesis"])
@@ -88,7 +104,7 @@ def fetch(url: str, token: str, out: Path, *, timeout: float = 30.0) -> dict[str
     (out / "ledgers").mkdir()
     (out / "checkpoints").mkdir()
     fetched: dict[str, int] = {}
-    for association, head in sorted(heads["heads"].items()):
+    for association, head in sorted(claimed.items()):
         last = head
         found = client.get(f"/v1/ledger/{association}/checkpoints")
         notes = json.loads(found) if found is not None else {}
@@ -101,14 +117,33 @@ def fetch(url: str, token: str, out: Path, *, timeout: float = 30.0) -> dict[str
             note = text.encode()
             (out / "checkpoints" / f"{association}{suffix}").write_bytes(note)
             with contextlib.suppress(CheckpointError):  # the audit names a bad checkpoint
-                last = max(last, parse_body(parse_note(note).text).size)
+                last = max(last, min(parse_body(parse_note(note).text).size, MAX_ENTRIES))
         wires = _entries(client, association, last)
         (out / "ledgers" / f"{association}.bin").write_bytes(encode(wires))
         fetched[association] = len(wires)
     # The digest is comparable only if it covers exactly the entries fetched.
-    if heads["projected"] == fetched:
+    if heads.get("projected") == fetched and isinstance(heads.get("digest"), str):
         (out / "digest.txt").write_text(heads["digest"] + "\n")
     return fetched
+
+
+def _heads(heads: Any) -> dict[str, int]:
+    """The node's heads, refused unless every id is an association id and every count sane:
+    the ids become file names and URL paths."""
+    if not isinstance(heads, dict) or not isinstance(heads.get("heads"), dict):
+        raise FetchError("GET /v1/ledger/heads: not an object with heads")
+    claimed: dict[str, Any] = heads["heads"]
+    if len(claimed) > MAX_LEDGERS:
+        raise FetchError(f"GET /v1/ledger/heads: {len(claimed)} ledgers, more than "
+                         f"{MAX_LEDGERS}")
+    for association, head in claimed.items():
+        if not isinstance(association, str) or not ASSOCIATION_ID.fullmatch(association):
+            raise FetchError(f"GET /v1/ledger/heads: {association!r} is not an association "
+                             f"id (2-8 upper-case letters); refused")
+        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_ENTRIES:
+            raise FetchError(f"GET /v1/ledger/heads: head of {association} is {head!r}, not "
+                             f"a count up to {MAX_ENTRIES}")
+    return dict(claimed)
 
 
 def _entries(client: _Client, association: str, last: int) -> list[bytes]:
@@ -117,7 +152,7 @@ def _entries(client: _Client, association: str, last: int) -> list[bytes]:
     while first <= last:
         page = client.json(f"/v1/ledger/{association}/entries", **{
             "from": first, "to": min(last, first + PAGE - 1)})
-        wires.extend(base64.b64decode(e["wire"]) for e in page["entries"])
+        wires.extend(base64.b64decode(e["wire"]) for e in page["entries"][:last - len(wires)])
         if not page["entries"]:
             break  # the node has fewer entries than it claimed: the audit will say so
         first = len(wires) + 1

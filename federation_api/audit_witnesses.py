@@ -19,7 +19,7 @@ from federation_api.registry_files import RegistryDir
 from ledger.checkpoints import CheckpointError, parse_note, verify_cosignature
 from ledger.codec import decode_json
 from ledger.keyring import Keyring
-from ledger.registry import RegistryState, verify_registry
+from ledger.registry import Genesis, RegistryState, verify_registry
 from ledger.transparency import origin_of
 from ledger.witnessing import association_of_witness, claimed_timestamp, key_at
 
@@ -31,6 +31,7 @@ class Trust:
 
     keyring: Keyring
     registry: RegistryState | None
+    genesis: Genesis | None = None  # the export's; the auditor compares it with a pinned one
 
     @property
     def witness_quorum(self) -> int:
@@ -42,8 +43,9 @@ def load_trust(root: Path) -> Trust:
     """Verify the export's registry from genesis, or read its keyring."""
     registry = RegistryDir(root / "registry")
     if registry.exists():
-        state = verify_registry(registry.genesis(), registry.entries())
-        return Trust(keyring=state.keyring, registry=state)
+        genesis = registry.genesis()
+        state = verify_registry(genesis, registry.entries())
+        return Trust(keyring=state.keyring, registry=state, genesis=genesis)
     return Trust(keyring=decode_json((root / "keyring.json").read_bytes(), Keyring),
                  registry=None)
 

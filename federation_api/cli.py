@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", nargs="?", help="export directory (or --url)")
     p.add_argument("--url", help="audit a node over its auditor API (http://host:port)")
     p.add_argument("--token-file", help="file holding an auditor token (with --url)")
+    p.add_argument("--genesis", help="the Alliance's genesis.json, distributed out of band: the "
+                   "audited registry must start from it (required with --url when the node "
+                   "serves a registry)")
     p.add_argument("--progress", action="store_true",
                    help="progress bars on stderr even when it is not a terminal")
     p.add_argument("--require-witnessed", action="store_true",

@@ -1,8 +1,10 @@
 """`alliance audit` as an auditor runs it: on an export directory and on a live node's URL.
 
 A real `alliance serve` holds a few imported endorsements; the auditor token comes from
-`alliance tokens`. The JSON report on stdout stays parseable while progress bars are drawn on
-stderr; the exit code says whether anything was found.
+`alliance tokens`; the node never joined an Alliance, so over its URL the keys are only its own
+claim (a finding), while its export audited as a directory passes. The JSON report on stdout
+stays parseable while progress bars are drawn on stderr; the exit code says whether anything
+was found.
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ def test_audit_of_an_export_and_of_a_live_node(tmp_path: Path) -> None:
         refused.write_text("not-a-token\n")
         denied = run_alliance("audit", "--url", server.url, "--token-file", str(refused),
                               check=False)
-    assert over_http.returncode == 0, over_http.stderr
+    # This node never joined an Alliance: it has no registry, only its own keyring, which an
+    # audit over --url cannot trust, so it can never pass (everything else still checks out).
+    assert over_http.returncode == 1, over_http.stderr
     report = json.loads(over_http.stdout)  # the bars went to stderr, not into the JSON
-    assert report["ok"] and report["ledgers"] == {"AK": 4} and report["checkpoints"] == {"AK": 4}
-    assert report["digest"] == report["node_digest"]
+    assert report["findings"] == ["no registry: keys are the node's own claim"]
+    assert report["ledgers"] == {"AK": 4} and report["checkpoints"] == {"AK": 4}
+    assert report["digest"] == report["node_digest"] and report["genesis_digest"] == ""
     assert "replay into projections" in over_http.stderr  # a progress bar was drawn
     assert denied.returncode == 2 and "HTTP 401" in denied.stderr
 
@@ -47,6 +52,7 @@ def test_audit_of_an_export_and_of_a_live_node(tmp_path: Path) -> None:
     human = run_alliance("audit", str(tmp_path / "export"), "--full-signatures")
     assert "AK: 4 entries, chain intact, checkpoint at 4" in human.stdout
     assert "4 entry signatures verified" in human.stdout and "audit passed" in human.stdout
+    assert "genesis digest: none (no registry)" in human.stdout
     assert "━" not in human.stderr  # stderr is not a terminal: no bars unless asked
 
     (tmp_path / "export" / "digest.txt").write_text("0" * 64 + "\n")

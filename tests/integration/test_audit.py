@@ -388,12 +388,14 @@ def _witnessed_root(export_dir: Path) -> bytes:
 
 def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> None:
     """`audit --url`: registry (not the node's keyring), checkpoints and every entry come over
-    the auditor API of a real server; the replay reproduces the node's digest."""
+    the auditor API of a real server; the replay reproduces the node's digest, and the
+    registry is trusted only because its genesis is the one the auditor pinned."""
     from federation_api.audit_fetch import FetchError, fetch
     from federation_api.tokens import Role
     from tests.integration.live_app import live_node
 
     with live_node(tmp_path / "node") as live:
+        genesis = live.node.registry_dir.genesis()
         token = live.token(Role.AUDITOR)["Authorization"].removeprefix("Bearer ")
         fetched = fetch(live.url, token, tmp_path / "fetched")
         with pytest.raises(FetchError, match="HTTP 401"):
@@ -403,10 +405,149 @@ def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> Non
     assert fetched == heads["heads"] == heads["projected"] and fetched["AK"] > 0
     assert (tmp_path / "fetched" / "registry" / "genesis.json").exists()
     assert not (tmp_path / "fetched" / "keyring.json").exists()
-    report = audit(tmp_path / "fetched", full_signatures=True, workers=1)
+    report = audit(tmp_path / "fetched", full_signatures=True, workers=1,
+                   pinned_genesis=genesis, keys_from_node=True)
     assert report.ok, report.findings
     assert report.digest == report.node_digest == heads["digest"]
     assert report.signatures_verified == fetched["AK"] == report.checkpoints["AK"]
+    assert report.genesis_digest == report.as_json()["genesis_digest"] == genesis.digest().hex()
+
+    other = msgspec.structs.replace(genesis, alliance="Another Alliance")
+    refused = audit(tmp_path / "fetched", workers=1, pinned_genesis=other, keys_from_node=True)
+    assert refused.findings == [f"genesis: the export's genesis (digest {genesis.digest().hex()})"
+                                f" is not the pinned one (digest {other.digest().hex()})"]
+
+
+def _genesis_file(path: Path, genesis: object) -> str:
+    from ledger.codec import encode_json
+
+    path.write_bytes(encode_json(genesis))
+    return str(path)
+
+
+def test_audit_cli_over_url_needs_the_pinned_genesis(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through `alliance audit`: the right genesis passes, another one is a finding (exit 1),
+    none at all is refused before anything is audited (exit 2)."""
+    import json
+
+    from federation_api.cli import main
+    from federation_api.tokens import Role
+    from tests.integration.live_app import live_node
+
+    with live_node(tmp_path / "node") as live:
+        genesis = live.node.registry_dir.genesis()
+        token = tmp_path / "auditor.token"
+        token.write_text(live.token(Role.AUDITOR)["Authorization"].removeprefix("Bearer "))
+        base = ["audit", "--url", live.url, "--token-file", str(token)]
+        right = _genesis_file(tmp_path / "right.json", genesis)
+        wrong = _genesis_file(tmp_path / "wrong.json",
+                              msgspec.structs.replace(genesis, alliance="Another Alliance"))
+        capsys.readouterr()
+        assert main([*base, "--genesis", right]) == 0
+        passed = capsys.readouterr()
+        assert f"genesis digest: {genesis.digest().hex()}" in passed.out
+        assert "audit passed" in passed.out
+        assert main([*base, "--genesis", wrong, "--json"]) == 1
+        failed = json.loads(capsys.readouterr().out)
+        assert failed["genesis_digest"] == genesis.digest().hex()
+        assert len(failed["findings"]) == 1
+        assert failed["findings"][0].startswith("genesis: the export's genesis")
+        assert main(base) == 2
+        assert "--genesis FILE" in capsys.readouterr().err
+        (tmp_path / "garbage.json").write_text("{}")
+        assert main([*base, "--genesis", str(tmp_path / "garbage.json")]) == 2
+        assert "cannot read the genesis file" in capsys.readouterr().err
+
+
+def test_directory_audit_compares_a_pinned_genesis(witnessed: Witnessed) -> None:
+    from federation_api.registry_files import RegistryDir
+
+    genesis = RegistryDir(witnessed.exported / "registry").genesis()
+    assert audit(witnessed.exported, workers=1, pinned_genesis=genesis).ok
+    other = msgspec.structs.replace(genesis, alliance="Another Alliance")
+    report = audit(witnessed.exported, workers=1, pinned_genesis=other)
+    assert [f for f in report.findings if f.startswith("genesis:")] == [
+        f"genesis: the export's genesis (digest {genesis.digest().hex()}) is not the pinned "
+        f"one (digest {other.digest().hex()})"]
+
+
+def test_an_export_without_registry_against_a_pinned_genesis_is_a_finding(
+        exported: Path, witnessed: Witnessed) -> None:
+    from federation_api.registry_files import RegistryDir
+
+    genesis = RegistryDir(witnessed.exported / "registry").genesis()
+    assert audit(exported, workers=1).genesis_digest == ""  # a keyring, no genesis
+    report = audit(exported, workers=1, pinned_genesis=genesis)
+    assert report.findings == ["genesis: a genesis is pinned but the export has no registry "
+                               "(its keyring is not rooted in it)"]
+    assert audit(exported, workers=1, keys_from_node=True).findings == [
+        "no registry: keys are the node's own claim"]
+
+
+@contextmanager
+def _hostile(heads: object) -> Iterator[str]:
+    """A node that answers every GET with `heads` (a tiny real HTTP server on loopback)."""
+    import http.server
+    import json
+    import threading
+
+    body = json.dumps(heads).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="hostile", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=15)
+
+
+@pytest.mark.parametrize("association", ["../x", "/abs/x", "AK/../../x", "ak", "AK\n"])
+def test_a_hostile_association_id_is_refused_before_any_file_is_written(
+        tmp_path: Path, association: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from federation_api.audit_fetch import FetchError
+    from federation_api.cli import main
+
+    heads = {"heads": {association: 1}, "projected": {association: 1}, "digest": "0" * 64}
+    out = tmp_path / "work" / "out" / "fetched"
+    with _hostile(heads) as url:
+        with pytest.raises(FetchError, match="is not an association id"):
+            fetch(url, "token", out)
+        token = tmp_path / "auditor.token"
+        token.write_text("token")
+        before = sorted(tmp_path.rglob("*"))
+        capsys.readouterr()
+        assert main(["audit", "--url", url, "--token-file", str(token)]) == 2
+        assert "is not an association id" in capsys.readouterr().err
+    assert not out.exists()
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+def test_hostile_counts_are_refused(tmp_path: Path) -> None:
+    from federation_api.audit_fetch import MAX_ENTRIES, MAX_LEDGERS, FetchError
+
+    with _hostile({"heads": {"AK": MAX_ENTRIES + 1}}) as url, pytest.raises(
+            FetchError, match="not a count"):
+        fetch(url, "token", tmp_path / "a")
+    many = {"".join(chr(65 + (i // 26 ** k) % 26) for k in range(3)): 1
+            for i in range(MAX_LEDGERS + 1)}
+    with _hostile({"heads": many}) as url, pytest.raises(FetchError, match="ledgers"):
+        fetch(url, "token", tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_a_ledger_replayed_before_its_chain_broke_is_left_out_of_the_digest(
