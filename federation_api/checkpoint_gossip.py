@@ -13,8 +13,10 @@ Why core NATS and not JetStream: a checkpoint is small, self-verifying and super
 next one; the database, not NATS, keeps every checkpoint and cosignature. The origin
 re-publishes its latest checkpoint every interval (signing a new one only when its ledger
 grew), and a witness that sees a checkpoint it already cosigned re-publishes its stored
-cosignature without signing again, so a message lost to a disconnect or an offline peer costs
-one interval, and a node that was away catches up with the latest checkpoint on its return.
+cosignature without signing again (at most once per interval and origin, so a peer replaying
+a note cannot make every witness flood the hub), so a message lost to a disconnect or an
+offline peer costs an interval or two, and a node that was away catches up with the latest
+checkpoint on its return.
 JetStream would need a stream and a hub mirror per association for data nobody needs to
 replay. Handlers never trust a payload before `ledger.witness` has verified it.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -50,6 +53,26 @@ def cosignature_subject(association: str) -> str:
     return f"alliance.{association.lower()}.cosignature"
 
 
+class RepublishGate:
+    """Decides whether a cosignature outcome is published: a new cosignature always, the
+    stored one again at most once per `interval` for each origin. Every received copy of a
+    checkpoint already cosigned yields the stored cosignature; without this gate a peer that
+    replays one note a thousand times a second would make every node publish a thousand
+    cosignatures a second. Times are monotonic seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}  # origin -> when its cosignature last went out
+
+    def admit(self, outcome: Cosigned, at: float) -> bool:
+        """True if `outcome` is to be published now (and remember that it was)."""
+        last = self._last.get(outcome.association)
+        if not outcome.new and last is not None and at - last < self.interval:
+            return False
+        self._last[outcome.association] = at
+        return True
+
+
 class CheckpointGossip:
     """Signs and publishes this node's checkpoints; witnesses and collects everyone's."""
 
@@ -65,6 +88,7 @@ class CheckpointGossip:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0  # own checkpoint publications, for tests and metrics
         self.cosigned = 0  # new cosignatures this node made
+        self._republish = RepublishGate(interval)
 
     async def start(self) -> None:
         """Subscribe to every peer's checkpoints and cosignatures; start the timer."""
@@ -128,7 +152,8 @@ class CheckpointGossip:
     async def _after_witnessing(self, outcome: WitnessOutcome) -> None:
         if isinstance(outcome, Cosigned):
             self.cosigned += outcome.new
-            await self.nc.publish(cosignature_subject(self.own), outcome.note)
+            if self._republish.admit(outcome, time.monotonic()):
+                await self.nc.publish(cosignature_subject(self.own), outcome.note)
         elif isinstance(outcome, Refused) and outcome.fork:
             log.warning("checkpoint fork", extra={"association": outcome.association,
                                                   "reason": outcome.reason})

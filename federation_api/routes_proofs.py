@@ -3,10 +3,11 @@
 What leaves without a token is the public answer only. A status proof carries the signed
 ledger entries behind the answer, whose bytes also hold the person id, legacy reference, grant
 date and status reasons: the Alliance shares those among its members (DESIGN.md invariant 7),
-so `GET /v1/proofs/status` needs a bearer token of any role. `GET /v1/receipts` gives anyone a
-public receipt (the answer, signed, with the registry and the witnessed checkpoints it was based
-on), and a caller with a token the full one (with the status proof); `/receipts/view` shows the
-public one.
+so `GET /v1/proofs/status` needs a bearer token of a staff role (an employer's token is
+refused, 403). `GET /v1/receipts` gives anyone a public receipt (the answer, signed, with the
+registry and the witnessed checkpoints it was based on), a caller with a staff token the full
+one (with the status proof), and an employer the public one, which is what everyone may see;
+`/receipts/view` shows the public one.
 
 The same rule as `GET /v1/status` besides: an answer needs the endorsement id and the matching
 last name, and a miss is one 404 that does not say which was wrong, so none of these endpoints
@@ -26,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 
-from federation_api.auth import require
+from federation_api.auth import STAFF, require
 from federation_api.clock import now
 from federation_api.http_errors import error_body
 from federation_api.node import Node
@@ -41,7 +42,8 @@ from ledger.status_proof import encode_status_proof
 from projections.rows import StatusAnswer
 
 router = APIRouter()
-_any_role = require(*Role)  # employer or staff: any token an Alliance association issued
+_staff = require(*STAFF)  # the entries behind an answer are for the Alliance's members
+_any_role = require(*Role)  # any token an Alliance association issued
 _NOT_FOUND = "no endorsement matches that id and last name"
 _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "not provable yet"},
@@ -65,29 +67,33 @@ def _unavailable(e: ProofUnavailable) -> JSONResponse:
 
 
 def _receipt_kind(request: Request) -> ReceiptKind:
-    """Full for a caller with a valid token of any role, public without one. A token that is
-    sent but not valid is refused (401) rather than quietly answered with less. (The header is
-    read here, not declared as a security dependency, so the OpenAPI document can say the token
-    is optional.)"""
+    """Full for a caller with a valid staff token; public without a token or with an
+    employer's (the public receipt is what anyone may have, the entries are for members). A
+    token that is sent but not valid is refused (401) rather than quietly answered with less.
+    (The header is read here, not declared as a security dependency, so the OpenAPI document
+    can say the token is optional.)"""
     header = request.headers.get("Authorization")
     if not header:
         return ReceiptKind.PUBLIC
     scheme, token = get_authorization_scheme_param(header)
-    _any_role(request, HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
-    return ReceiptKind.FULL
+    principal = _any_role(request, HTTPAuthorizationCredentials(scheme=scheme,
+                                                                credentials=token))
+    return ReceiptKind.FULL if principal.role in STAFF else ReceiptKind.PUBLIC
 
 
 @router.get("/v1/proofs/status", tags=["proofs"], responses={
     200: {"content": {"application/json": {}},
           "description": "a status proof bundle (alliance-status-proof/v1); check it with "
                          "`alliance verify-proof FILE --genesis GENESIS`"},
-    401: {"model": ErrorOut, "description": "no valid bearer token"}, **_RESPONSES})
-def status_proof(request: Request, _: Annotated[Principal, Depends(_any_role)],
+    401: {"model": ErrorOut, "description": "no valid bearer token"},
+    403: {"model": ErrorOut, "description": "the token's role is not a staff role"},
+    **_RESPONSES})
+def status_proof(request: Request, _: Annotated[Principal, Depends(_staff)],
                  endorsement_id: EndorsementId, last_name: LastName,
                  as_of: OnDate = None) -> Response:
     """The entries that decide the endorsement's status on `as_of`, each with its inclusion
     proof under a signed (and, when available, witnessed) checkpoint, the trust registry, and
-    the answer: everything to check the answer offline. Needs a bearer token of any role,
+    the answer: everything to check the answer offline. Needs a bearer token of a staff role,
     since the entries carry more than the public answer; it still needs the matching last
     name, so a token holder cannot list anyone."""
     node: Node = request.app.state.node
@@ -106,7 +112,7 @@ def status_proof(request: Request, _: Annotated[Principal, Depends(_any_role)],
 @router.get("/v1/receipts", tags=["public"], responses={
     200: {"content": {"application/json": {}},
           "description": "a signed verification receipt (attachment): public without a token, "
-                         "full (with the status proof) with one; check it with "
+                         "full (with the status proof) with a staff token; check it with "
                          "`alliance verify-receipt FILE --genesis GENESIS`"},
     401: {"model": ErrorOut, "description": "a bearer token was sent but is not valid"},
     **_RESPONSES}, openapi_extra={"security": [{}, {"HTTPBearer": []}]})  # token optional
@@ -115,8 +121,8 @@ def receipt(request: Request, kind: Annotated[ReceiptKind, Depends(_receipt_kind
             on: OnDate = None) -> Response:
     """A signed receipt of the verification answer (default: today), to keep as evidence.
     Without a token: the public receipt (public fields, the registry and the witnessed
-    checkpoints the answer was based on). With a token of any role: the full receipt, which
-    adds the status proof (the entries behind the answer)."""
+    checkpoints the answer was based on); the same with an employer's token. With a staff
+    token: the full receipt, which adds the status proof (the entries behind the answer)."""
     node: Node = request.app.state.node
     moment = now()
     found = _find(node, endorsement_id, last_name, on or moment.date())

@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS witness_refusals (
 MAX_NOTE_BYTES = 8192  # a checkpoint with a hundred cosignatures is ~10 kB less than this
 MAX_PENDING = 32  # per origin; the oldest pending checkpoints go first
 MAX_REFUSALS = 1000  # per origin, refusals that are not forks (garbage must not fill the disk)
+UNKNOWN_ORIGIN = "?"  # where refusals of notes of no member (or no parseable origin) are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +188,19 @@ class Witness:
         if registry is None:
             return Ignored("no trust registry: nothing to witness against")
         if len(note) > MAX_NOTE_BYTES:
-            return self._refuse("?", 0, Refusal.MALFORMED, "note too large", note, now)
+            return self._refuse(UNKNOWN_ORIGIN, 0, Refusal.MALFORMED, "note too large", note,
+                                now)
         try:
             body = parse_body(parse_note(note).text)
         except CheckpointError as e:
-            return self._refuse("?", 0, Refusal.MALFORMED, e.reason, note, now)
+            return self._refuse(UNKNOWN_ORIGIN, 0, Refusal.MALFORMED, e.reason, note, now)
         association = association_of_origin(body.origin)
         if association == self.own:
             return self._own_checkpoint(note, body, now)
         if association is None or registry.association(association) is None:
-            return self._refuse(association or "?", body.size, Refusal.WRONG_ORIGIN,
+            # Filed under the shared "?" bucket, never under the name the note invents: a
+            # peer can invent names without end, and the bound on refusals is per name.
+            return self._refuse(UNKNOWN_ORIGIN, body.size, Refusal.WRONG_ORIGIN,
                                 f"origin {body.origin!r} is not an Alliance ledger", note, now)
         state = self._state(association)
         if state is not None and state[2] == note:

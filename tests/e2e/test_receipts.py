@@ -4,7 +4,7 @@ The node and the Alliance registry are made with the CLI only (a governance key,
 an admission signed and appended), the server runs as a child process, the files come over
 real HTTP, and `alliance verify-proof` / `verify-receipt` run as subprocesses after the server
 has stopped: the check needs no node and no network. The status proof and the full receipt
-need a token; anyone gets the public receipt.
+need a staff token; anyone gets the public receipt.
 """
 
 from __future__ import annotations

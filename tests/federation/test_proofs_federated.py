@@ -2,8 +2,8 @@
 
 Three nodes replicate and gossip checkpoints over a real nats-server. Alaska imports an
 endorsement, Michigan recognises it, Alaska records the transfer out by itself; once every
-checkpoint is witnessed, Texas (which recorded nothing about it) hands out a proof (to a token
-holder) and receipts (public to anyone, full to a token holder) that verify offline, with both
+checkpoint is witnessed, Texas (which recorded nothing about it) hands out a proof (to a staff
+token holder) and receipts (public to anyone, full to staff) that verify offline, with both
 ledgers' checkpoints witnessed by the registry's quorum.
 """
 
@@ -70,7 +70,7 @@ def test_a_third_node_proves_a_transfer_with_witnessed_checkpoints(tmp_path: Pat
 
             genesis = alliance.nodes["TX"].registry_dir.genesis()
             client = TestClient(create_app(tx))
-            _, secret = tx.tokens.issue(label="an employer", role=Role.EMPLOYER,
+            _, secret = tx.tokens.issue(label="a reviewer", role=Role.REVIEWER,
                                         now=dt.datetime.now(dt.UTC))
             token = {"Authorization": f"Bearer {secret}"}
             asked = {"endorsement_id": "AK-FED00001", "last_name": "okafor"}

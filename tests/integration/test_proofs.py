@@ -2,8 +2,8 @@
 
 Nodes are real (SQLite files, registry, keys); replication and witnessing are driven
 directly (see proof_fixtures). Every proof and receipt is checked by the offline verifier.
-A status proof needs a token of any role; a receipt is public (tree heads only) without one
-and full (with the status proof) with one.
+A status proof needs a staff token (an employer's gets 403); a receipt is public (tree heads
+only) without a token or with an employer's, and full (with the status proof) with a staff one.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from domain.policy import AssociationPolicy
 from federation_api.app import create_app
+from federation_api.auth import STAFF
 from federation_api.node import Node, init_node
 from federation_api.proofs import ProofUnavailable, build_status_proof, replay_status
 from federation_api.settings import Settings
@@ -68,7 +69,7 @@ def test_proof_over_http_verifies_and_matches_the_public_answer(
         alliance: ProofAlliance) -> None:
     ak = alliance.nodes["AK"]
     eid = import_endorsement(ak, "AK-HTTP0001", family_name="García")
-    client = _client(ak, Role.EMPLOYER)
+    client = _client(ak, Role.REVIEWER)
     for on in ("2025-06-01", "2026-05-01"):
         public = client.get("/v1/status", params=_query(eid, "garcia", on=on))
         r = client.get("/v1/proofs/status", params=_query(eid, "garcia", as_of=on))
@@ -80,10 +81,12 @@ def test_proof_over_http_verifies_and_matches_the_public_answer(
         assert proof.claim.as_of.isoformat() == on
     # Without a date: today, as /v1/verify answers.
     assert client.get("/v1/proofs/status", params=_query(eid, "García")).status_code == 200
-    # Any role's token will do; no token, or one that is not valid, gets 401.
+    # A staff role's token will do, an employer's is refused (the entries are for the
+    # Alliance's members); no token, or one that is not valid, gets 401.
     for role in Role:
-        assert _client(ak, role).get("/v1/proofs/status",
-                                     params=_query(eid, "García")).status_code == 200
+        r = _client(ak, role).get("/v1/proofs/status", params=_query(eid, "García"))
+        assert r.status_code == (200 if role in STAFF else 403), (role, r.text)
+        assert role in STAFF or ("García" not in r.text and eid not in r.text)
     anonymous = _client(ak)
     refused = anonymous.get("/v1/proofs/status", params=_query(eid, "García"))
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
@@ -96,7 +99,7 @@ def test_proof_over_http_verifies_and_matches_the_public_answer(
 def test_no_enumeration_one_404_for_a_wrong_id_or_name(alliance: ProofAlliance) -> None:
     ak = alliance.nodes["AK"]
     eid = import_endorsement(ak, "AK-ENUM0001")
-    client = _client(ak, Role.EMPLOYER)  # a token does not let anyone list people either
+    client = _client(ak, Role.AUDITOR)  # a token does not let anyone list people either
     for path in ("/v1/proofs/status", "/v1/receipts"):
         wrong_name = client.get(path, params=_query(eid, "Smith"))
         wrong_id = client.get(path, params=_query("AK-NOPE0001", "Doe"))
@@ -187,6 +190,13 @@ def test_full_receipt_needs_a_token_and_carries_the_proof(alliance: ProofAllianc
     basic = _client(ak).get("/v1/receipts", params=_query(eid, "Doe"),
                             headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert basic.status_code == 401
+    # An employer's valid token gets the public receipt, what anyone may have: no entries.
+    employer = _client(ak, Role.EMPLOYER).get("/v1/receipts", params=_query(eid, "Doe"))
+    assert employer.status_code == 200, employer.text
+    public = decode_receipt(employer.content)
+    assert public.kind == ReceiptKind.PUBLIC
+    assert verify_receipt(public, replay_status, pinned_genesis=alliance.genesis()).ok
+    assert f"P-{eid}".encode() not in public.body and f"P-{eid}" not in employer.text
 
 
 def test_printable_view_is_html_without_script(alliance: ProofAlliance) -> None:

@@ -181,8 +181,9 @@ def test_correct_answers_carry_only_public_fields(live: LiveNode) -> None:
 
 
 # Decided: the entries behind an answer (whose signed bytes hold the person id, legacy record
-# reference, grant date and status reasons) go to Alliance token holders only; anonymous
-# callers get the public receipt (public fields, signed, with the checkpoints it rests on).
+# reference, grant date and status reasons) go to Alliance staff token holders only; employers
+# and anonymous callers get the public receipt (public fields, signed, with the checkpoints it
+# rests on).
 PROOF_ROUTES = ("/v1/receipts", "/receipts/view")
 
 
@@ -212,7 +213,11 @@ def test_status_proofs_need_a_token_and_still_no_enumeration(live: LiveNode) -> 
         answer = anonymous.get("/v1/proofs/status", params=pair)
         assert answer.status_code == 401, answer.text
         assert not _revealed(answer.text, NAMES + HIDDEN)
-    with live.client(**live.token(Role.EMPLOYER)) as member:
+    with live.client(**live.token(Role.EMPLOYER)) as employer:  # entries are for staff only
+        answer = employer.get("/v1/proofs/status", params=pair)
+        assert answer.status_code == 403, answer.text
+        assert not _revealed(answer.text, NAMES + HIDDEN)
+    with live.client(**live.token(Role.REVIEWER)) as member:
         assert member.get("/v1/proofs/status", params=pair).status_code == 200
         for probe in ("%", "*", "Quix", ""):
             miss = member.get("/v1/proofs/status", params={**pair, "last_name": probe})

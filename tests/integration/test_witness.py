@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from federation_api.checkpoint_gossip import RepublishGate
 from federation_api.node import Node
 from federation_api.settings import Settings
 from ledger.checkpoints import (
@@ -30,7 +31,7 @@ from ledger.merkle import root as merkle_root
 from ledger.registry import Action, apply_entry, propose, wire_of
 from ledger.signing import Signer
 from ledger.transparency import LedgerLog, origin_of
-from ledger.witness import Cosigned, Ignored, Pending, Refused
+from ledger.witness import MAX_REFUSALS, UNKNOWN_ORIGIN, Cosigned, Ignored, Pending, Refused
 from ledger.witnessing import verified_cosigners, witness_name
 from tests.federation.alliance import Alliance, import_professionals
 from tests.pg import postgres_schema_url
@@ -264,3 +265,50 @@ def test_refusals_other_than_forks_are_bounded(alliance: Alliance,
     assert [r.reason for r in kept if not r.fork] == ["bad-signature"] * 3
     assert [r.size for r in kept if not r.fork] == [5, 4, 3]  # the latest
     assert len([r for r in kept if r.fork]) == 1
+
+
+def test_refusals_of_invented_origins_share_one_bound(alliance: Alliance) -> None:
+    """A peer can invent origin names without end; their refusals are filed in one bucket,
+    so MAX_REFUSALS caps them all, and fork evidence of a member is untouched."""
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 2, prefix="A")
+    _replicate(ak, mi, 2)
+    assert isinstance(mi.witness.receive(_forge(ak, 2, bytes(32)), NOW), Refused)  # a fork
+    stranger = Signer.generate()
+    for i in range(3000):
+        name = (f"alliance-ledger/Q{i:05d}" if i % 3 else f"example.org/log-{i}")
+        note = sign_note(Checkpoint(name, 1, bytes(32)).body(), name, stranger)
+        outcome = mi.witness.receive(note, NOW)
+        assert isinstance(outcome, Refused) and outcome.reason == "wrong-origin"
+    kept = mi.witness.refusals(limit=1_000_000)
+    assert len(kept) <= MAX_REFUSALS + 1
+    assert {r.association for r in kept if not r.fork} == {UNKNOWN_ORIGIN}
+    assert [(r.association, r.fork) for r in kept if r.fork] == [("AK", True)]
+    assert mi.forked_associations() == {"AK": 1}
+
+
+def test_a_replayed_note_republishes_the_cosignature_once_per_interval(
+        alliance: Alliance) -> None:
+    """Every copy of a checkpoint already cosigned gives the stored cosignature back; the
+    gossip's gate lets it out again at most once per checkpoint interval and origin."""
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    import_professionals(ak, 2, prefix="A")
+    _replicate(ak, mi, 2)
+    note = ak.log.sign_checkpoint("AK", ak.signer, NOW)
+    gate = RepublishGate(interval=30.0)
+    published: list[Cosigned] = []
+    for i in range(500):  # a peer replaying one note, a millisecond apart
+        outcome = mi.witness.receive(note, NOW)
+        assert isinstance(outcome, Cosigned) and outcome.new == (i == 0)
+        if gate.admit(outcome, 1000.0 + i * 0.001):
+            published.append(outcome)
+    assert [p.new for p in published] == [True]  # the fresh cosignature, no re-publication
+    again = mi.witness.receive(note, NOW)
+    assert isinstance(again, Cosigned) and not again.new
+    assert gate.admit(again, 1030.0)  # one interval later, once more (for a lost message)
+    assert not gate.admit(again, 1030.5)
+    import_professionals(ak, 1, prefix="B")
+    _replicate(ak, mi, 3)
+    newer = mi.witness.receive(ak.log.sign_checkpoint("AK", ak.signer, NOW), NOW)
+    assert isinstance(newer, Cosigned) and newer.new
+    assert gate.admit(newer, 1030.6)  # a new cosignature always goes out
