@@ -27,6 +27,7 @@ from federation_api import employer_tables
 from federation_api.changes import CHANGE_COLUMNS, KIND_OF_EVENT, Change, ChangeKind, delivery_id
 from federation_api.clock import now
 from federation_api.subscriptions import select_in
+from federation_api.webhooks import LIVE_EMPLOYER
 from ledger.codec import decode_payload, decode_stored
 from ledger.database import Cursor, Database
 from ledger.store import LedgerStore
@@ -258,7 +259,8 @@ def _insert(cur: Cursor, association: str, first: int, last: int,
     for employer, endorsement_id in select_in(
             cur, "SELECT s.employer, s.endorsement_id FROM employer_subscriptions s "
                  "JOIN employer_webhooks w ON w.employer = s.employer "
-                 "WHERE s.endorsement_id IN ({})", (), ids):
+                 f"WHERE {LIVE_EMPLOYER.format(employer='s.employer')} "
+                 "AND s.endorsement_id IN ({})", (), ids):
         subscribers.setdefault(str(endorsement_id), []).append(str(employer))
     rows: list[tuple[Any, ...]] = []
     outbox: list[tuple[Any, ...]] = []

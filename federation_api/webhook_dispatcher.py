@@ -85,6 +85,7 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.passes = 0
+        self._last_pass_failed = False
 
     async def start(self) -> None:
         """Start the background task on the running loop."""
@@ -125,9 +126,13 @@ class WebhookDispatcher:
                 raise
             except Exception as e:  # keep running; the outbox keeps what was not sent
                 log.warning("webhook pass failed", extra={"error": type(e).__name__})
+                self._last_pass_failed = True
             self._wake.clear()
+            # After a failed pass the rows it could not record are still due now: waiting the
+            # poll interval (not 0) keeps a fault that repeats from spinning the loop.
+            timeout = self.poll_seconds if self._last_pass_failed else await self._sleep_for()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_for())
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def _sleep_for(self) -> float:
         due = await asyncio.to_thread(self.webhooks.next_due_ms)
@@ -145,7 +150,15 @@ class WebhookDispatcher:
             async with limit:
                 await self._deliver(row)
 
-        await asyncio.gather(*(one(row) for row in due))
+        # return_exceptions: one delivery's unexpected fault must not abandon the others of
+        # the pass mid-flight (they would be sent again next pass: duplicates).
+        results = await asyncio.gather(*(one(row) for row in due), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if isinstance(error, asyncio.CancelledError):
+                raise error
+            log.warning("webhook delivery not recorded", extra={"error": type(error).__name__})
+        self._last_pass_failed = bool(errors)
         self.passes += 1
         return len(due)
 
@@ -155,13 +168,19 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None
         if destination is None:
-            error = "no webhook registered"
+            error = "no webhook registered (removed, or the employer's token revoked)"
         elif change is None:
             error = "change not found"
         else:
             url, secret = destination
-            status, error = await self._post(url, secret, payload(change, due.delivery_id),
-                                             due.delivery_id)
+            try:
+                status, error = await self._post(url, secret, payload(change, due.delivery_id),
+                                                 due.delivery_id)
+            except Exception as e:
+                # Anything the resolver or the HTTP client raises for this URL (a host name
+                # IDNA cannot encode, one httpx finds invalid...) is a failed attempt like
+                # any other, so backoff and giving up apply; by kind only, never the URL.
+                status, error = None, f"request failed ({type(e).__name__})"
         attempt = due.attempts + 1
         at = now()
         if error is None:

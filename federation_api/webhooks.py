@@ -24,6 +24,7 @@ import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 
 from federation_api import employer_tables
@@ -67,6 +68,17 @@ def check_url(url: str, *, allow_private: bool) -> str:
         raise WebhookUrlRejected("the URL must not contain a fragment (#...)")
     if port == 0:
         raise WebhookUrlRejected("the URL's port must not be 0")
+    # A host the resolver or the HTTP client cannot handle would only ever fail at delivery.
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as e:
+        raise WebhookUrlRejected("the URL's host is not a valid host name (each dot-separated "
+                                 "part at most 63 characters, letters usable in IDNA)") from e
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise WebhookUrlRejected("the URL's host is not a valid host name for HTTP "
+                                 "(IDNA 2008)") from e
     if not allow_private and not public_host(parts.hostname):
         raise WebhookUrlRejected("the URL must name a public host, not a loopback, private "
                                  "or link-local one")
@@ -157,6 +169,11 @@ class Due(msgspec.Struct, frozen=True):
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
+# SQL condition: the employer's token (same node database) is not revoked. An employer id
+# with no token row at all is not excluded: only a revocation stops deliveries.
+LIVE_EMPLOYER = ("NOT EXISTS (SELECT 1 FROM api_tokens t WHERE t.token_id = {employer} "
+                 "AND t.revoked_at IS NOT NULL)")
+
 
 class WebhookStore:
     """Webhook registrations and the delivery outbox, per employer."""
@@ -202,8 +219,13 @@ class WebhookStore:
             if rows else None
 
     def destination(self, employer: str) -> tuple[str, str] | None:
-        """(url, secret) for signing a delivery; never shown to anyone."""
-        rows = self.db.query("SELECT url, secret FROM employer_webhooks WHERE employer = ?",
+        """(url, secret) for signing a delivery; never shown to anyone.
+
+        None also once the employer's token is revoked (the employer id is its token id): a
+        revoked employer is no longer told anything, so its pending deliveries fail.
+        """
+        rows = self.db.query("SELECT w.url, w.secret FROM employer_webhooks w WHERE "
+                             f"w.employer = ? AND {LIVE_EMPLOYER.format(employer='w.employer')}",
                              (employer,))
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 

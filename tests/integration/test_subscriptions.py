@@ -305,7 +305,9 @@ def test_outbox_rows_only_for_employers_with_a_webhook(node: Node) -> None:
     "ftp://example.org/hook", "https://user:pw@example.org/hook", "https://example.org/x#frag",
     "http://127.0.0.1:9000/hook", "http://localhost/hook", "http://10.1.2.3/hook",
     "http://[::1]/hook", "http://169.254.169.254/latest", "not a url at all",
-    "https:///nohost"])
+    "https:///nohost",
+    "http://" + "a" * 64 + ".com/hook",  # a label IDNA cannot encode: never resolvable
+    "http://\u2603.example/hook"])  # not a host name under IDNA 2008: httpx refuses it
 def test_webhook_urls_that_are_refused(node: Node, url: str) -> None:
     client = TestClient(create_app(node))
     acme = _auth(node, Role.EMPLOYER)
