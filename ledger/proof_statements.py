@@ -90,8 +90,9 @@ def receipt_limits(report: ReceiptReport) -> list[str]:
         "This is a public receipt: it does not carry the ledger entries behind the answer, so "
         "it proves what the node answered and signed, not that the entries give that answer. "
         "A full proof (the entries, each with an inclusion proof under these roots) needs an "
-        "Alliance token: GET /v1/proofs/status, or GET /v1/receipts with the token. An auditor "
-        "can later demand the entries and check them against the roots stated here.",
+        "association's staff token: GET /v1/proofs/status, or GET /v1/receipts with the "
+        "token. An auditor can later demand the entries and check them against the roots "
+        "stated here.",
         "It does not prove that no other entry about this endorsement exists, nor anything "
         f"recorded after the answer was given ({body.answered_at.isoformat()}).",
         "A checkpoint carries no time: it is accepted under any key the registry gave its "

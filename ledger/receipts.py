@@ -17,7 +17,7 @@ A receipt comes in one of two forms (`ReceiptKind`, stated inside the signed bod
   its members only (DESIGN.md invariant 7). A public receipt proves that the node, holding a
   registry-valid key, gave this answer at this time based on these witnessed tree heads; an
   auditor can later demand the entries and check them against those roots.
-- **full** (a caller with an Alliance token): the status-proof bundle as well, so the answer
+- **full** (a caller with a staff token): the status-proof bundle as well, so the answer
   itself can be replayed from the entries.
 
 `verify_receipt` is pure: the node's key comes from the registry the receipt carries
