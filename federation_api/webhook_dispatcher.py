@@ -8,9 +8,11 @@ process died is sent again, with the same delivery id, for the receiver to dedup
 
 Requests have bounded timeouts, never follow redirects (a 3xx is a failed attempt: a
 redirect could point anywhere) and, unless the node allows private destinations, go only to
-hosts whose every address is public. Retries back off exponentially with jitter up to a cap,
-for a bounded number of attempts. Errors are logged by kind, never with the URL, the secret
-or the body.
+hosts whose every address is public; the connection itself dials only addresses its own
+resolution judged public (webhook_transport), so a name that answers differently the second
+time (DNS rebinding) cannot reach an internal host. Retries back off exponentially with
+jitter up to a cap, for a bounded number of attempts. Errors are logged by kind, never with
+the URL, the secret or the body.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ from federation_api.changes import Change, ChangeFeed, public_fields
 from federation_api.clock import now
 from federation_api.notifier import Notifier
 from federation_api.settings import Settings
+from federation_api.webhook_transport import (
+    CheckedBackend,
+    CheckedTransport,
+    RefusedDestination,
+    Resolver,
+    system_resolve,
+)
 from federation_api.webhooks import (
     DELIVERED,
     DELIVERY_HEADER,
@@ -73,13 +82,15 @@ class WebhookDispatcher:
 
     def __init__(self, notifier: Notifier, webhooks: WebhookStore, feed: ChangeFeed,
                  settings: Settings, *, poll_seconds: float = 1.0,
-                 user_agent: str = "alliance-node") -> None:
+                 user_agent: str = "alliance-node",
+                 resolve: Resolver = system_resolve) -> None:
         self.notifier = notifier
         self.webhooks = webhooks
         self.feed = feed
         self.settings = settings
         self.poll_seconds = poll_seconds
         self.user_agent = user_agent
+        self.resolve = resolve  # the system resolver; tests pass one that rebinds
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -97,9 +108,14 @@ class WebhookDispatcher:
         timeout = self.settings.webhook_timeout_seconds
         # trust_env=False: no proxy or netrc from the environment decides where employer
         # data goes; follow_redirects=False: only the registered URL is ever called.
+        # The transport resolves each host itself and connects only to the addresses it
+        # checked (read from the settings per connection, like the check below).
+        backend = CheckedBackend(lambda: self.settings.webhook_allow_private,
+                                 resolve=self.resolve)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False,
                                          trust_env=False,
-                                         limits=httpx.Limits(max_connections=CONCURRENCY))
+                                         transport=CheckedTransport(
+                                             backend, max_connections=CONCURRENCY))
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     def wake(self) -> None:
@@ -214,6 +230,8 @@ class WebhookDispatcher:
                 async with self._client.stream("POST", url, content=body,
                                                headers=headers) as response:
                     status = response.status_code  # the body is never read
+        except RefusedDestination as e:
+            return None, str(e)  # says why, never which host
         except (TimeoutError, httpx.TimeoutException):
             return None, "timed out"
         except httpx.ConnectError:
@@ -234,12 +252,12 @@ class WebhookDispatcher:
         host = parts.hostname or ""
         if not public_host(host):
             return "destination is not a public host"
-        assert self._loop is not None
         try:
-            infos = await self._loop.getaddrinfo(host, parts.port or 443)
+            addresses = set(await self.resolve(host, parts.port or 443))
         except OSError:
             return "host name does not resolve"
-        addresses = {str(info[4][0]) for info in infos}
+        # Mixed answers are refused outright; the transport resolves again to connect and
+        # dials only public addresses of that answer, so a rebinding name gets nowhere.
         if not addresses or not all(public_address(a) for a in addresses):
             return "destination resolves to a non-public address"
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpcore
 import pytest
 
 from domain.levels import Level
@@ -26,7 +28,8 @@ from federation_api.node import Node, init_node
 from federation_api.settings import Settings
 from federation_api.tokens import Role
 from federation_api.webhook_dispatcher import WebhookDispatcher
-from federation_api.webhooks import Delivery, WebhookUrlRejected, check_url
+from federation_api.webhook_transport import REFUSED, CheckedBackend, DestinationRefused, Resolver
+from federation_api.webhooks import Delivery, WebhookUrlRejected, check_url, public_address
 from tests.e2e.webhook_receiver import Receiver
 from tests.pg import postgres_schema_url
 
@@ -110,12 +113,13 @@ def _one_change(node: Node, url: str) -> None:
 
 
 def _run_until(node: Node, done: str, timeout: float = 20.0,
-               employer: str = EMPLOYER) -> Delivery:
+               employer: str = EMPLOYER, resolve: Resolver | None = None) -> Delivery:
     """Run the dispatcher until the employer's one delivery reaches state `done`."""
 
     async def scenario() -> Delivery:
+        extra = {} if resolve is None else {"resolve": resolve}
         dispatcher = WebhookDispatcher(node.notifier, node.webhooks, node.changes, node.settings,
-                                       poll_seconds=0.05)
+                                       poll_seconds=0.05, **extra)
         await dispatcher.start()
         try:
             deadline = time.monotonic() + timeout
@@ -295,3 +299,147 @@ def test_webhook_settings_from_the_environment() -> None:
     for bad in ("0", "-1", "soon", "nan"):
         with pytest.raises(ValueError, match="ALLIANCE_WEBHOOK_TIMEOUT_SECONDS"):
             Settings.from_env({"ALLIANCE_WEBHOOK_TIMEOUT_SECONDS": bad})
+
+
+# -- DNS rebinding: the connection dials only addresses that were checked ----------------------
+
+PUBLIC = "1.1.1.1"  # a global address; never actually dialled by these tests
+
+
+class Listener:
+    """A bare loopback TCP listener that counts the connections that reach it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
+class Rebinding:
+    """A resolver outside the project (fake): every other answer is public, then loopback."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        return [PUBLIC] if len(self.calls) % 2 == 1 else ["127.0.0.1"]
+
+
+class OnlyLoopbackDials(httpcore.AnyIOBackend):
+    """httpcore's backend, recording every dial; only loopback is really connected to."""
+
+    def __init__(self) -> None:
+        self.dialled: list[str] = []
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: object = None) -> httpcore.AsyncNetworkStream:
+        self.dialled.append(host)
+        if host != "127.0.0.1":
+            raise httpcore.ConnectError("no network for this test")
+        return await super().connect_tcp(host, port, timeout=timeout)
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_the_backend_never_dials_a_private_address_unless_allowed(allow_private: bool) -> None:
+    listener = Listener()
+    inner = OnlyLoopbackDials()
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return [PUBLIC, "127.0.0.1"]
+
+    backend = CheckedBackend(lambda: allow_private, resolve=resolve, inner=inner)
+
+    async def dial() -> None:
+        stream = await backend.connect_tcp("mixed.example", listener.port, timeout=2)
+        await stream.aclose()
+
+    try:
+        if allow_private:
+            asyncio.run(dial())  # the public address fails here, the loopback one is next
+            assert inner.dialled == [PUBLIC, "127.0.0.1"]
+            deadline = time.monotonic() + 5
+            while listener.connections == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert listener.connections == 1
+        else:
+            with pytest.raises(httpcore.ConnectError):
+                asyncio.run(dial())
+            assert inner.dialled == [PUBLIC]  # only the checked public address, never loopback
+            assert listener.connections == 0
+    finally:
+        listener.stop()
+
+
+def test_a_host_with_only_private_addresses_is_refused_before_any_dial() -> None:
+    inner = OnlyLoopbackDials()
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1"]
+
+    backend = CheckedBackend(lambda: False, resolve=resolve, inner=inner)
+    with pytest.raises(DestinationRefused, match=REFUSED):
+        asyncio.run(backend.connect_tcp("internal.example", 80))
+    assert inner.dialled == []
+
+
+def test_a_rebinding_name_is_refused_and_reaches_nothing(node: Node) -> None:
+    listener = Listener()
+    resolver = Rebinding()
+    try:
+        # The check sees the public answer; the connection's own resolution sees loopback.
+        _one_change(node, f"http://rebind.example:{listener.port}/hook")
+        node.settings = replace(node.settings, webhook_allow_private=False)
+        delivery = _run_until(node, "failed", resolve=resolver)
+        assert [(a.status_code, a.error) for a in delivery.log] == [(None, REFUSED)] * 2
+        assert len(resolver.calls) == 4  # check then connect, for each of the two attempts
+        assert listener.connections == 0
+    finally:
+        listener.stop()
+
+
+def test_the_connection_uses_the_resolved_address_and_keeps_the_host_name(node: Node) -> None:
+    receiver = Receiver().start()
+
+    async def resolve(host: str, port: int) -> list[str]:
+        assert host == "hooks.example"  # a name nothing else could resolve
+        return ["127.0.0.1"]
+
+    try:
+        url = receiver.url.replace("127.0.0.1", "hooks.example")
+        secret = node.webhooks.register(EMPLOYER, url, NOW)[1]
+        assert secret is not None
+        receiver.secret = secret
+        node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x",
+                             now=NOW)
+        delivery = _run_until(node, "delivered", resolve=resolve)  # private allowed here
+        assert [a.status_code for a in delivery.log] == [204]
+        assert list(receiver.processed) == [delivery.delivery_id]
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("::ffff:127.0.0.1", False), ("::ffff:169.254.169.254", False), ("::ffff:8.8.8.8", True),
+    ("::127.0.0.1", False), ("::10.0.0.1", False), ("::8.8.8.8", True),
+    ("64:ff9b::7f00:1", False), ("64:ff9b::a9fe:a9fe", False), ("64:ff9b::808:808", True),
+    ("2002:7f00:1::", False), ("2002:a9fe:a9fe::1", False), ("2002:c0a8:101::1", False),
+    ("2002:808:808::1", True), ("::1", False), ("::", False), ("2606:4700::1111", True),
+    ("fe80::1%eth0", False), ("127.0.0.1", False), ("8.8.8.8", True)])
+def test_public_address_judges_the_ipv4_inside_ipv6_forms(address: str, public: bool) -> None:
+    assert public_address(address) is public
