@@ -33,7 +33,7 @@ from enum import StrEnum
 
 import msgspec
 
-from ledger.codec import AwareDatetime, decode_canonical, decode_json, encode, encode_json
+from ledger.codec import AwareDatetime, decode_canonical, encode, encode_json
 from ledger.errors import MalformedEntry, UnknownKey, VerificationError
 from ledger.registry import Genesis, RegistryState
 from ledger.signing import Signer, Verifier
@@ -42,7 +42,7 @@ from ledger.status_proof import (
     Replay,
     StatusClaim,
     StatusProof,
-    StatusProofError,
+    decode_document,
     verify_status_proof,
 )
 from ledger.tree_heads import Check, Finding, HeadsReport, LedgerCheckpoint, verify_heads
@@ -130,14 +130,7 @@ def encode_receipt(receipt: SignedReceipt) -> bytes:
 
 def decode_receipt(data: bytes) -> SignedReceipt:
     """Parse a receipt file; StatusProofError if it is not one."""
-    try:
-        receipt = decode_json(data, SignedReceipt)
-    except MalformedEntry as e:
-        raise StatusProofError(f"not a verification receipt: {e.reason}") from e
-    if receipt.format != RECEIPT_FORMAT:
-        raise StatusProofError(f"unknown receipt format {receipt.format!r} (expected "
-                               f"{RECEIPT_FORMAT})")
-    return receipt
+    return decode_document(data, SignedReceipt, RECEIPT_FORMAT, "verification receipt")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -105,14 +105,31 @@ def encode_status_proof(proof: StatusProof) -> bytes:
 
 def decode_status_proof(data: bytes) -> StatusProof:
     """Parse a bundle file; StatusProofError if it is not one (nothing else is trusted yet)."""
+    return decode_document(data, StatusProof, PROOF_FORMAT, "status proof")
+
+
+_Document = TypeVar("_Document", bound="_Formatted")
+
+
+class _Formatted(Protocol):
+    @property
+    def format(self) -> str:
+        """The document's format and version line."""
+        ...
+
+
+def decode_document(data: bytes, type_: type[_Document], expected: str,
+                    what: str) -> _Document:
+    """Parse a JSON document (a proof bundle, a receipt) of one format version, or raise
+    StatusProofError saying what it is not; nothing in it is trusted yet."""
     try:
-        proof = decode_json(data, StatusProof)
+        document = decode_json(data, type_)
     except MalformedEntry as e:
-        raise StatusProofError(f"not a status proof: {e.reason}") from e
-    if proof.format != PROOF_FORMAT:
-        raise StatusProofError(f"unknown proof format {proof.format!r} (expected "
-                               f"{PROOF_FORMAT})")
-    return proof
+        raise StatusProofError(f"not a {what}: {e.reason}") from e
+    if document.format != expected:
+        raise StatusProofError(f"unknown {what} format {document.format!r} (expected "
+                               f"{expected})")
+    return document
 
 
 Replay = Callable[[Sequence[bytes], str, dt.date], StatusClaim | None]

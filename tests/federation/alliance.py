@@ -75,6 +75,13 @@ class Alliance:
         self.replicators[association] = replicator
         return replicator
 
+    async def start_all(self, url: str, *, checkpoint_seconds: float = 1.0) -> None:
+        """Open every node and start its replication against one NATS URL."""
+        for association in self.associations:
+            self.open(association)
+            await self.start_replication(association, url,
+                                         checkpoint_seconds=checkpoint_seconds)
+
     async def stop_replication(self, association: str) -> None:
         """Stop a node's replication (as if its process stopped)."""
         replicator = self.replicators.pop(association)

@@ -61,9 +61,7 @@ def test_random_commands_converge_to_one_digest(tmp_path: Path) -> None:
         server = start_single_server(tmp_path / "nats")
         alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
         try:
-            for association in ASSOCIATIONS:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url)
+            await alliance.start_all(server.url)
             await asyncio.gather(*(asyncio.to_thread(
                 random_commands, alliance.nodes[a], random.Random(seed), 60)
                 for seed, a in enumerate(ASSOCIATIONS)))

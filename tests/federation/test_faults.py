@@ -30,9 +30,7 @@ def test_nats_server_killed_mid_stream_loses_and_doubles_nothing(tmp_path: Path)
                             name="nats", port=port).start()
         alliance = Alliance(tmp_path / "alliance", ("AK", "MI", "TX"))
         try:
-            for association in alliance.associations:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url)
+            await alliance.start_all(server.url)
             writers = [asyncio.to_thread(import_professionals, alliance.nodes[a], 150,
                                          prefix="K") for a in ("AK", "MI")]
             writing = asyncio.gather(*writers)

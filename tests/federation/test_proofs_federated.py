@@ -45,10 +45,7 @@ def test_a_third_node_proves_a_transfer_with_witnessed_checkpoints(tmp_path: Pat
         server = start_single_server(tmp_path)
         alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
         try:
-            for association in ASSOCIATIONS:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url,
-                                                 checkpoint_seconds=0.5)
+            await alliance.start_all(server.url, checkpoint_seconds=0.5)
             ak, mi, tx = (alliance.nodes[a] for a in ASSOCIATIONS)
             now = dt.datetime.now(dt.UTC)
             for node in (ak, tx):

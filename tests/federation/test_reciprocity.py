@@ -28,9 +28,7 @@ def test_transfer_keeps_one_current_home_everywhere(tmp_path: Path) -> None:
         server = start_single_server(tmp_path / "nats")
         alliance = Alliance(tmp_path / "alliance", ("AK", "MI", "TX"))
         try:
-            for association in alliance.associations:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url)
+            await alliance.start_all(server.url)
             ak, mi, tx = (alliance.nodes[a] for a in ("AK", "MI", "TX"))
             (origin,) = await asyncio.to_thread(import_professionals, ak, 1, prefix="R")
             await wait_until(lambda: mi.projector.endorsement(origin) is not None,

@@ -23,9 +23,7 @@ def test_three_nodes_converge_and_a_stopped_node_catches_up(tmp_path: Path) -> N
         server = start_single_server(tmp_path / "nats")
         alliance = Alliance(tmp_path / "alliance", ("AK", "MI", "TX"))
         try:
-            for association in alliance.associations:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url)
+            await alliance.start_all(server.url)
             for association in alliance.associations:
                 await asyncio.to_thread(import_professionals, alliance.nodes[association], 20,
                                         prefix="A")

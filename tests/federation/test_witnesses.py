@@ -78,10 +78,7 @@ def test_three_nodes_witness_each_other_and_catch_a_split_view(tmp_path: Path) -
         server = start_single_server(tmp_path)
         alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
         try:
-            for association in ASSOCIATIONS:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url,
-                                                 checkpoint_seconds=0.5)
+            await alliance.start_all(server.url, checkpoint_seconds=0.5)
             ids = {}
             for association in ASSOCIATIONS:
                 ids[association] = await asyncio.to_thread(
@@ -222,10 +219,7 @@ def test_witness_state_survives_a_restart(tmp_path: Path) -> None:
         server = start_single_server(tmp_path)
         alliance = Alliance(tmp_path / "alliance", ASSOCIATIONS)
         try:
-            for association in ASSOCIATIONS:
-                alliance.open(association)
-                await alliance.start_replication(association, server.url,
-                                                 checkpoint_seconds=0.5)
+            await alliance.start_all(server.url, checkpoint_seconds=0.5)
             await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 4, prefix="A")
             await _converge(alliance, {"AK": 4})
             await _all_witnessed(alliance, {"AK": 4})
