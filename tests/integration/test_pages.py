@@ -7,8 +7,10 @@ every page is a plain GET or form POST.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -422,3 +424,27 @@ def test_the_page_counts_against_the_public_rate_limit(tmp_path: Path) -> None:
         assert client.get("/static/pages.css").status_code == 200  # never refused
     finally:
         node.close()
+
+
+def test_api_docs_are_served_from_the_node_with_a_strict_policy(site: Site) -> None:
+    """/docs names no other origin: its two Swagger UI files and its starter script come from
+    the node (with integrity hashes), there is no inline script, and the policy says so."""
+    r = site.client.get("/docs")
+    assert r.status_code == 200
+    policy = r.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; script-src 'self'; style-src 'self'")
+    assert "unsafe" not in policy and "http" not in policy
+    assert "http" not in r.text.replace(site.client.base_url.host, "")  # no CDN, no link out
+    sources = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)" '
+                         r'integrity="(sha384-[^"]+)"', r.text)
+    assert [s for s, _ in sources] == ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js",
+                                       "/static/api-docs.js"]
+    assert re.search(r"<script>", r.text) is None  # no inline script for the policy to allow
+    for path, integrity in sources:
+        asset = site.client.get(path)
+        assert asset.status_code == 200, path
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert integrity == f"sha384-{digest}", path
+    assert site.client.get("/docs/swagger-ui-bundle.js").headers["content-type"].startswith(
+        "text/javascript")
+    assert site.client.get("/redoc").status_code == 404  # it would load from a CDN

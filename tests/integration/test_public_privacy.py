@@ -33,8 +33,8 @@ from tests.integration.live_app import LiveNode, live_node
 PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/status"),
           ("GET", "/v1/receipts"), ("GET", "/receipts/view"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
-          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
-          ("GET", "/redoc"), ("GET", "/staff/login"), ("POST", "/staff/login"),
+          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/swagger-ui-bundle.js"),
+          ("GET", "/docs/swagger-ui.css"), ("GET", "/staff/login"), ("POST", "/staff/login"),
           ("POST", "/staff/logout")}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
