@@ -352,9 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", nargs="?", help="export directory (or --url)")
     p.add_argument("--url", help="audit a node over its auditor API (http://host:port)")
     p.add_argument("--token-file", help="file holding an auditor token (with --url)")
-    p.add_argument("--genesis", help="the Alliance's genesis.json, distributed out of band: the "
-                   "audited registry must start from it (required with --url when the node "
-                   "serves a registry)")
+    p.add_argument("--genesis", help="the Alliance's genesis.json (every node serves it at "
+                   "/v1/alliance/genesis.json; compare its digest with the one the Alliance "
+                   "publishes): the audited registry must start from it. Without it the audit "
+                   "fails (exit 2 with --url, the finding 'genesis: not pinned' otherwise)")
+    p.add_argument("--trust-bundled-registry", action="store_true",
+                   help="without --genesis, accept the registry (or keyring) that the export "
+                        "or node brings; the report warns that the result then holds only "
+                        "against keys its maker chose")
     p.add_argument("--progress", action="store_true",
                    help="progress bars on stderr even when it is not a terminal")
     p.add_argument("--require-witnessed", action="store_true",
@@ -362,7 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: a warning)")
     p.add_argument("--full-signatures", action="store_true",
                    help="re-verify every entry signature, on all cores")
-    p.add_argument("--as-of", help="rebuild the rosters as they stood on this date")
+    p.add_argument("--recorded-through", metavar="DATE",
+                   help="replay only the entries recorded by the end of DATE (UTC, the "
+                        "ledger's recorded-at time): the ledgers as they stood then")
+    p.add_argument("--effective-on", metavar="DATE",
+                   help="report each endorsement's standing on DATE by its own effective "
+                        "dates (grant, renewal, lapse ...), as /v1/status?on=DATE answers")
+    p.add_argument("--as-of", help=argparse.SUPPRESS)  # refused, naming the two above
     p.add_argument("--json", action="store_true", help="JSON report")
 
     roster = sub.add_parser("roster", help="rosters").add_subparsers(dest="roster_command",

@@ -448,3 +448,23 @@ def test_api_docs_are_served_from_the_node_with_a_strict_policy(site: Site) -> N
     assert site.client.get("/docs/swagger-ui-bundle.js").headers["content-type"].startswith(
         "text/javascript")
     assert site.client.get("/redoc").status_code == 404  # it would load from a CDN
+
+
+def test_status_before_the_grant_says_not_yet_granted(site: Site) -> None:
+    """`/v1/status?on=` a date before the grant: the id and last name did match, so the answer
+    says the endorsement was not granted yet, rather than "no endorsement matches"; a wrong
+    last name still gets the one miss, so the answer reveals nothing a match does not."""
+    eid = site.endorse("Rivera", "Maria")  # granted 2015-01-05
+    query = {"endorsement_id": eid, "last_name": "rivera"}
+    before = site.client.get("/v1/status", params={**query, "on": "2015-01-04"})
+    assert before.status_code == 404
+    assert before.json()["code"] == "not_yet_granted"
+    assert before.json()["message"] == (f"endorsement {eid} was not yet granted (or recognised "
+                                        f"by its association) on 2015-01-04")
+    on_the_day = site.client.get("/v1/status", params={**query, "on": "2015-01-05"})
+    assert on_the_day.status_code == 200 and on_the_day.json()["status"] == "current"
+    for miss in ({"endorsement_id": eid, "last_name": "Smith"},
+                 {"endorsement_id": "AK-00000000", "last_name": "Rivera"}):
+        wrong = site.client.get("/v1/status", params={**miss, "on": "2015-01-04"})
+        assert wrong.status_code == 404
+        assert wrong.json()["message"] == "no endorsement matches that id and last name"
