@@ -34,6 +34,7 @@ from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
 from projections.standing import Standing
 from tests.federation.test_hostile_entries import T0, Peer
+from tests.integration.proof_fixtures import ProofAlliance, at, import_endorsement
 from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -468,3 +469,40 @@ def test_status_before_the_grant_says_not_yet_granted(site: Site) -> None:
         wrong = site.client.get("/v1/status", params={**miss, "on": "2015-01-04"})
         assert wrong.status_code == 404
         assert wrong.json()["message"] == "no endorsement matches that id and last name"
+
+
+def test_a_transferred_endorsement_names_its_new_association_and_links_it(
+        tmp_path: Path) -> None:
+    """AK's endorsement recognised by MI: the old one's banner names MI in full and links the
+    new endorsement's verification, on the origin (from its transfer-out entry) and on a
+    third node that has only the origin's ledger."""
+    alliance = ProofAlliance(tmp_path)
+    try:
+        ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+        eid = import_endorsement(ak, "AK-MOVE0001", family_name="García")
+        alliance.sync("AK", "MI")
+        mi.service.recognize(eid, endorsement_id="MI-MOVE0001", recognized_on=dt.date(2026, 4, 1),
+                             now=at(dt.date(2026, 4, 1)), replica=mi.replica)
+        alliance.sync("MI", "AK")  # AK records the transfer out by itself
+        alliance.sync("AK", "TX")  # TX holds AK's transfer out, not MI's recognition
+        for node in (ak, alliance.nodes["TX"], mi):
+            client = TestClient(create_app(node))
+            r = client.get("/verify", params={"by": "id", "endorsement_id": eid,
+                                              "last_name": "garcia"})
+            assert r.status_code == 200, r.text
+            words = banner(r.text)
+            assert words.startswith("banner-not-current"), words
+            assert "This endorsement moved to MI association (MI), which holds it now as " \
+                   "MI-MOVE0001." in words
+            link = re.search(r'<a class="banner-link" href="([^"]+)">Verify MI-MOVE0001 with '
+                             r'MI association</a>', r.text)
+            assert link, r.text
+            target = link[1].replace("&amp;", "&")
+            assert parse_qs(urlsplit(target).query) == {
+                "by": ["id"], "endorsement_id": ["MI-MOVE0001"], "last_name": ["garcia"]}
+            if node is not alliance.nodes["TX"]:  # TX has not got MI's ledger at all
+                followed = client.get(target)
+                assert followed.status_code == 200
+                assert banner(followed.text).startswith("banner-current")
+    finally:
+        alliance.close()
