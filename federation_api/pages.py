@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from domain.levels import Designation, Level
 from federation_api import pages_staff
 from federation_api.clock import now
-from federation_api.routes_public import verify
+from federation_api.routes_public import GENESIS_PATH, verify
 from federation_api.schemas import VerifyOut
 from federation_api.templating import STATIC_DIR, association_name, render
 from ledger.codec import decode_payload, decode_stored
@@ -142,7 +142,8 @@ def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
                   current=answer.status == "current", headline=headline,
                   explanation=explanation, valid_through=answer.valid_through,
                   as_of=answer.as_of, warnings=list(answer.warnings),
-                  receipt_url=f"/v1/receipts?{query}", printable_url=f"/receipts/view?{query}",
+                  receipt_url=f"/receipts/download?{query}",
+                  printable_url=f"/receipts/view?{query}",
                   moved=moved)
 
 
@@ -163,9 +164,12 @@ def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
     form.update(context.pop("form", {}))
     values: dict[str, Any] = {"results": [], "searched": False, "errors": [], "more": False}
     values.update(context)
+    node = request.app.state.node
+    # Receipts need the trust registry (they carry it); without one, say so, offer no link.
     return render("search.html", status, form=form, states=states(request),
-                  node_name=association_name(request, request.app.state.node.association),
-                  answered_at=now(), **values)
+                  node_name=association_name(request, node.association),
+                  answered_at=now(), genesis_url=GENESIS_PATH if node.registry else "",
+                  **values)
 
 
 @router.get("/", response_class=HTMLResponse)
