@@ -74,6 +74,12 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
         assert served_genesis.headers["content-type"] == "application/json"
     assert not server.running()  # everything below is offline
     assert served_genesis.content == genesis.read_bytes()  # the registry's own file
+    # `alliance serve` prints where the genesis is, with the digest to compare out of band;
+    # the URLs that need an endorsement are printed as templates, and say so.
+    printed = server.log()
+    assert re.search(rf"  Alliance genesis\s+{server.url}/v1/alliance/genesis\.json \(digest "
+                     r"[0-9a-f]{64}: compare it with the one the Alliance publishes\)", printed)
+    assert "(URL templates: replace <ENDORSEMENT-ID>, <LAST-NAME> and <YYYY-MM-DD>)" in printed
 
     proof_file = tmp_path / "proof.json"
     proof_file.write_bytes(proof.content)
