@@ -27,6 +27,7 @@ is `/receipts/download`, which gives the same file or a plain-language page sayi
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, TypeVar
@@ -79,6 +80,7 @@ def _find(node: Node, endorsement_id: str, last_name: str,
 
 
 PEER_CHECKPOINT_WAIT = 5.0  # seconds a request waits for a peer's checkpoint it asked for
+MAX_WAITING = 8  # requests waiting at once; the rest answer 409 at once (worker threads)
 _POLL = 0.05
 _ASK_AGAIN = 1.0  # a want may be lost (core NATS): ask again this often while waiting
 _T = TypeVar("_T", StatusProof, SignedReceipt)
@@ -103,6 +105,39 @@ def _gossip(request: Request) -> CheckpointGossip | None:
     return gossip
 
 
+class _Waits:
+    """Who may wait for a peer's checkpoint: at most `MAX_WAITING` requests at once, and none
+    for a peer that let one wait in vain within the last checkpoint interval (it is offline
+    or cut off; its periodic checkpoint will come when it is back). Each waiting request
+    holds a worker thread, so an unanswering peer must not tie them all up."""
+
+    def __init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_WAITING)
+        self.unanswered: dict[str, float] = {}  # association -> monotonic time of a timeout
+        self.lock = threading.Lock()
+
+    def may_wait(self, association: str, interval: float) -> bool:
+        with self.lock:
+            since = self.unanswered.get(association)
+            return since is None or time.monotonic() - since >= interval
+
+    def timed_out(self, association: str) -> None:
+        with self.lock:
+            self.unanswered[association] = time.monotonic()
+
+
+def _waits(request: Request) -> _Waits:
+    state = request.app.state
+    with _WAITS_LOCK:
+        if not hasattr(state, "checkpoint_waits"):
+            state.checkpoint_waits = _Waits()
+    waits: _Waits = state.checkpoint_waits
+    return waits
+
+
+_WAITS_LOCK = threading.Lock()
+
+
 def proven(request: Request, make: Callable[[], _T]) -> _T:
     """`make()` a proof or receipt. When it needs a peer's checkpoint that has not arrived,
     ask that peer for one and try again as soon as it is here, for at most
@@ -116,14 +151,21 @@ def proven(request: Request, make: Callable[[], _T]) -> _T:
         try:
             made = make()
         except CheckpointWanted as e:
-            if gossip is None or time.monotonic() >= deadline:
+            waits = _waits(request)
+            if gossip is None or time.monotonic() >= deadline or not waits.may_wait(
+                    e.association, gossip.interval) or not waits.slots.acquire(blocking=False):
                 raise
-            asked = float("-inf")
-            while not covered(node, e.association, e.seq) and time.monotonic() < deadline:
-                if time.monotonic() - asked >= _ASK_AGAIN:
-                    gossip.want_checkpoint(e.association)
-                    asked = time.monotonic()
-                time.sleep(_POLL)
+            try:
+                asked = float("-inf")
+                while not covered(node, e.association, e.seq) and time.monotonic() < deadline:
+                    if time.monotonic() - asked >= _ASK_AGAIN:
+                        gossip.want_checkpoint(e.association)
+                        asked = time.monotonic()
+                    time.sleep(_POLL)
+                if not covered(node, e.association, e.seq):
+                    waits.timed_out(e.association)
+            finally:
+                waits.slots.release()
             continue
         if gossip is not None and checkpoint_size(node, node.association) > own_before:
             gossip.publish_soon()  # signed for this request: let the witnesses cosign it now

@@ -73,10 +73,16 @@ def test_a_receipt_of_a_peers_fresh_entry_asks_the_peer_for_a_checkpoint(
             await asyncio.to_thread(mi.after_ingest)
             assert heads(mi).get("AK") == 3
             query = {"endorsement_id": more[0], "last_name": "Family0"}
+            started = time.monotonic()
             refused = await asyncio.to_thread(client.get, "/v1/receipts", params=query)
             assert refused.status_code == 409 and refused.headers["retry-after"] == "3600"
+            assert 4.5 < time.monotonic() - started < 15  # it did wait, for a bounded time
+            # A peer that let a request wait in vain is not waited for again for an interval:
+            # requests hold worker threads, an offline peer must not tie them all up.
+            started = time.monotonic()
             page = await asyncio.to_thread(client.get, "/receipts/download", params=query)
             assert page.status_code == 409 and "Receipt not ready yet" in page.text
+            assert time.monotonic() - started < 2
         finally:
             await alliance.shutdown()
             servers.stop()
