@@ -214,12 +214,13 @@ async def serve_alliance(root: Path, host: str, nats_url: str,
         print(f"demo: nats-server at {nats_url}; data in {root} "
               f"({'kept' if kept else 'removed'} on exit)")
         genesis = RegistryDir(root / "registry")  # the Alliance's copy (build_alliance)
-        print(f"Alliance genesis (demo): {genesis.genesis_path} "
-              f"(digest {genesis.genesis().digest().hex()})")
+        digest = genesis.genesis().digest().hex()
+        print(f"Alliance genesis (demo): {genesis.genesis_path} (digest {digest})")
         for association, server in servers.items():
             node = nodes[association]
             print_urls(association, f"http://{url_host(host)}:{server.config.port}",
-                       example=examples[_SHOWN[association]], today=today())
+                       example=examples[_SHOWN[association]], today=today(),
+                       genesis_digest=digest)
             print(f"  {'data directory':22} {node.settings.data_dir}")
             for role in _ROLES:
                 _, token = node.tokens.issue(label=f"demo {role.value}", role=role, now=now())

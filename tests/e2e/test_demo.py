@@ -88,6 +88,7 @@ def test_demo_serves_three_nodes_and_stops_on_ctrl_c() -> None:
         nodes = {m.group(1): m.group(2) for m in NODE.finditer(output)}
         assert sorted(nodes) == ["AK", "MI", "TX"], output
         assert output.count("/docs") == 3
+        assert output.count("/v1/alliance/genesis.json (digest ") == 3
         assert "..." not in output and "<" not in output  # no template is printed as a link
         blocks = per_node(output)
         for association, block in blocks.items():
