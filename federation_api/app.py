@@ -17,6 +17,7 @@ from federation_api import (
     routes_public,
     routes_staff,
 )
+from federation_api.api_docs import install_docs
 from federation_api.node import Node
 from federation_api.observability import Metrics, install_request_logging
 from federation_api.pages import install_pages
@@ -59,8 +60,10 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
                 node.commit_listeners.remove(replicator.wake)
                 await replicator.stop()
 
+    # /docs is served from the node's own copy of Swagger UI (api_docs.py), never a CDN.
     app = FastAPI(title=f"Alliance endorsement ledger - {node.config.name}",
-                  version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+                  version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.replicator = replicator
     app.state.webhook_dispatcher = dispatcher
     app.state.node = node
@@ -77,4 +80,5 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.include_router(routes_federation.router)
     app.include_router(routes_proofs.router)
     install_pages(app)
+    install_docs(app)
     return app

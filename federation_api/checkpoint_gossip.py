@@ -4,10 +4,16 @@ Subjects live under the publisher's own prefix, so the hub's least-privilege rul
 publishes only `alliance.<own id>.>`" covers them unchanged:
 - `alliance.<origin>.checkpoint`: the origin's latest signed checkpoint note;
 - `alliance.<witness>.cosignature`: a witness's cosigned note (the origin's note plus the
-  witness's tlog-cosignature line).
-Every node subscribes to `alliance.*.checkpoint` and `alliance.*.cosignature`. The payload is
-the C2SP note itself; provenance comes from the signatures and the registry, never from the
-subject (a cosignature is filed under the witness its verified line names).
+  witness's tlog-cosignature line);
+- `alliance.<requester>.checkpoint-wanted`: a node that holds a peer's entries but no
+  checkpoint of that peer's ledger covering them (a receipt or proof needs one) asks the
+  origin, named in the payload, to sign and publish one now instead of at its next interval.
+Every node subscribes to `alliance.*.checkpoint`, `alliance.*.cosignature` and
+`alliance.*.checkpoint-wanted`. The payload is the C2SP note itself (a want: the origin's id);
+provenance comes from the signatures and the registry, never from the subject (a cosignature
+is filed under the witness its verified line names). A want carries no authority: the
+answer is the origin's ordinary checkpoint, signed only if its ledger grew, and however many
+wants arrive, an origin publishes at most one checkpoint per `WANT_GAP` for them.
 
 Why core NATS and not JetStream: a checkpoint is small, self-verifying and superseded by the
 next one; the database, not NATS, keeps every checkpoint and cosignature. The origin
@@ -41,6 +47,8 @@ log = logging.getLogger("alliance.checkpoints")
 
 ALL_CHECKPOINTS = "alliance.*.checkpoint"
 ALL_COSIGNATURES = "alliance.*.cosignature"
+ALL_WANTS = "alliance.*.checkpoint-wanted"
+WANT_GAP = 0.25  # seconds: on-demand checkpoints for wants come at most this often
 
 
 def checkpoint_subject(association: str) -> str:
@@ -51,6 +59,11 @@ def checkpoint_subject(association: str) -> str:
 def cosignature_subject(association: str) -> str:
     """Where an association, as a witness, publishes its cosignatures."""
     return f"alliance.{association.lower()}.cosignature"
+
+
+def want_subject(association: str) -> str:
+    """Where an association asks peers for a fresh checkpoint (the payload names whom)."""
+    return f"alliance.{association.lower()}.checkpoint-wanted"
 
 
 class RepublishGate:
@@ -89,17 +102,22 @@ class CheckpointGossip:
         self.published = 0  # own checkpoint publications, for tests and metrics
         self.cosigned = 0  # new cosignatures this node made
         self._republish = RepublishGate(interval)
+        self._last_demand = float("-inf")  # loop time of the last publication for a want
+        self._demand_later: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Subscribe to every peer's checkpoints and cosignatures; start the timer."""
         self._loop = asyncio.get_running_loop()
         self._subscriptions = [
             await self.nc.subscribe(ALL_CHECKPOINTS, cb=self._on_checkpoint),
-            await self.nc.subscribe(ALL_COSIGNATURES, cb=self._on_cosignature)]
+            await self.nc.subscribe(ALL_COSIGNATURES, cb=self._on_cosignature),
+            await self.nc.subscribe(ALL_WANTS, cb=self._on_want)]
         self._tasks = [asyncio.create_task(self._run(), name="checkpoints")]
 
     async def stop(self) -> None:
         """Stop the timer and the subscriptions."""
+        if self._demand_later is not None:
+            self._demand_later.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -113,6 +131,38 @@ class CheckpointGossip:
         """Thread-safe: sign and publish a checkpoint now rather than at the next interval."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def want_checkpoint(self, association: str, timeout: float = 2.0) -> bool:
+        """Thread-safe (from a request's worker thread): ask `association`'s node to publish a
+        checkpoint now. Returns whether the request went out; the checkpoint itself arrives
+        like any other (witnessed, stored) a round trip later."""
+        loop = self._loop
+        if loop is None or association == self.own:
+            return False
+        future = asyncio.run_coroutine_threadsafe(
+            self.nc.publish(want_subject(self.own), association.upper().encode()), loop)
+        try:
+            future.result(timeout)
+        except Exception as e:  # a lost want costs a retry, never the request
+            log.warning("checkpoint want not sent", extra={"error": str(e)})
+            return False
+        return True
+
+    async def _on_want(self, msg: Msg) -> None:
+        if msg.data.decode(errors="replace") != self.own:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_demand + WANT_GAP - loop.time()
+        if wait <= 0:
+            self._demand()
+        elif self._demand_later is None:  # one publication after the gap answers them all
+            self._demand_later = loop.call_later(wait, self._demand)
+
+    def _demand(self) -> None:
+        assert self._loop is not None
+        self._demand_later = None
+        self._last_demand = self._loop.time()
+        self._wake.set()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -16,6 +18,7 @@ from federation_api import cli_employers, cli_proofs, cli_registry
 from federation_api.clock import now
 from federation_api.node import Node, NodeError, init_node, rotate_key
 from federation_api.replication import Replicator
+from federation_api.routes_public import GENESIS_PATH
 from federation_api.settings import Settings
 from federation_api.tokens import Role
 from ledger.errors import LedgerError, VerificationError
@@ -69,8 +72,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging()
     node = Node(settings)
     app = create_app(node, replicator_for(node, settings))
-    base = f"http://{settings.host}:{settings.port}"
-    print_urls(node.association, base)
+    base = f"http://{url_host(settings.host)}:{settings.port}"
+    digest = node.registry_dir.genesis().digest().hex() if node.registry_dir.exists() else None
+    print_urls(node.association, base, genesis_digest=digest)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
     # peer; which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (rate_limits.py).
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
@@ -87,21 +91,37 @@ def replicator_for(node: Node, settings: Settings) -> Replicator | None:
                       local_domain=settings.nats_domain, hub_domain=settings.hub_domain)
 
 
-def print_urls(association: str, base: str) -> None:
-    """Print every URL a node serves, in full."""
+def url_host(host: str) -> str:
+    """A listen host as it goes into a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def print_urls(association: str, base: str, *, example: tuple[str, str] | None = None,
+               today: dt.date | None = None, genesis_digest: str | None = None) -> None:
+    """Print every URL a node serves, in full. With `example` (an endorsement id and last
+    name, and the date `today`) the per-endorsement URLs are filled in and work as printed;
+    without one they are templates, and a line says which <PLACEHOLDERS> to replace."""
+    if example is not None:
+        query = urlencode({"endorsement_id": example[0], "last_name": example[1]})
+        on = (today or dt.date.today()).isoformat()
+    else:
+        query, on = "endorsement_id=<ENDORSEMENT-ID>&last_name=<LAST-NAME>", "<YYYY-MM-DD>"
     print(f"node {association} serving at {base}/", flush=True)
-    for label, path in (("verification page", "/"), ("coordinator roster", "/staff/login"),
-                        ("API docs (OpenAPI)", "/docs"), ("OpenAPI document", "/openapi.json"),
-                        ("public verification", "/v1/verify?endorsement_id=...&last_name=..."),
-                        ("status on a date", "/v1/status?endorsement_id=...&last_name=...&on="
-                                             "YYYY-MM-DD"),
-                        ("status proof (token)", "/v1/proofs/status?endorsement_id=..."
-                                                 "&last_name=...&as_of=YYYY-MM-DD"),
-                        ("signed receipt", "/v1/receipts?endorsement_id=...&last_name=..."),
-                        ("printable receipt", "/receipts/view?endorsement_id=...&last_name=..."),
-                        ("employer change feed", "/v1/changes?cursor=0 (employer token)"),
-                        ("health", "/healthz"), ("readiness", "/readyz"),
-                        ("metrics", "/metrics")):
+    if example is None:
+        print("  (URL templates: replace <ENDORSEMENT-ID>, <LAST-NAME> and <YYYY-MM-DD>)")
+    lines = [("verification page", "/"), ("verification result", f"/verify?by=id&{query}"),
+             ("coordinator roster", "/staff/login"), ("API docs (OpenAPI)", "/docs"),
+             ("OpenAPI document", "/openapi.json"), ("public verification", f"/v1/verify?{query}"),
+             ("status on a date", f"/v1/status?{query}&on={on}"),
+             ("status proof (staff)", f"/v1/proofs/status?{query}&as_of={on}"),
+             ("signed receipt", f"/v1/receipts?{query}"),
+             ("printable receipt", f"/receipts/view?{query}")]
+    if genesis_digest is not None:
+        lines.append(("Alliance genesis", f"{GENESIS_PATH} (digest {genesis_digest}: compare "
+                                          f"it with the one the Alliance publishes)"))
+    lines += [("employer change feed", "/v1/changes?cursor=0 (employer token)"),
+              ("health", "/healthz"), ("readiness", "/readyz"), ("metrics", "/metrics")]
+    for label, path in lines:
         print(f"  {label:22} {base}{path}", flush=True)
 
 
@@ -109,7 +129,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Three federated nodes over an embedded nats-server, seeded, until Ctrl-C."""
     from federation_api.demo import run_demo
 
-    return run_demo(settings)
+    # Only the flag names the demo's directory: ALLIANCE_DATA_DIR names a real node's.
+    return run_demo(settings, Path(args.data_dir) if args.data_dir else None)
 
 
 def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -302,8 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated proxy addresses or networks whose X-Forwarded-For "
                         "names the client (env ALLIANCE_TRUSTED_PROXIES)")
 
-    p = add(sub, "demo", cmd_demo, "three federated demo nodes (AK, MI, TX), seeded, served")
-    p.add_argument("--listen", help="host:port, default 127.0.0.1:8080")
+    # Not `add`: the demo takes no --database-url (its nodes keep SQLite files), and its
+    # --data-dir means something else than a node's.
+    demo = "three federated demo nodes (AK, MI, TX), seeded, served"
+    p = sub.add_parser("demo", help=demo, description=demo)
+    p.set_defaults(handler=cmd_demo)
+    p.add_argument("--listen", help="host:port of the first node (AK; MI and TX take the next "
+                                    "two ports), default 127.0.0.1:8080; port 0: any free ports")
+    p.add_argument("--data-dir", help="keep the demo's data in this new or empty directory and "
+                                      "leave it there on exit (default: a temporary directory, "
+                                      "removed on exit)")
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command",
                                                                       required=True)
@@ -352,9 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", nargs="?", help="export directory (or --url)")
     p.add_argument("--url", help="audit a node over its auditor API (http://host:port)")
     p.add_argument("--token-file", help="file holding an auditor token (with --url)")
-    p.add_argument("--genesis", help="the Alliance's genesis.json, distributed out of band: the "
-                   "audited registry must start from it (required with --url when the node "
-                   "serves a registry)")
+    p.add_argument("--genesis", help="the Alliance's genesis.json (every node serves it at "
+                   "/v1/alliance/genesis.json; compare its digest with the one the Alliance "
+                   "publishes): the audited registry must start from it. Without it the audit "
+                   "fails (exit 2 with --url, the finding 'genesis: not pinned' otherwise)")
+    p.add_argument("--trust-bundled-registry", action="store_true",
+                   help="without --genesis, accept the registry (or keyring) that the export "
+                        "or node brings; the report warns that the result then holds only "
+                        "against keys its maker chose")
     p.add_argument("--progress", action="store_true",
                    help="progress bars on stderr even when it is not a terminal")
     p.add_argument("--require-witnessed", action="store_true",
@@ -362,7 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: a warning)")
     p.add_argument("--full-signatures", action="store_true",
                    help="re-verify every entry signature, on all cores")
-    p.add_argument("--as-of", help="rebuild the rosters as they stood on this date")
+    p.add_argument("--recorded-through", metavar="DATE",
+                   help="replay only the entries recorded by the end of DATE (UTC, the "
+                        "ledger's recorded-at time): the ledgers as they stood then")
+    p.add_argument("--effective-on", metavar="DATE",
+                   help="report each endorsement's standing on DATE by its own effective "
+                        "dates (grant, renewal, lapse ...), as /v1/status?on=DATE answers")
+    p.add_argument("--as-of", help=argparse.SUPPRESS)  # refused, naming the two above
     p.add_argument("--json", action="store_true", help="JSON report")
 
     roster = sub.add_parser("roster", help="rosters").add_subparsers(dest="roster_command",

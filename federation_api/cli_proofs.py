@@ -5,6 +5,15 @@ optionally the Alliance genesis the user trusts, are all they read. The replay r
 projection code on a private in-memory database. `verify-receipt` takes both receipt forms: a
 full one is checked down to the replay of its entries; a public one (no entries) down to the
 node's signature, its key in the registry, and the checkpoints it names.
+
+Both fail closed on the trust root. A file carries its own registry, and a registry is only
+as good as the genesis it starts from: anyone can make a genesis, admit a key of their own and
+sign a receipt that checks out against it. So a file verifies only against a genesis the user
+pinned (`--genesis`, the Alliance's file, which every node serves at
+`/v1/alliance/genesis.json`; its digest is to be compared with the one the Alliance publishes).
+Without one the check `genesis` fails (exit 1) after every other check has been reported;
+`--trust-bundled-registry` accepts the file's own registry instead, and the output then says
+that the result holds only relative to that registry.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing import Any
 import msgspec
 
 from federation_api.proofs import replay_status
+from federation_api.routes_public import GENESIS_PATH
 from federation_api.settings import Settings
 from ledger.codec import decode_json
 from ledger.proof_statements import limits, proves, receipt_limits, receipt_proves
@@ -31,9 +41,37 @@ from ledger.status_proof import (
 )
 from ledger.tree_heads import CheckpointSummary, HeadsReport
 
+NOT_PINNED = (f"genesis: not pinned: the file's own registry was not compared with a genesis "
+              f"you trust, so anyone could have made it and its keys. Get the Alliance's "
+              f"genesis from any node (GET http://NODE{GENESIS_PATH}), compare its digest with "
+              f"the one the Alliance publishes, and pass it with --genesis FILE; or pass "
+              f"--trust-bundled-registry to accept the file's registry as it is")
+BUNDLED = ("trust root NOT pinned (--trust-bundled-registry): the checks hold against the "
+           "registry inside the file, which its maker chose; they do not show that its keys "
+           "are the Alliance's")
+
 
 def _genesis(args: argparse.Namespace) -> Genesis | None:
     return decode_json(Path(args.genesis).read_bytes(), Genesis) if args.genesis else None
+
+
+def _trust_root(args: argparse.Namespace, report: HeadsReport | None,
+                failures: list[str]) -> str:
+    """"pinned", "bundled" (accepted with the flag) or "none" (a failure is added)."""
+    if report is not None and report.pinned:
+        return "pinned"
+    if args.trust_bundled_registry:
+        return "bundled"
+    failures.append(NOT_PINNED)
+    return "none"
+
+
+def _print_trust_root(trust: str, report: HeadsReport | None) -> None:
+    if trust == "pinned" and report is not None:
+        print(f"trust root: the genesis you pinned, digest {report.genesis.digest().hex()} "
+              f"(compare it with the digest the Alliance publishes)")
+    elif trust == "bundled":
+        print(f"WARNING: {BUNDLED}")
 
 
 def _print_report(report: ProofReport, *, statements: bool = True) -> None:
@@ -124,13 +162,16 @@ def _receipt_json(report: ReceiptReport, failures: list[str]) -> dict[str, objec
     return out
 
 
-def _finish(failures: list[str], what: str) -> int:
+def _finish(failures: list[str], what: str, trust: str) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:
         print(f"{what} did NOT verify ({len(failures)} failed checks)")
         return 1
-    print(f"{what} verified")
+    if trust == "bundled":
+        print(f"{what} verified against the registry it carries (trust root NOT pinned)")
+    else:
+        print(f"{what} verified")
     return 0
 
 
@@ -141,11 +182,13 @@ def cmd_verify_proof(args: argparse.Namespace, _: Settings) -> int:
     failures = [str(f) for f in report.findings]
     if args.require_witnessed:
         failures += _unwitnessed(report)
+    trust = _trust_root(args, report, failures)
     if args.json:
-        print(json.dumps(_as_json(report, failures), indent=2))
+        print(json.dumps({**_as_json(report, failures), "trust_root": trust}, indent=2))
         return 1 if failures else 0
     _print_report(report)
-    return _finish(failures, "status proof")
+    _print_trust_root(trust, report)
+    return _finish(failures, "status proof", trust)
 
 
 def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
@@ -157,8 +200,9 @@ def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
     failures = [str(f) for f in report.all_findings]
     if args.require_witnessed and report.heads is not None:
         failures += _unwitnessed(report.heads)
+    trust = _trust_root(args, report.heads, failures)
     if args.json:
-        print(json.dumps(_receipt_json(report, failures), indent=2))
+        print(json.dumps({**_receipt_json(report, failures), "trust_root": trust}, indent=2))
         return 1 if failures else 0
     if body is not None:
         print(f"receipt ({body.kind} form): {body.node}'s node answered at "
@@ -174,7 +218,8 @@ def cmd_verify_receipt(args: argparse.Namespace, _: Settings) -> int:
         _print_claim(c)
         _print_heads(report.heads)
     _print_statements(receipt_proves(report), receipt_limits(report))
-    return _finish(failures, "receipt")
+    _print_trust_root(trust, report.heads)
+    return _finish(failures, "receipt", trust)
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
@@ -185,8 +230,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
         p = add(sub, name, handler, f"check {what} offline (no network, no node); exit 1 on "
                                     f"any failed check")
         p.add_argument("file", help=f"{what} file (JSON)")
-        p.add_argument("--genesis", help="the Alliance genesis.json you trust; the bundle's "
-                                         "registry must start from it")
+        p.add_argument("--genesis", help="the Alliance genesis.json you trust (every node serves "
+                                         f"it at {GENESIS_PATH}; compare its digest with the "
+                                         "one the Alliance publishes); the file's registry "
+                                         "must start from it. Without it the check fails")
+        p.add_argument("--trust-bundled-registry", action="store_true",
+                       help="without --genesis, accept the registry the file carries: the "
+                            "result then holds only against keys the file's maker chose")
         p.add_argument("--json", action="store_true", help="a JSON report on stdout")
         p.add_argument("--require-witnessed", action="store_true",
                        help="also fail unless every checkpoint has the registry's witness "

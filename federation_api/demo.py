@@ -5,7 +5,15 @@ The seeded story: Alaska imports a Level III RS/C provider (Maria Rivera); a Mic
 applicant (Jane Doe) lists her as RS/C provider and rater, and Michigan's node checks Rivera's
 endorsement against its verified replica of Alaska's ledger before granting Level II; Texas
 imports Lena García, who moves to Michigan, where the endorsement is recognised by reciprocity
-and Texas records the transfer out by itself. Ctrl-C stops everything and removes the data.
+and Texas records the transfer out by itself.
+
+`--listen HOST:PORT` (default 127.0.0.1:8080) is where the first node (AK) listens; MI and TX
+take the next two ports, so the URLs stay the same from one run to the next (port 0: any
+free ports). `--data-dir DIR` keeps everything in DIR (which must be new or empty: the demo
+founds a new Alliance) and leaves it there on exit, for `alliance ledger verify --data-dir
+DIR/ak`, `export`, `audit` and the like; without it the data lives in a temporary directory
+that Ctrl-C removes. It prints every URL filled in with a seeded endorsement, a token of
+every role for each node, and each node's data directory.
 """
 
 from __future__ import annotations
@@ -15,17 +23,20 @@ import contextlib
 import datetime as dt
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import uvicorn
 
 from domain.levels import Designation, Level, ReviewDecision
 from federation_api.app import create_app
-from federation_api.cli import print_urls
+from federation_api.cli import print_urls, url_host
 from federation_api.clock import now, today
 from federation_api.demo_seed import level_two_evidence
 from federation_api.demo_seed import seed as seed_alaska
@@ -34,6 +45,7 @@ from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import NatsServer, free_port
 from federation_api.node import Node
 from federation_api.observability import configure_logging
+from federation_api.registry_files import RegistryDir
 from federation_api.replication import Replicator
 from federation_api.settings import Settings
 from federation_api.tokens import Role
@@ -124,24 +136,67 @@ async def seed(nodes: dict[str, Node]) -> dict[str, tuple[str, str]]:
             "Garcia's old TX endorsement": (garcia, "Garcia")}
 
 
-async def run(root: Path, host: str) -> None:
+class DemoError(Exception):
+    """The demo cannot start as asked (a port in use, a data directory in use)."""
+
+
+# Which seeded endorsement fills in each node's URLs (one of its own).
+_SHOWN = {"AK": "Rivera (AK, Level III)", "MI": "Doe (MI, Level II)",
+          "TX": "Garcia's old TX endorsement"}
+_ROLES = (Role.COORDINATOR, Role.REVIEWER, Role.COMMITTEE, Role.AUDITOR, Role.EMPLOYER)
+
+
+def ports(host: str, first: int) -> dict[str, int]:
+    """The three nodes' ports: `first` and the next two, each checked free; 0: any free."""
+    if first == 0:
+        return {a: free_port(host) for a in ASSOCIATIONS}
+    wanted = {a: first + i for i, a in enumerate(ASSOCIATIONS)}
+    for association, port in wanted.items():
+        if port > 65535:
+            raise DemoError(f"port {port} (for {association}) does not exist; pass --listen "
+                            f"{host}:PORT with PORT at most 65533")
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as e:
+                raise DemoError(f"cannot listen on {host}:{port} (for {association}): {e}; "
+                                f"the demo needs three consecutive ports: pass --listen "
+                                f"{host}:PORT, or {host}:0 for any free ones") from e
+    return wanted
+
+
+def data_root(data_dir: Path | None) -> tuple[Path, bool]:
+    """Where the demo keeps its data, and whether it is kept after the demo stops."""
+    if data_dir is None:
+        return Path(tempfile.mkdtemp(prefix="alliance-demo-")), False
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise DemoError(f"{data_dir} is not an empty directory: the demo founds a new "
+                        f"Alliance there (give a new or empty directory)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir, True
+
+
+async def run(root: Path, host: str, first_port: int = 0, *, kept: bool = False) -> None:
     """Start NATS, three nodes and their HTTP servers; seed; serve until Ctrl-C."""
+    listen = ports(host, first_port)  # before anything starts: a busy port fails cleanly
     port = free_port()
     nats = NatsServer(f'listen: 127.0.0.1:{port}\nserver_name: demo\n'
                       f'jetstream {{ store_dir: "{root / "nats"}" }}\n', root,
                       name="nats", port=port).start()
     try:  # whatever fails, never leave the server running
-        await serve_alliance(root, host, nats.url)
+        await serve_alliance(root, host, nats.url, listen, kept=kept)
     finally:
         nats.stop()
 
 
-async def serve_alliance(root: Path, host: str, nats_url: str) -> None:
+async def serve_alliance(root: Path, host: str, nats_url: str,
+                         listen: dict[str, int] | None = None, *, kept: bool = False) -> None:
     """Three nodes, each with its HTTP server and replicator, until SIGINT or SIGTERM."""
+    listen = listen or {a: free_port(host) for a in ASSOCIATIONS}
     nodes = {a: Node(s) for a, s in build_alliance(root, now()).items()}
     servers = {a: _QuietServer(uvicorn.Config(
         create_app(n, Replicator(n, nats_url, peers=n.peers)), host=host,
-        port=free_port(host), log_config=None, access_log=False,
+        port=listen[a], log_config=None, access_log=False,
         proxy_headers=False)) for a, n in nodes.items()}  # no X-Forwarded-For trust (rate limits)
     tasks = [asyncio.create_task(s.serve()) for s in servers.values()]
     stop = asyncio.Event()
@@ -150,21 +205,31 @@ async def serve_alliance(root: Path, host: str, nats_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         while not all(s.started for s in servers.values()):
+            for association, task in zip(servers, tasks, strict=True):
+                if task.done():  # e.g. the port was taken after it was checked
+                    raise DemoError(f"the HTTP server of {association} did not start (port "
+                                    f"{listen[association]} in use?)")
             await asyncio.sleep(0.05)
         examples = await seed(nodes)
-        print(f"demo: nats-server at {nats_url}; data in {root} (removed on exit)")
+        print(f"demo: nats-server at {nats_url}; data in {root} "
+              f"({'kept' if kept else 'removed'} on exit)")
+        genesis = RegistryDir(root / "registry")  # the Alliance's copy (build_alliance)
+        digest = genesis.genesis().digest().hex()
+        print(f"Alliance genesis (demo): {genesis.genesis_path} (digest {digest})")
         for association, server in servers.items():
-            base = f"http://{host}:{server.config.port}"
-            print_urls(association, base)
-            for role in (Role.COORDINATOR, Role.AUDITOR):
-                _, token = nodes[association].tokens.issue(label=f"demo {role.value}",
-                                                           role=role, now=now())
-                print(f"  {role.value} token: {token}")
-        base = f"http://{host}:{servers['TX'].config.port}"
+            node = nodes[association]
+            print_urls(association, f"http://{url_host(host)}:{server.config.port}",
+                       example=examples[_SHOWN[association]], today=today(),
+                       genesis_digest=digest)
+            print(f"  {'data directory':22} {node.settings.data_dir}")
+            for role in _ROLES:
+                _, token = node.tokens.issue(label=f"demo {role.value}", role=role, now=now())
+                print(f"  {role.value + ' token':22} {token}")
+        base = f"http://{url_host(host)}:{servers['TX'].config.port}"
         print("Any node answers for every association, e.g. Texas's node:")
         for label, (endorsement_id, last) in examples.items():
-            print(f"  {label:28} {base}/v1/verify?endorsement_id={endorsement_id}"
-                  f"&last_name={last}")
+            query = urlencode({"endorsement_id": endorsement_id, "last_name": last})
+            print(f"  {label:28} {base}/v1/verify?{query}")
         print("Ctrl-C stops the demo.", flush=True)
         await stop.wait()
     finally:
@@ -175,12 +240,23 @@ async def serve_alliance(root: Path, host: str, nats_url: str) -> None:
             node.close()
 
 
-def run_demo(settings: Settings) -> int:
-    """Entry point of `alliance demo`."""
+def run_demo(settings: Settings, data_dir: Path | None = None) -> int:
+    """Entry point of `alliance demo`: the first node on `settings`' host and port, the data
+    in `data_dir` (kept) or a temporary directory (removed)."""
     configure_logging("WARNING")
-    root = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
     try:
-        asyncio.run(run(root, settings.host))
+        root, keep = data_root(data_dir)
+    except DemoError as e:
+        print(f"alliance demo: {e}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run(root, settings.host, settings.port, kept=keep))
+    except DemoError as e:
+        print(f"alliance demo: {e}", file=sys.stderr)
+        return 2
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if keep:
+        print(f"demo: data kept in {root}")
     return 0

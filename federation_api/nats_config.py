@@ -6,8 +6,9 @@ verified with nats-server 2.15 (see ops/nats/README.md): each association's leaf
 only its own subjects into the hub, read peers only through its own durable consumers
 (`reader-<id>`), and receive only what is addressed to it plus every association's
 checkpoints and cosignatures (`alliance.*.checkpoint`, `alliance.*.cosignature`: public,
-signed statements that each node must see to witness its peers; it still publishes only
-`alliance.<own id>.>`, so it can announce checkpoints and cosignatures only as itself).
+signed statements that each node must see to witness its peers) and requests for a fresh
+checkpoint (`alliance.*.checkpoint-wanted`); it still publishes only `alliance.<own id>.>`,
+so it can announce checkpoints and cosignatures, and ask for them, only as itself.
 Ops (user `hub_admin`) creates the hub mirrors; nodes cannot create, change or delete hub
 streams.
 """
@@ -113,7 +114,7 @@ def _leaf_user(a: str, password: str) -> str:
            "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
          subscribe: {{ allow: [
            "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>",
-           "alliance.*.checkpoint", "alliance.*.cosignature",
+           "alliance.*.checkpoint", "alliance.*.cosignature", "alliance.*.checkpoint-wanted",
            "$JS.{a}.API.CONSUMER.CREATE.ALLIANCE_{a.upper()}", "$JS.FC.ALLIANCE_{a.upper()}.>" ] }}
        }}
       }}"""
@@ -139,7 +140,8 @@ authorization {{
          "alliance.{a}.>", "$JS.API.>", "$JS.hub.API.>", "$JS.ACK.*.reader-{a}.>",
          "alliance.backfill.*", "alliance.reply.*.{a}.>" ] }}
        subscribe: {{ allow: [ "_INBOX.{a}.>", "alliance.backfill.{a}", "alliance.reply.{a}.>",
-                             "alliance.*.checkpoint", "alliance.*.cosignature" ] }}
+                             "alliance.*.checkpoint", "alliance.*.cosignature",
+                             "alliance.*.checkpoint-wanted" ] }}
      }}
     }}
   ]

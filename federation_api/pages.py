@@ -22,9 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from domain.levels import Designation, Level
 from federation_api import pages_staff
 from federation_api.clock import now
-from federation_api.routes_public import verify
+from federation_api.routes_public import GENESIS_PATH, verify
 from federation_api.schemas import VerifyOut
 from federation_api.templating import STATIC_DIR, association_name, render
+from ledger.codec import decode_payload, decode_stored
 
 MAX_NAME_RESULTS = 5
 ENDORSEMENT_ID = re.compile(r"[A-Za-z0-9-]{3,40}")
@@ -47,8 +48,47 @@ STANDINGS = {
                 "endorsement."),
     "relinquished": ("Not current: relinquished", "The holder has given up this endorsement."),
     "transferred": ("Not current here: transferred", "This endorsement moved to another "
-                    "association. Search that association for the endorsement it holds now."),
+                    "association."),
 }
+TRANSFERRED_OUT = "EndorsementTransferredOut"
+RECOGNIZED = "EndorsementRecognized"
+
+
+@dataclass(frozen=True)
+class Move:
+    """Where a transferred endorsement went: the association (id and full name) and the
+    endorsement it holds there now."""
+
+    association: str
+    association_name: str
+    endorsement_id: str
+    verify_url: str
+
+
+def moved_to(request: Request, endorsement_id: str, last_name: str) -> Move | None:
+    """The new home of a transferred endorsement, read from the signed entry that moved it:
+    the new association's recognition (the endorsement it created) or the origin's transfer
+    out (which names it). None if this node holds neither entry."""
+    node = request.app.state.node
+    rows = node.projector.db.query("SELECT association, seq FROM status_history WHERE "
+                                   "endorsement_id = ? AND status = ?",
+                                   (endorsement_id, "transferred"))
+    for association, seq in sorted(rows):
+        wire = next(node.ledger.wires(association, int(seq), int(seq)), None)
+        if wire is None:
+            continue
+        body = decode_stored(wire)
+        payload = decode_payload(body)
+        if body.event_type == RECOGNIZED:
+            target = (body.association, str(payload["endorsement_id"]))
+        elif body.event_type == TRANSFERRED_OUT:
+            target = (str(payload["to_association"]), str(payload["to_endorsement_id"]))
+        else:
+            continue
+        query = urlencode({"by": "id", "endorsement_id": target[1], "last_name": last_name})
+        return Move(association=target[0], association_name=association_name(request, target[0]),
+                    endorsement_id=target[1], verify_url=f"/verify?{query}")
+    return None
 
 
 def states(request: Request) -> list[tuple[str, str]]:
@@ -82,12 +122,17 @@ class Result:
     warnings: list[str]
     receipt_url: str
     printable_url: str
+    moved: Move | None = None
 
 
 def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
-           association: str) -> Result:
-    """The page's view of a public answer (`association`: the full name), with receipt links."""
+           association: str, moved: Move | None = None) -> Result:
+    """The page's view of a public answer (`association`: the full name), with receipt links;
+    `moved` names where a transferred endorsement went."""
     headline, explanation = STANDINGS.get(answer.status, (f"Not current: {answer.status}", ""))
+    if moved is not None:
+        explanation = (f"This endorsement moved to {moved.association_name} "
+                       f"({moved.association}), which holds it now as {moved.endorsement_id}.")
     query = urlencode({"endorsement_id": endorsement_id, "last_name": last_name})
     return Result(endorsement_id=endorsement_id, name=answer.name,
                   level=level_title(answer.level, answer.designation),
@@ -97,7 +142,9 @@ def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
                   current=answer.status == "current", headline=headline,
                   explanation=explanation, valid_through=answer.valid_through,
                   as_of=answer.as_of, warnings=list(answer.warnings),
-                  receipt_url=f"/v1/receipts?{query}", printable_url=f"/receipts/view?{query}")
+                  receipt_url=f"/receipts/download?{query}",
+                  printable_url=f"/receipts/view?{query}",
+                  moved=moved)
 
 
 def _answer(request: Request, endorsement_id: str, last_name: str) -> VerifyOut | None:
@@ -117,9 +164,12 @@ def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
     form.update(context.pop("form", {}))
     values: dict[str, Any] = {"results": [], "searched": False, "errors": [], "more": False}
     values.update(context)
+    node = request.app.state.node
+    # Receipts need the trust registry (they carry it); without one, say so, offer no link.
     return render("search.html", status, form=form, states=states(request),
-                  node_name=association_name(request, request.app.state.node.association),
-                  answered_at=now(), **values)
+                  node_name=association_name(request, node.association),
+                  answered_at=now(), genesis_url=GENESIS_PATH if node.registry else "",
+                  **values)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -152,9 +202,11 @@ def search(request: Request) -> HTMLResponse:
     for endorsement_id, last_name in found[:MAX_NAME_RESULTS]:
         answer = _answer(request, endorsement_id, last_name)
         if answer is not None:
+            moved = (moved_to(request, endorsement_id, last_name)
+                     if answer.status == "transferred" else None)
             results.append(result(
                 answer, endorsement_id=endorsement_id, last_name=last_name,
-                association=association_name(request, answer.association)))
+                association=association_name(request, answer.association), moved=moved))
     return _page(request, 200 if results else 404, form=form, results=results, searched=True,
                  more=len(found) > MAX_NAME_RESULTS)
 

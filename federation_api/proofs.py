@@ -2,7 +2,8 @@
 
 `build_status_proof` gathers the entries that decide one endorsement's status from the node's
 stores, with an inclusion proof of each under the latest checkpoint the node holds for that
-ledger (for its own ledger it signs a new one when the latest does not cover them yet).
+ledger (for its own ledger it signs a new one when the latest does not cover them yet; for a
+peer's it raises `CheckpointWanted`, and the routes ask the peer for one over NATS).
 `replay_status` is the `Replay` that `ledger.status_proof` needs: the very `Projector` the
 nodes run, on a private in-memory SQLite database, so an offline verifier computes a status
 exactly as every node does, with no second implementation of the rules.
@@ -38,6 +39,17 @@ from projections.schema import HISTORY_COLUMNS, history_row, select
 
 class ProofUnavailable(LedgerError):
     """The node cannot prove this answer yet (no registry, or no checkpoint covering an entry)."""
+
+
+class CheckpointWanted(ProofUnavailable):
+    """A peer's entry is held here, but no checkpoint of the peer's ledger covering it has
+    arrived yet: only that peer can sign one, so the caller may ask it to (and retry)."""
+
+    def __init__(self, association: str, seq: int) -> None:
+        super().__init__(f"no checkpoint of {association}'s ledger covering its entry {seq} "
+                         f"has reached this node yet; try again later")
+        self.association = association
+        self.seq = seq
 
 
 def claim_of(answer: StatusAnswer) -> StatusClaim:
@@ -143,8 +155,17 @@ def _covering_checkpoint(node: Node, association: str, seq: int,
         note = node.log.sign_checkpoint(association, node.signer, now)
         if _size_of(note) >= seq:
             return note, _size_of(note)
-    raise ProofUnavailable(f"no checkpoint of {association}'s ledger covering its entry {seq} "
-                           f"has reached this node yet; try again later")
+    raise CheckpointWanted(association, seq)
+
+
+def checkpoint_size(node: Node, association: str) -> int:
+    """The size of the latest checkpoint of `association`'s ledger held here (0: none)."""
+    return _size_of(node.log.latest_checkpoint(association))
+
+
+def covered(node: Node, association: str, seq: int) -> bool:
+    """Whether the node holds a checkpoint of `association`'s ledger covering entry `seq`."""
+    return checkpoint_size(node, association) >= seq
 
 
 def _size_of(note: bytes | None) -> int:

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from domain.levels import Level
 from federation_api.node import Node
 from federation_api.proofs import build_status_proof, replay_status
+from federation_api.routes_public import GENESIS_PATH
 from federation_api.templating import SECURITY_HEADERS, TEMPLATES
 from ledger.proof_statements import receipt_limits, receipt_proves
 from ledger.receipts import (
@@ -89,7 +90,10 @@ def render_view(receipt: SignedReceipt, report: ReceiptReport, download: str,
         checkpoints=[] if heads is None else sorted(heads.checkpoints.values(),
                                                     key=lambda c: c.association),
         proves=receipt_proves(report), limits=receipt_limits(report),
-        ok=report.ok, download=download)
+        unwitnessed=[f"{a}'s checkpoint ({len(c.witnesses)} of {c.quorum} cosignatures)"
+                     for a, c in sorted((heads.checkpoints if heads else {}).items())
+                     if not c.witnessed],
+        ok=report.ok, download=download, genesis_url=GENESIS_PATH)
     headers = dict(SECURITY_HEADERS)
     styles = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
                       for s in _STYLE.findall(html.encode()))

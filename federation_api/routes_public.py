@@ -1,7 +1,14 @@
-"""Public endpoints: verification by endorsement id and last name, health, metrics.
+"""Public endpoints: verification by endorsement id and last name, the Alliance genesis,
+health, metrics.
 
 No listing or search of people: an answer needs both the id and the matching last name, and a
 miss is one 404 that does not say which of the two was wrong.
+
+`GET /v1/alliance/genesis.json` hands out the root of trust that `alliance verify-receipt`,
+`verify-proof` and `audit` must be given (`--genesis`): every node serves the Alliance's
+genesis file as it holds it, so an employer can fetch it from the node they already use. A
+copy from the node being checked proves nothing by itself, which is why the README says to
+compare its digest with the one the Alliance publishes, out of band, before pinning it.
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from domain.levels import Level
 from federation_api.clock import today
+from federation_api.http_errors import error_body
 from federation_api.node import Node
 from federation_api.schemas import ErrorOut, VerifyOut
 from projections.queries import fold_name
@@ -21,6 +30,7 @@ from projections.queries import fold_name
 router = APIRouter()
 
 _NOT_FOUND = "no endorsement matches that id and last name"
+GENESIS_PATH = "/v1/alliance/genesis.json"
 EndorsementId = Annotated[str, Query(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$",
                                      description="The endorsement id, e.g. AK-7Q4M2XKD")]
 LastName = Annotated[str, Query(min_length=1, max_length=100, description="Family name")]
@@ -76,13 +86,52 @@ async def verify_route(request: Request, endorsement_id: EndorsementId,
     return _json(verify(request, endorsement_id, last_name))
 
 
-@router.get("/v1/status", response_model=VerifyOut, tags=["public"],
-            responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+def granted_after(node: Node, endorsement_id: str, last_name: str, on: dt.date) -> bool:
+    """Whether the id and last name match an endorsement that did not exist yet on `on`.
+
+    Saying so reveals nothing beyond what a match already does: the same id and name asked
+    for any later date answer with the endorsement, and that 200-or-404 split by date was
+    always visible. A wrong id or last name stays the one undifferentiated miss."""
+    row = node.projector.endorsement(endorsement_id.upper())
+    return (row is not None and fold_name(row.family_name) == fold_name(last_name)
+            and node.projector.status_as_of(row.endorsement_id, on) is None)
+
+
+@router.get("/v1/status", response_model=VerifyOut, tags=["public"], responses={
+    404: {"model": ErrorOut, "description": "no endorsement matches that id and last name "
+                                            "(code `not_found`), or it matches one that was "
+                                            "granted after that date (code `not_yet_granted`)"},
+    422: {"model": ErrorOut}})
 async def status_on(request: Request, endorsement_id: EndorsementId, last_name: LastName,
                     on: Annotated[dt.date, Query(description="The date to answer for")]
                     ) -> Response:
     """What was this endorsement's status on a given date? (e.g. when RS/C hours were given)"""
-    return _json(_answer(request, endorsement_id, last_name, on))
+    node: Node = request.app.state.node
+    found = lookup(node, endorsement_id, last_name, on)
+    if found is None and granted_after(node, endorsement_id, last_name, on):
+        message = (f"endorsement {endorsement_id.upper()} was not yet granted (or recognised by "
+                   f"its association) on {on.isoformat()}")
+        return JSONResponse(error_body("not_yet_granted", message, field="on",
+                                       rule="status.not_yet_granted"), status_code=404)
+    if found is None:
+        raise HTTPException(404, _NOT_FOUND)
+    return _json(found)
+
+
+@router.get(GENESIS_PATH, tags=["public"], responses={
+    200: {"content": {"application/json": {}},
+          "description": "the Alliance trust registry's genesis file (JSON), to pin with "
+                         "`alliance verify-receipt FILE --genesis genesis.json` after comparing "
+                         "its digest with the one the Alliance publishes"},
+    404: {"model": ErrorOut, "description": "this node holds no Alliance trust registry"}})
+def alliance_genesis(request: Request) -> Response:
+    """The genesis of the Alliance trust registry this node verifies everything against."""
+    node: Node = request.app.state.node
+    if not node.registry_dir.exists():
+        raise HTTPException(404, "this node holds no Alliance trust registry")
+    return Response(node.registry_dir.genesis_path.read_bytes(), media_type="application/json",
+                    headers={"Content-Disposition": 'inline; filename="genesis.json"',
+                             "Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/healthz", tags=["operations"])

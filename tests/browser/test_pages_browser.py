@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.browser.conftest import ASSOCIATION_NAME, Seeded, downloads_dir
 from tests.e2e.harness import run_alliance
@@ -159,3 +160,40 @@ def test_download_a_receipt_from_the_result_and_verify_it_offline(page: Any, see
     assert page.get_by_role("heading", name="Ledger states behind the answer").is_visible()
     assert page.get_by_role("heading", name="What this receipt proves").is_visible()
     assert "AK" in page.locator("table").inner_text()  # the checkpoint of AK's ledger
+
+
+def test_api_docs_render_with_nothing_but_the_node_reachable(browser: Any,
+                                                             seeded: Seeded) -> None:
+    """/docs draws every operation from the node's own assets: every request to anywhere
+    else is refused (as on a network without internet), and the page's Content-Security-
+    Policy is not violated (its scripts run; nothing is blocked)."""
+    node = urlsplit(seeded.url).netloc
+    context = browser.new_context()  # Swagger UI is a script: JavaScript on
+    elsewhere: list[str] = []
+    problems: list[str] = []
+    try:
+        context.route("**/*", lambda route: _pass_or_block(route, node, elsewhere))
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        answer = page.goto(f"{seeded.url}/docs")
+        assert answer is not None and answer.ok
+        page.locator(".opblock").first.wait_for(timeout=20_000)
+        summaries = page.locator(".opblock-summary-path").all_inner_texts()
+        assert "/v1/verify" in summaries and "/v1/receipts" in summaries
+        assert page.locator(".opblock").count() >= 20
+        assert elsewhere == [], elsewhere
+        assert problems == [], problems
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "http" not in policy  # no other origin is named
+    finally:
+        context.close()
+
+
+def _pass_or_block(route: Any, node: str, elsewhere: list[str]) -> None:
+    if urlsplit(route.request.url).netloc == node:
+        route.continue_()
+    else:
+        elsewhere.append(route.request.url)
+        route.abort("internetdisconnected")

@@ -49,15 +49,60 @@ def test_audit_of_an_export_and_of_a_live_node(tmp_path: Path) -> None:
     assert denied.returncode == 2 and "HTTP 401" in denied.stderr
 
     node.cli("export", "--out", str(tmp_path / "export"))
-    human = run_alliance("audit", str(tmp_path / "export"), "--full-signatures")
+    # Fail closed: the export brings its own keyring, which nobody pinned.
+    unpinned = run_alliance("audit", str(tmp_path / "export"), "--json", check=False)
+    assert unpinned.returncode == 1
+    report = json.loads(unpinned.stdout)
+    assert report["trust_root"] == "none" and len(report["findings"]) == 1
+    assert report["findings"][0].startswith("genesis: not pinned")
+    assert "/v1/alliance/genesis.json" in report["findings"][0]
+    human = run_alliance("audit", str(tmp_path / "export"), "--full-signatures",
+                         "--trust-bundled-registry")
     assert "AK: 4 entries, chain intact, checkpoint at 4" in human.stdout
     assert "4 entry signatures verified" in human.stdout and "audit passed" in human.stdout
-    assert "genesis digest: none (no registry)" in human.stdout
+    assert "genesis digest: none (no registry) (NOT pinned: taken from the export)" in (
+        human.stdout)
+    assert "WARNING: trust root NOT pinned (--trust-bundled-registry)" in human.stderr
     assert "━" not in human.stderr  # stderr is not a terminal: no bars unless asked
 
     (tmp_path / "export" / "digest.txt").write_text("0" * 64 + "\n")
-    failed = run_alliance("audit", str(tmp_path / "export"), "--json", check=False)
+    failed = run_alliance("audit", str(tmp_path / "export"), "--json",
+                          "--trust-bundled-registry", check=False)
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["findings"] == [
         "replayed projections differ from the node's digest"]
     assert run_alliance("audit", str(tmp_path), check=False).returncode == 2  # not an export
+
+
+def test_recorded_through_and_effective_on_are_two_different_dates(tmp_path: Path) -> None:
+    """Endorsements granted in 2010 but recorded today: by recorded time nothing existed
+    yesterday, by effective dates all four were current in 2015 and none in 2009. The
+    ambiguous --as-of is refused, naming both."""
+    node = init_node(tmp_path / "ak")
+    with ServerProcess(node) as server:
+        _imports(node, server, 4)
+    node.cli("export", "--out", str(tmp_path / "export"))
+    base = ["audit", str(tmp_path / "export"), "--trust-bundled-registry"]
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+
+    recorded = json.loads(run_alliance(*base, "--recorded-through", yesterday, "--json").stdout)
+    assert recorded["replayed"] == 0 and recorded["recorded_through"] == yesterday
+    effective = json.loads(run_alliance(*base, "--effective-on", "2015-06-01", "--json").stdout)
+    assert effective["replayed"] == 4 and effective["ok"]
+    assert effective["effective_on"]["counts"] == {"AK": {"current": 4}}
+    assert {e["standing"] for e in effective["effective_on"]["endorsements"]} == {"current"}
+    before = run_alliance(*base, "--effective-on", "2009-12-31")
+    assert "standing on 2009-12-31 (by the endorsements' effective dates):" in before.stdout
+    assert "  AK: 4 not yet granted" in before.stdout
+    both = json.loads(run_alliance(*base, "--recorded-through", yesterday, "--effective-on",
+                                   "2015-06-01", "--json").stdout)
+    assert both["effective_on"]["endorsements"] == []  # nothing was recorded by then
+
+    refused = run_alliance(*base, "--as-of", "2015-06-01", check=False)
+    assert refused.returncode == 2
+    assert "--recorded-through" in refused.stderr and "--effective-on" in refused.stderr
+    bad = run_alliance(*base, "--effective-on", "June 2015", check=False)
+    assert bad.returncode == 2 and "--effective-on must be a date" in bad.stderr
+    helped = run_alliance("audit", "--help").stdout
+    assert "--recorded-through" in helped and "--effective-on" in helped
+    assert "--as-of" not in helped

@@ -69,7 +69,17 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
         assert view.status_code == 200 and "SUSPENDED" in view.text
         assert c.get("/v1/receipts", params={"endorsement_id": eid,
                                              "last_name": "Smith"}).status_code == 404
+        served_genesis = c.get("/v1/alliance/genesis.json")  # public: no token
+        assert served_genesis.status_code == 200
+        assert served_genesis.headers["content-type"] == "application/json"
     assert not server.running()  # everything below is offline
+    assert served_genesis.content == genesis.read_bytes()  # the registry's own file
+    # `alliance serve` prints where the genesis is, with the digest to compare out of band;
+    # the URLs that need an endorsement are printed as templates, and say so.
+    printed = server.log()
+    assert re.search(rf"  Alliance genesis\s+{server.url}/v1/alliance/genesis\.json \(digest "
+                     r"[0-9a-f]{64}: compare it with the one the Alliance publishes\)", printed)
+    assert "(URL templates: replace <ENDORSEMENT-ID>, <LAST-NAME> and <YYYY-MM-DD>)" in printed
 
     proof_file = tmp_path / "proof.json"
     proof_file.write_bytes(proof.content)
@@ -104,7 +114,7 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
 
     # Witnessing is required on request, and this single-node Alliance has no witnesses.
     strict = run_alliance("verify-receipt", str(receipt_file), "--require-witnessed",
-                          check=False)
+                          "--genesis", str(genesis), check=False)
     assert strict.returncode == 1 and "witnessing: AK: 0 of 1" in strict.stderr
 
     # A changed answer in the proof file: named, exit 1.
@@ -115,7 +125,8 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
     bad = run_alliance("verify-proof", str(tampered), "--genesis", str(genesis), check=False)
     assert bad.returncode == 1 and "FAILED answer: " in bad.stderr
     assert "did NOT verify" in bad.stdout
-    as_json = run_alliance("verify-proof", str(tampered), "--json", check=False)
+    as_json = run_alliance("verify-proof", str(tampered), "--json", "--genesis", str(genesis),
+                           check=False)
     report = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and report["ok"] is False
     assert any(f.startswith("answer: ") for f in report["failures"])
@@ -129,6 +140,29 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
     wrong = run_alliance("verify-receipt", str(receipt_file), "--genesis",
                          str(other / "genesis.json"), check=False)
     assert wrong.returncode == 1 and "FAILED genesis: " in wrong.stderr
+
+    # Fail closed: no pinned genesis is a failed check, named, saying where to get one.
+    for command, path in (("verify-receipt", receipt_file), ("verify-proof", proof_file)):
+        unpinned = run_alliance(command, str(path), check=False)
+        assert unpinned.returncode == 1, unpinned.stdout
+        assert "FAILED genesis: not pinned" in unpinned.stderr
+        assert "/v1/alliance/genesis.json" in unpinned.stderr
+        assert "did NOT verify (1 failed checks)" in unpinned.stdout
+        as_json = json.loads(run_alliance(command, str(path), "--json", check=False).stdout)
+        assert as_json["ok"] is False and as_json["trust_root"] == "none"
+        # Accepting the file's own registry is possible, and said for what it is.
+        bundled = run_alliance(command, str(path), "--trust-bundled-registry")
+        assert "WARNING: trust root NOT pinned (--trust-bundled-registry)" in bundled.stdout
+        assert "verified against the registry it carries (trust root NOT pinned)" in (
+            bundled.stdout)
+    # The genesis fetched from the node, pinned: the full digest is printed to compare.
+    fetched = tmp_path / "fetched-genesis.json"
+    fetched.write_bytes(served_genesis.content)
+    pinned = run_alliance("verify-receipt", str(receipt_file), "--genesis", str(fetched))
+    digest = json.loads(run_alliance("verify-receipt", str(receipt_file), "--genesis",
+                                     str(fetched), "--json").stdout)["genesis"]
+    assert f"trust root: the genesis you pinned, digest {digest}" in pinned.stdout
+    assert len(digest) == 64
 
     # Not a proof at all: a clear error, non-zero.
     garbage = tmp_path / "garbage.json"

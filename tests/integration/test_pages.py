@@ -7,8 +7,10 @@ every page is a plain GET or form POST.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
 from projections.standing import Standing
 from tests.federation.test_hostile_entries import T0, Peer
+from tests.integration.proof_fixtures import ProofAlliance, at, import_endorsement
 from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -176,20 +179,35 @@ def test_expired_and_lapsed_endorsements_are_not_current(site: Site) -> None:
     assert "NOT CURRENT: LAPSED" in banner(html).upper()
 
 
-def test_a_name_with_markup_is_inert_text(site: Site) -> None:
+@pytest.fixture
+def alliance(tmp_path: Path) -> Iterator[ProofAlliance]:
+    """AK, MI and TX nodes of a small Alliance with a registry (receipts need one)."""
+    made = ProofAlliance(tmp_path / "alliance")
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_a_name_with_markup_is_inert_text(site: Site, alliance: ProofAlliance) -> None:
     eid = site.endorse(f"O'Neil {SCRIPT}", SCRIPT)
     status, html = site.by_id(eid, f"o'neil {SCRIPT}")
     assert status == 200
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    # The receipt links carry the parameters URL-encoded, inside an escaped attribute.
-    links = re.findall(r'<a href="(/(?:v1/receipts|receipts/view)\?[^"]+)"', html)
+    status, html = site.by_name(SCRIPT, f"O'NEIL {SCRIPT}")
+    assert status == 200 and "<script" not in html and eid in html
+    # The receipt links (on a node with a registry) carry the parameters URL-encoded,
+    # inside an escaped attribute.
+    site = Site(alliance.nodes["AK"])
+    eid = site.endorse(f"O'Neil {SCRIPT}", SCRIPT)
+    status, html = site.by_id(eid, f"o'neil {SCRIPT}")
+    assert status == 200 and "<script" not in html
+    links = re.findall(r'<a href="(/receipts/(?:download|view)\?[^"]+)"', html)
     assert len(links) == 2
     for link in links:
         query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)
         assert query == {"endorsement_id": [eid], "last_name": [f"o'neil {SCRIPT}"]}
-    status, html = site.by_name(SCRIPT, f"O'NEIL {SCRIPT}")
-    assert status == 200 and "<script" not in html and eid in html
 
 
 def test_a_wrong_name_and_a_wrong_id_give_the_same_not_found_page(site: Site) -> None:
@@ -395,7 +413,7 @@ def test_every_standing_has_its_words_and_only_current_is_green(standing: Standi
                          association="Michigan Association for Infant Mental Health")
     form = dict.fromkeys(("by", "endorsement_id", "last_name", "first_name", "state"), "")
     html = render("search.html", node_name="AK", form=form, states=[], errors=[],
-                  results=[shown], searched=True, more=False,
+                  results=[shown], searched=True, more=False, genesis_url="",
                   answered_at=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)).body.decode()
     assert standing.value in banner(html).lower()
     if standing is Standing.CURRENT:
@@ -422,3 +440,149 @@ def test_the_page_counts_against_the_public_rate_limit(tmp_path: Path) -> None:
         assert client.get("/static/pages.css").status_code == 200  # never refused
     finally:
         node.close()
+
+
+def test_api_docs_are_served_from_the_node_with_a_strict_policy(site: Site) -> None:
+    """/docs names no other origin: its two Swagger UI files and its starter script come from
+    the node (with integrity hashes), there is no inline script, and the policy says so."""
+    r = site.client.get("/docs")
+    assert r.status_code == 200
+    policy = r.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; script-src 'self'; style-src 'self'")
+    assert "unsafe" not in policy and "http" not in policy
+    assert "http" not in r.text.replace(site.client.base_url.host, "")  # no CDN, no link out
+    sources = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)" '
+                         r'integrity="(sha384-[^"]+)"', r.text)
+    assert [s for s, _ in sources] == ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js",
+                                       "/static/api-docs.js"]
+    assert re.search(r"<script>", r.text) is None  # no inline script for the policy to allow
+    for path, integrity in sources:
+        asset = site.client.get(path)
+        assert asset.status_code == 200, path
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert integrity == f"sha384-{digest}", path
+    assert site.client.get("/docs/swagger-ui-bundle.js").headers["content-type"].startswith(
+        "text/javascript")
+    assert site.client.get("/redoc").status_code == 404  # it would load from a CDN
+
+
+def test_status_before_the_grant_says_not_yet_granted(site: Site) -> None:
+    """`/v1/status?on=` a date before the grant: the id and last name did match, so the answer
+    says the endorsement was not granted yet, rather than "no endorsement matches"; a wrong
+    last name still gets the one miss, so the answer reveals nothing a match does not."""
+    eid = site.endorse("Rivera", "Maria")  # granted 2015-01-05
+    query = {"endorsement_id": eid, "last_name": "rivera"}
+    before = site.client.get("/v1/status", params={**query, "on": "2015-01-04"})
+    assert before.status_code == 404
+    assert before.json()["code"] == "not_yet_granted"
+    assert before.json()["message"] == (f"endorsement {eid} was not yet granted (or recognised "
+                                        f"by its association) on 2015-01-04")
+    on_the_day = site.client.get("/v1/status", params={**query, "on": "2015-01-05"})
+    assert on_the_day.status_code == 200 and on_the_day.json()["status"] == "current"
+    for miss in ({"endorsement_id": eid, "last_name": "Smith"},
+                 {"endorsement_id": "AK-00000000", "last_name": "Rivera"}):
+        wrong = site.client.get("/v1/status", params={**miss, "on": "2015-01-04"})
+        assert wrong.status_code == 404
+        assert wrong.json()["message"] == "no endorsement matches that id and last name"
+
+
+def test_a_transferred_endorsement_names_its_new_association_and_links_it(
+        tmp_path: Path) -> None:
+    """AK's endorsement recognised by MI: the old one's banner names MI in full and links the
+    new endorsement's verification, on the origin (from its transfer-out entry) and on a
+    third node that has only the origin's ledger."""
+    alliance = ProofAlliance(tmp_path)
+    try:
+        ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+        eid = import_endorsement(ak, "AK-MOVE0001", family_name="García")
+        alliance.sync("AK", "MI")
+        mi.service.recognize(eid, endorsement_id="MI-MOVE0001", recognized_on=dt.date(2026, 4, 1),
+                             now=at(dt.date(2026, 4, 1)), replica=mi.replica)
+        alliance.sync("MI", "AK")  # AK records the transfer out by itself
+        alliance.sync("AK", "TX")  # TX holds AK's transfer out, not MI's recognition
+        for node in (ak, alliance.nodes["TX"], mi):
+            client = TestClient(create_app(node))
+            r = client.get("/verify", params={"by": "id", "endorsement_id": eid,
+                                              "last_name": "garcia"})
+            assert r.status_code == 200, r.text
+            words = banner(r.text)
+            assert words.startswith("banner-not-current"), words
+            assert "This endorsement moved to MI association (MI), which holds it now as " \
+                   "MI-MOVE0001." in words
+            link = re.search(r'<a class="banner-link" href="([^"]+)">Verify MI-MOVE0001 with '
+                             r'MI association</a>', r.text)
+            assert link, r.text
+            target = link[1].replace("&amp;", "&")
+            assert parse_qs(urlsplit(target).query) == {
+                "by": ["id"], "endorsement_id": ["MI-MOVE0001"], "last_name": ["garcia"]}
+            if node is not alliance.nodes["TX"]:  # TX has not got MI's ledger at all
+                followed = client.get(target)
+                assert followed.status_code == 200
+                assert banner(followed.text).startswith("banner-current")
+    finally:
+        alliance.close()
+
+
+def test_the_receipt_link_gives_a_plain_page_when_no_receipt_can_be_made(
+        alliance: ProofAlliance) -> None:
+    """MI holds AK's entry but no checkpoint of AK's ledger covering it (and, without NATS,
+    no way to ask AK for one): the result page's "Download receipt" answers an HTML page
+    that says so in plain words, with a retry link, never JSON; the API keeps its 409. Once
+    the checkpoint has come, the same link downloads the receipt."""
+    ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+    eid = import_endorsement(ak, "AK-LATE0001", family_name="Rivera")
+    alliance.sync("AK", "MI")
+    client = TestClient(create_app(mi))
+    page = client.get("/verify", params={"by": "id", "endorsement_id": eid,
+                                         "last_name": "Rivera"})
+    link = re.search(r'<a href="(/receipts/download\?[^"]+)">Download receipt', page.text)
+    assert page.status_code == 200 and link, page.text
+    assert ' download>' not in page.text  # a failure must show as a page, not a download
+    assert 'href="/v1/alliance/genesis.json">Alliance genesis file</a>' in page.text
+    url = link[1].replace("&amp;", "&")
+    late = client.get(url)
+    assert late.status_code == 409 and late.headers["content-type"].startswith("text/html")
+    assert late.headers["retry-after"] == "10"
+    assert "<h1>Receipt not ready yet</h1>" in late.text
+    assert ("The answer rests on AK association&#39;s ledger, and this node has not yet "
+            "received a signed checkpoint") in late.text
+    assert f'<a href="{link[1]}">Try again</a>' in late.text
+    assert "Back to the verification result" in late.text
+    api = client.get("/v1/receipts", params={"endorsement_id": eid, "last_name": "Rivera"})
+    assert api.status_code == 409 and api.json()["code"] == "proof_unavailable"
+    view = client.get(url.replace("/download", "/view"))
+    assert view.status_code == 409 and "Receipt not ready yet" in view.text
+
+    alliance.checkpoint("AK", witnesses=("MI",))
+    ready = client.get(url)
+    assert ready.status_code == 200, ready.text
+    assert ready.headers["content-disposition"].startswith('attachment; filename="receipt-')
+
+
+def test_a_receipt_of_a_fresh_entry_is_signed_on_demand_and_says_it_is_not_witnessed(
+        alliance: ProofAlliance) -> None:
+    """The node's own ledger: no checkpoint covers the new entry, so the receipt request
+    signs one at once; the printable receipt says the witnesses have not cosigned it yet."""
+    ak = alliance.nodes["AK"]
+    client = TestClient(create_app(ak))
+    eid = import_endorsement(ak, "AK-NEW00001", family_name="Rivera")
+    assert ak.log.latest_checkpoint("AK") is None
+    query = {"endorsement_id": eid, "last_name": "Rivera"}
+    assert client.get("/receipts/download", params=query).status_code == 200
+    view = client.get("/receipts/view", params=query)
+    assert view.status_code == 200
+    text = re.sub(r"\s+", " ", view.text)
+    assert "Not witnessed yet: AK&#39;s checkpoint (0 of 2 cosignatures)." in text
+    assert 'href="/v1/alliance/genesis.json"' in text
+
+
+def test_a_node_without_registry_offers_no_receipt_links(site: Site) -> None:
+    eid = site.endorse("Rivera", "Maria")
+    status, html = site.by_id(eid, "Rivera")
+    assert status == 200
+    assert "/receipts/" not in html and "genesis.json" not in html
+    assert "cannot sign receipts of its answers" in re.sub(r"\s+", " ", html)
+    r = site.client.get("/receipts/download", params={"endorsement_id": eid,
+                                                      "last_name": "Rivera"})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>No receipts from this node</h1>" in r.text

@@ -215,7 +215,7 @@ def test_printable_view_is_html_without_script(alliance: ProofAlliance) -> None:
     assert root is not None
     assert parse_body(parse_note(root).text).root_hash.hex() in html
     assert f"P-{eid}" not in html and f"ref-{eid}" not in html
-    assert f"/v1/receipts?endorsement_id={eid}&amp;last_name=Doe" in html
+    assert f"/receipts/download?endorsement_id={eid}&amp;last_name=Doe" in html
     csp = r.headers["content-security-policy"]
     assert "script" not in csp and "style-src 'sha256-" in csp
 

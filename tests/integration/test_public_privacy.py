@@ -31,10 +31,11 @@ from federation_api.tokens import Role
 from tests.integration.live_app import LiveNode, live_node
 
 PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/status"),
-          ("GET", "/v1/receipts"), ("GET", "/receipts/view"),
+          ("GET", "/v1/receipts"), ("GET", "/receipts/view"), ("GET", "/receipts/download"),
+          ("GET", "/v1/alliance/genesis.json"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
-          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
-          ("GET", "/redoc"), ("GET", "/staff/login"), ("POST", "/staff/login"),
+          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/swagger-ui-bundle.js"),
+          ("GET", "/docs/swagger-ui.css"), ("GET", "/staff/login"), ("POST", "/staff/login"),
           ("POST", "/staff/logout")}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
@@ -184,7 +185,7 @@ def test_correct_answers_carry_only_public_fields(live: LiveNode) -> None:
 # reference, grant date and status reasons) go to Alliance staff token holders only; employers
 # and anonymous callers get the public receipt (public fields, signed, with the checkpoints it
 # rests on).
-PROOF_ROUTES = ("/v1/receipts", "/receipts/view")
+PROOF_ROUTES = ("/v1/receipts", "/receipts/view", "/receipts/download")
 
 
 @pytest.mark.parametrize("path", PROOF_ROUTES)
