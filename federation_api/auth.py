@@ -3,8 +3,8 @@
 Every protected operation names the roles it admits with `require(...)`. `GatedRoute` finds
 that gate in the operation's dependencies and checks the token before FastAPI reads or
 parses the request body: a caller without a valid token learns nothing about the body rules
-(401 first, then 403), and a body that is not UTF-8 is refused with the API's own 422 rather
-than FastAPI's undocumented 400. The gate's roles are also written into the operation's
+(401 first, then 403), and a body that is not UTF-8, or that Python's JSON parser gives up on
+(nested too deeply), is refused with the API's own 422 rather than FastAPI's undocumented 400. The gate's roles are also written into the operation's
 OpenAPI entry (`x-roles` and a "Roles:" line), so code and document cannot disagree.
 """
 
@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from federation_api.http_errors import error_body
 from federation_api.tokens import Principal, Role
@@ -83,9 +84,9 @@ def gate_of(dependant: Dependant) -> RoleGate | None:
     return None
 
 
-def _not_utf8() -> JSONResponse:
-    return JSONResponse(error_body("invalid_request", "the body must be JSON encoded as UTF-8",
-                                   field="body", rule="body.encoding"), status_code=422)
+def _refused(message: str, rule: str) -> JSONResponse:
+    return JSONResponse(error_body("invalid_request", message, field="body", rule=rule),
+                        status_code=422)
 
 
 class GatedRoute(APIRoute):
@@ -105,16 +106,26 @@ class GatedRoute(APIRoute):
         handler = super().get_route_handler()
         gate = gate_of(self.dependant)
         reads_json = self.body_field is not None
+        if gate is None and not reads_json:
+            return handler  # the public lookups keep FastAPI's handler as it is
 
         async def gated(request: Request) -> Response:
             if gate is not None:
                 # A token lookup is one indexed read; off the event loop like the sync routes.
                 await run_in_threadpool(gate.check, request)
-            if reads_json:
-                try:
-                    (await request.body()).decode("utf-8")
-                except UnicodeDecodeError:
-                    return _not_utf8()
-            return await handler(request)
+            if not reads_json:
+                return await handler(request)
+            try:
+                (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                return _refused("the body must be JSON encoded as UTF-8", "body.encoding")
+            try:
+                return await handler(request)
+            except StarletteHTTPException as e:
+                # FastAPI's one undocumented answer: a body its JSON parser gave up on for
+                # another reason than a syntax error (e.g. nested too deeply).
+                if e.status_code != 400:
+                    raise
+                return _refused("the body could not be read as JSON", "body.json")
 
         return gated

@@ -38,7 +38,6 @@ from federation_api.local_alliance import found_alliance
 from federation_api.nats_process import free_port
 from federation_api.node import Node
 from federation_api.observability import JsonFormatter
-from federation_api.rate_limits import RateLimitSettings
 from ledger.signing import Signer
 from tests.e2e.harness import ROLES, ServerProcess, init_node, provider_import
 
