@@ -4,8 +4,9 @@ Every protected operation names the roles it admits with `require(...)`. `GatedR
 that gate in the operation's dependencies and checks the token before FastAPI reads or
 parses the request body: a caller without a valid token learns nothing about the body rules
 (401 first, then 403), and a body that is not UTF-8, or that Python's JSON parser gives up on
-(nested too deeply), is refused with the API's own 422 rather than FastAPI's undocumented 400. The gate's roles are also written into the operation's
-OpenAPI entry (`x-roles` and a "Roles:" line), so code and document cannot disagree.
+(nested too deeply), is refused with the API's own 422 rather than FastAPI's undocumented
+400. The gate's roles are also written into the operation's OpenAPI entry (`x-roles` and a
+"Roles:" line), so code and document cannot disagree.
 """
 
 from __future__ import annotations
