@@ -23,6 +23,7 @@ from federation_api.observability import Metrics, install_request_logging
 from federation_api.pages import install_pages
 from federation_api.rate_limits import install_rate_limits
 from federation_api.replication import Replicator
+from federation_api.schemas import errors
 from federation_api.webhook_dispatcher import WebhookDispatcher
 
 DESCRIPTION = """
@@ -32,8 +33,15 @@ Endorsement ledger node of one Alliance association.
   and the holder's last name.
 * **Staff** (bearer token with a role): the application, review, endorsement and renewal
   workflow. Commands accept `Idempotency-Key` (a retry writes once) and `If-Match: <version>`.
-* **Auditors**: signed ledger entries by seq range, and the keyring.
+* **Auditors**: signed ledger entries, checkpoints, proofs, keys, the registry and the
+  federation's state (peers, quarantine, forks): auditor tokens only.
+* **Employers**: bulk verification, subscriptions, the webhook and the change feed.
+
+Each protected operation lists the roles it admits (`x-roles`, and a "Roles:" line). The token
+is checked before the body is read: 401 without a valid token, 403 for another role.
 """
+# Any operation can meet a storage outage (http_errors maps it to 503 with Retry-After).
+_EVERY_OPERATION = errors(503)
 
 
 def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
@@ -72,13 +80,9 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     # Inside the request logger, so refused requests are logged and counted like others.
     app.state.rate_limits = install_rate_limits(app, node.settings.rate_limits)
     install_request_logging(app, app.state.metrics)
-    app.include_router(routes_public.router)
-    app.include_router(routes_bulk.router)
-    app.include_router(routes_employers.router)
-    app.include_router(routes_staff.router)
-    app.include_router(routes_auditor.router)
-    app.include_router(routes_federation.router)
-    app.include_router(routes_proofs.router)
+    for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
+                   routes_federation, routes_proofs):
+        app.include_router(module.router, responses=_EVERY_OPERATION)
     install_pages(app)
     install_docs(app)
     return app

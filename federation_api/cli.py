@@ -15,10 +15,11 @@ import msgspec
 
 from domain.policy import AssociationPolicy, ReinstatementRule, RenewalCycle
 from federation_api import cli_employers, cli_proofs, cli_registry
-from federation_api.clock import now
+from federation_api.clock import now, today
 from federation_api.node import Node, NodeError, init_node, rotate_key
 from federation_api.replication import Replicator
 from federation_api.routes_public import GENESIS_PATH
+from federation_api.schemas import RosterStatus
 from federation_api.settings import Settings
 from federation_api.tokens import Role
 from ledger.errors import LedgerError, VerificationError
@@ -219,13 +220,15 @@ def cmd_projections_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_roster_export(args: argparse.Namespace, settings: Settings) -> int:
     """Write the roster as JSON or CSV to a file or stdout."""
-    from federation_api.routes_staff import roster_csv
+    from federation_api.csv_files import roster_csv
+    from federation_api.rosters import select_roster
 
     node = Node(settings)
-    rows = [msgspec.to_builtins(r) for r in node.projector.roster(args.association or
-                                                                  node.association, args.status)]
+    status = RosterStatus(args.status) if args.status else None
+    found = select_roster(node.projector, args.association or node.association, status, today())
     node.close()
-    text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else roster_csv(rows)
+    rows = [msgspec.to_builtins(r) for r in found]
+    text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else roster_csv(found)
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
@@ -409,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                     required=True)
     p = add(roster, "export", cmd_roster_export, "export the roster")
     p.add_argument("--format", choices=["json", "csv"], default="csv")
-    p.add_argument("--status", help="only this recorded status (e.g. active)")
+    p.add_argument("--status", choices=[s.value for s in RosterStatus],
+                   help="only endorsements with this standing today (current, expired) or "
+                        "recorded status (active = current and expired, lapsed ...)")
     p.add_argument("--association", help="default: this node's")
     p.add_argument("--output", help="file to write (default stdout)")
     return parser

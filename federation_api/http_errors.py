@@ -87,7 +87,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StorageError)
     async def _storage(_: Request, exc: StorageError) -> JSONResponse:
-        log.error("storage error", extra={"error": str(exc)})
+        # The type only: a driver's message can quote the values of the refused row.
+        log.error("storage error", extra={"error": type(exc).__name__})
         return _json(503, error_body("unavailable", "storage is unavailable; retry later"),
                      headers={"Retry-After": "5"})
 

@@ -2,19 +2,31 @@
 
 Log records carry method, route, status and duration, never headers, query strings or bodies:
 tokens, names and evidence therefore cannot reach a log line through the request logger.
+
+Exceptions are the other way a request's contents could reach a log: the message of a
+`ValueError` raised while handling `?status=...` carries the value, a database driver's error
+carries the row it refused, an HTTP parser's error the header line it could not read. So no
+log line ever holds an exception's message: `JsonFormatter` renders any exception (the node's,
+uvicorn's "Exception in ASGI application", asyncio's) as its type and the places it passed
+through (file, line, function) only, and `RequestObserver` answers an exception that escaped
+every handler with a JSON 500 and logs it that way, instead of letting it reach uvicorn.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+import traceback
+from types import TracebackType
 
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from federation_api.http_errors import error_body
 from ledger.codec import encode_json_line
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -45,10 +57,42 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD:
                 out[key] = value
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            out["exception"] = outline(record.exc_info[1])
         # msgspec: several times faster than json.dumps, and one line is logged per request.
         return encode_json_line(out).decode()
+
+
+def outline(error: BaseException) -> str:
+    """An exception as its type and the frames it was raised through, for each exception of
+    its chain, without any message (messages can carry request values; see the module)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__}"
+                     f"{_frames(current.__traceback__)}")
+        current = current.__cause__ or (None if current.__suppress_context__
+                                        else current.__context__)
+    return " <- ".join(parts)
+
+
+def _frames(tb: TracebackType | None) -> str:
+    frames = traceback.extract_tb(tb)
+    if not frames:
+        return ""
+    return " at " + " > ".join(f"{_short(f.filename)}:{f.lineno} {f.name}" for f in frames)
+
+
+def _short(path: str) -> str:
+    # From the package directory on (site-packages/... or the project's own), not the machine's.
+    parts = path.split(os.sep)
+    for anchor in ("site-packages", "federation_api", "ledger", "domain", "projections"):
+        if anchor in parts:
+            index = parts.index(anchor)
+            return "/".join(parts[index + (anchor == "site-packages"):])
+    return parts[-1]
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -105,15 +149,27 @@ class RequestObserver:
             return
         started = time.perf_counter()
         status = 500  # what the client sees if the app fails before it answers
+        answered = False
 
         async def observed_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
+                answered = True
             await send(message)
 
         try:
             await self.app(scope, receive, observed_send)
+        except Exception as error:
+            # Logged here without its message and not re-raised: the server's own error log
+            # would print the message, which can hold a query value, a header or a body.
+            self.log.error("unhandled error", extra={
+                "method": scope["method"], "route": getattr(scope.get("route"), "path",
+                                                            "unmatched"),
+                "exception": outline(error)})
+            if not answered:
+                status = 500
+                await _internal_error(send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             elapsed = time.perf_counter() - started
@@ -122,6 +178,15 @@ class RequestObserver:
             self.metrics.latency.labels(route).observe(elapsed)
             self.log.info("request", extra={"method": method, "route": route,
                                             "status": status, "ms": round(elapsed * 1000, 2)})
+
+
+async def _internal_error(send: Send) -> None:
+    body = encode_json_line(error_body(
+        "internal_error", "the node could not answer this request; the error is logged "
+        "(without the request's contents)"))
+    await send({"type": "http.response.start", "status": 500, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_request_logging(app: FastAPI, metrics: Metrics) -> None:

@@ -1,19 +1,28 @@
 """Auditor endpoints: raw signed ledger entries by association and seq range, checkpoints
-with their witnesses' cosignatures, witness refusals, and Merkle proofs."""
+with their witnesses' cosignatures, witness refusals, and Merkle proofs.
+
+Auditor tokens only. The entries' signed bytes hold person ids, legacy references, grant
+dates and status reasons, which the workflow roles do not need in bulk; the rest (heads, keys,
+registry, checkpoints, proofs) is what an audit reads alongside them, so one role reads it
+all. A public verifier needs none of it over HTTP: a public receipt already carries the
+registry and the checkpoint notes its answer rests on, and witnesses receive checkpoints over
+NATS. A checkpoint request can make the node sign a new one, which is one more reason not to
+offer it to anonymous callers.
+"""
 
 from __future__ import annotations
 
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from domain.errors import InvalidCommand
-from federation_api.auth import require
+from federation_api.auth import GatedRoute, require
 from federation_api.clock import now
-from federation_api.schemas import ErrorOut
+from federation_api.schemas import MAX_SEQ, errors
 from federation_api.tokens import Principal, Role
 from ledger.checkpoints import parse_body, parse_note
 from ledger.codec import decode_body, decode_signed
@@ -21,10 +30,11 @@ from ledger.entries import entry_hash
 from ledger.errors import NotFound
 from ledger.witnessing import verified_cosigners
 
-router = APIRouter(prefix="/v1/ledger", tags=["auditors"],
-                   responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut},
-                              422: {"model": ErrorOut}})
-Auditor = Annotated[Principal, Depends(require(Role.AUDITOR, Role.COORDINATOR))]
+router = APIRouter(prefix="/v1/ledger", tags=["auditors"], route_class=GatedRoute,
+                   responses=errors(401, 403, 422))
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+Seq = Annotated[int, Query(ge=1, le=MAX_SEQ)]
+OptionalSeq = Annotated[int | None, Query(ge=1, le=MAX_SEQ)]
 AssociationId = Annotated[str, Path(pattern=r"^[A-Z]{2,8}$")]
 MAX_RANGE = 1000
 
@@ -52,8 +62,9 @@ class EntriesOut(BaseModel):
 
 @router.get("/{association}/entries", response_model=EntriesOut)
 def entries(request: Request, association: AssociationId, _: Auditor,
-            first: Annotated[int, Query(alias="from", ge=1)] = 1,
-            last: Annotated[int | None, Query(alias="to", ge=1)] = None) -> EntriesOut:
+            first: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
+            last: Annotated[int | None, Query(alias="to", ge=1, le=MAX_SEQ)] = None
+            ) -> EntriesOut:
     """Entries `from`..`to` (at most 1000 per call). Verify the wire bytes yourself."""
     node = request.app.state.node
     head = node.ledger.head(association)
@@ -98,7 +109,7 @@ class RegistryOut(BaseModel):
     entries: list[str]
 
 
-@router.get("/registry", response_model=RegistryOut, responses={404: {"model": ErrorOut}})
+@router.get("/registry", response_model=RegistryOut, responses=errors(404))
 def registry(request: Request, _: Auditor) -> RegistryOut:
     """The registry, for auditors to verify from a genesis they trust (404 on a node that
     never joined an Alliance: see /keys)."""
@@ -176,7 +187,7 @@ def _publish_soon(request: Request) -> None:
 
 
 @router.get("/{association}/checkpoints", response_model=CheckpointsOut,
-            responses={404: {"model": ErrorOut}})
+            responses=errors(404))
 def checkpoints(request: Request, association: AssociationId, _: Auditor) -> CheckpointsOut:
     """The latest checkpoint with its witnesses' cosignatures, whether the registry's quorum
     of distinct witnesses (never the origin) cosigned it, and the latest one that is."""
@@ -251,7 +262,12 @@ def _size(request: Request, association: str, size: int | None) -> int:
     return size
 
 
-@router.get("/{association}/checkpoint", response_class=PlainTextResponse)
+# response_class=Response: the 200 is the note as text/plain, the errors stay JSON (with
+# PlainTextResponse as the class, FastAPI would document the error bodies as text/plain).
+@router.get("/{association}/checkpoint", response_class=Response, responses={
+    200: {"description": "the signed checkpoint, a C2SP note",
+          "content": {"text/plain": {"schema": {"type": "string"}}}},
+    **errors(404)})
 def checkpoint(request: Request, association: AssociationId, _: Auditor) -> PlainTextResponse:
     """The latest signed checkpoint (C2SP note); for this node's own ledger, signed now if
     the ledger grew since the last one."""
@@ -268,8 +284,7 @@ def checkpoint(request: Request, association: AssociationId, _: Auditor) -> Plai
 
 @router.get("/{association}/proofs/inclusion", response_model=InclusionOut)
 def inclusion(request: Request, association: AssociationId, _: Auditor,
-              seq: Annotated[int, Query(ge=1)],
-              size: Annotated[int | None, Query(ge=1)] = None) -> InclusionOut:
+              seq: Seq, size: OptionalSeq = None) -> InclusionOut:
     """Inclusion proof of one entry in the tree of `size` entries (default: all)."""
     log = request.app.state.node.log
     tree_size = _size(request, association, size)
@@ -284,8 +299,9 @@ def inclusion(request: Request, association: AssociationId, _: Auditor,
 
 @router.get("/{association}/proofs/consistency", response_model=ConsistencyOut)
 def consistency(request: Request, association: AssociationId, _: Auditor,
-                first: Annotated[int, Query(alias="from", ge=1)],
-                last: Annotated[int | None, Query(alias="to", ge=1)] = None) -> ConsistencyOut:
+                first: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)],
+                last: Annotated[int | None, Query(alias="to", ge=1, le=MAX_SEQ)] = None
+                ) -> ConsistencyOut:
     """Consistency proof between two sizes of one ledger."""
     log = request.app.state.node.log
     to_size = _size(request, association, last)

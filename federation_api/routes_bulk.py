@@ -18,23 +18,24 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from federation_api.auth import STAFF, require
+from federation_api.auth import STAFF, GatedRoute, require
 from federation_api.clock import today
+from federation_api.csv_files import write_csv
 from federation_api.http_errors import error_body
 from federation_api.node import Node
 from federation_api.rate_limits import row_budget_refusal
 from federation_api.routes_public import lookup
-from federation_api.schemas import ErrorOut, VerifyOut
+from federation_api.schemas import VerifyOut, errors
 from federation_api.tokens import Principal, Role
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 MAX_ROWS = 5_000
 # 5,000 rows of a 40-character id and a 100-character name, with quotes and line ends.
@@ -44,7 +45,6 @@ ANSWER_COLUMNS = ("row", "endorsement_id", "last_name", "found", "name", "level"
                   "level_title", "designation", "association", "status", "valid_through",
                   "as_of", "warnings")
 _ID = re.compile(r"^[A-Za-z0-9-]{3,40}$")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _CSV = "text/csv"
 
 
@@ -118,30 +118,23 @@ def answer_rows(node: Node, rows: Sequence[tuple[str, str]], on: dt.date) -> str
     pair; the fork flags are read once for the whole file."""
     forked = node.forked_associations()
     answers: dict[tuple[str, str], VerifyOut | None] = {}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(ANSWER_COLUMNS)
-    for number, (endorsement_id, last_name) in enumerate(rows, start=1):
-        key = (endorsement_id.upper(), last_name)
-        if key not in answers:
-            answers[key] = lookup(node, endorsement_id, last_name, on, forked)
-        found = answers[key]
-        echo = (number, _cell(endorsement_id), _cell(last_name))
-        if found is None:
-            writer.writerow((*echo, "no", "", "", "", "", "", "not found", "", on.isoformat(),
-                             ""))
-        else:
-            writer.writerow((*echo, "yes", _cell(found.name), found.level.value,
-                             found.level_title, found.designation or "", found.association,
-                             found.status, found.valid_through.isoformat(),
-                             found.as_of.isoformat(), _cell(" | ".join(found.warnings))))
-    return out.getvalue()
 
+    def lines() -> Iterator[tuple[object, ...]]:
+        for number, (endorsement_id, last_name) in enumerate(rows, start=1):
+            key = (endorsement_id.upper(), last_name)
+            if key not in answers:
+                answers[key] = lookup(node, endorsement_id, last_name, on, forked)
+            found = answers[key]
+            echo = (number, endorsement_id, last_name)
+            if found is None:
+                yield (*echo, "no", "", "", "", "", "", "not found", "", on, "")
+            else:
+                yield (*echo, "yes", found.name, found.level, found.level_title,
+                       found.designation, found.association, found.status,
+                       found.valid_through, found.as_of, " | ".join(found.warnings))
 
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell starting with = + - @ as a formula; a leading apostrophe
-    # makes it text (OWASP's advice for CSV exports).
-    return f"'{value}" if value.startswith(_FORMULA) else value
+    # Every cell goes through the one formula guard (federation_api/csv_files.py).
+    return write_csv(ANSWER_COLUMNS, lines())
 
 
 async def _body(request: Request) -> str:
@@ -168,9 +161,9 @@ async def _body(request: Request) -> str:
 
 @router.post(
     "/v1/verify/bulk", tags=["public"], response_class=Response,
-    responses={200: {"content": {_CSV: {}}, "description": "one answer row per input row"},
-               401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut},
-               415: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    responses={200: {"content": {_CSV: {"schema": {"type": "string"}}},
+                     "description": "one answer row per input row"},
+               **errors(401, 403, 413, 415, 422, 429)},
     openapi_extra={"requestBody": {"required": True, "content": {_CSV: {"schema": {
         "type": "string", "example": "endorsement_id,last_name\nAK-7Q4M2XKD,Doe\n"}}}}})
 async def verify_bulk(request: Request, principal: Annotated[

@@ -8,8 +8,6 @@ name exactly as `/v1/verify` does, and a miss is the same 404, so nothing here e
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from domain.levels import Level
-from federation_api.auth import require
+from federation_api.auth import GatedRoute, require
 from federation_api.changes import public_fields
 from federation_api.clock import now, today
+from federation_api.csv_files import write_csv
 from federation_api.employer_schemas import (
     AttemptOut,
     ChangeOut,
@@ -38,7 +37,7 @@ from federation_api.employer_schemas import (
 from federation_api.http_errors import error_body
 from federation_api.node import Node
 from federation_api.rate_limits import row_budget_refusal
-from federation_api.schemas import ErrorOut
+from federation_api.schemas import MAX_SEQ, errors
 from federation_api.subscriptions import (
     MAX_CSV_BYTES,
     CsvRejected,
@@ -50,11 +49,10 @@ from federation_api.subscriptions import (
 from federation_api.tokens import Principal, Role
 from federation_api.webhooks import WebhookUrlRejected, check_url
 
-router = APIRouter(prefix="/v1", tags=["employers"])
+router = APIRouter(prefix="/v1", tags=["employers"], route_class=GatedRoute)
 Employer = Annotated[Principal, Depends(require(Role.EMPLOYER))]
 _NOT_FOUND = "no endorsement matches that id and last name"
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut},
-                                            422: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = errors(401, 403, 422)
 
 
 def _node(request: Request) -> Node:
@@ -78,8 +76,9 @@ def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut
 
 
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201,
-             responses={200: {"model": SubscriptionOut}, 404: {"model": ErrorOut},
-                        429: {"model": ErrorOut}, **_ERRORS})
+             responses={200: {"model": SubscriptionOut,
+                              "description": "already subscribed"},
+                        **errors(404, 429), **_ERRORS})
 def subscribe(request: Request, body: SubscribeIn, employer: Employer) -> Response:
     """Subscribe to one professional's status changes (201; 200 if already subscribed)."""
     node = _node(request)
@@ -104,10 +103,14 @@ _CSV_BODY = {"content": {"text/csv": {"schema": {"type": "string"}, "example":
              "required": True}
 
 
-@router.post("/subscriptions/csv", response_model=CsvResultOut,
+@router.post("/subscriptions/csv", response_class=Response,
              openapi_extra={"requestBody": _CSV_BODY},
-             responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-                        429: {"model": ErrorOut}, **_ERRORS})
+             responses={200: {"model": CsvResultOut,
+                              "description": "per-row results: JSON, or CSV (columns line, "
+                                             "endorsement_id, result) with `format=csv` or "
+                                             "`Accept: text/csv`",
+                              "content": {"text/csv": {"schema": {"type": "string"}}}},
+                        **errors(413, 415, 429), **_ERRORS})
 async def subscribe_csv(request: Request, employer: Employer,
                         format: Annotated[Literal["json", "csv"] | None, Query(
                             description="Result format; default: from Accept, else json")
@@ -142,12 +145,9 @@ async def subscribe_csv(request: Request, employer: Employer,
     wants_csv = format == "csv" or (format is None and "text/csv" in
                                     request.headers.get("accept", ""))
     if wants_csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["line", "endorsement_id", "result"])
-        for row in result.rows:
-            writer.writerow([row.line, row.endorsement_id, row.result])
-        return Response(out.getvalue(), media_type="text/csv")
+        text = write_csv(("line", "endorsement_id", "result"),
+                         ((row.line, row.endorsement_id, row.result) for row in result.rows))
+        return Response(text, media_type="text/csv; charset=utf-8")
     return JSONResponse(result.model_dump(mode="json"))
 
 
@@ -197,7 +197,7 @@ def list_subscriptions(request: Request, employer: Employer,
 
 
 @router.delete("/subscriptions/{endorsement_id}", status_code=204,
-               responses={404: {"model": ErrorOut}, **_ERRORS})
+               responses={**errors(404), **_ERRORS})
 def unsubscribe(request: Request, endorsement_id: str, employer: Employer) -> Response:
     """Stop following one professional."""
     try:
@@ -210,7 +210,9 @@ def unsubscribe(request: Request, endorsement_id: str, employer: Employer) -> Re
 
 
 @router.put("/webhook", response_model=WebhookOut, status_code=200,
-            responses={201: {"model": WebhookOut}, **_ERRORS})
+            responses={201: {"model": WebhookOut, "description": "registered, with the "
+                                                                 "signing secret (shown once)"},
+                       **_ERRORS})
 def register_webhook(request: Request, body: WebhookIn, employer: Employer) -> Response:
     """Register (201, with the signing secret, shown once) or change the webhook URL.
 
@@ -232,8 +234,7 @@ def register_webhook(request: Request, body: WebhookIn, employer: Employer) -> R
                         headers={"Cache-Control": "no-store"})
 
 
-@router.get("/webhook", response_model=WebhookOut, responses={404: {"model": ErrorOut},
-                                                              **_ERRORS})
+@router.get("/webhook", response_model=WebhookOut, responses={**errors(404), **_ERRORS})
 def get_webhook(request: Request, employer: Employer) -> WebhookOut:
     """The registered webhook (never the secret)."""
     hook = _node(request).webhooks.get(employer.token_id)
@@ -242,7 +243,7 @@ def get_webhook(request: Request, employer: Employer) -> WebhookOut:
     return WebhookOut(url=hook.url, created_at=hook.created_at, updated_at=hook.updated_at)
 
 
-@router.delete("/webhook", status_code=204, responses={404: {"model": ErrorOut}, **_ERRORS})
+@router.delete("/webhook", status_code=204, responses={**errors(404), **_ERRORS})
 def delete_webhook(request: Request, employer: Employer) -> Response:
     """Remove the webhook; the feed keeps working, pending deliveries fail."""
     if not _node(request).webhooks.remove(employer.token_id):
@@ -254,7 +255,7 @@ def delete_webhook(request: Request, employer: Employer) -> Response:
 def deliveries(request: Request, employer: Employer,
                state: Annotated[Literal["pending", "delivered", "failed"] | None,
                                 Query()] = None,
-               after: Annotated[int, Query(ge=0, description="A change id")] = 0,
+               after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="A change id")] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> DeliveriesOut:
     """This employer's webhook deliveries with every attempt (status codes, errors)."""
     found = _node(request).webhooks.deliveries(employer.token_id, state=state, after=after,
@@ -271,8 +272,9 @@ def deliveries(request: Request, employer: Employer,
 
 @router.get("/changes", response_model=ChangesOut, responses=_ERRORS)
 def changes(request: Request, employer: Employer,
-            cursor: Annotated[int, Query(ge=0, description="next_cursor of the last answer; "
-                                                           "0 for everything")] = 0,
+            cursor: Annotated[int, Query(ge=0, le=MAX_SEQ,
+                                         description="next_cursor of the last answer; "
+                                                     "0 for everything")] = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ChangesOut:
     """Status changes of this employer's subscriptions after the cursor, oldest first."""
     found, next_cursor = _node(request).changes.since(employer.token_id, cursor, limit)

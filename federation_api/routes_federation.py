@@ -1,5 +1,9 @@
-"""Federation endpoints for auditors and coordinators: peers, quarantine, fork evidence
-(conflicting entries and conflicting checkpoints)."""
+"""Federation endpoints for auditors: peers, quarantine, fork evidence (conflicting entries
+and conflicting checkpoints) and its resolution.
+
+Auditor tokens only, like the ledger routes: fork evidence carries signed entries (person
+ids, dates, reasons), and the rest is the state of the federation that an audit judges.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
-from federation_api.auth import require
+from federation_api.auth import GatedRoute, require
 from federation_api.clock import now
-from federation_api.schemas import ErrorOut
+from federation_api.schemas import errors
 from federation_api.tokens import Principal, Role
 
-router = APIRouter(prefix="/v1/federation", tags=["federation"],
-                   responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
-Reader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.COORDINATOR))]
+router = APIRouter(prefix="/v1/federation", tags=["federation"], route_class=GatedRoute,
+                   responses=errors(401, 403, 422))
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
 AssociationId = Annotated[str, Path(pattern=r"^[A-Z]{2,8}$")]
 
@@ -62,7 +65,7 @@ class ResolutionIn(BaseModel):
 
 
 @router.get("/peers", response_model=list[PeerOut])
-def peers(request: Request, _: Reader) -> list[PeerOut]:
+def peers(request: Request, _: Auditor) -> list[PeerOut]:
     """Every ledger this node holds: head, projected position, fork flag, registry state."""
     node = request.app.state.node
     forked = node.forked_associations()
@@ -79,7 +82,7 @@ def peers(request: Request, _: Reader) -> list[PeerOut]:
 
 
 @router.get("/quarantine", response_model=list[QuarantineOut])
-def quarantine(request: Request, _: Reader) -> list[QuarantineOut]:
+def quarantine(request: Request, _: Auditor) -> list[QuarantineOut]:
     """The most recent refused entries with the reason (never applied to any projection)."""
     return [QuarantineOut(association=r.association, seq=r.seq, reason=r.reason,
                           source=r.source, received_at=r.received_at)
@@ -87,7 +90,7 @@ def quarantine(request: Request, _: Reader) -> list[QuarantineOut]:
 
 
 @router.get("/forks/{association}", response_model=list[ForkOut])
-def forks(request: Request, association: AssociationId, _: Reader) -> list[ForkOut]:
+def forks(request: Request, association: AssociationId, _: Auditor) -> list[ForkOut]:
     """Fork evidence: the stored entry's hash and the conflicting entry's signed bytes, and
     the conflicting checkpoint notes that witnesses refused."""
     node = request.app.state.node

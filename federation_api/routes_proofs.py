@@ -38,7 +38,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 
-from federation_api.auth import STAFF, require
+from federation_api.auth import STAFF, GatedRoute, require
 from federation_api.checkpoint_gossip import CheckpointGossip
 from federation_api.clock import now
 from federation_api.http_errors import error_body
@@ -52,21 +52,23 @@ from federation_api.proofs import (
 )
 from federation_api.receipts import check_own, filename, make_receipt, render_view
 from federation_api.routes_public import EndorsementId, LastName, lookup
-from federation_api.schemas import ErrorOut
+from federation_api.schemas import EARLIEST, LATEST, errors
 from federation_api.templating import association_name, render
 from federation_api.tokens import Principal, Role
 from ledger.receipts import ReceiptKind, SignedReceipt, encode_receipt
 from ledger.status_proof import StatusProof, encode_status_proof
 from projections.rows import StatusAnswer
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 _staff = require(*STAFF)  # the entries behind an answer are for the Alliance's members
 _any_role = require(*Role)  # any token an Alliance association issued
 _NOT_FOUND = "no endorsement matches that id and last name"
+# Both paths are public paths of the rate limiter (per client address), hence 429.
 _RESPONSES: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "not provable yet"},
-    422: {"model": ErrorOut}}
-OnDate = Annotated[dt.date | None, Query(description="The date to answer for (default: today)")]
+    **errors(404, 422, 429), 409: {**errors(409)[409], "description": "not provable yet"}}
+OnDate = Annotated[dt.date | None, Query(
+    ge=EARLIEST, le=LATEST, description=f"The date to answer for (default: today), from "
+                                        f"{EARLIEST.isoformat()} to {LATEST.isoformat()}")]
 
 
 def _find(node: Node, endorsement_id: str, last_name: str,
@@ -191,9 +193,7 @@ def _receipt_kind(request: Request) -> ReceiptKind:
     200: {"content": {"application/json": {}},
           "description": "a status proof bundle (alliance-status-proof/v1); check it with "
                          "`alliance verify-proof FILE --genesis GENESIS`"},
-    401: {"model": ErrorOut, "description": "no valid bearer token"},
-    403: {"model": ErrorOut, "description": "the token's role is not a staff role"},
-    **_RESPONSES})
+    **errors(401, 403), **_RESPONSES})
 def status_proof(request: Request, _: Annotated[Principal, Depends(_staff)],
                  endorsement_id: EndorsementId, last_name: LastName,
                  as_of: OnDate = None) -> Response:
@@ -220,7 +220,7 @@ def status_proof(request: Request, _: Annotated[Principal, Depends(_staff)],
           "description": "a signed verification receipt (attachment): public without a token, "
                          "full (with the status proof) with a staff token; check it with "
                          "`alliance verify-receipt FILE --genesis GENESIS`"},
-    401: {"model": ErrorOut, "description": "a bearer token was sent but is not valid"},
+    401: {**errors(401)[401], "description": "a bearer token was sent but is not valid"},
     **_RESPONSES}, openapi_extra={"security": [{}, {"HTTPBearer": []}]})  # token optional
 def receipt(request: Request, kind: Annotated[ReceiptKind, Depends(_receipt_kind)],
             endorsement_id: EndorsementId, last_name: LastName,

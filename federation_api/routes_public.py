@@ -21,19 +21,22 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from domain.levels import Level
+from federation_api.auth import GatedRoute
 from federation_api.clock import today
 from federation_api.http_errors import error_body
 from federation_api.node import Node
-from federation_api.schemas import ErrorOut, VerifyOut
+from federation_api.schemas import EARLIEST, LATEST, ReadyOut, VerifyOut, errors
 from projections.queries import fold_name
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 _NOT_FOUND = "no endorsement matches that id and last name"
 GENESIS_PATH = "/v1/alliance/genesis.json"
 EndorsementId = Annotated[str, Query(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$",
                                      description="The endorsement id, e.g. AK-7Q4M2XKD")]
 LastName = Annotated[str, Query(min_length=1, max_length=100, description="Family name")]
+# The public paths are rate limited per client address (federation_api/rate_limits.py).
+PUBLIC_ERRORS = errors(404, 422, 429)
 
 
 def lookup(node: Node, endorsement_id: str, last_name: str, on: dt.date,
@@ -79,7 +82,7 @@ def verify(request: Request, endorsement_id: str, last_name: str) -> VerifyOut:
 # loop while a projection batch holds the projections database, which is milliseconds for a
 # node's own commands and up to one batch during a large replication catch-up.
 @router.get("/v1/verify", response_model=VerifyOut, tags=["public"], name="verify",
-            responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+            responses=PUBLIC_ERRORS)
 async def verify_route(request: Request, endorsement_id: EndorsementId,
                        last_name: LastName) -> Response:
     """Is this endorsement current today? Public fields only."""
@@ -98,13 +101,14 @@ def granted_after(node: Node, endorsement_id: str, last_name: str, on: dt.date) 
 
 
 @router.get("/v1/status", response_model=VerifyOut, tags=["public"], responses={
+    **PUBLIC_ERRORS,
     404: {"model": ErrorOut, "description": "no endorsement matches that id and last name "
                                             "(code `not_found`), or it matches one that was "
-                                            "granted after that date (code `not_yet_granted`)"},
-    422: {"model": ErrorOut}})
+                                            "granted after that date (code `not_yet_granted`)"}})
 async def status_on(request: Request, endorsement_id: EndorsementId, last_name: LastName,
-                    on: Annotated[dt.date, Query(description="The date to answer for")]
-                    ) -> Response:
+                    on: Annotated[dt.date, Query(
+                        ge=EARLIEST, le=LATEST, description=f"The date to answer for, from "
+                        f"{EARLIEST.isoformat()} to {LATEST.isoformat()}")]) -> Response:
     """What was this endorsement's status on a given date? (e.g. when RS/C hours were given)"""
     node: Node = request.app.state.node
     found = lookup(node, endorsement_id, last_name, on)
@@ -140,8 +144,9 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["operations"], responses={503: {"model": ErrorOut}})
-def ready(request: Request, response: Response) -> dict[str, object]:
+@router.get("/readyz", tags=["operations"], response_model=ReadyOut, responses={503: {
+    "model": ReadyOut, "description": "catching up: the projections are behind the ledger"}})
+def ready(request: Request, response: Response) -> ReadyOut:
     """Readiness: the stores answer and the projections have caught up with the ledger."""
     node = request.app.state.node
     head = node.ledger.head(node.association)
@@ -150,8 +155,8 @@ def ready(request: Request, response: Response) -> dict[str, object]:
     ok = projected >= sealed
     if not ok:
         response.status_code = 503
-    return {"status": "ready" if ok else "catching_up", "ledger_seq": sealed,
-            "projected_seq": projected}
+    return ReadyOut(status="ready" if ok else "catching_up", ledger_seq=sealed,
+                    projected_seq=projected)
 
 
 @router.get("/metrics", tags=["operations"], include_in_schema=False)

@@ -6,11 +6,9 @@ revokes and lifts suspensions; auditors read. Dates default to today at this edg
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,15 +20,16 @@ from domain.errors import InvalidCommand, InvalidTransition
 from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import ReviewDecision
 from federation_api import commands
-from federation_api.auth import STAFF, require
+from federation_api.auth import STAFF, GatedRoute, require
 from federation_api.clock import now, today
+from federation_api.csv_files import roster_csv as roster_csv  # pages_staff imports it here
 from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.rosters import select_roster
 from federation_api.schemas import (
     ApplicationOut,
     CommitteeActionIn,
     CorrectionIn,
     EndorsementOut,
-    ErrorOut,
     EvidenceIn,
     GrantIn,
     ImportEndorsementIn,
@@ -39,24 +38,28 @@ from federation_api.schemas import (
     ReinstateIn,
     RenewIn,
     ReviewIn,
+    RosterRowOut,
+    RosterStatus,
     StartApplicationIn,
     UnmetOut,
     VetRaterIn,
     WithdrawIn,
+    errors,
     to_domain,
 )
 from federation_api.tokens import Principal, Role
 from ledger.errors import ConcurrencyConflict
 
-router = APIRouter(prefix="/v1", responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut},
-                                            404: {"model": ErrorOut}, 409: {"model": ErrorOut},
-                                            422: {"model": ErrorOut}})
+router = APIRouter(prefix="/v1", route_class=GatedRoute,
+                   responses=errors(401, 403, 404, 409, 422))
 Coordinator = Annotated[Principal, Depends(require(Role.COORDINATOR))]
 Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Committee = Annotated[Principal, Depends(require(Role.COMMITTEE))]
 CoordinatorOrCommittee = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.COMMITTEE))]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
-RosterReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.AUDITOR))]
+# The same roles as the staff roster page: the committee needs to find whom it acts on.
+RosterReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.COMMITTEE,
+                                                    Role.AUDITOR))]
 
 
 def day(value: dt.date | None, field: str) -> dt.date:
@@ -370,36 +373,24 @@ def correct(request: Request, endorsement_id: str, body: CorrectionIn,
 # -- rosters -----------------------------------------------------------------------------------
 
 
-@router.get("/roster", tags=["rosters"])
+@router.get("/roster", tags=["rosters"], response_class=Response, responses={
+    200: {"model": list[RosterRowOut], "description": "the roster rows, by endorsement id",
+          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def roster(request: Request, _: RosterReader,
-           format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-           status: Annotated[str | None, Query(max_length=20)] = None) -> Response:
-    """This association's roster as JSON or CSV."""
+           format: Annotated[Literal["json", "csv"], Query()] = "json",
+           status: Annotated[RosterStatus | None, Query(
+               description="`current` and `expired` are standings today, as the public "
+                           "page shows them; the others are recorded statuses")] = None
+           ) -> Response:
+    """This association's roster as JSON or CSV (the same columns), optionally only the
+    endorsements with one status today."""
     node = request.app.state.node
-    rows = [msgspec.to_builtins(r) for r in node.projector.roster(node.association, status)]
+    rows = select_roster(node.projector, node.association, status, today())
     if format == "json":
         return Response(msgspec.json.encode(rows), media_type="application/json")
-    return Response(roster_csv(rows), media_type="text/csv",
+    return Response(roster_csv(rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="roster-'
                                                     f'{node.association}.csv"'})
-
-
-def roster_csv(rows: list[dict[str, object]]) -> str:
-    """Rows as CSV with a header line (cells that could start a formula are quoted safe)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def _cell(value: object) -> object:
-    # Spreadsheet formula injection: a name starting with = + - @ is prefixed with a quote.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 @router.get("/renewals", tags=["rosters"])

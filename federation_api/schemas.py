@@ -4,6 +4,12 @@ The evidence types are defined once, as msgspec Structs in the domain. Their pyd
 generated from the Struct definitions, so the OpenAPI document is complete without a second
 hand-written copy that could drift. `to_domain` is the one place where HTTP input becomes
 domain values.
+
+Every value that enters here is bounded, and the bounds are in the OpenAPI document: numbers
+(clock hours, counts, scores) are 0..10,000 and finite, so no value can overflow the codec or
+SQLite's 64-bit integers; dates lie in 1900..2199, so date arithmetic (cycles, windows) cannot
+leave Python's calendar; texts and lists have maximum lengths. A value out of bounds is a 422
+naming the field and the rule, before any command runs.
 """
 
 from __future__ import annotations
@@ -12,14 +18,29 @@ import datetime as dt
 import types
 import typing
 import uuid
-from typing import Any, TypeVar, get_args, get_origin
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 import msgspec
 import pydantic
 from pydantic import BaseModel, Field
 
 from domain.evidence import ApplicationEvidence, RenewalEvidence
-from domain.levels import Designation, Level, ReviewDecision
+from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
+from projections.standing import Standing
+
+MAX_NUMBER = 10_000  # any hours, count or score in one evidence record (a year has 8,760 h)
+MAX_TEXT = 200  # a title, employer, field of study, name or id inside evidence
+MAX_ITEMS = 100  # records of one kind in one submission (degrees, trainings, ratings ...)
+MAX_SEQ = 10**12  # ledger seqs, versions and cursors: far above any ledger, far below 2**63
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2199, 12, 31)
+_DATE_RANGE = f"a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}"
+
+Day = Annotated[dt.date, Field(ge=EARLIEST, le=LATEST, description=_DATE_RANGE,
+                               json_schema_extra={"formatMinimum": EARLIEST.isoformat(),
+                                                  "formatMaximum": LATEST.isoformat()})]
+"""A date in a request body: bounded, so cycle and window arithmetic stays in range."""
 
 _S = TypeVar("_S", bound=msgspec.Struct)
 _MODELS: dict[type[Any], type[BaseModel]] = {}
@@ -45,6 +66,22 @@ def model_of(struct: type[msgspec.Struct]) -> type[BaseModel]:
 _CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
 
 
+_PRIMITIVES = (float, int, str, dt.date)
+
+
+def _bounded(base: Any, bounds: dict[str, Any]) -> Any:
+    """`base` with the edge's bounds for its kind, under any bounds the domain declared."""
+    if base is float:
+        return Annotated[float, Field(**{"le": MAX_NUMBER, **bounds, "allow_inf_nan": False})]
+    if base is int:
+        return Annotated[int, Field(**{"ge": 0, "le": MAX_NUMBER, **bounds})]
+    if base is str:
+        return Annotated[str, Field(**{"max_length": MAX_TEXT, **bounds})]
+    if base is dt.date:
+        return Day
+    return base
+
+
 def _pydantic_type(tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return model_of(tp)
@@ -55,11 +92,16 @@ def _pydantic_type(tp: Any) -> Any:
         base, *metas = get_args(tp)
         bounds = {name: getattr(meta, name) for meta in metas if isinstance(meta, msgspec.Meta)
                   for name in _CONSTRAINTS if getattr(meta, name, None) is not None}
-        return typing.Annotated[_pydantic_type(base), Field(**bounds)]
+        if base in _PRIMITIVES:
+            return _bounded(base, bounds)
+        inner = _pydantic_type(base)
+        return Annotated[inner, Field(**bounds)] if bounds else inner
     if origin is None:
-        return tp
+        return _bounded(tp, {})
     args = tuple(_pydantic_type(a) for a in get_args(tp))
     if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return Annotated[tuple[args], Field(max_length=MAX_ITEMS)]  # type: ignore[valid-type]
         return tuple[args]  # type: ignore[valid-type]
     if origin in (types.UnionType, typing.Union):
         return typing.Union[args]  # noqa: UP007 - built from a runtime tuple of types
@@ -87,7 +129,7 @@ class StartApplicationIn(_In):
     given_name: str = Field(min_length=1, max_length=100)
     level: Level
     designation: Designation | None = None
-    started_on: dt.date | None = None
+    started_on: Day | None = None
 
 
 class ImportEndorsementIn(_In):
@@ -98,8 +140,8 @@ class ImportEndorsementIn(_In):
     given_name: str = Field(min_length=1, max_length=100)
     level: Level
     designation: Designation | None = None
-    granted_on: dt.date
-    valid_through: dt.date
+    granted_on: Day
+    valid_through: Day
     legacy_reference: str = Field(min_length=1, max_length=100)
 
 
@@ -107,14 +149,14 @@ class RecognizeIn(_In):
     """Recognise, by reciprocity, an endorsement held with another association."""
 
     origin_endorsement_id: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
-    recognized_on: dt.date | None = None
+    recognized_on: Day | None = None
 
 
 class EvidenceIn(_In):
     """Replace the whole evidence of an application."""
 
     evidence: ApplicationEvidenceIn  # type: ignore[valid-type]
-    submitted_on: dt.date | None = None
+    submitted_on: Day | None = None
 
 
 class VetRaterIn(_In):
@@ -122,7 +164,7 @@ class VetRaterIn(_In):
 
     rater_id: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=500)
-    vetted_on: dt.date | None = None
+    vetted_on: Day | None = None
 
 
 class ReviewIn(_In):
@@ -130,33 +172,33 @@ class ReviewIn(_In):
 
     decision: ReviewDecision
     reason: str = Field(default="", max_length=2000)
-    decided_on: dt.date | None = None
+    decided_on: Day | None = None
 
 
 class WithdrawIn(_In):
     """The applicant withdraws."""
 
     reason: str = Field(default="", max_length=2000)
-    withdrawn_on: dt.date | None = None
+    withdrawn_on: Day | None = None
 
 
 class GrantIn(_In):
     """Grant the endorsement of an approved application."""
 
-    granted_on: dt.date | None = None
+    granted_on: Day | None = None
 
 
 class RenewIn(_In):
     """Renewal for the current cycle."""
 
     evidence: RenewalEvidenceIn  # type: ignore[valid-type]
-    renewed_on: dt.date | None = None
+    renewed_on: Day | None = None
 
 
 class LapseIn(_In):
     """Record lapses that are due on a date (default today)."""
 
-    on: dt.date | None = None
+    on: Day | None = None
 
 
 class ReinstateIn(_In):
@@ -164,24 +206,24 @@ class ReinstateIn(_In):
 
     reason: str = Field(min_length=1, max_length=2000)
     evidence: RenewalEvidenceIn = Field(default_factory=RenewalEvidenceIn)  # type: ignore[valid-type]
-    reinstated_on: dt.date | None = None
+    reinstated_on: Day | None = None
 
 
 class CommitteeActionIn(_In):
     """Suspension, revocation or relinquishment."""
 
     reason: str = Field(default="", max_length=2000)
-    effective_on: dt.date | None = None
+    effective_on: Day | None = None
 
 
 class CorrectionIn(_In):
     """Correct a mistaken value; the mistaken entry stays in the ledger."""
 
-    corrects_version: int = Field(ge=1)
+    corrects_version: int = Field(ge=1, le=MAX_SEQ)
     reason: str = Field(min_length=1, max_length=2000)
     family_name: str | None = Field(default=None, min_length=1, max_length=100)
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
-    valid_through: dt.date | None = None
+    valid_through: Day | None = None
 
 
 class UnmetOut(BaseModel):
@@ -240,6 +282,14 @@ class VerifyOut(BaseModel):
                                 "association's ledger is flagged for conflicting entries")
 
 
+class ReadyOut(BaseModel):
+    """Readiness: whether the projections have caught up with this node's own ledger."""
+
+    status: typing.Literal["ready", "catching_up"]
+    ledger_seq: int
+    projected_seq: int
+
+
 class ErrorOut(BaseModel):
     """Every 4xx body: what went wrong, which field, which rule."""
 
@@ -248,3 +298,55 @@ class ErrorOut(BaseModel):
     field: str = ""
     rule: str = ""
     unmet: list[UnmetOut] = []
+
+
+class RosterStatus(StrEnum):
+    """What `GET /v1/roster?status=` selects: a standing on today's date, as the public
+    page words it (`current`: active and within valid-through; `expired`: active but past
+    it, lapse not recorded yet), or `active`, the recorded status of both. Lower case only,
+    like every wire value of the API; anything else is a 422 listing these."""
+
+    CURRENT = Standing.CURRENT.value
+    EXPIRED = Standing.EXPIRED.value
+    ACTIVE = EndorsementStatus.ACTIVE.value
+    LAPSED = EndorsementStatus.LAPSED.value
+    SUSPENDED = EndorsementStatus.SUSPENDED.value
+    REVOKED = EndorsementStatus.REVOKED.value
+    RELINQUISHED = EndorsementStatus.RELINQUISHED.value
+    TRANSFERRED = EndorsementStatus.TRANSFERRED.value
+
+
+class RosterRowOut(BaseModel):
+    """One endorsement of the roster (the CSV has the same columns, in this order)."""
+
+    endorsement_id: str
+    association: str
+    person_id: str
+    family_name: str
+    given_name: str
+    level: Level
+    designation: Designation | None
+    status: EndorsementStatus = Field(description="the recorded status")
+    granted_on: dt.date
+    valid_through: dt.date
+    last_seq: int
+    aggregate_id: str
+
+
+_ERROR_TEXT = {
+    401: "no valid bearer token (none, unknown or revoked)",
+    403: "the token's role may not do this (the operation's roles are listed above)",
+    404: "nothing matches",
+    409: "the record changed or the transition is not allowed now",
+    413: "the body is too large",
+    415: "the body has another media type than the one documented",
+    422: "bad input: `field` names the field and `rule` the rule it broke (also a body "
+         "that is not UTF-8)",
+    429: "rate limited: `Retry-After` says when to try again",
+    503: "storage is unavailable: `Retry-After` says when to try again",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Documented error answers, each a JSON `ErrorOut`, for `responses=` of a route."""
+    return {code: {"model": ErrorOut, "description": _ERROR_TEXT[code]} for code in codes}
