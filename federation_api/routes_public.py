@@ -25,7 +25,7 @@ from federation_api.auth import GatedRoute
 from federation_api.clock import today
 from federation_api.http_errors import error_body
 from federation_api.node import Node
-from federation_api.schemas import EARLIEST, LATEST, ReadyOut, VerifyOut, errors
+from federation_api.schemas import EARLIEST, LATEST, ErrorOut, ReadyOut, VerifyOut, errors
 from projections.queries import fold_name
 
 router = APIRouter(route_class=GatedRoute)
