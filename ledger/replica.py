@@ -7,6 +7,14 @@ association at its recorded time, its seq is the next one and its prev-hash matc
 different validly signed entries for one (association, seq), or a validly signed entry that
 does not extend the chain it claims to, are a fork: both are kept as evidence and the
 association is flagged.
+
+The node's own entries never come in that way (only this node writes its ledger), except to
+recover a ledger that lost entries (`recover_own`, DESIGN invariant 8): the entries a peer, the
+hub stream or an export holds verify themselves under this node's own key windows, must
+continue its head seq by seq and hash by hash, must be the entry the store's high-water mark
+recorded at its seq, and must give the root of every checkpoint the node signed at the sizes
+they reach. Anything else is quarantined, or kept as fork evidence when a validly signed
+entry contradicts one this node stored.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from ledger.codec import decode_body, decode_signed
 from ledger.database import Database
 from ledger.entries import KeySource, LedgerEntry, open_entry
 from ledger.errors import LedgerError, VerificationError
+from ledger.merkle import MerkleTree, leaf_hash
 from ledger.store import LedgerStore
+from ledger.transparency import LedgerLog
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -68,6 +78,15 @@ class IngestResult(msgspec.Struct):
     waiting: list[bytes] = msgspec.field(default_factory=list)  # verified, after a gap
 
 
+class Recovery(msgspec.Struct):
+    """What one `recover_own` call did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    highest: int = 0  # the highest seq among the verified own entries received
+    refused: list[str] = msgspec.field(default_factory=list)  # why entries were not stored
+
+
 class QuarantineRecord(msgspec.Struct, frozen=True):
     """An entry refused, with why and from where."""
 
@@ -82,11 +101,12 @@ class Ingestor:
     """Stores verified peer entries in the node's ledger store."""
 
     def __init__(self, store: LedgerStore, db: Database, keys: KeySource, *,
-                 own_association: str) -> None:
+                 own_association: str, log: LedgerLog | None = None) -> None:
         self.store = store
         self.db = db
         self.keys = keys
         self.own = own_association
+        self.log = log or LedgerLog(store, db)
         # Ed25519 verification releases the GIL, so a batch verifies on every core; results
         # come back in order, so what is stored does not depend on the thread timing.
         self._workers = max(2, os.cpu_count() or 1)
@@ -168,6 +188,96 @@ class Ingestor:
         if run:
             self.store.append(run, follower=f"replica:{association}", position=run[-1].seq)
             result.stored += len(run)
+
+    def recover_own(self, wires: Sequence[bytes], *, source: str, now: dt.datetime
+                    ) -> Recovery:
+        """Store this node's own entries fetched back from `source` that extend its head.
+
+        Entries of other associations are ignored (a peer's export holds every ledger);
+        entries that do not verify are quarantined; a validly signed own entry that
+        contradicts what is stored, or what the node signed, is kept as fork evidence."""
+        result = Recovery()
+        entries: dict[int, LedgerEntry] = {}
+        for wire, outcome in zip(wires, self._open_all(wires), strict=True):
+            if isinstance(outcome, VerificationError):
+                if outcome.association == self.own:
+                    self._quarantine(wire, outcome.reason, source, now, outcome.association,
+                                     outcome.seq)
+                    result.refused.append(str(outcome))
+            elif outcome.body.association == self.own:
+                entries.setdefault(outcome.seq, outcome)
+        if not entries:
+            return result
+        result.highest = max(entries)
+        head = self.store.head(self.own)
+        seq, last_hash = head if head else (0, bytes(32))
+        run: list[LedgerEntry] = []
+        for entry in sorted(entries.values(), key=lambda e: e.seq):
+            if entry.seq <= seq:
+                stored = self._stored_hash(self.own, entry.seq, run)
+                if stored == entry.entry_hash:
+                    result.duplicates += 1
+                else:
+                    self._fork(self.own, entry, stored, now)
+                    result.refused.append(f"{self.own}#{entry.seq}: another entry is stored "
+                                          f"at that seq (fork evidence kept)")
+                continue
+            if entry.seq > seq + 1:
+                result.refused.append(f"{self.own}#{seq + 1}..{entry.seq - 1}: not received")
+                break
+            if entry.body.prev_hash != last_hash:
+                self._fork(self.own, entry, last_hash, now)
+                result.refused.append(f"{self.own}#{entry.seq}: built on another history "
+                                      f"(fork evidence kept)")
+                break
+            run.append(entry)
+            seq, last_hash = entry.seq, entry.entry_hash
+        run = self._as_signed(run, result, source, now)
+        if run:
+            self.store.append_recovered(run)
+            result.stored = len(run)
+        return result
+
+    def _as_signed(self, run: list[LedgerEntry], result: Recovery, source: str,
+                   now: dt.datetime) -> list[LedgerEntry]:
+        """The prefix of `run` that agrees with what this node signed: the entry at the
+        high-water mark's seq, and the root of every own checkpoint the run reaches."""
+        if not run:
+            return run
+        mark = self.store.high_water(self.own)
+        for index, entry in enumerate(run):
+            if mark is not None and entry.seq == mark.seq and entry.entry_hash != mark.entry_hash:
+                self._fork(self.own, entry, mark.entry_hash, now)
+                result.refused.append(f"{self.own}#{entry.seq}: not the entry this node "
+                                      f"stored at that seq (fork evidence kept)")
+                run = run[:index]
+                break
+        if not run:
+            return run
+        first = run[0].seq
+        checkpoints = self.log.signed_roots(self.own, first - 1, run[-1].seq)
+        if not checkpoints:
+            return run
+        tree = MerkleTree(leaf_hash(w) for w in self.store.wires(self.own, 1, first - 1))
+        kept = first - 1  # the run is kept up to the last checkpoint it gives
+        pending = iter(checkpoints)
+        size, root_hash = next(pending)
+        for entry in run:
+            tree.append(leaf_hash(entry.wire))
+            if entry.seq != size:
+                continue
+            if tree.root() != root_hash:
+                reason = (f"entries {kept + 1}..{size} do not give the root this node signed "
+                          f"at size {size}")
+                self._quarantine(entry.wire, reason, source, now, self.own, entry.seq)
+                result.refused.append(f"{self.own}#{size}: {reason}")
+                return run[:kept - first + 1]
+            kept = size
+            following = next(pending, None)
+            if following is None:
+                break
+            size, root_hash = following
+        return run
 
     def _stored_hash(self, association: str, seq: int, run: list[LedgerEntry]) -> bytes:
         for entry in run:
