@@ -62,6 +62,10 @@ class OwnLedger:
             if record.seq > (self._remote[key].seq if key in self._remote else 0):
                 self._remote[key] = record
 
+    def remote_records(self) -> list[LengthRecord]:
+        """What peers, streams and exports were found to hold of the own ledger."""
+        return sorted(self._remote.values(), key=lambda r: (r.source, r.where))
+
     def behind(self, *, thorough: bool = False) -> LedgerBehind | None:
         """Why the own ledger is behind its records (without touching the gate), or None."""
         head = self.head()
