@@ -48,6 +48,7 @@ PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
 FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
 CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
+RECOVERY_LIMIT = 100_000  # own entries gathered from one source per check (~100 MB at most)
 
 
 def stream_name(association: str) -> str:
@@ -397,36 +398,41 @@ class Replicator:
         self._wake.set()  # publish what was sealed
 
     async def _recover_from_peer(self, peer: str) -> None:
-        while True:
-            first = await asyncio.to_thread(self.node.own_ledger.head) + 1
-            reply = await self._request(peer, self.own, first, 0)
+        # A source's entries are gathered before they are stored: an entry below the highest
+        # seq the node signed is stored only with the ones that show it is the node's own.
+        first = await asyncio.to_thread(self.node.own_ledger.head) + 1
+        wires: list[bytes] = []
+        while len(wires) < RECOVERY_LIMIT:
+            reply = await self._request(peer, self.own, first + len(wires), 0)
             if reply is None or not reply.entries:
-                return
-            result = await self._recover(list(reply.entries), Source.PEER, peer)
-            if not result or reply.head < first + len(reply.entries):
-                return
+                break
+            wires += reply.entries
+            if reply.head < first + len(wires):
+                break
+        await self._recover(wires, Source.PEER, peer)
 
     async def _recover_from_stream(self, domain: str | None) -> None:
         # A stream holds each entry at a stream sequence at least its seq (a re-publish
         # outside the duplicate window only adds messages), so everything beyond the head is
-        # at a stream sequence beyond it; direct gets need only the hub's read permission.
+        # at a stream sequence beyond it.
         js = self._js(domain)
         name = stream_name(self.own)
         try:
             info = await asyncio.wait_for(js.stream_info(name), self.ack_timeout + 1)
         except NotFoundError:
             return
-        last = int(info.state.last_seq or 0)
         first = await asyncio.to_thread(self.node.own_ledger.head) + 1
-        where = f"{name}@{domain or 'local'}"
+        last = min(int(info.state.last_seq or 0), first + RECOVERY_LIMIT - 1)
+        wires: list[bytes] = []
         for start in range(first, last + 1, self.window):
             got = await asyncio.gather(*(
                 asyncio.wait_for(js.get_msg(name, seq), self.ack_timeout + 1)
                 for seq in range(start, min(last, start + self.window - 1) + 1)),
                 return_exceptions=True)
-            wires = [m.data for m in got if not isinstance(m, BaseException) and m.data]
-            if not await self._recover(wires, Source.STREAM, where) and len(wires) < len(got):
-                return  # unreadable, and nothing stored: do not walk the whole stream
+            wires += [m.data for m in got if not isinstance(m, BaseException) and m.data]
+            if len(wires) < start + len(got) - first:
+                break  # unreadable from here on: store what came
+        await self._recover(wires, Source.STREAM, f"{name}@{domain or 'local'}")
 
     async def _recover(self, wires: list[bytes], origin: Source, where: str) -> int:
         if not wires:

@@ -232,7 +232,7 @@ class Ingestor:
                 break
             run.append(entry)
             seq, last_hash = entry.seq, entry.entry_hash
-        run = self._as_signed(run, result, source, now)
+        run = self._as_signed(run, result, source, now) if run else run
         if run:
             self.store.append_recovered(run)
             result.stored = len(run)
@@ -240,43 +240,51 @@ class Ingestor:
 
     def _as_signed(self, run: list[LedgerEntry], result: Recovery, source: str,
                    now: dt.datetime) -> list[LedgerEntry]:
-        """The prefix of `run` that agrees with what this node signed: the entry at the
-        high-water mark's seq, and the root of every own checkpoint the run reaches."""
-        if not run:
-            return run
+        """The prefix of `run` shown to be what this node signed.
+
+        Anchors are what the node kept of its signed history: the high-water mark's entry
+        hash and the root of every own checkpoint. An entry at or below the highest anchor is
+        kept only once the run reaches an anchor above it and matches it (its hash, or the
+        Merkle root over the ledger with the run): the prev-hash links, or the root, then
+        pin every entry before. Entries beyond every anchor have only their signature to
+        show, which is all anyone can check of them."""
         mark = self.store.high_water(self.own)
-        for index, entry in enumerate(run):
-            if mark is not None and entry.seq == mark.seq and entry.entry_hash != mark.entry_hash:
-                self._fork(self.own, entry, mark.entry_hash, now)
+        first, last = run[0].seq, run[-1].seq
+        anchors: dict[int, tuple[str, bytes]] = {
+            size: ("root", root_hash)
+            for size, root_hash in self.log.signed_roots(self.own, first - 1)}
+        if mark is not None and mark.seq >= first:
+            anchors[mark.seq] = ("hash", mark.entry_hash)
+        if not anchors:
+            return run
+        tree = (MerkleTree(leaf_hash(w) for w in self.store.wires(self.own, 1, first - 1))
+                if any(kind == "root" for kind, _ in anchors.values()) else None)
+        shown = first - 1  # the run is shown to be ours up to this seq
+        for entry in run:
+            if tree is not None:
+                tree.append(leaf_hash(entry.wire))
+            anchor = anchors.get(entry.seq)
+            if anchor is None:
+                continue
+            kind, expected = anchor
+            if kind == "hash" and entry.entry_hash != expected:
+                self._fork(self.own, entry, expected, now)
                 result.refused.append(f"{self.own}#{entry.seq}: not the entry this node "
                                       f"stored at that seq (fork evidence kept)")
-                run = run[:index]
-                break
-        if not run:
-            return run
-        first = run[0].seq
-        checkpoints = self.log.signed_roots(self.own, first - 1, run[-1].seq)
-        if not checkpoints:
-            return run
-        tree = MerkleTree(leaf_hash(w) for w in self.store.wires(self.own, 1, first - 1))
-        kept = first - 1  # the run is kept up to the last checkpoint it gives
-        pending = iter(checkpoints)
-        size, root_hash = next(pending)
-        for entry in run:
-            tree.append(leaf_hash(entry.wire))
-            if entry.seq != size:
-                continue
-            if tree.root() != root_hash:
-                reason = (f"entries {kept + 1}..{size} do not give the root this node signed "
-                          f"at size {size}")
+                return run[:shown - first + 1]
+            if kind == "root" and (tree is None or tree.root() != expected):
+                reason = (f"entries {shown + 1}..{entry.seq} do not give the root this node "
+                          f"signed at size {entry.seq}")
                 self._quarantine(entry.wire, reason, source, now, self.own, entry.seq)
-                result.refused.append(f"{self.own}#{size}: {reason}")
-                return run[:kept - first + 1]
-            kept = size
-            following = next(pending, None)
-            if following is None:
-                break
-            size, root_hash = following
+                result.refused.append(f"{self.own}#{entry.seq}: {reason}")
+                return run[:shown - first + 1]
+            shown = entry.seq
+        top = max(anchors)
+        if top > last and shown < last:
+            result.refused.append(f"{self.own}#{shown + 1}..{last}: kept back until the "
+                                  f"entries up to seq {top} come with them (only they show "
+                                  f"these are the entries this node signed)")
+            return run[:shown - first + 1]
         return run
 
     def _stored_hash(self, association: str, seq: int, run: list[LedgerEntry]) -> bytes:
