@@ -223,9 +223,11 @@ def _mark(row: tuple[Any, ...]) -> HighWater:
 
 
 def _set_high_water(cur: Cursor, association: str, mark: HighWater) -> None:
-    cur.execute("DELETE FROM ledger_high_water WHERE association = ?", (association,))
+    # One statement: this runs in every sealing transaction.
     cur.execute("INSERT INTO ledger_high_water (association, seq, entry_hash, sealed_seq, "
-                "position) VALUES (?, ?, ?, ?, ?)",
+                "position) VALUES (?, ?, ?, ?, ?) ON CONFLICT (association) DO UPDATE SET "
+                "seq = excluded.seq, entry_hash = excluded.entry_hash, "
+                "sealed_seq = excluded.sealed_seq, position = excluded.position",
                 (association, mark.seq, mark.entry_hash, mark.sealed_seq, mark.position))
 
 

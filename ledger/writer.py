@@ -107,13 +107,15 @@ class LedgerWriter:
         mark = self._store.high_water(self.association)
         head = self._head()
         records = [] if mark is None else [LengthRecord(Source.HIGH_WATER, mark.seq)]
-        if mark is not None and mark.position == position:
-            records.append(LengthRecord(Source.WRITER, mark.sealed_seq))
-        if mark is not None and mark.position == position and not thorough:
-            sealed = mark.sealed_seq
-        else:
-            sealed = self._count_through(position)
-            records.append(LengthRecord(Source.EVENT_STORE, sealed))
+        # The seq sealed at the tracked position: the mark's when it tracked the same
+        # position, else the count (equal, unless entries recovered from peers lie between).
+        sealed = mark.sealed_seq if mark is not None and mark.position == position else None
+        if sealed is not None:
+            records.append(LengthRecord(Source.WRITER, sealed))
+        if thorough or sealed is None:
+            counted = self._count_through(position)
+            records.append(LengthRecord(Source.EVENT_STORE, counted))
+            sealed = counted if sealed is None else sealed
         problem = None
         if position and sealed and head >= sealed:
             found = self._notification_identities(position - 1, 1, stop=position)

@@ -6,21 +6,27 @@ node's real database files (sqlite3) or PostgreSQL schema; then `alliance ledger
 command with 503 `ledger_behind` and write nothing, and `alliance ledger recover --from` an
 export holding the entries must bring the ledger back so that the next command is sealed at
 the next seq, not as a second entry for a seq that was signed already. A tampered store's
-export must name the first bad entry (item 2).
+export must name the first bad entry (item 2). With NATS, `alliance serve` asks its peers for
+its lost entries before it seals anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from federation_api.local_alliance import found_alliance
+from ledger.signing import Signer
 from tests.e2e.harness import NodeDir, ServerProcess, all_entries, head_seq, init_node, today
+from tests.federation.alliance import start_single_server
 from tests.pg import base_url, postgres_schema_url
 
 ROLES = ("coordinator", "auditor")
@@ -176,3 +182,66 @@ def test_export_of_a_tampered_store_names_the_first_bad_entry(tmp_path: Path) ->
     assert "signature" in export.stderr
     verify = node.cli("ledger", "verify", check=False)
     assert verify.returncode == 1 and "FAILED: AK#5: " in verify.stderr, verify.stderr
+
+
+def test_serve_with_nats_gets_lost_entries_back_from_a_peer_before_it_seals(
+        tmp_path: Path) -> None:
+    found_alliance(tmp_path, {"AK": "Alaska AIMH", "MI": "Michigan AIMH"}, Signer.generate(),
+                   alliance="Test Alliance", created=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    ak, mi = (NodeDir(data_dir=tmp_path / a.lower(), association=a) for a in ("AK", "MI"))
+    for node in (ak, mi):
+        for role in ROLES:
+            node.tokens[role] = node.cli("tokens", "create", "--role", role, "--label",
+                                         f"e2e {role}").stdout.strip()
+    nats = start_single_server(tmp_path / "nats")
+    fresh = None
+    try:
+        ak_server = ServerProcess(ak, env={"ALLIANCE_NATS_URL": nats.url})
+        mi_server = ServerProcess(mi, env={"ALLIANCE_NATS_URL": nats.url})
+        with ak_server, mi_server, ak_server.client() as c, mi_server.client() as m:
+            for index in range(1, SIGNED + 1):
+                r = c.post("/v1/endorsements/imports", headers=ak.auth("coordinator"),
+                           json=imported(index))
+                assert r.status_code == 201, r.text
+            original = all_entries(c, ak)
+            wait_for(lambda: entries_of(m, mi, "AK") == original, "MI's replica of AK")
+        # AK's JetStream store goes too: only MI's verified replica holds seq 12.
+        nats.stop()
+        fresh = start_single_server(tmp_path / "nats-fresh")
+        delete(ak, LAST_ENTRY)
+        ak_server = ServerProcess(ak, env={"ALLIANCE_NATS_URL": fresh.url})
+        mi_server = ServerProcess(mi, env={"ALLIANCE_NATS_URL": fresh.url})
+        with mi_server, mi_server.client() as m:
+            with ak_server, ak_server.client() as c:
+                # Healthy means started: the peers were asked before the first request.
+                assert all_entries(c, ak) == original
+                r = c.post("/v1/endorsements/imports", headers=ak.auth("coordinator"),
+                           json=imported(SIGNED + 1))
+                assert r.status_code == 201, r.text
+                assert head_seq(c, ak) == SIGNED + 1
+            wait_for(lambda: len(entries_of(m, mi, "AK")) == SIGNED + 1, "MI gets seq 13")
+        assert f"{SIGNED + 1} entries verified" in ak.cli("ledger", "verify").stdout
+        assert f"{SIGNED + 1} entries verified" in mi.cli("ledger", "verify", "--association",
+                                                          "AK").stdout
+    finally:
+        nats.stop()
+        if fresh is not None:
+            fresh.stop()
+
+
+def entries_of(client: httpx.Client, node: NodeDir, association: str) -> list[dict[str, Any]]:
+    """The entries of `association` that `node` holds (its replica, for a peer)."""
+    r = client.get(f"/v1/ledger/{association}/entries", params={"from": 1},
+                   headers=node.auth("auditor"))
+    assert r.status_code == 200, r.text
+    entries: list[dict[str, Any]] = r.json()["entries"]
+    return entries
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll with a bound."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

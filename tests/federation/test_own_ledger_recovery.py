@@ -9,6 +9,7 @@ peers hold, no event sealed twice.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import sqlite3
 from pathlib import Path
@@ -16,14 +17,19 @@ from pathlib import Path
 import nats
 import pytest
 
+from domain.endorsement import Endorsement
+from domain.levels import Level
 from federation_api.node import Node
 from federation_api.replication import stream_name
+from ledger.codec import decode_body, decode_signed
 from ledger.database import Database, DatabaseUrl
 from ledger.own_length import LengthRecord, Source
+from ledger.service import EventStore
 from ledger.store import LedgerStore
 from ledger.writer import FOLLOWER
 from projections.projector import Projector
 from tests.federation.alliance import (
+    EPOCH,
     Alliance,
     HubAndLeafs,
     heads,
@@ -203,3 +209,60 @@ def test_a_node_whose_leaf_lost_its_store_gets_its_entries_back_from_the_hub_mir
             servers.stop()
 
     asyncio.run(scenario())
+
+
+def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entry(
+        tmp_path: Path) -> None:
+    """The shape of a restored backup: seq 12 and its event are gone from the node, and a new
+    event was stored but not sealed (a crash). Sealing it at start would sign a second seq 12,
+    different from the one MI holds; the node first gets 12 back, then seals it as 13."""
+    async def scenario() -> None:
+        server = start_single_server(tmp_path / "nats")
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
+        try:
+            await alliance.start_all(server.url)
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], SIGNED,
+                                    prefix="A")
+            mi = alliance.nodes["MI"]
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED, what="MI's replica")
+            original = list(alliance.nodes["AK"].ledger.wires("AK"))
+            await alliance.stop_replication("AK")
+            alliance.close("AK")
+            erase_tail(alliance, "AK", SIGNED)
+            events = alliance.settings("AK").data_dir / "events.sqlite"
+            with sqlite3.connect(events) as conn:
+                conn.execute("DELETE FROM stored_events WHERE rowid = (SELECT MAX(rowid) FROM "
+                             "stored_events)")
+            store = EventStore(env=DatabaseUrl(dialect="sqlite", path=events
+                                               ).eventsourcing_env())
+            import_unsealed(store)
+            store.close()
+
+            ak = Node(alliance.settings("AK"), await_peers=True)
+            alliance.nodes["AK"] = ak
+            assert ak.ledger.head("AK")[0] == SIGNED - 1  # type: ignore[index]
+            await alliance.start_replication("AK", server.url)
+            wires = list(ak.ledger.wires("AK"))
+            assert wires[:SIGNED] == original and len(wires) == SIGNED + 1
+            assert decode_body(decode_signed(wires[-1]).body).event_type == "EndorsementGranted"
+            assert LengthRecord(Source.PEER, SIGNED, "MI") in ak.own_ledger.remote_records() \
+                or LengthRecord(Source.STREAM, SIGNED, "ALLIANCE_AK@local") in \
+                ak.own_ledger.remote_records()
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
+            assert mi.forked_associations() == {}
+            assert ak.verify_ledger() == SIGNED + 1
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def import_unsealed(store: EventStore) -> None:
+    """Store an imported endorsement's event without sealing it (the process died between)."""
+    endorsement = Endorsement.record_existing(
+        endorsement_id="AK-U00001", association="AK", person_id="AK-P-U1",
+        family_name="Unsealed", given_name="Una", level=Level.IMHS, designation=None,
+        granted_on=dt.date(2020, 1, 1), valid_through=dt.date(2030, 12, 31),
+        legacy_reference="ref-U1", now=EPOCH + dt.timedelta(hours=1))
+    store.save(endorsement)
