@@ -138,20 +138,29 @@ class LedgerStore:
         return _mark(rows[0]) if rows else None
 
     def set_writer_mark(self, association: str, *, follower: str, position: int,
-                        sealed_seq: int) -> None:
+                        sealed_seq: int, unless_moved_from: tuple[int, HighWater | None]
+                        ) -> bool:
         """Record, with the follower's position, that the writer's events up to `position`
         are sealed as entries 1..`sealed_seq` (after checking or advancing its tracking); the
-        mark's seq is at least the current head."""
+        mark's seq stays at least the head. Written only if the follower's position and the
+        mark are still `unless_moved_from` (what the caller decided on): a writer in another
+        process that moved on meanwhile is never set back. True if written."""
         with self.db.transaction() as cur:
+            lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+            mark = _high_water(cur, association, lock)
+            row = cur.execute(f"SELECT position FROM ledger_tracking WHERE follower = ?{lock}",
+                              (follower,)).fetchone()
+            if ((int(row[0]) if row else 0), mark) != unless_moved_from:
+                return False
             row = cur.execute(
                 "SELECT seq, entry_hash FROM ledger_entries WHERE association = ? "
                 "ORDER BY seq DESC LIMIT 1", (association,)).fetchone()
-            mark = _high_water(cur, association)
             head = (int(row[0]), bytes(row[1])) if row else (0, bytes(32))
             top = (mark.seq, mark.entry_hash) if mark and mark.seq >= head[0] else head
             _set_position(cur, follower, position)
             _set_high_water(cur, association, HighWater(
                 seq=top[0], entry_hash=top[1], sealed_seq=sealed_seq, position=position))
+            return True
 
     def position(self, follower: str) -> int:
         """Last position the follower recorded (0 before the first)."""
@@ -211,9 +220,9 @@ def _insert_extending(cur: Cursor, entries: Sequence[LedgerEntry]) -> None:
         [(e.body.association, e.body.seq, e.entry_hash, e.wire) for e in entries])
 
 
-def _high_water(cur: Cursor, association: str) -> HighWater | None:
+def _high_water(cur: Cursor, association: str, lock: str = "") -> HighWater | None:
     row = cur.execute("SELECT seq, entry_hash, sealed_seq, position FROM ledger_high_water "
-                      "WHERE association = ?", (association,)).fetchone()
+                      f"WHERE association = ?{lock}", (association,)).fetchone()
     return None if row is None else _mark(row)
 
 

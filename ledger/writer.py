@@ -158,9 +158,10 @@ class LedgerWriter:
                 if matched < len(entries):
                     break
             if mark is None or (mark.position, mark.sealed_seq) != (position, sealed):
-                self._store.set_writer_mark(self.association, follower=FOLLOWER,
-                                            position=position, sealed_seq=sealed)
-            return position != start
+                return self._store.set_writer_mark(
+                    self.association, follower=FOLLOWER, position=position, sealed_seq=sealed,
+                    unless_moved_from=(start, mark)) and position != start
+            return False
 
     def _head(self) -> int:
         head = self._store.head(self.association)

@@ -496,6 +496,20 @@ def test_a_lost_tracking_row_is_moved_over_sealed_events_not_resealed(open_node:
     assert_sealed_exactly_once(node)
 
 
+def test_a_tracking_repair_never_sets_back_a_writer_that_moved_on(open_node: Any) -> None:
+    node = open_node()
+    record_history(node, 1)
+    node.writer.catch_up()
+    seen = (node.store.position(FOLLOWER), node.store.high_water(AK))
+    other = open_node()  # e.g. `alliance serve`, while a CLI command repairs the tracking
+    record_history(other, 2)
+    other.writer.catch_up()
+    assert node.store.set_writer_mark(AK, follower=FOLLOWER, position=seen[0], sealed_seq=5,
+                                      unless_moved_from=seen) is False
+    assert node.store.position(FOLLOWER) == other.events.recorder.max_notification_id()
+    assert node.store.high_water(AK).sealed_seq == 10  # type: ignore[union-attr]
+
+
 def test_a_closed_gate_stops_sealing_before_anything_is_signed(open_node: Any) -> None:
     node = open_node()
     record_history(node, 1)
