@@ -73,8 +73,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     node = Node(settings, await_peers=bool(settings.nats_url))
     behind = node.own_ledger.behind()
     if behind is not None:
-        print(f"WARNING: {behind}\n  the node seals nothing until it has them back; to "
-              f"recover, {behind.recovery}", file=sys.stderr, flush=True)
+        print(f"WARNING: {behind}\n  {behind.recovery}", file=sys.stderr, flush=True)
     app = create_app(node, replicator_for(node, settings))
     base = f"http://{settings.host}:{settings.port}"
     print_urls(node.association, base)
@@ -189,8 +188,7 @@ def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
 def _failed(e: VerificationError) -> None:
     print(f"FAILED: {e}", file=sys.stderr)
     if isinstance(e, LedgerBehind):
-        print(f"  the node seals nothing until it has them back; to recover, {e.recovery}",
-              file=sys.stderr)
+        print(f"  {e.recovery}", file=sys.stderr)
 
 
 def cmd_ledger_recover(args: argparse.Namespace, settings: Settings) -> int:

@@ -90,8 +90,7 @@ def install(app: FastAPI) -> None:
         # Not the caller's fault and nothing was written: the node lost entries of its own
         # ledger (or has not yet asked its peers) and must get them back before it signs.
         log.error("ledger behind", extra={"error": str(exc)})
-        return _json(503, error_body("ledger_behind", f"{exc}. The node seals nothing until "
-                                     f"it has them back; to recover, {exc.recovery}",
+        return _json(503, error_body("ledger_behind", f"{exc}. {exc.recovery}",
                                      rule="ledger.behind"), headers={"Retry-After": "30"})
 
     @app.exception_handler(StorageError)

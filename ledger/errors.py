@@ -30,7 +30,7 @@ class LedgerBehind(ChainBroken):
     """This node's own ledger is shorter than something the node signed or published (or it
     has not yet compared it with its peers): it seals and signs nothing until it has its own
     entries back (DESIGN invariant 8). `first`..`last` are the missing seqs when known;
-    `recovery` says how an operator gets them back."""
+    `recovery` is the sentence that tells an operator what the node does and how to recover."""
 
     def __init__(self, message: str, *, association: str, head: int, first: int | None,
                  last: int | None, recovery: str) -> None:

@@ -25,9 +25,12 @@ import msgspec
 
 from ledger.errors import LedgerBehind
 
-RECOVERY = ("re-fetch its own entries from peers: start `alliance serve` with NATS (it asks "
-            "peers and the hub for them before it seals), or run `alliance ledger recover "
-            "--from DIR` with an `alliance export` of any peer")
+_REFETCH = ("re-fetch its own entries from peers, which verify themselves: start `alliance "
+            "serve` with NATS (it asks peers and the hub for them before it seals), or run "
+            "`alliance ledger recover --from DIR` with an `alliance export` of any peer")
+RECOVERY = f"The node seals nothing until it has them back. To recover, {_REFETCH}."
+RECONCILE = (f"The node seals nothing until they agree. If entries were lost, {_REFETCH}.")
+WAIT = "The node seals nothing until it has asked them; retry in a few seconds."
 
 
 class Source(StrEnum):
@@ -85,7 +88,7 @@ def mismatch(association: str, head: int, problem: str) -> LedgerBehind:
     """The error for records that contradict the ledger rather than outrun it."""
     return LedgerBehind(f"ledger {association} (ends at seq {head}): {problem}",
                         association=association, head=head, first=None, last=None,
-                        recovery=RECOVERY)
+                        recovery=RECONCILE)
 
 
 class SealGate:
@@ -121,7 +124,7 @@ class SealGate:
         with self._lock:
             self._held = LedgerBehind(f"ledger {association} (ends at seq {head}): {why}",
                                       association=association, head=head, first=None,
-                                      last=None, recovery="retry in a few seconds")
+                                      last=None, recovery=WAIT)
 
     def release(self) -> None:
         """End a `hold`."""

@@ -122,7 +122,7 @@ class LedgerWriter:
             if not found:
                 problem = (f"the event store holds no event at the writer's tracked position "
                            f"{position}")
-            elif found[0] != self._entry_identities(sealed, sealed)[0]:
+            elif found != self._entry_identities(sealed, sealed):
                 problem = (f"entry {sealed} does not seal the event at the writer's tracked "
                            f"position {position}")
         elif not position and head and mark is not None and mark.sealed_seq:
