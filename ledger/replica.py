@@ -217,6 +217,9 @@ class Ingestor:
                 stored = self._stored_hash(self.own, entry.seq, run)
                 if stored == entry.entry_hash:
                     result.duplicates += 1
+                elif not stored:  # a hole below the head: only the tail is recovered here
+                    result.refused.append(f"{self.own}#{entry.seq}: missing below the head "
+                                          f"(`alliance ledger verify` names the hole)")
                 else:
                     self._fork(self.own, entry, stored, now)
                     result.refused.append(f"{self.own}#{entry.seq}: another entry is stored "

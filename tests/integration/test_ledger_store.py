@@ -596,6 +596,17 @@ def test_recovered_own_entries_that_are_not_the_ones_signed_are_refused(
     assert list(store.wires(AK)) == [e.wire for e in CHAIN]
 
 
+def test_a_hole_below_the_head_is_named_not_taken_for_a_fork(
+        own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
+    store, ingestor, _ = own
+    with store.db.transaction() as cur:
+        cur.execute("DELETE FROM ledger_entries WHERE association = ? AND seq = 3", (AK,))
+    result = ingestor.recover_own([e.wire for e in CHAIN], source="peer:MI", now=T0)
+    assert result.stored == 0
+    assert "AK#3: missing below the head" in result.refused[0], result.refused
+    assert ingestor.forked() == {}
+
+
 def test_entries_beyond_everything_signed_here_are_taken_on_their_signature(
         own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
     # A node restored from a backup (issue 13): peers hold entries it signed after it.
