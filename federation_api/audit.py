@@ -40,7 +40,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from federation_api.audit_chains import Chain, chain_job, check_chain, verify_chunk
 from federation_api.audit_witnesses import Trust, check_cosignatures, load_trust, origin_keys
@@ -53,13 +53,16 @@ from ledger.codec import (
     encode_json,
 )
 from ledger.database import Database, DatabaseUrl
-from ledger.errors import LedgerError, VerificationError
+from ledger.errors import LedgerBehind, LedgerError, VerificationError
 from ledger.keyring import Keyring
 from ledger.registry import Genesis
 from ledger.transparency import origin_of
 from projections.entries import from_body
 from projections.errors import ProjectionError
 from projections.projector import Projector
+
+if TYPE_CHECKING:
+    from federation_api.node import Node
 
 SIGNATURE_CHUNK = 1000  # entries per task of the signature pool
 # A ledger is in memory already, so the replay applies it in one transaction (up to this many
@@ -143,7 +146,7 @@ def export(node: object, out: Path) -> list[Path]:
     else:
         (out / "keyring.json").write_bytes(encode_json(node.keyring))
         written.append(out / "keyring.json")
-    node.log.sign_checkpoint(node.association, node.signer, dt.datetime.now(dt.UTC))
+    _sign_own_checkpoint(node)
     (out / "ledgers").mkdir()
     (out / "checkpoints").mkdir()
     for association in node.ledger.associations():
@@ -159,6 +162,33 @@ def export(node: object, out: Path) -> list[Path]:
     (out / "digest.txt").write_text(node.projector.digest() + "\n")
     written.append(out / "digest.txt")
     return written
+
+
+def _sign_own_checkpoint(node: Node) -> None:
+    """A fresh checkpoint of the own ledger for the export. Refused while the ledger is
+    behind (LedgerBehind names the missing seqs); when the store no longer gives the roots
+    it signed, the refusal names the first bad entry and why, as `ledger verify` does."""
+    try:
+        node.log.sign_checkpoint(node.association, node.signer, dt.datetime.now(dt.UTC))
+    except CheckpointError as refused:
+        try:
+            node.verify_ledger()
+        except LedgerBehind:
+            raise
+        except VerificationError as found:
+            raise type(found)(f"{found.reason} (so no checkpoint can be signed for the export: "
+                              f"{refused.reason})", association=found.association,
+                              seq=found.seq) from refused
+        raise
+
+
+def exported_ledger(root: Path, association: str) -> list[bytes]:
+    """The wire bytes of one association's ledger in an export directory (unverified: each
+    entry verifies itself wherever it goes)."""
+    path = root / "ledgers" / f"{association}.bin"
+    if not path.exists():
+        raise LedgerError(f"{root} holds no ledger of {association} (no {path.name})")
+    return list(decode_canonical(path.read_bytes(), list[bytes]))
 
 
 def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = None,

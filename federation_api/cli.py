@@ -22,7 +22,8 @@ from federation_api.routes_public import GENESIS_PATH
 from federation_api.schemas import RosterStatus
 from federation_api.settings import Settings
 from federation_api.tokens import Role
-from ledger.errors import LedgerError, VerificationError
+from ledger.errors import LedgerBehind, LedgerError, VerificationError
+from ledger.own_length import Source
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -71,7 +72,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from federation_api.observability import configure_logging
 
     configure_logging()
-    node = Node(settings)
+    # With NATS, nothing is sealed before the peers and the hub were asked for this node's
+    # own entries beyond its head (a node that lost entries gets them back first).
+    node = Node(settings, await_peers=bool(settings.nats_url))
+    behind = node.own_ledger.behind()
+    if behind is not None:
+        print(f"WARNING: {behind}\n  {behind.recovery}", file=sys.stderr, flush=True)
     app = create_app(node, replicator_for(node, settings))
     base = f"http://{url_host(settings.host)}:{settings.port}"
     digest = node.registry_dir.genesis().digest().hex() if node.registry_dir.exists() else None
@@ -184,17 +190,53 @@ def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Verify every signature and hash link; name the first bad entry."""
+    """Verify every signature and hash link, and the own ledger's length against every
+    record of it; name the first bad entry or the missing seqs."""
     node = Node(settings)
     association = args.association or node.association
     try:
         count = node.verify_ledger(association)
     except VerificationError as e:
-        print(f"FAILED: {e}", file=sys.stderr)
+        _failed(e)
         return 1
     finally:
         node.close()
-    print(f"ledger {association}: {count} entries verified (signatures and chain)")
+    checked = (", signed checkpoints and every record of its length"
+               if association == node.association else "")
+    print(f"ledger {association}: {count} entries verified (signatures and chain{checked})")
+    return 0
+
+
+def _failed(e: VerificationError) -> None:
+    print(f"FAILED: {e}", file=sys.stderr)
+    if isinstance(e, LedgerBehind):
+        print(f"  {e.recovery}", file=sys.stderr)
+
+
+def cmd_ledger_recover(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch this node's own entries back from export directories (of any peer, or of this
+    node): each verifies itself under the node's key windows and must continue its ledger."""
+    from federation_api.audit import exported_ledger
+
+    node = Node(settings)
+    try:
+        before = node.own_ledger.head()
+        for directory in args.sources:
+            wires = exported_ledger(Path(directory), node.association)
+            result = node.recover_own(wires, origin=Source.EXPORT, where=directory)
+            print(f"{directory}: {len(wires)} entries of {node.association}, {result.stored} "
+                  f"stored, {result.duplicates} already held")
+            for reason in result.refused:
+                print(f"  refused: {reason}", file=sys.stderr)
+        head = node.own_ledger.head()
+        behind = node.own_ledger.behind(thorough=True)
+    finally:
+        node.close()
+    if behind is not None:
+        _failed(behind)
+        return 1
+    print(f"ledger {node.association}: seq {before} -> {head}; the ledger is at least as long "
+          f"as every record of it, so the node may seal again")
     return 0
 
 
@@ -273,6 +315,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     node = Node(settings)
     try:
         files = export(node, Path(args.out))
+    except VerificationError as e:
+        _failed(e)
+        return 1
     finally:
         node.close()
     print(f"exported {len(files)} files to {args.out}")
@@ -353,8 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger = sub.add_parser("ledger", help="the signed ledger").add_subparsers(
         dest="ledger_command", required=True)
-    p = add(ledger, "verify", cmd_ledger_verify, "verify signatures and the hash chain")
+    p = add(ledger, "verify", cmd_ledger_verify, "verify signatures and the hash chain (and "
+            "the own ledger's length against its checkpoints, tracking and stores)")
     p.add_argument("--association", help="which ledger (default: this node's)")
+    p = add(ledger, "recover", cmd_ledger_recover, "get this node's lost entries back from "
+            "`alliance export` directories of peers (they verify themselves)")
+    p.add_argument("--from", dest="sources", action="append", required=True, metavar="DIR",
+                   help="an export directory holding this association's ledger (repeatable)")
 
     projections = sub.add_parser("projections", help="read models").add_subparsers(
         dest="projections_command", required=True)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError, InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.unmet import Unmet
 from federation_api.idempotency import KeyReused
-from ledger.errors import ConcurrencyConflict, NotFound, StorageError
+from ledger.errors import ConcurrencyConflict, LedgerBehind, NotFound, StorageError
 
 log = logging.getLogger("alliance.http")
 
@@ -84,6 +84,14 @@ def install(app: FastAPI) -> None:
         return _json(422, error_body("idempotency_key_reused", "this Idempotency-Key was used "
                                      "for a different request", field="Idempotency-Key",
                                      rule="idempotency.reused"))
+
+    @app.exception_handler(LedgerBehind)
+    async def _behind(_: Request, exc: LedgerBehind) -> JSONResponse:
+        # Not the caller's fault and nothing was written: the node lost entries of its own
+        # ledger (or has not yet asked its peers) and must get them back before it signs.
+        log.error("ledger behind", extra={"error": str(exc)})
+        return _json(503, error_body("ledger_behind", f"{exc}. {exc.recovery}",
+                                     rule="ledger.behind"), headers={"Retry-After": "30"})
 
     @app.exception_handler(StorageError)
     async def _storage(_: Request, exc: StorageError) -> JSONResponse:

@@ -20,6 +20,7 @@ from federation_api.changes import ChangeFeed
 from federation_api.clock import now
 from federation_api.idempotency import IdempotencyStore
 from federation_api.notifier import Notifier
+from federation_api.own_ledger import OwnLedger
 from federation_api.registry_files import RegistryDir
 from federation_api.replica_view import ProjectedReplica, TransferReactor
 from federation_api.settings import Settings
@@ -30,10 +31,11 @@ from ledger.codec import decode_json, encode_json
 from ledger.commitments import CommitmentKey
 from ledger.database import Database, DatabaseUrl
 from ledger.entries import verify_chain
-from ledger.errors import KeyFileError, LedgerError
+from ledger.errors import ChainBroken, KeyFileError, LedgerBehind, LedgerError
 from ledger.keyring import KeyRecord, Keyring
+from ledger.own_length import LengthRecord, SealGate, Source
 from ledger.registry import RegistryState
-from ledger.replica import Ingestor
+from ledger.replica import Ingestor, Recovery
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
@@ -133,9 +135,14 @@ def rotate_key(settings: Settings, *, now: dt.datetime) -> KeyRecord:
 
 
 class Node:
-    """A running association node: everything the API and the CLI act on."""
+    """A running association node: everything the API and the CLI act on.
 
-    def __init__(self, settings: Settings) -> None:
+    With `await_peers` (`alliance serve` with NATS) the node seals nothing, not even events a
+    crash left unsealed, until the replicator has asked its peers and the hub for its own
+    ledger beyond its head (`finish_peer_check`): a node that lost entries, or was restored
+    from a backup, must first get back what others hold (DESIGN invariant 8)."""
+
+    def __init__(self, settings: Settings, *, await_peers: bool = False) -> None:
         paths = NodePaths(settings.data_dir)
         if not paths.config.exists():
             raise NodeError(f"no node in {settings.data_dir}: run `alliance init` first")
@@ -161,9 +168,13 @@ class Node:
         # eventsourcing store then uses.
         self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
         self.events = EventStore(env=url.eventsourcing_env())
+        # Closed while the own ledger is shorter than a record of it: the writer seals
+        # nothing and no checkpoint is signed until its entries are back.
+        self.gate = SealGate()
+        self.log = LedgerLog(self.ledger, self.ledger.db, registry=lambda: self.registry,
+                             gate=self.gate)
         self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
-                                 own_association=self.association)
-        self.log = LedgerLog(self.ledger, self.ledger.db, registry=lambda: self.registry)
+                                 own_association=self.association, log=self.log)
         # This node witnesses every peer's checkpoints with its own ledger key.
         self.witness = Witness(self.log, self.ledger.db, own=self.association,
                                signer=self.signer, registry=lambda: self.registry)
@@ -181,7 +192,8 @@ class Node:
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,
                                    mapper=self.events.mapper, store=self.ledger,
                                    signer=self.signer,
-                                   commitments=CommitmentKey.load(paths.commitment_key))
+                                   commitments=CommitmentKey.load(paths.commitment_key),
+                                   gate=self.gate)
         self._project_lock = threading.RLock()  # reacting commits, and committing projects
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
@@ -192,8 +204,17 @@ class Node:
         self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)
         self.reactor = TransferReactor(self.association, self.ledger, self.service)
-        # Recover whatever a crash left half-done: seal stored events, then project them.
-        self.writer.catch_up()
+        self.own_ledger = OwnLedger(association=self.association, store=self.ledger,
+                                    log=self.log, writer=self.writer, ingestor=self.ingestor,
+                                    projector=self.projector, gate=self.gate)
+        if await_peers:
+            self.gate.hold(self.association, self.own_ledger.head(),
+                           "not yet compared with what its peers and the hub hold")
+        # Recover whatever a crash left half-done: seal stored events, then project them;
+        # unless the ledger lost entries, when sealing would fork it.
+        self.own_ledger.check()
+        if self.gate.reason is None:
+            self.writer.catch_up()
         self.project()
 
     def _committed(self) -> None:
@@ -231,8 +252,41 @@ class Node:
         return forked
 
     def verify_ledger(self, association: str | None = None) -> int:
-        """Verify every signature and link of a ledger; raises at the first bad entry."""
-        return verify_chain(self.ledger.wires(association or self.association), self.keyring)
+        """Verify every signature and link of a ledger; raises at the first bad entry. The
+        own ledger must also give the root of every checkpoint the node signed, and be at
+        least as long as every record of it (LedgerBehind names the missing seqs)."""
+        association = association or self.association
+        count = verify_chain(self.ledger.wires(association), self.keyring)
+        if association == self.association:
+            changed = self.log.signed_root_mismatch(association)
+            if changed is not None:
+                raise ChainBroken(changed, association=association)
+            behind = self.own_ledger.behind(thorough=True)
+            if behind is not None:
+                raise behind
+        return count
+
+    def recover_own(self, wires: list[bytes], *, origin: Source, where: str) -> Recovery:
+        """Store this node's own entries fetched back from a peer, a stream or an export
+        (each verifies itself), then seal what was waiting if the ledger is whole again."""
+        result = self.own_ledger.recover(wires, origin=origin, where=where, now=now())
+        self._resume_if_open()
+        return result
+
+    def finish_peer_check(self, remote: list[LengthRecord]) -> LedgerBehind | None:
+        """The replicator asked peers and the hub (those reachable): judge with what they
+        hold, end the start-up hold, and seal what was waiting if the ledger is whole."""
+        self.own_ledger.note_remote(remote)
+        self.gate.release()
+        behind = self.own_ledger.check()
+        self._resume_if_open()
+        return behind
+
+    def _resume_if_open(self) -> None:
+        if self.gate.reason is None and self.writer.catch_up():
+            self._committed()  # publish and notify what was sealed
+        else:
+            self.project()
 
     def close(self) -> None:
         """Release database connections."""

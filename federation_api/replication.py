@@ -10,7 +10,12 @@ The database is the system of record; NATS is only transport (DESIGN invariant 2
 - every node answers backfill requests from its own store (own ledger or replicas), and a
   node that sees a gap, or whose JetStream no longer holds what it needs, asks the origin and
   then any other peer; a periodic anti-entropy pass asks for anything after its head, so
-  catch-up never depends on one party (invariant 4).
+  catch-up never depends on one party (invariant 4);
+- at start, before the node may seal, it asks its own stream (local and on the hub) and every
+  peer for its own ledger beyond its head, and stores what verifies (`check_own_ledger`): a
+  node that lost entries, or was restored from a backup, gets back what others hold instead
+  of signing a second entry for a seq they have (invariant 8). While the node stays behind,
+  the anti-entropy pass asks again.
 Every wait is bounded: nats-py futures may never resolve after a disconnect.
 """
 
@@ -34,6 +39,7 @@ from nats.js.errors import NotFoundError
 from federation_api.checkpoint_gossip import CheckpointGossip
 from federation_api.clock import now
 from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
+from ledger.own_length import Source
 from ledger.replica import Gap
 
 log = logging.getLogger("alliance.replication")
@@ -42,6 +48,7 @@ PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
 FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
 CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
+RECOVERY_LIMIT = 100_000  # own entries gathered from one source per check (~100 MB at most)
 
 
 def stream_name(association: str) -> str:
@@ -122,6 +129,7 @@ class Replicator:
             # only what is addressed to its association (ops/nats/README.md).
             inbox_prefix=f"_INBOX.{self.own.lower()}")
         await self.nc.subscribe(backfill_subject(self.own), cb=self._answer_backfill)
+        await self.check_own_ledger()
         self.checkpoints = CheckpointGossip(self.node, self.nc,
                                             interval=self.checkpoint_seconds)
         await self.checkpoints.start()
@@ -372,10 +380,82 @@ class Replicator:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
+    # -- the own ledger --------------------------------------------------------------------
+
+    async def check_own_ledger(self) -> None:
+        """Ask the own stream (local and hub) and every peer for this node's own entries
+        beyond its head, store those that verify, then let the node judge its length and
+        seal what was waiting. Sources that do not answer are skipped (each wait bounded)."""
+        sources = [self._recover_from_stream(d)
+                   for d in dict.fromkeys((self.local_domain, self.hub_domain))]
+        sources += [self._recover_from_peer(p) for p in sorted(self.peers()) if p != self.own]
+        for outcome in await asyncio.gather(*sources, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.warning("own ledger check failed", extra={"error": str(outcome)})
+        behind = await asyncio.to_thread(self.node.finish_peer_check, [])
+        if behind is not None:
+            log.error("own ledger behind", extra={"error": str(behind)})
+        self._wake.set()  # publish what was sealed
+
+    async def _recover_from_peer(self, peer: str) -> None:
+        # A source's entries are gathered before they are stored: an entry below the highest
+        # seq the node signed is stored only with the ones that show it is the node's own.
+        first = await asyncio.to_thread(self.node.own_ledger.head) + 1
+        wires: list[bytes] = []
+        while len(wires) < RECOVERY_LIMIT:
+            reply = await self._request(peer, self.own, first + len(wires), 0)
+            if reply is None or not reply.entries:
+                break
+            wires += reply.entries
+            if reply.head < first + len(wires):
+                break
+        await self._recover(wires, Source.PEER, peer)
+
+    async def _recover_from_stream(self, domain: str | None) -> None:
+        # A stream holds each entry at a stream sequence at least its seq (a re-publish
+        # outside the duplicate window only adds messages), so everything beyond the head is
+        # at a stream sequence beyond it.
+        js = self._js(domain)
+        name = stream_name(self.own)
+        try:
+            info = await asyncio.wait_for(js.stream_info(name), self.ack_timeout + 1)
+        except NotFoundError:
+            return
+        first = await asyncio.to_thread(self.node.own_ledger.head) + 1
+        last = min(int(info.state.last_seq or 0), first + RECOVERY_LIMIT - 1)
+        wires: list[bytes] = []
+        for start in range(first, last + 1, self.window):
+            got = await asyncio.gather(*(
+                asyncio.wait_for(js.get_msg(name, seq), self.ack_timeout + 1)
+                for seq in range(start, min(last, start + self.window - 1) + 1)),
+                return_exceptions=True)
+            wires += [m.data for m in got if not isinstance(m, BaseException) and m.data]
+            if len(wires) < start + len(got) - first:
+                break  # unreadable from here on: store what came
+        await self._recover(wires, Source.STREAM, f"{name}@{domain or 'local'}")
+
+    async def _recover(self, wires: list[bytes], origin: Source, where: str) -> int:
+        if not wires:
+            return 0
+        async with self._ingesting:
+            result = await asyncio.to_thread(self.node.recover_own, wires, origin=origin,
+                                             where=where)
+        for reason in result.refused:
+            log.warning("own entry refused", extra={"source": where, "reason": reason})
+        return int(result.stored)
+
     async def _anti_entropy_loop(self) -> None:
-        """Every few seconds, ask the peers for anything after our head of each ledger."""
+        """Every few seconds, ask the peers for anything after our head of each ledger (and
+        for our own entries, while the node is behind)."""
         while True:
             await asyncio.sleep(self.anti_entropy_seconds)
+            if self.node.gate.reason is not None:
+                try:
+                    await self.check_own_ledger()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("own ledger check failed", extra={"error": str(e)})
             for peer in self.peers():
                 if peer == self.own:
                     continue

@@ -26,6 +26,25 @@ class ChainBroken(VerificationError):
     """A seq is missing or repeated, or a prev-hash does not match."""
 
 
+class LedgerBehind(ChainBroken):
+    """This node's own ledger is shorter than something the node signed or published (or it
+    has not yet compared it with its peers): it seals and signs nothing until it has its own
+    entries back (DESIGN invariant 8). `first`..`last` are the missing seqs when known;
+    `recovery` is the sentence that tells an operator what the node does and how to recover."""
+
+    def __init__(self, message: str, *, association: str, head: int, first: int | None,
+                 last: int | None, recovery: str) -> None:
+        super().__init__(message, association=association)
+        self.head = head
+        self.first = first
+        self.last = last
+        self.recovery = recovery
+
+
+class SeqAlreadySigned(ChainBroken):
+    """Sealing would sign a seq this node signed before: two entries for one seq (a fork)."""
+
+
 class MalformedEntry(VerificationError):
     """The bytes do not decode as an entry of a known type and schema version."""
 

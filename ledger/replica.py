@@ -7,6 +7,14 @@ association at its recorded time, its seq is the next one and its prev-hash matc
 different validly signed entries for one (association, seq), or a validly signed entry that
 does not extend the chain it claims to, are a fork: both are kept as evidence and the
 association is flagged.
+
+The node's own entries never come in that way (only this node writes its ledger), except to
+recover a ledger that lost entries (`recover_own`, DESIGN invariant 8): the entries a peer, the
+hub stream or an export holds verify themselves under this node's own key windows, must
+continue its head seq by seq and hash by hash, must be the entry the store's high-water mark
+recorded at its seq, and must give the root of every checkpoint the node signed at the sizes
+they reach. Anything else is quarantined, or kept as fork evidence when a validly signed
+entry contradicts one this node stored.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from ledger.codec import decode_body, decode_signed
 from ledger.database import Database
 from ledger.entries import KeySource, LedgerEntry, open_entry
 from ledger.errors import LedgerError, VerificationError
+from ledger.merkle import MerkleTree, leaf_hash
 from ledger.store import LedgerStore
+from ledger.transparency import LedgerLog
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -68,6 +78,15 @@ class IngestResult(msgspec.Struct):
     waiting: list[bytes] = msgspec.field(default_factory=list)  # verified, after a gap
 
 
+class Recovery(msgspec.Struct):
+    """What one `recover_own` call did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    highest: int = 0  # the highest seq among the verified own entries received
+    refused: list[str] = msgspec.field(default_factory=list)  # why entries were not stored
+
+
 class QuarantineRecord(msgspec.Struct, frozen=True):
     """An entry refused, with why and from where."""
 
@@ -82,11 +101,12 @@ class Ingestor:
     """Stores verified peer entries in the node's ledger store."""
 
     def __init__(self, store: LedgerStore, db: Database, keys: KeySource, *,
-                 own_association: str) -> None:
+                 own_association: str, log: LedgerLog | None = None) -> None:
         self.store = store
         self.db = db
         self.keys = keys
         self.own = own_association
+        self.log = log or LedgerLog(store, db)
         # Ed25519 verification releases the GIL, so a batch verifies on every core; results
         # come back in order, so what is stored does not depend on the thread timing.
         self._workers = max(2, os.cpu_count() or 1)
@@ -168,6 +188,107 @@ class Ingestor:
         if run:
             self.store.append(run, follower=f"replica:{association}", position=run[-1].seq)
             result.stored += len(run)
+
+    def recover_own(self, wires: Sequence[bytes], *, source: str, now: dt.datetime
+                    ) -> Recovery:
+        """Store this node's own entries fetched back from `source` that extend its head.
+
+        Entries of other associations are ignored (a peer's export holds every ledger);
+        entries that do not verify are quarantined; a validly signed own entry that
+        contradicts what is stored, or what the node signed, is kept as fork evidence."""
+        result = Recovery()
+        entries: dict[int, LedgerEntry] = {}
+        for wire, outcome in zip(wires, self._open_all(wires), strict=True):
+            if isinstance(outcome, VerificationError):
+                if outcome.association == self.own:
+                    self._quarantine(wire, outcome.reason, source, now, outcome.association,
+                                     outcome.seq)
+                    result.refused.append(str(outcome))
+            elif outcome.body.association == self.own:
+                entries.setdefault(outcome.seq, outcome)
+        if not entries:
+            return result
+        result.highest = max(entries)
+        head = self.store.head(self.own)
+        seq, last_hash = head if head else (0, bytes(32))
+        run: list[LedgerEntry] = []
+        for entry in sorted(entries.values(), key=lambda e: e.seq):
+            if entry.seq <= seq:
+                stored = self._stored_hash(self.own, entry.seq, run)
+                if stored == entry.entry_hash:
+                    result.duplicates += 1
+                elif not stored:  # a hole below the head: only the tail is recovered here
+                    result.refused.append(f"{self.own}#{entry.seq}: missing below the head "
+                                          f"(`alliance ledger verify` names the hole)")
+                else:
+                    self._fork(self.own, entry, stored, now)
+                    result.refused.append(f"{self.own}#{entry.seq}: another entry is stored "
+                                          f"at that seq (fork evidence kept)")
+                continue
+            if entry.seq > seq + 1:
+                result.refused.append(f"{self.own}#{seq + 1}..{entry.seq - 1}: not received")
+                break
+            if entry.body.prev_hash != last_hash:
+                self._fork(self.own, entry, last_hash, now)
+                result.refused.append(f"{self.own}#{entry.seq}: built on another history "
+                                      f"(fork evidence kept)")
+                break
+            run.append(entry)
+            seq, last_hash = entry.seq, entry.entry_hash
+        run = self._as_signed(run, result, source, now) if run else run
+        if run:
+            self.store.append_recovered(run)
+            result.stored = len(run)
+        return result
+
+    def _as_signed(self, run: list[LedgerEntry], result: Recovery, source: str,
+                   now: dt.datetime) -> list[LedgerEntry]:
+        """The prefix of `run` shown to be what this node signed.
+
+        Anchors are what the node kept of its signed history: the high-water mark's entry
+        hash and the root of every own checkpoint. An entry at or below the highest anchor is
+        kept only once the run reaches an anchor above it and matches it (its hash, or the
+        Merkle root over the ledger with the run): the prev-hash links, or the root, then
+        pin every entry before. Entries beyond every anchor have only their signature to
+        show, which is all anyone can check of them."""
+        mark = self.store.high_water(self.own)
+        first, last = run[0].seq, run[-1].seq
+        anchors: dict[int, tuple[str, bytes]] = {
+            size: ("root", root_hash)
+            for size, root_hash in self.log.signed_roots(self.own, first - 1)}
+        if mark is not None and mark.seq >= first:
+            anchors[mark.seq] = ("hash", mark.entry_hash)
+        if not anchors:
+            return run
+        tree = (MerkleTree(leaf_hash(w) for w in self.store.wires(self.own, 1, first - 1))
+                if any(kind == "root" for kind, _ in anchors.values()) else None)
+        shown = first - 1  # the run is shown to be ours up to this seq
+        for entry in run:
+            if tree is not None:
+                tree.append(leaf_hash(entry.wire))
+            anchor = anchors.get(entry.seq)
+            if anchor is None:
+                continue
+            kind, expected = anchor
+            if kind == "hash" and entry.entry_hash != expected:
+                self._fork(self.own, entry, expected, now)
+                result.refused.append(f"{self.own}#{entry.seq}: not the entry this node "
+                                      f"stored at that seq (fork evidence kept)")
+                return run[:shown - first + 1]
+            if kind == "root" and (tree is None or tree.root() != expected):
+                reason = (f"entries {shown + 1}..{entry.seq} do not give the root this node "
+                          f"signed at size {entry.seq}")
+                self._quarantine(entry.wire, reason, source, now, self.own, entry.seq)
+                result.refused.append(f"{self.own}#{entry.seq}: {reason}")
+                return run[:shown - first + 1]
+            shown = entry.seq
+        top = max(anchors)
+        if top > last and shown < last:
+            result.refused.append(f"{self.own}#{shown + 1}..{last}: kept back until the "
+                                  f"entries up to seq {top} come with them (only they show "
+                                  f"these are the entries this node signed)")
+            return run[:shown - first + 1]
+        return run
 
     def _stored_hash(self, association: str, seq: int, run: list[LedgerEntry]) -> bytes:
         for entry in run:

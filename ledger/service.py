@@ -274,6 +274,7 @@ class AssociationService:
         return aggregate
 
     def _commit(self, *aggregates: EndorsementApplication | Endorsement) -> None:
+        self.writer.gate.check()  # a ledger that lost entries stores no event it cannot seal
         try:
             recordings = self.events.save(*aggregates)
         except IntegrityError as e:

@@ -12,6 +12,12 @@ found equal to its verified replica (see `ledger/witness.py`), and `checkpoint_c
 holds every witness cosignature collected for any origin, verified under the registry when it
 arrived. `latest_checkpoint` is the one way out: the note with every collected cosignature
 that still verifies appended, so exports and proofs carry the witnesses' statements.
+
+The checkpoints the node signed of its own ledger are also records of its length: a ledger
+shorter than one of them lost entries (`ledger/own_length.py`), and while the node's
+`SealGate` is closed it signs no checkpoint either (one of a shorter ledger would contradict
+what its witnesses hold). `signed_root_mismatch` names the entries a changed ledger no longer
+agrees with its checkpoints on.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from ledger.merkle import (
 )
 from ledger.merkle import root as merkle_root
 from ledger.merkle_cache import SubtreeCache
+from ledger.own_length import SealGate
 from ledger.registry import RegistryState
 from ledger.signing import Signer
 from ledger.store import LedgerStore
@@ -75,9 +82,11 @@ class LedgerLog:
     """Merkle views of the ledgers in one store, and this association's checkpoints."""
 
     def __init__(self, store: LedgerStore, db: Database, *,
-                 registry: Callable[[], RegistryState | None] | None = None) -> None:
+                 registry: Callable[[], RegistryState | None] | None = None,
+                 gate: SealGate | None = None) -> None:
         self.store = store
         self.db = db
+        self.gate = gate or SealGate()
         # With a registry, collected cosignatures are re-checked on the way out, so a witness
         # key revoked since (e.g. after a compromise) stops counting.
         self._registry = registry or (lambda: None)
@@ -293,8 +302,50 @@ class LedgerLog:
         return append_signature_lines(note, [line for witness, line in lines.items()
                                              if witness in valid]), distinct
 
+    def signed_size(self, association: str) -> int:
+        """The largest checkpoint size held for `association` (0 without one)."""
+        rows = self.db.query("SELECT MAX(size) FROM checkpoints WHERE association = ?",
+                             (association,))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def signed_roots(self, association: str, above: int = 0, upto: int | None = None
+                     ) -> list[tuple[int, bytes]]:
+        """(size, root) of every checkpoint held of `association` with above < size <= upto,
+        smallest first."""
+        top = upto if upto is not None else 2**62
+        return [(int(r[0]), bytes(r[1])) for r in self.db.query(
+            "SELECT size, root_hash FROM checkpoints WHERE association = ? AND size > ? AND "
+            "size <= ? ORDER BY size", (association, above, top))]
+
+    def signed_root_mismatch(self, association: str) -> str | None:
+        """Where the ledger stopped giving the roots of the checkpoints held for it, or None.
+
+        One pass over the leaves computes the root at every checkpoint size the ledger
+        reaches; the first that differs, and the last that still holds before it, bound the
+        entries that were changed since they were signed."""
+        head = self.store.head(association)
+        wanted = self.signed_roots(association, 0, head[0] if head else 0)
+        if not wanted:
+            return None
+        tree = MerkleTree()
+        good = 0
+        for size, root_hash in wanted:
+            tree.extend(leaf_hash(w) for w in self.store.wires(association, tree.size + 1,
+                                                               size))
+            if tree.root() != root_hash:
+                return (f"entries 1..{size} no longer give the root of the checkpoint signed "
+                        f"at size {size}" + (f" (the one at size {good} still holds)"
+                                             if good else "") +
+                        f": an entry in {good + 1}..{size} was changed or replaced")
+            good = size
+        return None
+
     def sign_checkpoint(self, association: str, signer: Signer, now: dt.datetime) -> bytes:
-        """Sign a checkpoint of the current ledger (or return the last one if nothing grew)."""
+        """Sign a checkpoint of the current ledger (or return the last one if nothing grew).
+
+        Refused (LedgerBehind) while the gate is closed: a checkpoint of a ledger that lost
+        entries would contradict the ones its witnesses hold."""
+        self.gate.check()
         size, root_hash = self.root(association)
         new = Checkpoint(origin=origin_of(association), size=size, root_hash=root_hash)
         row = self._latest_row(association)

@@ -1,8 +1,10 @@
 """The ledger store and writer on real databases: a SQLite file and a PostgreSQL schema.
 
 DESIGN invariants 1 (single writer, gapless signed chain), 2 (nothing acknowledged before its
-entries commit), 6 (entries and tracking position commit together) and 7 (no private
-evidence on the ledger). Every test runs on both backends.
+entries commit), 6 (entries and tracking position commit together), 7 (no private evidence on
+the ledger) and 8 (a ledger never shrinks or forks itself: the high-water mark, the event
+store's count across notification-id gaps, tracking repair, recovery of own entries). Every
+test runs on both backends.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from domain.application import Application
 from domain.endorsement import Endorsement
@@ -23,6 +26,7 @@ from domain.evidence import ApplicationEvidence, Degree, Rating, Training, WorkE
 from domain.levels import DegreeKind, Level, RaterRole, WorkKind
 from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
+from ledger.checkpoints import CheckpointError
 from ledger.codec import (
     GENESIS_HASH,
     EntryBody,
@@ -35,11 +39,14 @@ from ledger.codec import (
 from ledger.commitments import CommitmentKey
 from ledger.database import Database, DatabaseUrl
 from ledger.entries import LedgerEntry, open_entry, seal, verify_chain
-from ledger.errors import ChainBroken, StorageError
+from ledger.errors import ChainBroken, LedgerBehind, SeqAlreadySigned, StorageError
 from ledger.keyring import KeyRecord, Keyring
+from ledger.own_length import LengthRecord, Source, shortfall
+from ledger.replica import Ingestor
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
 from ledger.store import LedgerStore
+from ledger.transparency import LedgerLog
 from ledger.writer import FOLLOWER, LedgerWriter
 from tests.pg import postgres_schema_url
 
@@ -400,3 +407,225 @@ def test_service_acknowledges_a_command_only_after_its_entries_commit(
                                                     "ApplicationEvidenceSubmitted"]
     assert msgspec.msgpack.decode(entries[0].body.payload)["family_name"] == "Doe"
     assert_sealed_exactly_once(node)
+
+
+# -- a ledger never shrinks or forks itself (DESIGN invariant 8, issue 9) -----------------------
+
+
+def execute(node: Node, *statements: str) -> None:
+    """Run statements on the ledger database behind the node's back (an attacker's edit)."""
+    with node.db.transaction() as cur:
+        for statement in statements:
+            cur.execute(statement)
+
+
+def conflicting_save(node: Node) -> None:
+    """A save that loses a version race: rolled back (on PostgreSQL it uses up a
+    notification id, leaving a gap in the ids)."""
+    application = Application.start(
+        application_id=uuid.uuid4(), association=AK, person_id="p-race", family_name="Doe",
+        given_name="Jane", level=Level.IFS, designation=None, started_on=DAY, now=T0)
+    node.events.save(application)
+    stale = node.events.repository.get(application.id)
+    application.withdraw(withdrawn_on=DAY, reason="first", now=T0)
+    node.events.save(application)
+    stale.withdraw(withdrawn_on=DAY, reason="second", now=T0)
+    with pytest.raises(IntegrityError):
+        node.events.save(stale)
+
+
+def test_a_seq_signed_once_is_never_signed_again_even_after_its_row_is_deleted(
+        open_node: Any) -> None:
+    node = open_node()
+    record_history(node, 1)
+    assert node.writer.catch_up() == 5
+    original = list(node.store.wires(AK))
+    execute(node, f"DELETE FROM ledger_entries WHERE association = '{AK}' AND seq = 5",
+            f"DELETE FROM ledger_tracking WHERE follower = '{FOLLOWER}'")
+    # A writer that knows nothing else (its gate open, its tracking gone) still cannot sign
+    # a second seq 5: the store refuses it in the sealing transaction.
+    node = open_node()
+    record_history(node, 2)
+    with pytest.raises(SeqAlreadySigned, match="seq 5 was signed already"):
+        node.writer.catch_up()
+    assert list(node.store.wires(AK)) == original[:4]
+    assert node.store.high_water(AK).seq == 5  # type: ignore[union-attr]
+
+
+def test_the_event_store_counts_sealed_events_across_notification_id_gaps(
+        open_node: Any, db_url: str) -> None:
+    node = open_node()
+    conflicting_save(node)  # 2 events stored, a third rolled back
+    record_history(node, 1)
+    assert node.writer.catch_up() == 7
+    ids = [n.id for n in node.events.recorder.select_notifications(start=None, limit=100)]
+    if db_url.startswith("postgresql"):
+        assert ids != list(range(1, 8)), ids  # the rolled-back save left a gap
+    records, problem = node.writer.inspect(thorough=True)
+    assert problem is None
+    assert LengthRecord(Source.EVENT_STORE, 7) in records
+    # Deleting the last entry and the high-water mark: the event store still says 7.
+    execute(node, f"DELETE FROM ledger_entries WHERE association = '{AK}' AND seq = 7",
+            f"DELETE FROM ledger_high_water WHERE association = '{AK}'")
+    node = open_node()
+    records, _ = node.writer.inspect()
+    behind = shortfall(AK, 6, records)
+    assert behind is not None
+    assert str(behind) == (f"ledger {AK} ends at seq 6 but the event store holds 7 events "
+                           f"the writer sealed; missing seqs 7..7")
+    assert (behind.first, behind.last) == (7, 7)
+
+
+def test_a_lost_tracking_row_is_moved_over_sealed_events_not_resealed(open_node: Any) -> None:
+    node = open_node(batch=2)
+    record_history(node, 1)
+    record_history(node, 2)
+    node.writer.catch_up()
+    original = list(node.store.wires(AK))
+    execute(node, "DELETE FROM ledger_tracking", "DELETE FROM ledger_high_water")
+    node = open_node(batch=2)
+    assert node.writer.reconcile() is True
+    assert node.store.position(FOLLOWER) == node.events.recorder.max_notification_id()
+    assert node.writer.catch_up() == 0
+    assert list(node.store.wires(AK)) == original
+    assert node.writer.inspect(thorough=True) == (
+        [LengthRecord(Source.HIGH_WATER, 10), LengthRecord(Source.WRITER, 10),
+         LengthRecord(Source.EVENT_STORE, 10)], None)
+    record_history(node, 3)
+    assert node.writer.catch_up() == 5
+    assert_sealed_exactly_once(node)
+
+
+def test_a_tracking_repair_never_sets_back_a_writer_that_moved_on(open_node: Any) -> None:
+    node = open_node()
+    record_history(node, 1)
+    node.writer.catch_up()
+    seen = (node.store.position(FOLLOWER), node.store.high_water(AK))
+    other = open_node()  # e.g. `alliance serve`, while a CLI command repairs the tracking
+    record_history(other, 2)
+    other.writer.catch_up()
+    assert node.store.set_writer_mark(AK, follower=FOLLOWER, position=seen[0], sealed_seq=5,
+                                      unless_moved_from=seen) is False
+    assert node.store.position(FOLLOWER) == other.events.recorder.max_notification_id()
+    assert node.store.high_water(AK).sealed_seq == 10  # type: ignore[union-attr]
+
+
+def test_a_closed_gate_stops_sealing_before_anything_is_signed(open_node: Any) -> None:
+    node = open_node()
+    record_history(node, 1)
+    node.writer.gate.judge(shortfall(AK, 0, [LengthRecord(Source.PEER, 9, MI)]))
+    with pytest.raises(LedgerBehind, match=r"peer MI holds seq 9; missing seqs 1\.\.9"):
+        node.writer.catch_up()
+    assert node.store.head(AK) is None
+    node.writer.gate.judge(None)
+    assert node.writer.catch_up() == 5
+
+
+# -- getting own entries back: each must show it is the one this node signed ------------------
+
+
+@pytest.fixture
+def own(store: LedgerStore) -> tuple[LedgerStore, Ingestor, LedgerLog]:
+    """AK's store holding CHAIN sealed (high-water mark 6) with checkpoints at 3 and 6."""
+    log = LedgerLog(store, store.db)
+    store.append_sealed(CHAIN[:3], follower=FOLLOWER, position=3)
+    log.sign_checkpoint(AK, SIGNER, T0)
+    store.append_sealed(CHAIN[3:], follower=FOLLOWER, position=6)
+    log.sign_checkpoint(AK, SIGNER, T0)
+    return store, Ingestor(store, store.db, KEYS, own_association=AK, log=log), log
+
+
+def lose(store: LedgerStore, first: int) -> None:
+    with store.db.transaction() as cur:
+        cur.execute("DELETE FROM ledger_entries WHERE association = ? AND seq >= ?",
+                    (AK, first))
+
+
+def other_history(first: int, last: int) -> list[LedgerEntry]:
+    """AK entries validly signed with AK's key, from seq `first` on, but not the ones sealed."""
+    entries = []
+    prev = CHAIN[first - 2].entry_hash
+    for seq in range(first, last + 1):
+        entries.append(seal(_body(AK, seq, prev, SIGNER, reason="rewritten"), SIGNER))
+        prev = entries[-1].entry_hash
+    return entries
+
+
+def test_recovered_own_entries_are_stored_when_they_are_the_ones_signed(
+        own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
+    store, ingestor, log = own
+    lose(store, 2)
+    # In any order, with duplicates and another ledger's entries mixed in (a peer's export).
+    wires = [e.wire for e in (CHAIN[5], MI_CHAIN[0], *CHAIN[:5], CHAIN[3])]
+    result = ingestor.recover_own(wires, source="export:x", now=T0)
+    assert (result.stored, result.duplicates, result.highest, result.refused) == (5, 1, 6, [])
+    assert list(store.wires(AK)) == [e.wire for e in CHAIN]
+    assert log.signed_root_mismatch(AK) is None
+    assert store.head(MI) is None
+
+
+HOSTILE = {
+    # name: (lost from, what arrives, stored, why refused)
+    "signed_by_another_key": (5, [seal(_body(AK, 5, CHAIN[3].entry_hash, MI_SIGNER),
+                                       MI_SIGNER)], 0, "may not sign for AK"),
+    "another_entry_at_the_high_water_seq": (6, other_history(6, 6), 0,
+                                            "not the entry this node stored"),
+    "a_history_a_checkpoint_contradicts": (2, other_history(2, 6), 0,
+                                           "entries 2..3 do not give the root this node signed "
+                                           "at size 3"),
+    "entries_below_the_mark_without_the_entry_at_it": (4, CHAIN[3:5], 0,
+                                                       "kept back until the entries up to seq 6"),
+    "a_gap": (3, [CHAIN[3], CHAIN[4], CHAIN[5]], 0, "AK#3..3: not received"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE.values(), ids=list(HOSTILE))
+def test_recovered_own_entries_that_are_not_the_ones_signed_are_refused(
+        own: tuple[LedgerStore, Ingestor, LedgerLog], case: tuple[Any, ...]) -> None:
+    store, ingestor, _ = own
+    first, arriving, stored, why = case
+    lose(store, first)
+    before = list(store.wires(AK))
+    result = ingestor.recover_own([e.wire for e in arriving], source="peer:XX", now=T0)
+    assert result.stored == stored
+    assert any(why in reason for reason in result.refused), result.refused
+    assert list(store.wires(AK)) == before
+    # The honest entries still come back afterwards.
+    assert ingestor.recover_own([e.wire for e in CHAIN], source="peer:MI",
+                                now=T0).stored == len(CHAIN) - first + 1
+    assert list(store.wires(AK)) == [e.wire for e in CHAIN]
+
+
+def test_a_hole_below_the_head_is_named_not_taken_for_a_fork(
+        own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
+    store, ingestor, _ = own
+    with store.db.transaction() as cur:
+        cur.execute("DELETE FROM ledger_entries WHERE association = ? AND seq = 3", (AK,))
+    result = ingestor.recover_own([e.wire for e in CHAIN], source="peer:MI", now=T0)
+    assert result.stored == 0
+    assert "AK#3: missing below the head" in result.refused[0], result.refused
+    assert ingestor.forked() == {}
+
+
+def test_entries_beyond_everything_signed_here_are_taken_on_their_signature(
+        own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
+    # A node restored from a backup (issue 13): peers hold entries it signed after it.
+    store, ingestor, _ = own
+    longer = [*CHAIN, *other_history(7, 8)]
+    result = ingestor.recover_own([e.wire for e in longer[6:]], source="peer:MI", now=T0)
+    assert (result.stored, result.refused) == (2, [])
+    assert store.high_water(AK).seq == 8  # type: ignore[union-attr]
+    assert store.high_water(AK).sealed_seq == 6  # type: ignore[union-attr]
+
+
+def test_a_rewritten_ledger_is_named_against_its_checkpoints(
+        own: tuple[LedgerStore, Ingestor, LedgerLog]) -> None:
+    store, _, _ = own
+    lose(store, 5)
+    store.append(other_history(5, 6), follower="attacker", position=0)
+    log = LedgerLog(store, store.db)  # as after a restart (a running log caches its roots)
+    assert log.signed_root_mismatch(AK) == (
+        "entries 1..6 no longer give the root of the checkpoint signed at size 6 (the one at "
+        "size 3 still holds): an entry in 4..6 was changed or replaced")
+    with pytest.raises(CheckpointError, match="already signed with another root"):
+        log.sign_checkpoint(AK, SIGNER, T0)
