@@ -47,20 +47,23 @@ ENDORSEMENT_ID = r"^AK-[0-9A-HJKMNP-TV-Z]{8}$"
 def first_cycle_year(on: dt.date) -> int:
     """The latest year Y in which a grant on 1 June, renewed once, has lapsed by `on`.
 
-    Granted Y-06-01, the first cycle ends Y-12-31; renewed, the endorsement is valid through
-    (Y+1)-12-31 and lapses when the grace period after that has ended.
+    Granted Y-06-01, the first cycle lasts at least a year (the default policy), so it ends
+    (Y+1)-12-31; renewed, the endorsement is valid through (Y+2)-12-31 and lapses when the
+    grace period after that has ended.
     """
-    year = on.year - 1
-    while D(year + 1, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1) > on:
+    year = on.year - 2
+    while D(year + 2, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1) > on:
         year -= 1
     return year
 
 
-def renewal_evidence(year: int, training_hours: float = 16) -> dict[str, Any]:
-    """What a Level II holder documents for the cycle 1 June - 31 December `year`."""
+def renewal_evidence(year: int, training_hours: float = 16,
+                     trained_on: dt.date | None = None) -> dict[str, Any]:
+    """What a Level II holder documents for the first cycle of a grant on 1 June `year`
+    (hours counted from the application's start, 1 March, to 31 December `year` + 1)."""
     return {
         "trainings": [{"title": "Annual IMH conference", "hours": training_hours,
-                       "completed_on": D(year, 9, 20).isoformat()}],
+                       "completed_on": (trained_on or D(year, 9, 20)).isoformat()}],
         "rsc": [{"provider_id": PROVIDER_PERSON, "hours": 12,
                  "started_on": D(year, 6, 15).isoformat(),
                  "ended_on": D(year, 10, 31).isoformat()}],
@@ -146,7 +149,8 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert r.status_code == 201, r.text
         endorsement = r.json()
         eid = endorsement["endorsement_id"]
-        assert endorsement["valid_through"] == D(year, 12, 31).isoformat()
+        # Granted on 1 June: the first cycle runs to the first 31 December a year on.
+        assert endorsement["valid_through"] == D(year + 1, 12, 31).isoformat()
         assert endorsement["level"] == "IFS" and endorsement["status"] == "active"
         assert re.match(ENDORSEMENT_ID, eid), eid
         r = c.get(f"/v1/applications/{app_id}", headers=reviewer)
@@ -159,11 +163,11 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         expected = {"name": "Jane Doe", "level": "IFS",
                     "level_title": "Infant Family Specialist", "designation": None,
                     "association": "AK", "status": "current",
-                    "valid_through": D(year, 12, 31).isoformat(),
+                    "valid_through": D(year + 1, 12, 31).isoformat(),
                     "as_of": D(year, 7, 1).isoformat()}
         assert {k: public.get(k) for k in expected} == expected
         assert not {"person_id", "endorsement_id", "granted_on", "version"} & set(public)
-        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year, 12, 31).isoformat())
+        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year + 1, 12, 31).isoformat())
         assert status_on(c, eid.lower(), "DOE", D(year, 7, 1)).json()["status"] == "current"
         assert status_on(c, eid, "Doe", D(year, 5, 31)).status_code == 404  # not yet granted
         wrong_name = c.get("/v1/verify", params={"endorsement_id": eid, "last_name": "Roe"})
@@ -173,27 +177,32 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert wrong_name.json() == wrong_id.json()
         assert "Doe" not in wrong_name.text and "Jane" not in wrong_name.text
 
-        # Renewal in the first cycle: too few hours is refused, enough moves it one year.
+        # Renewal in the first cycle: too few hours is refused, naming the dates counted;
+        # hours from before the application started never count.
+        cycle = f"{D(year, 3, 1).isoformat()} to {D(year + 1, 12, 31).isoformat()}"
         before = head_seq(c, node)
-        r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
-                   json={"evidence": renewal_evidence(year, training_hours=10),
-                         "renewed_on": D(year, 11, 15).isoformat()})
-        assert r.status_code == 422, r.text
-        assert r.json()["rule"] == "renewal.unmet"
-        assert codes(r.json()["unmet"]) == {"training.hours"}
+        for evidence in (renewal_evidence(year, training_hours=10),
+                         renewal_evidence(year, trained_on=D(year, 2, 28))):
+            r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
+                       json={"evidence": evidence, "renewed_on": D(year, 11, 15).isoformat()})
+            assert r.status_code == 422, r.text
+            assert r.json()["rule"] == "renewal.unmet" and cycle in r.json()["message"]
+            assert codes(r.json()["unmet"]) == {"training.hours"}
+            assert all(cycle in u["reason"] for u in r.json()["unmet"]), r.text
         assert head_seq(c, node) == before
+        # Hours taken while the application was under review, before the grant, count.
         r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
-                   json={"evidence": renewal_evidence(year),
+                   json={"evidence": renewal_evidence(year, trained_on=D(year, 4, 20)),
                          "renewed_on": D(year, 11, 15).isoformat()})
         assert r.status_code == 200, r.text
-        assert r.json()["valid_through"] == D(year + 1, 12, 31).isoformat()
+        assert r.json()["valid_through"] == D(year + 2, 12, 31).isoformat()
 
-        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 2, 12, 31).isoformat())
         # Within the grace period after valid-through: expired, never current.
-        in_grace = D(year + 2, 1, 15)
-        assert standing(c, eid, in_grace) == ("expired", D(year + 1, 12, 31).isoformat())
-        assert standing(c, eid, D(year + 2, 1, 1))[0] == "expired"
-        assert standing(c, eid, D(year + 1, 12, 31))[0] == "current"
+        in_grace = D(year + 3, 1, 15)
+        assert standing(c, eid, in_grace) == ("expired", D(year + 2, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 3, 1, 1))[0] == "expired"
+        assert standing(c, eid, D(year + 2, 12, 31))[0] == "current"
         r = c.get("/v1/verify", params={"endorsement_id": eid, "last_name": "Doe"})
         assert r.status_code == 200 and r.json()["status"] == "expired", r.text
 
@@ -208,9 +217,9 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "lapsed" and r.json()["as_of"] == today().isoformat()
         # Earlier dates answer as they were then.
-        lapses_on = D(year + 1, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1)
-        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year, 12, 31).isoformat())
-        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        lapses_on = D(year + 2, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1)
+        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 2, 12, 31).isoformat())
         assert standing(c, eid, in_grace)[0] == "expired"
         assert standing(c, eid, lapses_on - dt.timedelta(days=1))[0] == "expired"
         assert standing(c, eid, lapses_on)[0] == "lapsed"

@@ -43,7 +43,9 @@ from projections.transitions import (
 )
 
 D = dt.date
-POLICY = AssociationPolicy()  # renewals due 31 Dec, 60 days' grace
+# Renewals due 31 Dec, 60 days' grace; the first cycle ends on the first 31 Dec after the grant
+# (no minimum length), so these tables count cycles by calendar year.
+POLICY = AssociationPolicy(first_cycle_min_months=0)
 ACTIVE, LAPSED, SUSPENDED = (EndorsementStatus.ACTIVE, EndorsementStatus.LAPSED,
                              EndorsementStatus.SUSPENDED)
 
