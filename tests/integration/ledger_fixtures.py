@@ -170,13 +170,14 @@ def replicate(source: AssociationLedger, target: LedgerStore) -> int:
 
 def grant(ledger: AssociationLedger, endorsement_id: str, person_id: str, granted_on: dt.date,
           *, level: Level = Level.IFA, designation: Designation | None = None,
-          family_name: str = "Doe", given_name: str = "Jane") -> Endorsement:
+          family_name: str = "Doe", given_name: str = "Jane",
+          masters_prepared: bool = False) -> Endorsement:
     """Grant an endorsement and seal it."""
     endorsement = Endorsement.grant(
         endorsement_id=endorsement_id, association=ledger.association, person_id=person_id,
         family_name=family_name, given_name=given_name, level=level, designation=designation,
         granted_on=granted_on, application_id=f"app-{endorsement_id}", policy=ledger.policy,
-        now=at(granted_on))
+        now=at(granted_on), masters_prepared=masters_prepared)
     ledger.save(endorsement)
     return endorsement
 
