@@ -107,8 +107,16 @@ def run(request: Request, principal: Principal, command: str, payload: BaseModel
         def intend(marks: tuple[StoredMark, ...]) -> None:
             node.idempotency.intend(principal.token_id, key, fingerprint, marks, now())
 
-        with node.service.announcing(intend):
-            out = _run(metrics, command, produce)
+        try:
+            with node.service.announcing(intend):
+                out = _run(metrics, command, produce)
+        except Exception:
+            # Refused before its events were stored (or stored nothing): no intent to keep.
+            # One whose events did land keeps it, so that a retry gets its answer.
+            pending = node.idempotency.recall(principal.token_id, key, fingerprint)
+            if pending is not None and not node.service.landed(pending.marks):
+                node.idempotency.forget(principal.token_id, key)
+            raise
         node.idempotency.remember(principal.token_id, key, fingerprint, status, out, now())
     return Response(out, status_code=status, media_type="application/json")
 

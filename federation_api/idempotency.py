@@ -102,6 +102,12 @@ class IdempotencyStore:
                         (principal, key, fingerprint, msgspec.json.encode(marks),
                          now.isoformat()))
 
+    def forget(self, principal: str, key: str) -> None:
+        """Drop the intent of an attempt that stored nothing (no stored answer is touched)."""
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM idempotency_intents WHERE principal = ? AND idem_key = ?",
+                        (principal, key))
+
     def remember(self, principal: str, key: str, fingerprint: str, status: int, body: bytes,
                  now: dt.datetime) -> None:
         """Store the answer (first writer wins); the intent has served its purpose."""

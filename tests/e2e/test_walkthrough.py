@@ -497,6 +497,16 @@ def test_unknown_records_are_404_json(shared: Shared) -> None:
     r = c.get("/v1/applications/not-a-uuid", headers=coordinator)
     assert r.status_code == 422 and r.json()["field"] == "path.application_id", r.text
     assert head_seq(c, shared.node) == before
+    # The error names the endorsement id the caller sent, never an internal aggregate UUID.
+    for r in (c.post("/v1/endorsements/ak-00000000/lapse", headers=coordinator, json={}),
+              c.get("/v1/endorsements/AK-00000000", headers=coordinator)):
+        assert r.json()["message"] == "no endorsement AK-00000000", r.text
+    r = c.post(f"/v1/endorsements/{shared.provider_eid}/corrections", json={
+        "corrects_version": 1, "family_name": "Rivera", "reason": "spelling"},
+        headers={**coordinator, "If-Match": "9"})
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == f"endorsement {shared.provider_eid} is at version 1, not 9"
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.text)
 
 
 def test_idempotency_key_retry_replays_and_writes_once(shared: Shared) -> None:
@@ -620,21 +630,27 @@ def test_concurrent_retries_of_one_idempotency_key_write_once(shared: Shared) ->
     assert head_seq(c, shared.node) == before + 1
 
 
-def grant_level_two(shared: Shared, person_id: str, granted_on: dt.date) -> str:
-    """Start, complete, approve and grant a Level II application; the endorsement id."""
+def approved_level_two(shared: Shared, person_id: str, started_on: dt.date) -> str:
+    """Start, complete and approve a Level II application; the application id."""
     c, coordinator = shared.client, shared.node.auth("coordinator")
     r = c.post("/v1/applications", headers=coordinator,
-               json=applicant(person_id, started_on=(granted_on - dt.timedelta(days=90))
-                              .isoformat()))
-    app_id = r.json()["application_id"]
+               json=applicant(person_id, started_on=started_on.isoformat()))
+    app_id = str(r.json()["application_id"])
     r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
               json=evidence_with())
     assert r.json()["unmet"] == [], r.text
     r = c.post(f"/v1/applications/{app_id}/reviews", headers=shared.node.auth("reviewer"),
                json={"decision": "approve"})
     assert r.status_code == 200, r.text
-    r = c.post(f"/v1/applications/{app_id}/grant", headers=coordinator,
-               json={"granted_on": granted_on.isoformat()})
+    return app_id
+
+
+def grant_level_two(shared: Shared, person_id: str, granted_on: dt.date) -> str:
+    """Start, complete, approve and grant a Level II application; the endorsement id."""
+    app_id = approved_level_two(shared, person_id, granted_on - dt.timedelta(days=90))
+    r = shared.client.post(f"/v1/applications/{app_id}/grant",
+                           headers=shared.node.auth("coordinator"),
+                           json={"granted_on": granted_on.isoformat()})
     assert r.status_code == 201, r.text
     return str(r.json()["endorsement_id"])
 
@@ -657,3 +673,110 @@ def test_no_status_before_the_grant_even_after_a_backdated_command(shared: Share
     assert r.status_code < 500, r.text
     answer = status_on(shared.client, eid, "Doe", before_grant)
     assert answer.status_code == 404, answer.text
+
+
+# -- one person, one standing; possible duplicates; a provider's degree on record -------------
+
+
+def test_a_suspended_person_gets_no_fresh_endorsement_by_reapplying(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    person = "AK-P-0700"
+    eid = grant_level_two(shared, person, D(today().year - 1, 6, 1))
+    r = c.post(f"/v1/endorsements/{eid}/suspension", headers=shared.node.auth("committee"),
+               json={"reason": "complaint under review"})
+    assert r.status_code == 200 and r.json()["status"] == "suspended", r.text
+
+    # The same person reapplies; the application is complete and approved, but not granted.
+    app_id = approved_level_two(shared, person, today() - dt.timedelta(days=10))
+    before = head_seq(c, shared.node)
+    r = c.post(f"/v1/applications/{app_id}/grant", headers=coordinator, json={})
+    assert r.status_code == 409, r.text
+    assert (r.json()["rule"], r.json()["field"]) == ("standing.suspended", "person_id")
+    assert f"{eid} (Level II, AK) is suspended" in r.json()["message"]
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id=person,
+                         level="IFS", legacy_reference="paper-0700"))
+    assert (r.status_code, r.json()["rule"]) == (409, "standing.suspended"), r.text
+    assert head_seq(c, shared.node) == before
+    roster = c.get("/v1/roster", headers=coordinator).json()
+    assert [row["endorsement_id"] for row in roster if row["person_id"] == person] == [eid]
+
+
+def test_a_higher_level_replaces_the_lower_one(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    person = "AK-P-0710"
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id=person,
+                         level="IFA", legacy_reference="paper-0710"))
+    assert r.status_code == 201, r.text
+    lower = r.json()["endorsement_id"]
+    higher = grant_level_two(shared, person, today() - dt.timedelta(days=1))
+    r = c.get(f"/v1/endorsements/{lower}", headers=coordinator)
+    assert r.json()["status"] == "relinquished", r.text
+    assert c.get("/v1/verify", params={"endorsement_id": lower, "last_name": "Rivera"}
+                 ).json()["status"] == "relinquished"
+    roster = c.get("/v1/roster", headers=coordinator, params={"status": "active"}).json()
+    assert [row["endorsement_id"] for row in roster if row["person_id"] == person] == [higher]
+
+
+def test_the_same_applicant_under_two_person_ids_is_flagged(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    first = c.post("/v1/applications", headers=coordinator,
+                   json=dict(applicant("AK-P-0800"), family_name="Þórsdóttir",
+                             given_name="Harper", birth_date="1991-07-14"))
+    assert first.status_code == 201 and first.json()["possible_duplicates"] == [], first.text
+    second = c.post("/v1/applications", headers=coordinator,
+                    json=dict(applicant("AK-P-0801"), family_name="þórsdóttir",
+                              given_name="HARPER", birth_date="1991-07-14"))
+    assert second.status_code == 201, second.text
+    assert second.json()["possible_duplicates"] == [{
+        "person_id": "AK-P-0800", "association": "AK", "endorsement_id": None,
+        "application_id": first.json()["application_id"], "match": "name_and_birth_date"}]
+    namesake = c.post("/v1/applications", headers=coordinator,
+                      json=dict(applicant("AK-P-0802"), family_name="Thorsdottir",
+                                given_name="Harper", birth_date="1991-07-14"))
+    assert namesake.json()["possible_duplicates"] == []  # folding keeps letters apart
+    r = c.get(f"/v1/applications/{first.json()['application_id']}", headers=coordinator)
+    assert [d["person_id"] for d in r.json()["possible_duplicates"]] == ["AK-P-0801"]
+
+    listed = c.get("/v1/possible-duplicates", headers=coordinator)
+    assert listed.status_code == 200, listed.text
+    flagged = {row["person_id"]: row for row in listed.json()}
+    assert {"AK-P-0800", "AK-P-0801"} <= set(flagged)
+    assert "AK-P-0802" not in flagged
+    assert c.get("/v1/possible-duplicates", headers=shared.node.auth("reviewer")
+                 ).status_code == 403
+    # Nothing was merged, and the date of birth never reached the ledger.
+    assert second.json()["person_id"] == "AK-P-0801"
+    wires = [base64.b64decode(e["wire"]) for e in all_entries(c, shared.node)]
+    assert not any(b"1991-07-14" in w for w in wires)
+
+
+def test_a_level_two_providers_masters_degree_comes_from_the_providers_record(
+        shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id="AK-P-0900",
+                         level="IFS", legacy_reference="paper-0900"))
+    assert r.status_code == 201, r.text
+    provider = r.json()["endorsement_id"]
+    evidence = level_two_evidence(D(today().year, 12, 31))
+    evidence["rsc"] = [dict(evidence["rsc"][0], provider_id="AK-P-0900")]
+    evidence["ratings"][1] = dict(evidence["ratings"][1], rater_id="AK-P-0900",
+                                  rater_degree="master")  # the applicant's claim
+    r = c.post("/v1/applications", headers=coordinator, json=applicant("AK-P-0901"))
+    app_id = r.json()["application_id"]
+    r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
+              json={"evidence": evidence})
+    assert codes(r.json()["unmet"]) == {"rsc.provider", "rsc.hours"}, r.text
+
+    # The provider's own association records the Master's degree from her transcript.
+    r = c.post(f"/v1/endorsements/{provider}/degree-attestations", headers=coordinator,
+               json={"masters_prepared": True, "effective_on": "2012-05-01"})
+    assert r.status_code == 200, r.text
+    r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
+              json={"evidence": evidence})
+    assert r.json()["unmet"] == [], r.text
+    r = c.post(f"/v1/endorsements/{shared.provider_eid}/degree-attestations",
+               headers=coordinator, json={"masters_prepared": True})
+    assert (r.status_code, r.json()["rule"]) == (422, "degree.level_ii_only"), r.text
