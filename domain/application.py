@@ -108,9 +108,9 @@ class Application(Aggregate):
                             ("given_name", given_name)):
             if not value.strip():
                 raise InvalidCommand(f"{name} must not be empty", field=name, rule="required")
-        if birth_date is not None and not (
-                started_on.replace(year=started_on.year - 120, day=min(started_on.day, 28))
-                <= birth_date <= started_on):
+        earliest = started_on.replace(year=max(1, started_on.year - 120),
+                                      day=min(started_on.day, 28))
+        if birth_date is not None and not earliest <= birth_date <= started_on:
             raise InvalidCommand("birth_date must be a date of birth of a living applicant, "
                                  "before the application started", field="birth_date",
                                  rule="birth_date.range")

@@ -98,7 +98,8 @@ class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
         """From when hours count toward the first renewal of an endorsement granted on
         `granted_on` from an application started on `applied_on` (None: no application)."""
         if self.first_cycle_hours_from is FirstCycleHours.LOOKBACK:
-            return granted_on - dt.timedelta(days=self.first_cycle_lookback_days)
+            lookback = dt.timedelta(days=self.first_cycle_lookback_days)
+            return granted_on - lookback if granted_on - dt.date.min > lookback else dt.date.min
         if self.first_cycle_hours_from is FirstCycleHours.APPLICATION_START and applied_on:
             return min(applied_on, granted_on)
         return granted_on

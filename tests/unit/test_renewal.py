@@ -461,3 +461,9 @@ def test_an_endorsement_sealed_before_the_first_cycle_rule_keeps_its_recorded_da
     assert rebuilt.valid_through == D(2024, 12, 31)  # as recorded, whatever the policy now
     assert rebuilt.renewal_cycle() == (D(2024, 5, 10), D(2024, 12, 31))
     assert rebuilt.masters_prepared_since is None
+
+
+def test_the_first_cycle_rules_hold_at_the_edges_of_the_calendar() -> None:
+    lookback = AssociationPolicy(first_cycle_hours_from=FirstCycleHours.LOOKBACK)
+    assert lookback.first_cycle_start(D(1, 3, 1), None) == dt.date.min
+    assert DEFAULT.first_valid_through(D(1, 1, 1)) == D(1, 12, 31)
