@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.evidence import ApplicationEvidence
-from domain.levels import Designation, Level, ReviewDecision
+from domain.levels import DegreeKind, Designation, Level, ReviewDecision
 from domain.lookup import EndorsementLookup
 from domain.requirements import evaluate_application
 from domain.unmet import Unmet
@@ -60,10 +60,17 @@ class Application(Aggregate):
         PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     class Started(Aggregate.Created):
-        """ApplicationStarted: who applies for what, where."""
+        """ApplicationStarted: who applies for what, where.
+
+        The applicant's date of birth is private (DESIGN invariant 7): it stays in the
+        association's store, where it tells two person ids of one applicant apart from two
+        namesakes; the ledger carries only the salted commitment to it. Added after the first
+        entries were sealed, as an optional field with a default, so older entries and
+        stored events (without it) decode and verify unchanged at schema version 1.
+        """
 
         TOPIC = "alliance:ApplicationStarted"
-        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"birth_date"})
         association: str
         person_id: str
         family_name: str
@@ -71,9 +78,11 @@ class Application(Aggregate):
         level: Level
         designation: Designation | None
         started_on: dt.date
+        birth_date: dt.date | None = None
 
     def __init__(self, association: str, person_id: str, family_name: str, given_name: str,
-                 level: Level, designation: Designation | None, started_on: dt.date) -> None:
+                 level: Level, designation: Designation | None, started_on: dt.date,
+                 birth_date: dt.date | None = None) -> None:
         self.association = association
         self.person_id = person_id
         self.family_name = family_name
@@ -81,6 +90,7 @@ class Application(Aggregate):
         self.level = level
         self.designation = designation
         self.started_on = started_on
+        self.birth_date = birth_date
         self.state = ApplicationState.OPEN
         self.evidence = ApplicationEvidence()
         self.unmet: tuple[Unmet, ...] = NO_EVIDENCE
@@ -91,17 +101,24 @@ class Application(Aggregate):
     def start(cls, *, application_id: uuid.UUID, association: str, person_id: str,
               family_name: str, given_name: str, level: Level,
               designation: Designation | None, started_on: dt.date,
-              now: dt.datetime) -> Application:
+              now: dt.datetime, birth_date: dt.date | None = None) -> Application:
         """Open an application; the evidence follows in submissions."""
         check_level_designation(level, designation)
         for name, value in (("person_id", person_id), ("family_name", family_name),
                             ("given_name", given_name)):
             if not value.strip():
                 raise InvalidCommand(f"{name} must not be empty", field=name, rule="required")
+        earliest = started_on.replace(year=max(1, started_on.year - 120),
+                                      day=min(started_on.day, 28))
+        if birth_date is not None and not earliest <= birth_date <= started_on:
+            raise InvalidCommand("birth_date must be a date of birth of a living applicant, "
+                                 "before the application started", field="birth_date",
+                                 rule="birth_date.range")
         return cls._create(cls.Started, id=application_id, timestamp=now,
                            association=association, person_id=person_id,
                            family_name=family_name.strip(), given_name=given_name.strip(),
-                           level=level, designation=designation, started_on=started_on)
+                           level=level, designation=designation, started_on=started_on,
+                           birth_date=birth_date)
 
     # -- evidence ---------------------------------------------------------------------------
 
@@ -237,6 +254,14 @@ class Application(Aggregate):
             raise RequirementsUnmet("requirements are unmet", self.unmet, rule="grant.unmet")
         self.trigger_event(self.Granted, timestamp=now, endorsement_id=endorsement_id,
                            granted_on=granted_on)
+
+    @property
+    def masters_prepared(self) -> bool:
+        """Whether the applicant's own evidence shows a Master's or doctorate whose official
+        transcript arrived: what a Level II grant records of its holder (for the RS/C
+        provider rule, DOMAIN.md Level II)."""
+        return any(d.kind in (DegreeKind.MASTER, DegreeKind.DOCTORATE) and d.transcript_received
+                   for d in self.evidence.degrees)
 
     def _require_open(self, action: str) -> None:
         if self.state in _CLOSED or self.state is ApplicationState.APPROVED:

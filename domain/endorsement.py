@@ -14,7 +14,8 @@ from domain.evidence import RenewalEvidence
 from domain.levels import Designation, EndorsementStatus, Level
 from domain.lookup import HeldEndorsement
 from domain.policy import AssociationPolicy, ReinstatementRule
-from domain.renewal import evaluate_renewal
+from domain.renewal import cycle_words, evaluate_renewal
+from domain.requirement_areas import level_label
 
 # Endorsement ids are the public codes employers type (e.g. "AK-7Q4M2XKD"); the aggregate id
 # is derived from the code so that any node can find the aggregate from the code alone.
@@ -58,12 +59,20 @@ class Endorsement(Aggregate):
         granted_on: dt.date
         valid_through: dt.date
         application_id: str
+        # Added after the first entries were sealed: new optional fields with defaults, so
+        # older entries and stored events (which lack them) still decode and verify
+        # unchanged, and the schema version stays 1. None: hours of the first cycle count
+        # from the grant; False: no Master's degree on this association's record.
+        first_cycle_start: dt.date | None = None
+        masters_prepared: bool = False
 
     def __init__(self, endorsement_id: str, association: str, person_id: str, family_name: str,
                  given_name: str, level: Level, designation: Designation | None,
                  granted_on: dt.date, valid_through: dt.date, application_id: str = "",
                  origin_association: str = "", origin_endorsement_id: str = "",
-                 origin_entry_hash: str = "", recognized_on: dt.date | None = None) -> None:
+                 origin_entry_hash: str = "", recognized_on: dt.date | None = None,
+                 first_cycle_start: dt.date | None = None, masters_prepared: bool = False,
+                 masters_prepared_since: dt.date | None = None) -> None:
         self.endorsement_id = endorsement_id
         self.association = association
         self.person_id = person_id
@@ -82,29 +91,41 @@ class Endorsement(Aggregate):
         # From when this association is the endorsement's home: nothing it records about the
         # endorsement may take effect earlier (a backdated command cannot rewrite the past).
         self.home_since = recognized_on or granted_on
+        # While in its first cycle, the day from which renewal hours count (None: the usual
+        # cycle arithmetic); cleared once the first cycle is renewed or reinstated.
+        self.first_cycle_start = first_cycle_start
+        # From when this association's record shows the holder Master's-prepared (None: not).
+        self.masters_prepared_since = (granted_on if masters_prepared
+                                       else masters_prepared_since)
 
     @classmethod
     def grant(cls, *, endorsement_id: str, association: str, person_id: str, family_name: str,
               given_name: str, level: Level, designation: Designation | None,
               granted_on: dt.date, application_id: str, policy: AssociationPolicy,
-              now: dt.datetime) -> Endorsement:
-        """Create the endorsement; its first cycle ends where the association's policy says."""
+              now: dt.datetime, applied_on: dt.date | None = None,
+              masters_prepared: bool = False) -> Endorsement:
+        """Create the endorsement; its first cycle ends, and the hours for its first renewal
+        count from, where the association's policy says (`applied_on`: the application's
+        start). `masters_prepared` comes from the holder's own application evidence."""
         return cls._create(cls.Granted, id=endorsement_uuid(endorsement_id), timestamp=now,
                            endorsement_id=endorsement_id, association=association,
                            person_id=person_id, family_name=family_name, given_name=given_name,
                            level=level, designation=designation, granted_on=granted_on,
                            valid_through=policy.first_valid_through(granted_on),
-                           application_id=application_id)
+                           application_id=application_id,
+                           first_cycle_start=policy.first_cycle_start(granted_on, applied_on),
+                           masters_prepared=masters_prepared and level is Level.IFS)
 
     @classmethod
     def record_existing(cls, *, endorsement_id: str, association: str, person_id: str,
                         family_name: str, given_name: str, level: Level,
                         designation: Designation | None, granted_on: dt.date,
                         valid_through: dt.date, legacy_reference: str,
-                        now: dt.datetime) -> Endorsement:
+                        now: dt.datetime, masters_prepared: bool = False) -> Endorsement:
         """Bring an endorsement granted before this ledger existed (from paper or the old
         system) onto the ledger, so that its holder can renew and can serve as a provider
-        or rater. The grant names its legacy record instead of an application."""
+        or rater. The grant names its legacy record instead of an application.
+        `masters_prepared` (Level II only) is what the legacy record shows of the degree."""
         if not legacy_reference.strip():
             raise InvalidCommand("an imported endorsement must name its legacy record",
                                  field="legacy_reference", rule="import.reference_required")
@@ -112,12 +133,14 @@ class Endorsement(Aggregate):
             raise InvalidCommand("valid_through is before granted_on", field="valid_through",
                                  rule="import.dates")
         check_level_designation(level, designation)
+        _check_masters_level(level, masters_prepared)
         return cls._create(cls.Granted, id=endorsement_uuid(endorsement_id), timestamp=now,
                            endorsement_id=endorsement_id, association=association,
                            person_id=person_id, family_name=family_name, given_name=given_name,
                            level=level, designation=designation, granted_on=granted_on,
                            valid_through=valid_through,
-                           application_id=f"{LEGACY_PREFIX}{legacy_reference.strip()}")
+                           application_id=f"{LEGACY_PREFIX}{legacy_reference.strip()}",
+                           masters_prepared=masters_prepared)
 
     # -- reciprocity --------------------------------------------------------------------------
 
@@ -140,6 +163,8 @@ class Endorsement(Aggregate):
         origin_endorsement_id: str
         origin_entry_hash: str
         recognized_on: dt.date
+        # Added later, with a default (see Granted): the origin's record of a Master's degree.
+        masters_prepared_since: dt.date | None = None
 
     @classmethod
     def recognize(cls, *, endorsement_id: str, association: str, origin: HeldEndorsement,
@@ -161,7 +186,8 @@ class Endorsement(Aggregate):
                            valid_through=valid_through,
                            origin_association=origin.association,
                            origin_endorsement_id=origin.endorsement_id,
-                           origin_entry_hash=origin_entry_hash, recognized_on=recognized_on)
+                           origin_entry_hash=origin_entry_hash, recognized_on=recognized_on,
+                           masters_prepared_since=origin.masters_prepared_since)
 
     class TransferredOut(Event):
         """EndorsementTransferredOut: another association recognised it and is now its home."""
@@ -201,31 +227,49 @@ class Endorsement(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.valid_through = self.valid_through
+            aggregate.first_cycle_start = None
 
     def renew(self, evidence: RenewalEvidence, *, renewed_on: dt.date,
               policy: AssociationPolicy, now: dt.datetime) -> None:
         """Renew for the next cycle, within the cycle or its grace period."""
         self._require(EndorsementStatus.ACTIVE, "renew")
         self._not_before_home(renewed_on, "renewed_on")
-        if renewed_on >= policy.lapses_on(self.valid_through):
-            raise InvalidTransition("the grace period has ended; the endorsement must lapse and "
-                                    "be reinstated", field="renewed_on", rule="renewal.too_late")
         cycle_end = self.valid_through
-        cycle_start = self._cycle_start(cycle_end, policy)
+        cycle_start = self._cycle_start(cycle_end)
+        lapses_on = policy.lapses_on(cycle_end)
+        if renewed_on >= lapses_on:
+            raise InvalidTransition(
+                f"the grace period of the cycle {cycle_words(cycle_start, cycle_end)} ended on "
+                f"{lapses_on - dt.timedelta(days=1)}; the endorsement must lapse and be "
+                "reinstated", field="renewed_on", rule="renewal.too_late")
         unmet = evaluate_renewal(self.level, self.designation, self.granted_on, cycle_start,
                                  cycle_end, evidence)
         if unmet:
-            raise RequirementsUnmet("renewal requirements are unmet", unmet, rule="renewal.unmet")
+            raise RequirementsUnmet(f"renewal requirements of the cycle "
+                                    f"{cycle_words(cycle_start, cycle_end)} are unmet", unmet,
+                                    rule="renewal.unmet")
         self.trigger_event(self.Renewed, timestamp=now, cycle_start=cycle_start,
                            cycle_end=cycle_end, valid_through=policy.next_valid_through(cycle_end),
                            renewed_on=renewed_on, evidence=evidence)
 
-    def _cycle_start(self, cycle_end: dt.date, policy: AssociationPolicy) -> dt.date:
-        # The cycle being renewed began the day after the previous cycle's end, or at grant.
+    def _cycle_start(self, cycle_end: dt.date) -> dt.date:
+        """First day whose hours count toward renewing the cycle ending on `cycle_end`.
+
+        The first cycle after a grant counts from the day the grant recorded (the policy's
+        `first_cycle_hours_from`, which may be before the grant); any later cycle began the
+        day after the previous one ended, or at the grant. Entries sealed before the first
+        cycle was recorded have no such day and keep the old arithmetic.
+        """
+        if self.first_cycle_start is not None:
+            return self.first_cycle_start
         previous_end = cycle_end.replace(year=cycle_end.year - 1) if not (
             cycle_end.month == 2 and cycle_end.day == 29) else cycle_end.replace(
             year=cycle_end.year - 1, day=28)
         return max(self.granted_on, previous_end + dt.timedelta(days=1))
+
+    def renewal_cycle(self) -> tuple[dt.date, dt.date]:
+        """The cycle a renewal now would renew: (first day counted, valid-through)."""
+        return self._cycle_start(self.valid_through), self.valid_through
 
     # -- lapse and reinstatement --------------------------------------------------------------
 
@@ -267,6 +311,8 @@ class Endorsement(Aggregate):
         evidence: RenewalEvidence
 
         def apply(self, aggregate: Any) -> None:
+            if aggregate.status is EndorsementStatus.LAPSED:
+                aggregate.first_cycle_start = None  # the missed cycle has been caught up
             aggregate.status = EndorsementStatus.ACTIVE
             aggregate.valid_through = self.valid_through
 
@@ -299,13 +345,15 @@ class Endorsement(Aggregate):
             raise InvalidTransition("only the committee reinstates a lapsed endorsement here",
                                     field="role", rule="reinstate.committee_only")
         # Catching up: the hours of the missed cycle are documented like a renewal.
-        cycle_start = self._cycle_start(self.valid_through, policy)
+        cycle_start = self._cycle_start(self.valid_through)
         if policy.reinstatement is ReinstatementRule.CATCH_UP_HOURS:
             unmet = evaluate_renewal(self.level, self.designation, self.granted_on, cycle_start,
                                      self.valid_through, evidence)
             if unmet:
-                raise RequirementsUnmet("the missed cycle's requirements are unmet", unmet,
-                                        rule="reinstate.unmet")
+                raise RequirementsUnmet(
+                    f"the requirements of the missed cycle "
+                    f"{cycle_words(cycle_start, self.valid_through)} are unmet", unmet,
+                    rule="reinstate.unmet")
         valid_through = policy.next_valid_through(self.valid_through)
         while valid_through < on:
             valid_through = policy.next_valid_through(valid_through)
@@ -406,6 +454,50 @@ class Endorsement(Aggregate):
                            family_name=family_name, given_name=given_name,
                            valid_through=valid_through, reason=reason)
 
+    class DegreeAttested(Event):
+        """EndorsementDegreeAttested: the association records, from the holder's transcript,
+        whether the holder of this Level II endorsement is Master's-prepared, from when.
+
+        Who may provide RS/C to a Bachelor's-prepared Level II applicant depends on it, so it
+        is a public fact of the provider's own endorsement, recorded by the association that
+        holds the provider's record, never taken from an applicant's evidence. Grants record
+        it from the holder's application; this event records it for an endorsement granted
+        before the grant carried it, or for a degree earned later (or corrects it).
+        """
+
+        TOPIC = "alliance:EndorsementDegreeAttested"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        masters_prepared: bool
+        effective_on: dt.date
+        attested_by: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.masters_prepared_since = (self.effective_on if self.masters_prepared
+                                                else None)
+
+    def attest_degree(self, *, masters_prepared: bool, effective_on: dt.date, attested_by: str,
+                      now: dt.datetime) -> None:
+        """Record whether the holder is Master's-prepared from `effective_on` on."""
+        _check_masters_level(self.level, True)
+        self._require_not_terminal("attest a degree")
+        self._not_before_home(effective_on, "effective_on")
+        self.trigger_event(self.DegreeAttested, timestamp=now, masters_prepared=masters_prepared,
+                           effective_on=effective_on, attested_by=attested_by)
+
+    def supersede(self, *, by_endorsement_id: str, by_level: Level, effective_on: dt.date,
+                  now: dt.datetime) -> None:
+        """Close this endorsement because its holder was granted a higher level here.
+
+        Recorded as EndorsementRelinquished with a reason naming the new endorsement: the
+        association's process replaces the lower level with the higher one, the holder keeps
+        one standing, and every node, page and notification already knows the word.
+        """
+        self._require(EndorsementStatus.ACTIVE, "supersede")
+        self._not_before_home(effective_on, "granted_on")
+        self.trigger_event(self.Relinquished, timestamp=now, effective_on=effective_on,
+                           reason=f"replaced by {level_label(by_level, None)} endorsement "
+                                  f"{by_endorsement_id}")
+
     # -- guards -------------------------------------------------------------------------------
 
     def _require(self, status: EndorsementStatus, action: str) -> None:
@@ -428,3 +520,12 @@ class Endorsement(Aggregate):
         if not reason.strip():
             raise InvalidCommand(f"a {what} needs a reason", field="reason",
                                  rule="reason.required")
+
+
+def _check_masters_level(level: Level, masters_prepared: bool) -> None:
+    # Levels III and IV require a Master's; Level I holders provide no RS/C. Only for Level II
+    # does the record of a Master's degree decide anything (who may provide RS/C).
+    if masters_prepared and level is not Level.IFS:
+        raise InvalidCommand("only a Level II endorsement records a Master's degree; Levels "
+                             "III and IV require one", field="masters_prepared",
+                             rule="degree.level_ii_only")

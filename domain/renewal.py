@@ -22,6 +22,11 @@ MIN_RSC_HOURS = 12.0
 CLINICAL_MENTOR_EXEMPT_AFTER_YEARS = 3
 
 
+def cycle_words(cycle_start: dt.date, cycle_end: dt.date) -> str:
+    """How a refusal names the period it counted: "2026-06-01 to 2027-12-31"."""
+    return f"{cycle_start.isoformat()} to {cycle_end.isoformat()}"
+
+
 def evaluate_renewal(
     level: Level,
     designation: Designation | None,
@@ -34,7 +39,8 @@ def evaluate_renewal(
 
     `held_since` is when the holder was granted the current level, which decides the
     IV-Clinical exemption from RS/C after three years. Hours count only when they fall
-    wholly inside the cycle, so the same hours never renew two cycles.
+    wholly inside the cycle, so the same hours never renew two cycles. Every reason names
+    the dates it counted, so the holder can see which hours fell outside.
     """
     if cycle_end < cycle_start:
         raise InvalidCommand(
@@ -42,18 +48,19 @@ def evaluate_renewal(
         )
     usable = designation if level is Level.IMHM else None
     label = level_label(level, usable)
+    cycle = cycle_words(cycle_start, cycle_end)
     unmet = _designation(level, designation)
     trainings = [t for t in evidence.trainings if cycle_start <= t.completed_on <= cycle_end]
-    unmet += _training(level, label, trainings, evidence.provides_rsc)
+    unmet += _training(level, label, cycle, trainings, evidence.provides_rsc)
     if not any(m.valid_through >= cycle_end for m in evidence.memberships):
         reason = (
             "No membership in this or another infant mental health association runs to the "
-            "end of the cycle."
+            f"end of the cycle ({cycle_end.isoformat()})."
         )
         unmet.append(Unmet(code="membership", field="evidence.memberships", reason=reason))
     if _rsc_required(level, usable, held_since, cycle_end):
         rsc = [e for e in evidence.rsc if cycle_start <= e.started_on and e.ended_on <= cycle_end]
-        unmet += _rsc(label, rsc)
+        unmet += _rsc(label, cycle, rsc)
     return tuple(sorted(unmet))
 
 
@@ -69,15 +76,15 @@ def _designation(level: Level, designation: Designation | None) -> list[Unmet]:
 
 
 def _training(
-    level: Level, label: str, trainings: Iterable[Training], provides_rsc: bool
+    level: Level, label: str, cycle: str, trainings: Iterable[Training], provides_rsc: bool
 ) -> list[Unmet]:
     trainings = list(trainings)
     unmet = []
     total = sum(t.hours for t in trainings)
     if total < MIN_TRAINING_HOURS:
         reason = (
-            f"{total:g} clock hours of relationship-based training within the cycle; "
-            f"renewal needs at least {MIN_TRAINING_HOURS:g}."
+            f"{total:g} clock hours of relationship-based training completed within the cycle "
+            f"{cycle}; renewal needs at least {MIN_TRAINING_HOURS:g}."
         )
         unmet.append(Unmet(code="training.hours", field="evidence.trainings", reason=reason))
     # Required of III holders who provide RS/C; for IV-Clinical it is only recommended.
@@ -85,8 +92,8 @@ def _training(
         topic = sum(t.hours for t in trainings if t.rsc_topic)
         if topic < MIN_RSC_TOPIC_HOURS:
             reason = (
-                f"{topic:g} of the training hours within the cycle are about RS/C; a {label} "
-                f"holder who provides RS/C needs at least {MIN_RSC_TOPIC_HOURS:g}."
+                f"{topic:g} of the training hours within the cycle {cycle} are about RS/C; a "
+                f"{label} holder who provides RS/C needs at least {MIN_RSC_TOPIC_HOURS:g}."
             )
             unmet.append(
                 Unmet(code="training.rsc_topic", field="evidence.trainings", reason=reason)
@@ -106,12 +113,12 @@ def _rsc_required(
     return False  # Level I: encouraged; IV-Policy and IV-Research/Faculty: not asked
 
 
-def _rsc(label: str, entries: Iterable[RscHours]) -> list[Unmet]:
+def _rsc(label: str, cycle: str, entries: Iterable[RscHours]) -> list[Unmet]:
     total = sum(e.hours for e in entries)
     if total >= MIN_RSC_HOURS:
         return []
     reason = (
-        f"{total:g} clock hours of RS/C received within the cycle; a {label} holder needs "
-        f"at least {MIN_RSC_HOURS:g}."
+        f"{total:g} clock hours of RS/C received wholly within the cycle {cycle}; a {label} "
+        f"holder needs at least {MIN_RSC_HOURS:g}."
     )
     return [Unmet(code="rsc.hours", field="evidence.rsc", reason=reason)]

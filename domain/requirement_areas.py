@@ -240,20 +240,36 @@ def _level_ii_provider_ok(
 ) -> bool:
     """III or IV-C; for a Bachelor's-prepared applicant also a Master's-prepared II.
 
-    The lookup does not know degrees, so the provider's degree comes from the rating the
-    provider gave this application.
+    That the provider is Master's-prepared is a fact about the provider, so it comes from the
+    provider's own endorsement (recorded by the association that endorsed the provider, and
+    returned by the lookup), never from the applicant's evidence: a rater_degree the
+    applicant lists proves nothing about someone else. The provider must have been on record
+    as Master's-prepared by the day the hours ended, as for the level itself.
     """
     held = lookup.held_on(entry.provider_id, entry.ended_on)
     if _specialist_or_clinical_mentor(held):
         return True
-    return (
-        any(h.level is Level.IFS for h in held)
-        and _bachelor_prepared(evidence.degrees)
-        and any(
-            r.rater_id == entry.provider_id and r.rater_degree in _GRADUATE_DEGREES
-            for r in evidence.ratings
-        )
+    return _bachelor_prepared(evidence.degrees) and any(
+        _masters_prepared_specialist(h, entry.ended_on) for h in held
     )
+
+
+def _masters_prepared_specialist(held: HeldEndorsement, on: dt.date) -> bool:
+    since = held.masters_prepared_since
+    return held.level is Level.IFS and since is not None and since <= on
+
+
+def _level_ii_provider_words(
+    entry: RscHours, evidence: ApplicationEvidence, lookup: EndorsementLookup
+) -> str:
+    """Why a Level II provider did not count. The reason reaches the ledger, so it names no
+    fact of the applicant's private evidence (such as which degree the applicant holds)."""
+    held = lookup.held_on(entry.provider_id, entry.ended_on)
+    if not any(h.level is Level.IFS for h in held):
+        return ""
+    return (" (the provider held Level II, which counts only for a Bachelor's-prepared "
+            "applicant and only once the endorsing association's record of the provider "
+            "shows a Master's degree)")
 
 
 def _level_iii_provider_ok(
@@ -279,6 +295,8 @@ class _RscRule:
     provider_ok: Callable[[RscHours, ApplicationEvidence, EndorsementLookup], bool]
     provider_words: str
     min_about_provided: float = 0.0
+    why_not: Callable[[RscHours, ApplicationEvidence, EndorsementLookup], str] = (
+        lambda entry, evidence, lookup: "")
 
 
 _RSC_RULES = {
@@ -289,7 +307,8 @@ _RSC_RULES = {
         counts=lambda e: e.post_bachelor and e.while_serving_families,
         provider_ok=_level_ii_provider_ok,
         provider_words="Level III or IV-Clinical (or, for a Bachelor's-prepared applicant, "
-        "Level II with a Master's degree)",
+        "Level II with a Master's degree on the endorsing association's record)",
+        why_not=_level_ii_provider_words,
     ),
     Level.IMHS: _RscRule(
         label="Level III",
@@ -332,7 +351,8 @@ def rsc_unmet(
         if not rule.provider_ok(entry, evidence, lookup):
             reason = (
                 f"RS/C entry {i + 1}: the provider did not hold {rule.provider_words} on the "
-                "day these hours ended, so they do not count."
+                f"day these hours ended{rule.why_not(entry, evidence, lookup)}, so they do "
+                "not count."
             )
             unmet.append(
                 Unmet(code="rsc.provider", field=f"evidence.rsc[{i}].provider_id", reason=reason)

@@ -13,7 +13,13 @@ from urllib.parse import urlencode
 
 import msgspec
 
-from domain.policy import AssociationPolicy, ReinstatementRule, RenewalCycle
+from domain.policy import (
+    AssociationPolicy,
+    FirstCycleHours,
+    ReinstatementRule,
+    RenewalCycle,
+    RevocationReapply,
+)
 from federation_api import cli_employers, cli_proofs, cli_registry
 from federation_api.clock import now, today
 from federation_api.node import Node, NodeError, init_node, rotate_key
@@ -54,7 +60,13 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     month, _, day = args.renewal_date.partition("-")
     policy = AssociationPolicy(cycle=RenewalCycle(args.renewal_cycle), fixed_month=int(month),
                                fixed_day=int(day), grace_days=args.grace_days,
-                               reinstatement=ReinstatementRule(args.reinstatement))
+                               reinstatement=ReinstatementRule(args.reinstatement),
+                               first_cycle_min_months=args.first_cycle_months,
+                               first_cycle_hours_from=FirstCycleHours(args.first_cycle_hours_from),
+                               first_cycle_lookback_days=args.first_cycle_lookback_days,
+                               reapply_after_revocation=RevocationReapply(
+                                   args.reapply_after_revocation),
+                               reapply_after_years=args.reapply_after_years)
     config = init_node(settings, association=args.association, name=args.name, policy=policy,
                        now=now())
     node = Node(settings)
@@ -356,6 +368,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace-days", type=int, default=60)
     p.add_argument("--reinstatement", choices=[r.value for r in ReinstatementRule],
                    default=ReinstatementRule.CATCH_UP_HOURS.value)
+    default = AssociationPolicy()
+    p.add_argument("--first-cycle-months", type=int, default=default.first_cycle_min_months,
+                   help="shortest first cycle after a grant, in months (0-24)")
+    p.add_argument("--first-cycle-hours-from", choices=[h.value for h in FirstCycleHours],
+                   default=default.first_cycle_hours_from.value,
+                   help="from when hours count toward the first renewal")
+    p.add_argument("--first-cycle-lookback-days", type=int,
+                   default=default.first_cycle_lookback_days,
+                   help="days before the grant, with --first-cycle-hours-from lookback")
+    p.add_argument("--reapply-after-revocation", choices=[r.value for r in RevocationReapply],
+                   default=default.reapply_after_revocation.value,
+                   help="whether a person whose endorsement was revoked may be endorsed again")
+    p.add_argument("--reapply-after-years", type=int, default=default.reapply_after_years,
+                   help="years after a revocation, with --reapply-after-revocation after_years")
 
     p = add(sub, "serve", cmd_serve, "serve the HTTP API (and replicate, given --nats-url)")
     p.add_argument("--listen", help="host:port (env ALLIANCE_LISTEN), default 127.0.0.1:8080")

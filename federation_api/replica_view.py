@@ -38,7 +38,9 @@ class ProjectedReplica:
         return ReplicaRecord(
             held=HeldEndorsement(person_id=row.person_id, endorsement_id=row.endorsement_id,
                                  association=row.association, level=row.level,
-                                 designation=row.designation, granted_on=row.granted_on),
+                                 designation=row.designation, granted_on=row.granted_on,
+                                 masters_prepared_since=self.projector.masters_prepared_since(
+                                     row.endorsement_id)),
             family_name=row.family_name, given_name=row.given_name,
             valid_through=answer.valid_through, entry_hash=entry_hash)
 

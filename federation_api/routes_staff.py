@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import msgspec
@@ -15,8 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from domain.application import Application
-from domain.endorsement import Endorsement
-from domain.errors import InvalidCommand, InvalidTransition
+from domain.duplicates import PossibleDuplicate
+from domain.endorsement import Endorsement, endorsement_uuid
+from domain.errors import InvalidCommand
 from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import ReviewDecision
 from federation_api import commands
@@ -29,11 +31,14 @@ from federation_api.schemas import (
     ApplicationOut,
     CommitteeActionIn,
     CorrectionIn,
+    DegreeAttestationIn,
+    DuplicatesOut,
     EndorsementOut,
     EvidenceIn,
     GrantIn,
     ImportEndorsementIn,
     LapseIn,
+    PossibleDuplicateOut,
     RecognizeIn,
     ReinstateIn,
     RenewIn,
@@ -48,7 +53,7 @@ from federation_api.schemas import (
     to_domain,
 )
 from federation_api.tokens import Principal, Role
-from ledger.errors import ConcurrencyConflict
+from ledger.service import AssociationService
 
 router = APIRouter(prefix="/v1", route_class=GatedRoute,
                    responses=errors(401, 403, 404, 409, 422))
@@ -75,14 +80,39 @@ def day(value: dt.date | None, field: str) -> dt.date:
     return value
 
 
-def application_out(a: Application) -> ApplicationOut:
-    """Staff view of an application aggregate."""
+def application_out(a: Application, service: AssociationService) -> ApplicationOut:
+    """Staff view of an application aggregate, with the possible duplicates of its applicant."""
+    (duplicates,) = service.possible_duplicates(a)
     return ApplicationOut(application_id=a.id, version=a.version, association=a.association,
                           person_id=a.person_id, family_name=a.family_name,
                           given_name=a.given_name, level=a.level, designation=a.designation,
                           state=a.state.value,
                           unmet=[UnmetOut(code=u.code, field=u.field, reason=u.reason)
-                                 for u in a.unmet], endorsement_id=a.endorsement_id)
+                                 for u in a.unmet], endorsement_id=a.endorsement_id,
+                          possible_duplicates=duplicates_out(duplicates))
+
+
+def duplicates_out(duplicates: tuple[PossibleDuplicate, ...]) -> list[PossibleDuplicateOut]:
+    """The possible duplicates as the API shows them."""
+    return [PossibleDuplicateOut(person_id=d.person_id, association=d.association,
+                                 endorsement_id=d.endorsement_id,
+                                 application_id=d.application_id, match=d.match.value)
+            for d in duplicates]
+
+
+def application_replay(service: AssociationService,
+                       application_id: uuid.UUID) -> Callable[[commands.Versions], ApplicationOut]:
+    """The answer of an application command whose answer was lost, from the version it left."""
+    return lambda versions: application_out(
+        service.application(application_id, versions[application_id]), service)
+
+
+def endorsement_replay(service: AssociationService,
+                       endorsement_id: str) -> Callable[[commands.Versions], EndorsementOut]:
+    """The answer of an endorsement command whose answer was lost, from the version it left."""
+    aggregate = endorsement_uuid(endorsement_id)
+    return lambda versions: endorsement_out(
+        service.endorsement(endorsement_id, versions[aggregate]))
 
 
 def endorsement_out(e: Endorsement) -> EndorsementOut:
@@ -101,32 +131,43 @@ def endorsement_out(e: Endorsement) -> EndorsementOut:
              tags=["applications"])
 def start_application(request: Request, body: StartApplicationIn,
                       principal: Coordinator) -> Response:
-    """Open an application. With an Idempotency-Key, a retry never opens a second one."""
+    """Open an application. With an Idempotency-Key, a retry never opens a second one.
+
+    The answer lists possible duplicates: other person ids with the same name (and, within
+    this association, the same date of birth), for the coordinator to look into."""
     service = request.app.state.node.service
     key = commands.idempotency_key(request)
     application_id = commands.derived_id(principal, key)
+    return commands.run(request, principal, "start_application", body, lambda: application_out(
+        service.start_application(
+            application_id=application_id, person_id=body.person_id,
+            family_name=body.family_name, given_name=body.given_name, level=body.level,
+            designation=body.designation, started_on=day(body.started_on, "started_on"),
+            birth_date=body.birth_date, now=now()), service),
+        application_replay(service, application_id), status=201)
 
-    def produce() -> ApplicationOut:
-        try:
-            return application_out(service.start_application(
-                application_id=application_id, person_id=body.person_id,
-                family_name=body.family_name, given_name=body.given_name, level=body.level,
-                designation=body.designation, started_on=day(body.started_on, "started_on"),
-                now=now()))
-        except ConcurrencyConflict:
-            # Created by an earlier attempt with this key whose answer was lost in a crash.
-            if key is None:
-                raise
-            return application_out(service.application(application_id))
 
-    return commands.run(request, principal, "start_application", body, produce, status=201)
+@router.get("/possible-duplicates", response_model=list[DuplicatesOut], tags=["applications"])
+def possible_duplicates(request: Request, _: Coordinator) -> list[DuplicatesOut]:
+    """Open applications whose applicant may already be recorded under another person id
+    (same name and date of birth here, or the same name anywhere in the Alliance)."""
+    node = request.app.state.node
+    service: AssociationService = node.service
+    applications = [service.application(uuid.UUID(row.application_id))
+                    for row in node.projector.pipeline(node.association)]
+    return [DuplicatesOut(application_id=a.id, person_id=a.person_id,
+                          family_name=a.family_name, given_name=a.given_name,
+                          possible_duplicates=duplicates_out(found))
+            for a, found in zip(applications, service.possible_duplicates(*applications),
+                                strict=True) if found]
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut,
             tags=["applications"])
 def get_application(request: Request, application_id: uuid.UUID, _: Staff) -> ApplicationOut:
-    """An application's state and unmet requirements."""
-    return application_out(request.app.state.node.service.application(application_id))
+    """An application's state, unmet requirements and possible duplicates."""
+    service = request.app.state.node.service
+    return application_out(service.application(application_id), service)
 
 
 @router.get("/applications/{application_id}/evidence", tags=["applications"])
@@ -149,7 +190,8 @@ def submit_evidence(request: Request, application_id: uuid.UUID, body: EvidenceI
     return commands.run(request, principal, "submit_evidence", body, lambda: application_out(
         service.submit_evidence(application_id, evidence,
                                 submitted_on=day(body.submitted_on, "submitted_on"), now=now(),
-                                expected_version=version)))
+                                expected_version=version), service),
+        application_replay(service, application_id))
 
 
 @router.post("/applications/{application_id}/rater-vettings", response_model=ApplicationOut,
@@ -162,7 +204,8 @@ def vet_rater(request: Request, application_id: uuid.UUID, body: VetRaterIn,
     return commands.run(request, principal, "vet_rater", body, lambda: application_out(
         service.vet_rater(application_id, body.rater_id, vetted_by=principal.label,
                           vetted_on=day(body.vetted_on, "vetted_on"), note=body.note, now=now(),
-                          expected_version=version)))
+                          expected_version=version), service),
+        application_replay(service, application_id))
 
 
 @router.post("/applications/{application_id}/reviews", response_model=ApplicationOut,
@@ -175,7 +218,8 @@ def review(request: Request, application_id: uuid.UUID, body: ReviewIn,
     return commands.run(request, principal, "review", body, lambda: application_out(
         service.review(application_id, ReviewDecision(body.decision), reviewer=principal.label,
                        reason=body.reason, decided_on=day(body.decided_on, "decided_on"), now=now(),
-                       expected_version=version)))
+                       expected_version=version), service),
+        application_replay(service, application_id))
 
 
 @router.post("/applications/{application_id}/withdrawal", response_model=ApplicationOut,
@@ -187,32 +231,31 @@ def withdraw(request: Request, application_id: uuid.UUID, body: WithdrawIn,
     version = commands.expected_version(request)
     return commands.run(request, principal, "withdraw", body, lambda: application_out(
         service.withdraw(application_id, withdrawn_on=day(body.withdrawn_on, "withdrawn_on"),
-                         reason=body.reason, now=now(), expected_version=version)))
+                         reason=body.reason, now=now(), expected_version=version), service),
+        application_replay(service, application_id))
 
 
 @router.post("/applications/{application_id}/grant", status_code=201,
              response_model=EndorsementOut, tags=["applications"])
 def grant(request: Request, application_id: uuid.UUID, body: GrantIn,
-          principal: Coordinator) -> Response:
-    """Grant the endorsement of an approved application."""
+          principal: CoordinatorOrCommittee) -> Response:
+    """Grant the endorsement of an approved application.
+
+    Refused (409, naming the endorsement and the rule) while the applicant holds an
+    endorsement anywhere in the Alliance that is suspended, revoked (as this association's
+    policy allows: where it leaves that to the Endorsement Committee, a committee token
+    grants), active at the same or a higher level, or active with another association. An
+    active lower-level endorsement here is replaced (relinquished on the grant date)."""
     node = request.app.state.node
     version = commands.expected_version(request)
     key = commands.idempotency_key(request)
     endorsement_id = new_endorsement_id(node.association, commands.seed(principal, key))
-
-    def produce() -> EndorsementOut:
-        try:
-            return endorsement_out(node.service.grant(
-                application_id, endorsement_id=endorsement_id,
-                granted_on=day(body.granted_on, "granted_on"), now=now(), expected_version=version))
-        except InvalidTransition:
-            # Granted by an earlier attempt with this key whose answer was lost in a crash.
-            application = node.service.application(application_id)
-            if key is None or application.endorsement_id != endorsement_id:
-                raise
-            return endorsement_out(node.service.endorsement(endorsement_id))
-
-    return commands.run(request, principal, "grant", body, produce, status=201)
+    return commands.run(request, principal, "grant", body, lambda: endorsement_out(
+        node.service.grant(application_id, endorsement_id=endorsement_id,
+                           granted_on=day(body.granted_on, "granted_on"), now=now(),
+                           expected_version=version,
+                           by_committee=principal.role is Role.COMMITTEE)),
+        endorsement_replay(node.service, endorsement_id), status=201)
 
 
 @router.get("/applications", tags=["applications"])
@@ -229,7 +272,9 @@ def pipeline(request: Request, _: Staff) -> list[dict[str, object]]:
              tags=["endorsements"])
 def import_endorsement(request: Request, body: ImportEndorsementIn,
                        principal: Coordinator) -> Response:
-    """Record an endorsement granted before this ledger existed (onboarding a roster)."""
+    """Record an endorsement granted before this ledger existed (onboarding a roster).
+
+    Refused like a grant when the person's standing forbids a new endorsement."""
     node = request.app.state.node
     endorsement_id = new_endorsement_id(node.association,
                                         commands.seed(principal, commands.idempotency_key(request)))
@@ -239,21 +284,24 @@ def import_endorsement(request: Request, body: ImportEndorsementIn,
             family_name=body.family_name, given_name=body.given_name, level=body.level,
             designation=body.designation, granted_on=body.granted_on,
             valid_through=body.valid_through, legacy_reference=body.legacy_reference,
-            now=now())), status=201)
+            masters_prepared=body.masters_prepared, now=now())),
+        endorsement_replay(node.service, endorsement_id), status=201)
 
 
 @router.post("/endorsements/recognitions", status_code=201, response_model=EndorsementOut,
              tags=["reciprocity"])
 def recognize(request: Request, body: RecognizeIn, principal: Coordinator) -> Response:
     """Become the home of an endorsement current at another association (checked against
-    this node's verified replica); the origin records the transfer out when it sees this."""
+    this node's verified replica); the origin records the transfer out when it sees this.
+    Refused while the professional holds a suspended or revoked endorsement anywhere."""
     node = request.app.state.node
     endorsement_id = new_endorsement_id(node.association,
                                         commands.seed(principal, commands.idempotency_key(request)))
     return commands.run(request, principal, "recognize", body, lambda: endorsement_out(
         node.service.recognize(body.origin_endorsement_id.upper(), endorsement_id=endorsement_id,
                                recognized_on=day(body.recognized_on, "recognized_on"),
-                               now=now(), replica=node.replica)), status=201)
+                               now=now(), replica=node.replica)),
+        endorsement_replay(node.service, endorsement_id), status=201)
 
 
 @router.get("/endorsements/{endorsement_id}", response_model=EndorsementOut,
@@ -274,7 +322,8 @@ def renew(request: Request, endorsement_id: str, body: RenewIn,
     return commands.run(request, principal, "renew", body, lambda: endorsement_out(
         service.renew(endorsement_id.upper(), evidence,
                       renewed_on=day(body.renewed_on, "renewed_on"),
-                      now=now(), expected_version=version)))
+                      now=now(), expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
 
 
 @router.post("/endorsements/{endorsement_id}/lapse", response_model=EndorsementOut,
@@ -286,23 +335,28 @@ def lapse(request: Request, endorsement_id: str, body: LapseIn,
     version = commands.expected_version(request)
     return commands.run(request, principal, "lapse", body, lambda: endorsement_out(
         service.lapse(endorsement_id.upper(), on=day(body.on, "on"), now=now(),
-                      expected_version=version)))
+                      expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
 
 
-@router.post("/lapses", tags=["endorsements"])
-def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> list[EndorsementOut]:
-    """Record every lapse that is due on a date: the association's daily run."""
+@router.post("/lapses", response_model=list[EndorsementOut], tags=["endorsements"])
+def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Response:
+    """Record every lapse that is due on a date: the association's daily run, in one
+    transaction (all of the day's lapses or none)."""
     node = request.app.state.node
+    service: AssociationService = node.service
     on = day(body.on, "on")
-    lapsed: list[EndorsementOut] = []
-    for row in node.projector.renewals(node.association, on, 0)[1]:
-        endorsement = node.service.endorsement(row.endorsement_id)
-        if endorsement.is_lapse_due(on, node.config.policy):
-            lapsed.append(endorsement_out(node.service.lapse(row.endorsement_id, on=on,
-                                                             now=now())))
-    request.app.state.metrics.commands.labels("lapse_due", "ok").inc()
-    _ = principal
-    return lapsed
+
+    def produce() -> list[EndorsementOut]:
+        candidates = [row.endorsement_id for row in node.projector.renewals(
+            node.association, on, 0)[1]]
+        return [endorsement_out(e) for e in service.lapse_due(candidates, on=on, now=now())]
+
+    def replay(versions: commands.Versions) -> list[EndorsementOut]:
+        return [endorsement_out(service.endorsement_by_aggregate(aggregate, version))
+                for aggregate, version in versions.items()]
+
+    return commands.run(request, principal, "lapse_due", body, produce, replay)
 
 
 @router.post("/endorsements/{endorsement_id}/reinstatement", response_model=EndorsementOut,
@@ -318,7 +372,8 @@ def reinstate(request: Request, endorsement_id: str, body: ReinstateIn,
                           reinstated_on=day(body.reinstated_on, "reinstated_on"),
                           reason=body.reason, evidence=evidence,
                           by_committee=principal.role is Role.COMMITTEE, now=now(),
-                          expected_version=version)))
+                          expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
 
 
 def _dated_action(request: Request, endorsement_id: str, body: CommitteeActionIn,
@@ -329,7 +384,8 @@ def _dated_action(request: Request, endorsement_id: str, body: CommitteeActionIn
     action = getattr(service, command)
     return commands.run(request, principal, command, body, lambda: endorsement_out(action(
         endorsement_id.upper(), effective_on=day(body.effective_on, "effective_on"),
-        reason=body.reason, now=now(), expected_version=version)))
+        reason=body.reason, now=now(), expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
 
 
 @router.post("/endorsements/{endorsement_id}/suspension", response_model=EndorsementOut,
@@ -367,7 +423,27 @@ def correct(request: Request, endorsement_id: str, body: CorrectionIn,
         service.correct(endorsement_id.upper(), corrects_version=body.corrects_version,
                         reason=body.reason, family_name=body.family_name,
                         given_name=body.given_name, valid_through=body.valid_through,
-                        now=now(), expected_version=version)))
+                        now=now(), expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
+
+
+@router.post("/endorsements/{endorsement_id}/degree-attestations",
+             response_model=EndorsementOut, tags=["endorsements"])
+def attest_degree(request: Request, endorsement_id: str, body: DegreeAttestationIn,
+                  principal: Coordinator) -> Response:
+    """Record, from the holder's transcript, whether the holder of a Level II endorsement
+    granted here is Master's-prepared, from when: a public fact of the endorsement that
+    decides whether the holder may provide RS/C to a Bachelor's-prepared Level II applicant
+    (grants record it from the holder's application; this is for earlier grants and degrees
+    earned later)."""
+    service = request.app.state.node.service
+    version = commands.expected_version(request)
+    return commands.run(request, principal, "attest_degree", body, lambda: endorsement_out(
+        service.attest_degree(endorsement_id.upper(), masters_prepared=body.masters_prepared,
+                              effective_on=day(body.effective_on, "effective_on"),
+                              attested_by=principal.label, now=now(),
+                              expected_version=version)),
+        endorsement_replay(service, endorsement_id.upper()))
 
 
 # -- rosters -----------------------------------------------------------------------------------

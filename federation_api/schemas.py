@@ -130,6 +130,10 @@ class StartApplicationIn(_In):
     level: Level
     designation: Designation | None = None
     started_on: Day | None = None
+    birth_date: Day | None = Field(
+        default=None, description="The applicant's date of birth: kept in this association's "
+        "private store (never on the ledger), to tell two person ids of one applicant from "
+        "namesakes")
 
 
 class ImportEndorsementIn(_In):
@@ -143,6 +147,17 @@ class ImportEndorsementIn(_In):
     granted_on: Day
     valid_through: Day
     legacy_reference: str = Field(min_length=1, max_length=100)
+    masters_prepared: bool = Field(
+        default=False, description="Level II only: the legacy record shows the holder's "
+        "Master's degree (who may provide RS/C to a Bachelor's-prepared applicant)")
+
+
+class DegreeAttestationIn(_In):
+    """The association's record, from the holder's transcript, of a Level II holder's degree."""
+
+    masters_prepared: bool
+    effective_on: dt.date | None = Field(
+        default=None, description="From when the holder is Master's-prepared (default today)")
 
 
 class RecognizeIn(_In):
@@ -234,6 +249,17 @@ class UnmetOut(BaseModel):
     reason: str
 
 
+class PossibleDuplicateOut(BaseModel):
+    """Another person id whose record may be this applicant's (for the coordinator to decide)."""
+
+    person_id: str
+    association: str
+    endorsement_id: str | None
+    application_id: str | None
+    match: str = Field(description="name_and_birth_date (this association's private records) "
+                                   "or name (folded family and given names, Alliance-wide)")
+
+
 class ApplicationOut(BaseModel):
     """An application as staff see it."""
 
@@ -248,6 +274,19 @@ class ApplicationOut(BaseModel):
     state: str
     unmet: list[UnmetOut]
     endorsement_id: str | None
+    possible_duplicates: list[PossibleDuplicateOut] = Field(
+        default_factory=list, description="Other person ids that may be the same applicant; "
+        "flagged, never merged")
+
+
+class DuplicatesOut(BaseModel):
+    """An open application with the possible duplicates of its applicant."""
+
+    application_id: uuid.UUID
+    person_id: str
+    family_name: str
+    given_name: str
+    possible_duplicates: list[PossibleDuplicateOut]
 
 
 class EndorsementOut(BaseModel):

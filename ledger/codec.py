@@ -231,7 +231,11 @@ def _state_type(cls: type[Any]) -> type[Any]:
     if cached is None:
         hints = typing.get_type_hints(cls)
         hints["originator_id"] = uuid.UUID  # generic TAggregateID in eventsourcing's base
-        fields = [(f.name, hints.get(f.name, Any)) for f in dataclasses.fields(cls)]
+        # A field added to an event with a default (a new optional field) keeps its default,
+        # so events stored before the field existed still decode at the same schema version.
+        fields = [(f.name, hints.get(f.name, Any), dataclasses.field(default=f.default))
+                  if f.default is not dataclasses.MISSING else (f.name, hints.get(f.name, Any))
+                  for f in dataclasses.fields(cls)]
         cached = dataclasses.make_dataclass(f"{cls.__name__}State", fields)
         _STATE_TYPES[cls] = cached
     return cached

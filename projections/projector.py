@@ -25,6 +25,7 @@ from projections.schema import (
     DDL,
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
+    MASTERS_COLUMNS,
     ROSTER_COLUMNS,
     SECONDARY_INDEXES,
     TABLES,
@@ -182,6 +183,10 @@ class Projector(ProjectionReader):
             cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
             cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in batch.roster_rows()])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
+            masters, unmasters = batch.masters_rows()
+            cur.executemany(_UPSERT_MASTERS, masters)
+            cur.executemany("DELETE FROM masters_prepared WHERE endorsement_id = ?",
+                            [(i,) for i in unmasters])
             cur.executemany(_UPSERT_APPLICATION,
                             [application_record(a) for a in batch.application_rows()])
             cur.execute("UPDATE projection_tracking SET seq = ? WHERE association = ?",
@@ -203,6 +208,7 @@ class Projector(ProjectionReader):
 
 _UPSERT_ROSTER = upsert("roster", ROSTER_COLUMNS, "endorsement_id")
 _INSERT_HISTORY = insert("status_history", HISTORY_COLUMNS)
+_UPSERT_MASTERS = upsert("masters_prepared", MASTERS_COLUMNS, "endorsement_id")
 _UPSERT_APPLICATION = upsert("applications", APPLICATION_COLUMNS, "application_id")
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Sequence
 
 from domain.levels import EndorsementStatus
-from domain.lookup import HeldEndorsement
+from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
 from ledger.database import Database
 from projections import digests
 from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer
@@ -54,6 +55,16 @@ def fold_name(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def _match_order(match: NameMatch) -> tuple[str, str, str]:
+    return (match.association, match.endorsement_id or "", match.application_id or "")
+
+
+def _folded(stored: str) -> str:
+    # Most stored names are ASCII, whose folding is just casefold: skip the normalisation.
+    plain = stored.strip().casefold()
+    return plain if plain.isascii() else fold_name(stored)
+
+
 def _same_name(stored: str, folded: str) -> bool:
     # Most stored names are ASCII, whose folding is just casefold: skip the normalisation.
     plain = stored.strip().casefold()
@@ -87,6 +98,13 @@ class ProjectionReader:
         """The roster row of one endorsement, or None."""
         rows = self.db.query(f"{_ROSTER} WHERE endorsement_id = ?", (endorsement_id,))
         return roster_row(rows[0]) if rows else None
+
+    def masters_prepared_since(self, endorsement_id: str) -> dt.date | None:
+        """From when the endorsing association's record shows the holder of this (Level II)
+        endorsement Master's-prepared; None if it does not."""
+        rows = self.db.query("SELECT since FROM masters_prepared WHERE endorsement_id = ?",
+                             (endorsement_id,))
+        return parse_date(rows[0][0]) if rows else None
 
     def status_as_of(self, endorsement_id: str, on: dt.date) -> StatusAnswer | None:
         """The endorsement's recorded status and standing on `on`; None if not yet granted."""
@@ -131,28 +149,78 @@ class ProjectionReader:
 
         This is the domain's EndorsementLookup port, answered across every projected ledger.
         """
-        columns = ", ".join(f"h.{c}" for c in HISTORY_COLUMNS)
-        records = self.db.query(
-            f"SELECT {columns}, r.granted_on FROM status_history h "
-            "JOIN roster r ON r.endorsement_id = h.endorsement_id "
-            "WHERE r.person_id = ? AND h.effective_on <= ?", (person_id, iso(on)))
-        by_endorsement: dict[str, list[HistoryRow]] = {}
-        granted: dict[str, dt.date] = {}
-        for record in records:
-            row = history_row(record[:-1])
-            by_endorsement.setdefault(row.endorsement_id, []).append(row)
-            granted[row.endorsement_id] = parse_date(record[-1])
         held = []
-        for endorsement_id in sorted(by_endorsement):
-            then = recorded_on(by_endorsement[endorsement_id], on)
-            if then is None:
-                continue
+        for row, then, granted_on, masters_since in self._history_of(person_id, on):
             if standing_on(then.status, then.valid_through, on) is Standing.CURRENT:
                 held.append(HeldEndorsement(
-                    person_id=person_id, endorsement_id=endorsement_id,
-                    association=then.association, level=then.level,
-                    designation=then.designation, granted_on=granted[endorsement_id]))
+                    person_id=person_id, endorsement_id=row, association=then.association,
+                    level=then.level, designation=then.designation, granted_on=granted_on,
+                    masters_prepared_since=masters_since))
         return tuple(held)
+
+    def recorded_for(self, person_id: str, on: dt.date) -> tuple[RecordedEndorsement, ...]:
+        """Every endorsement of the person in any association, with the status recorded in
+        force on `on` (a transfer stays final): the one-standing rule's view of a person."""
+        return tuple(
+            RecordedEndorsement(person_id=person_id, endorsement_id=endorsement_id,
+                                association=then.association, level=then.level,
+                                designation=then.designation, status=then.status,
+                                since=then.effective_on, valid_through=then.valid_through)
+            for endorsement_id, then, _, _ in self._history_of(person_id, on))
+
+    def _history_of(self, person_id: str, on: dt.date
+                    ) -> list[tuple[str, HistoryRow, dt.date, dt.date | None]]:
+        """(endorsement id, history row in force on `on`, grant date, Master's-prepared
+        since) for each endorsement of the person granted by `on`, in id order."""
+        columns = ", ".join(f"h.{c}" for c in HISTORY_COLUMNS)
+        records = self.db.query(
+            f"SELECT {columns}, r.granted_on, m.since FROM status_history h "
+            "JOIN roster r ON r.endorsement_id = h.endorsement_id "
+            "LEFT JOIN masters_prepared m ON m.endorsement_id = h.endorsement_id "
+            "WHERE r.person_id = ? AND h.effective_on <= ?", (person_id, iso(on)))
+        by_endorsement: dict[str, list[HistoryRow]] = {}
+        extra: dict[str, tuple[dt.date, dt.date | None]] = {}
+        for record in records:
+            row = history_row(record[:-2])
+            by_endorsement.setdefault(row.endorsement_id, []).append(row)
+            since = record[-1]
+            extra[row.endorsement_id] = (parse_date(record[-2]),
+                                         parse_date(since) if since is not None else None)
+        found = []
+        for endorsement_id in sorted(by_endorsement):
+            then = recorded_on(by_endorsement[endorsement_id], on)
+            if then is not None:
+                found.append((endorsement_id, then, *extra[endorsement_id]))
+        return found
+
+    def same_names(self, names: Sequence[tuple[str, str]],
+                   association: str) -> tuple[tuple[NameMatch, ...], ...]:
+        """For each (family, given) pair: the endorsements of every association and the
+        applications with `association` recorded under the same names, folded as the public
+        search folds them (`fold_name`), in a fixed order.
+
+        One pass over the names of the roster and of the association's applications, for
+        any number of pairs: a coordinator's list of possible duplicates asks for all of its
+        open applications at once.
+        """
+        wanted: dict[tuple[str, str], list[NameMatch]] = {
+            (fold_name(family), fold_name(given)): [] for family, given in names}
+        for endorsement_id, owner, person_id, family, given in self.db.query(
+                "SELECT endorsement_id, association, person_id, family_name, given_name "
+                "FROM roster"):
+            matches = wanted.get((_folded(family), _folded(given)))
+            if matches is not None:
+                matches.append(NameMatch(person_id=person_id, association=owner,
+                                         endorsement_id=endorsement_id))
+        for application_id, person_id, family, given in self.db.query(
+                "SELECT application_id, person_id, family_name, given_name FROM applications "
+                "WHERE association = ?", (association,)):
+            matches = wanted.get((_folded(family), _folded(given)))
+            if matches is not None:
+                matches.append(NameMatch(person_id=person_id, association=association,
+                                         application_id=application_id))
+        return tuple(tuple(sorted(wanted[(fold_name(f), fold_name(g))], key=_match_order))
+                     for f, g in names)
 
     def renewals(self, association: str, on: dt.date,
                  within_days: int) -> tuple[list[RosterRow], list[RosterRow]]:

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS status_history (
     valid_through TEXT NOT NULL,
     PRIMARY KEY (endorsement_id, association, seq)
 );
+CREATE TABLE IF NOT EXISTS masters_prepared (
+    endorsement_id TEXT PRIMARY KEY,
+    since TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS applications (
     application_id TEXT PRIMARY KEY,
     association TEXT NOT NULL,
@@ -84,6 +88,11 @@ ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "
                   "aggregate_id")
 HISTORY_COLUMNS = ("endorsement_id", "effective_on", "association", "seq", "status", "level",
                    "designation", "valid_through")
+# Level II endorsements whose association's record shows the holder Master's-prepared, and
+# from when (the RS/C provider rule for Bachelor's-prepared applicants). A table of its own
+# rather than a roster column: no entry sealed before it existed carries the fact, so an
+# existing projection database is already correct with the table empty, and needs no rebuild.
+MASTERS_COLUMNS = ("endorsement_id", "since")
 APPLICATION_COLUMNS = ("application_id", "association", "person_id", "family_name",
                        "given_name", "level", "designation", "state", "unmet", "started_on",
                        "updated_on")
@@ -94,6 +103,7 @@ FAULT_COLUMNS = ("association", "seq", "reason")
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roster", ROSTER_COLUMNS, ("endorsement_id",)),
     ("status_history", HISTORY_COLUMNS, ("endorsement_id", "association", "seq")),
+    ("masters_prepared", MASTERS_COLUMNS, ("endorsement_id",)),
     ("applications", APPLICATION_COLUMNS, ("application_id",)),
     ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
     ("projection_tracking", TRACKING_COLUMNS, ("association",)),

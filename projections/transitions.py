@@ -26,7 +26,7 @@ from projections.errors import (
     UnknownAggregate,
 )
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
-from projections.values import LEVELS, member, optional_designation, parse_date
+from projections.values import LEVELS, iso, member, optional_designation, parse_date
 
 
 class EndorsementView(msgspec.Struct, frozen=True):
@@ -130,6 +130,33 @@ def _corrected(view: EndorsementView, entry: DecodedEntry) -> tuple[RosterRow, H
                          valid_through=row.valid_through)
 
 
+def _degree_attested(view: EndorsementView,
+                     entry: DecodedEntry) -> tuple[RosterRow, HistoryRow | None]:
+    # The status is unchanged; the fact itself goes to the masters_prepared table.
+    return _replace(view.row, last_seq=entry.seq), None
+
+
+def _flag(payload: dict[str, Any], name: str) -> bool:
+    value = payload.get(name, False)  # absent from entries sealed before the field existed
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a boolean, got {type(value).__name__}")
+    return value
+
+
+def masters_change(row: RosterRow, entry: DecodedEntry) -> tuple[bool, dt.date | None]:
+    """Whether `entry` changes the record of the holder being Master's-prepared, and from
+    when (None: no longer), for the endorsement `row` after the entry."""
+    p = entry.payload
+    if entry.event_type == GRANTED:
+        return (True, row.granted_on) if _flag(p, "masters_prepared") else (False, None)
+    if entry.event_type == RECOGNIZED:
+        since = p.get("masters_prepared_since")
+        return (True, parse_date(since)) if since is not None else (False, None)
+    if entry.event_type == DEGREE_ATTESTED:
+        return True, parse_date(p["effective_on"]) if _flag(p, "masters_prepared") else None
+    return False, None
+
+
 def origin_transferred(entry: DecodedEntry) -> HistoryRow:
     """The history row that a recognition adds to the ORIGIN endorsement.
 
@@ -150,6 +177,7 @@ GRANTED = "EndorsementGranted"
 RECOGNIZED = "EndorsementRecognized"
 CREATED = frozenset({GRANTED, RECOGNIZED})
 CORRECTED = "EndorsementCorrected"
+DEGREE_ATTESTED = "EndorsementDegreeAttested"
 _ENDORSEMENT_STEPS: dict[str, _Step] = {
     "EndorsementRenewed": _renewed,
     "EndorsementLapsed": _lapsed,
@@ -159,6 +187,7 @@ _ENDORSEMENT_STEPS: dict[str, _Step] = {
     "EndorsementRelinquished": _status_change(EndorsementStatus.RELINQUISHED),
     "EndorsementTransferredOut": _status_change(EndorsementStatus.TRANSFERRED),
     CORRECTED: _corrected,
+    DEGREE_ATTESTED: _degree_attested,
 }
 ENDORSEMENT_EVENTS = frozenset({*CREATED, *_ENDORSEMENT_STEPS})
 
@@ -323,6 +352,8 @@ class ViewBatch:
         self.changed_endorsements: set[str] = set()
         self.changed_applications: set[str] = set()
         self.history: list[HistoryRow] = []
+        # endorsement id -> Master's-prepared since (None: the record no longer shows it)
+        self.masters: dict[str, dt.date | None] = {}
 
     def apply(self, entry: DecodedEntry) -> None:
         """Apply one entry to the rows in memory.
@@ -335,11 +366,12 @@ class ViewBatch:
             before = self.endorsements.get(entry.aggregate_id)
             after, added = apply_endorsement(before, entry)
             extra = None
-            if entry.event_type == RECOGNIZED:
-                try:
+            try:
+                if entry.event_type == RECOGNIZED:
                     extra = origin_transferred(entry)
-                except _PAYLOAD_ERRORS as e:
-                    raise _malformed(entry, e) from e
+                masters = masters_change(after.row, entry)
+            except _PAYLOAD_ERRORS as e:
+                raise _malformed(entry, e) from e
             if before is None:
                 # Roster rows are keyed by the public id, so a second grant of one id (under
                 # another aggregate, or from another association) must not overwrite the first.
@@ -351,6 +383,8 @@ class ViewBatch:
                 self.history.append(added)
             if extra is not None:
                 self.history.append(extra)
+            if masters[0]:
+                self.masters[after.row.endorsement_id] = masters[1]
             self.endorsements[entry.aggregate_id] = after
             self.changed_endorsements.add(entry.aggregate_id)
         elif entry.event_type in APPLICATION_EVENTS:
@@ -365,6 +399,12 @@ class ViewBatch:
         """Changed roster rows, in a fixed order."""
         return sorted((self.endorsements[a].row for a in self.changed_endorsements),
                       key=lambda r: r.endorsement_id)
+
+    def masters_rows(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """Changed Master's-prepared records: (rows to write, endorsement ids to delete)."""
+        ids = sorted(self.masters)
+        return ([(i, iso(since)) for i in ids if (since := self.masters[i]) is not None],
+                [i for i in ids if self.masters[i] is None])
 
     def application_rows(self) -> list[ApplicationRow]:
         """Changed application rows, in a fixed order."""

@@ -6,13 +6,20 @@ like a careful integration: every command carries an Idempotency-Key, evidence s
 carry If-Match, and a command whose answer was lost is retried with the same key. At the end
 every acknowledged command must be in the ledger exactly once, the ledger must verify, and
 the projections must equal a rebuild from the ledger.
+
+The second test retries every command of several killed bursts (imports, grants, reviews,
+evidence, corrections, attestations, suspensions, lapses): every retry must be 2xx with the
+ids of the first attempt, also when the crash lost the answer of an attempt that committed
+(before the fix such retries got 409 `version.conflict` forever).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ from tests.e2e.harness import (
     head_seq,
     incomplete_level_two_evidence,
     init_node,
+    level_two_evidence,
     provider_import,
     today,
 )
@@ -228,3 +236,240 @@ def check_every_acknowledged_command(client: Client, node: NodeDir, apps: list[T
     assert len(kinds) == 1 + APPLICATIONS + sum(len(a.submissions) for a in apps)
     ready = client.http.get("/readyz").json()
     assert ready == {"status": "ready", "ledger_seq": len(entries), "projected_seq": len(entries)}
+
+
+# -- every keyed command, retried after a SIGKILL that may have lost its answer ---------------
+
+RETRY_ROUNDS = 6  # at least; more until a kill has landed after a commit (at most 20)
+MAX_RETRY_ROUNDS = 20
+IMPORTS_PER_ROUND = 9
+APPLICATIONS_PER_ROUND = 4
+SENDERS = 4
+
+
+@dataclass
+class Command:
+    """One keyed command, as a careful client keeps it until it has its answer."""
+
+    kind: str
+    role: str
+    method: str
+    path: str
+    key: str
+    body: Any
+    if_match: int | None = None
+    first: httpx.Response | None = None  # the answer during the burst, if one arrived
+    answer: httpx.Response | None = None  # the answer after the retries
+
+
+def _headers(node: NodeDir, command: Command) -> dict[str, str]:
+    headers = {**node.auth(command.role), "Idempotency-Key": command.key}
+    if command.if_match is not None:
+        headers["If-Match"] = str(command.if_match)
+    return headers
+
+
+def _import_body(person: str, *, lapsed: bool) -> dict[str, Any]:
+    # A lapse-able import ended long ago (past any grace period); the others run for years.
+    valid_through = dt.date(2019, 12, 31) if lapsed else dt.date(today().year + 3, 12, 31)
+    return {"person_id": person, "family_name": f"Holder{person[-4:]}", "given_name": "Kim",
+            "level": "IFS", "granted_on": "2015-01-05", "valid_through": valid_through.isoformat(),
+            "legacy_reference": f"paper-{person}", "masters_prepared": person.endswith(("0", "5"))}
+
+
+class Rounds:
+    """The commands of each round; later rounds act on what earlier rounds created."""
+
+    def __init__(self) -> None:
+        self.imported: list[tuple[str, bool]] = []  # (endorsement id, lapsed), answered
+        self.applications: list[list[str]] = []  # application ids per pipeline stage
+        self.all: list[Command] = []
+        self.people = 0
+
+    def plan(self, round_: int) -> list[Command]:
+        commands: list[Command] = []
+        for _ in range(IMPORTS_PER_ROUND):
+            self.people += 1
+            person = f"AK-K-{self.people:04d}"
+            lapsed = self.people % 3 == 0
+            commands.append(Command("import", "coordinator", "POST", "/v1/endorsements/imports",
+                                    f"r{round_}-import-{person}",
+                                    _import_body(person, lapsed=lapsed)))
+        # Commands on the endorsements imported in earlier rounds, each acted on once.
+        ready, self.imported = self.imported, []
+        for n, (eid, lapsed) in enumerate(ready):
+            if lapsed:
+                commands.append(Command("lapse", "coordinator", "POST",
+                                        f"/v1/endorsements/{eid}/lapse", f"lapse-{eid}", {}))
+            elif n % 3 == 0:
+                commands.append(Command("correct", "coordinator", "POST",
+                                        f"/v1/endorsements/{eid}/corrections", f"correct-{eid}",
+                                        {"corrects_version": 1, "family_name": "Renamed",
+                                         "reason": "spelling"}, if_match=1))
+            elif n % 3 == 1:
+                commands.append(Command("attest", "coordinator", "POST",
+                                        f"/v1/endorsements/{eid}/degree-attestations",
+                                        f"attest-{eid}", {"masters_prepared": True,
+                                                          "effective_on": "2016-01-01"}))
+            else:
+                commands.append(Command("suspend", "committee", "POST",
+                                        f"/v1/endorsements/{eid}/suspension", f"suspend-{eid}",
+                                        {"reason": "complaint under review"}))
+        # The application pipeline: start, complete, approve, grant, one stage per round.
+        stages = self.applications
+        if len(stages) >= 3:
+            commands += [Command("grant", "coordinator", "POST", f"/v1/applications/{a}/grant",
+                                 f"grant-{a}", {}) for a in stages[-3]]
+        if len(stages) >= 2:
+            commands += [Command("review", "reviewer", "POST", f"/v1/applications/{a}/reviews",
+                                 f"review-{a}", {"decision": "approve"}, if_match=2)
+                         for a in stages[-2]]
+        if stages:
+            commands += [Command("evidence", "coordinator", "PUT",
+                                 f"/v1/applications/{a}/evidence", f"evidence-{a}",
+                                 {"evidence": level_two_evidence(dt.date(today().year + 1, 12,
+                                                                         31))}, if_match=1)
+                         for a in stages[-1]]
+        for i in range(APPLICATIONS_PER_ROUND):
+            self.people += 1
+            person = f"AK-K-{self.people:04d}"
+            commands.append(Command("start", "coordinator", "POST", "/v1/applications",
+                                    f"r{round_}-start-{person}",
+                                    {**applicant(person), "family_name": f"Applicant{person[-4:]}",
+                                     "given_name": f"Round{round_}x{i}"}))
+        self.all += commands
+        return commands
+
+    def answered(self, command: Command) -> None:
+        """Learn the ids a round's answers created, for the next rounds."""
+        assert command.answer is not None
+        if command.kind == "import":
+            eid = command.answer.json()["endorsement_id"]
+            self.imported.append((eid, command.body["valid_through"] < today().isoformat()))
+
+
+def _send_once(client: httpx.Client, node: NodeDir, command: Command) -> httpx.Response | None:
+    try:
+        return client.request(command.method, command.path, json=command.body,
+                              headers=_headers(node, command))
+    except httpx.TransportError:
+        return None  # the server died with the request in flight, or was down
+
+
+def burst_and_kill(server: ServerProcess, node: NodeDir, commands: list[Command], *,
+                   kill_at: int, fraction: float) -> None:
+    """Send every command once from SENDERS connections; SIGKILL the server after the
+    `kill_at`-th answer, `fraction` of a command's time later (keyed commands run one at a
+    time, so the time between answers is one command's), so that the kill lands at a random
+    point inside the command being executed: before its events are stored, while they are
+    sealed or projected, or after they are committed but before the answer is stored."""
+    answered: list[float] = []
+    enough = threading.Event()
+    lock = threading.Lock()
+
+    def send(command: Command) -> None:
+        with server.client() as own:
+            command.first = _send_once(own, node, command)
+        with lock:
+            answered.append(time.monotonic())
+            if len(answered) >= kill_at:
+                enough.set()
+
+    def kill() -> None:
+        enough.wait(timeout=60)
+        with lock:
+            first, last = answered[0], answered[kill_at - 1]
+        time.sleep(fraction * (last - first) / (kill_at - 1))
+        server.kill()
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        list(pool.map(send, commands))
+    killer.join(timeout=60)
+    assert not killer.is_alive() and not server.running()
+
+
+@pytest.mark.slow
+def test_every_keyed_command_retried_after_sigkill_gets_its_answer(tmp_path: Path) -> None:
+    """SIGKILL mid-burst, then retry every command: each retry is 2xx with the first
+    attempt's ids (the stored answer, or one rebuilt from the events that attempt stored),
+    whatever point the process died at; the ledger holds each command once.
+
+    Rounds go on past RETRY_ROUNDS until some kill has landed after a command committed and
+    before its answer reached the client (the case that used to get 409 forever), so the
+    test cannot pass without having met it."""
+    rng = random.Random(SEED + 1)
+    node = init_node(tmp_path / "node")
+    server = ServerProcess(node)
+    rounds = Rounds()
+    recovered = 0  # retries answered from an attempt whose answer the crash had lost
+    with server, server.client() as client:
+        provider = httpx.post(f"{server.url}/v1/endorsements/imports", timeout=10,
+                              headers={**node.auth("coordinator"), "Idempotency-Key": "provider"},
+                              json=provider_import(dt.date(today().year + 3, 12, 31)))
+        assert provider.status_code == 201, provider.text
+        round_ = 0
+        while round_ < RETRY_ROUNDS or (recovered == 0 and round_ < MAX_RETRY_ROUNDS):
+            round_ += 1
+            commands = rounds.plan(round_)
+            rng.shuffle(commands)
+            # Kill once the server is busy: after a random number of answers, a moment later.
+            burst_and_kill(server, node, commands, kill_at=rng.randrange(3, len(commands) // 2),
+                           fraction=rng.uniform(0.2, 1.0))
+            server.start()
+
+            lost = [c for c in commands if c.first is None]
+            assert lost, "a kill during the burst cuts off at least one command"
+            for command in sorted(commands, key=lambda c: c.kind == "grant"):
+                retry = _send_once(client, node, command)
+                assert retry is not None and retry.status_code < 300, (
+                    command.kind, command.path, retry and retry.text)
+                if command.first is not None:
+                    assert command.first.status_code < 300, (command.kind, command.first.text)
+                    assert retry.content == command.first.content, command.kind
+                if command.first is None and retry.headers.get("idempotent-replayed") == "true":
+                    recovered += 1
+                command.answer = retry
+                rounds.answered(command)
+                again = _send_once(client, node, command)  # and every retry after that
+                assert again is not None and again.content == retry.content
+                assert again.headers["idempotent-replayed"] == "true"
+            started = [c.answer.json()["application_id"] for c in commands
+                       if c.kind == "start" and c.answer is not None]
+            rounds.applications.append(started)
+        check_each_command_landed_once(client, node, rounds.all)
+        head = head_seq(client, node)
+    assert recovered > 0, "no kill landed between a commit and its stored answer"
+    assert server.starts == round_ + 1
+    assert f"{head} entries verified" in node.cli("ledger", "verify").stdout
+    digest = node.cli("projections", "digest").stdout.strip()
+    assert node.cli("projections", "rebuild").stdout.strip() == digest
+
+
+def check_each_command_landed_once(client: httpx.Client, node: NodeDir,
+                                   commands: list[Command]) -> None:
+    """One ledger entry (or two: a grant's) per command, each id once, nothing else."""
+    entries = all_entries(client, node)
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    kinds = [e["event_type"] for e in entries]
+    count = {k: sum(c.kind == k for c in commands) for k in {c.kind for c in commands}}
+    expected = {
+        "EndorsementGranted": 1 + count["import"] + count.get("grant", 0),
+        "EndorsementLapsed": count.get("lapse", 0),
+        "EndorsementCorrected": count.get("correct", 0),
+        "EndorsementDegreeAttested": count.get("attest", 0),
+        "EndorsementSuspended": count.get("suspend", 0),
+        "ApplicationStarted": count["start"],
+        "ApplicationEvidenceSubmitted": count.get("evidence", 0),
+        "ApplicationReviewed": count.get("review", 0),
+        "ApplicationGranted": count.get("grant", 0),
+    }
+    assert {k: kinds.count(k) for k in expected} == expected
+    assert len(kinds) == sum(expected.values())
+    created = [c.answer.json()["endorsement_id"] for c in commands
+               if c.kind in ("import", "grant") and c.answer is not None]
+    assert len(created) == len(set(created)) == count["import"] + count.get("grant", 0)
+    roster = client.get("/v1/roster", headers=node.auth("coordinator")).json()
+    assert set(created) <= {row["endorsement_id"] for row in roster}
+    assert count.get("grant", 0) > 0 and count.get("suspend", 0) > 0

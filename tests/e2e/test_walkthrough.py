@@ -47,20 +47,23 @@ ENDORSEMENT_ID = r"^AK-[0-9A-HJKMNP-TV-Z]{8}$"
 def first_cycle_year(on: dt.date) -> int:
     """The latest year Y in which a grant on 1 June, renewed once, has lapsed by `on`.
 
-    Granted Y-06-01, the first cycle ends Y-12-31; renewed, the endorsement is valid through
-    (Y+1)-12-31 and lapses when the grace period after that has ended.
+    Granted Y-06-01, the first cycle lasts at least a year (the default policy), so it ends
+    (Y+1)-12-31; renewed, the endorsement is valid through (Y+2)-12-31 and lapses when the
+    grace period after that has ended.
     """
-    year = on.year - 1
-    while D(year + 1, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1) > on:
+    year = on.year - 2
+    while D(year + 2, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1) > on:
         year -= 1
     return year
 
 
-def renewal_evidence(year: int, training_hours: float = 16) -> dict[str, Any]:
-    """What a Level II holder documents for the cycle 1 June - 31 December `year`."""
+def renewal_evidence(year: int, training_hours: float = 16,
+                     trained_on: dt.date | None = None) -> dict[str, Any]:
+    """What a Level II holder documents for the first cycle of a grant on 1 June `year`
+    (hours counted from the application's start, 1 March, to 31 December `year` + 1)."""
     return {
         "trainings": [{"title": "Annual IMH conference", "hours": training_hours,
-                       "completed_on": D(year, 9, 20).isoformat()}],
+                       "completed_on": (trained_on or D(year, 9, 20)).isoformat()}],
         "rsc": [{"provider_id": PROVIDER_PERSON, "hours": 12,
                  "started_on": D(year, 6, 15).isoformat(),
                  "ended_on": D(year, 10, 31).isoformat()}],
@@ -146,7 +149,8 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert r.status_code == 201, r.text
         endorsement = r.json()
         eid = endorsement["endorsement_id"]
-        assert endorsement["valid_through"] == D(year, 12, 31).isoformat()
+        # Granted on 1 June: the first cycle runs to the first 31 December a year on.
+        assert endorsement["valid_through"] == D(year + 1, 12, 31).isoformat()
         assert endorsement["level"] == "IFS" and endorsement["status"] == "active"
         assert re.match(ENDORSEMENT_ID, eid), eid
         r = c.get(f"/v1/applications/{app_id}", headers=reviewer)
@@ -159,11 +163,11 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         expected = {"name": "Jane Doe", "level": "IFS",
                     "level_title": "Infant Family Specialist", "designation": None,
                     "association": "AK", "status": "current",
-                    "valid_through": D(year, 12, 31).isoformat(),
+                    "valid_through": D(year + 1, 12, 31).isoformat(),
                     "as_of": D(year, 7, 1).isoformat()}
         assert {k: public.get(k) for k in expected} == expected
         assert not {"person_id", "endorsement_id", "granted_on", "version"} & set(public)
-        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year, 12, 31).isoformat())
+        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year + 1, 12, 31).isoformat())
         assert status_on(c, eid.lower(), "DOE", D(year, 7, 1)).json()["status"] == "current"
         assert status_on(c, eid, "Doe", D(year, 5, 31)).status_code == 404  # not yet granted
         wrong_name = c.get("/v1/verify", params={"endorsement_id": eid, "last_name": "Roe"})
@@ -173,27 +177,32 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert wrong_name.json() == wrong_id.json()
         assert "Doe" not in wrong_name.text and "Jane" not in wrong_name.text
 
-        # Renewal in the first cycle: too few hours is refused, enough moves it one year.
+        # Renewal in the first cycle: too few hours is refused, naming the dates counted;
+        # hours from before the application started never count.
+        cycle = f"{D(year, 3, 1).isoformat()} to {D(year + 1, 12, 31).isoformat()}"
         before = head_seq(c, node)
-        r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
-                   json={"evidence": renewal_evidence(year, training_hours=10),
-                         "renewed_on": D(year, 11, 15).isoformat()})
-        assert r.status_code == 422, r.text
-        assert r.json()["rule"] == "renewal.unmet"
-        assert codes(r.json()["unmet"]) == {"training.hours"}
+        for evidence in (renewal_evidence(year, training_hours=10),
+                         renewal_evidence(year, trained_on=D(year, 2, 28))):
+            r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
+                       json={"evidence": evidence, "renewed_on": D(year, 11, 15).isoformat()})
+            assert r.status_code == 422, r.text
+            assert r.json()["rule"] == "renewal.unmet" and cycle in r.json()["message"]
+            assert codes(r.json()["unmet"]) == {"training.hours"}
+            assert all(cycle in u["reason"] for u in r.json()["unmet"]), r.text
         assert head_seq(c, node) == before
+        # Hours taken while the application was under review, before the grant, count.
         r = c.post(f"/v1/endorsements/{eid}/renewals", headers=coordinator,
-                   json={"evidence": renewal_evidence(year),
+                   json={"evidence": renewal_evidence(year, trained_on=D(year, 4, 20)),
                          "renewed_on": D(year, 11, 15).isoformat()})
         assert r.status_code == 200, r.text
-        assert r.json()["valid_through"] == D(year + 1, 12, 31).isoformat()
+        assert r.json()["valid_through"] == D(year + 2, 12, 31).isoformat()
 
-        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 2, 12, 31).isoformat())
         # Within the grace period after valid-through: expired, never current.
-        in_grace = D(year + 2, 1, 15)
-        assert standing(c, eid, in_grace) == ("expired", D(year + 1, 12, 31).isoformat())
-        assert standing(c, eid, D(year + 2, 1, 1))[0] == "expired"
-        assert standing(c, eid, D(year + 1, 12, 31))[0] == "current"
+        in_grace = D(year + 3, 1, 15)
+        assert standing(c, eid, in_grace) == ("expired", D(year + 2, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 3, 1, 1))[0] == "expired"
+        assert standing(c, eid, D(year + 2, 12, 31))[0] == "current"
         r = c.get("/v1/verify", params={"endorsement_id": eid, "last_name": "Doe"})
         assert r.status_code == 200 and r.json()["status"] == "expired", r.text
 
@@ -208,9 +217,9 @@ def test_level_two_applicant_from_application_to_lapse(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "lapsed" and r.json()["as_of"] == today().isoformat()
         # Earlier dates answer as they were then.
-        lapses_on = D(year + 1, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1)
-        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year, 12, 31).isoformat())
-        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        lapses_on = D(year + 2, 12, 31) + dt.timedelta(days=GRACE_DAYS + 1)
+        assert standing(c, eid, D(year, 7, 1)) == ("current", D(year + 1, 12, 31).isoformat())
+        assert standing(c, eid, D(year + 1, 6, 1)) == ("current", D(year + 2, 12, 31).isoformat())
         assert standing(c, eid, in_grace)[0] == "expired"
         assert standing(c, eid, lapses_on - dt.timedelta(days=1))[0] == "expired"
         assert standing(c, eid, lapses_on)[0] == "lapsed"
@@ -416,6 +425,15 @@ BAD_INPUT = [
          "designation.required"),
     Case("renewal with no evidence", "POST", "/v1/endorsements/{provider}/renewals",
          {"evidence": {}}, 422, "evidence", "renewal.unmet"),
+    Case("birth date after the application started", "POST", "/v1/applications",
+         applicant(birth_date=tomorrow()), 422, "birth_date", "birth_date.range"),
+    Case("Master's degree recorded on a Level III import", "POST", "/v1/endorsements/imports",
+         dict(provider_import(D(2030, 1, 1)), person_id="AK-P-0010", masters_prepared=True),
+         422, "masters_prepared", "degree.level_ii_only"),
+    Case("degree attested from a future date", "POST",
+         "/v1/endorsements/{provider}/degree-attestations",
+         {"masters_prepared": True, "effective_on": tomorrow()}, 422, "effective_on",
+         "date.future"),
     Case("vet a rater the application does not name", "POST",
          "/v1/applications/{app}/rater-vettings", {"rater_id": "AK-X-9999"}, 422, "rater_id",
          "rater.unknown"),
@@ -488,6 +506,16 @@ def test_unknown_records_are_404_json(shared: Shared) -> None:
     r = c.get("/v1/applications/not-a-uuid", headers=coordinator)
     assert r.status_code == 422 and r.json()["field"] == "path.application_id", r.text
     assert head_seq(c, shared.node) == before
+    # The error names the endorsement id the caller sent, never an internal aggregate UUID.
+    for r in (c.post("/v1/endorsements/ak-00000000/lapse", headers=coordinator, json={}),
+              c.get("/v1/endorsements/AK-00000000", headers=coordinator)):
+        assert r.json()["message"] == "no endorsement AK-00000000", r.text
+    r = c.post(f"/v1/endorsements/{shared.provider_eid}/corrections", json={
+        "corrects_version": 1, "family_name": "Rivera", "reason": "spelling"},
+        headers={**coordinator, "If-Match": "9"})
+    assert r.status_code == 409, r.text
+    assert r.json()["message"] == f"endorsement {shared.provider_eid} is at version 1, not 9"
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.text)
 
 
 def test_idempotency_key_retry_replays_and_writes_once(shared: Shared) -> None:
@@ -611,21 +639,27 @@ def test_concurrent_retries_of_one_idempotency_key_write_once(shared: Shared) ->
     assert head_seq(c, shared.node) == before + 1
 
 
-def grant_level_two(shared: Shared, person_id: str, granted_on: dt.date) -> str:
-    """Start, complete, approve and grant a Level II application; the endorsement id."""
+def approved_level_two(shared: Shared, person_id: str, started_on: dt.date) -> str:
+    """Start, complete and approve a Level II application; the application id."""
     c, coordinator = shared.client, shared.node.auth("coordinator")
     r = c.post("/v1/applications", headers=coordinator,
-               json=applicant(person_id, started_on=(granted_on - dt.timedelta(days=90))
-                              .isoformat()))
-    app_id = r.json()["application_id"]
+               json=applicant(person_id, started_on=started_on.isoformat()))
+    app_id = str(r.json()["application_id"])
     r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
               json=evidence_with())
     assert r.json()["unmet"] == [], r.text
     r = c.post(f"/v1/applications/{app_id}/reviews", headers=shared.node.auth("reviewer"),
                json={"decision": "approve"})
     assert r.status_code == 200, r.text
-    r = c.post(f"/v1/applications/{app_id}/grant", headers=coordinator,
-               json={"granted_on": granted_on.isoformat()})
+    return app_id
+
+
+def grant_level_two(shared: Shared, person_id: str, granted_on: dt.date) -> str:
+    """Start, complete, approve and grant a Level II application; the endorsement id."""
+    app_id = approved_level_two(shared, person_id, granted_on - dt.timedelta(days=90))
+    r = shared.client.post(f"/v1/applications/{app_id}/grant",
+                           headers=shared.node.auth("coordinator"),
+                           json={"granted_on": granted_on.isoformat()})
     assert r.status_code == 201, r.text
     return str(r.json()["endorsement_id"])
 
@@ -648,3 +682,110 @@ def test_no_status_before_the_grant_even_after_a_backdated_command(shared: Share
     assert r.status_code < 500, r.text
     answer = status_on(shared.client, eid, "Doe", before_grant)
     assert answer.status_code == 404, answer.text
+
+
+# -- one person, one standing; possible duplicates; a provider's degree on record -------------
+
+
+def test_a_suspended_person_gets_no_fresh_endorsement_by_reapplying(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    person = "AK-P-0700"
+    eid = grant_level_two(shared, person, D(today().year - 1, 6, 1))
+    r = c.post(f"/v1/endorsements/{eid}/suspension", headers=shared.node.auth("committee"),
+               json={"reason": "complaint under review"})
+    assert r.status_code == 200 and r.json()["status"] == "suspended", r.text
+
+    # The same person reapplies; the application is complete and approved, but not granted.
+    app_id = approved_level_two(shared, person, today() - dt.timedelta(days=10))
+    before = head_seq(c, shared.node)
+    r = c.post(f"/v1/applications/{app_id}/grant", headers=coordinator, json={})
+    assert r.status_code == 409, r.text
+    assert (r.json()["rule"], r.json()["field"]) == ("standing.suspended", "person_id")
+    assert f"{eid} (Level II, AK) is suspended" in r.json()["message"]
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id=person,
+                         level="IFS", legacy_reference="paper-0700"))
+    assert (r.status_code, r.json()["rule"]) == (409, "standing.suspended"), r.text
+    assert head_seq(c, shared.node) == before
+    roster = c.get("/v1/roster", headers=coordinator).json()
+    assert [row["endorsement_id"] for row in roster if row["person_id"] == person] == [eid]
+
+
+def test_a_higher_level_replaces_the_lower_one(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    person = "AK-P-0710"
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id=person,
+                         level="IFA", legacy_reference="paper-0710"))
+    assert r.status_code == 201, r.text
+    lower = r.json()["endorsement_id"]
+    higher = grant_level_two(shared, person, today() - dt.timedelta(days=1))
+    r = c.get(f"/v1/endorsements/{lower}", headers=coordinator)
+    assert r.json()["status"] == "relinquished", r.text
+    assert c.get("/v1/verify", params={"endorsement_id": lower, "last_name": "Rivera"}
+                 ).json()["status"] == "relinquished"
+    roster = c.get("/v1/roster", headers=coordinator, params={"status": "active"}).json()
+    assert [row["endorsement_id"] for row in roster if row["person_id"] == person] == [higher]
+
+
+def test_the_same_applicant_under_two_person_ids_is_flagged(shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    first = c.post("/v1/applications", headers=coordinator,
+                   json=dict(applicant("AK-P-0800"), family_name="Þórsdóttir",
+                             given_name="Harper", birth_date="1991-07-14"))
+    assert first.status_code == 201 and first.json()["possible_duplicates"] == [], first.text
+    second = c.post("/v1/applications", headers=coordinator,
+                    json=dict(applicant("AK-P-0801"), family_name="þórsdóttir",
+                              given_name="HARPER", birth_date="1991-07-14"))
+    assert second.status_code == 201, second.text
+    assert second.json()["possible_duplicates"] == [{
+        "person_id": "AK-P-0800", "association": "AK", "endorsement_id": None,
+        "application_id": first.json()["application_id"], "match": "name_and_birth_date"}]
+    namesake = c.post("/v1/applications", headers=coordinator,
+                      json=dict(applicant("AK-P-0802"), family_name="Thorsdottir",
+                                given_name="Harper", birth_date="1991-07-14"))
+    assert namesake.json()["possible_duplicates"] == []  # folding keeps letters apart
+    r = c.get(f"/v1/applications/{first.json()['application_id']}", headers=coordinator)
+    assert [d["person_id"] for d in r.json()["possible_duplicates"]] == ["AK-P-0801"]
+
+    listed = c.get("/v1/possible-duplicates", headers=coordinator)
+    assert listed.status_code == 200, listed.text
+    flagged = {row["person_id"]: row for row in listed.json()}
+    assert {"AK-P-0800", "AK-P-0801"} <= set(flagged)
+    assert "AK-P-0802" not in flagged
+    assert c.get("/v1/possible-duplicates", headers=shared.node.auth("reviewer")
+                 ).status_code == 403
+    # Nothing was merged, and the date of birth never reached the ledger.
+    assert second.json()["person_id"] == "AK-P-0801"
+    wires = [base64.b64decode(e["wire"]) for e in all_entries(c, shared.node)]
+    assert not any(b"1991-07-14" in w for w in wires)
+
+
+def test_a_level_two_providers_masters_degree_comes_from_the_providers_record(
+        shared: Shared) -> None:
+    c, coordinator = shared.client, shared.node.auth("coordinator")
+    r = c.post("/v1/endorsements/imports", headers=coordinator,
+               json=dict(provider_import(D(today().year, 12, 31)), person_id="AK-P-0900",
+                         level="IFS", legacy_reference="paper-0900"))
+    assert r.status_code == 201, r.text
+    provider = r.json()["endorsement_id"]
+    evidence = level_two_evidence(D(today().year, 12, 31))
+    evidence["rsc"] = [dict(evidence["rsc"][0], provider_id="AK-P-0900")]
+    evidence["ratings"][1] = dict(evidence["ratings"][1], rater_id="AK-P-0900",
+                                  rater_degree="master")  # the applicant's claim
+    r = c.post("/v1/applications", headers=coordinator, json=applicant("AK-P-0901"))
+    app_id = r.json()["application_id"]
+    r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
+              json={"evidence": evidence})
+    assert codes(r.json()["unmet"]) == {"rsc.provider", "rsc.hours"}, r.text
+
+    # The provider's own association records the Master's degree from her transcript.
+    r = c.post(f"/v1/endorsements/{provider}/degree-attestations", headers=coordinator,
+               json={"masters_prepared": True, "effective_on": "2012-05-01"})
+    assert r.status_code == 200, r.text
+    r = c.put(f"/v1/applications/{app_id}/evidence", headers=coordinator,
+              json={"evidence": evidence})
+    assert r.json()["unmet"] == [], r.text
+    r = c.post(f"/v1/endorsements/{shared.provider_eid}/degree-attestations",
+               headers=coordinator, json={"masters_prepared": True})
+    assert (r.status_code, r.json()["rule"]) == (422, "degree.level_ii_only"), r.text

@@ -10,6 +10,7 @@ import pytest
 
 from domain.errors import InvalidTransition
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
+from domain.levels import Level
 from federation_api.clock import now, today
 from projections.standing import Standing
 from tests.federation.alliance import (
@@ -72,6 +73,56 @@ def test_transfer_keeps_one_current_home_everywhere(tmp_path: Path) -> None:
                                             valid_through=dt.date(year + 1, 12, 31)),)),
                 renewed_on=today(), now=now())
             assert renewed.valid_through.year == year + 1
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_committee_action_follows_the_person_across_the_alliance(tmp_path: Path) -> None:
+    """MI suspends; over NATS, AK learns it and refuses a new endorsement for the person,
+    naming MI's endorsement; once MI lifts the suspension, AK may only recognise it."""
+    async def scenario() -> None:
+        server = start_single_server(tmp_path / "nats")
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
+        try:
+            await alliance.start_all(server.url)
+            ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
+            (held,) = await asyncio.to_thread(import_professionals, mi, 1, prefix="S")
+            person = mi.projector.endorsement(held).person_id
+            await asyncio.to_thread(mi.service.suspend, held, effective_on=today(),
+                                    reason="complaint", now=now())
+            await wait_until(lambda: ak.projector.status_as_of(held, today()) is not None
+                             and ak.projector.status_as_of(held, today()).standing
+                             is Standing.SUSPENDED, what="AK replica of the suspension")
+
+            def reimport() -> None:
+                ak.service.record_existing(
+                    endorsement_id="AK-AGAIN001", person_id=person, family_name="Family0",
+                    given_name="Given", level=Level.IMHS, designation=None,
+                    granted_on=dt.date(2020, 1, 1), valid_through=dt.date(2030, 12, 31),
+                    legacy_reference="paper", now=now())
+
+            before = heads(ak)
+            with pytest.raises(InvalidTransition) as raised:
+                await asyncio.to_thread(reimport)
+            assert raised.value.rule == "standing.suspended"
+            assert f"{held} (Level III, MI) is suspended" in raised.value.message
+            assert heads(ak) == before
+
+            await asyncio.to_thread(
+                mi.service.reinstate, held, reinstated_on=today(), reason="cleared",
+                evidence=RenewalEvidence(), by_committee=True, now=now())
+            await wait_until(lambda: ak.projector.status_as_of(held, today()).standing
+                             is Standing.CURRENT, what="AK replica of the reinstatement")
+            with pytest.raises(InvalidTransition) as raised:
+                await asyncio.to_thread(reimport)
+            assert raised.value.rule == "standing.held_elsewhere"
+            moved = await asyncio.to_thread(
+                ak.service.recognize, held, endorsement_id="AK-MOVED001",
+                recognized_on=today(), now=now(), replica=ak.replica)
+            assert moved.person_id == person
         finally:
             await alliance.shutdown()
             server.stop()

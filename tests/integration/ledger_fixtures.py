@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,10 @@ from ledger.writer import LedgerWriter
 from tests.pg import postgres_schema_url
 
 KEYS_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# The policy these ledgers renew by: 31 December, 60 days' grace, and (unlike the default,
+# which gives a first cycle of at least a year) a first cycle ending on the first 31 December
+# after the grant, so that tests can count cycles by calendar year.
+CALENDAR_YEAR_POLICY = AssociationPolicy(first_cycle_min_months=0)
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -108,7 +112,7 @@ class AssociationLedger:
     writer: LedgerWriter
     store: LedgerStore
     signer: Signer
-    policy: AssociationPolicy = field(default_factory=AssociationPolicy)
+    policy: AssociationPolicy = CALENDAR_YEAR_POLICY
 
     def save(self, *aggregates: Any) -> int:
         """Commit the aggregates' new events and seal them into the ledger."""
@@ -146,7 +150,7 @@ def open_ledger(events_dir: Path, ledger_db: Database, association: str,
                           mapper=events.mapper, store=store, signer=signer,
                           commitments=CommitmentKey(bytes(32)))
     return AssociationLedger(association=association, events=events, writer=writer,
-                             store=store, signer=signer, policy=policy or AssociationPolicy())
+                             store=store, signer=signer, policy=policy or CALENDAR_YEAR_POLICY)
 
 
 def replicate(source: AssociationLedger, target: LedgerStore) -> int:
@@ -166,13 +170,14 @@ def replicate(source: AssociationLedger, target: LedgerStore) -> int:
 
 def grant(ledger: AssociationLedger, endorsement_id: str, person_id: str, granted_on: dt.date,
           *, level: Level = Level.IFA, designation: Designation | None = None,
-          family_name: str = "Doe", given_name: str = "Jane") -> Endorsement:
+          family_name: str = "Doe", given_name: str = "Jane",
+          masters_prepared: bool = False) -> Endorsement:
     """Grant an endorsement and seal it."""
     endorsement = Endorsement.grant(
         endorsement_id=endorsement_id, association=ledger.association, person_id=person_id,
         family_name=family_name, given_name=given_name, level=level, designation=designation,
         granted_on=granted_on, application_id=f"app-{endorsement_id}", policy=ledger.policy,
-        now=at(granted_on))
+        now=at(granted_on), masters_prepared=masters_prepared)
     ledger.save(endorsement)
     return endorsement
 

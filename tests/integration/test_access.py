@@ -79,7 +79,9 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
                                                                    frozenset({COORDINATOR})),
     ("POST", "/v1/applications/{application_id}/reviews"): (BEARER, frozenset({REVIEWER})),
     ("POST", "/v1/applications/{application_id}/withdrawal"): (BEARER, frozenset({COORDINATOR})),
-    ("POST", "/v1/applications/{application_id}/grant"): (BEARER, frozenset({COORDINATOR})),
+    ("POST", "/v1/applications/{application_id}/grant"): (BEARER,
+                                                           frozenset({COORDINATOR, COMMITTEE})),
+    ("GET", "/v1/possible-duplicates"): (BEARER, frozenset({COORDINATOR})),
     # Endorsements.
     ("POST", "/v1/endorsements/imports"): (BEARER, frozenset({COORDINATOR})),
     ("POST", "/v1/endorsements/recognitions"): (BEARER, frozenset({COORDINATOR})),
@@ -95,6 +97,8 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
                                                                    frozenset({COORDINATOR})),
     ("POST", "/v1/endorsements/{endorsement_id}/corrections"): (BEARER,
                                                                 frozenset({COORDINATOR})),
+    ("POST", "/v1/endorsements/{endorsement_id}/degree-attestations"): (
+        BEARER, frozenset({COORDINATOR})),
     # Rosters.
     ("GET", "/v1/roster"): (BEARER, ROSTER),
     ("GET", "/v1/renewals"): (BEARER, frozenset({COORDINATOR})),

@@ -383,8 +383,9 @@ def test_private_evidence_never_reaches_the_ledger(open_node: Any) -> None:
                 body.aggregate_id, body.aggregate_version, private)
         else:
             assert body.commitment == b""
-    commitments = [decode_body(decode_signed(w).body).commitment for w in wires]
-    evidence_commitments = [c for c in commitments if c]
+    evidence_commitments = [decode_body(decode_signed(w).body).commitment
+                            for w, event in zip(wires, events, strict=True)
+                            if isinstance(event, Application.EvidenceSubmitted)]
     # The same evidence submitted twice commits differently (salted per event).
     assert len(evidence_commitments) == len(set(evidence_commitments)) == 2
 

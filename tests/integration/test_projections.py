@@ -21,15 +21,20 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain.application import Application, ApplicationState
-from domain.endorsement import Endorsement
-from domain.errors import DomainError
-from domain.levels import EndorsementStatus, Level, ReviewDecision
+from domain.duplicates import DuplicateMatch, PossibleDuplicate
+from domain.endorsement import Endorsement, endorsement_uuid
+from domain.errors import DomainError, InvalidCommand, InvalidTransition
+from domain.evidence import ApplicationEvidence, Degree, Rating, RenewalEvidence, RscHours
+from domain.levels import DegreeKind, EndorsementStatus, Level, RaterRole, ReviewDecision
 from domain.lookup import HeldEndorsement
-from domain.policy import AssociationPolicy, RenewalCycle
-from ledger.codec import EntryBody, encode
+from domain.policy import AssociationPolicy, RenewalCycle, RevocationReapply
+from domain.requirements import evaluate_application
+from federation_api.replica_view import ProjectedReplica
+from ledger.codec import EntryBody, decode_body, decode_payload, decode_signed, encode
 from ledger.database import Database
 from ledger.entries import seal
-from ledger.errors import MalformedEntry
+from ledger.errors import ConcurrencyConflict, MalformedEntry, NotFound
+from ledger.service import AssociationService
 from projections.errors import ForeignAggregate, ProjectionGap
 from projections.projector import Projector
 from projections.standing import Standing
@@ -426,7 +431,7 @@ def test_peer_ledgers_project_side_by_side(dbs: Databases, tmp_path: Path) -> No
 
 _KINDS = ("grant", "renew", "lapse", "reinstate", "suspend", "revoke", "relinquish",
           "correct_name", "correct_valid_through", "start", "submit", "return", "deny",
-          "approve", "withdraw", "project")
+          "approve", "withdraw", "project", "attest_degree")
 # (command, which aggregate / parameter, days to advance the calendar first)
 _commands = st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(0, 7),
                                st.sampled_from((0, 1, 30, 120, 400))), min_size=5, max_size=40)
@@ -462,7 +467,8 @@ class _Scenario:
             n = len(self.endorsements)
             level = (Level.IFA, Level.IFS, Level.IMHS)[pick % 3]
             self.endorsements.append(grant(self.ledger, f"AK-{n:04d}", f"p{pick % 3}", day,
-                                           level=level))
+                                           level=level, masters_prepared=(
+                                               level is Level.IFS and pick % 2 == 0)))
             return
         if kind == "start":
             self.applications.append(start_application(self.ledger, f"p{pick % 3}", day))
@@ -497,6 +503,9 @@ class _Scenario:
             e.relinquish(effective_on=day, reason="retired", now=now)
         elif kind == "correct_name":
             e.correct(corrects_version=1, family_name=f"Name{pick}", reason="typo", now=now)
+        elif kind == "attest_degree":
+            e.attest_degree(masters_prepared=pick % 3 != 0, effective_on=day, attested_by="c",
+                            now=now)
         else:
             e.correct(corrects_version=e.version,
                       valid_through=e.valid_through + dt.timedelta(days=pick * 20 - 70),
@@ -561,3 +570,306 @@ def test_rebuild_and_incremental_catch_up_give_one_digest(
         ledger.close()
         incremental_db.close()
         rebuilt_db.close()
+
+
+# -- one person, one standing (DESIGN invariant 9), through the real projection ---------------
+
+DAY = D(2024, 10, 1)
+
+
+def _service(ledger: AssociationLedger, projector: Projector,
+             policy: AssociationPolicy | None = None) -> AssociationService:
+    """The association's command service over its real ledger; lookups are answered by a
+    projection of its ledger store, which also holds the replicas of its peers."""
+    return AssociationService(association=ledger.association, events=ledger.events,  # type: ignore[arg-type]
+                              writer=ledger.writer, lookup=projector,
+                              policy=policy or ledger.policy,
+                              on_committed=lambda: projector.catch_up(ledger.store))
+
+
+IMPORTED_ON = D(2020, 1, 6)
+HOURS_ENDED = D(2020, 12, 31)
+
+
+def _import(service: AssociationService, endorsement_id: str, person_id: str, level: Level,
+            *, granted_on: dt.date = IMPORTED_ON, day: dt.date = DAY,
+            masters_prepared: bool = False) -> Endorsement:
+    return service.record_existing(
+        endorsement_id=endorsement_id, person_id=person_id, family_name="Nunez",
+        given_name="Maria", level=level, designation=None, granted_on=granted_on,
+        valid_through=D(2099, 12, 31), legacy_reference=f"paper-{endorsement_id}", now=at(day),
+        masters_prepared=masters_prepared)
+
+
+def _approved_application(ledger: AssociationLedger, projector: Projector, person_id: str,
+                          day: dt.date) -> Application:
+    """An approved Level I application (its endorsed rater imported here once)."""
+    if projector.endorsement("AK-RATER003") is None:
+        rater = Endorsement.record_existing(
+            endorsement_id="AK-RATER003", association=ledger.association, person_id="rater-3",
+            family_name="Endorsed", given_name="Erin", level=Level.IMHS, designation=None,
+            granted_on=D(2010, 1, 1), valid_through=D(2099, 12, 31), legacy_reference="r-3",
+            now=at(D(2010, 1, 1)))
+        ledger.save(rater)
+        projector.catch_up(ledger.store)
+    application = start_application(ledger, person_id, day)
+    submit(ledger, application, level_one_evidence(day), day, lookup=projector)
+    application.review(ReviewDecision.APPROVE, reviewer="r", reason="", decided_on=day,
+                       now=at(day))
+    ledger.save(application)
+    projector.catch_up(ledger.store)
+    return application
+
+
+@pytest.fixture
+def alliance(dbs: Databases, tmp_path: Path) -> Iterator[tuple[AssociationLedger, ...]]:
+    """AK (whose store also holds its replicas of MI and WA), MI and WA."""
+    ledgers = tuple(open_ledger(tmp_path / "events", dbs.new(), a) for a in ("AK", "MI", "WA"))
+    yield ledgers
+    for ledger in ledgers:
+        ledger.close()
+
+
+def test_a_suspended_person_gets_no_new_endorsement_anywhere(
+        alliance: tuple[AssociationLedger, ...], dbs: Databases) -> None:
+    ak, mi, wa = alliance
+    suspended = grant(mi, "MI-KBJE7FMY", "p-moved", D(2024, 2, 1), level=Level.IFS)
+    suspended.suspend(effective_on=D(2024, 9, 1), reason="complaint", now=at(D(2024, 9, 1)))
+    mi.save(suspended)
+    grant(wa, "WA-CURRENT1", "p-moved", D(2024, 3, 1), level=Level.IFS)
+    replicate(mi, ak.store)
+    replicate(wa, ak.store)
+    projector = Projector(dbs.new())
+    projector.catch_up(ak.store)
+    service = _service(ak, projector)
+    application = _approved_application(ak, projector, "p-moved", DAY)
+    head = ak.store.head("AK")
+
+    attempts = {
+        "grant": lambda: service.grant(application.id, endorsement_id="AK-FNBY8P0J",
+                                       granted_on=DAY, now=at(DAY)),
+        "import": lambda: _import(service, "AK-IMPORT01", "p-moved", Level.IFS),
+        "recognition": lambda: service.recognize(
+            "WA-CURRENT1", endorsement_id="AK-RECOG001", recognized_on=DAY, now=at(DAY),
+            replica=ProjectedReplica(projector, ak.store)),
+    }
+    for what, attempt in attempts.items():
+        with pytest.raises(InvalidTransition) as raised:
+            attempt()
+        assert raised.value.rule == "standing.suspended", what
+        assert "MI-KBJE7FMY (Level II, MI) is suspended" in raised.value.message, what
+    assert ak.store.head("AK") == head  # nothing written
+    assert projector.endorsement("AK-FNBY8P0J") is None
+
+    # Once MI's committee lifts the suspension, the person still holds MI's and WA's
+    # endorsements: a third is refused, naming one of them.
+    suspended.reinstate(reinstated_on=D(2024, 9, 20), reason="cleared",
+                        evidence=renewal_evidence(D(2024, 2, 1), D(2024, 12, 31)),
+                        by_committee=True, policy=mi.policy, now=at(D(2024, 9, 20)))
+    mi.save(suspended)
+    replicate(mi, ak.store)
+    projector.catch_up(ak.store)
+    with pytest.raises(InvalidTransition) as raised:
+        attempts["grant"]()
+    assert raised.value.rule == "standing.held_elsewhere"
+    assert "MI-KBJE7FMY" in raised.value.message
+    assert ak.store.head("AK") == head
+
+
+@pytest.mark.parametrize(("policy", "years_later", "committee", "allowed"), [
+    pytest.param(AssociationPolicy(reapply_after_revocation=RevocationReapply.NEVER), 20,
+                 True, False, id="never"),
+    pytest.param(AssociationPolicy(reapply_after_revocation=RevocationReapply.AFTER_YEARS,
+                                   reapply_after_years=5), 4, False, False, id="4-of-5-years"),
+    pytest.param(AssociationPolicy(reapply_after_revocation=RevocationReapply.AFTER_YEARS,
+                                   reapply_after_years=5), 5, False, True, id="5-of-5-years"),
+    pytest.param(AssociationPolicy(), 1, False, False, id="default-coordinator"),
+    pytest.param(AssociationPolicy(), 1, True, True, id="default-committee"),
+])
+def test_a_revoked_person_is_endorsed_again_only_as_the_policy_allows(
+        alliance: tuple[AssociationLedger, ...], dbs: Databases, policy: AssociationPolicy,
+        years_later: int, committee: bool, allowed: bool) -> None:
+    ak, mi, _ = alliance
+    revoked = grant(mi, "MI-REVOKED1", "p-revoked", D(2010, 2, 1), level=Level.IFS)
+    revoked.revoke(effective_on=D(2010, 6, 1), reason="ethics", now=at(D(2010, 6, 1)))
+    mi.save(revoked)
+    replicate(mi, ak.store)
+    projector = Projector(dbs.new())
+    projector.catch_up(ak.store)
+    service = _service(ak, projector, policy)
+    day = D(2010 + years_later, 6, 1)
+    application = _approved_application(ak, projector, "p-revoked", day)
+
+    def by_grant() -> Endorsement:
+        return service.grant(application.id, endorsement_id="AK-AGAIN001", granted_on=day,
+                             now=at(day), by_committee=committee)
+
+    if allowed:
+        assert by_grant().status is EndorsementStatus.ACTIVE
+        return
+    with pytest.raises(InvalidTransition) as raised:
+        by_grant()
+    assert raised.value.rule == "standing.revoked"
+    assert "MI-REVOKED1 (Level II, MI) was revoked (effective 2010-06-01)" in (
+        raised.value.message)
+    # An import never bypasses it, whatever the policy.
+    with pytest.raises(InvalidTransition) as raised:
+        _import(service, "AK-IMPORT02", "p-revoked", Level.IFS, granted_on=day, day=day)
+    assert raised.value.rule == "standing.revoked"
+
+
+def test_a_higher_level_replaces_the_lower_one_and_nothing_else_is_held_twice(
+        alliance: tuple[AssociationLedger, ...], dbs: Databases) -> None:
+    ak, mi, _ = alliance
+    grant(mi, "MI-HELD0001", "p-mi", D(2024, 2, 1), level=Level.IFS)
+    replicate(mi, ak.store)
+    projector = Projector(dbs.new())
+    projector.catch_up(ak.store)
+    service = _service(ak, projector)
+
+    lower = _import(service, "AK-LOWER001", "p-1", Level.IFS)
+    higher = _import(service, "AK-HIGHER01", "p-1", Level.IMHS, day=DAY + dt.timedelta(days=1))
+    old = service.endorsement("AK-LOWER001")
+    assert old.status is EndorsementStatus.RELINQUISHED and lower.version == 1
+    answer = projector.status_as_of("AK-LOWER001", DAY + dt.timedelta(days=1))
+    assert answer is not None and answer.standing is Standing.RELINQUISHED
+    assert [h.endorsement_id for h in projector.held_on("p-1", DAY + dt.timedelta(days=2))
+            ] == [higher.endorsement_id]
+    entries = [decode_payload(decode_body(decode_signed(w).body)) for w in _wires(ak)]
+    assert entries[-1]["reason"] == "replaced by Level III endorsement AK-HIGHER01"
+
+    for endorsement_id, person, level, rule in (
+            ("AK-SAME0001", "p-1", Level.IMHS, "standing.held"),
+            ("AK-LOWER002", "p-1", Level.IFS, "standing.held"),
+            ("AK-ELSEWH01", "p-mi", Level.IMHS, "standing.held_elsewhere")):
+        head = ak.store.head("AK")
+        with pytest.raises(InvalidTransition) as raised:
+            _import(service, endorsement_id, person, level, day=DAY + dt.timedelta(days=3))
+        assert raised.value.rule == rule
+        assert ak.store.head("AK") == head
+
+
+def test_possible_duplicates_are_flagged_never_merged(
+        alliance: tuple[AssociationLedger, ...], dbs: Databases) -> None:
+    ak, mi, _ = alliance
+    grant(mi, "MI-NAMESAKE", "p-mi", D(2024, 2, 1), level=Level.IFS, family_name="Núñez",
+          given_name="María")
+    replicate(mi, ak.store)
+    projector = Projector(dbs.new())
+    projector.catch_up(ak.store)
+    service = _service(ak, projector)
+
+    def start(person: str, family: str, given: str, born: dt.date | None) -> Application:
+        return service.start_application(
+            application_id=uuid.uuid4(), person_id=person, family_name=family,
+            given_name=given, level=Level.IFA, designation=None, started_on=DAY,
+            now=at(DAY), birth_date=born)
+
+    first = start("p-a", "Núñez", "María", D(1990, 4, 2))
+    again = start("p-b", "NUNEZ", "maria", D(1990, 4, 2))
+    namesake = start("p-c", "Nunez", "Maria", D(1985, 1, 1))
+    undated = start("p-d", "Nunez", "Maria", None)
+    stranger = start("p-e", "Roe", "Rita", D(1990, 4, 2))
+    flags = dict(zip(("first", "again", "namesake", "undated", "stranger"),
+                     service.possible_duplicates(first, again, namesake, undated, stranger),
+                     strict=True))
+
+    def seen(found: tuple[PossibleDuplicate, ...]) -> list[tuple[str, str]]:
+        return [(d.person_id, d.match.value) for d in found]
+
+    assert seen(flags["again"]) == [("p-a", "name_and_birth_date"), ("p-d", "name"),
+                                    ("p-mi", "name")]
+    assert flags["again"][0].application_id == str(first.id)
+    assert seen(flags["namesake"]) == [("p-d", "name"), ("p-mi", "name")]
+    assert seen(flags["undated"]) == [("p-a", "name"), ("p-b", "name"), ("p-c", "name"),
+                                      ("p-mi", "name")]
+    assert flags["stranger"] == ()
+    assert flags["first"][0] == PossibleDuplicate(
+        person_id="p-b", association="AK", endorsement_id=None,
+        application_id=str(again.id), match=DuplicateMatch.NAME_AND_BIRTH_DATE)
+    # Flagged, not merged: every application keeps its own person id.
+    assert sorted(a.person_id for a in projector.pipeline("AK")) == [
+        "p-a", "p-b", "p-c", "p-d", "p-e"]
+    # The date of birth stays in the private store: not one entry carries it.
+    assert not any(b"1990-04-02" in w or b"\xa91990-04-02" in w for w in _wires(ak))
+
+
+def test_a_providers_masters_degree_comes_from_the_providers_own_record(
+        alliance: tuple[AssociationLedger, ...], dbs: Databases) -> None:
+    ak, mi, _ = alliance
+    projector = Projector(dbs.new())
+    service = _service(ak, projector)
+    granted = grant(ak, "AK-MASTERS1", "prov-granted", D(2020, 1, 5), level=Level.IFS,
+                    masters_prepared=True)
+    _import(service, "AK-MASTERS2", "prov-imported", Level.IFS, granted_on=D(2015, 3, 1),
+            masters_prepared=True)
+    _import(service, "AK-BACHEL01", "prov-bachelor", Level.IFS, granted_on=D(2015, 3, 1))
+    _import(service, "AK-LATERMA1", "prov-later", Level.IFS, granted_on=D(2015, 3, 1))
+    service.attest_degree("AK-LATERMA1", masters_prepared=True, effective_on=D(2021, 6, 1),
+                          attested_by="Jo Coordinator", now=at(DAY))
+    projector.catch_up(ak.store)
+
+    def since(person: str, on: dt.date = HOURS_ENDED) -> dt.date | None:
+        (held,) = projector.held_on(person, on)
+        return held.masters_prepared_since
+
+    assert since("prov-granted") == granted.granted_on
+    assert since("prov-imported") == D(2015, 3, 1)
+    assert since("prov-bachelor") is None
+    assert since("prov-later") == D(2021, 6, 1)
+
+    def provider_refused(provider: str) -> bool:
+        evidence = ApplicationEvidence(
+            degrees=(Degree(kind=DegreeKind.BACHELOR, field_of_study="ECE",
+                            awarded_on=D(2014, 5, 1), transcript_received=True),),
+            rsc=(RscHours(provider_id=provider, hours=24, started_on=D(2020, 1, 1),
+                          ended_on=D(2020, 12, 31), post_bachelor=True),),
+            ratings=(Rating(rater_id=provider, rater_name="Provider", role=RaterRole.RSC_PROVIDER,
+                            rated_on=D(2021, 2, 1), rater_degree=DegreeKind.MASTER),))
+        unmet = evaluate_application(Level.IFS, None, evidence, projector)
+        return any(u.code == "rsc.provider" for u in unmet)
+
+    assert not provider_refused("prov-granted")
+    assert not provider_refused("prov-imported")
+    assert provider_refused("prov-bachelor")  # the applicant's rater_degree proves nothing
+    assert provider_refused("prov-later")  # the Master's is on record only after the hours
+
+    # A mistaken attestation is withdrawn by another; the record follows the last one.
+    service.attest_degree("AK-MASTERS2", masters_prepared=False, effective_on=DAY,
+                          attested_by="Jo Coordinator", now=at(DAY))
+    assert since("prov-imported") is None
+    with pytest.raises(InvalidCommand) as raised:
+        _import(service, "AK-IMHS0001", "prov-iii", Level.IMHS, masters_prepared=True)
+    assert raised.value.rule == "degree.level_ii_only"
+
+    # Reciprocity carries the origin's record to the new home.
+    replicate(ak, mi.store)
+    mi_projector = Projector(dbs.new())
+    mi_projector.catch_up(mi.store)
+    moved = _service(mi, mi_projector).recognize(
+        "AK-LATERMA1", endorsement_id="MI-MOVED001", recognized_on=DAY, now=at(DAY),
+        replica=ProjectedReplica(mi_projector, mi.store))
+    assert moved.masters_prepared_since == D(2021, 6, 1)
+    (held,) = mi_projector.held_on("prov-later", DAY)
+    assert (held.endorsement_id, held.masters_prepared_since) == ("MI-MOVED001", D(2021, 6, 1))
+
+    rebuilt = Projector(dbs.new())
+    rebuilt.rebuild(ak.store)
+    assert rebuilt.digest() == projector.digest()
+
+
+def test_errors_name_the_endorsement_id_the_caller_sent(ak: AssociationLedger,
+                                                        dbs: Databases) -> None:
+    projector = Projector(dbs.new())
+    service = _service(ak, projector)
+    with pytest.raises(NotFound) as missing:
+        service.renew("AK-NOPE0001", RenewalEvidence(), renewed_on=DAY, now=at(DAY))
+    assert str(missing.value) == "no endorsement AK-NOPE0001"
+    _import(service, "AK-HERE0001", "p-here", Level.IFS)
+    with pytest.raises(ConcurrencyConflict) as stale:
+        service.suspend("AK-HERE0001", effective_on=DAY, reason="complaint", now=at(DAY),
+                        expected_version=7)
+    assert str(stale.value) == "endorsement AK-HERE0001 is at version 1, not 7"
+    for error in (missing.value, stale.value):
+        assert str(endorsement_uuid("AK-NOPE0001")) not in str(error)
+        assert str(endorsement_uuid("AK-HERE0001")) not in str(error)

@@ -244,7 +244,8 @@ def test_real_application_events_keep_evidence_out_of_the_public_payload() -> No
     assert type(submitted) is Application.EvidenceSubmitted
 
     public, private = public_and_private(started)
-    assert private is None
+    assert private is not None  # the applicant's date of birth (optional) is private
+    assert set(msgspec.msgpack.decode(private)) == {"birth_date"}
     assert msgspec.msgpack.decode(public)["family_name"] == "Doe"
 
     public, private = public_and_private(submitted)

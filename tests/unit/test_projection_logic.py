@@ -43,7 +43,9 @@ from projections.transitions import (
 )
 
 D = dt.date
-POLICY = AssociationPolicy()  # renewals due 31 Dec, 60 days' grace
+# Renewals due 31 Dec, 60 days' grace; the first cycle ends on the first 31 Dec after the grant
+# (no minimum length), so these tables count cycles by calendar year.
+POLICY = AssociationPolicy(first_cycle_min_months=0)
 ACTIVE, LAPSED, SUSPENDED = (EndorsementStatus.ACTIVE, EndorsementStatus.LAPSED,
                              EndorsementStatus.SUSPENDED)
 
@@ -392,3 +394,50 @@ def test_application_entries_the_domain_cannot_write_fail_loudly(
     if current:
         with pytest.raises(DuplicateAggregate):
             apply_application(row, started)
+
+
+# -- fields added after entries were sealed ----------------------------------------------------
+
+
+def _masters_batch(entries: list[DecodedEntry]) -> ViewBatch:
+    batch = ViewBatch({}, {})
+    for entry in entries:
+        batch.apply(entry)
+    return batch
+
+
+def test_a_grant_sealed_before_the_optional_fields_existed_projects_the_same() -> None:
+    (entry,) = Ledger().entries(_granted())
+    assert {"first_cycle_start", "masters_prepared"} <= set(entry.payload)
+    old = msgspec.structs.replace(entry, payload={
+        k: v for k, v in entry.payload.items()
+        if k not in ("first_cycle_start", "masters_prepared")})
+    new_batch, old_batch = _masters_batch([entry]), _masters_batch([old])
+    assert old_batch.roster_rows() == new_batch.roster_rows()
+    assert old_batch.history == new_batch.history
+    assert old_batch.masters_rows() == new_batch.masters_rows() == ([], [])
+
+
+def test_the_masters_degree_record_follows_grant_and_attestations() -> None:
+    ledger = Ledger()
+    e = Endorsement.grant(endorsement_id="AK-MA1", association="AK", person_id="p9",
+                          family_name="Doe", given_name="Jane", level=Level.IFS,
+                          designation=None, granted_on=GRANTED_ON, application_id="a9",
+                          policy=POLICY, now=at(GRANTED_ON), masters_prepared=True)
+    entries = ledger.entries(e)
+    assert _masters_batch(entries).masters_rows() == ([("AK-MA1", "2024-03-01")], [])
+    e.attest_degree(masters_prepared=False, effective_on=D(2024, 4, 1), attested_by="c",
+                    now=at(D(2024, 4, 1)))
+    entries += ledger.entries(e)
+    assert _masters_batch(entries).masters_rows() == ([], ["AK-MA1"])
+    e.attest_degree(masters_prepared=True, effective_on=D(2024, 5, 1), attested_by="c",
+                    now=at(D(2024, 5, 1)))
+    entries += ledger.entries(e)
+    batch = _masters_batch(entries)
+    assert batch.masters_rows() == ([("AK-MA1", "2024-05-01")], [])
+    (row,) = batch.roster_rows()
+    assert row.last_seq == 3 and row.status is ACTIVE  # an attestation changes no status
+    bad = msgspec.structs.replace(entries[-1], payload={**entries[-1].payload,
+                                                        "masters_prepared": "yes"})
+    with pytest.raises(MalformedPayload):
+        _masters_batch([*entries[:-1], bad])

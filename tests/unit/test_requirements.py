@@ -33,9 +33,12 @@ class FakeLookup:
     """Endorsement intervals per person: the lookup port stands for other nodes' ledgers."""
 
     def __init__(
-        self, intervals: dict[str, list[tuple[Level, Designation | None, dt.date, dt.date]]]
+        self,
+        intervals: dict[str, list[tuple[Level, Designation | None, dt.date, dt.date]]],
+        masters_since: dict[str, dt.date] | None = None,
     ) -> None:
         self._intervals = intervals
+        self._masters = masters_since or {}  # the endorsing association's record of a Master's
 
     def held_on(self, person_id: str, on: dt.date) -> tuple[HeldEndorsement, ...]:
         return tuple(
@@ -46,6 +49,7 @@ class FakeLookup:
                 level=level,
                 designation=designation,
                 granted_on=start,
+                masters_prepared_since=self._masters.get(person_id),
             )
             for n, (level, designation, start, end) in enumerate(
                 self._intervals.get(person_id, [])
@@ -64,7 +68,12 @@ LOOKUP = FakeLookup(
         "p-late": [(Level.IMHS, None, D(2021, 6, 1), D(2030, 12, 31))],
         # Endorsed while giving the 2020 hours, lapsed since: still counts.
         "p-lapsed": [(Level.IMHS, None, D(2015, 1, 1), D(2020, 12, 31))],
-    }
+        # Level II holders whose association's record shows a Master's: since 2015, and
+        # only since mid-2021 (after the 2020 hours).
+        "p-ifs-ma": [(Level.IFS, None, D(2010, 1, 1), D(2030, 12, 31))],
+        "p-ifs-ma-late": [(Level.IFS, None, D(2010, 1, 1), D(2030, 12, 31))],
+    },
+    masters_since={"p-ifs-ma": D(2015, 6, 1), "p-ifs-ma-late": D(2021, 6, 1)},
 )
 
 # --- Building blocks ---------------------------------------------------------------------
@@ -563,37 +572,52 @@ def test_rater_checked_on_the_day_of_the_rating(rated_on: dt.date, expected: set
 
 
 @pytest.mark.parametrize(
-    ("degrees", "rater_degree", "expected"),
+    ("degrees", "provider", "rater_degree", "expected"),
     [
-        pytest.param((DegreeKind.BACHELOR,), DegreeKind.MASTER, set(), id="bachelor-applicant"),
-        pytest.param(
-            (DegreeKind.BACHELOR,),
-            DegreeKind.BACHELOR,
-            {"rsc.provider", "rsc.hours"},
-            id="bachelor-prepared-provider",
-        ),
-        pytest.param(
-            (DegreeKind.BACHELOR, DegreeKind.MASTER),
-            DegreeKind.DOCTORATE,
-            {"rsc.provider", "rsc.hours"},
-            id="master-applicant",
-        ),
+        pytest.param((DegreeKind.BACHELOR,), "p-ifs-ma", None, set(),
+                     id="bachelor-applicant-provider-on-record"),
+        pytest.param((DegreeKind.BACHELOR,), "p-ifs-ma", DegreeKind.BACHELOR, set(),
+                     id="applicant-claim-does-not-matter-either-way"),
+        # The defect: the applicant's own claim made a Bachelor's-prepared II count.
+        pytest.param((DegreeKind.BACHELOR,), "p-ifs", DegreeKind.MASTER,
+                     {"rsc.provider", "rsc.hours"}, id="applicant-claim-is-not-evidence"),
+        pytest.param((DegreeKind.BACHELOR,), "p-ifs-ma-late", DegreeKind.MASTER,
+                     {"rsc.provider", "rsc.hours"}, id="masters-recorded-after-the-hours"),
+        pytest.param((DegreeKind.BACHELOR, DegreeKind.MASTER), "p-ifs-ma", DegreeKind.MASTER,
+                     {"rsc.provider", "rsc.hours"}, id="master-applicant"),
     ],
 )
 def test_level_ii_provider_may_be_masters_prepared_ii_for_bachelor_applicant(
-    degrees: tuple[DegreeKind, ...], rater_degree: DegreeKind, expected: set[str]
+    degrees: tuple[DegreeKind, ...],
+    provider: str,
+    rater_degree: DegreeKind | None,
+    expected: set[str],
 ) -> None:
+    """Whether a Level II provider is Master's-prepared comes from the provider's own
+    endorsement record (the lookup), never from the applicant's rating list."""
     ev = msgspec.structs.replace(
         complete(Level.IFS, None),
         degrees=tuple(degree(k) for k in degrees),
-        rsc=(rsc("p-ifs", 24, D(2020, 1, 1), D(2020, 12, 31), post_bachelor=True),),
+        rsc=(rsc(provider, 24, D(2020, 1, 1), D(2020, 12, 31), post_bachelor=True),),
         ratings=(
             rating("r-sup", RaterRole.PROGRAM_SUPERVISOR),
-            rating("p-ifs", RaterRole.RSC_PROVIDER, rater_degree=rater_degree),
+            rating(provider, RaterRole.RSC_PROVIDER, rater_degree=rater_degree),
             rating("r-col", RaterRole.COLLEAGUE),
         ),
     )
     assert codes(Level.IFS, None, ev) == expected
+
+
+def test_a_level_ii_provider_refusal_says_what_the_record_lacks() -> None:
+    ev = msgspec.structs.replace(
+        complete(Level.IFS, None),
+        rsc=(rsc("p-ifs", 24, D(2020, 1, 1), D(2020, 12, 31), post_bachelor=True),),
+    )
+    unmet = evaluate_application(Level.IFS, None, ev, LOOKUP)
+    (provider,) = [u for u in unmet if u.code == "rsc.provider"]
+    assert "endorsing association's record of the provider shows a Master's degree" in (
+        provider.reason)
+    assert "Social Work" not in provider.reason  # nothing of the applicant's evidence
 
 
 def test_no_endorsements_known_fails_only_the_lookup_rules() -> None:
