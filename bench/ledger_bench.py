@@ -48,7 +48,11 @@ from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.endorsement import Endorsement
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
 from domain.policy import AssociationPolicy
-from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.node.endorsement_ids import new_endorsement_id
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import LedgerEntry, entry_hash
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import FOLLOWER, LedgerWriter
 from ledger.codec import (
     EntryBody,
     SignedEntry,
@@ -58,13 +62,9 @@ from ledger.codec import (
     public_and_private,
     schema_version,
 )
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, entry_hash
 from ledger.service import EventStore
 from ledger.signing import Signer
-from ledger.store import LedgerStore
-from ledger.writer import FOLLOWER, LedgerWriter
+from ledger.storage.database import Database, DatabaseUrl
 from projections.projector import Projector
 
 ASSOCIATION = "AK"

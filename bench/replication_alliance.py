@@ -21,13 +21,13 @@ from pathlib import Path
 
 from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.endorsement import Endorsement
-from federation_api import nats_config
-from federation_api.endorsement_ids import new_endorsement_id
-from federation_api.local_alliance import found_alliance
-from federation_api.nats_mirrors import ensure_mirrors
-from federation_api.nats_process import NatsServer, free_port
-from federation_api.node import Node
-from federation_api.replication import Replicator
+from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.node.local_alliance import found_alliance
+from federation_api.node.root import Node
+from federation_api.replication import nats_config
+from federation_api.replication.nats_mirrors import ensure_mirrors
+from federation_api.replication.nats_process import NatsServer, free_port
+from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
 from ledger.signing import Signer
 

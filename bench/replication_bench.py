@@ -69,14 +69,14 @@ from bench.replication_probes import (
     timed,
     wait_for,
 )
-from federation_api import nats_process
-from federation_api.node import Node
-from federation_api.observability import configure_logging
-from federation_api.replication import PUBLISHER
+from federation_api.node.root import Node
+from federation_api.replication import nats_process
+from federation_api.replication.replicator import PUBLISHER
+from federation_api.web.observability import configure_logging
+from ledger.chain.store import LedgerStore
 from ledger.codec import decode_body, decode_signed
-from ledger.database import Database, DatabaseUrl
-from ledger.replica import Ingestor
-from ledger.store import LedgerStore
+from ledger.ingest import Ingestor
+from ledger.storage.database import Database, DatabaseUrl
 
 # Goals from the issue.
 LAG_P99_GOAL_MS = 250.0

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from federation_api.rate_limits import RateLimitSettings
+from federation_api.web.rate_limits import RateLimitSettings
 
 ENV_PREFIX = "ALLIANCE_"
 

@@ -36,9 +36,9 @@ from domain.lookup import HeldEndorsement, NameMatch, PersonLookup
 from domain.policy import AssociationPolicy
 from domain.standing import NewEndorsement, replaced_by_new_endorsement
 from domain.unmet import Unmet
+from ledger.chain.writer import LedgerWriter
 from ledger.codec import EventMapper
 from ledger.errors import ConcurrencyConflict, NotFound
-from ledger.writer import LedgerWriter
 
 _A = TypeVar("_A", EndorsementApplication, Endorsement)
 

@@ -14,13 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ledger.database import Cursor, Database
-from ledger.store import LedgerStore
-from projections.entries import DecodedEntry, decode_entry
+from ledger.chain.store import LedgerStore
+from ledger.storage.database import Cursor, Database
+from projections.decoded_entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
 from projections.rows import HistoryRow
-from projections.schema import (
+from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,
     FAULT_COLUMNS,

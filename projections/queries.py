@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
-from ledger.database import Database
+from ledger.storage.database import Database
 from projections import digests
 from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer
-from projections.schema import (
+from projections.standing import Standing, recorded_on, standing_on
+from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,
     HISTORY_COLUMNS,
@@ -26,7 +27,6 @@ from projections.schema import (
     roster_row,
     select,
 )
-from projections.standing import Standing, recorded_on, standing_on
 from projections.transitions import OPEN_STATES
 from projections.values import iso, parse_date
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from federation_api.nats_process import free_port
+from federation_api.replication.nats_process import free_port
 
 ROLES = ("coordinator", "reviewer", "committee", "auditor")
 CLI_TIMEOUT = 60.0

@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import pytest
 
-from federation_api.local_alliance import found_alliance
+from federation_api.node.local_alliance import found_alliance
 from ledger.signing import Signer
 from tests.e2e.harness import NodeDir, ServerProcess, all_entries, head_seq, init_node, today
 from tests.federation.alliance import start_single_server

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.levels import Level
-from federation_api.local_alliance import found_alliance
-from federation_api.nats_process import NatsServer, free_port
-from federation_api.node import Node
-from federation_api.replication import Replicator
+from federation_api.node.local_alliance import found_alliance
+from federation_api.node.root import Node
+from federation_api.replication.nats_process import NatsServer, free_port
+from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
 from ledger.signing import Signer
 
@@ -144,7 +144,7 @@ class HubAndLeafs:
     as Alliance ops would."""
 
     def __init__(self, workdir: Path, associations: tuple[str, ...]) -> None:
-        from federation_api import nats_config
+        from federation_api.replication import nats_config
 
         self.associations = associations
         self.topology = nats_config.Topology(
@@ -160,13 +160,13 @@ class HubAndLeafs:
 
     def node_url(self, association: str) -> str:
         """What a node connects to: its own leaf, as its restricted user."""
-        from federation_api import nats_config
+        from federation_api.replication import nats_config
 
         return nats_config.node_url(self.topology, self.creds, association)
 
     async def start(self) -> None:
         """Hub, mirrors (before any leaf is up, as ops does at admission), then leafs."""
-        from federation_api.nats_mirrors import ensure_mirrors
+        from federation_api.replication.nats_mirrors import ensure_mirrors
 
         self.hub.start()
         await ensure_mirrors(f"nats://hub_admin:{self.creds.hub_admin}@127.0.0.1:"

@@ -13,7 +13,7 @@ from domain.errors import DomainError
 from domain.evidence import RenewalEvidence
 from domain.levels import Level
 from federation_api.clock import now
-from federation_api.node import Node
+from federation_api.node.root import Node
 from tests.federation.alliance import Alliance, heads, start_single_server, wait_until
 
 pytestmark = pytest.mark.timeout(180)

@@ -9,8 +9,8 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
-from federation_api.nats_process import free_port
-from federation_api.replication import ledger_subject, stream_name
+from federation_api.replication.nats_process import free_port
+from federation_api.replication.replicator import ledger_subject, stream_name
 from tests.federation.alliance import (
     Alliance,
     NatsServer,

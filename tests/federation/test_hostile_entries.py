@@ -13,13 +13,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from ledger.chain.entries import LedgerEntry, seal
+from ledger.chain.store import LedgerStore
 from ledger.codec import EntryBody, encode
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, seal
-from ledger.keyring import KeyRecord, Keyring
-from ledger.replica import Ingestor
+from ledger.ingest import Ingestor
 from ledger.signing import Signer
-from ledger.store import LedgerStore
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.trust.keyring import KeyRecord, Keyring
 from projections.projector import Projector
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -19,14 +19,14 @@ import pytest
 
 from domain.endorsement import Endorsement
 from domain.levels import Level
-from federation_api.node import Node
-from federation_api.replication import stream_name
+from federation_api.node.root import Node
+from federation_api.replication.replicator import stream_name
+from ledger.chain.own_length import LengthRecord, Source
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import FOLLOWER
 from ledger.codec import decode_body, decode_signed
-from ledger.database import Database, DatabaseUrl
-from ledger.own_length import LengthRecord, Source
 from ledger.service import EventStore
-from ledger.store import LedgerStore
-from ledger.writer import FOLLOWER
+from ledger.storage.database import Database, DatabaseUrl
 from projections.projector import Projector
 from tests.federation.alliance import (
     EPOCH,

@@ -13,7 +13,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from federation_api.replication import ledger_subject, stream_name
+from federation_api.replication.replicator import ledger_subject, stream_name
 from tests.federation.alliance import (
     Alliance,
     HubAndLeafs,

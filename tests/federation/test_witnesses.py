@@ -15,11 +15,12 @@ import nats
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.app import create_app
-from federation_api.checkpoint_gossip import checkpoint_subject, cosignature_subject
-from federation_api.node import Node
-from federation_api.tokens import Role
-from ledger.checkpoints import (
+from federation_api.node.root import Node
+from federation_api.node.tokens import Role
+from federation_api.replication.checkpoint_gossip import checkpoint_subject, cosignature_subject
+from federation_api.web.app import create_app
+from ledger.signing import Signer
+from ledger.transparency.checkpoints import (
     Checkpoint,
     add_cosignature,
     open_checkpoint,
@@ -27,10 +28,9 @@ from ledger.checkpoints import (
     parse_note,
     sign_note,
 )
-from ledger.signing import Signer
-from ledger.transparency import origin_of
-from ledger.witness import Cosigned
-from ledger.witnessing import verified_cosigners, witness_keys, witness_name
+from ledger.transparency.cosigners import verified_cosigners, witness_keys, witness_name
+from ledger.transparency.log import origin_of
+from ledger.transparency.witness import Cosigned
 from tests.federation.alliance import (
     Alliance,
     HubAndLeafs,

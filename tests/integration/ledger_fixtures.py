@@ -33,13 +33,13 @@ from domain.evidence import (
 from domain.levels import DegreeKind, Designation, Level, RaterRole
 from domain.lookup import EndorsementLookup, NoEndorsements
 from domain.policy import AssociationPolicy
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import open_entry
-from ledger.keyring import KeyRecord, Keyring
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import open_entry
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import LedgerWriter
 from ledger.signing import Signer
-from ledger.store import LedgerStore
-from ledger.writer import LedgerWriter
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.trust.keyring import KeyRecord, Keyring
 from tests.pg import postgres_schema_url
 
 KEYS_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

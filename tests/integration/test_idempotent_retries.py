@@ -24,19 +24,19 @@ from domain.endorsement import endorsement_uuid
 from domain.evidence import ApplicationEvidence
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.app import create_app
 from federation_api.clock import now, today
-from federation_api.endorsement_ids import new_endorsement_id
-from federation_api.node import Node, init_node
-from federation_api.schemas import (
+from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.node.root import Node, init_node
+from federation_api.node.tokens import Principal, Role
+from federation_api.settings import Settings
+from federation_api.web.app import create_app
+from federation_api.web.schemas import (
     CommitteeActionIn,
     EvidenceIn,
     ImportEndorsementIn,
     LapseIn,
     to_domain,
 )
-from federation_api.settings import Settings
-from federation_api.tokens import Principal, Role
 from ledger.service import StoredMark
 
 

@@ -26,7 +26,11 @@ from domain.evidence import ApplicationEvidence, Degree, Rating, Training, WorkE
 from domain.levels import DegreeKind, Level, RaterRole, WorkKind
 from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
-from ledger.checkpoints import CheckpointError
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import LedgerEntry, open_entry, seal, verify_chain
+from ledger.chain.own_length import LengthRecord, Source, shortfall
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import FOLLOWER, LedgerWriter
 from ledger.codec import (
     GENESIS_HASH,
     EntryBody,
@@ -36,18 +40,14 @@ from ledger.codec import (
     encode,
     public_and_private,
 )
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, open_entry, seal, verify_chain
 from ledger.errors import ChainBroken, LedgerBehind, SeqAlreadySigned, StorageError
-from ledger.keyring import KeyRecord, Keyring
-from ledger.own_length import LengthRecord, Source, shortfall
-from ledger.replica import Ingestor
+from ledger.ingest import Ingestor
 from ledger.service import AssociationService, EventStore
 from ledger.signing import Signer
-from ledger.store import LedgerStore
-from ledger.transparency import LedgerLog
-from ledger.writer import FOLLOWER, LedgerWriter
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.transparency.checkpoints import CheckpointError
+from ledger.transparency.log import LedgerLog
+from ledger.trust.keyring import KeyRecord, Keyring
 from tests.pg import postgres_schema_url
 
 AK, MI = "AK", "MI"

@@ -21,17 +21,17 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api import pages
-from federation_api.app import create_app
 from federation_api.clock import today
-from federation_api.node import Node, NodePaths, init_node
-from federation_api.rate_limits import RateLimitSettings
-from federation_api.schemas import VerifyOut
+from federation_api.node.root import Node, NodePaths, init_node
+from federation_api.node.tokens import Role
 from federation_api.settings import Settings
-from federation_api.templating import render
-from federation_api.tokens import Role
-from ledger.keyring import KeyRecord, Keyring
+from federation_api.web.app import create_app
+from federation_api.web.pages import public as pages
+from federation_api.web.pages.templating import render
+from federation_api.web.rate_limits import RateLimitSettings
+from federation_api.web.schemas import VerifyOut
 from ledger.signing import Signer
+from ledger.trust.keyring import KeyRecord, Keyring
 from projections.standing import Standing
 from tests.federation.test_hostile_entries import T0, Peer
 from tests.integration.proof_fixtures import ProofAlliance, at, import_endorsement

@@ -29,12 +29,12 @@ from domain.levels import DegreeKind, EndorsementStatus, Level, RaterRole, Revie
 from domain.lookup import HeldEndorsement
 from domain.policy import AssociationPolicy, RenewalCycle, RevocationReapply
 from domain.requirements import evaluate_application
-from federation_api.replica_view import ProjectedReplica
+from federation_api.node.reciprocity import ProjectedReplica
+from ledger.chain.entries import seal
 from ledger.codec import EntryBody, decode_body, decode_payload, decode_signed, encode
-from ledger.database import Database
-from ledger.entries import seal
 from ledger.errors import ConcurrencyConflict, MalformedEntry, NotFound
 from ledger.service import AssociationService
+from ledger.storage.database import Database
 from projections.errors import ForeignAggregate, ProjectionGap
 from projections.projector import Projector
 from projections.standing import Standing
@@ -399,7 +399,7 @@ def test_peer_ledgers_project_side_by_side(dbs: Databases, tmp_path: Path) -> No
     wa = open_ledger(tmp_path / "events", dbs.new(), "WA")
     node = Projector(dbs.new())
     try:
-        from ledger.store import LedgerStore
+        from ledger.chain.store import LedgerStore
 
         store = LedgerStore(dbs.new())
         grant(ak, "AK-1", "p-ak", D(2024, 2, 1))

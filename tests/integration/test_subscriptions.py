@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.app import create_app
-from federation_api.node import Node, init_node
+from federation_api.node.root import Node, init_node
+from federation_api.node.tokens import Role
+from federation_api.notifications.webhooks import verify
 from federation_api.settings import Settings
-from federation_api.tokens import Role
-from federation_api.webhooks import verify
+from federation_api.web.app import create_app
 from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -345,7 +345,7 @@ def test_private_destinations_only_when_the_node_allows_them(node: Node) -> None
 
 
 def test_signature_scheme_round_trip() -> None:
-    from federation_api.webhooks import sign
+    from federation_api.notifications.webhooks import sign
 
     body = b'{"a":1}'
     header = sign("whsec_x", 1_700_000_000, body)
@@ -381,7 +381,7 @@ def test_the_openapi_document_describes_the_employer_endpoints(node: Node) -> No
 
 
 def test_subscription_rows_draw_on_the_tokens_row_budget(node: Node) -> None:
-    from federation_api.rate_limits import RateLimitSettings
+    from federation_api.web.rate_limits import RateLimitSettings
 
     node.settings = replace(node.settings, rate_limits=RateLimitSettings(
         bulk_rows_burst=4, bulk_rows_per_hour=1))

@@ -22,14 +22,24 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.cli import main
-from federation_api.nats_process import free_port
-from federation_api.node import Node, init_node
+from federation_api.cli.main import main
+from federation_api.node.root import Node, init_node
+from federation_api.node.tokens import Role
+from federation_api.notifications.dispatcher import WebhookDispatcher
+from federation_api.notifications.transport import (
+    REFUSED,
+    CheckedBackend,
+    DestinationRefused,
+    Resolver,
+)
+from federation_api.notifications.webhooks import (
+    Delivery,
+    WebhookUrlRejected,
+    check_url,
+    public_address,
+)
+from federation_api.replication.nats_process import free_port
 from federation_api.settings import Settings
-from federation_api.tokens import Role
-from federation_api.webhook_dispatcher import WebhookDispatcher
-from federation_api.webhook_transport import REFUSED, CheckedBackend, DestinationRefused, Resolver
-from federation_api.webhooks import Delivery, WebhookUrlRejected, check_url, public_address
 from tests.e2e.webhook_receiver import Receiver
 from tests.pg import postgres_schema_url
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from federation_api.checkpoint_gossip import RepublishGate
-from federation_api.node import Node
+from federation_api.node.root import Node
+from federation_api.replication.checkpoint_gossip import RepublishGate
 from federation_api.settings import Settings
-from ledger.checkpoints import (
+from ledger.signing import Signer
+from ledger.transparency.checkpoints import (
     Checkpoint,
     CheckpointError,
     add_cosignature,
@@ -26,13 +27,19 @@ from ledger.checkpoints import (
     parse_note,
     sign_note,
 )
-from ledger.merkle import leaf_hash
-from ledger.merkle import root as merkle_root
-from ledger.registry import Action, apply_entry, propose, wire_of
-from ledger.signing import Signer
-from ledger.transparency import LedgerLog, origin_of
-from ledger.witness import MAX_REFUSALS, UNKNOWN_ORIGIN, Cosigned, Ignored, Pending, Refused
-from ledger.witnessing import verified_cosigners, witness_name
+from ledger.transparency.cosigners import verified_cosigners, witness_name
+from ledger.transparency.log import LedgerLog, origin_of
+from ledger.transparency.merkle import leaf_hash
+from ledger.transparency.merkle import root as merkle_root
+from ledger.transparency.witness import (
+    MAX_REFUSALS,
+    UNKNOWN_ORIGIN,
+    Cosigned,
+    Ignored,
+    Pending,
+    Refused,
+)
+from ledger.trust.registry import Action, apply_entry, propose, wire_of
 from tests.federation.alliance import Alliance, import_professionals
 from tests.pg import postgres_schema_url
 
@@ -252,7 +259,7 @@ def test_roots_at_any_size_match_a_fresh_computation(alliance: Alliance) -> None
 
 def test_refusals_other_than_forks_are_bounded(alliance: Alliance,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ledger.witness.MAX_REFUSALS", 3)
+    monkeypatch.setattr("ledger.transparency.witness.MAX_REFUSALS", 3)
     ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
     import_professionals(ak, 2, prefix="A")
     _replicate(ak, mi, 2)

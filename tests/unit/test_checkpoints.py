@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import (
+from ledger.errors import ChainBroken, VerificationError
+from ledger.signing import Signer, Verifier
+from ledger.transparency.checkpoints import (
     COSIGNATURE_V1,
     ED25519,
     MAX_SIGNATURES,
@@ -41,9 +43,7 @@ from ledger.checkpoints import (
     verify_cosignature,
     witness,
 )
-from ledger.errors import ChainBroken, VerificationError
-from ledger.merkle import consistency_proof, leaf_hash, root, verify_consistency
-from ledger.signing import Signer, Verifier
+from ledger.transparency.merkle import consistency_proof, leaf_hash, root, verify_consistency
 
 # -- known answers: golang.org/x/mod/sumdb/note tests and the C2SP spec examples ---------------
 

@@ -7,8 +7,8 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
-from ledger.merkle_cache import SubtreeCache
+from ledger.transparency.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+from ledger.transparency.merkle_cache import SubtreeCache
 
 
 def _leaves(n: int) -> list[bytes]:

@@ -24,7 +24,7 @@ from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
 from domain.unmet import Unmet
 from ledger.codec import EntryBody, decode_payload, event_type_of, public_and_private
-from projections.entries import DecodedEntry
+from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
     ForeignAggregate,

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.commitments import CommitmentKey, commitment
+from ledger.chain.commitments import CommitmentKey, commitment
 from ledger.errors import BadSignature, KeyFileError
 from ledger.signing import Signer, Verifier, key_id_of, public_path
 

@@ -1,0 +1,1 @@
+"""Export of a node and the audit of an export or a live node."""

@@ -1,0 +1,1 @@
+"""`alliance demo`: three federated nodes, seeded."""

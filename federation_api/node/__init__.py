@@ -1,0 +1,1 @@
+"""One node: the composition root, set-up, reciprocity, tokens and idempotency."""

@@ -1,0 +1,1 @@
+"""Employer notifications: subscriptions, webhooks, the notifier and the change feed."""

@@ -1,0 +1,1 @@
+"""Proofs and receipts made on a live node."""

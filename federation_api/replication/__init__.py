@@ -1,0 +1,1 @@
+"""Replication over NATS: the replicator, checkpoint gossip and the nats-server tools."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: the app, error mapping, auth, rate limits, routes and pages."""

@@ -1,0 +1,1 @@
+"""The server-rendered HTML pages, their templates and static files."""

@@ -1,0 +1,1 @@
+"""The JSON API routes (one module per audience; none imports another)."""

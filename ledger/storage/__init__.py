@@ -1,0 +1,1 @@
+"""Storage: the SQL adapter (driver errors translated here) and the private event store."""

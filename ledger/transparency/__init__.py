@@ -1,0 +1,1 @@
+"""Transparency: Merkle trees, signed checkpoints, cosignatures, the log and its witness."""
