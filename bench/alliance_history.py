@@ -50,10 +50,10 @@ from ledger.codec import (
 )
 from ledger.signing import Signer
 from ledger.storage.database import Database, DatabaseUrl
-from ledger.transparency.checkpoints import Checkpoint, add_cosignature, sign_note
-from ledger.transparency.cosigners import witness_name
-from ledger.transparency.log import origin_of
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature
+from ledger.transparency.cosigners import origin_of, witness_name
 from ledger.transparency.merkle import MerkleTree, leaf_hash
+from ledger.transparency.notes import sign_note
 from ledger.trust.registry import Action, Genesis
 from ledger.trust.registry_files import RegistryDir
 from projections.projector import REBUILD_BATCH, Projector

@@ -15,8 +15,8 @@ from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
 from ledger.storage.database import Database
 from projections import digests
-from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer
-from projections.standing import Standing, recorded_on, standing_on
+from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer, recorded_on
+from projections.standing import Standing, standing_on
 from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,

@@ -26,7 +26,9 @@ from typing import Any
 
 from federation_api.node.root import ASSOCIATION_ID
 from ledger.codec import encode, encode_json
-from ledger.transparency.checkpoints import CheckpointError, parse_body, parse_note
+from ledger.errors import CheckpointError
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
 from ledger.trust.keyring import KeyRecord, Keyring
 from ledger.trust.registry_files import RegistryDir
 

@@ -51,10 +51,10 @@ from ledger.codec import (
     encode,
     encode_json,
 )
-from ledger.errors import LedgerBehind, LedgerError, VerificationError
+from ledger.errors import CheckpointError, LedgerBehind, LedgerError, VerificationError
 from ledger.storage.database import Database, DatabaseUrl
-from ledger.transparency.checkpoints import Checkpoint, CheckpointError, open_checkpoint
-from ledger.transparency.log import origin_of
+from ledger.transparency.checkpoints import Checkpoint, open_checkpoint
+from ledger.transparency.cosigners import origin_of
 from ledger.trust.keyring import Keyring
 from ledger.trust.registry import Genesis
 from projections.decoded_entries import from_body

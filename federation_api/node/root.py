@@ -34,9 +34,10 @@ from ledger.chain.writer import LedgerWriter
 from ledger.codec import decode_json, encode_json
 from ledger.errors import ChainBroken, KeyFileError, LedgerBehind, LedgerError
 from ledger.ingest import Ingestor, Recovery
-from ledger.service import AssociationService, EventStore
+from ledger.service import AssociationService
 from ledger.signing import Signer
 from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.event_store import PrivateEventStore
 from ledger.transparency.log import LedgerLog
 from ledger.transparency.witness import Witness
 from ledger.trust.keyring import KeyRecord, Keyring
@@ -167,7 +168,7 @@ class Node:
         # The ledger database first: on PostgreSQL it creates the schema that the
         # eventsourcing store then uses.
         self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
-        self.events = EventStore(env=url.eventsourcing_env())
+        self.events = PrivateEventStore(env=url.eventsourcing_env())
         # Closed while the own ledger is shorter than a record of it: the writer seals
         # nothing and no checkpoint is signed until its entries are back.
         self.gate = SealGate()

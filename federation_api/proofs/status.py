@@ -29,8 +29,9 @@ from ledger.proofs.status import (
     StatusProofError,
 )
 from ledger.storage.database import Database, DatabaseUrl
-from ledger.transparency.checkpoints import parse_body, parse_note
+from ledger.transparency.checkpoints import parse_body
 from ledger.transparency.merkle import leaf_hash, verify_inclusion
+from ledger.transparency.notes import parse_note
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.rows import StatusAnswer

@@ -39,8 +39,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from federation_api.clock import now
-from ledger.transparency.checkpoints import parse_note
-from ledger.transparency.log import origin_of
+from ledger.transparency.cosigners import origin_of
+from ledger.transparency.notes import parse_note
 from ledger.transparency.witness import MAX_NOTE_BYTES, Cosigned, Refused, WitnessOutcome
 
 log = logging.getLogger("alliance.checkpoints")

@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.codec import decode_json
-from ledger.transparency.checkpoints import CheckpointError, parse_note, verify_cosignature
-from ledger.transparency.cosigners import association_of_witness, claimed_timestamp, key_at
-from ledger.transparency.log import origin_of
+from ledger.errors import CheckpointError
+from ledger.transparency.checkpoints import verify_cosignature
+from ledger.transparency.cosigners import (
+    association_of_witness,
+    claimed_timestamp,
+    key_at,
+    origin_of,
+)
+from ledger.transparency.notes import parse_note
 from ledger.trust.keyring import Keyring
 from ledger.trust.registry import Genesis, RegistryState, verify_registry
 from ledger.trust.registry_files import RegistryDir

@@ -22,18 +22,20 @@ from enum import StrEnum
 
 import msgspec
 
-from ledger.errors import VerificationError
+from ledger.errors import CheckpointError, VerificationError
 from ledger.transparency.checkpoints import (
     COSIGNATURE_V1,
     Checkpoint,
-    CheckpointError,
-    key_id,
     open_checkpoint,
-    parse_note,
     verify_cosignature,
 )
-from ledger.transparency.cosigners import association_of_witness, claimed_timestamp, key_at
-from ledger.transparency.log import origin_of
+from ledger.transparency.cosigners import (
+    association_of_witness,
+    claimed_timestamp,
+    key_at,
+    origin_of,
+)
+from ledger.transparency.notes import key_id, parse_note
 from ledger.trust.keyring import KeyRecord
 from ledger.trust.registry import Genesis, RegistryState, verify_registry
 

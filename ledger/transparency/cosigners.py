@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ledger.errors import CheckpointError
 from ledger.transparency.checkpoints import (
     Checkpoint,
-    CheckpointError,
-    NoteSignature,
     open_checkpoint,
     parse_body,
-    parse_note,
     verify_cosignature,
 )
+from ledger.transparency.notes import NoteSignature, parse_note
 from ledger.trust.keyring import KeyRecord
 from ledger.trust.registry import RegistryState
 
 WITNESS_PREFIX = "alliance-witness/"
 ORIGIN_PREFIX = "alliance-ledger/"
+
+
+def origin_of(association: str) -> str:
+    """The checkpoint origin line (and note key name) of an association's ledger."""
+    return f"{ORIGIN_PREFIX}{association.upper()}"
 
 
 def witness_name(association: str) -> str:

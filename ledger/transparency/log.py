@@ -30,15 +30,8 @@ from ledger.chain.own_length import SealGate
 from ledger.chain.store import LedgerStore
 from ledger.signing import Signer
 from ledger.storage.database import Cursor, Database
-from ledger.transparency.checkpoints import (
-    Checkpoint,
-    append_signature_lines,
-    next_checkpoint_allowed,
-    parse_body,
-    parse_note,
-    sign_note,
-)
-from ledger.transparency.cosigners import key_at, verified_cosigners
+from ledger.transparency.checkpoints import Checkpoint, parse_body
+from ledger.transparency.cosigners import key_at, origin_of, verified_cosigners
 from ledger.transparency.merkle import (
     MerkleTree,
     consistency_proof,
@@ -46,6 +39,8 @@ from ledger.transparency.merkle import (
 )
 from ledger.transparency.merkle import root as merkle_root
 from ledger.transparency.merkle_cache import SubtreeCache
+from ledger.transparency.notes import append_signature_lines, parse_note, sign_note
+from ledger.transparency.witness_rules import next_checkpoint_allowed
 from ledger.trust.registry import RegistryState
 
 _DDL = """
@@ -71,11 +66,6 @@ CREATE TABLE IF NOT EXISTS checkpoint_cosignatures (
 
 _KNOWN_ROOTS = 4096  # remembered (association, size) roots; each is 32 bytes
 _VERIFIED_NOTES = 256  # cosigned notes whose valid witnesses are remembered, per registry
-
-
-def origin_of(association: str) -> str:
-    """The checkpoint origin line (and note key name) of an association's ledger."""
-    return f"alliance-ledger/{association.upper()}"
 
 
 class LedgerLog:

@@ -14,7 +14,7 @@ so such a "proof" could only ever be vacuous; callers holding no checkpoint need
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 from ledger.errors import VerificationError
@@ -55,16 +55,26 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     _require_leaf_hashes(leaf_hashes)
     if not 0 <= index < len(leaf_hashes):
         raise ValueError(f"index {index} is not a leaf of a tree of size {len(leaf_hashes)}")
-    # Walk down from the root; the siblings met are disjoint subtrees, so the hashing is O(n).
+    # The siblings met walking down from the root are disjoint subtrees: O(n) hashing.
+    return audit_path(index, len(leaf_hashes),
+                      lambda lo, hi: _range_root(leaf_hashes, lo, hi))
+
+
+def audit_path(index: int, size: int, subtree_root: Callable[[int, int], bytes]) -> list[bytes]:
+    """The RFC 6962 audit path of leaf `index` (0 <= index < size), lowest sibling first, with
+    each sibling's hash from `subtree_root(lo, hi)`, the Merkle Tree Hash of leaves lo..hi-1.
+
+    One walk for every source of subtree hashes: `inclusion_proof` hashes the leaves, the
+    `SubtreeCache` answers from cached roots."""
     siblings: list[bytes] = []
-    lo, hi = 0, len(leaf_hashes)
+    lo, hi = 0, size
     while hi - lo > 1:
-        mid = lo + _split(hi - lo)
+        mid = lo + left_size(hi - lo)
         if index < mid:
-            siblings.append(_range_root(leaf_hashes, mid, hi))
+            siblings.append(subtree_root(mid, hi))
             hi = mid
         else:
-            siblings.append(_range_root(leaf_hashes, lo, mid))
+            siblings.append(subtree_root(lo, mid))
             lo = mid
     siblings.reverse()
     return siblings
@@ -86,7 +96,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     hashes: list[bytes] = []
     lo, hi, m, complete = 0, new_size, old_size, True
     while m != hi - lo:
-        k = _split(hi - lo)
+        k = left_size(hi - lo)
         if m <= k:
             hashes.append(_range_root(leaf_hashes, lo + k, hi))
             hi = lo + k
@@ -260,8 +270,8 @@ class MerkleTree:
         return f"MerkleTree(size={self._size}, root={self.root().hex()})"
 
 
-def _split(n: int) -> int:
-    """Largest power of two strictly below `n` (n >= 2): the size of the left subtree."""
+def left_size(n: int) -> int:
+    """Largest power of two strictly below `n` (n >= 2): the size of a tree's left subtree."""
     return 1 << ((n - 1).bit_length() - 1)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ledger.transparency.merkle import node_hash
+from ledger.transparency.merkle import audit_path, left_size, node_hash
 from ledger.transparency.merkle import root as merkle_root
 
 LeafReader = Callable[[int, int], list[bytes]]
@@ -67,7 +67,7 @@ class SubtreeCache:
             return self._perfect(lo, size)
         if size <= self._small:
             return merkle_root(self._leaf_hashes(lo, hi))
-        k = _split(size)
+        k = left_size(size)
         return node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
 
     def root(self, size: int) -> bytes:
@@ -78,20 +78,4 @@ class SubtreeCache:
         """RFC 6962 audit path of leaf `index` in the tree of `size` leaves, lowest first."""
         if not 0 <= index < size:
             raise ValueError(f"index {index} is not a leaf of a tree of size {size}")
-        siblings: list[bytes] = []
-        lo, hi = 0, size
-        while hi - lo > 1:
-            mid = lo + _split(hi - lo)
-            if index < mid:
-                siblings.append(self.range_root(mid, hi))
-                hi = mid
-            else:
-                siblings.append(self.range_root(lo, mid))
-                lo = mid
-        siblings.reverse()
-        return siblings
-
-
-def _split(n: int) -> int:
-    """Largest power of two strictly below `n` (n >= 2)."""
-    return 1 << ((n - 1).bit_length() - 1)
+        return audit_path(index, size, self.range_root)

@@ -26,29 +26,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledger.errors import VerificationError
+from ledger.errors import CheckpointError, VerificationError
 from ledger.signing import Signer
 from ledger.storage.database import Database
-from ledger.transparency.checkpoints import (
-    Checkpoint,
-    CheckpointAccepted,
-    CheckpointError,
-    Refusal,
-    WitnessState,
-    append_signature_lines,
-    cosign,
-    open_checkpoint,
-    parse_body,
-    parse_note,
-    witness,
-)
+from ledger.transparency.checkpoints import Checkpoint, cosign, open_checkpoint, parse_body
 from ledger.transparency.cosigners import (
     association_of_origin,
     check_cosignature,
     origin_keys,
+    origin_of,
     witness_name,
 )
-from ledger.transparency.log import LedgerLog, origin_of
+from ledger.transparency.log import LedgerLog
+from ledger.transparency.notes import append_signature_lines, parse_note
+from ledger.transparency.witness_rules import CheckpointAccepted, Refusal, WitnessState, witness
 from ledger.trust.registry import RegistryState
 
 _DDL = """

@@ -24,7 +24,8 @@ from federation_api.web.app import create_app
 from ledger.proofs.receipts import ReceiptKind, decode_receipt, verify_receipt
 from ledger.proofs.statements import limits, proves, receipt_proves
 from ledger.proofs.status import decode_status_proof, verify_status_proof
-from ledger.transparency.checkpoints import parse_body, parse_note
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
 from tests.federation.alliance import Alliance, heads, start_single_server, wait_until
 
 pytestmark = pytest.mark.timeout(240)

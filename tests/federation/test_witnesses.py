@@ -20,16 +20,9 @@ from federation_api.node.tokens import Role
 from federation_api.replication.checkpoint_gossip import checkpoint_subject, cosignature_subject
 from federation_api.web.app import create_app
 from ledger.signing import Signer
-from ledger.transparency.checkpoints import (
-    Checkpoint,
-    add_cosignature,
-    open_checkpoint,
-    parse_body,
-    parse_note,
-    sign_note,
-)
-from ledger.transparency.cosigners import verified_cosigners, witness_keys, witness_name
-from ledger.transparency.log import origin_of
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature, open_checkpoint, parse_body
+from ledger.transparency.cosigners import origin_of, verified_cosigners, witness_keys, witness_name
+from ledger.transparency.notes import parse_note, sign_note
 from ledger.transparency.witness import Cosigned
 from tests.federation.alliance import (
     Alliance,

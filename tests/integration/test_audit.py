@@ -87,8 +87,9 @@ def test_tampered_ledger_is_a_finding(exported: Path, tmp_path: Path, tamper: st
 
 
 def test_checkpoint_signed_by_another_key_is_a_finding(exported: Path, tmp_path: Path) -> None:
-    from ledger.transparency.checkpoints import parse_body, parse_note, sign_note
-    from ledger.transparency.log import origin_of
+    from ledger.transparency.checkpoints import parse_body
+    from ledger.transparency.cosigners import origin_of
+    from ledger.transparency.notes import parse_note, sign_note
 
     copy = _copy(exported, tmp_path)
     note = (copy / "checkpoints" / "AK.note").read_bytes()
@@ -229,8 +230,9 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
     from federation_api.node.endorsement_ids import new_endorsement_id
     from federation_api.node.local_alliance import found_alliance
     from federation_api.node.root import NodePaths
-    from ledger.transparency.checkpoints import add_cosignature, parse_body, parse_note
+    from ledger.transparency.checkpoints import add_cosignature, parse_body
     from ledger.transparency.cosigners import witness_name
+    from ledger.transparency.notes import parse_note
 
     root = tmp_path_factory.mktemp("witnessed")
     settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
@@ -289,8 +291,9 @@ def _served(node: Node) -> Iterator[str]:
 def _witnessed_note(export_dir: Path, size: int, root_hash: bytes, keys: dict[str, Path],
                     cosigners: tuple[tuple[str, Signer], ...]) -> None:
     """Replace the witnessed note with one AK signed over (size, root_hash), cosigned."""
-    from ledger.transparency.checkpoints import Checkpoint, add_cosignature, sign_note
-    from ledger.transparency.log import origin_of
+    from ledger.transparency.checkpoints import Checkpoint, add_cosignature
+    from ledger.transparency.cosigners import origin_of
+    from ledger.transparency.notes import sign_note
 
     body = Checkpoint(origin=origin_of("AK"), size=size, root_hash=root_hash).body()
     note = sign_note(body, origin_of("AK"), _member(keys, "AK"))
@@ -307,7 +310,7 @@ def _quorum(keys: dict[str, Path]) -> tuple[tuple[str, Signer], ...]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_honest_witnessed_export_passes_require_witnessed(witnessed: Witnessed,
                                                              workers: int) -> None:
-    from ledger.transparency.checkpoints import parse_note
+    from ledger.transparency.notes import parse_note
 
     latest = parse_note((witnessed.exported / "checkpoints" / "AK.note").read_bytes())
     assert len(latest.signatures) == 1  # the fresh checkpoint: AK's signature only
@@ -380,7 +383,8 @@ def test_a_witnessed_checkpoint_below_quorum_is_a_finding(witnessed: Witnessed,
 
 
 def _witnessed_root(export_dir: Path) -> bytes:
-    from ledger.transparency.checkpoints import parse_body, parse_note
+    from ledger.transparency.checkpoints import parse_body
+    from ledger.transparency.notes import parse_note
 
     note = (export_dir / "checkpoints" / "AK.witnessed.note").read_bytes()
     return parse_body(parse_note(note).text).root_hash

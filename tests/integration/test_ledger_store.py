@@ -40,12 +40,12 @@ from ledger.codec import (
     encode,
     public_and_private,
 )
-from ledger.errors import ChainBroken, LedgerBehind, SeqAlreadySigned, StorageError
+from ledger.errors import ChainBroken, CheckpointError, LedgerBehind, SeqAlreadySigned, StorageError
 from ledger.ingest import Ingestor
-from ledger.service import AssociationService, EventStore
+from ledger.service import AssociationService
 from ledger.signing import Signer
 from ledger.storage.database import Database, DatabaseUrl
-from ledger.transparency.checkpoints import CheckpointError
+from ledger.storage.event_store import PrivateEventStore
 from ledger.transparency.log import LedgerLog
 from ledger.trust.keyring import KeyRecord, Keyring
 from tests.pg import postgres_schema_url
@@ -84,7 +84,7 @@ class Node:
     def __init__(self, url: str, *, signer: Signer = SIGNER,
                  commitments: CommitmentKey | None = None, batch: int = 500) -> None:
         parsed = DatabaseUrl.parse(url)
-        self.events = EventStore(env=parsed.eventsourcing_env())
+        self.events = PrivateEventStore(env=parsed.eventsourcing_env())
         self.db = Database(parsed.with_file("ledger.sqlite"))
         self.store = LedgerStore(self.db)
         self.commitments = commitments or CommitmentKey(b"c" * 32)

@@ -39,7 +39,8 @@ from ledger.proofs.status import (
     decode_status_proof,
     verify_status_proof,
 )
-from ledger.transparency.checkpoints import parse_body, parse_note
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
 from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement
 
 TRANSFER_DAY = dt.date(2026, 4, 1)

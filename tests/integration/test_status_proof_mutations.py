@@ -44,8 +44,9 @@ from ledger.proofs.status import (
     verify_status_proof,
 )
 from ledger.signing import Signer
-from ledger.transparency.checkpoints import add_cosignature, parse_note, sign_note
-from ledger.transparency.log import origin_of
+from ledger.transparency.checkpoints import add_cosignature
+from ledger.transparency.cosigners import origin_of
+from ledger.transparency.notes import parse_note, sign_note
 from ledger.trust.registry import Genesis
 from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement
 

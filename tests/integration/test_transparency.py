@@ -17,8 +17,9 @@ from federation_api.node.root import Node, init_node
 from federation_api.node.tokens import Role
 from federation_api.settings import Settings
 from federation_api.web.app import create_app
-from ledger.transparency.checkpoints import CheckpointError, open_checkpoint
-from ledger.transparency.log import origin_of
+from ledger.errors import CheckpointError
+from ledger.transparency.checkpoints import open_checkpoint
+from ledger.transparency.cosigners import origin_of
 from ledger.transparency.merkle import (
     MerkleProofError,
     leaf_hash,

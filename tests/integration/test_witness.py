@@ -18,19 +18,14 @@ import pytest
 from federation_api.node.root import Node
 from federation_api.replication.checkpoint_gossip import RepublishGate
 from federation_api.settings import Settings
+from ledger.errors import CheckpointError
 from ledger.signing import Signer
-from ledger.transparency.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    add_cosignature,
-    parse_body,
-    parse_note,
-    sign_note,
-)
-from ledger.transparency.cosigners import verified_cosigners, witness_name
-from ledger.transparency.log import LedgerLog, origin_of
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature, parse_body
+from ledger.transparency.cosigners import origin_of, verified_cosigners, witness_name
+from ledger.transparency.log import LedgerLog
 from ledger.transparency.merkle import leaf_hash
 from ledger.transparency.merkle import root as merkle_root
+from ledger.transparency.notes import parse_note, sign_note
 from ledger.transparency.witness import (
     MAX_REFUSALS,
     UNKNOWN_ORIGIN,

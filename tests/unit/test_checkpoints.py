@@ -12,38 +12,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import ChainBroken, VerificationError
+from ledger.errors import ChainBroken, CheckpointError, VerificationError
 from ledger.signing import Signer, Verifier
 from ledger.transparency.checkpoints import (
     COSIGNATURE_V1,
-    ED25519,
-    MAX_SIGNATURES,
     MAX_TREE_SIZE,
     Checkpoint,
+    add_cosignature,
+    cosign,
+    cosignatures,
+    is_witnessed,
+    open_checkpoint,
+    parse_body,
+    verify_cosignature,
+)
+from ledger.transparency.merkle import consistency_proof, leaf_hash, root, verify_consistency
+from ledger.transparency.notes import (
+    ED25519,
+    MAX_SIGNATURES,
+    add_signature,
+    append_signature_lines,
+    is_valid_key_name,
+    key_id,
+    open_note,
+    parse_note,
+    sign_note,
+)
+from ledger.transparency.witness_rules import (
     CheckpointAccepted,
-    CheckpointError,
     CheckpointRefused,
     ConsistencyCheck,
     Refusal,
     WitnessState,
-    add_cosignature,
-    add_signature,
-    append_signature_lines,
-    cosign,
-    cosignatures,
-    is_valid_key_name,
-    is_witnessed,
-    key_id,
     next_checkpoint_allowed,
-    open_checkpoint,
-    open_note,
-    parse_body,
-    parse_note,
-    sign_note,
-    verify_cosignature,
     witness,
 )
-from ledger.transparency.merkle import consistency_proof, leaf_hash, root, verify_consistency
 
 # -- known answers: golang.org/x/mod/sumdb/note tests and the C2SP spec examples ---------------
 

@@ -32,8 +32,8 @@ from projections.errors import (
     UnhandledEvent,
     UnknownAggregate,
 )
-from projections.rows import HistoryRow
-from projections.standing import Standing, recorded_on, standing_on
+from projections.rows import HistoryRow, recorded_on
+from projections.standing import Standing, standing_on
 from projections.transitions import (
     OPEN_STATES,
     EndorsementView,

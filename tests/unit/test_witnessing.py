@@ -10,7 +10,7 @@ import pytest
 from ledger.codec import encode
 from ledger.errors import VerificationError
 from ledger.signing import Signer
-from ledger.transparency.checkpoints import Checkpoint, add_cosignature, sign_note
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature
 from ledger.transparency.cosigners import (
     association_of_origin,
     association_of_witness,
@@ -20,6 +20,7 @@ from ledger.transparency.cosigners import (
     witness_keys,
     witness_name,
 )
+from ledger.transparency.notes import sign_note
 from ledger.trust.registry import (
     Action,
     Genesis,

@@ -27,8 +27,9 @@ from federation_api.web.schemas import MAX_SEQ, errors
 from ledger.chain.entries import entry_hash
 from ledger.codec import decode_body, decode_signed
 from ledger.errors import NotFound
-from ledger.transparency.checkpoints import parse_body, parse_note
+from ledger.transparency.checkpoints import parse_body
 from ledger.transparency.cosigners import verified_cosigners
+from ledger.transparency.notes import parse_note
 
 router = APIRouter(prefix="/v1/ledger", tags=["auditors"], route_class=GatedRoute,
                    responses=errors(401, 403, 422))
