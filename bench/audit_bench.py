@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.alliance_history import history
-from federation_api.audit.run import CHAINS, CHECKPOINTS, LOAD, REPLAY, SIGNATURES, audit
+from federation_api.audit.run import audit
+from ledger.audit.report import CHAINS, CHECKPOINTS, LOAD, REPLAY, SIGNATURES
 from ledger.chain.entries import LedgerEntry, entry_hash
 from ledger.chain.store import LedgerStore
 from ledger.codec import decode_body, decode_canonical, decode_signed

@@ -64,7 +64,8 @@ from urllib.parse import quote
 
 from bench.replication_alliance import seal_in_bulk
 from domain.policy import AssociationPolicy
-from federation_api.node.root import Node, init_node
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
 from federation_api.node.tokens import Role
 from federation_api.replication.nats_process import free_port
 from federation_api.settings import Settings
@@ -113,8 +114,8 @@ def serve_profiled(data_dir: str, port: int, out: str) -> None:
     """The real app under cProfile (for --profile); the profile is written at shutdown."""
     import uvicorn
 
+    from federation_api.settings import RateLimitSettings
     from federation_api.web.app import create_app
-    from federation_api.web.rate_limits import RateLimitSettings
 
     node = Node(Settings(data_dir=Path(data_dir), rate_limits=RateLimitSettings(enabled=False)))
     profiler = cProfile.Profile()
@@ -503,10 +504,11 @@ def breakdown(roster: Roster, count: int = 3000) -> dict[str, float]:
     from starlette.middleware.base import BaseHTTPMiddleware
 
     from federation_api.clock import today
+    from federation_api.settings import RateLimitSettings
     from federation_api.web.app import create_app
+    from federation_api.web.lookup import lookup
     from federation_api.web.observability import configure_logging
-    from federation_api.web.rate_limits import RateLimitSettings, install_rate_limits
-    from federation_api.web.routes.public import lookup
+    from federation_api.web.rate_limits import install_rate_limits
 
     configure_logging()  # as `alliance serve` does, into the void
     logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115

@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from federation_api.node.root import ASSOCIATION_ID
+from federation_api.node.setup import ASSOCIATION_ID
 from ledger.codec import encode, encode_json
 from ledger.errors import CheckpointError
 from ledger.transparency.checkpoints import parse_body

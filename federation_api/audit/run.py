@@ -1,22 +1,21 @@
-"""`alliance export` and `alliance audit`: prove a node's history without trusting the node.
+"""`alliance audit` of an export directory: prove a node's history without trusting the node.
 
-An export directory holds the registry (genesis and entries), every ledger's wire bytes, the
-latest signed (and cosigned) checkpoint of each ledger (`checkpoints/<ID>.note`), the latest
-one its witnesses' quorum cosigned when there is one (`checkpoints/<ID>.witnessed.note`), and
-the node's projection digest. The audit:
+The export (`federation_api.audit.export`) holds the registry, every ledger's wire bytes, the
+latest checkpoints and the node's projection digest. The audit:
 1. verifies the registry from genesis (quorum signatures) to learn the key windows and the
-   member associations, which are the witnesses;
+   member associations, which are the witnesses (`ledger.audit.witnesses`);
 2. checks each checkpoint: the association's signature, and every cosignature against the
-   witness's key valid at the cosignature's time (see `federation_api.audit_witnesses`); a
-   witnessed checkpoint must carry the quorum;
+   witness's key valid at the cosignature's time; a witnessed checkpoint must carry the quorum
+   (`ledger.audit.checkpoints`);
 3. checks every ledger's hash chain (seq, prev-hash, canonical bytes) and recomputes its
-   Merkle roots at both checkpoints' sizes, in the same pass (`audit_chains`), in a second
-   process when there is a second core: the witnessed root must be the root of a prefix of
-   the exported ledger, which proves the audited history extends what the witnesses saw;
+   Merkle roots at both checkpoints' sizes, in the same pass (`ledger.audit.chains`), in a
+   second process when there is a second core: the witnessed root must be the root of a
+   prefix of the exported ledger, which proves the audited history extends what the
+   witnesses saw;
 4. meanwhile replays the ledger into fresh projections (again without a ledger whose chain
-   turns out broken), and compares the digest with the node's; with `--as-of`, only the
+   turns out broken), and compares the digest with the node's; with `as_of`, only the
    entries recorded up to that date;
-5. with `--full-signatures`, re-verifies every entry signature on all cores.
+5. with `full_signatures`, re-verifies every entry signature on all cores.
 The registry is only as good as its genesis: the auditor pins the Alliance's genesis (the file
 distributed out of band, `pinned_genesis`), and an export whose genesis has another digest is a
 finding; an export of a node's own keyring (no registry) is a finding when the auditor says the
@@ -26,6 +25,9 @@ Ledgers are read one at a time, so memory holds one ledger, not the whole Allian
 makes the exit code non-zero. A ledger with no checkpoint cosigned by the registry's quorum
 at all (the fresh one a node signs at export time is not cosigned yet; the witnessed one is
 older) is a warning, unless the auditor asks for witnessed checkpoints (`require_witnessed`).
+
+This module is the orchestration (files, worker processes, the replay into projections, which
+only the edge may import); the judgements are the pure checks of `ledger.audit`.
 """
 
 from __future__ import annotations
@@ -38,31 +40,21 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ledger.audit.chains import Chain, chain_job, check_chain, verify_chunk
-from ledger.audit.witnesses import Trust, check_cosignatures, load_trust, origin_keys
-from ledger.codec import (
-    EntryBody,
-    decode_canonical,
-    decode_stored,
-    encode,
-    encode_json,
-)
-from ledger.errors import CheckpointError, LedgerBehind, LedgerError, VerificationError
+from ledger.audit.checkpoints import ExportedCheckpoints, judge_checkpoints, record_chain
+from ledger.audit.report import CHAINS, CHECKPOINTS, LOAD, REPLAY, SIGNATURES, AuditReport
+from ledger.audit.witnesses import Trust, check_genesis, load_trust
+from ledger.codec import EntryBody, decode_canonical, decode_stored
+from ledger.errors import LedgerError, VerificationError
 from ledger.storage.database import Database, DatabaseUrl
-from ledger.transparency.checkpoints import Checkpoint, open_checkpoint
-from ledger.transparency.cosigners import origin_of
 from ledger.trust.keyring import Keyring
 from ledger.trust.registry import Genesis
 from projections.decoded_entries import from_body
 from projections.errors import ProjectionError
 from projections.projector import Projector
-
-if TYPE_CHECKING:
-    from federation_api.node.root import Node
 
 SIGNATURE_CHUNK = 1000  # entries per task of the signature pool
 # A ledger is in memory already, so the replay applies it in one transaction (up to this many
@@ -71,38 +63,6 @@ SIGNATURE_CHUNK = 1000  # entries per task of the signature pool
 REPLAY_BATCH = 100_000
 
 
-@dataclass
-class AuditReport:
-    """What the audit checked and found."""
-
-    ledgers: dict[str, int] = field(default_factory=dict)
-    signatures_verified: int = 0
-    checkpoints: dict[str, int] = field(default_factory=dict)
-    witnesses: dict[str, list[str]] = field(default_factory=dict)  # valid cosigners
-    witness_quorum: int = 0
-    witnessed: dict[str, list[int]] = field(default_factory=dict)  # sizes proven witnessed
-    replayed: int = 0
-    genesis_digest: str = ""  # hex SHA-256 of the export's canonical genesis ("" without one)
-    digest: str = ""
-    node_digest: str = ""
-    findings: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
-
-    @property
-    def ok(self) -> bool:
-        """No finding at all."""
-        return not self.findings
-
-    def as_json(self) -> dict[str, object]:
-        """The JSON report (`alliance audit --json`)."""
-        return {"ok": self.ok, "ledgers": self.ledgers, "checkpoints": self.checkpoints,
-                "witnesses": self.witnesses, "witness_quorum": self.witness_quorum,
-                "witnessed": self.witnessed, "genesis_digest": self.genesis_digest,
-                "signatures_verified": self.signatures_verified, "replayed": self.replayed,
-                "digest": self.digest, "node_digest": self.node_digest,
-                "findings": self.findings, "warnings": self.warnings,
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
 class Progress(Protocol):
@@ -123,72 +83,12 @@ class _Silent:
         pass
 
 
-# Phase names, as the progress bars and `AuditReport.seconds` show them.
-LOAD, CHECKPOINTS, CHAINS, REPLAY, SIGNATURES = (
-    "loading ledgers", "checkpoints and cosignatures", "chains and Merkle roots",
-    "replay into projections", "entry signatures")
 
 
-def export(node: object, out: Path) -> list[Path]:
-    """Write an export directory of a node (registry, ledgers, checkpoints, digest)."""
-    from federation_api.node.root import Node
-    from ledger.trust.registry_files import RegistryDir
-
-    assert isinstance(node, Node)
-    out.mkdir(parents=True, exist_ok=False)
-    written: list[Path] = []
-    if node.registry_dir.exists():
-        target = RegistryDir(out / "registry")
-        target.root.mkdir()
-        (target.genesis_path).write_bytes(node.registry_dir.genesis_path.read_bytes())
-        (target.entries_path).write_bytes(node.registry_dir.entries_path.read_bytes())
-        written += [target.genesis_path, target.entries_path]
-    else:
-        (out / "keyring.json").write_bytes(encode_json(node.keyring))
-        written.append(out / "keyring.json")
-    _sign_own_checkpoint(node)
-    (out / "ledgers").mkdir()
-    (out / "checkpoints").mkdir()
-    for association in node.ledger.associations():
-        path = out / "ledgers" / f"{association}.bin"
-        path.write_bytes(encode(list(node.ledger.wires(association))))
-        written.append(path)
-        for suffix, note in ((".note", node.log.latest_checkpoint(association)),
-                             (".witnessed.note",
-                              node.log.latest_witnessed_checkpoint(association))):
-            if note is not None:
-                (out / "checkpoints" / f"{association}{suffix}").write_bytes(note)
-                written.append(out / "checkpoints" / f"{association}{suffix}")
-    (out / "digest.txt").write_text(node.projector.digest() + "\n")
-    written.append(out / "digest.txt")
-    return written
 
 
-def _sign_own_checkpoint(node: Node) -> None:
-    """A fresh checkpoint of the own ledger for the export. Refused while the ledger is
-    behind (LedgerBehind names the missing seqs); when the store no longer gives the roots
-    it signed, the refusal names the first bad entry and why, as `ledger verify` does."""
-    try:
-        node.log.sign_checkpoint(node.association, node.signer, dt.datetime.now(dt.UTC))
-    except CheckpointError as refused:
-        try:
-            node.verify_ledger()
-        except LedgerBehind:
-            raise
-        except VerificationError as found:
-            raise type(found)(f"{found.reason} (so no checkpoint can be signed for the export: "
-                              f"{refused.reason})", association=found.association,
-                              seq=found.seq) from refused
-        raise
 
 
-def exported_ledger(root: Path, association: str) -> list[bytes]:
-    """The wire bytes of one association's ledger in an export directory (unverified: each
-    entry verifies itself wherever it goes)."""
-    path = root / "ledgers" / f"{association}.bin"
-    if not path.exists():
-        raise LedgerError(f"{root} holds no ledger of {association} (no {path.name})")
-    return list(decode_canonical(path.read_bytes(), list[bytes]))
 
 
 def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = None,
@@ -206,7 +106,7 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
         except (LedgerError, OSError) as e:
             report.findings.append(f"registry: {e}")
             return report
-    _check_genesis(trust, report, pinned_genesis, keys_from_node=keys_from_node)
+    check_genesis(trust, report, pinned_genesis, keys_from_node=keys_from_node)
     report.witness_quorum = trust.witness_quorum
     paths = sorted((root / "ledgers").glob("*.bin"))
     sizes = {path: path.stat().st_size for path in paths}
@@ -241,22 +141,6 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
     return report
 
 
-def _check_genesis(trust: Trust, report: AuditReport, pinned: Genesis | None, *,
-                   keys_from_node: bool) -> None:
-    """The trust root: the export's genesis must be the pinned one, and keys without any
-    registry are only the word of whoever wrote them."""
-    if trust.genesis is not None:
-        report.genesis_digest = trust.genesis.digest().hex()
-        if pinned is not None and pinned.digest() != trust.genesis.digest():
-            report.findings.append(f"genesis: the export's genesis (digest "
-                                   f"{report.genesis_digest}) is not the pinned one (digest "
-                                   f"{pinned.digest().hex()})")
-        return
-    if keys_from_node:
-        report.findings.append("no registry: keys are the node's own claim")
-    elif pinned is not None:
-        report.findings.append("genesis: a genesis is pinned but the export has no registry "
-                               "(its keyring is not rooted in it)")
 
 
 def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport,
@@ -265,7 +149,7 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
     """Check and replay every ledger; return the associations whose replay went wrong (a
     chain that broke after its entries were replayed, or a replay that failed): the digest
     is then made again from the ledgers whose chain held."""
-    pending: list[tuple[str, Future[Chain], _Notes, int, bool, bool]] = []
+    pending: list[tuple[str, Future[Chain], ExportedCheckpoints, int, bool, bool]] = []
     broken: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         projector = Projector(Database(DatabaseUrl.parse(f"sqlite:///{tmp}/replay.sqlite")))
@@ -287,7 +171,7 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
                             chain = check_chain(association, wires, notes.wants(),
                                                 keep_bodies=True)
                         bars.advance(CHAINS, size)
-                        holds = _record_chain(association, chain, notes, report, trust,
+                        holds = record_chain(association, chain, notes, report, trust,
                                               require_witnessed=require_witnessed)
                         bodies = chain.bodies if holds else None
                     else:
@@ -307,7 +191,7 @@ def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport
                     chain = future.result()
                     report.seconds[CHAINS] = report.seconds.get(CHAINS, 0.0) + chain.seconds
                     bars.advance(CHAINS, size)
-                    holds = _record_chain(association, chain, notes, report, trust,
+                    holds = record_chain(association, chain, notes, report, trust,
                                           require_witnessed=require_witnessed)
                     if (attempted and not holds) or not clean:
                         broken.add(association)
@@ -375,127 +259,16 @@ def _recorded_by(bodies: list[EntryBody], as_of: dt.date) -> list[EntryBody]:
     return bodies
 
 
-@dataclass
-class _Notes:
-    """One ledger's checkpoints in the export whose signatures verified: the latest one, and
-    the latest one cosigned by the witness quorum (None when absent or not verifying)."""
-
-    latest: Checkpoint | None = None
-    latest_witnesses: int = 0  # valid cosignatures on the latest one
-    witnessed: Checkpoint | None = None
-
-    def wants(self) -> frozenset[int]:
-        """The sizes whose Merkle roots the chain check must compute."""
-        return frozenset(c.size for c in (self.latest, self.witnessed) if c is not None)
 
 
-def _checkpoints(root: Path, association: str, trust: Trust, report: AuditReport) -> _Notes:
-    notes = _Notes()
-    note_path = root / "checkpoints" / f"{association}.note"
-    if not note_path.exists():
-        report.findings.append(f"{association}: no signed checkpoint in the export")
-    else:
-        note = note_path.read_bytes()
-        # The latest checkpoint is signed with the association's latest key (the one open, or
-        # the last one before a suspension or withdrawal): a rotated-out key fails here.
-        opened = _open(association, note, origin_keys(association, trust, note, latest=True),
-                       "checkpoint", report)
-        if opened is not None:
-            cosigned = check_cosignatures(association, note, trust)
-            report.findings.extend(cosigned.findings)
-            report.warnings.extend(cosigned.warnings)
-            report.witnesses[association] = cosigned.witnesses
-            notes.latest, notes.latest_witnesses = opened, len(cosigned.witnesses)
-    witnessed_path = root / "checkpoints" / f"{association}.witnessed.note"
-    if witnessed_path.exists():
-        notes.witnessed = _witnessed(association, witnessed_path.read_bytes(), trust, report)
-    return notes
 
 
-def _witnessed(association: str, note: bytes, trust: Trust,
-               report: AuditReport) -> Checkpoint | None:
-    """The witnessed checkpoint, if its origin signature, every cosignature and the quorum
-    hold (an older one may be signed with a key rotated out since: the key the registry
-    allowed when it was cosigned verifies it)."""
-    what = "witnessed checkpoint"
-    checkpoint = _open(association, note, origin_keys(association, trust, note, latest=False),
-                       what, report)
-    if checkpoint is None:
-        return None
-    cosigned = check_cosignatures(association, note, trust,
-                                  which=f"{what} at {checkpoint.size}")
-    report.findings.extend(cosigned.findings)
-    report.warnings.extend(cosigned.warnings)
-    if trust.registry is None:
-        report.findings.append(f"{association}: {what} in an export without a registry, "
-                               f"which alone names the witnesses")
-        return None
-    # A bad line among enough good ones is a finding already; the good ones still count.
-    if len(cosigned.witnesses) < trust.witness_quorum:
-        report.findings.append(f"{association}: {what} at {checkpoint.size} has "
-                               f"{len(cosigned.witnesses)} valid cosignatures, the registry's "
-                               f"quorum is {trust.witness_quorum}")
-        return None
-    return checkpoint
 
 
-def _open(association: str, note: bytes, keys: list[bytes], what: str,
-          report: AuditReport) -> Checkpoint | None:
-    """The checkpoint of a note whose origin signature verifies under one of `keys`."""
-    if not keys:
-        report.findings.append(f"{association}: no key in the registry")
-        return None
-    problem: CheckpointError | None = None
-    for key in keys:
-        try:
-            return open_checkpoint(note, {origin_of(association): key})
-        except CheckpointError as e:
-            problem = problem or e
-    report.findings.append(f"{association}: {what} does not verify: {problem}")
-    return None
 
 
-def _record_chain(association: str, chain: Chain, notes: _Notes, report: AuditReport,
-                  trust: Trust, *, require_witnessed: bool) -> bool:
-    """Put a chain's result in the report; False when the chain is broken (not replayable).
-    A chain that holds but does not match a checkpoint is a finding and still replayed."""
-    if chain.count is None:
-        report.findings.append(chain.finding or f"{association}: chain broken")
-        return False
-    report.ledgers[association] = chain.count
-    witnessed: set[int] = set()
-    quorum = trust.witness_quorum
-    if notes.latest is not None and _matches(association, chain, notes.latest, report,
-                                             what="signed checkpoint"):
-        report.checkpoints[association] = notes.latest.size
-        if quorum and notes.latest_witnesses >= quorum:
-            witnessed.add(notes.latest.size)
-    if notes.witnessed is not None and _matches(association, chain, notes.witnessed, report,
-                                                what="witnessed checkpoint"):
-        witnessed.add(notes.witnessed.size)
-    if witnessed:
-        report.witnessed[association] = sorted(witnessed)
-    elif quorum and notes.latest is not None:
-        message = (f"{association}: checkpoint at {notes.latest.size} has "
-                   f"{notes.latest_witnesses} valid cosignatures, the registry's quorum is "
-                   f"{quorum}, and the export holds no witnessed checkpoint of this ledger")
-        (report.findings if require_witnessed else report.warnings).append(message)
-    return True
 
 
-def _matches(association: str, chain: Chain, checkpoint: Checkpoint, report: AuditReport, *,
-             what: str) -> bool:
-    """Whether the ledger's first `checkpoint.size` entries give the checkpoint's root."""
-    count = chain.count or 0
-    if checkpoint.size > count:
-        report.findings.append(f"{association}: {what} of size {checkpoint.size} but only "
-                               f"{count} entries (entries removed?)")
-    elif chain.roots.get(checkpoint.size) != checkpoint.root_hash:
-        report.findings.append(f"{association}: Merkle root of the first {checkpoint.size} "
-                               f"entries does not match the {what} (rewritten?)")
-    else:
-        return True
-    return False
 
 
 def _verify_signatures(paths: list[Path], keys: Keyring, report: AuditReport, bars: Progress,
@@ -563,3 +336,14 @@ class _Clock:
     def stop(self, phase: str) -> None:
         elapsed = time.perf_counter() - self._started.pop(phase)
         self.report.seconds[phase] = self.report.seconds.get(phase, 0.0) + elapsed
+
+
+def _checkpoints(root: Path, association: str, trust: Trust,
+                 report: AuditReport) -> ExportedCheckpoints:
+    """Read one ledger's checkpoint notes from the export and judge them."""
+    def read(name: str) -> bytes | None:
+        path = root / "checkpoints" / name
+        return path.read_bytes() if path.exists() else None
+
+    return judge_checkpoints(association, read(f"{association}.note"),
+                             read(f"{association}.witnessed.note"), trust, report)

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from federation_api.audit.fetch import FetchError, fetch
-from federation_api.audit.run import AuditReport, audit
-from federation_api.web.routes.public import GENESIS_PATH
+from federation_api.audit.run import audit
+from federation_api.web.urls import GENESIS_PATH
+from ledger.audit.report import AuditReport
 from ledger.codec import decode_canonical, decode_json, decode_stored
 from ledger.errors import LedgerError
 from ledger.storage.database import Database, DatabaseUrl

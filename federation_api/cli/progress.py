@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from federation_api.audit.run import CHECKPOINTS
+from ledger.audit.report import CHECKPOINTS
 
 
 class AuditBars:

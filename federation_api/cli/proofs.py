@@ -28,7 +28,7 @@ import msgspec
 
 from federation_api.proofs.status import replay_status
 from federation_api.settings import Settings
-from federation_api.web.routes.public import GENESIS_PATH
+from federation_api.web.urls import GENESIS_PATH
 from ledger.codec import decode_json
 from ledger.proofs.receipts import ReceiptReport, decode_receipt, verify_receipt
 from ledger.proofs.statements import limits, proves, receipt_limits, receipt_proves

@@ -35,7 +35,6 @@ from urllib.parse import urlencode
 import uvicorn
 
 from domain.levels import Designation, Level, ReviewDecision
-from federation_api.cli.main import print_urls, url_host
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence
 from federation_api.demo.seed import seed as seed_alaska
@@ -43,11 +42,13 @@ from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
 from federation_api.node.tokens import Role
-from federation_api.replication.nats_process import NatsServer, free_port
+from federation_api.replication.loopback import start_single_server
+from federation_api.replication.nats_process import free_port
 from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
 from federation_api.web.app import create_app
 from federation_api.web.observability import configure_logging
+from federation_api.web.urls import print_urls, url_host
 from ledger.signing import Signer
 from ledger.trust.registry_files import RegistryDir
 
@@ -179,10 +180,7 @@ def data_root(data_dir: Path | None) -> tuple[Path, bool]:
 async def run(root: Path, host: str, first_port: int = 0, *, kept: bool = False) -> None:
     """Start NATS, three nodes and their HTTP servers; seed; serve until Ctrl-C."""
     listen = ports(host, first_port)  # before anything starts: a busy port fails cleanly
-    port = free_port()
-    nats = NatsServer(f'listen: 127.0.0.1:{port}\nserver_name: demo\n'
-                      f'jetstream {{ store_dir: "{root / "nats"}" }}\n', root,
-                      name="nats", port=port).start()
+    nats = start_single_server(root, name="nats", store=root / "nats", server_name="demo")
     try:  # whatever fails, never leave the server running
         await serve_alliance(root, host, nats.url, listen, kept=kept)
     finally:

@@ -1,25 +1,20 @@
-"""Wiring of one association node: config, keys, stores, writer, projections, service.
+"""The composition root of one association node: stores, writer, projections, service.
 
-This is the composition root (cosmicpython's bootstrap): every other module receives what it
-needs; only this one decides where things live.
+Like cosmicpython's bootstrap, this is where the node is wired: every other module receives
+what it needs; only this one decides which store, key and table each part gets. Where the
+files live and how a data directory is made is `federation_api.node.setup`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import msgspec
-
-from domain.policy import AssociationPolicy
 from federation_api.clock import now
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
+from federation_api.node.setup import NodeConfig, NodeError, NodePaths
 from federation_api.node.tokens import TokenStore
 from federation_api.notifications.change_feed import ChangeFeed
 from federation_api.notifications.notifier import Notifier
@@ -31,108 +26,19 @@ from ledger.chain.entries import verify_chain
 from ledger.chain.own_length import LengthRecord, SealGate, Source
 from ledger.chain.store import LedgerStore
 from ledger.chain.writer import LedgerWriter
-from ledger.codec import decode_json, encode_json
-from ledger.errors import ChainBroken, KeyFileError, LedgerBehind, LedgerError
+from ledger.codec import decode_json
+from ledger.errors import ChainBroken, KeyFileError, LedgerBehind
 from ledger.ingest import Ingestor, Recovery
 from ledger.service import AssociationService
 from ledger.signing import Signer
-from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.database import Database
 from ledger.storage.event_store import PrivateEventStore
 from ledger.transparency.log import LedgerLog
 from ledger.transparency.witness import Witness
-from ledger.trust.keyring import KeyRecord, Keyring
+from ledger.trust.keyring import Keyring
 from ledger.trust.registry import RegistryState
 from ledger.trust.registry_files import RegistryDir
 from projections.projector import Projector
-
-ASSOCIATION_ID = re.compile(r"^[A-Z]{2,8}$")
-
-
-class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """What `alliance init` decided for this node."""
-
-    association: str
-    name: str
-    policy: AssociationPolicy = AssociationPolicy()
-    created_at: dt.datetime
-
-
-class NodeError(LedgerError):
-    """The node cannot start or be initialised as asked."""
-
-
-@dataclass(frozen=True)
-class NodePaths:
-    """Where a node keeps its files inside the data directory."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        """node.json: association id, name and policy."""
-        return self.root / "node.json"
-
-    @property
-    def signing_key(self) -> Path:
-        """The current Ed25519 private key (0600)."""
-        return self.root / "keys" / "signing.key"
-
-    @property
-    def commitment_key(self) -> Path:
-        """The secret for commitment salts (0600)."""
-        return self.root / "keys" / "commitment.key"
-
-    @property
-    def keyring(self) -> Path:
-        """Public key history with validity windows."""
-        return self.root / "keys" / "keyring.json"
-
-    @property
-    def registry(self) -> Path:
-        """This node's copy of the Alliance trust registry."""
-        return self.root / "registry"
-
-    def database_url(self, settings: Settings) -> DatabaseUrl:
-        """The configured database, or SQLite files in the data directory."""
-        if settings.database_url:
-            return DatabaseUrl.parse(settings.database_url)
-        return DatabaseUrl(dialect="sqlite", path=self.root / "events.sqlite")
-
-
-def init_node(settings: Settings, *, association: str, name: str, policy: AssociationPolicy,
-              now: dt.datetime) -> NodeConfig:
-    """Create a node's data directory: config, signing key, commitment key, keyring."""
-    if not ASSOCIATION_ID.match(association):
-        raise NodeError("association id must be 2-8 upper-case letters (e.g. AK, MI, TX)")
-    paths = NodePaths(settings.data_dir)
-    if paths.config.exists():
-        raise NodeError(f"{paths.config} exists already; this node is initialised")
-    # Reach the database before writing anything, so a wrong URL leaves no half-made node.
-    Database(paths.database_url(settings).with_file("ledger.sqlite")).close()
-    signer = Signer.generate()
-    signer.save(paths.signing_key, settings.passphrase())
-    CommitmentKey.generate().save(paths.commitment_key)
-    Keyring().with_key(KeyRecord(association=association, public_key=signer.public_key,
-                                 valid_from=now)).save(paths.keyring)
-    config = NodeConfig(association=association, name=name, policy=policy, created_at=now)
-    paths.config.write_bytes(encode_json(config))
-    return config
-
-
-def rotate_key(settings: Settings, *, now: dt.datetime) -> KeyRecord:
-    """Replace the signing key; the old key stays valid for entries recorded before `now`."""
-    paths = NodePaths(settings.data_dir)
-    config = decode_json(paths.config.read_bytes(), NodeConfig)
-    old = Signer.load(paths.signing_key, settings.passphrase())
-    archived = paths.signing_key.with_name(f"signing-{old.key_id[:16]}.key")
-    new = Signer.generate()
-    paths.signing_key.rename(archived)
-    archived.with_suffix(".pub").write_text(old.public_key.hex() + "\n")
-    new.save(paths.signing_key, settings.passphrase())
-    record = KeyRecord(association=config.association, public_key=new.public_key,
-                       valid_from=now)
-    Keyring.load(paths.keyring).with_key(record).save(paths.keyring)
-    return record
 
 
 class Node:

@@ -12,8 +12,10 @@ from federation_api.notifications.dispatcher import WebhookDispatcher
 from federation_api.replication.replicator import Replicator
 from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
+from federation_api.web.pages import public as public_pages
+from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages.api_docs import install_docs
-from federation_api.web.pages.public import install_pages
+from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
 from federation_api.web.routes import auditor as routes_auditor
 from federation_api.web.routes import bulk as routes_bulk
@@ -81,6 +83,10 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
                    routes_federation, routes_proofs):
         app.include_router(module.router, responses=_EVERY_OPERATION)
-    install_pages(app)
+    # The pages: public, then the coordinator's (with its sign-in sessions), then /static.
+    app.include_router(public_pages.router)
+    app.include_router(staff_pages.router)
+    app.state.staff_sessions = staff_pages.StaffSessions()
+    install_static(app)
     install_docs(app)
     return app

@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from federation_api.settings import IpNetwork, RateLimitSettings
 
 # Paths counted against the per-client request budget: the public answers and pages (and the
 # staff login form, where guesses would go). A prefix names a whole route family; "/" alone
@@ -40,54 +40,6 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LIMITED_PREFIXES = ("/v1/verify", "/v1/status", "/v1/proofs/status", "/v1/receipts",
                     "/receipts/", "/verify", "/staff/login")
 LIMITED_EXACT = frozenset({"/"})
-
-
-@dataclass(frozen=True)
-class RateLimitSettings:
-    """How much a client may ask; `enabled=False` (ALLIANCE_RATE_LIMIT=off) is for benches."""
-
-    enabled: bool = True
-    requests_per_minute: int = 300
-    burst: int = 120
-    bulk_rows_per_hour: int = 50_000
-    bulk_rows_burst: int = 20_000  # four full 5,000-row files at once
-    trusted_proxies: tuple[str, ...] = ()
-    max_clients: int = 100_000
-
-    def __post_init__(self) -> None:
-        for name in ("requests_per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst",
-                     "max_clients"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"rate limit setting {name} must be at least 1")
-        self.networks()  # a bad proxy address fails at start, not at the first request
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RateLimitSettings:
-        """ALLIANCE_RATE_LIMIT (on|off), ALLIANCE_RATE_LIMIT_PER_MINUTE, _BURST,
-        _BULK_ROWS_PER_HOUR, _BULK_ROWS_BURST, ALLIANCE_TRUSTED_PROXIES (comma-separated
-        addresses or networks)."""
-        values: dict[str, Any] = {}
-        switch = env.get("ALLIANCE_RATE_LIMIT", "on").strip().lower()
-        if switch not in ("on", "off"):
-            raise ValueError(f"ALLIANCE_RATE_LIMIT must be on or off, got {switch!r}")
-        values["enabled"] = switch == "on"
-        for name in ("per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst"):
-            variable = f"ALLIANCE_RATE_LIMIT_{name.upper()}"
-            if raw := env.get(variable):
-                if not raw.strip().isdigit():
-                    raise ValueError(f"{variable} must be a whole number, got {raw!r}")
-                values["requests_per_minute" if name == "per_minute" else name] = int(raw)
-        if raw := env.get("ALLIANCE_TRUSTED_PROXIES"):
-            values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
-        return cls(**values)
-
-    def networks(self) -> tuple[IpNetwork, ...]:
-        """The trusted proxies as networks (single addresses become /32 or /128)."""
-        try:
-            return tuple(ipaddress.ip_network(p.strip(), strict=False)
-                         for p in self.trusted_proxies if p.strip())
-        except ValueError as e:
-            raise ValueError(f"ALLIANCE_TRUSTED_PROXIES: {e}") from e
 
 
 class TokenBuckets:

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.audit.report import AuditReport
 from ledger.codec import decode_json
 from ledger.errors import CheckpointError
 from ledger.transparency.checkpoints import verify_cosignature
@@ -65,7 +66,8 @@ class Cosigned:
     warnings: list[str] = field(default_factory=list)
 
 
-def origin_keys(association: str, trust: Trust, note: bytes, *, latest: bool) -> list[bytes]:
+def possible_signing_keys(association: str, trust: Trust, note: bytes, *,
+                          latest: bool) -> list[bytes]:
     """Public keys that may have signed an association's checkpoint note, to try in order.
 
     The latest checkpoint is signed with the association's latest key (the one open, or the
@@ -146,3 +148,21 @@ def _classify(association: str, note: bytes, trust: Trust) -> Cosigned:
             result.witnesses.append(witness)
     result.witnesses.sort()
     return result
+
+
+def check_genesis(trust: Trust, report: AuditReport, pinned: Genesis | None, *,
+                   keys_from_node: bool) -> None:
+    """The trust root: the export's genesis must be the pinned one, and keys without any
+    registry are only the word of whoever wrote them."""
+    if trust.genesis is not None:
+        report.genesis_digest = trust.genesis.digest().hex()
+        if pinned is not None and pinned.digest() != trust.genesis.digest():
+            report.findings.append(f"genesis: the export's genesis (digest "
+                                   f"{report.genesis_digest}) is not the pinned one (digest "
+                                   f"{pinned.digest().hex()})")
+        return
+    if keys_from_node:
+        report.findings.append("no registry: keys are the node's own claim")
+    elif pinned is not None:
+        report.findings.append("genesis: a genesis is pinned but the export has no registry "
+                               "(its keyring is not rooted in it)")

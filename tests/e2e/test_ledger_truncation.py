@@ -24,9 +24,9 @@ import psycopg
 import pytest
 
 from federation_api.node.local_alliance import found_alliance
+from federation_api.replication.loopback import start_single_server
 from ledger.signing import Signer
 from tests.e2e.harness import NodeDir, ServerProcess, all_entries, head_seq, init_node, today
-from tests.federation.alliance import start_single_server
 from tests.pg import base_url, postgres_schema_url
 
 ROLES = ("coordinator", "auditor")

@@ -20,6 +20,7 @@ import pytest
 from domain.endorsement import Endorsement
 from domain.levels import Level
 from federation_api.node.root import Node
+from federation_api.replication.loopback import HubAndLeafs, start_single_server
 from federation_api.replication.replicator import stream_name
 from ledger.chain.own_length import LengthRecord, Source
 from ledger.chain.store import LedgerStore
@@ -28,15 +29,7 @@ from ledger.codec import decode_body, decode_signed
 from ledger.storage.database import Database, DatabaseUrl
 from ledger.storage.event_store import PrivateEventStore
 from projections.projector import Projector
-from tests.federation.alliance import (
-    EPOCH,
-    Alliance,
-    HubAndLeafs,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

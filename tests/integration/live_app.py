@@ -24,8 +24,8 @@ from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
 from federation_api.node.tokens import Role
 from federation_api.replication.nats_process import free_port
+from federation_api.settings import RateLimitSettings
 from federation_api.web.app import create_app
-from federation_api.web.rate_limits import RateLimitSettings
 from ledger.signing import Signer
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from domain.levels import Level
 from federation_api.node.local_alliance import admit, distribute, found_alliance
-from federation_api.node.root import Node, NodePaths, rotate_key
+from federation_api.node.root import Node
+from federation_api.node.setup import NodePaths, rotate_key
 from federation_api.settings import Settings
 from ledger.signing import Signer
 from ledger.transparency.witness import Cosigned, Witness

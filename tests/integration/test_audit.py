@@ -14,10 +14,12 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.audit.export import export
 from federation_api.audit.fetch import fetch
-from federation_api.audit.run import audit, export
+from federation_api.audit.run import audit
 from federation_api.demo.seed import seed
-from federation_api.node.root import Node, init_node
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
 from federation_api.node.tokens import Role
 from federation_api.settings import Settings
 from ledger.codec import decode_canonical, encode
@@ -111,7 +113,7 @@ def alliance_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     """AK's export in a three-member Alliance (witness quorum 2 of AK's two peers), and the
     private key files of every member."""
     from federation_api.node.local_alliance import found_alliance
-    from federation_api.node.root import NodePaths
+    from federation_api.node.setup import NodePaths
 
     root = tmp_path_factory.mktemp("alliance")
     settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
@@ -229,7 +231,7 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
     from federation_api.clock import now
     from federation_api.node.endorsement_ids import new_endorsement_id
     from federation_api.node.local_alliance import found_alliance
-    from federation_api.node.root import NodePaths
+    from federation_api.node.setup import NodePaths
     from ledger.transparency.checkpoints import add_cosignature, parse_body
     from ledger.transparency.cosigners import witness_name
     from ledger.transparency.notes import parse_note

@@ -24,7 +24,7 @@ from federation_api.demo.seed import seed
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
 from federation_api.node.tokens import Role
-from federation_api.web.rate_limits import RateLimitSettings
+from federation_api.settings import RateLimitSettings
 from ledger.signing import Signer
 from tests.integration.live_app import LiveNode, live_node
 

@@ -22,13 +22,13 @@ from fastapi.testclient import TestClient
 from domain.levels import Level
 from domain.policy import AssociationPolicy
 from federation_api.clock import today
-from federation_api.node.root import Node, NodePaths, init_node
+from federation_api.node.root import Node
+from federation_api.node.setup import NodePaths, init_node
 from federation_api.node.tokens import Role
-from federation_api.settings import Settings
+from federation_api.settings import RateLimitSettings, Settings
 from federation_api.web.app import create_app
 from federation_api.web.pages import public as pages
 from federation_api.web.pages.templating import render
-from federation_api.web.rate_limits import RateLimitSettings
 from federation_api.web.schemas import VerifyOut
 from ledger.signing import Signer
 from ledger.trust.keyring import KeyRecord, Keyring

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.node.root import Node, init_node
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
 from federation_api.node.tokens import Role
 from federation_api.notifications.webhooks import verify
 from federation_api.settings import Settings
@@ -381,7 +382,7 @@ def test_the_openapi_document_describes_the_employer_endpoints(node: Node) -> No
 
 
 def test_subscription_rows_draw_on_the_tokens_row_budget(node: Node) -> None:
-    from federation_api.web.rate_limits import RateLimitSettings
+    from federation_api.settings import RateLimitSettings
 
     node.settings = replace(node.settings, rate_limits=RateLimitSettings(
         bulk_rows_burst=4, bulk_rows_per_hour=1))

@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from domain.levels import Designation, Level
 from federation_api.clock import now
-from federation_api.web.pages import staff as pages_staff
-from federation_api.web.pages.templating import STATIC_DIR, association_name, render
-from federation_api.web.routes.public import GENESIS_PATH, verify
+from federation_api.web.lookup import verify
+from federation_api.web.pages.templating import association_name, render
 from federation_api.web.schemas import VerifyOut
+from federation_api.web.urls import GENESIS_PATH
 from ledger.codec import decode_payload, decode_stored
 
 MAX_NAME_RESULTS = 5
@@ -234,11 +233,3 @@ def _by_name_errors(request: Request, form: dict[str, str]) -> list[tuple[str, s
     if form["state"] not in {a for a, _ in states(request)}:
         errors.append(("state", "Choose the state association from the list."))
     return errors
-
-
-def install_pages(app: FastAPI) -> None:
-    """Serve the pages and their stylesheet on `app`."""
-    app.include_router(router)
-    app.include_router(pages_staff.router)
-    app.state.staff_sessions = pages_staff.StaffSessions()
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

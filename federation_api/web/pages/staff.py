@@ -32,8 +32,8 @@ from starlette.datastructures import QueryParams
 from domain.levels import EndorsementStatus, Level
 from federation_api.clock import today
 from federation_api.node.tokens import Principal, Role
+from federation_api.web.csv_files import roster_csv
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
-from federation_api.web.routes.staff import roster_csv
 from projections.queries import fold_name
 from projections.rows import RosterRow
 from projections.standing import standing_on
@@ -308,8 +308,7 @@ def roster_download(request: Request) -> Response:
             request, session=session, title="Check the filters",
             message=" ".join(message for _, message in errors)))
     rows = [msgspec.to_builtins(r) for r in filtered_roster(request, wanted)]
-    # An empty selection still gets its header line, so a spreadsheet shows the columns.
-    body = roster_csv(rows) or ",".join(f.name for f in msgspec.structs.fields(RosterRow)) + "\r\n"
+    body = roster_csv(rows)  # an empty selection is its header line alone
     association = request.app.state.node.association
     return Response(body, media_type="text/csv", headers={
         **SECURITY_HEADERS,

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 HERE = Path(__file__).parent
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -65,3 +66,8 @@ def association_name(request: Request, association: str) -> str:
     if association == node.association:
         return str(node.config.name)
     return association
+
+
+def install_static(app: FastAPI) -> None:
+    """Serve the pages' stylesheet (and the API docs' starter script) under /static."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -31,8 +31,8 @@ from federation_api.node.tokens import Principal, Role
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import write_csv
 from federation_api.web.errors import error_body
+from federation_api.web.lookup import lookup
 from federation_api.web.rate_limits import row_budget_refusal
-from federation_api.web.routes.public import lookup
 from federation_api.web.schemas import VerifyOut, errors
 
 router = APIRouter(route_class=GatedRoute)

@@ -41,7 +41,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from federation_api.clock import now
 from federation_api.node.root import Node
 from federation_api.node.tokens import Principal, Role
-from federation_api.proofs.receipts import check_own, filename, make_receipt, render_view
+from federation_api.proofs.receipts import check_own, filename, make_receipt
 from federation_api.proofs.status import (
     CheckpointWanted,
     ProofUnavailable,
@@ -52,8 +52,9 @@ from federation_api.proofs.status import (
 from federation_api.replication.checkpoint_gossip import CheckpointGossip
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.errors import error_body
+from federation_api.web.lookup import EndorsementId, LastName, lookup
+from federation_api.web.pages.receipts import render_view
 from federation_api.web.pages.templating import association_name, render
-from federation_api.web.routes.public import EndorsementId, LastName, lookup
 from federation_api.web.schemas import EARLIEST, LATEST, errors
 from ledger.proofs.receipts import ReceiptKind, SignedReceipt, encode_receipt
 from ledger.proofs.status import StatusProof, encode_status_proof

@@ -14,66 +14,35 @@ compare its digest with the one the Alliance publishes, out of band, before pinn
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from domain.levels import Level
-from federation_api.clock import today
 from federation_api.node.root import Node
 from federation_api.web.auth import GatedRoute
 from federation_api.web.errors import error_body
+from federation_api.web.lookup import (
+    NOT_FOUND,
+    EndorsementId,
+    LastName,
+    granted_after,
+    lookup,
+    verify,
+)
 from federation_api.web.schemas import EARLIEST, LATEST, ErrorOut, ReadyOut, VerifyOut, errors
-from projections.queries import fold_name
+from federation_api.web.urls import GENESIS_PATH
 
 router = APIRouter(route_class=GatedRoute)
 
-_NOT_FOUND = "no endorsement matches that id and last name"
-GENESIS_PATH = "/v1/alliance/genesis.json"
-EndorsementId = Annotated[str, Query(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$",
-                                     description="The endorsement id, e.g. AK-7Q4M2XKD")]
-LastName = Annotated[str, Query(min_length=1, max_length=100, description="Family name")]
 # The public paths are rate limited per client address (federation_api/rate_limits.py).
 PUBLIC_ERRORS = errors(404, 422, 429)
-
-
-def lookup(node: Node, endorsement_id: str, last_name: str, on: dt.date,
-           forked: Mapping[str, int] | None = None) -> VerifyOut | None:
-    """The public answer for an id and last name on `on`, or None when they do not match
-    (whichever was wrong). `forked` lets a caller answering many rows read the flags once."""
-    answer = node.projector.status_as_of(endorsement_id.upper(), on)
-    if answer is None or fold_name(answer.family_name) != fold_name(last_name):
-        return None
-    level = Level(answer.level)
-    warnings = []
-    if answer.association in (node.forked_associations() if forked is None else forked):
-        warnings.append(f"{answer.association}'s ledger is flagged: it signed conflicting "
-                        f"entries or checkpoints (a fork) and the Alliance has not resolved "
-                        f"it yet")
-    return VerifyOut(name=f"{answer.given_name} {answer.family_name}", level=level,
-                     level_title=level.title, designation=answer.designation,
-                     association=answer.association, status=answer.standing,
-                     valid_through=answer.valid_through, as_of=on, warnings=warnings)
-
-
-def _answer(request: Request, endorsement_id: str, last_name: str, on: dt.date) -> VerifyOut:
-    found = lookup(request.app.state.node, endorsement_id, last_name, on)
-    if found is None:
-        raise HTTPException(404, _NOT_FOUND)
-    return found
 
 
 def _json(answer: VerifyOut) -> Response:
     # The answer is a VerifyOut already (validated when built); serialising it directly skips
     # FastAPI's second validation and encoding pass of the response model (public_api_bench).
     return Response(answer.model_dump_json(), media_type="application/json")
-
-
-def verify(request: Request, endorsement_id: str, last_name: str) -> VerifyOut:
-    """Today's public answer (raises the one 404); the pages call it too."""
-    return _answer(request, endorsement_id, last_name, today())
 
 
 # The two lookups run on the event loop, not in the thread pool: each is one indexed read of
@@ -87,17 +56,6 @@ async def verify_route(request: Request, endorsement_id: EndorsementId,
                        last_name: LastName) -> Response:
     """Is this endorsement current today? Public fields only."""
     return _json(verify(request, endorsement_id, last_name))
-
-
-def granted_after(node: Node, endorsement_id: str, last_name: str, on: dt.date) -> bool:
-    """Whether the id and last name match an endorsement that did not exist yet on `on`.
-
-    Saying so reveals nothing beyond what a match already does: the same id and name asked
-    for any later date answer with the endorsement, and that 200-or-404 split by date was
-    always visible. A wrong id or last name stays the one undifferentiated miss."""
-    row = node.projector.endorsement(endorsement_id.upper())
-    return (row is not None and fold_name(row.family_name) == fold_name(last_name)
-            and node.projector.status_as_of(row.endorsement_id, on) is None)
 
 
 @router.get("/v1/status", response_model=VerifyOut, tags=["public"], responses={
@@ -118,7 +76,7 @@ async def status_on(request: Request, endorsement_id: EndorsementId, last_name: 
         return JSONResponse(error_body("not_yet_granted", message, field="on",
                                        rule="status.not_yet_granted"), status_code=404)
     if found is None:
-        raise HTTPException(404, _NOT_FOUND)
+        raise HTTPException(404, NOT_FOUND)
     return _json(found)
 
 

@@ -26,7 +26,7 @@ from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.tokens import Principal, Role
 from federation_api.web import command_runner as commands
 from federation_api.web.auth import STAFF, GatedRoute, require
-from federation_api.web.csv_files import roster_csv as roster_csv  # pages_staff imports it here
+from federation_api.web.csv_files import roster_csv
 from federation_api.web.rosters import select_roster
 from federation_api.web.schemas import (
     ApplicationOut,
