@@ -7,10 +7,12 @@ Column lists here are the single source for the writes, the reads and the digest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from domain.unmet import Unmet
 from ledger.codec import decode_json, encode_json
+from ledger.storage.database import Cursor
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
 from projections.values import (
     LEVELS,
@@ -108,6 +110,19 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
     ("projection_tracking", TRACKING_COLUMNS, ("association",)),
 )
+
+
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+
+def select_in(cur: Cursor, sql: str, column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows of `sql WHERE column IN (...)` for every key, asked in chunks of keys."""
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start:start + _IN_CHUNK]
+        found.extend(cur.execute(f"{sql} WHERE {column} IN ({', '.join('?' for _ in chunk)})",
+                                 chunk).fetchall())
+    return found
 
 
 def select(table: str, columns: tuple[str, ...]) -> str:

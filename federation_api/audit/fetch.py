@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from federation_api.errors import EdgeError
 from federation_api.node.setup import ASSOCIATION_ID
 from ledger.codec import encode, encode_json
 from ledger.errors import CheckpointError
@@ -39,7 +40,7 @@ MAX_LEDGERS = 1000
 MAX_ENTRIES = 50_000_000
 
 
-class FetchError(Exception):
+class FetchError(EdgeError):
     """The node could not be read (HTTP error, refused token, unreachable)."""
 
 

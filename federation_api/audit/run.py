@@ -63,8 +63,6 @@ SIGNATURE_CHUNK = 1000  # entries per task of the signature pool
 REPLAY_BATCH = 100_000
 
 
-
-
 class Progress(Protocol):
     """Where the audit reports how far each long phase got (the CLI draws bars)."""
 
@@ -81,14 +79,6 @@ class _Silent:
 
     def advance(self, phase: str, done: int) -> None:
         pass
-
-
-
-
-
-
-
-
 
 
 def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = None,
@@ -139,8 +129,6 @@ def audit(root: Path, *, full_signatures: bool = False, as_of: dt.date | None = 
     elif as_of is None and report.node_digest != report.digest:
         report.findings.append("replayed projections differ from the node's digest")
     return report
-
-
 
 
 def _replay_all(paths: list[Path], root: Path, trust: Trust, report: AuditReport,
@@ -257,18 +245,6 @@ def _recorded_by(bodies: list[EntryBody], as_of: dt.date) -> list[EntryBody]:
         if body.recorded_at.date() > as_of:
             return bodies[:index]
     return bodies
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _verify_signatures(paths: list[Path], keys: Keyring, report: AuditReport, bars: Progress,

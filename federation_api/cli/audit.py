@@ -1,7 +1,7 @@
 """`alliance audit`: run the audit on an export directory or a node URL, and report it.
 
 stdout carries the report (a human summary, or JSON with `--json`); findings and warnings also
-go to stderr in the human form; progress bars go to stderr only (see `audit_progress`). Exit
+go to stderr in the human form; progress bars go to stderr only (see `progress.py`). Exit
 code 0 when there is no finding, 1 on any finding, 2 when the input could not be read.
 
 `--genesis FILE` pins the Alliance's genesis (distributed out of band; every node serves it at

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 import msgspec
 
+from federation_api.clock import now
 from federation_api.node.root import Node
 from federation_api.settings import Settings
 
@@ -43,7 +43,7 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     """Give a failed delivery one more attempt (the running node sends it shortly)."""
     node = Node(settings)
     try:
-        done = node.webhooks.retry(args.delivery_id, int(time.time() * 1000))
+        done = node.webhooks.retry(args.delivery_id, int(now().timestamp() * 1000))
     finally:
         node.close()
     if not done:

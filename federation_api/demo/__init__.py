@@ -1,1 +1,2 @@
-"""`alliance demo`: three federated nodes, seeded."""
+"""`alliance demo`: `run` (three federated nodes on an embedded nats-server, served until
+Ctrl-C) and `seed` (the story the demo records)."""

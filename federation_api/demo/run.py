@@ -38,6 +38,7 @@ from domain.levels import Designation, Level, ReviewDecision
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence
 from federation_api.demo.seed import seed as seed_alaska
+from federation_api.errors import EdgeError
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
@@ -137,7 +138,7 @@ async def seed(nodes: dict[str, Node]) -> dict[str, tuple[str, str]]:
             "Garcia's old TX endorsement": (garcia, "Garcia")}
 
 
-class DemoError(Exception):
+class DemoError(EdgeError):
     """The demo cannot start as asked (a port in use, a data directory in use)."""
 
 

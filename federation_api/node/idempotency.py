@@ -19,6 +19,7 @@ import hashlib
 
 import msgspec
 
+from federation_api.errors import EdgeError
 from ledger.service import StoredMark
 from ledger.storage.database import Database
 
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS idempotency_intents (
 _marks_decoder = msgspec.json.Decoder(tuple[StoredMark, ...])
 
 
-class KeyReused(Exception):
+class KeyReused(EdgeError):
     """The idempotency key was used before for a different request."""
 
 

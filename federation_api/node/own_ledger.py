@@ -6,7 +6,7 @@ publisher's confirmed position and the projections' tracking of the own associat
 from outside (`note_remote`: the highest own entry a peer or the hub stream returned, verified)
 are kept for the life of the process. If any reaches beyond the head, the gate is closed with
 an error naming the missing seqs, and nothing is sealed or signed until `recover` has stored
-the entries back (DESIGN invariant 8). A restored node (issue 13) fits the same steps: hold
+the entries back (DESIGN invariant 8). A node restored from a backup fits the same steps: hold
 the gate, ask everyone, recover, judge.
 """
 

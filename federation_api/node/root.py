@@ -90,7 +90,7 @@ class Node:
         node_db = Database(url.with_file("node.sqlite"))
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)
-        # Employer notifications (issue 5): subscriptions, webhooks, and the notifier that
+        # Employer notifications: subscriptions, webhooks, and the notifier that
         # follows the projected ledgers; the app's WebhookDispatcher runs it and delivers.
         self.subscriptions = SubscriptionStore(node_db)
         self.webhooks = WebhookStore(node_db)

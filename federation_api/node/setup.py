@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import AssociationPolicy
+from federation_api.errors import EdgeError
 from federation_api.settings import Settings
 from ledger.chain.commitments import CommitmentKey
 from ledger.codec import decode_json, encode_json
@@ -35,7 +36,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
 
 
-class NodeError(LedgerError):
+class NodeError(EdgeError, LedgerError):
     """The node cannot start or be initialised as asked."""
 
 

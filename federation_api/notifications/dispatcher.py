@@ -22,7 +22,6 @@ import contextlib
 import datetime as dt
 import logging
 import random
-import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,7 +32,7 @@ from federation_api.notifications.notifier import Notifier
 from federation_api.notifications.transport import (
     CheckedBackend,
     CheckedTransport,
-    RefusedDestination,
+    DestinationRefused,
     Resolver,
     system_resolve,
 )
@@ -154,12 +153,12 @@ class WebhookDispatcher:
         due = await asyncio.to_thread(self.webhooks.next_due_ms)
         if due is None:
             return self.poll_seconds
-        return max(0.0, min(self.poll_seconds, due / 1000 - time.time()))
+        return max(0.0, min(self.poll_seconds, due / 1000 - now().timestamp()))
 
     async def run_once(self) -> int:
         """One pass: notice changes, then deliver what is due; returns attempts made."""
         await asyncio.to_thread(self.notifier.catch_up)
-        due = await asyncio.to_thread(self.webhooks.due, int(time.time() * 1000), PASS_SIZE)
+        due = await asyncio.to_thread(self.webhooks.due, int(now().timestamp() * 1000), PASS_SIZE)
         limit = asyncio.Semaphore(CONCURRENCY)
 
         async def one(row: Due) -> None:
@@ -223,14 +222,14 @@ class WebhookDispatcher:
             return None, refused
         headers = {"Content-Type": "application/json", "User-Agent": self.user_agent,
                    DELIVERY_HEADER: delivery_id, EVENT_HEADER: EVENT,
-                   SIGNATURE_HEADER: sign(secret, int(time.time()), body)}
+                   SIGNATURE_HEADER: sign(secret, int(now().timestamp()), body)}
         try:
             # The overall bound covers a receiver that trickles its answer byte by byte.
             async with asyncio.timeout(self.settings.webhook_timeout_seconds * 2):
                 async with self._client.stream("POST", url, content=body,
                                                headers=headers) as response:
                     status = response.status_code  # the body is never read
-        except RefusedDestination as e:
+        except DestinationRefused as e:
             return None, str(e)  # says why, never which host
         except (TimeoutError, httpx.TimeoutException):
             return None, "timed out"

@@ -38,8 +38,7 @@ from ledger.chain.store import LedgerStore
 from ledger.codec import decode_payload, decode_stored
 from ledger.storage.database import Cursor, Database
 from projections.queries import ProjectionReader
-from projections.rows import HistoryRow
-from projections.tables import HISTORY_COLUMNS, history_row, select
+from projections.rows import HistoryRow, RosterRow
 from projections.transitions import ENDORSEMENT_EVENTS, GRANTED, RECOGNIZED
 
 BATCH = 1000  # entries per transaction
@@ -139,9 +138,7 @@ class Notifier:
 
     def _entries(self, association: str, first: int, last: int) -> list[_Entry]:
         """The endorsement entries in first..last that the projections applied (not faults)."""
-        faults = {int(r[0]) for r in self.projections.db.query(
-            "SELECT seq FROM projection_faults WHERE association = ? AND seq BETWEEN ? AND ?",
-            (association, first, last))}
+        faults = self.projections.fault_seqs(association, first, last)
         entries = []
         for wire in self.ledger.wires(association, first, last):
             body = decode_stored(wire)
@@ -156,10 +153,7 @@ class Notifier:
         """seq -> the endorsement ids each entry may change."""
         aggregates = sorted({e.aggregate_id for e in entries if e.event_type not in
                              (GRANTED, RECOGNIZED)})
-        with self.projections.db.transaction(read_only=True) as cur:
-            by_aggregate = {str(a): str(i) for a, i in select_in(
-                cur, "SELECT aggregate_id, endorsement_id FROM roster WHERE aggregate_id "
-                     "IN ({})", (), aggregates)}
+        by_aggregate = self.projections.endorsement_ids_of(aggregates)
         touched: dict[int, tuple[str, ...]] = {}
         for e in entries:
             if e.event_type == GRANTED:
@@ -176,15 +170,7 @@ class Notifier:
                  tracked: dict[str, int]) -> list[Change]:
         """The changes of subscribed endorsements, in ledger order (change_id left 0)."""
         ids = sorted(subscribed)
-        with self.projections.db.transaction(read_only=True) as cur:
-            history: dict[str, list[HistoryRow]] = {}
-            for record in select_in(cur, select("status_history", HISTORY_COLUMNS)
-                                    + " WHERE endorsement_id IN ({})", (), ids):
-                row = history_row(record)
-                history.setdefault(row.endorsement_id, []).append(row)
-            roster = {str(r[0]): r for r in select_in(
-                cur, "SELECT endorsement_id, family_name, given_name, association FROM roster "
-                     "WHERE endorsement_id IN ({})", (), ids)}
+        history, roster = self.projections.histories(ids)
         changes: list[Change] = []
         for entry in entries:
             for endorsement_id in touched.get(entry.seq, ()):
@@ -215,7 +201,7 @@ def _latest(rows: Any) -> HistoryRow | None:
 
 
 def _change(association: str, entry: _Entry, endorsement_id: str, rows: list[HistoryRow],
-            before: HistoryRow | None, roster: tuple[Any, ...]) -> Change | None:
+            before: HistoryRow | None, roster: RosterRow) -> Change | None:
     kind = KIND_OF_EVENT[entry.event_type]
     if entry.event_type == RECOGNIZED and endorsement_id != entry.payload.get("endorsement_id"):
         kind = ChangeKind.TRANSFERRED  # the origin endorsement moved to a new home
@@ -234,10 +220,10 @@ def _change(association: str, entry: _Entry, endorsement_id: str, rows: list[His
     return Change(change_id=0, association=association, seq=entry.seq,
                   endorsement_id=endorsement_id, kind=kind, old_status=old,
                   new_status=str(after.status), effective_on=effective_on,
-                  valid_through=after.valid_through, family_name=str(roster[1]),
-                  given_name=str(roster[2]), level=str(after.level),
+                  valid_through=after.valid_through, family_name=roster.family_name,
+                  given_name=roster.given_name, level=str(after.level),
                   designation=None if after.designation is None else str(after.designation),
-                  endorsing_association=str(roster[3]), recorded_at=entry.recorded_at)
+                  endorsing_association=roster.association, recorded_at=entry.recorded_at)
 
 
 def _lock_position(cur: Cursor, dialect: str, association: str) -> int:

@@ -13,12 +13,12 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from federation_api.errors import EdgeError
 from federation_api.notifications import employer_tables
 from ledger.storage.database import Cursor, Database
 
@@ -27,13 +27,6 @@ MAX_CSV_BYTES = 1_000_000  # 5,000 rows of an id and a name fit in a few hundred
 CSV_HEADER = ("endorsement_id", "last_name")
 ENDORSEMENT_ID = re.compile(r"^[A-Za-z0-9-]{3,40}$")
 MAX_LAST_NAME = 100
-
-
-
-def fold_name(name: str) -> str:
-    """Case- and accent-insensitive form of a name, as `/v1/verify` compares last names."""
-    decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class SubscriptionRequest(msgspec.Struct, frozen=True):
@@ -51,7 +44,7 @@ class Subscription(msgspec.Struct, frozen=True):
     subscribed_at: str
 
 
-class CsvRejected(ValueError):
+class CsvRejected(EdgeError, ValueError):
     """The uploaded file is not a valid subscription CSV; nothing was written."""
 
     def __init__(self, message: str, *, line: int = 0, field: str = "body") -> None:

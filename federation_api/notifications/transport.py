@@ -31,12 +31,14 @@ REFUSED = "destination resolves to a non-public address"
 UNRESOLVED = "host name does not resolve"
 
 
-class DestinationRefused(httpcore.ConnectError):
-    """The host has no address the node may connect to (the message names no host)."""
+class NoAllowedAddress(httpcore.ConnectError):
+    """The network backend found no address of the host it may dial (the message names no
+    host). Raised inside httpcore's connection pool, which is why it is an httpcore error."""
 
 
-class RefusedDestination(httpx.ConnectError):
-    """httpx's view of DestinationRefused: the message is safe to record."""
+class DestinationRefused(httpx.ConnectError):
+    """What the transport raises to its httpx caller (the dispatcher) for NoAllowedAddress:
+    the delivery was refused before connecting; the message is safe to record."""
 
 
 async def system_resolve(host: str, port: int) -> list[str]:
@@ -65,10 +67,10 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         try:
             addresses = await self.resolve(host, port)
         except (OSError, UnicodeError) as e:
-            raise DestinationRefused(UNRESOLVED) from e
+            raise NoAllowedAddress(UNRESOLVED) from e
         allowed = addresses if self.allow_private() else [a for a in addresses if _public(a)]
         if not allowed:
-            raise DestinationRefused(REFUSED if addresses else UNRESOLVED)
+            raise NoAllowedAddress(REFUSED if addresses else UNRESOLVED)
         return allowed
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -90,7 +92,7 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:
-        raise DestinationRefused("unix sockets are not webhook destinations")
+        raise NoAllowedAddress("unix sockets are not webhook destinations")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
@@ -123,8 +125,8 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
 
 
 def _as_httpx(error: Exception) -> Exception:
-    if isinstance(error, DestinationRefused):
-        return RefusedDestination(str(error))
+    if isinstance(error, NoAllowedAddress):
+        return DestinationRefused(str(error))
     for core, mapped in _ERRORS:
         if isinstance(error, core):
             return mapped(str(error))

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
+from federation_api.errors import EdgeError
 from federation_api.notifications import employer_tables
 from ledger.storage.database import Database
 
@@ -39,7 +40,7 @@ TOLERANCE_SECONDS = 300
 MAX_URL = 2048
 
 
-class WebhookUrlRejected(ValueError):
+class WebhookUrlRejected(EdgeError, ValueError):
     """The URL cannot be a webhook destination."""
 
 

@@ -4,7 +4,7 @@
 stores, with an inclusion proof of each under the latest checkpoint the node holds for that
 ledger (for its own ledger it signs a new one when the latest does not cover them yet; for a
 peer's it raises `CheckpointWanted`, and the routes ask the peer for one over NATS).
-`replay_status` is the `Replay` that `ledger.status_proof` needs: the very `Projector` the
+`replay_status` is the `Replay` that `ledger.proofs.status` needs: the very `Projector` the
 nodes run, on a private in-memory SQLite database, so an offline verifier computes a status
 exactly as every node does, with no second implementation of the rules.
 """
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
+from federation_api.errors import EdgeError
 from federation_api.node.root import Node
 from ledger.chain.entries import entry_hash
 from ledger.codec import decode_payload, decode_signed, decode_stored
@@ -35,10 +36,9 @@ from ledger.transparency.notes import parse_note
 from projections.errors import ProjectionError
 from projections.projector import Projector
 from projections.rows import StatusAnswer
-from projections.tables import HISTORY_COLUMNS, history_row, select
 
 
-class ProofUnavailable(LedgerError):
+class ProofUnavailable(EdgeError, LedgerError):
     """The node cannot prove this answer yet (no registry, or no checkpoint covering an entry)."""
 
 
@@ -107,9 +107,7 @@ def decisive_entries(node: Node, endorsement_id: str) -> list[bytes]:
     row = node.projector.endorsement(endorsement_id)
     if row is None:
         return []
-    rows = node.projector.db.query(f"{select('status_history', HISTORY_COLUMNS)} "
-                                   "WHERE endorsement_id = ?", (endorsement_id,))
-    wanted = {(h.association, h.seq) for h in map(history_row, rows)}
+    wanted = {(h.association, h.seq) for h in node.projector.history(endorsement_id)}
     wanted.add((row.association, row.last_seq))
     found: dict[tuple[str, int], bytes] = {}
     for association, seq in sorted(wanted):

@@ -24,7 +24,7 @@ a note cannot make every witness flood the hub), so a message lost to a disconne
 offline peer costs an interval or two, and a node that was away catches up with the latest
 checkpoint on its return.
 JetStream would need a stream and a hub mirror per association for data nobody needs to
-replay. Handlers never trust a payload before `ledger.witness` has verified it.
+replay. Handlers never trust a payload before `ledger.transparency.witness` has verified it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A command with an `Idempotency-Key` header is answered from the stored response 
 
 A retry gets the first attempt's answer whatever point that attempt died at. Before a keyed
 command stores its events, the events it is about to store are recorded with the key (see
-`federation_api.idempotency`); the answer is stored after the commit. A retry then finds:
+`federation_api.node.idempotency`); the answer is stored after the commit. A retry then finds:
 - the stored answer: replayed;
 - an intent whose events are all in the event store: the attempt committed but its answer
   was lost (a crash after the save and before the answer was stored, e.g. while sealing,

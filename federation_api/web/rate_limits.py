@@ -159,7 +159,7 @@ def retry_after(wait: float) -> str:
 
 
 def too_many_body(message: str, *, field: str, rule: str) -> dict[str, Any]:
-    """The JSON error of a 429 (the shape of `http_errors.error_body`)."""
+    """The JSON error of a 429 (the shape of `federation_api.web.errors.error_body`)."""
     return {"code": "rate_limited", "message": message, "field": field, "rule": rule,
             "unmet": []}
 

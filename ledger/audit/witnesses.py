@@ -1,12 +1,14 @@
 """The audit's trust roots and its check of the witnesses' cosignatures on a checkpoint.
 
-A node answers for itself when it verifies a cosignature (`ledger.witnessing` skips a line it
-cannot use); an auditor must say why a line is wrong. So every signature line of an exported
-checkpoint other than the origin's own is classified: a valid cosignature by a member witness
-under the key the registry allowed it at the cosignature's time, or a finding naming the
-problem (not a witness name, a non-member, no key valid then, a signature that does not
-verify). The rules (who is a witness, which key, the quorum) are `ledger.witnessing`'s and the
-registry's, so a node and an auditor cannot disagree on them.
+A node answers for itself when it verifies a cosignature (`ledger.transparency.cosigners`
+skips a line it cannot use); an auditor must say why a line is wrong. So every signature line
+of an exported checkpoint other than the origin's own is classified: a valid cosignature by a
+member witness under the key the registry allowed it at the cosignature's time, or a finding
+naming the problem (not a witness name, a non-member, no key valid then, a signature that does
+not verify). The rules (who is a witness, which key, the quorum) are those of
+`ledger.transparency.cosigners` and the registry, so a node and an auditor cannot disagree on
+them. `check_genesis` judges the trust root itself: the export's genesis against the pinned
+one.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ commit left off, so the ledger stays gapless and no event is sealed twice. Only 
 of the association's current signing key runs a writer (single writer per ledger).
 
 The writer seals nothing while its `SealGate` is closed (the own ledger is shorter than a
-record of it, `ledger/own_length.py`), and the store refuses a seq at or below the high-water
+record of it, `ledger/chain/own_length.py`), and the store refuses a seq at or below the high-water
 mark in the sealing transaction, so a lost row is never re-signed as a different entry.
 `inspect` tells what the tracking and the event store say of the ledger's length: each
 notification up to the tracked position was sealed as exactly one entry, in order, so their

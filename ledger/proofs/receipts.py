@@ -21,9 +21,9 @@ A receipt comes in one of two forms (`ReceiptKind`, stated inside the signed bod
   itself can be replayed from the entries.
 
 `verify_receipt` is pure: the node's key comes from the registry the receipt carries
-(optionally pinned by genesis); the registry and checkpoints are judged by `ledger.tree_heads`,
-a full proof by `ledger.status_proof`, and its signed answer must equal the one the entries
-replay to.
+(optionally pinned by genesis); the registry and checkpoints are judged by
+`ledger.proofs.tree_heads`, a full proof by `ledger.proofs.status`, and its signed answer must
+equal the one the entries replay to.
 """
 
 from __future__ import annotations

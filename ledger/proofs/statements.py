@@ -1,6 +1,6 @@
 """What a verified status proof or receipt establishes, and what it does not, in plain words.
 
-Kept apart from the checks in `ledger.status_proof`, `ledger.tree_heads` and `ledger.receipts`:
+Kept apart from the checks in `status.py`, `tree_heads.py` and `receipts.py` of this package:
 these sentences are what a person reads (the CLI prints them, the printable receipt shows them),
 and the limits are always shown, because an inclusion proof can never show that an entry is
 absent, and a public receipt does not carry the entries at all.

@@ -6,13 +6,13 @@ proof of each under a signed checkpoint of its association's ledger (cosigned by
 the node held such a checkpoint), the trust registry from its genesis, and the answer the node
 gave. `verify_status_proof` checks all of it with no network and no node: registry from
 genesis (optionally against a pinned genesis) and each checkpoint's origin signature and every
-cosignature line (both by `ledger.tree_heads`, which public receipts use too), each entry's
+cosignature line (both by `ledger.proofs.tree_heads`, which public receipts use too), each entry's
 signature under a key valid for its association at its time, each inclusion proof, that the
 endorsement's entries in its home ledger are gapless, and finally that replaying the entries
 gives the stated answer. The replay is injected (`Replay`): it is
 the projection code, which the ledger layer may not import.
 
-What a bundle cannot prove is stated by `ledger.proof_statements.limits`: chiefly, the absence
+What a bundle cannot prove is stated by `ledger.proofs.statements.limits`: chiefly, the absence
 of an entry it does not include (a later entry, one after the checkpoint, or one in a ledger
 the node had not received).
 

@@ -1,9 +1,10 @@
 """The registry-and-checkpoint part of a proof: which witnessed tree heads an answer rests on.
 
-Both proof forms carry it: a status proof (`ledger.status_proof`) adds the entries and their
-inclusion proofs under these heads; a public receipt (`ledger.receipts`) carries only the heads,
-so it discloses nothing about the person while still saying which ledger states the answer was
-based on (an auditor can later demand the entries and check them against these roots).
+Both proof forms carry it: a status proof (`ledger.proofs.status`) adds the entries and their
+inclusion proofs under these heads; a public receipt (`ledger.proofs.receipts`) carries only
+the heads, so it discloses nothing about the person while still saying which ledger states
+the answer was based on (an auditor can later demand the entries and check them against these
+roots).
 
 `open_registry` checks the registry from its genesis (optionally against a pinned one);
 `check_checkpoints` checks each checkpoint note's origin signature under a key the registry

@@ -1,1 +1,2 @@
-"""Storage: the SQL adapter (driver errors translated here) and the private event store."""
+"""Storage: `database` (the SQL adapter over SQLite and PostgreSQL; driver errors are turned
+into `StorageError` there, one-to-one) and `event_store` (the private eventsourcing store)."""

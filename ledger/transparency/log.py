@@ -8,13 +8,13 @@ signed (the incremental tree makes this free while running; after a restart it i
 over the leaves), which is what a consistency proof over its own leaves would establish.
 
 The same `checkpoints` table also holds peers' checkpoints that this node, as their witness,
-found equal to its verified replica (see `ledger/witness.py`), and `checkpoint_cosignatures`
-holds every witness cosignature collected for any origin, verified under the registry when it
+found equal to its verified replica (see `witness.py`), and `checkpoint_cosignatures` holds
+every witness cosignature collected for any origin, verified under the registry when it
 arrived. `latest_checkpoint` is the one way out: the note with every collected cosignature
 that still verifies appended, so exports and proofs carry the witnesses' statements.
 
 The checkpoints the node signed of its own ledger are also records of its length: a ledger
-shorter than one of them lost entries (`ledger/own_length.py`), and while the node's
+shorter than one of them lost entries (`ledger/chain/own_length.py`), and while the node's
 `SealGate` is closed it signs no checkpoint either (one of a shorter ledger would contradict
 what its witnesses hold). `signed_root_mismatch` names the entries a changed ledger no longer
 agrees with its checkpoints on.
@@ -170,7 +170,7 @@ class LedgerLog:
     def _subtrees(self, association: str) -> SubtreeCache:
         # Entries are never rewritten, so the roots of a ledger's complete subtrees stay valid
         # for good: a proof then costs O(log n) hashes and one small read, not a pass over
-        # every leaf (ledger/merkle_cache.py; `merkle` stays the reference in the tests).
+        # every leaf (merkle_cache.py; `merkle` stays the reference in the tests).
         with self._lock:
             cache = self._subtree_caches.get(association)
             if cache is None:

@@ -142,7 +142,6 @@ def open_note(note: bytes, verifiers: Mapping[str, bytes]) -> tuple[bytes, list[
     return parsed.text, signed
 
 
-
 # -- the encodings the note formats share ----------------------------------------------------
 
 

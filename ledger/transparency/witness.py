@@ -4,7 +4,7 @@ A witness cosigns a peer's checkpoint only when it can vouch for it itself: the 
 signed by the key the registry allows for that association now, the node's verified replica
 of that ledger must hold at least `size` entries with exactly that Merkle root at `size`, and
 the checkpoint must extend the last one this node cosigned for that origin (C2SP
-tlog-witness, `checkpoints.witness`; the witness holds every leaf, so instead of trusting a
+tlog-witness, `witness_rules.witness`; the witness holds every leaf, so instead of trusting a
 consistency proof it checks that both trees are prefixes of its append-only replica).
 The replica is built from entries the origin signed, so a checkpoint with another root at a
 size the replica holds is the origin vouching for two histories: it is refused, both sides

@@ -56,8 +56,6 @@ def run_alliance(*args: str, check: bool = True,
     return done
 
 
-
-
 @dataclass
 class NodeDir:
     """An initialised node: its data dir, optional database URL, and one token per role."""

@@ -1,7 +1,7 @@
 """A keyed command retried after its answer was lost, at each point a crash can leave it.
 
 A crash cannot happen in-process, but the durable state it leaves can be built with the node's
-real stores, by running the first half of what `commands.run` does: record the intent (the
+real stores, by running the first half of what `command_runner.run` does: record the intent (the
 events the command is about to store) with the key, then store the events (or not), and stop
 before the answer is stored. The retry then goes through the real app. `tests/e2e/test_crash.py`
 does the same with SIGKILL at random points of a real `alliance serve`.

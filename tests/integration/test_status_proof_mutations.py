@@ -2,9 +2,9 @@
 
 One real bundle and one public receipt are made by a real node (AK, whose key was rotated
 between its entries, with a checkpoint cosigned by MI and TX); each row of a table mutates one
-part of one of them. The verifiers themselves are pure (`ledger.status_proof`,
-`ledger.tree_heads`, `ledger.receipts`); the replay is the projection code on a private
-in-memory database.
+part of one of them. The verifiers themselves are pure (`ledger.proofs.status`,
+`ledger.proofs.tree_heads`, `ledger.proofs.receipts`); the replay is the projection code on a
+private in-memory database.
 """
 
 from __future__ import annotations

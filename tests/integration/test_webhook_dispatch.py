@@ -30,7 +30,7 @@ from federation_api.notifications.dispatcher import WebhookDispatcher
 from federation_api.notifications.transport import (
     REFUSED,
     CheckedBackend,
-    DestinationRefused,
+    NoAllowedAddress,
     Resolver,
 )
 from federation_api.notifications.webhooks import (
@@ -404,7 +404,7 @@ def test_a_host_with_only_private_addresses_is_refused_before_any_dial() -> None
         return ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1"]
 
     backend = CheckedBackend(lambda: False, resolve=resolve, inner=inner)
-    with pytest.raises(DestinationRefused, match=REFUSED):
+    with pytest.raises(NoAllowedAddress, match=REFUSED):
         asyncio.run(backend.connect_tcp("internal.example", 80))
     assert inner.dialled == []
 

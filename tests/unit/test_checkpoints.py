@@ -703,7 +703,7 @@ def test_accepted_then_cosigned_checkpoint_reaches_a_quorum() -> None:
 
 
 def proof_check(proof: list[bytes]) -> ConsistencyCheck:
-    """The consistency callback a node builds from a log's proof, with ledger.merkle."""
+    """The consistency callback a node builds from a log's proof, with the Merkle module."""
     def check(old_size: int, old_root: bytes, new_size: int, new_root: bytes) -> bool:
         verify_consistency(old_size, new_size, old_root, new_root, proof)
         return True

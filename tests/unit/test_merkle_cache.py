@@ -1,4 +1,5 @@
-"""Cached subtree roots give exactly the proofs and roots of the reference `ledger.merkle`."""
+"""Cached subtree roots give exactly the proofs and roots of the reference Merkle module
+(`ledger.transparency.merkle`)."""
 
 from __future__ import annotations
 

@@ -78,7 +78,6 @@ def test_signature_over_a_changed_message_is_bad(message: bytes, flip: int) -> N
         Verifier(SIGNER.public_key).verify(signature, bytes(changed))
 
 
-
 # -- key files --------------------------------------------------------------------------------
 
 
@@ -252,7 +251,6 @@ def test_salts_differ_across_events(first: tuple[str, int], second: tuple[str, i
 @given(event=events)
 def test_salts_differ_across_node_keys(event: tuple[str, int]) -> None:
     assert COMMITMENT_KEY.salt(*event) != OTHER_COMMITMENT_KEY.salt(*event)
-
 
 
 def test_commitment_is_salted_sha256_and_never_the_plain_hash() -> None:

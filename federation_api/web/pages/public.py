@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from domain.levels import Designation, Level
+from domain.levels import Designation, EndorsementStatus, Level
 from federation_api.clock import now
 from federation_api.web.lookup import verify
 from federation_api.web.pages.templating import association_name, render
@@ -69,11 +69,10 @@ def moved_to(request: Request, endorsement_id: str, last_name: str) -> Move | No
     the new association's recognition (the endorsement it created) or the origin's transfer
     out (which names it). None if this node holds neither entry."""
     node = request.app.state.node
-    rows = node.projector.db.query("SELECT association, seq FROM status_history WHERE "
-                                   "endorsement_id = ? AND status = ?",
-                                   (endorsement_id, "transferred"))
-    for association, seq in sorted(rows):
-        wire = next(node.ledger.wires(association, int(seq), int(seq)), None)
+    transfers = sorted((h.association, h.seq) for h in node.projector.history(endorsement_id)
+                       if h.status is EndorsementStatus.TRANSFERRED)
+    for association, seq in transfers:
+        wire = next(node.ledger.wires(association, seq, seq), None)
         if wire is None:
             continue
         body = decode_stored(wire)

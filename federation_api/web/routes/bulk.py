@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from federation_api.clock import today
+from federation_api.errors import EdgeError
 from federation_api.node.root import Node
 from federation_api.node.tokens import Principal, Role
 from federation_api.web.auth import STAFF, GatedRoute, require
@@ -48,7 +49,7 @@ _ID = re.compile(r"^[A-Za-z0-9-]{3,40}$")
 _CSV = "text/csv"
 
 
-class BulkInputError(Exception):
+class BulkInputError(EdgeError):
     """A bad file: status, the row (or part) it concerns, and the rule it broke."""
 
     def __init__(self, status: int, message: str, *, row: str, rule: str) -> None:
@@ -133,7 +134,7 @@ def answer_rows(node: Node, rows: Sequence[tuple[str, str]], on: dt.date) -> str
                        found.designation, found.association, found.status,
                        found.valid_through, found.as_of, " | ".join(found.warnings))
 
-    # Every cell goes through the one formula guard (federation_api/csv_files.py).
+    # Every cell goes through the one formula guard (federation_api/web/csv_files.py).
     return write_csv(ANSWER_COLUMNS, lines())
 
 
@@ -155,8 +156,6 @@ async def _body(request: Request) -> str:
         line = received[:e.start].count(b"\n") + 1
         raise BulkInputError(422, f"line {line}: the file must be UTF-8 text",
                              row=f"line {line}", rule="bulk.encoding") from e
-
-
 
 
 @router.post(

@@ -24,7 +24,6 @@ from federation_api.notifications.subscriptions import (
     CsvRejected,
     SubscriptionRequest,
     check,
-    fold_name,
     parse_csv,
 )
 from federation_api.notifications.webhooks import WebhookUrlRejected, check_url
@@ -48,6 +47,7 @@ from federation_api.web.employer_schemas import (
 from federation_api.web.errors import error_body
 from federation_api.web.rate_limits import row_budget_refusal
 from federation_api.web.schemas import MAX_SEQ, errors
+from projections.queries import fold_name
 
 router = APIRouter(prefix="/v1", tags=["employers"], route_class=GatedRoute)
 Employer = Annotated[Principal, Depends(require(Role.EMPLOYER))]
@@ -58,8 +58,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = errors(401, 403, 422)
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
-
-
 
 
 def _matches(node: Node, endorsement_id: str, last_name: str) -> SubscriptionOut | None:

@@ -35,7 +35,7 @@ from federation_api.web.urls import GENESIS_PATH
 
 router = APIRouter(route_class=GatedRoute)
 
-# The public paths are rate limited per client address (federation_api/rate_limits.py).
+# The public paths are rate limited per client address (federation_api/web/rate_limits.py).
 PUBLIC_ERRORS = errors(404, 422, 429)
 
 
