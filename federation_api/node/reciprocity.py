@@ -1,4 +1,6 @@
-"""Adapters from the node's stores to the ports the service needs for reciprocity."""
+"""Reciprocity on a node: the projected replica the service recognises endorsements from
+(`ProjectedReplica`, a `ledger.service.RecognitionSource`), and the reactor that records the
+transfer out when another association recognises one of ours (`TransferReactor`)."""
 
 from __future__ import annotations
 
