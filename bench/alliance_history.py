@@ -32,10 +32,10 @@ from domain.endorsement import Endorsement
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.endorsement_ids import new_endorsement_id
-from federation_api.local_alliance import admit
-from federation_api.registry_files import RegistryDir
-from ledger.checkpoints import Checkpoint, add_cosignature, sign_note
+from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.node.local_alliance import admit
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import entry_hash
 from ledger.codec import (
     GENESIS_HASH,
     EntryBody,
@@ -48,14 +48,14 @@ from ledger.codec import (
     public_and_private,
     schema_version,
 )
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import entry_hash
-from ledger.merkle import MerkleTree, leaf_hash
-from ledger.registry import Action, Genesis
 from ledger.signing import Signer
-from ledger.transparency import origin_of
-from ledger.witnessing import witness_name
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature
+from ledger.transparency.cosigners import origin_of, witness_name
+from ledger.transparency.merkle import MerkleTree, leaf_hash
+from ledger.transparency.notes import sign_note
+from ledger.trust.registry import Action, Genesis
+from ledger.trust.registry_files import RegistryDir
 from projections.projector import REBUILD_BATCH, Projector
 
 GENERATOR_VERSION = 1  # bump when the generated history changes, to invalidate caches

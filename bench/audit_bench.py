@@ -38,15 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.alliance_history import history
-from federation_api.audit import CHAINS, CHECKPOINTS, LOAD, REPLAY, SIGNATURES, audit
+from federation_api.audit.run import audit
+from ledger.audit.report import CHAINS, CHECKPOINTS, LOAD, REPLAY, SIGNATURES
+from ledger.chain.entries import LedgerEntry, entry_hash
+from ledger.chain.store import LedgerStore
 from ledger.codec import decode_body, decode_canonical, decode_signed
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, entry_hash
-from ledger.merkle import leaf_hash, verify_inclusion
-from ledger.registry import verify_registry
 from ledger.signing import Verifier
-from ledger.store import LedgerStore
-from ledger.transparency import LedgerLog
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.transparency.log import LedgerLog
+from ledger.transparency.merkle import leaf_hash, verify_inclusion
+from ledger.trust.registry import verify_registry
 
 REPLAY_RATE_GOAL = 50_000.0
 SIGNATURE_RATIO_GOAL = 1.6
@@ -100,7 +101,7 @@ def verify_floor(export: Path, sample: int) -> tuple[int, float]:
 
 
 def _registry(export: Path) -> tuple[Any, list[bytes]]:
-    from federation_api.registry_files import RegistryDir
+    from ledger.trust.registry_files import RegistryDir
 
     files = RegistryDir(export / "registry")
     return files.genesis(), files.entries()

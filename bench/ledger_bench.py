@@ -6,8 +6,8 @@ Every figure is measured in this run, on SQLite files in a temporary directory, 
 signed figure is printed as a ratio to the unsigned baseline measured beside it (STYLE.md),
 so the disk and the CPU of the machine largely cancel out of the ratio goals. Phases:
 
-- baseline: `EventStore` (our eventsourcing Application with the msgspec mapper) stores the
-  events, `--batch` events per `save()` and one event per `save()`;
+- baseline: `PrivateEventStore` (our eventsourcing Application with the msgspec mapper) stores
+  the events, `--batch` events per `save()` and one event per `save()`;
 - signed: the same events stored and then sealed by `LedgerWriter.seal_recorded` (as the
   command service does), after each batch and after each event (one command per
   transaction, as the API commits);
@@ -48,7 +48,11 @@ from bench.workload import FAMILY, GIVEN, LEVELS
 from domain.endorsement import Endorsement
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
 from domain.policy import AssociationPolicy
-from federation_api.endorsement_ids import new_endorsement_id
+from federation_api.node.endorsement_ids import new_endorsement_id
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import LedgerEntry, entry_hash
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import FOLLOWER, LedgerWriter
 from ledger.codec import (
     EntryBody,
     SignedEntry,
@@ -58,13 +62,9 @@ from ledger.codec import (
     public_and_private,
     schema_version,
 )
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import LedgerEntry, entry_hash
-from ledger.service import EventStore
 from ledger.signing import Signer
-from ledger.store import LedgerStore
-from ledger.writer import FOLLOWER, LedgerWriter
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.event_store import PrivateEventStore
 from projections.projector import Projector
 
 ASSOCIATION = "AK"
@@ -135,7 +135,7 @@ class Stack:
         directory.mkdir(parents=True)
         self.directory = directory
         self.url = DatabaseUrl.parse(f"sqlite://{directory / 'events.sqlite'}")
-        self.events = EventStore(env=self.url.eventsourcing_env())
+        self.events = PrivateEventStore(env=self.url.eventsourcing_env())
         self.ledger: LedgerStore | None = None
         self.writer: LedgerWriter | None = None
         if signed:

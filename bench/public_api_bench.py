@@ -64,10 +64,11 @@ from urllib.parse import quote
 
 from bench.replication_alliance import seal_in_bulk
 from domain.policy import AssociationPolicy
-from federation_api.nats_process import free_port
-from federation_api.node import Node, init_node
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.node.tokens import Role
+from federation_api.replication.nats_process import free_port
 from federation_api.settings import Settings
-from federation_api.tokens import Role
 
 THROUGHPUT_RATIO_GOAL = 0.5
 P99_GOAL_MS = 20.0
@@ -113,8 +114,8 @@ def serve_profiled(data_dir: str, port: int, out: str) -> None:
     """The real app under cProfile (for --profile); the profile is written at shutdown."""
     import uvicorn
 
-    from federation_api.app import create_app
-    from federation_api.rate_limits import RateLimitSettings
+    from federation_api.settings import RateLimitSettings
+    from federation_api.web.app import create_app
 
     node = Node(Settings(data_dir=Path(data_dir), rate_limits=RateLimitSettings(enabled=False)))
     profiler = cProfile.Profile()
@@ -454,7 +455,7 @@ def measure_bulk(server: Server, roster: Roster, repeat: int = 3) -> dict[str, f
     """One 5,000-row `POST /v1/verify/bulk`, `repeat` times: the fastest, in rows/s."""
     import httpx
 
-    from federation_api.routes_bulk import MAX_ROWS
+    from federation_api.web.routes.bulk import MAX_ROWS
 
     body = "endorsement_id,last_name\n" + "".join(
         f"{i},{n}\n" for i, n in (roster.pairs * 2)[:MAX_ROWS])
@@ -502,11 +503,12 @@ def breakdown(roster: Roster, count: int = 3000) -> dict[str, float]:
 
     from starlette.middleware.base import BaseHTTPMiddleware
 
-    from federation_api.app import create_app
     from federation_api.clock import today
-    from federation_api.observability import configure_logging
-    from federation_api.rate_limits import RateLimitSettings, install_rate_limits
-    from federation_api.routes_public import lookup
+    from federation_api.settings import RateLimitSettings
+    from federation_api.web.app import create_app
+    from federation_api.web.lookup import lookup
+    from federation_api.web.observability import configure_logging
+    from federation_api.web.rate_limits import install_rate_limits
 
     configure_logging()  # as `alliance serve` does, into the void
     logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115

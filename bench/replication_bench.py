@@ -69,14 +69,14 @@ from bench.replication_probes import (
     timed,
     wait_for,
 )
-from federation_api import nats_process
-from federation_api.node import Node
-from federation_api.observability import configure_logging
-from federation_api.replication import PUBLISHER
+from federation_api.node.root import Node
+from federation_api.replication import nats_process
+from federation_api.replication.replicator import PUBLISHER
+from federation_api.web.observability import configure_logging
+from ledger.chain.store import LedgerStore
 from ledger.codec import decode_body, decode_signed
-from ledger.database import Database, DatabaseUrl
-from ledger.replica import Ingestor
-from ledger.store import LedgerStore
+from ledger.ingest import Ingestor
+from ledger.storage.database import Database, DatabaseUrl
 
 # Goals from the issue.
 LAG_P99_GOAL_MS = 250.0
@@ -127,14 +127,14 @@ async def measure_commit_rate(root: Path, topology_kind: str, rate: float, secon
         else None
     try:
         if topology is not None:
-            await federation.start_replication("AK", topology)
+            await federation.start_on("AK", topology)
         count = max(2, round(rate * seconds))
         cpu_started, started = time.process_time(), time.perf_counter()
         await run_in_thread(lambda: commit_paced(ak, 0, count, rate, threads), "bench-commits")
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
     finally:
-        await federation.stop_all()
+        await federation.shutdown()
         if topology is not None:
             topology.stop()
     expect("AK committed", len(commits.at), count)
@@ -157,7 +157,7 @@ async def measure_lag(root: Path, topology_kind: str, rate: float, seconds: floa
     topology = TOPOLOGIES[topology_kind](root / "nats", federation.associations)
     try:
         for association in federation.associations:
-            await federation.start_replication(association, topology)
+            await federation.start_on(association, topology)
         # Warm-up: the stream, the durable consumer and every code path exist before timing.
         warm = max(50, int(rate // 5))
         await run_in_thread(lambda: commit_paced(ak, 0, warm, rate, threads), "bench-commits")
@@ -187,7 +187,7 @@ async def measure_lag(root: Path, topology_kind: str, rate: float, seconds: floa
             profiles["lag: the event loop's thread (nats client, both Replicators)"] = (
                 listing(on_loop))
     finally:
-        await federation.stop_all()
+        await federation.shutdown()
         topology.stop()
     expect("AK committed", len(commits.at), last)
     seqs = range(warm + 1, last + 1)
@@ -325,7 +325,7 @@ async def measure_catch_up(root: Path, topology_kind: str, count: int, origin_on
     topology = TOPOLOGIES[topology_kind](root / "nats", federation.associations)
     profiles: dict[str, str] = {}
     try:
-        await federation.start_replication("MI", topology)
+        await federation.start_on("MI", topology)
         published, started = 0, time.perf_counter()
 
         def confirmed() -> bool:
@@ -349,7 +349,7 @@ async def measure_catch_up(root: Path, topology_kind: str, count: int, origin_on
         cpu_started, start = time.process_time(), time.perf_counter()
         if profile:
             on_loop.enable()
-        await federation.start_replication("TX", topology)
+        await federation.start_on("TX", topology)
         await wait_for(lambda: projected.position >= count, 120 + count / 200,
                        f"TX's projection of MI to reach seq {count}")
         if profile:
@@ -367,7 +367,7 @@ async def measure_catch_up(root: Path, topology_kind: str, count: int, origin_on
             profiles["catch-up: the event loop's thread (nats client, Replicator)"] = (
                 listing(on_loop))
     finally:
-        await federation.stop_all()
+        await federation.shutdown()
         topology.stop()
     stored_at = stored.first_time_at(count)
     projected_at = projected.first_times(range(count, count + 1)).get(count)

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from federation_api.node import Node
-from ledger.entries import LedgerEntry
-from ledger.replica import IngestResult
+from federation_api.node.root import Node
+from ledger.chain.entries import LedgerEntry
+from ledger.ingest import IngestResult
 
 PROFILE_ROWS = 30
 _OURS = r"/(ledger|projections|federation_api|domain)/"

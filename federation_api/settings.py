@@ -1,15 +1,68 @@
-"""Node settings from ALLIANCE_* environment variables, overridable by CLI flags."""
+"""Node settings from ALLIANCE_* environment variables, overridable by CLI flags.
+
+The rate limits' budgets (`RateLimitSettings`) are settings too; the limiter that applies them
+is `federation_api.web.rate_limits`.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from federation_api.rate_limits import RateLimitSettings
+from typing import Any
 
 ENV_PREFIX = "ALLIANCE_"
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """How much a client may ask; `enabled=False` (ALLIANCE_RATE_LIMIT=off) is for benches."""
+
+    enabled: bool = True
+    requests_per_minute: int = 300
+    burst: int = 120
+    bulk_rows_per_hour: int = 50_000
+    bulk_rows_burst: int = 20_000  # four full 5,000-row files at once
+    trusted_proxies: tuple[str, ...] = ()
+    max_clients: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name in ("requests_per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst",
+                     "max_clients"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"rate limit setting {name} must be at least 1")
+        self.networks()  # a bad proxy address fails at start, not at the first request
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateLimitSettings:
+        """ALLIANCE_RATE_LIMIT (on|off), ALLIANCE_RATE_LIMIT_PER_MINUTE, _BURST,
+        _BULK_ROWS_PER_HOUR, _BULK_ROWS_BURST, ALLIANCE_TRUSTED_PROXIES (comma-separated
+        addresses or networks)."""
+        values: dict[str, Any] = {}
+        switch = env.get("ALLIANCE_RATE_LIMIT", "on").strip().lower()
+        if switch not in ("on", "off"):
+            raise ValueError(f"ALLIANCE_RATE_LIMIT must be on or off, got {switch!r}")
+        values["enabled"] = switch == "on"
+        for name in ("per_minute", "burst", "bulk_rows_per_hour", "bulk_rows_burst"):
+            variable = f"ALLIANCE_RATE_LIMIT_{name.upper()}"
+            if raw := env.get(variable):
+                if not raw.strip().isdigit():
+                    raise ValueError(f"{variable} must be a whole number, got {raw!r}")
+                values["requests_per_minute" if name == "per_minute" else name] = int(raw)
+        if raw := env.get("ALLIANCE_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
+        return cls(**values)
+
+    def networks(self) -> tuple[IpNetwork, ...]:
+        """The trusted proxies as networks (single addresses become /32 or /128)."""
+        try:
+            return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                         for p in self.trusted_proxies if p.strip())
+        except ValueError as e:
+            raise ValueError(f"ALLIANCE_TRUSTED_PROXIES: {e}") from e
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,12 @@ class LedgerError(Exception):
     """Root of every ledger error."""
 
 
-class VerificationError(LedgerError):
-    """Bytes or a chain failed verification; `seq` names the entry when known."""
+class LocatedError(Exception):
+    """An error about one ledger entry: `association` and `seq` name it when known, and the
+    message starts with "AK#5: " then; `reason` is the message without that prefix.
+
+    Not a LedgerError itself: projections' errors (`projections.errors.ProjectionError`)
+    locate entries the same way but are the projections' own tree."""
 
     def __init__(self, message: str, *, association: str = "", seq: int | None = None) -> None:
         where = f"{association}#{seq}: " if seq is not None else ""
@@ -16,6 +20,10 @@ class VerificationError(LedgerError):
         self.association = association
         self.seq = seq
         self.reason = message
+
+
+class VerificationError(LedgerError, LocatedError):
+    """Bytes or a chain failed verification; `seq` names the entry when known."""
 
 
 class BadSignature(VerificationError):
@@ -51,6 +59,10 @@ class MalformedEntry(VerificationError):
 
 class UnknownKey(VerificationError):
     """The entry names a key that may not sign for its association."""
+
+
+class CheckpointError(VerificationError):
+    """A checkpoint, note or cosignature is malformed, non-canonical, or does not verify."""
 
 
 class StorageError(LedgerError):

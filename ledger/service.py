@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from domain.application import Application as EndorsementApplication
@@ -36,9 +36,9 @@ from domain.lookup import HeldEndorsement, NameMatch, PersonLookup
 from domain.policy import AssociationPolicy
 from domain.standing import NewEndorsement, replaced_by_new_endorsement
 from domain.unmet import Unmet
-from ledger.codec import EventMapper
+from ledger.chain.writer import LedgerWriter
 from ledger.errors import ConcurrencyConflict, NotFound
-from ledger.writer import LedgerWriter
+from ledger.storage.event_store import PrivateEventStore
 
 _A = TypeVar("_A", EndorsementApplication, Endorsement)
 
@@ -66,29 +66,20 @@ class ReplicaRecord(msgspec.Struct, frozen=True, kw_only=True):
     entry_hash: bytes
 
 
-class ReplicaView(Protocol):
-    """What reciprocity needs to know of another association's ledger."""
+class RecognitionSource(Protocol):
+    """Where reciprocity looks up an endorsement held elsewhere (the node's verified replica
+    of the other associations' ledgers, projected)."""
 
     def current_endorsement(self, endorsement_id: str, on: dt.date) -> ReplicaRecord | None:
         """The endorsement if it is current (active, within valid-through) on `on`."""
         ...
 
 
-class EventStore(Application[uuid.UUID]):
-    """The eventsourcing application that stores this association's private domain events."""
-
-    name = "alliance"
-
-    def construct_mapper(self) -> EventMapper:
-        """Our msgspec mapper instead of eventsourcing's JSON transcoder."""
-        return EventMapper()
-
-
 class AssociationService:
     """Every command of one association's endorsement workflow."""
 
-    def __init__(self, *, association: str, events: EventStore, writer: LedgerWriter,
-                 lookup: PersonLookup, policy: AssociationPolicy,
+    def __init__(self, *, association: str, events: PrivateEventStore,
+                 writer: LedgerWriter, lookup: PersonLookup, policy: AssociationPolicy,
                  on_committed: Callable[[], object] = lambda: None) -> None:
         self.association = association
         self.events = events
@@ -280,7 +271,8 @@ class AssociationService:
     # -- reciprocity ------------------------------------------------------------------------
 
     def recognize(self, origin_endorsement_id: str, *, endorsement_id: str,
-                  recognized_on: dt.date, now: dt.datetime, replica: ReplicaView) -> Endorsement:
+                  recognized_on: dt.date, now: dt.datetime,
+                  replica: RecognitionSource) -> Endorsement:
         """Become the home of an endorsement that the replica shows current elsewhere."""
         found = replica.current_endorsement(origin_endorsement_id, recognized_on)
         if found is None:

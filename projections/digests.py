@@ -16,8 +16,8 @@ from operator import itemgetter
 from typing import Any
 
 from ledger.codec import encode
-from ledger.database import Cursor, Database
-from projections.schema import TABLES, select
+from ledger.storage.database import Cursor, Database
+from projections.tables import TABLES, select
 
 
 def table_digests(db: Database) -> dict[str, str]:

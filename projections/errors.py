@@ -7,16 +7,11 @@ skipping an entry would make this node's views differ from every other node's.
 
 from __future__ import annotations
 
+from ledger.errors import LocatedError
 
-class ProjectionError(Exception):
+
+class ProjectionError(LocatedError):
     """Root of every projection error; `association` and `seq` name the entry concerned."""
-
-    def __init__(self, message: str, *, association: str = "", seq: int | None = None) -> None:
-        where = f"{association}#{seq}: " if seq is not None else ""
-        super().__init__(f"{where}{message}")
-        self.association = association
-        self.seq = seq
-        self.reason = message
 
 
 class ProjectionGap(ProjectionError):

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
-from ledger.database import Cursor, Database
-from ledger.store import LedgerStore
-from projections.entries import DecodedEntry, decode_entry
+from ledger.chain.store import LedgerStore
+from ledger.storage.database import Cursor, Database
+from projections.decoded_entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
 from projections.rows import HistoryRow
-from projections.schema import (
+from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,
     FAULT_COLUMNS,
@@ -37,6 +36,7 @@ from projections.schema import (
     roster_record,
     roster_row,
     select,
+    select_in,
     upsert,
 )
 from projections.transitions import (
@@ -50,7 +50,6 @@ from projections.transitions import (
 
 REBUILD_BATCH = 20_000  # entries per transaction when replaying from scratch (tens of MB)
 BULK_CACHE_KIB = 64 * 1024  # SQLite page cache while replaying in bulk (2 MiB by default)
-_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 
 class Projector(ProjectionReader):
@@ -221,27 +220,18 @@ def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
     granted_ids = sorted({str(e.payload.get("endorsement_id")) for e in entries
                           if e.event_type in CREATED})
     corrected = {e.aggregate_id for e in entries if e.event_type == CORRECTED}
-    rows = [roster_row(r) for r in _select_in(
+    rows = [roster_row(r) for r in select_in(
         cur, select("roster", ROSTER_COLUMNS), "aggregate_id", endorsement_aggregates)]
     latest: dict[str, HistoryRow] = {}
-    for record in _select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
+    for record in select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
                              sorted(r.endorsement_id for r in rows if r.aggregate_id in corrected)):
         h = history_row(record)
         if h.endorsement_id not in latest or h.order > latest[h.endorsement_id].order:
             latest[h.endorsement_id] = h
     endorsements = {r.aggregate_id: EndorsementView(row=r, latest=latest.get(r.endorsement_id))
                     for r in rows}
-    taken = [r[0] for r in _select_in(cur, "SELECT endorsement_id FROM roster",
+    taken = [r[0] for r in select_in(cur, "SELECT endorsement_id FROM roster",
                                       "endorsement_id", granted_ids)]
-    applications = {a.application_id: a for a in (application_row(r) for r in _select_in(
+    applications = {a.application_id: a for a in (application_row(r) for r in select_in(
         cur, select("applications", APPLICATION_COLUMNS), "application_id", application_ids))}
     return ViewBatch(endorsements, applications, taken)
-
-
-def _select_in(cur: Cursor, sql: str, column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start:start + _IN_CHUNK]
-        found.extend(cur.execute(f"{sql} WHERE {column} IN ({', '.join('?' for _ in chunk)})",
-                                 chunk).fetchall())
-    return found

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
-from ledger.database import Database
+from ledger.storage.database import Database
 from projections import digests
-from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer
-from projections.schema import (
+from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer, recorded_on
+from projections.standing import Standing, standing_on
+from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,
     HISTORY_COLUMNS,
@@ -25,8 +26,8 @@ from projections.schema import (
     history_row,
     roster_row,
     select,
+    select_in,
 )
-from projections.standing import Standing, recorded_on, standing_on
 from projections.transitions import OPEN_STATES
 from projections.values import iso, parse_date
 
@@ -98,6 +99,11 @@ class ProjectionReader:
         """The roster row of one endorsement, or None."""
         rows = self.db.query(f"{_ROSTER} WHERE endorsement_id = ?", (endorsement_id,))
         return roster_row(rows[0]) if rows else None
+
+    def history(self, endorsement_id: str) -> list[HistoryRow]:
+        """Every status-history row of one endorsement (each names the entry behind it)."""
+        return [history_row(r) for r in self.db.query(f"{_HISTORY} WHERE endorsement_id = ?",
+                                                      (endorsement_id,))]
 
     def masters_prepared_since(self, endorsement_id: str) -> dt.date | None:
         """From when the endorsing association's record shows the holder of this (Level II)
@@ -251,6 +257,36 @@ class ProjectionReader:
         """One application (in any state), or None."""
         rows = self.db.query(f"{_APPLICATIONS} WHERE application_id = ?", (application_id,))
         return application_row(rows[0]) if rows else None
+
+    # -- for followers of the projected ledgers (the employer notifier) ---------------------
+
+    def fault_seqs(self, association: str, first: int, last: int) -> set[int]:
+        """Seqs of `association`'s ledger in first..last that the projector skipped as
+        projection faults (they changed no row)."""
+        return {int(r[0]) for r in self.db.query(
+            "SELECT seq FROM projection_faults WHERE association = ? AND seq BETWEEN ? AND ?",
+            (association, first, last))}
+
+    def endorsement_ids_of(self, aggregate_ids: Sequence[str]) -> dict[str, str]:
+        """Aggregate id -> endorsement id, for those of these aggregates the roster holds."""
+        with self.db.transaction(read_only=True) as cur:
+            return {str(a): str(i) for a, i in select_in(
+                cur, "SELECT aggregate_id, endorsement_id FROM roster", "aggregate_id",
+                aggregate_ids)}
+
+    def histories(self, endorsement_ids: Sequence[str]
+                  ) -> tuple[dict[str, list[HistoryRow]], dict[str, RosterRow]]:
+        """Every status-history row and the roster row of each of these endorsements (those
+        the roster holds), read in one transaction so both come from one snapshot."""
+        history: dict[str, list[HistoryRow]] = {}
+        with self.db.transaction(read_only=True) as cur:
+            for record in select_in(cur, _HISTORY, "endorsement_id", endorsement_ids):
+                row = history_row(record)
+                history.setdefault(row.endorsement_id, []).append(row)
+            roster = {row.endorsement_id: row for row in (
+                roster_row(r) for r in select_in(cur, _ROSTER, "endorsement_id",
+                                                 endorsement_ids))}
+        return history, roster
 
     # -- tracking and digests --------------------------------------------------------------
 

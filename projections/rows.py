@@ -1,12 +1,15 @@
 """The rows of the read models, as immutable values.
 
 The same structs are what the pure transitions compute and what the queries return, so a row
-read back from the database is equal to the row that was written.
+read back from the database is equal to the row that was written. `recorded_on` picks, from an
+endorsement's history rows, the one in force on a date (the queries and the standing of an
+answer both start from it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import msgspec
 
@@ -49,6 +52,26 @@ class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
     def order(self) -> tuple[dt.date, int, str]:
         """Position in the endorsement's history: by effective date, then ledger order."""
         return (self.effective_on, self.seq, self.association)
+
+
+def recorded_on(history: Iterable[HistoryRow], on: dt.date) -> HistoryRow | None:
+    """The history row in force on `on`: the last one effective by then, by effective date
+    and then ledger order; None if the endorsement had not been granted yet.
+
+    A transfer is final: once another association recognised the endorsement (or its home
+    recorded the move), nothing its old home records later makes it current again.
+    """
+    found: HistoryRow | None = None
+    transferred: HistoryRow | None = None
+    for row in history:
+        if row.effective_on > on:
+            continue
+        if row.status is EndorsementStatus.TRANSFERRED and (
+                transferred is None or row.order < transferred.order):
+            transferred = row
+        if found is None or row.order > found.order:
+            found = row
+    return transferred or found
 
 
 class ApplicationRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,14 +9,9 @@ The standing closes that window: it is "current" only while active and within va
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from domain.levels import EndorsementStatus
-
-if TYPE_CHECKING:  # rows.py imports Standing from here
-    from projections.rows import HistoryRow
 
 
 class Standing(StrEnum):
@@ -36,23 +31,3 @@ def standing_on(status: EndorsementStatus, valid_through: dt.date, on: dt.date) 
     if status is EndorsementStatus.ACTIVE:
         return Standing.CURRENT if on <= valid_through else Standing.EXPIRED
     return Standing(status.value)
-
-
-def recorded_on(history: Iterable[HistoryRow], on: dt.date) -> HistoryRow | None:
-    """The history row in force on `on`: the last one effective by then, by effective date
-    and then ledger order; None if the endorsement had not been granted yet.
-
-    A transfer is final: once another association recognised the endorsement (or its home
-    recorded the move), nothing its old home records later makes it current again.
-    """
-    found: HistoryRow | None = None
-    transferred: HistoryRow | None = None
-    for row in history:
-        if row.effective_on > on:
-            continue
-        if row.status is EndorsementStatus.TRANSFERRED and (
-                transferred is None or row.order < transferred.order):
-            transferred = row
-        if found is None or row.order > found.order:
-            found = row
-    return transferred or found

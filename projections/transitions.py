@@ -17,7 +17,7 @@ import msgspec
 from domain.application import NO_EVIDENCE, ApplicationState
 from domain.levels import EndorsementStatus, ReviewDecision
 from domain.unmet import Unmet
-from projections.entries import DecodedEntry
+from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
     ForeignAggregate,

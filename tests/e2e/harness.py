@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from federation_api.nats_process import free_port
+from federation_api.replication.nats_process import free_port
 
 ROLES = ("coordinator", "reviewer", "committee", "auditor")
 CLI_TIMEOUT = 60.0
@@ -54,8 +54,6 @@ def run_alliance(*args: str, check: bool = True,
         raise AssertionError(f"alliance {' '.join(args)} exited {done.returncode}\n"
                              f"stdout: {done.stdout}\nstderr: {done.stderr}")
     return done
-
-
 
 
 @dataclass

@@ -23,11 +23,12 @@ import httpx
 import psycopg
 import pytest
 
-from federation_api.local_alliance import found_alliance
+from federation_api.node.local_alliance import found_alliance
+from federation_api.replication.loopback import start_single_server
 from ledger.signing import Signer
+from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.e2e.harness import NodeDir, ServerProcess, all_entries, head_seq, init_node, today
-from tests.federation.alliance import start_single_server
-from tests.pg import base_url, postgres_schema_url
+from tests.pg import base_url
 
 ROLES = ("coordinator", "auditor")
 SIGNED = 12  # entries sealed, and the size of the checkpoint signed over them
@@ -41,14 +42,11 @@ def imported(index: int) -> dict[str, Any]:
             "legacy_reference": f"paper-{index:04d}"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+@pytest.fixture
+def database(backend: Backend) -> Iterator[str | None]:
     """None for the default SQLite files in the data dir, else a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield None
-    else:
-        with postgres_schema_url() as url:
-            yield url
+    with backend.database_url() as url:
+        yield url
 
 
 def signed_node(tmp_path: Path, database_url: str | None = None
@@ -151,25 +149,6 @@ def test_deleting_the_last_entry_is_named_refused_and_recovered_from_an_export(
     assert f"{SIGNED + 1} entries verified" in node.cli("ledger", "verify").stdout
 
 
-def test_deleting_every_trace_of_the_last_entry_is_still_caught(
-        tmp_path: Path, database: str | None) -> None:
-    node, server, _ = signed_node(tmp_path, database)
-    delete(node, *EVERY_TRACE)
-    node.cli("projections", "rebuild")  # the projections now agree with the short ledger
-
-    verify = node.cli("ledger", "verify", check=False)
-    assert verify.returncode == 1, verify
-    assert (f"ledger AK ends at seq {SIGNED - 1} but the event store holds {SIGNED} events "
-            f"the writer sealed" in verify.stderr), verify.stderr
-    assert f"missing seqs {SIGNED}..{SIGNED}" in verify.stderr
-    export = node.cli("export", "--out", str(tmp_path / "export"), check=False)
-    assert export.returncode == 1, export
-    assert f"missing seqs {SIGNED}..{SIGNED}" in export.stderr, export.stderr
-    refuses_commands(node, server)
-    verify = node.cli("ledger", "verify", check=False)
-    assert verify.returncode == 1 and f"ends at seq {SIGNED - 1}" in verify.stderr
-
-
 def test_export_of_a_tampered_store_names_the_first_bad_entry(tmp_path: Path) -> None:
     node, _, _ = signed_node(tmp_path)
     with sqlite3.connect(node.data_dir / "ledger.sqlite") as conn:
@@ -245,3 +224,36 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+# -- the contract, and the backends it runs on ---------------------------------------------
+
+
+class NodeFilesContract:
+    """A served node whose own database lost entries: one contract, on every backend."""
+
+    def test_deleting_every_trace_of_the_last_entry_is_still_caught(self,
+            tmp_path: Path, database: str | None) -> None:
+        node, server, _ = signed_node(tmp_path, database)
+        delete(node, *EVERY_TRACE)
+        node.cli("projections", "rebuild")  # the projections now agree with the short ledger
+
+        verify = node.cli("ledger", "verify", check=False)
+        assert verify.returncode == 1, verify
+        assert (f"ledger AK ends at seq {SIGNED - 1} but the event store holds {SIGNED} events "
+                f"the writer sealed" in verify.stderr), verify.stderr
+        assert f"missing seqs {SIGNED}..{SIGNED}" in verify.stderr
+        export = node.cli("export", "--out", str(tmp_path / "export"), check=False)
+        assert export.returncode == 1, export
+        assert f"missing seqs {SIGNED}..{SIGNED}" in export.stderr, export.stderr
+        refuses_commands(node, server)
+        verify = node.cli("ledger", "verify", check=False)
+        assert verify.returncode == 1 and f"ends at seq {SIGNED - 1}" in verify.stderr
+
+
+class TestNodeFilesOnSQLite(NodeFilesContract, OnSQLite):
+    """The contract on SQLite files."""
+
+
+class TestNodeFilesOnPostgreSQL(NodeFilesContract, OnPostgreSQL):
+    """The contract on a real PostgreSQL (a fresh schema per test)."""

@@ -18,7 +18,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from federation_api.nats_process import free_port
+from federation_api.replication.nats_process import free_port
 
 
 class Receiver:

@@ -13,8 +13,9 @@ from domain.errors import DomainError
 from domain.evidence import RenewalEvidence
 from domain.levels import Level
 from federation_api.clock import now
-from federation_api.node import Node
-from tests.federation.alliance import Alliance, heads, start_single_server, wait_until
+from federation_api.node.root import Node
+from federation_api.replication.loopback import start_single_server
+from tests.federation.alliance import Alliance, heads, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 ASSOCIATIONS = ("AK", "MI", "TX")

@@ -9,16 +9,10 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
-from federation_api.nats_process import free_port
-from federation_api.replication import ledger_subject, stream_name
-from tests.federation.alliance import (
-    Alliance,
-    NatsServer,
-    heads,
-    import_professionals,
-    single_server_config,
-    wait_until,
-)
+from federation_api.replication.loopback import single_server_config
+from federation_api.replication.nats_process import NatsServer, free_port
+from federation_api.replication.replicator import ledger_subject, stream_name
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -15,18 +15,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.app import create_app
-from federation_api.tokens import Role
-from federation_api.webhook_dispatcher import WebhookDispatcher
+from federation_api.node.tokens import Role
+from federation_api.notifications.dispatcher import WebhookDispatcher
+from federation_api.replication.loopback import start_single_server
+from federation_api.web.app import create_app
 from tests.e2e.webhook_receiver import Receiver
-from tests.federation.alliance import (
-    EPOCH,
-    Alliance,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -19,24 +19,17 @@ import pytest
 
 from domain.endorsement import Endorsement
 from domain.levels import Level
-from federation_api.node import Node
-from federation_api.replication import stream_name
+from federation_api.node.root import Node
+from federation_api.replication.loopback import HubAndLeafs, start_single_server
+from federation_api.replication.replicator import stream_name
+from ledger.chain.own_length import LengthRecord, Source
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import FOLLOWER
 from ledger.codec import decode_body, decode_signed
-from ledger.database import Database, DatabaseUrl
-from ledger.own_length import LengthRecord, Source
-from ledger.service import EventStore
-from ledger.store import LedgerStore
-from ledger.writer import FOLLOWER
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.event_store import PrivateEventStore
 from projections.projector import Projector
-from tests.federation.alliance import (
-    EPOCH,
-    Alliance,
-    HubAndLeafs,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -233,7 +226,7 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
             with sqlite3.connect(events) as conn:
                 conn.execute("DELETE FROM stored_events WHERE rowid = (SELECT MAX(rowid) FROM "
                              "stored_events)")
-            store = EventStore(env=DatabaseUrl(dialect="sqlite", path=events
+            store = PrivateEventStore(env=DatabaseUrl(dialect="sqlite", path=events
                                                ).eventsourcing_env())
             import_unsealed(store)
             store.close()
@@ -258,7 +251,7 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
     asyncio.run(scenario())
 
 
-def import_unsealed(store: EventStore) -> None:
+def import_unsealed(store: PrivateEventStore) -> None:
     """Store an imported endorsement's event without sealing it (the process died between)."""
     endorsement = Endorsement.record_existing(
         endorsement_id="AK-U00001", association="AK", person_id="AK-P-U1",

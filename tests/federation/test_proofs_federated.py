@@ -17,15 +17,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.levels import Level
-from federation_api.app import create_app
 from federation_api.clock import today
-from federation_api.proofs import replay_status
-from federation_api.tokens import Role
-from ledger.checkpoints import parse_body, parse_note
-from ledger.proof_statements import limits, proves, receipt_proves
-from ledger.receipts import ReceiptKind, decode_receipt, verify_receipt
-from ledger.status_proof import decode_status_proof, verify_status_proof
-from tests.federation.alliance import Alliance, heads, start_single_server, wait_until
+from federation_api.node.tokens import Role
+from federation_api.proofs.status import replay_status
+from federation_api.replication.loopback import start_single_server
+from federation_api.web.app import create_app
+from ledger.proofs.receipts import ReceiptKind, decode_receipt, verify_receipt
+from ledger.proofs.statements import limits, proves, receipt_proves
+from ledger.proofs.status import decode_status_proof, verify_status_proof
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
+from tests.federation.alliance import Alliance, heads, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 ASSOCIATIONS = ("AK", "MI", "TX")

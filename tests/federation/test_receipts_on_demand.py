@@ -16,17 +16,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.app import create_app
-from federation_api.proofs import covered, replay_status
-from federation_api.registry_files import RegistryDir
-from ledger.receipts import decode_receipt, verify_receipt
-from tests.federation.alliance import (
-    Alliance,
-    HubAndLeafs,
-    heads,
-    import_professionals,
-    wait_until,
-)
+from federation_api.proofs.status import covered, replay_status
+from federation_api.replication.loopback import HubAndLeafs
+from federation_api.web.app import create_app
+from ledger.proofs.receipts import decode_receipt, verify_receipt
+from ledger.trust.registry_files import RegistryDir
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 ASSOCIATIONS = ("AK", "MI", "TX")

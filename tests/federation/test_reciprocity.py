@@ -12,14 +12,9 @@ from domain.errors import InvalidTransition
 from domain.evidence import Membership, RenewalEvidence, RscHours, Training
 from domain.levels import Level
 from federation_api.clock import now, today
+from federation_api.replication.loopback import start_single_server
 from projections.standing import Standing
-from tests.federation.alliance import (
-    Alliance,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.federation.alliance import (
-    Alliance,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from federation_api.replication.loopback import start_single_server
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,14 +13,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from federation_api.replication import ledger_subject, stream_name
-from tests.federation.alliance import (
-    Alliance,
-    HubAndLeafs,
-    heads,
-    import_professionals,
-    wait_until,
-)
+from federation_api.replication.loopback import HubAndLeafs
+from federation_api.replication.replicator import ledger_subject, stream_name
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 ASSOCIATIONS = ("AK", "MI", "TX")

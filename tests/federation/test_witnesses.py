@@ -15,30 +15,17 @@ import nats
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.app import create_app
-from federation_api.checkpoint_gossip import checkpoint_subject, cosignature_subject
-from federation_api.node import Node
-from federation_api.tokens import Role
-from ledger.checkpoints import (
-    Checkpoint,
-    add_cosignature,
-    open_checkpoint,
-    parse_body,
-    parse_note,
-    sign_note,
-)
+from federation_api.node.root import Node
+from federation_api.node.tokens import Role
+from federation_api.replication.checkpoint_gossip import checkpoint_subject, cosignature_subject
+from federation_api.replication.loopback import HubAndLeafs, start_single_server
+from federation_api.web.app import create_app
 from ledger.signing import Signer
-from ledger.transparency import origin_of
-from ledger.witness import Cosigned
-from ledger.witnessing import verified_cosigners, witness_keys, witness_name
-from tests.federation.alliance import (
-    Alliance,
-    HubAndLeafs,
-    heads,
-    import_professionals,
-    start_single_server,
-    wait_until,
-)
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature, open_checkpoint, parse_body
+from ledger.transparency.cosigners import origin_of, verified_cosigners, witness_keys, witness_name
+from ledger.transparency.notes import parse_note, sign_note
+from ledger.transparency.witness import Cosigned
+from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 ASSOCIATIONS = ("AK", "MI", "TX")

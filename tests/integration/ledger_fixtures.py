@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.application import Application as EventSourcedApp
-
 from domain.application import Application
 from domain.endorsement import Endorsement
 from domain.evidence import (
@@ -33,13 +31,14 @@ from domain.evidence import (
 from domain.levels import DegreeKind, Designation, Level, RaterRole
 from domain.lookup import EndorsementLookup, NoEndorsements
 from domain.policy import AssociationPolicy
-from ledger.commitments import CommitmentKey
-from ledger.database import Database, DatabaseUrl
-from ledger.entries import open_entry
-from ledger.keyring import KeyRecord, Keyring
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import open_entry
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import LedgerWriter
 from ledger.signing import Signer
-from ledger.store import LedgerStore
-from ledger.writer import LedgerWriter
+from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.event_store import PrivateEventStore
+from ledger.trust.keyring import KeyRecord, Keyring
 from tests.pg import postgres_schema_url
 
 KEYS_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -93,22 +92,12 @@ class Databases:
 # -- association ledgers -------------------------------------------------------------------
 
 
-class EventStore(EventSourcedApp[uuid.UUID]):
-    """An eventsourcing application storing the domain events with the project's codec."""
-
-    def construct_mapper(self) -> Any:
-        """The project's msgspec mapper."""
-        from ledger.codec import EventMapper
-
-        return EventMapper()
-
-
 @dataclass
 class AssociationLedger:
     """One association's event store, writer and ledger store."""
 
     association: str
-    events: EventStore
+    events: PrivateEventStore
     writer: LedgerWriter
     store: LedgerStore
     signer: Signer
@@ -143,7 +132,7 @@ def open_ledger(events_dir: Path, ledger_db: Database, association: str,
     """A new association whose events live in SQLite under `events_dir`, ledger on `ledger_db`."""
     events_dir.mkdir(parents=True, exist_ok=True)
     path = events_dir / f"events-{association}-{secrets.token_hex(4)}.sqlite"
-    events = EventStore(env=DatabaseUrl.parse(f"sqlite:///{path}").eventsourcing_env())
+    events = PrivateEventStore(env=DatabaseUrl.parse(f"sqlite:///{path}").eventsourcing_env())
     store = LedgerStore(ledger_db)
     signer = Signer.generate()
     writer = LedgerWriter(association=association, recorder=events.recorder,

@@ -18,14 +18,14 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from federation_api.app import create_app
 from federation_api.clock import now, today
-from federation_api.demo_seed import seed
-from federation_api.local_alliance import found_alliance
-from federation_api.nats_process import free_port
-from federation_api.node import Node
-from federation_api.rate_limits import RateLimitSettings
-from federation_api.tokens import Role
+from federation_api.demo.seed import seed
+from federation_api.node.local_alliance import found_alliance
+from federation_api.node.root import Node
+from federation_api.node.tokens import Role
+from federation_api.replication.nats_process import free_port
+from federation_api.settings import RateLimitSettings
+from federation_api.web.app import create_app
 from ledger.signing import Signer
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.levels import Level
-from federation_api.local_alliance import admit, distribute, found_alliance
-from federation_api.node import Node, NodePaths, rotate_key
-from federation_api.registry_files import RegistryDir
+from federation_api.node.local_alliance import admit, distribute, found_alliance
+from federation_api.node.root import Node
+from federation_api.node.setup import NodePaths, rotate_key
 from federation_api.settings import Settings
-from ledger.registry import Action, Genesis
 from ledger.signing import Signer
-from ledger.witness import Cosigned, Witness
+from ledger.transparency.witness import Cosigned, Witness
+from ledger.trust.registry import Action, Genesis
+from ledger.trust.registry_files import RegistryDir
 
 FOUNDED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)

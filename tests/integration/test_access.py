@@ -24,10 +24,10 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
-from federation_api.app import create_app
-from federation_api.auth import GatedRoute, gate_of
-from federation_api.rate_limits import RateLimitSettings
-from federation_api.tokens import Role
+from federation_api.node.tokens import Role
+from federation_api.settings import RateLimitSettings
+from federation_api.web.app import create_app
+from federation_api.web.auth import GatedRoute, gate_of
 from tests.integration.live_app import LiveNode, live_node
 
 NONE = "none"

@@ -14,12 +14,14 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.audit import audit, export
-from federation_api.audit_fetch import fetch
-from federation_api.demo_seed import seed
-from federation_api.node import Node, init_node
+from federation_api.audit.export import export
+from federation_api.audit.fetch import fetch
+from federation_api.audit.run import audit
+from federation_api.demo.seed import seed
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.node.tokens import Role
 from federation_api.settings import Settings
-from federation_api.tokens import Role
 from ledger.codec import decode_canonical, encode
 from ledger.signing import Signer
 
@@ -87,8 +89,9 @@ def test_tampered_ledger_is_a_finding(exported: Path, tmp_path: Path, tamper: st
 
 
 def test_checkpoint_signed_by_another_key_is_a_finding(exported: Path, tmp_path: Path) -> None:
-    from ledger.checkpoints import parse_body, parse_note, sign_note
-    from ledger.transparency import origin_of
+    from ledger.transparency.checkpoints import parse_body
+    from ledger.transparency.cosigners import origin_of
+    from ledger.transparency.notes import parse_note, sign_note
 
     copy = _copy(exported, tmp_path)
     note = (copy / "checkpoints" / "AK.note").read_bytes()
@@ -109,8 +112,8 @@ GOVERNANCE = Signer.generate()
 def alliance_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     """AK's export in a three-member Alliance (witness quorum 2 of AK's two peers), and the
     private key files of every member."""
-    from federation_api.local_alliance import found_alliance
-    from federation_api.node import NodePaths
+    from federation_api.node.local_alliance import found_alliance
+    from federation_api.node.setup import NodePaths
 
     root = tmp_path_factory.mktemp("alliance")
     settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
@@ -123,7 +126,7 @@ def alliance_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
 
 
 def _cosign(export_dir: Path, name: str, signer: Signer, timestamp: int | None = None) -> None:
-    from ledger.checkpoints import add_cosignature
+    from ledger.transparency.checkpoints import add_cosignature
 
     path = export_dir / "checkpoints" / "AK.note"
     path.write_bytes(add_cosignature(path.read_bytes(), name, signer,
@@ -195,9 +198,9 @@ def test_checkpoint_signed_with_a_rotated_out_key_is_a_finding(
         alliance_export: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
     """After AK rotates its key in the registry, a checkpoint signed with the old key (the
     one in the export, re-signed before the rotation) no longer verifies."""
-    from federation_api.local_alliance import admit
-    from federation_api.registry_files import RegistryDir
-    from ledger.registry import Action
+    from federation_api.node.local_alliance import admit
+    from ledger.trust.registry import Action
+    from ledger.trust.registry_files import RegistryDir
 
     exported, _ = alliance_export
     copy = _copy(exported, tmp_path)
@@ -226,11 +229,12 @@ class Witnessed:
 @pytest.fixture(scope="module")
 def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
     from federation_api.clock import now
-    from federation_api.endorsement_ids import new_endorsement_id
-    from federation_api.local_alliance import found_alliance
-    from federation_api.node import NodePaths
-    from ledger.checkpoints import add_cosignature, parse_body, parse_note
-    from ledger.witnessing import witness_name
+    from federation_api.node.endorsement_ids import new_endorsement_id
+    from federation_api.node.local_alliance import found_alliance
+    from federation_api.node.setup import NodePaths
+    from ledger.transparency.checkpoints import add_cosignature, parse_body
+    from ledger.transparency.cosigners import witness_name
+    from ledger.transparency.notes import parse_note
 
     root = tmp_path_factory.mktemp("witnessed")
     settings = found_alliance(root, {"AK": "Alaska", "MI": "Michigan", "TX": "Texas"},
@@ -267,8 +271,8 @@ def _served(node: Node) -> Iterator[str]:
 
     import uvicorn
 
-    from federation_api.app import create_app
-    from federation_api.nats_process import free_port
+    from federation_api.replication.nats_process import free_port
+    from federation_api.web.app import create_app
 
     port = free_port("127.0.0.1")
     server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
@@ -289,8 +293,9 @@ def _served(node: Node) -> Iterator[str]:
 def _witnessed_note(export_dir: Path, size: int, root_hash: bytes, keys: dict[str, Path],
                     cosigners: tuple[tuple[str, Signer], ...]) -> None:
     """Replace the witnessed note with one AK signed over (size, root_hash), cosigned."""
-    from ledger.checkpoints import Checkpoint, add_cosignature, sign_note
-    from ledger.transparency import origin_of
+    from ledger.transparency.checkpoints import Checkpoint, add_cosignature
+    from ledger.transparency.cosigners import origin_of
+    from ledger.transparency.notes import sign_note
 
     body = Checkpoint(origin=origin_of("AK"), size=size, root_hash=root_hash).body()
     note = sign_note(body, origin_of("AK"), _member(keys, "AK"))
@@ -307,7 +312,7 @@ def _quorum(keys: dict[str, Path]) -> tuple[tuple[str, Signer], ...]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_honest_witnessed_export_passes_require_witnessed(witnessed: Witnessed,
                                                              workers: int) -> None:
-    from ledger.checkpoints import parse_note
+    from ledger.transparency.notes import parse_note
 
     latest = parse_note((witnessed.exported / "checkpoints" / "AK.note").read_bytes())
     assert len(latest.signatures) == 1  # the fresh checkpoint: AK's signature only
@@ -330,8 +335,8 @@ def test_audit_over_http_fetches_the_witnessed_checkpoint(witnessed: Witnessed) 
 
 def test_a_witnessed_checkpoint_of_another_history_is_a_finding(witnessed: Witnessed,
                                                                 tmp_path: Path) -> None:
-    from ledger.merkle import leaf_hash
-    from ledger.merkle import root as merkle_root
+    from ledger.transparency.merkle import leaf_hash
+    from ledger.transparency.merkle import root as merkle_root
 
     copy = _copy(witnessed.exported, tmp_path)
     wires = _ledger(copy)[:witnessed.size]
@@ -380,7 +385,8 @@ def test_a_witnessed_checkpoint_below_quorum_is_a_finding(witnessed: Witnessed,
 
 
 def _witnessed_root(export_dir: Path) -> bytes:
-    from ledger.checkpoints import parse_body, parse_note
+    from ledger.transparency.checkpoints import parse_body
+    from ledger.transparency.notes import parse_note
 
     note = (export_dir / "checkpoints" / "AK.witnessed.note").read_bytes()
     return parse_body(parse_note(note).text).root_hash
@@ -390,8 +396,8 @@ def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> Non
     """`audit --url`: registry (not the node's keyring), checkpoints and every entry come over
     the auditor API of a real server; the replay reproduces the node's digest, and the
     registry is trusted only because its genesis is the one the auditor pinned."""
-    from federation_api.audit_fetch import FetchError, fetch
-    from federation_api.tokens import Role
+    from federation_api.audit.fetch import FetchError, fetch
+    from federation_api.node.tokens import Role
     from tests.integration.live_app import live_node
 
     with live_node(tmp_path / "node") as live:
@@ -431,8 +437,8 @@ def test_audit_cli_over_url_needs_the_pinned_genesis(
     none at all is refused before anything is audited (exit 2)."""
     import json
 
-    from federation_api.cli import main
-    from federation_api.tokens import Role
+    from federation_api.cli.main import main
+    from federation_api.node.tokens import Role
     from tests.integration.live_app import live_node
 
     with live_node(tmp_path / "node") as live:
@@ -461,7 +467,7 @@ def test_audit_cli_over_url_needs_the_pinned_genesis(
 
 
 def test_directory_audit_compares_a_pinned_genesis(witnessed: Witnessed) -> None:
-    from federation_api.registry_files import RegistryDir
+    from ledger.trust.registry_files import RegistryDir
 
     genesis = RegistryDir(witnessed.exported / "registry").genesis()
     assert audit(witnessed.exported, workers=1, pinned_genesis=genesis).ok
@@ -474,7 +480,7 @@ def test_directory_audit_compares_a_pinned_genesis(witnessed: Witnessed) -> None
 
 def test_an_export_without_registry_against_a_pinned_genesis_is_a_finding(
         exported: Path, witnessed: Witnessed) -> None:
-    from federation_api.registry_files import RegistryDir
+    from ledger.trust.registry_files import RegistryDir
 
     genesis = RegistryDir(witnessed.exported / "registry").genesis()
     assert audit(exported, workers=1).genesis_digest == ""  # a keyring, no genesis
@@ -519,8 +525,8 @@ def _hostile(heads: object) -> Iterator[str]:
 @pytest.mark.parametrize("association", ["../x", "/abs/x", "AK/../../x", "ak", "AK\n"])
 def test_a_hostile_association_id_is_refused_before_any_file_is_written(
         tmp_path: Path, association: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from federation_api.audit_fetch import FetchError
-    from federation_api.cli import main
+    from federation_api.audit.fetch import FetchError
+    from federation_api.cli.main import main
 
     heads = {"heads": {association: 1}, "projected": {association: 1}, "digest": "0" * 64}
     out = tmp_path / "work" / "out" / "fetched"
@@ -538,7 +544,7 @@ def test_a_hostile_association_id_is_refused_before_any_file_is_written(
 
 
 def test_hostile_counts_are_refused(tmp_path: Path) -> None:
-    from federation_api.audit_fetch import MAX_ENTRIES, MAX_LEDGERS, FetchError
+    from federation_api.audit.fetch import MAX_ENTRIES, MAX_LEDGERS, FetchError
 
     with _hostile({"heads": {"AK": MAX_ENTRIES + 1}}) as url, pytest.raises(
             FetchError, match="not a count"):

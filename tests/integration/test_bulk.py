@@ -14,9 +14,9 @@ import pytest
 
 from domain.levels import Level
 from federation_api.clock import now
-from federation_api.rate_limits import RateLimitSettings
-from federation_api.routes_bulk import ANSWER_COLUMNS, MAX_ROWS
-from federation_api.tokens import Role
+from federation_api.node.tokens import Role
+from federation_api.settings import RateLimitSettings
+from federation_api.web.routes.bulk import ANSWER_COLUMNS, MAX_ROWS
 from tests.integration.live_app import LiveNode, live_node
 
 CSV = {"Content-Type": "text/csv"}

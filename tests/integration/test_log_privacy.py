@@ -32,12 +32,12 @@ import pytest
 import uvicorn
 from fastapi import Request
 
-from federation_api.app import create_app
 from federation_api.clock import now
-from federation_api.local_alliance import found_alliance
-from federation_api.nats_process import free_port
-from federation_api.node import Node
-from federation_api.observability import JsonFormatter
+from federation_api.node.local_alliance import found_alliance
+from federation_api.node.root import Node
+from federation_api.replication.nats_process import free_port
+from federation_api.web.app import create_app
+from federation_api.web.observability import JsonFormatter
 from ledger.signing import Signer
 from tests.e2e.harness import ROLES, ServerProcess, init_node, provider_import
 

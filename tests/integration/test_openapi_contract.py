@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from federation_api.rate_limits import LIMITED_EXACT, RateLimitSettings, is_limited
-from federation_api.tokens import Role
+from federation_api.node.tokens import Role
+from federation_api.settings import RateLimitSettings
+from federation_api.web.rate_limits import LIMITED_EXACT, is_limited
 from tests.integration.live_app import LiveNode, live_node
 
 EXAMPLES = 10  # per operation and generation mode; each is sent with all six credentials

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.database import Database, DatabaseUrl
+from ledger.storage.database import Database, DatabaseUrl
 from projections import digests
-from projections.entries import decode_entry
+from projections.decoded_entries import decode_entry
 from projections.projector import Projector
-from projections.schema import TABLES
+from projections.tables import TABLES
 from tests.integration.ledger_fixtures import (
     AssociationLedger,
     Databases,

@@ -18,16 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.policy import AssociationPolicy
-from federation_api.app import create_app
-from federation_api.auth import STAFF
-from federation_api.node import Node, init_node
-from federation_api.proofs import ProofUnavailable, build_status_proof, replay_status
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.node.tokens import Role
+from federation_api.proofs.status import ProofUnavailable, build_status_proof, replay_status
 from federation_api.settings import Settings
-from federation_api.tokens import Role
-from ledger.checkpoints import parse_body, parse_note
+from federation_api.web.app import create_app
+from federation_api.web.auth import STAFF
 from ledger.codec import decode_canonical
-from ledger.proof_statements import limits, receipt_limits, receipt_proves
-from ledger.receipts import (
+from ledger.proofs.receipts import (
     RECEIPT_CONTEXT,
     ReceiptBody,
     ReceiptKind,
@@ -35,11 +34,14 @@ from ledger.receipts import (
     encode_receipt,
     verify_receipt,
 )
-from ledger.status_proof import (
+from ledger.proofs.statements import limits, receipt_limits, receipt_proves
+from ledger.proofs.status import (
     Check,
     decode_status_proof,
     verify_status_proof,
 )
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
 from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement
 
 TRANSFER_DAY = dt.date(2026, 4, 1)

@@ -25,9 +25,9 @@ from starlette.routing import Mount
 
 from domain.levels import Level
 from federation_api.clock import now, today
-from federation_api.rate_limits import RateLimitSettings
-from federation_api.routes_bulk import ANSWER_COLUMNS
-from federation_api.tokens import Role
+from federation_api.node.tokens import Role
+from federation_api.settings import RateLimitSettings
+from federation_api.web.routes.bulk import ANSWER_COLUMNS
 from tests.integration.live_app import LiveNode, live_node
 
 PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/status"),
@@ -100,7 +100,7 @@ def _revealed(text: str, secrets: tuple[str, ...]) -> list[str]:
 
 
 def test_every_route_outside_the_reviewed_list_needs_credentials(live: LiveNode) -> None:
-    from federation_api.app import create_app
+    from federation_api.web.app import create_app
 
     routes = set(_routes(create_app(live.node).router.routes))
     assert ("GET", "/v1/roster") in routes and ("GET", "/v1/verify") in routes  # walked all

@@ -2,9 +2,9 @@
 
 One real bundle and one public receipt are made by a real node (AK, whose key was rotated
 between its entries, with a checkpoint cosigned by MI and TX); each row of a table mutates one
-part of one of them. The verifiers themselves are pure (`ledger.status_proof`,
-`ledger.tree_heads`, `ledger.receipts`); the replay is the projection code on a private
-in-memory database.
+part of one of them. The verifiers themselves are pure (`ledger.proofs.status`,
+`ledger.proofs.tree_heads`, `ledger.proofs.receipts`); the replay is the projection code on a
+private in-memory database.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from federation_api.proofs import build_status_proof, replay_status
-from federation_api.receipts import make_receipt
-from ledger.checkpoints import add_cosignature, parse_note, sign_note
+from federation_api.proofs.receipts import make_receipt
+from federation_api.proofs.status import build_status_proof, replay_status
 from ledger.codec import decode_canonical, encode
-from ledger.proof_statements import limits, proves, receipt_limits, receipt_proves
-from ledger.receipts import (
+from ledger.proofs.receipts import (
     RECEIPT_CONTEXT,
     ReceiptBody,
     ReceiptKind,
@@ -35,9 +33,8 @@ from ledger.receipts import (
     sign_receipt,
     verify_receipt,
 )
-from ledger.registry import Genesis
-from ledger.signing import Signer
-from ledger.status_proof import (
+from ledger.proofs.statements import limits, proves, receipt_limits, receipt_proves
+from ledger.proofs.status import (
     Check,
     LedgerCheckpoint,
     ProvenEntry,
@@ -46,7 +43,11 @@ from ledger.status_proof import (
     encode_status_proof,
     verify_status_proof,
 )
-from ledger.transparency import origin_of
+from ledger.signing import Signer
+from ledger.transparency.checkpoints import add_cosignature
+from ledger.transparency.cosigners import origin_of
+from ledger.transparency.notes import parse_note, sign_note
+from ledger.trust.registry import Genesis
 from tests.integration.proof_fixtures import NOW, ProofAlliance, at, import_endorsement
 
 ON = dt.date(2026, 4, 1)

@@ -12,14 +12,21 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.app import create_app
-from federation_api.demo_seed import seed
-from federation_api.node import Node, init_node
+from federation_api.demo.seed import seed
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.node.tokens import Role
 from federation_api.settings import Settings
-from federation_api.tokens import Role
-from ledger.checkpoints import CheckpointError, open_checkpoint
-from ledger.merkle import MerkleProofError, leaf_hash, verify_consistency, verify_inclusion
-from ledger.transparency import origin_of
+from federation_api.web.app import create_app
+from ledger.errors import CheckpointError
+from ledger.transparency.checkpoints import open_checkpoint
+from ledger.transparency.cosigners import origin_of
+from ledger.transparency.merkle import (
+    MerkleProofError,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

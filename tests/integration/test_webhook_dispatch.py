@@ -22,16 +22,27 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
-from federation_api.cli import main
-from federation_api.nats_process import free_port
-from federation_api.node import Node, init_node
+from federation_api.cli.main import main
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.node.tokens import Role
+from federation_api.notifications.dispatcher import WebhookDispatcher
+from federation_api.notifications.transport import (
+    REFUSED,
+    CheckedBackend,
+    NoAllowedAddress,
+    Resolver,
+)
+from federation_api.notifications.webhooks import (
+    Delivery,
+    WebhookUrlRejected,
+    check_url,
+    public_address,
+)
+from federation_api.replication.nats_process import free_port
 from federation_api.settings import Settings
-from federation_api.tokens import Role
-from federation_api.webhook_dispatcher import WebhookDispatcher
-from federation_api.webhook_transport import REFUSED, CheckedBackend, DestinationRefused, Resolver
-from federation_api.webhooks import Delivery, WebhookUrlRejected, check_url, public_address
+from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.e2e.webhook_receiver import Receiver
-from tests.pg import postgres_schema_url
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 EMPLOYER = "emp"  # the tests act as one employer id directly on the stores
@@ -75,14 +86,11 @@ class Misbehaving:
         self.server.server_close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
+@pytest.fixture
+def node(backend: Backend, tmp_path: Path) -> Iterator[Node]:
     """A node (SQLite files or a PostgreSQL schema) whose one professional EMPLOYER follows."""
-    if request.param == "postgres":
-        with postgres_schema_url() as url:
-            yield from _node(tmp_path, url)
-    else:
-        yield from _node(tmp_path, None)
+    with backend.database_url() as url:
+        yield from _node(tmp_path, url)
 
 
 def _node(tmp_path: Path, database_url: str | None) -> Iterator[Node]:
@@ -135,68 +143,6 @@ def _run_until(node: Node, done: str, timeout: float = 20.0,
     return asyncio.run(scenario())
 
 
-def test_a_redirect_is_not_followed(node: Node) -> None:
-    elsewhere = Receiver().start()
-    redirecting = Misbehaving(redirect_to=elsewhere.url)
-    try:
-        _one_change(node, redirecting.url)
-        delivery = _run_until(node, "failed")
-        assert [(a.status_code, a.error) for a in delivery.log] == [
-            (302, "HTTP 302: redirects are not followed")] * 2
-        assert redirecting.hits == 2 and elsewhere.requests == 0
-    finally:
-        redirecting.stop()
-        elsewhere.stop()
-
-
-def test_a_slow_receiver_times_out_and_attempts_run_out_then_an_operator_retries(
-        node: Node) -> None:
-    slow = Misbehaving(sleep=3.0)
-    try:
-        _one_change(node, slow.url)
-        delivery = _run_until(node, "failed")
-        assert [(a.status_code, a.error) for a in delivery.log] == [(None, "timed out")] * 2
-        assert delivery.attempts == 2 and delivery.finished_at is not None
-    finally:
-        slow.stop()
-    receiver = Receiver().start()
-    try:
-        secret = node.webhooks.register(EMPLOYER, receiver.url, NOW, rotate_secret=True)[1]
-        assert secret is not None
-        receiver.secret = secret
-        args = ["employers", "retry", delivery.delivery_id, "--data-dir",
-                str(node.settings.data_dir)]
-        if node.settings.database_url:
-            args += ["--database-url", node.settings.database_url]
-        assert main(args) == 0
-        assert main(args) == 1  # pending now, not failed: nothing to retry
-        retried = _run_until(node, "delivered")
-        assert [a.status_code for a in retried.log] == [None, None, 204]
-        assert list(receiver.processed) == [delivery.delivery_id]
-    finally:
-        receiver.stop()
-
-
-def test_private_destinations_are_refused_at_delivery_unless_allowed(node: Node) -> None:
-    receiver = Receiver().start()
-    try:
-        _one_change(node, receiver.url)  # registered while the node allowed it
-        node.settings = replace(node.settings, webhook_allow_private=False)
-        delivery = _run_until(node, "failed")
-        assert {a.error for a in delivery.log} == {"destination is not a public host"}
-        assert receiver.requests == 0
-    finally:
-        receiver.stop()
-
-
-def test_a_removed_webhook_fails_its_pending_deliveries_at_once(node: Node) -> None:
-    _one_change(node, "http://127.0.0.1:9/never")
-    node.notifier.catch_up()  # the outbox row exists, then the employer removes the webhook
-    assert node.webhooks.remove(EMPLOYER)
-    delivery = _run_until(node, "failed")
-    assert [(a.status_code, a.error) for a in delivery.log] == [(None, REMOVED)]
-
-
 def _run_for(node: Node, seconds: float, poll: float) -> int:
     """Run the dispatcher for a while; how many passes it made."""
 
@@ -229,61 +175,6 @@ def _assert_failed_with_backoff(node: Node, error: str) -> None:
 def test_registration_refuses_hosts_the_resolver_or_client_cannot_handle(bad_url: str) -> None:
     with pytest.raises(WebhookUrlRejected, match="not a valid host name"):
         check_url(bad_url, allow_private=True)
-
-
-def test_an_invalid_host_fails_its_attempts_and_jams_nothing(node: Node) -> None:
-    good = Receiver().start()
-    try:
-        node.subscriptions.subscribe(GOOD, ["AK-HOOK0001"], NOW)
-        secret = node.webhooks.register(GOOD, good.url, NOW)[1]
-        assert secret is not None
-        good.secret = secret
-        # Stored through the store, as a URL registered before the check existed would be.
-        _one_change(node, BAD_HOSTS["not-idna-2008"])
-        # Both deliveries are due in the same pass. Before the fix the bad one raised, was
-        # never recorded and stayed due at once: the loop spun and re-sent the good one.
-        passes = _run_for(node, 2.0, poll=0.25)
-        _assert_failed_with_backoff(node, "request failed (InvalidURL)")
-        assert node.webhooks.deliveries(GOOD)[0].state == "delivered"
-        assert good.requests == 1 and good.duplicates == 0
-        assert list(good.processed_changes.values()) == [1]
-        assert passes < 40, passes  # ~2 s at a 0.25 s poll plus retries; a spin makes 1000s
-    finally:
-        good.stop()
-
-
-def test_a_host_the_resolver_cannot_encode_fails_its_attempts(node: Node) -> None:
-    _one_change(node, BAD_HOSTS["label-too-long"])
-    node.settings = replace(node.settings, webhook_allow_private=False)  # resolve before POST
-    passes = _run_for(node, 2.0, poll=0.25)
-    _assert_failed_with_backoff(node, "request failed (UnicodeError)")
-    assert passes < 40, passes
-
-
-def test_a_revoked_employer_token_stops_its_webhooks(node: Node) -> None:
-    receiver = Receiver().start()
-    try:
-        token_id, _ = node.tokens.issue(label="Acme", role=Role.EMPLOYER, now=NOW)
-        node.subscriptions.subscribe(token_id, ["AK-HOOK0001"], NOW)
-        secret = node.webhooks.register(token_id, receiver.url, NOW)[1]
-        assert secret is not None
-        receiver.secret = secret
-        node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x",
-                             now=NOW)
-        node.notifier.catch_up()  # the outbox row exists, then the token is revoked
-        assert [d.state for d in node.webhooks.deliveries(token_id)] == ["pending"]
-        assert node.tokens.revoke(token_id, now=NOW)
-        before = node.changes.count()
-        node.service.revoke("AK-HOOK0001", effective_on=dt.date(2026, 3, 2), reason="y",
-                            now=NOW)
-        node.notifier.catch_up()
-        assert node.changes.count() == before + 1  # the change itself is recorded
-        delivery = _run_until(node, "failed", employer=token_id)
-        assert [(a.status_code, a.error) for a in delivery.log] == [(None, REMOVED)]
-        assert len(node.webhooks.deliveries(token_id)) == 1  # no row for the new change
-        assert receiver.requests == 0
-    finally:
-        receiver.stop()
 
 
 def test_webhook_settings_from_the_environment() -> None:
@@ -393,45 +284,9 @@ def test_a_host_with_only_private_addresses_is_refused_before_any_dial() -> None
         return ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1"]
 
     backend = CheckedBackend(lambda: False, resolve=resolve, inner=inner)
-    with pytest.raises(DestinationRefused, match=REFUSED):
+    with pytest.raises(NoAllowedAddress, match=REFUSED):
         asyncio.run(backend.connect_tcp("internal.example", 80))
     assert inner.dialled == []
-
-
-def test_a_rebinding_name_is_refused_and_reaches_nothing(node: Node) -> None:
-    listener = Listener()
-    resolver = Rebinding()
-    try:
-        # The check sees the public answer; the connection's own resolution sees loopback.
-        _one_change(node, f"http://rebind.example:{listener.port}/hook")
-        node.settings = replace(node.settings, webhook_allow_private=False)
-        delivery = _run_until(node, "failed", resolve=resolver)
-        assert [(a.status_code, a.error) for a in delivery.log] == [(None, REFUSED)] * 2
-        assert len(resolver.calls) == 4  # check then connect, for each of the two attempts
-        assert listener.connections == 0
-    finally:
-        listener.stop()
-
-
-def test_the_connection_uses_the_resolved_address_and_keeps_the_host_name(node: Node) -> None:
-    receiver = Receiver().start()
-
-    async def resolve(host: str, port: int) -> list[str]:
-        assert host == "hooks.example"  # a name nothing else could resolve
-        return ["127.0.0.1"]
-
-    try:
-        url = receiver.url.replace("127.0.0.1", "hooks.example")
-        secret = node.webhooks.register(EMPLOYER, url, NOW)[1]
-        assert secret is not None
-        receiver.secret = secret
-        node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x",
-                             now=NOW)
-        delivery = _run_until(node, "delivered", resolve=resolve)  # private allowed here
-        assert [a.status_code for a in delivery.log] == [204]
-        assert list(receiver.processed) == [delivery.delivery_id]
-    finally:
-        receiver.stop()
 
 
 @pytest.mark.parametrize(("address", "public"), [
@@ -443,3 +298,163 @@ def test_the_connection_uses_the_resolved_address_and_keeps_the_host_name(node: 
     ("fe80::1%eth0", False), ("127.0.0.1", False), ("8.8.8.8", True)])
 def test_public_address_judges_the_ipv4_inside_ipv6_forms(address: str, public: bool) -> None:
     assert public_address(address) is public
+
+
+# -- the contract, and the backends it runs on ---------------------------------------------
+
+
+class DeliveryOutboxContract:
+    """Webhook deliveries through the node's outbox tables: one contract, on every backend."""
+
+    def test_a_redirect_is_not_followed(self, node: Node) -> None:
+        elsewhere = Receiver().start()
+        redirecting = Misbehaving(redirect_to=elsewhere.url)
+        try:
+            _one_change(node, redirecting.url)
+            delivery = _run_until(node, "failed")
+            assert [(a.status_code, a.error) for a in delivery.log] == [
+                (302, "HTTP 302: redirects are not followed")] * 2
+            assert redirecting.hits == 2 and elsewhere.requests == 0
+        finally:
+            redirecting.stop()
+            elsewhere.stop()
+
+    def test_a_slow_receiver_times_out_and_attempts_run_out_then_an_operator_retries(self,
+            node: Node) -> None:
+        slow = Misbehaving(sleep=3.0)
+        try:
+            _one_change(node, slow.url)
+            delivery = _run_until(node, "failed")
+            assert [(a.status_code, a.error) for a in delivery.log] == [(None, "timed out")] * 2
+            assert delivery.attempts == 2 and delivery.finished_at is not None
+        finally:
+            slow.stop()
+        receiver = Receiver().start()
+        try:
+            secret = node.webhooks.register(EMPLOYER, receiver.url, NOW, rotate_secret=True)[1]
+            assert secret is not None
+            receiver.secret = secret
+            args = ["employers", "retry", delivery.delivery_id, "--data-dir",
+                    str(node.settings.data_dir)]
+            if node.settings.database_url:
+                args += ["--database-url", node.settings.database_url]
+            assert main(args) == 0
+            assert main(args) == 1  # pending now, not failed: nothing to retry
+            retried = _run_until(node, "delivered")
+            assert [a.status_code for a in retried.log] == [None, None, 204]
+            assert list(receiver.processed) == [delivery.delivery_id]
+        finally:
+            receiver.stop()
+
+    def test_private_destinations_are_refused_at_delivery_unless_allowed(self, node: Node) -> None:
+        receiver = Receiver().start()
+        try:
+            _one_change(node, receiver.url)  # registered while the node allowed it
+            node.settings = replace(node.settings, webhook_allow_private=False)
+            delivery = _run_until(node, "failed")
+            assert {a.error for a in delivery.log} == {"destination is not a public host"}
+            assert receiver.requests == 0
+        finally:
+            receiver.stop()
+
+    def test_a_removed_webhook_fails_its_pending_deliveries_at_once(self, node: Node) -> None:
+        _one_change(node, "http://127.0.0.1:9/never")
+        node.notifier.catch_up()  # the outbox row exists, then the employer removes the webhook
+        assert node.webhooks.remove(EMPLOYER)
+        delivery = _run_until(node, "failed")
+        assert [(a.status_code, a.error) for a in delivery.log] == [(None, REMOVED)]
+
+    def test_an_invalid_host_fails_its_attempts_and_jams_nothing(self, node: Node) -> None:
+        good = Receiver().start()
+        try:
+            node.subscriptions.subscribe(GOOD, ["AK-HOOK0001"], NOW)
+            secret = node.webhooks.register(GOOD, good.url, NOW)[1]
+            assert secret is not None
+            good.secret = secret
+            # Stored through the store, as a URL registered before the check existed would be.
+            _one_change(node, BAD_HOSTS["not-idna-2008"])
+            # Both deliveries are due in the same pass. Before the fix the bad one raised, was
+            # never recorded and stayed due at once: the loop spun and re-sent the good one.
+            passes = _run_for(node, 2.0, poll=0.25)
+            _assert_failed_with_backoff(node, "request failed (InvalidURL)")
+            assert node.webhooks.deliveries(GOOD)[0].state == "delivered"
+            assert good.requests == 1 and good.duplicates == 0
+            assert list(good.processed_changes.values()) == [1]
+            assert passes < 40, passes  # ~2 s at a 0.25 s poll plus retries; a spin makes 1000s
+        finally:
+            good.stop()
+
+    def test_a_host_the_resolver_cannot_encode_fails_its_attempts(self, node: Node) -> None:
+        _one_change(node, BAD_HOSTS["label-too-long"])
+        node.settings = replace(node.settings, webhook_allow_private=False)  # resolve before POST
+        passes = _run_for(node, 2.0, poll=0.25)
+        _assert_failed_with_backoff(node, "request failed (UnicodeError)")
+        assert passes < 40, passes
+
+    def test_a_revoked_employer_token_stops_its_webhooks(self, node: Node) -> None:
+        receiver = Receiver().start()
+        try:
+            token_id, _ = node.tokens.issue(label="Acme", role=Role.EMPLOYER, now=NOW)
+            node.subscriptions.subscribe(token_id, ["AK-HOOK0001"], NOW)
+            secret = node.webhooks.register(token_id, receiver.url, NOW)[1]
+            assert secret is not None
+            receiver.secret = secret
+            node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x",
+                                 now=NOW)
+            node.notifier.catch_up()  # the outbox row exists, then the token is revoked
+            assert [d.state for d in node.webhooks.deliveries(token_id)] == ["pending"]
+            assert node.tokens.revoke(token_id, now=NOW)
+            before = node.changes.count()
+            node.service.revoke("AK-HOOK0001", effective_on=dt.date(2026, 3, 2), reason="y",
+                                now=NOW)
+            node.notifier.catch_up()
+            assert node.changes.count() == before + 1  # the change itself is recorded
+            delivery = _run_until(node, "failed", employer=token_id)
+            assert [(a.status_code, a.error) for a in delivery.log] == [(None, REMOVED)]
+            assert len(node.webhooks.deliveries(token_id)) == 1  # no row for the new change
+            assert receiver.requests == 0
+        finally:
+            receiver.stop()
+
+    def test_a_rebinding_name_is_refused_and_reaches_nothing(self, node: Node) -> None:
+        listener = Listener()
+        resolver = Rebinding()
+        try:
+            # The check sees the public answer; the connection's own resolution sees loopback.
+            _one_change(node, f"http://rebind.example:{listener.port}/hook")
+            node.settings = replace(node.settings, webhook_allow_private=False)
+            delivery = _run_until(node, "failed", resolve=resolver)
+            assert [(a.status_code, a.error) for a in delivery.log] == [(None, REFUSED)] * 2
+            assert len(resolver.calls) == 4  # check then connect, for each of the two attempts
+            assert listener.connections == 0
+        finally:
+            listener.stop()
+
+    def test_the_connection_uses_the_resolved_address_and_keeps_the_host_name(
+            self, node: Node) -> None:
+        receiver = Receiver().start()
+
+        async def resolve(host: str, port: int) -> list[str]:
+            assert host == "hooks.example"  # a name nothing else could resolve
+            return ["127.0.0.1"]
+
+        try:
+            url = receiver.url.replace("127.0.0.1", "hooks.example")
+            secret = node.webhooks.register(EMPLOYER, url, NOW)[1]
+            assert secret is not None
+            receiver.secret = secret
+            node.service.suspend("AK-HOOK0001", effective_on=dt.date(2026, 3, 1), reason="x",
+                                 now=NOW)
+            delivery = _run_until(node, "delivered", resolve=resolve)  # private allowed here
+            assert [a.status_code for a in delivery.log] == [204]
+            assert list(receiver.processed) == [delivery.delivery_id]
+        finally:
+            receiver.stop()
+
+
+class TestDeliveryOutboxOnSQLite(DeliveryOutboxContract, OnSQLite):
+    """The contract on SQLite files."""
+
+
+class TestDeliveryOutboxOnPostgreSQL(DeliveryOutboxContract, OnPostgreSQL):
+    """The contract on a real PostgreSQL (a fresh schema per test)."""

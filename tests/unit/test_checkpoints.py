@@ -12,38 +12,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import (
+from ledger.errors import ChainBroken, CheckpointError, VerificationError
+from ledger.signing import Signer, Verifier
+from ledger.transparency.checkpoints import (
     COSIGNATURE_V1,
-    ED25519,
-    MAX_SIGNATURES,
     MAX_TREE_SIZE,
     Checkpoint,
+    add_cosignature,
+    cosign,
+    cosignatures,
+    is_witnessed,
+    open_checkpoint,
+    parse_body,
+    verify_cosignature,
+)
+from ledger.transparency.merkle import consistency_proof, leaf_hash, root, verify_consistency
+from ledger.transparency.notes import (
+    ED25519,
+    MAX_SIGNATURES,
+    add_signature,
+    append_signature_lines,
+    is_valid_key_name,
+    key_id,
+    open_note,
+    parse_note,
+    sign_note,
+)
+from ledger.transparency.witness_rules import (
     CheckpointAccepted,
-    CheckpointError,
     CheckpointRefused,
     ConsistencyCheck,
     Refusal,
     WitnessState,
-    add_cosignature,
-    add_signature,
-    append_signature_lines,
-    cosign,
-    cosignatures,
-    is_valid_key_name,
-    is_witnessed,
-    key_id,
     next_checkpoint_allowed,
-    open_checkpoint,
-    open_note,
-    parse_body,
-    parse_note,
-    sign_note,
-    verify_cosignature,
     witness,
 )
-from ledger.errors import ChainBroken, VerificationError
-from ledger.merkle import consistency_proof, leaf_hash, root, verify_consistency
-from ledger.signing import Signer, Verifier
 
 # -- known answers: golang.org/x/mod/sumdb/note tests and the C2SP spec examples ---------------
 
@@ -700,7 +703,7 @@ def test_accepted_then_cosigned_checkpoint_reaches_a_quorum() -> None:
 
 
 def proof_check(proof: list[bytes]) -> ConsistencyCheck:
-    """The consistency callback a node builds from a log's proof, with ledger.merkle."""
+    """The consistency callback a node builds from a log's proof, with the Merkle module."""
     def check(old_size: int, old_root: bytes, new_size: int, new_root: bytes) -> bool:
         verify_consistency(old_size, new_size, old_root, new_root, proof)
         return True

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.chain.entries import LedgerEntry, entry_hash, open_entry, seal, seal_many, verify_chain
 from ledger.codec import (
     GENESIS_HASH,
     EntryBody,
@@ -25,7 +26,6 @@ from ledger.codec import (
     encode_body,
     encode_signed,
 )
-from ledger.entries import LedgerEntry, entry_hash, open_entry, seal, seal_many, verify_chain
 from ledger.errors import (
     BadSignature,
     ChainBroken,
@@ -33,8 +33,8 @@ from ledger.errors import (
     UnknownKey,
     VerificationError,
 )
-from ledger.keyring import KeyRecord, Keyring
 from ledger.signing import Signer
+from ledger.trust.keyring import KeyRecord, Keyring
 
 AK, MI = "AK", "MI"
 T0 = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import VerificationError
-from ledger.merkle import (
+from ledger.transparency.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     MerkleProofError,

@@ -1,4 +1,5 @@
-"""Cached subtree roots give exactly the proofs and roots of the reference `ledger.merkle`."""
+"""Cached subtree roots give exactly the proofs and roots of the reference Merkle module
+(`ledger.transparency.merkle`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
-from ledger.merkle_cache import SubtreeCache
+from ledger.transparency.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+from ledger.transparency.merkle_cache import SubtreeCache
 
 
 def _leaves(n: int) -> list[bytes]:

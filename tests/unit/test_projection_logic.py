@@ -24,7 +24,7 @@ from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
 from domain.unmet import Unmet
 from ledger.codec import EntryBody, decode_payload, event_type_of, public_and_private
-from projections.entries import DecodedEntry
+from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
     ForeignAggregate,
@@ -32,8 +32,8 @@ from projections.errors import (
     UnhandledEvent,
     UnknownAggregate,
 )
-from projections.rows import HistoryRow
-from projections.standing import Standing, recorded_on, standing_on
+from projections.rows import HistoryRow, recorded_on
+from projections.standing import Standing, standing_on
 from projections.transitions import (
     OPEN_STATES,
     EndorsementView,

@@ -286,8 +286,6 @@ def add_rsc(entry: RscHours) -> Change:
     return lambda ev: msgspec.structs.replace(ev, rsc=(*ev.rsc, entry))
 
 
-
-
 def unsign_waiver(ev: ApplicationEvidence) -> ApplicationEvidence:
     first = msgspec.structs.replace(ev.ratings[0], waiver_signed=False)
     return msgspec.structs.replace(ev, ratings=(first, *ev.ratings[1:]))

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.commitments import CommitmentKey, commitment
+from ledger.chain.commitments import CommitmentKey, commitment
 from ledger.errors import BadSignature, KeyFileError
 from ledger.signing import Signer, Verifier, key_id_of, public_path
 
@@ -76,7 +76,6 @@ def test_signature_over_a_changed_message_is_bad(message: bytes, flip: int) -> N
     changed[position // 8] ^= 1 << (position % 8)
     with pytest.raises(BadSignature):
         Verifier(SIGNER.public_key).verify(signature, bytes(changed))
-
 
 
 # -- key files --------------------------------------------------------------------------------
@@ -252,7 +251,6 @@ def test_salts_differ_across_events(first: tuple[str, int], second: tuple[str, i
 @given(event=events)
 def test_salts_differ_across_node_keys(event: tuple[str, int]) -> None:
     assert COMMITMENT_KEY.salt(*event) != OTHER_COMMITMENT_KEY.salt(*event)
-
 
 
 def test_commitment_is_salted_sha256_and_never_the_plain_hash() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.receipts import decode_receipt
-from ledger.status_proof import StatusProofError, decode_status_proof
+from ledger.proofs.receipts import decode_receipt
+from ledger.proofs.status import StatusProofError, decode_status_proof
 
 NOT_FILES = [b"", b"{}", b"[]", b"\xff\xfe", b'{"format": "alliance-status-proof/v1"}',
              b"not json at all"]

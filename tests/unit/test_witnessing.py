@@ -7,20 +7,11 @@ import datetime as dt
 import msgspec
 import pytest
 
-from ledger.checkpoints import Checkpoint, add_cosignature, sign_note
 from ledger.codec import encode
 from ledger.errors import VerificationError
-from ledger.registry import (
-    Action,
-    Genesis,
-    RegistryState,
-    apply_entry,
-    initial_state,
-    propose,
-    wire_of,
-)
 from ledger.signing import Signer
-from ledger.witnessing import (
+from ledger.transparency.checkpoints import Checkpoint, add_cosignature
+from ledger.transparency.cosigners import (
     association_of_origin,
     association_of_witness,
     is_witnessed_by_quorum,
@@ -28,6 +19,16 @@ from ledger.witnessing import (
     verified_cosigners,
     witness_keys,
     witness_name,
+)
+from ledger.transparency.notes import sign_note
+from ledger.trust.registry import (
+    Action,
+    Genesis,
+    RegistryState,
+    apply_entry,
+    initial_state,
+    propose,
+    wire_of,
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

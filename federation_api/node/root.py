@@ -1,0 +1,200 @@
+"""The composition root of one association node: stores, writer, projections, service.
+
+Like cosmicpython's bootstrap, this is where the node is wired: every other module receives
+what it needs; only this one decides which store, key and table each part gets. Where the
+files live and how a data directory is made is `federation_api.node.setup`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from federation_api.clock import now
+from federation_api.node.idempotency import IdempotencyStore
+from federation_api.node.own_ledger import OwnLedger
+from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
+from federation_api.node.setup import NodeConfig, NodeError, NodePaths
+from federation_api.node.tokens import TokenStore
+from federation_api.notifications.change_feed import ChangeFeed
+from federation_api.notifications.notifier import Notifier
+from federation_api.notifications.subscriptions import SubscriptionStore
+from federation_api.notifications.webhooks import WebhookStore
+from federation_api.settings import Settings
+from ledger.chain.commitments import CommitmentKey
+from ledger.chain.entries import verify_chain
+from ledger.chain.own_length import LengthRecord, SealGate, Source
+from ledger.chain.store import LedgerStore
+from ledger.chain.writer import LedgerWriter
+from ledger.codec import decode_json
+from ledger.errors import ChainBroken, KeyFileError, LedgerBehind
+from ledger.ingest import Ingestor, Recovery
+from ledger.service import AssociationService
+from ledger.signing import Signer
+from ledger.storage.database import Database
+from ledger.storage.event_store import PrivateEventStore
+from ledger.transparency.log import LedgerLog
+from ledger.transparency.witness import Witness
+from ledger.trust.keyring import Keyring
+from ledger.trust.registry import RegistryState
+from ledger.trust.registry_files import RegistryDir
+from projections.projector import Projector
+
+
+class Node:
+    """A running association node: everything the API and the CLI act on.
+
+    With `await_peers` (`alliance serve` with NATS) the node seals nothing, not even events a
+    crash left unsealed, until the replicator has asked its peers and the hub for its own
+    ledger beyond its head (`finish_peer_check`): a node that lost entries, or was restored
+    from a backup, must first get back what others hold (DESIGN invariant 8)."""
+
+    def __init__(self, settings: Settings, *, await_peers: bool = False) -> None:
+        paths = NodePaths(settings.data_dir)
+        if not paths.config.exists():
+            raise NodeError(f"no node in {settings.data_dir}: run `alliance init` first")
+        self.settings = settings
+        self.paths = paths
+        self.config = decode_json(paths.config.read_bytes(), NodeConfig)
+        self.association = self.config.association
+        self.signer = Signer.load(paths.signing_key, settings.passphrase())
+        # With an Alliance registry, it alone says which key may sign for whom and when;
+        # a node that has none yet (single-node use) trusts its own key history.
+        self.registry_dir = RegistryDir(paths.registry)
+        self.registry: RegistryState | None = (
+            self.registry_dir.state() if self.registry_dir.exists() else None)
+        self.keyring = (self.registry.keyring if self.registry is not None
+                        else Keyring.load(paths.keyring))
+        current = self.keyring.current(self.association)
+        if current is None or current.key_id != self.signer.key_id:
+            raise KeyFileError("the signing key is not the association's current key in the "
+                               "keyring or registry")
+        url = paths.database_url(settings)
+        self.database_url = url
+        # The ledger database first: on PostgreSQL it creates the schema that the
+        # eventsourcing store then uses.
+        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
+        self.events = PrivateEventStore(env=url.eventsourcing_env())
+        # Closed while the own ledger is shorter than a record of it: the writer seals
+        # nothing and no checkpoint is signed until its entries are back.
+        self.gate = SealGate()
+        self.log = LedgerLog(self.ledger, self.ledger.db, registry=lambda: self.registry,
+                             gate=self.gate)
+        self.ingestor = Ingestor(self.ledger, self.ledger.db, self.keyring,
+                                 own_association=self.association, log=self.log)
+        # This node witnesses every peer's checkpoints with its own ledger key.
+        self.witness = Witness(self.log, self.ledger.db, own=self.association,
+                               signer=self.signer, registry=lambda: self.registry)
+        self.projector = Projector(Database(url.with_file("projections.sqlite")),
+                                   strict_associations=frozenset({self.association}))
+        node_db = Database(url.with_file("node.sqlite"))
+        self.tokens = TokenStore(node_db)
+        self.idempotency = IdempotencyStore(node_db)
+        # Employer notifications: subscriptions, webhooks, and the notifier that
+        # follows the projected ledgers; the app's WebhookDispatcher runs it and delivers.
+        self.subscriptions = SubscriptionStore(node_db)
+        self.webhooks = WebhookStore(node_db)
+        self.changes = ChangeFeed(node_db)
+        self.notifier = Notifier(node_db, self.projector, self.ledger)
+        self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,
+                                   mapper=self.events.mapper, store=self.ledger,
+                                   signer=self.signer,
+                                   commitments=CommitmentKey.load(paths.commitment_key),
+                                   gate=self.gate)
+        self._project_lock = threading.RLock()  # reacting commits, and committing projects
+        self.service = AssociationService(association=self.association, events=self.events,
+                                          writer=self.writer, lookup=self.projector,
+                                          policy=self.config.policy,
+                                          on_committed=self._committed)
+        self.commit_listeners: list[Callable[[], None]] = []
+        # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
+        self.ingest_listeners: list[Callable[[], None]] = []
+        self.replica = ProjectedReplica(self.projector, self.ledger)
+        self.reactor = TransferReactor(self.association, self.ledger, self.service)
+        self.own_ledger = OwnLedger(association=self.association, store=self.ledger,
+                                    log=self.log, writer=self.writer, ingestor=self.ingestor,
+                                    projector=self.projector, gate=self.gate)
+        if await_peers:
+            self.gate.hold(self.association, self.own_ledger.head(),
+                           "not yet compared with what its peers and the hub hold")
+        # Recover whatever a crash left half-done: seal stored events, then project them;
+        # unless the ledger lost entries, when sealing would fork it.
+        self.own_ledger.check()
+        if self.gate.reason is None:
+            self.writer.catch_up()
+        self.project()
+
+    def _committed(self) -> None:
+        self.project()
+        for listener in self.commit_listeners:
+            listener()
+
+    def after_ingest(self) -> None:
+        """Peer entries arrived: project them, then react (record transfers out)."""
+        self.project()
+        with self._project_lock:
+            self.reactor.react(now())
+        for listener in self.ingest_listeners:
+            listener()
+
+    def project(self) -> int:
+        """Bring the projections up to the ledger."""
+        with self._project_lock:
+            projected: int = self.projector.catch_up(self.ledger)
+            return projected
+
+    def peers(self) -> list[str]:
+        """Every association the registry admitted (their history stays readable after they
+        withdraw); without a registry, only this one."""
+        if self.registry is None:
+            return [self.association]
+        return [a.association for a in self.registry.associations]
+
+    def forked_associations(self) -> dict[str, int]:
+        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest)
+        or conflicting checkpoints (witnessing), with how many pieces of evidence each."""
+        forked = dict(self.ingestor.forked())
+        for association, count in self.witness.forked().items():
+            forked[association] = forked.get(association, 0) + count
+        return forked
+
+    def verify_ledger(self, association: str | None = None) -> int:
+        """Verify every signature and link of a ledger; raises at the first bad entry. The
+        own ledger must also give the root of every checkpoint the node signed, and be at
+        least as long as every record of it (LedgerBehind names the missing seqs)."""
+        association = association or self.association
+        count = verify_chain(self.ledger.wires(association), self.keyring)
+        if association == self.association:
+            changed = self.log.signed_root_mismatch(association)
+            if changed is not None:
+                raise ChainBroken(changed, association=association)
+            behind = self.own_ledger.behind(thorough=True)
+            if behind is not None:
+                raise behind
+        return count
+
+    def recover_own(self, wires: list[bytes], *, origin: Source, where: str) -> Recovery:
+        """Store this node's own entries fetched back from a peer, a stream or an export
+        (each verifies itself), then seal what was waiting if the ledger is whole again."""
+        result = self.own_ledger.recover(wires, origin=origin, where=where, now=now())
+        self._resume_if_open()
+        return result
+
+    def finish_peer_check(self, remote: list[LengthRecord]) -> LedgerBehind | None:
+        """The replicator asked peers and the hub (those reachable): judge with what they
+        hold, end the start-up hold, and seal what was waiting if the ledger is whole."""
+        self.own_ledger.note_remote(remote)
+        self.gate.release()
+        behind = self.own_ledger.check()
+        self._resume_if_open()
+        return behind
+
+    def _resume_if_open(self) -> None:
+        if self.gate.reason is None and self.writer.catch_up():
+            self._committed()  # publish and notify what was sealed
+        else:
+            self.project()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.events.close()

@@ -1,0 +1,472 @@
+"""Replication over NATS JetStream: publish own entries, consume peers', backfill gaps.
+
+The database is the system of record; NATS is only transport (DESIGN invariant 2):
+- the publisher sends each committed own entry to stream ALLIANCE_<ID> with
+  `Nats-Msg-Id = "<ID>:<seq>"`, waits for each PubAck with a bound, and records the highest
+  contiguously confirmed seq; after a reconnect or restart it re-publishes from there (the
+  stream's duplicate window and the consumers' idempotence make repeats harmless);
+- a consumer per peer reads that peer's stream (from the hub in production) and hands the
+  bytes to the Ingestor, which verifies and stores them; acks come after the store commits;
+- every node answers backfill requests from its own store (own ledger or replicas), and a
+  node that sees a gap, or whose JetStream no longer holds what it needs, asks the origin and
+  then any other peer; a periodic anti-entropy pass asks for anything after its head, so
+  catch-up never depends on one party (invariant 4);
+- at start, before the node may seal, it asks its own stream (local and on the hub) and every
+  peer for its own ledger beyond its head, and stores what verifies (`check_own_ledger`): a
+  node that lost entries, or was restored from a backup, gets back what others hold instead
+  of signing a second entry for a seq they have (invariant 8). While the node stays behind,
+  the anti-entropy pass asks again.
+Every wait is bounded: nats-py futures may never resolve after a disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from federation_api.clock import now
+from federation_api.replication.checkpoint_gossip import CheckpointGossip
+from ledger.chain.own_length import Source
+from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
+from ledger.ingest import Gap
+
+log = logging.getLogger("alliance.replication")
+
+PUBLISHER = "nats-publisher"
+BACKFILL_LIMIT = 500
+FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
+CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
+RECOVERY_LIMIT = 100_000  # own entries gathered from one source per check (~100 MB at most)
+
+
+def stream_name(association: str) -> str:
+    """JetStream stream of one association's ledger."""
+    return f"ALLIANCE_{association.upper()}"
+
+
+def ledger_subject(association: str) -> str:
+    """Subject the association publishes its entries on."""
+    return f"alliance.{association.lower()}.ledger"
+
+
+def backfill_subject(association: str) -> str:
+    """Subject on which one association's node answers backfill requests."""
+    return f"alliance.backfill.{association.lower()}"
+
+
+def reader_name(association: str) -> str:
+    """Durable name of an association's consumer on every peer stream: one naming rule lets
+    one set of wildcard permissions cover all peers."""
+    return f"reader-{association.lower()}"
+
+
+def reply_subject(requester: str, responder: str, token: str) -> str:
+    """Where a backfill reply goes: only the requester receives it, only the responder may
+    send it (core NATS inboxes do not cross the hub with least-privilege permissions)."""
+    return f"alliance.reply.{requester.lower()}.{responder.lower()}.{token}"
+
+
+def own_stream_config(association: str) -> StreamConfig:
+    """Retention is a cache, not the record: no age limit, no deletes, no purges."""
+    return StreamConfig(name=stream_name(association), subjects=[ledger_subject(association)],
+                        storage=StorageType.FILE, max_age=0, deny_delete=True, deny_purge=True,
+                        duplicate_window=120.0)
+
+
+class Replicator:
+    """The replication tasks of one node, run on an asyncio loop beside the API."""
+
+    def __init__(self, node: Any, nats_url: str, *, peers: Callable[[], Sequence[str]],
+                 local_domain: str | None = None, hub_domain: str | None = None,
+                 ack_timeout: float = 2.0, window: int = 256,
+                 anti_entropy_seconds: float = 5.0,
+                 checkpoint_seconds: float | None = None) -> None:
+        self.node = node
+        self.own = node.association
+        self.nats_url = nats_url
+        self.peers = peers
+        self.local_domain = local_domain
+        self.hub_domain = hub_domain
+        self.ack_timeout = ack_timeout
+        self.window = window
+        self.anti_entropy_seconds = anti_entropy_seconds
+        self.checkpoint_seconds = (checkpoint_seconds if checkpoint_seconds is not None
+                                   else node.settings.checkpoint_seconds)
+        self.checkpoints: CheckpointGossip | None = None
+        self.nc: NatsClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        # One ingest at a time: the consumer and a backfill racing over one range would each
+        # find the other's entries already stored mid-append.
+        self._ingesting = asyncio.Lock()
+        self._published: int | None = None  # last confirmed own seq, cached
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.errors = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (retrying forever in the background) and start every task."""
+        self._loop = asyncio.get_running_loop()
+        self.nc = await nats.connect(
+            servers=[self.nats_url], name=f"alliance-{self.own.lower()}",
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+            allow_reconnect=True, error_cb=self._on_error,
+            reconnected_cb=self._on_reconnected,
+            # Replies come back under our own prefix: across the hub, a leaf may receive
+            # only what is addressed to its association (ops/nats/README.md).
+            inbox_prefix=f"_INBOX.{self.own.lower()}")
+        await self.nc.subscribe(backfill_subject(self.own), cb=self._answer_backfill)
+        await self.check_own_ledger()
+        self.checkpoints = CheckpointGossip(self.node, self.nc,
+                                            interval=self.checkpoint_seconds)
+        await self.checkpoints.start()
+        self._tasks = [asyncio.create_task(self._publish_loop(), name="publisher"),
+                       asyncio.create_task(self._consume_loop(), name="consumer"),
+                       asyncio.create_task(self._anti_entropy_loop(), name="anti-entropy")]
+
+    async def stop(self) -> None:
+        """Cancel the tasks and close the connection."""
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), 5)
+
+    def wake(self) -> None:
+        """Thread-safe: a command committed new entries; publish them now."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _on_error(self, e: Exception) -> None:
+        # Permission violations only arrive here (nats-py); count them, never log payloads.
+        self.errors += 1
+        log.warning("nats error", extra={"error": str(e)})
+
+    async def _on_reconnected(self) -> None:
+        self._wake.set()
+
+    def _js(self, domain: str | None) -> JetStreamContext:
+        assert self.nc is not None
+        return self.nc.jetstream(domain=domain, timeout=self.ack_timeout)
+
+    # -- publisher ------------------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        stream_ready = False
+        while True:
+            try:
+                if not stream_ready:
+                    await self._ensure_streams()
+                    stream_ready = True
+                await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("publish pass failed; will retry", extra={"error": str(e)})
+                stream_ready = False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+                await asyncio.sleep(0.005)  # let concurrent commits join this pass
+            self._wake.clear()
+
+    async def _ensure_streams(self) -> None:
+        js = self._js(self.local_domain)
+        config = own_stream_config(self.own)
+        try:
+            await js.stream_info(stream_name(self.own))
+        except NotFoundError:
+            await js.add_stream(config)
+
+    async def publish_pending(self) -> int:
+        """Publish every own entry after the confirmed position; return how many confirmed."""
+        store = self.node.ledger
+        position: int = (self._published if self._published is not None
+                         else await asyncio.to_thread(store.position, PUBLISHER))
+        self._published = position  # read once; afterwards only this publisher moves it
+        head = await asyncio.to_thread(store.head, self.own)
+        if head is None or head[0] <= position:
+            return 0
+        js = self._js(self.local_domain)
+        confirmed = 0
+        while position < head[0]:
+            last = min(head[0], position + self.window)
+            wires = await asyncio.to_thread(_read_wires, store, self.own, position + 1, last)
+            results = await asyncio.gather(*(
+                asyncio.wait_for(js.publish(ledger_subject(self.own), wire,
+                                            headers={"Nats-Msg-Id": f"{self.own}:{seq}"},
+                                            timeout=self.ack_timeout),
+                                 self.ack_timeout + 1)
+                for seq, wire in enumerate(wires, start=position + 1)), return_exceptions=True)
+            ok = 0
+            for result in results:  # only the contiguous confirmed prefix counts
+                if isinstance(result, BaseException):
+                    break
+                ok += 1
+            if ok:
+                position += ok
+                confirmed += ok
+                await asyncio.to_thread(store.set_position, PUBLISHER, position)
+                self._published = position
+            if ok < len(wires):
+                raise ConnectionError(f"{len(wires) - ok} publishes unconfirmed; retrying")
+        return confirmed
+
+    # -- consumer -------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        while True:
+            try:
+                busy = False
+                for peer in self.peers():
+                    if peer == self.own:
+                        continue
+                    sub = subscriptions.get(peer)
+                    if sub is None:
+                        sub = await self._subscribe(peer)
+                        if sub is None:
+                            continue
+                        subscriptions[peer] = sub
+                    busy |= await self._consume_once(peer, sub)
+                if not busy:
+                    await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("consume pass failed; will retry", extra={"error": str(e)})
+                subscriptions.clear()
+                await asyncio.sleep(0.5)
+
+    async def _subscribe(self, peer: str) -> JetStreamContext.PullSubscription | None:
+        js = self._js(self.hub_domain)
+        durable = reader_name(self.own)
+        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
+                                deliver_policy=DeliverPolicy.ALL, max_ack_pending=4096,
+                                ack_wait=30)
+        try:
+            return await js.pull_subscribe(ledger_subject(peer), durable=durable,
+                                           stream=stream_name(peer), config=config)
+        except NotFoundError:
+            return None  # the peer has not published yet
+
+    async def _consume_once(self, peer: str, sub: JetStreamContext.PullSubscription) -> bool:
+        """Drain up to CONSUME_ROUNDS batches of one peer, fetching the next batch while the
+        current one is verified and stored (a catching-up node keeps the network and the
+        cores busy at once); then the loop moves on to the next peer."""
+        msgs = await self._fetch(sub)
+        if not msgs:
+            return False
+        for round_ in range(1, CONSUME_ROUNDS + 1):
+            more = len(msgs) == FETCH_BATCH and round_ < CONSUME_ROUNDS
+            ahead = asyncio.create_task(self._fetch(sub)) if more else None
+            try:
+                await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
+                # Acks after the store commits; one bounded wait for the whole batch.
+                await asyncio.wait_for(asyncio.gather(*(m.ack() for m in msgs)),
+                                       self.ack_timeout)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()  # unacked messages are redelivered after ack_wait
+                raise
+            if ahead is None:
+                break
+            msgs = await ahead
+            if not msgs:
+                break
+        return True
+
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            msgs: list[Msg] = await sub.fetch(batch=FETCH_BATCH, timeout=0.5)
+        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
+            return []
+        return msgs
+
+    async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:
+        """Verify and store; backfill any gap; then project."""
+        async with self._ingesting:
+            result = await asyncio.to_thread(self.node.ingestor.ingest, list(wires),
+                                             source=source, now=now())
+        for gap in result.gaps:
+            await self.backfill(gap)
+        if result.waiting:
+            async with self._ingesting:
+                await asyncio.to_thread(self.node.ingestor.ingest, result.waiting,
+                                        source=source, now=now())
+        if result.stored or result.waiting:
+            await asyncio.to_thread(self.node.after_ingest)
+
+    # -- backfill -------------------------------------------------------------------------
+
+    async def _answer_backfill(self, msg: Msg) -> None:
+        try:
+            request = decode_canonical(msg.data, BackfillRequest)
+        except Exception:
+            return  # not a request; nothing to say to whoever sent it
+        store = self.node.ledger
+
+        def read() -> BackfillReply:
+            head = store.head(request.association)
+            top = head[0] if head else 0
+            last = top if request.last <= 0 else min(request.last, top)
+            last = min(last, request.first + BACKFILL_LIMIT - 1)
+            wires = tuple(store.wires(request.association, max(request.first, 1), last)
+                          ) if last >= request.first else ()
+            return BackfillReply(entries=wires, head=top)
+
+        reply = await asyncio.to_thread(read)
+        with contextlib.suppress(Exception):
+            await msg.respond(encode(reply))
+
+    async def backfill(self, gap: Gap) -> int:
+        """Fetch a missing range from the origin, else from any other peer; store it."""
+        stored = 0
+        first = gap.first
+        responders = [gap.association, *sorted(p for p in self.peers()
+                                               if p not in (gap.association, self.own))]
+        for responder in responders:
+            while first <= gap.last or gap.last == 0:
+                reply = await self._request(responder, gap.association, first, gap.last)
+                if reply is None or not reply.entries:
+                    break
+                async with self._ingesting:
+                    result = await asyncio.to_thread(self.node.ingestor.ingest,
+                                                     list(reply.entries),
+                                                     source=f"backfill:{responder}", now=now())
+                stored += result.stored
+                if result.stored == 0:
+                    break
+                first += result.stored
+            if gap.last and first > gap.last:
+                break
+        if stored:
+            await asyncio.to_thread(self.node.after_ingest)
+        return stored
+
+    async def _request(self, responder: str, association: str, first: int,
+                       last: int) -> BackfillReply | None:
+        assert self.nc is not None
+        reply = reply_subject(self.own, responder, secrets.token_hex(8))
+        try:
+            sub = await self.nc.subscribe(reply, max_msgs=1)
+        except Exception:
+            return None
+        try:
+            await self.nc.publish(backfill_subject(responder), encode(BackfillRequest(
+                association=association, first=first, last=last)), reply=reply)
+            msg = await sub.next_msg(timeout=2.0)
+            return decode_canonical(msg.data, BackfillReply)
+        except Exception:
+            return None  # offline, no responders, or garbage: try the next peer
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    # -- the own ledger --------------------------------------------------------------------
+
+    async def check_own_ledger(self) -> None:
+        """Ask the own stream (local and hub) and every peer for this node's own entries
+        beyond its head, store those that verify, then let the node judge its length and
+        seal what was waiting. Sources that do not answer are skipped (each wait bounded)."""
+        sources = [self._recover_from_stream(d)
+                   for d in dict.fromkeys((self.local_domain, self.hub_domain))]
+        sources += [self._recover_from_peer(p) for p in sorted(self.peers()) if p != self.own]
+        for outcome in await asyncio.gather(*sources, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.warning("own ledger check failed", extra={"error": str(outcome)})
+        behind = await asyncio.to_thread(self.node.finish_peer_check, [])
+        if behind is not None:
+            log.error("own ledger behind", extra={"error": str(behind)})
+        self._wake.set()  # publish what was sealed
+
+    async def _recover_from_peer(self, peer: str) -> None:
+        # A source's entries are gathered before they are stored: an entry below the highest
+        # seq the node signed is stored only with the ones that show it is the node's own.
+        first = await asyncio.to_thread(self.node.own_ledger.head) + 1
+        wires: list[bytes] = []
+        while len(wires) < RECOVERY_LIMIT:
+            reply = await self._request(peer, self.own, first + len(wires), 0)
+            if reply is None or not reply.entries:
+                break
+            wires += reply.entries
+            if reply.head < first + len(wires):
+                break
+        await self._recover(wires, Source.PEER, peer)
+
+    async def _recover_from_stream(self, domain: str | None) -> None:
+        # A stream holds each entry at a stream sequence at least its seq (a re-publish
+        # outside the duplicate window only adds messages), so everything beyond the head is
+        # at a stream sequence beyond it.
+        js = self._js(domain)
+        name = stream_name(self.own)
+        try:
+            info = await asyncio.wait_for(js.stream_info(name), self.ack_timeout + 1)
+        except NotFoundError:
+            return
+        first = await asyncio.to_thread(self.node.own_ledger.head) + 1
+        last = min(int(info.state.last_seq or 0), first + RECOVERY_LIMIT - 1)
+        wires: list[bytes] = []
+        for start in range(first, last + 1, self.window):
+            got = await asyncio.gather(*(
+                asyncio.wait_for(js.get_msg(name, seq), self.ack_timeout + 1)
+                for seq in range(start, min(last, start + self.window - 1) + 1)),
+                return_exceptions=True)
+            wires += [m.data for m in got if not isinstance(m, BaseException) and m.data]
+            if len(wires) < start + len(got) - first:
+                break  # unreadable from here on: store what came
+        await self._recover(wires, Source.STREAM, f"{name}@{domain or 'local'}")
+
+    async def _recover(self, wires: list[bytes], origin: Source, where: str) -> int:
+        if not wires:
+            return 0
+        async with self._ingesting:
+            result = await asyncio.to_thread(self.node.recover_own, wires, origin=origin,
+                                             where=where)
+        for reason in result.refused:
+            log.warning("own entry refused", extra={"source": where, "reason": reason})
+        return int(result.stored)
+
+    async def _anti_entropy_loop(self) -> None:
+        """Every few seconds, ask the peers for anything after our head of each ledger (and
+        for our own entries, while the node is behind)."""
+        while True:
+            await asyncio.sleep(self.anti_entropy_seconds)
+            if self.node.gate.reason is not None:
+                try:
+                    await self.check_own_ledger()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("own ledger check failed", extra={"error": str(e)})
+            for peer in self.peers():
+                if peer == self.own:
+                    continue
+                try:
+                    head = await asyncio.to_thread(self.node.ledger.head, peer)
+                    await self.backfill(Gap(peer, (head[0] if head else 0) + 1, 0))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("anti-entropy failed", extra={"peer": peer, "error": str(e)})
+
+
+def _read_wires(store: Any, association: str, first: int, last: int) -> list[bytes]:
+    return list(store.wires(association, first, last))

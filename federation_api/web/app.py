@@ -1,0 +1,92 @@
+"""The FastAPI application of one node."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from federation_api.node.root import Node
+from federation_api.notifications.dispatcher import WebhookDispatcher
+from federation_api.replication.replicator import Replicator
+from federation_api.web import errors as http_errors
+from federation_api.web.observability import Metrics, install_request_logging
+from federation_api.web.pages import public as public_pages
+from federation_api.web.pages import staff as staff_pages
+from federation_api.web.pages.api_docs import install_docs
+from federation_api.web.pages.templating import install_static
+from federation_api.web.rate_limits import install_rate_limits
+from federation_api.web.routes import auditor as routes_auditor
+from federation_api.web.routes import bulk as routes_bulk
+from federation_api.web.routes import employers as routes_employers
+from federation_api.web.routes import federation as routes_federation
+from federation_api.web.routes import proofs as routes_proofs
+from federation_api.web.routes import public as routes_public
+from federation_api.web.routes import staff as routes_staff
+from federation_api.web.schemas import errors
+
+DESCRIPTION = """
+Endorsement ledger node of one Alliance association.
+
+* **Public**: `GET /v1/verify` and `GET /v1/status` answer for one endorsement, given its id
+  and the holder's last name.
+* **Staff** (bearer token with a role): the application, review, endorsement and renewal
+  workflow. Commands accept `Idempotency-Key` (a retry writes once) and `If-Match: <version>`.
+* **Auditors**: signed ledger entries, checkpoints, proofs, keys, the registry and the
+  federation's state (peers, quarantine, forks): auditor tokens only.
+* **Employers**: bulk verification, subscriptions, the webhook and the change feed.
+
+Each protected operation lists the roles it admits (`x-roles`, and a "Roles:" line). The token
+is checked before the body is read: 401 without a valid token, 403 for another role.
+"""
+# Any operation can meet a storage outage (http_errors maps it to 503 with Retry-After).
+_EVERY_OPERATION = errors(503)
+
+
+def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
+    """An app serving `node`; with a replicator, replication runs on the app's event loop."""
+    # Employer notifications: notices changes after projection and delivers webhooks.
+    dispatcher = WebhookDispatcher(node.notifier, node.webhooks, node.changes, node.settings,
+                                   user_agent=f"alliance-node/{node.association}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if replicator is not None:
+            await replicator.start()
+            node.commit_listeners.append(replicator.wake)
+        await dispatcher.start()
+        node.commit_listeners.append(dispatcher.wake)
+        node.ingest_listeners.append(dispatcher.wake)
+        try:
+            yield
+        finally:
+            node.ingest_listeners.remove(dispatcher.wake)
+            node.commit_listeners.remove(dispatcher.wake)
+            await dispatcher.stop()
+            if replicator is not None:
+                node.commit_listeners.remove(replicator.wake)
+                await replicator.stop()
+
+    # /docs is served from the node's own copy of Swagger UI (api_docs.py), never a CDN.
+    app = FastAPI(title=f"Alliance endorsement ledger - {node.config.name}",
+                  version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    app.state.replicator = replicator
+    app.state.webhook_dispatcher = dispatcher
+    app.state.node = node
+    app.state.metrics = Metrics()
+    http_errors.install(app)
+    # Inside the request logger, so refused requests are logged and counted like others.
+    app.state.rate_limits = install_rate_limits(app, node.settings.rate_limits)
+    install_request_logging(app, app.state.metrics)
+    for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
+                   routes_federation, routes_proofs):
+        app.include_router(module.router, responses=_EVERY_OPERATION)
+    # The pages: public, then the coordinator's (with its sign-in sessions), then /static.
+    app.include_router(public_pages.router)
+    app.include_router(staff_pages.router)
+    app.state.staff_sessions = staff_pages.StaffSessions()
+    install_static(app)
+    install_docs(app)
+    return app

@@ -1,0 +1,73 @@
+"""Rendering of the HTML pages: one Jinja environment with autoescaping, one set of headers.
+
+Autoescaping is on for every template, so a name is always text, never markup; the
+Content-Security-Policy forbids scripts altogether as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+HERE = Path(__file__).parent
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                               autoescape=True, undefined=jinja2.StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)
+STATIC_DIR = HERE / "static"
+STYLESHEET = "/static/pages.css"
+
+
+def long_date(day: dt.date) -> str:
+    """E.g. "31 December 2026": unambiguous in every country, unlike 12/31/2026."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def long_time(at: dt.datetime) -> str:
+    """E.g. "22 November 2026, 15:04:05 UTC"."""
+    utc = at.astimezone(dt.UTC)
+    return f"{long_date(utc.date())}, {utc:%H:%M:%S} UTC"
+
+
+TEMPLATES.filters["long_date"] = long_date
+TEMPLATES.filters["long_time"] = long_time
+TEMPLATES.globals["stylesheet"] = STYLESHEET
+
+# Pages load only our stylesheet; no script, no frame, forms post only to this node.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # search URLs carry names; never send them onwards
+    "Cache-Control": "no-store",  # an answer is as of its time; a shared cache must not keep it
+}
+
+
+def render(name: str, status: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> HTMLResponse:
+    """A template rendered with the security headers every page carries."""
+    html = TEMPLATES.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS,
+                                                           **(headers or {})})
+
+
+def association_name(request: Request, association: str) -> str:
+    """The full name of an association: from the trust registry, else this node's own name."""
+    node = request.app.state.node
+    if node.registry is not None:
+        record = node.registry.association(association)
+        if record is not None:
+            return str(record.name)
+    if association == node.association:
+        return str(node.config.name)
+    return association
+
+
+def install_static(app: FastAPI) -> None:
+    """Serve the pages' stylesheet (and the API docs' starter script) under /static."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

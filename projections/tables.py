@@ -1,0 +1,202 @@
+"""The projection tables and the conversion of rows to and from their columns.
+
+Dates are stored as ISO-8601 text and enums as their values, so the stored bytes (and the
+digest over them) are the same on SQLite and PostgreSQL, and text comparison orders dates.
+Column lists here are the single source for the writes, the reads and the digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.unmet import Unmet
+from ledger.codec import decode_json, encode_json
+from ledger.storage.database import Cursor
+from projections.rows import ApplicationRow, HistoryRow, RosterRow
+from projections.values import (
+    LEVELS,
+    STATES,
+    STATUSES,
+    iso,
+    member,
+    optional_designation,
+    parse_date,
+    text,
+)
+
+DDL = """
+CREATE TABLE IF NOT EXISTS roster (
+    endorsement_id TEXT PRIMARY KEY,
+    association TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    family_name TEXT NOT NULL,
+    given_name TEXT NOT NULL,
+    level TEXT NOT NULL,
+    designation TEXT,
+    status TEXT NOT NULL,
+    granted_on TEXT NOT NULL,
+    valid_through TEXT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    aggregate_id TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS roster_person ON roster (person_id);
+CREATE INDEX IF NOT EXISTS roster_association ON roster (association, status);
+CREATE TABLE IF NOT EXISTS status_history (
+    endorsement_id TEXT NOT NULL,
+    effective_on TEXT NOT NULL,
+    association TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    level TEXT NOT NULL,
+    designation TEXT,
+    valid_through TEXT NOT NULL,
+    PRIMARY KEY (endorsement_id, association, seq)
+);
+CREATE TABLE IF NOT EXISTS masters_prepared (
+    endorsement_id TEXT PRIMARY KEY,
+    since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applications (
+    application_id TEXT PRIMARY KEY,
+    association TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    family_name TEXT NOT NULL,
+    given_name TEXT NOT NULL,
+    level TEXT NOT NULL,
+    designation TEXT,
+    state TEXT NOT NULL,
+    unmet TEXT NOT NULL,
+    started_on TEXT NOT NULL,
+    updated_on TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_association ON applications (association, state);
+CREATE TABLE IF NOT EXISTS projection_faults (
+    association TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (association, seq)
+);
+CREATE TABLE IF NOT EXISTS projection_tracking (
+    association TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+)
+"""
+
+SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association")
+
+ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
+                  "level", "designation", "status", "granted_on", "valid_through", "last_seq",
+                  "aggregate_id")
+HISTORY_COLUMNS = ("endorsement_id", "effective_on", "association", "seq", "status", "level",
+                   "designation", "valid_through")
+# Level II endorsements whose association's record shows the holder Master's-prepared, and
+# from when (the RS/C provider rule for Bachelor's-prepared applicants). A table of its own
+# rather than a roster column: no entry sealed before it existed carries the fact, so an
+# existing projection database is already correct with the table empty, and needs no rebuild.
+MASTERS_COLUMNS = ("endorsement_id", "since")
+APPLICATION_COLUMNS = ("application_id", "association", "person_id", "family_name",
+                       "given_name", "level", "designation", "state", "unmet", "started_on",
+                       "updated_on")
+TRACKING_COLUMNS = ("association", "seq")
+FAULT_COLUMNS = ("association", "seq", "reason")
+
+# (table, columns, primary-key columns), in digest order.
+TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("roster", ROSTER_COLUMNS, ("endorsement_id",)),
+    ("status_history", HISTORY_COLUMNS, ("endorsement_id", "association", "seq")),
+    ("masters_prepared", MASTERS_COLUMNS, ("endorsement_id",)),
+    ("applications", APPLICATION_COLUMNS, ("application_id",)),
+    ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
+    ("projection_tracking", TRACKING_COLUMNS, ("association",)),
+)
+
+
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+
+def select_in(cur: Cursor, sql: str, column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows of `sql WHERE column IN (...)` for every key, asked in chunks of keys."""
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start:start + _IN_CHUNK]
+        found.extend(cur.execute(f"{sql} WHERE {column} IN ({', '.join('?' for _ in chunk)})",
+                                 chunk).fetchall())
+    return found
+
+
+def select(table: str, columns: tuple[str, ...]) -> str:
+    """SELECT of every column of a table, in the listed order."""
+    return f"SELECT {', '.join(columns)} FROM {table}"
+
+
+def insert(table: str, columns: tuple[str, ...]) -> str:
+    """INSERT of one row with `?` placeholders."""
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})")
+
+
+def upsert(table: str, columns: tuple[str, ...], key: str) -> str:
+    """INSERT that replaces the row with the same key (SQLite >= 3.24 and PostgreSQL)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return f"{insert(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+def roster_record(row: RosterRow) -> tuple[Any, ...]:
+    """Column values of a roster row."""
+    return (row.endorsement_id, row.association, row.person_id, row.family_name,
+            row.given_name, str(row.level), text(row.designation), str(row.status),
+            iso(row.granted_on), iso(row.valid_through), row.last_seq, row.aggregate_id)
+
+
+def roster_row(record: tuple[Any, ...]) -> RosterRow:
+    """A roster row from its column values."""
+    (endorsement_id, association, person_id, family_name, given_name, level, designation,
+     status, granted_on, valid_through, last_seq, aggregate_id) = record
+    return RosterRow(endorsement_id=endorsement_id, association=association,
+                     person_id=person_id, family_name=family_name, given_name=given_name,
+                     level=member(LEVELS, level), designation=optional_designation(designation),
+                     status=member(STATUSES, status), granted_on=parse_date(granted_on),
+                     valid_through=parse_date(valid_through), last_seq=int(last_seq),
+                     aggregate_id=aggregate_id)
+
+
+def history_record(row: HistoryRow) -> tuple[Any, ...]:
+    """Column values of a status_history row."""
+    return (row.endorsement_id, iso(row.effective_on), row.association, row.seq,
+            str(row.status), str(row.level), text(row.designation), iso(row.valid_through))
+
+
+def history_row(record: tuple[Any, ...]) -> HistoryRow:
+    """A status_history row from its column values."""
+    (endorsement_id, effective_on, association, seq, status, level, designation,
+     valid_through) = record
+    return HistoryRow(endorsement_id=endorsement_id, effective_on=parse_date(effective_on),
+                      association=association, seq=int(seq), status=member(STATUSES, status),
+                      level=member(LEVELS, level), designation=optional_designation(designation),
+                      valid_through=parse_date(valid_through))
+
+
+def unmet_text(unmet: tuple[Unmet, ...]) -> str:
+    """Canonical JSON (sorted keys, fixed layout) of an unmet list."""
+    return encode_json(unmet).decode()
+
+
+def application_record(row: ApplicationRow) -> tuple[Any, ...]:
+    """Column values of an application row."""
+    return (row.application_id, row.association, row.person_id, row.family_name,
+            row.given_name, str(row.level), text(row.designation), str(row.state),
+            unmet_text(row.unmet), iso(row.started_on), iso(row.updated_on))
+
+
+def application_row(record: tuple[Any, ...]) -> ApplicationRow:
+    """An application row from its column values."""
+    (application_id, association, person_id, family_name, given_name, level, designation,
+     state, unmet, started_on, updated_on) = record
+    return ApplicationRow(application_id=application_id, association=association,
+                          person_id=person_id, family_name=family_name, given_name=given_name,
+                          level=member(LEVELS, level),
+                          designation=optional_designation(designation),
+                          state=member(STATES, state),
+                          unmet=decode_json(unmet.encode(), tuple[Unmet, ...]),
+                          started_on=parse_date(started_on), updated_on=parse_date(updated_on))
