@@ -19,6 +19,7 @@ import binascii
 import datetime as dt
 import gzip
 import hashlib
+import re
 import zlib
 from collections.abc import Iterable
 
@@ -33,6 +34,7 @@ from ledger.signing import Signer
 # The largest list this verifier decodes: 16 times the minimum (2 MiB of bits). A served list
 # is data from outside; a few hundred bytes of GZIP can claim gigabytes.
 MAX_LIST_SIZE = 16 * MIN_LIST_SIZE * 8
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 ENTRY_TYPE = "BitstringStatusListEntry"
 LIST_CREDENTIAL_TYPE = "BitstringStatusListCredential"
 LIST_TYPE = "BitstringStatusList"
@@ -102,6 +104,8 @@ def decode_list(encoded: object) -> StatusBits:
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise StatusListRefused("encodedList must be multibase base64url (a leading 'u')")
     body = encoded[1:]
+    if not _BASE64URL.fullmatch(body):
+        raise StatusListRefused("encodedList does not decode: not base64url without padding")
     try:
         compressed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         # wbits 16+: GZIP framing. Bounded output: decompress at most one byte past the limit.

@@ -132,13 +132,13 @@ def verify_credential(credential: JsonObject, evidence: Evidence,
     """Prove `credential` as of `as_of` from `evidence`, or raise the CredentialError that
     names why it cannot be proven."""
     issuer, association = _check_shape(credential, evidence)
+    entries = _status_entries(credential)
     check_served(issuer, evidence.did_document.url, evidence.did_document.document)
     proof = read_proof(credential)
     listed = _proven_key(proof, evidence)
     verify_proof(credential, proof, listed.public_key)
     valid_from, valid_until = _check_validity(credential, proof, as_of, "the credential")
-    findings = tuple(_read_status(entry, issuer, evidence, as_of)
-                     for entry in _status_entries(credential))
+    findings = tuple(_read_status(entry, issuer, evidence, as_of) for entry in entries)
     state = CredentialState.ACTIVE
     if any(f.is_set for f in findings if f.purpose is StatusPurpose.SUSPENSION):
         state = CredentialState.SUSPENDED
@@ -239,39 +239,42 @@ def _check_validity(document: JsonObject, proof: Proof, as_of: dt.datetime,
     return valid_from, valid_until
 
 
-def _status_entries(credential: JsonObject) -> list[dict[str, Any]]:
+class _Entry(msgspec.Struct, frozen=True):
+    purpose: StatusPurpose
+    index: int
+    list_url: str
+
+
+def _status_entries(credential: JsonObject) -> list[_Entry]:
+    """The credential's two status entries, checked for shape."""
     written = credential.get("credentialStatus")
     entries = written if isinstance(written, list) else [] if written is None else [written]
     purposes = sorted(str(e.get("statusPurpose")) for e in entries if isinstance(e, dict))
     if len(purposes) != len(entries) or purposes != sorted(p.value for p in StatusPurpose):
         raise MalformedCredential("an Alliance credential carries exactly one revocation and "
                                   "one suspension status entry")
-    return entries
+    return [_parse_entry(entry) for entry in entries]
 
 
-def _read_status(entry: dict[str, Any], issuer: str, evidence: Evidence,
-                 as_of: dt.datetime) -> StatusFinding:
+def _parse_entry(entry: dict[str, Any]) -> _Entry:
     if entry.get("type") != ENTRY_TYPE:
         raise MalformedCredential(f"status entries must be {ENTRY_TYPE}s")
-    purpose = StatusPurpose(entry["statusPurpose"])
     index_text, url = entry.get("statusListIndex"), entry.get("statusListCredential")
     if not isinstance(index_text, str) or not index_text.isdecimal() or not index_text.isascii():
         raise MalformedCredential("statusListIndex must be a string of digits")
     if not isinstance(url, str) or entry.get("id") == url:
         raise MalformedCredential("a status entry names its list, under an id of its own")
+    return _Entry(StatusPurpose(entry["statusPurpose"]), int(index_text), url)
+
+
+def _read_status(entry: _Entry, issuer: str, evidence: Evidence,
+                 as_of: dt.datetime) -> StatusFinding:
+    """The entry's bit, from the list version the ledger shows standing at `as_of`, signed by
+    the issuer and valid then."""
+    purpose, url = entry.purpose, entry.list_url
     served = evidence.status_lists.get(url)
     if served is None:
         raise StatusListRefused(f"the {purpose} list {url} was not provided")
-    published = _proven_list(served, url, issuer, purpose, evidence, as_of)
-    version = _standing_version(url, published, evidence.recorded.get(url, ()), as_of)
-    index = int(index_text)
-    return StatusFinding(purpose=purpose, index=index, is_set=published.bits.get(index),
-                         list_url=url, list_version=version)
-
-
-def _proven_list(served: JsonObject, url: str, issuer: str, purpose: StatusPurpose,
-                 evidence: Evidence, as_of: dt.datetime) -> PublishedList:
-    """The list in a status list credential signed by the issuer, valid at `as_of`."""
     published = read_status_list_credential(served)
     if published.url != url:
         raise StatusListRefused(f"the list served for {url} is {published.url}")
@@ -284,8 +287,11 @@ def _proven_list(served: JsonObject, url: str, issuer: str, purpose: StatusPurpo
     proof = read_proof(served)
     listed = _proven_key(proof, evidence)
     verify_proof(served, proof, listed.public_key)
+    version = _standing_version(url, published, evidence.recorded.get(url, ()), as_of)
     _check_validity(served, proof, as_of, f"the {purpose} list")
-    return published
+    return StatusFinding(purpose=purpose, index=entry.index,
+                         is_set=published.bits.get(entry.index), list_url=url,
+                         list_version=version)
 
 
 def _standing_version(url: str, published: PublishedList, recorded: Sequence[RecordedVersion],
