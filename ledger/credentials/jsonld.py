@@ -43,6 +43,11 @@ _SHIPPED = {
 _CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 
 JsonObject = dict[str, Any]
+# pyld reports some malformed input as JsonLdError and some as plain Python exceptions from
+# deep inside (a context that is an empty string, a keyword holding a number): all of them
+# are "this is not a document we can process", never a crash.
+_PYLD_ERRORS = (jsonld.JsonLdError, ValueError, TypeError, KeyError, IndexError,
+                AttributeError, RecursionError)
 
 
 def shipped_file(name: str) -> bytes:
@@ -96,7 +101,7 @@ def canonicalize(document: JsonObject, loader: ContextLoader = SHIPPED_CONTEXTS)
         nquads: str = jsonld.normalize(expanded, {
             "algorithm": "URDNA2015", "format": "application/n-quads", "base": None,
             "rdfDirection": "i18n-datatype", "documentLoader": loader})
-    except jsonld.JsonLdError as e:
+    except _PYLD_ERRORS as e:
         raise UnsafeDocument(f"cannot canonicalise the document: {_reason(e)}") from e
     return nquads
 
@@ -117,7 +122,7 @@ def _expand(document: JsonObject, loader: ContextLoader, dropped: list[str]) -> 
     try:
         expanded: list[Any] = jsonld.expand(document, {"documentLoader": loader, "base": None},
                                             on_property_dropped=on_dropped)
-    except jsonld.JsonLdError as e:
+    except _PYLD_ERRORS as e:
         if len(loader.refused) > refused_before:
             raise ContextNotShipped(loader.refused[-1]) from e
         raise UnsafeDocument(f"invalid JSON-LD: {_reason(e)}") from e

@@ -169,6 +169,8 @@ class PublishedList(msgspec.Struct, frozen=True, kw_only=True):
 def read_status_list_credential(credential: JsonObject) -> PublishedList:
     """The list a status list credential publishes, checked for shape (its proof is checked
     by the caller, under the issuer's DID document)."""
+    if credential.get("@context") != [VC2_CONTEXT]:
+        raise StatusListRefused(f"a status list credential's @context is [{VC2_CONTEXT!r}]")
     types = credential.get("type")
     subject = credential.get("credentialSubject")
     if not isinstance(types, list) or LIST_CREDENTIAL_TYPE not in types:
