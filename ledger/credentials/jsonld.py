@@ -43,6 +43,9 @@ _SHIPPED = {
 _CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 
 JsonObject = dict[str, Any]
+# Nesting deeper than this is refused before any recursive processing (pyld, the schema
+# validator and the checks below recurse); the documents here nest about 6 deep.
+MAX_DEPTH = 32
 # pyld reports some malformed input as JsonLdError and some as plain Python exceptions from
 # deep inside (a context that is an empty string, a keyword holding a number): all of them
 # are "this is not a document we can process", never a crash.
@@ -71,17 +74,23 @@ class ContextLoader:
             if url in self._documents:
                 raise ValueError(f"{url} is a shipped context and cannot be replaced")
             self._documents[url] = document
-        self.refused: list[str] = []
 
     def __call__(self, url: str, options: object = None) -> JsonObject:
         """The remote-document record pyld expects, or a loading error for any other URL."""
         document = self._documents.get(url)
         if document is None:
-            self.refused.append(url)
-            raise jsonld.JsonLdError("document not shipped", "jsonld.LoadDocumentError",
-                                     {"url": url}, code="loading document failed")
+            raise _NotShipped(url)
         return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
                 "document": document, "tag": "static"}
+
+
+class _NotShipped(jsonld.JsonLdError):  # type: ignore[misc]
+    """The loader's refusal; pyld wraps it, and `_expand` finds it in the chain of causes."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("document not shipped", "jsonld.LoadDocumentError", {"url": url},
+                         code="loading document failed")
+        self.url = url
 
 
 SHIPPED_CONTEXTS = ContextLoader()
@@ -106,25 +115,30 @@ def canonicalize(document: JsonObject, loader: ContextLoader = SHIPPED_CONTEXTS)
     return nquads
 
 
-def expand(document: JsonObject, loader: ContextLoader = SHIPPED_CONTEXTS) -> list[Any]:
-    """The expanded form of `document` (no base IRI), after the safety check."""
-    dropped: list[str] = []
-    expanded = _expand(document, loader, dropped)
-    check_safe(document, expanded, dropped)
-    return expanded
+def check_depth(document: object) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH (without recursing to find out)."""
+    pending: list[tuple[object, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise MalformedCredential(f"the document nests deeper than {MAX_DEPTH} levels")
+            items = value.values() if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
 
 
 def _expand(document: JsonObject, loader: ContextLoader, dropped: list[str]) -> list[Any]:
     if not isinstance(document, dict):
         raise MalformedCredential("a JSON-LD document must be a JSON object")
-    refused_before = len(loader.refused)
+    check_depth(document)
     on_dropped: Callable[[str | None], None] = lambda term: dropped.append(str(term))  # noqa: E731
     try:
         expanded: list[Any] = jsonld.expand(document, {"documentLoader": loader, "base": None},
                                             on_property_dropped=on_dropped)
     except _PYLD_ERRORS as e:
-        if len(loader.refused) > refused_before:
-            raise ContextNotShipped(loader.refused[-1]) from e
+        refusal = _refusal_in(e)
+        if refusal is not None:
+            raise ContextNotShipped(refusal.url) from e
         raise UnsafeDocument(f"invalid JSON-LD: {_reason(e)}") from e
     return expanded
 
@@ -211,6 +225,15 @@ def _refuse_control(text: str) -> None:
     if not _CONTROL.isdisjoint(text):
         raise UnsafeDocument(f"control character in {text[:40]!r}: RDF canonicalisation "
                              "implementations disagree on it")
+
+
+def _refusal_in(error: BaseException | None) -> _NotShipped | None:
+    seen = 0
+    while error is not None and seen < 20:  # pyld wraps a loader error once or twice
+        if isinstance(error, _NotShipped):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
 
 
 def _reason(error: Exception) -> str:

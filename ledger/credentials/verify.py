@@ -36,7 +36,7 @@ from domain.credentials import StatusPurpose
 from ledger.codec import AwareDatetime, decode_json
 from ledger.credentials.data_integrity import Proof, parse_time, read_proof, verify_proof
 from ledger.credentials.did_document import KeyWindow, ListedKey, assertion_key, check_served
-from ledger.credentials.jsonld import JsonObject
+from ledger.credentials.jsonld import JsonObject, check_depth
 from ledger.credentials.multikey import parse_did_web, split_did_url
 from ledger.credentials.open_badges import CREDENTIAL_CONTEXT, schema_errors
 from ledger.credentials.status_list import ENTRY_TYPE, PublishedList, read_status_list_credential
@@ -124,6 +124,9 @@ def load_document(data: bytes, limit: int = MAX_CREDENTIAL_BYTES) -> JsonObject:
         document: JsonObject = decode_json(data, dict[str, Any])
     except MalformedEntry as e:
         raise MalformedCredential(f"not a JSON object: {e.reason}") from e
+    except RecursionError as e:
+        raise MalformedCredential("not a JSON object: nested too deeply") from e
+    check_depth(document)
     return document
 
 
@@ -153,6 +156,7 @@ def verify_credential(credential: JsonObject, evidence: Evidence,
 
 def _check_shape(credential: JsonObject, evidence: Evidence) -> tuple[str, str | None]:
     """The issuer's DID and the association it claims, after the shape and schema checks."""
+    check_depth(credential)
     if credential.get("@context") != CREDENTIAL_CONTEXT:
         raise MalformedCredential(f"an Alliance credential's @context is {CREDENTIAL_CONTEXT}")
     errors = schema_errors(credential)

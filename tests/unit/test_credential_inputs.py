@@ -7,12 +7,13 @@ import copy
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.credentials import StatusPurpose
-from ledger.credentials.verify import verify_credential
-from ledger.errors import CredentialError
+from ledger.credentials.verify import load_document, verify_credential
+from ledger.errors import CredentialError, MalformedCredential
 from tests.unit.credential_fixtures import T0, IssuingAssociation
 
 ISSUER = IssuingAssociation()
@@ -82,3 +83,17 @@ def test_any_value_in_the_did_document_or_a_list_is_refused_or_harmless(
         verify_credential(CREDENTIAL, evidence, AS_OF)
     except CredentialError as refused:
         assert refused.reason
+
+
+def test_deeply_nested_input_is_refused_before_anything_recurses() -> None:
+    deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    with pytest.raises(MalformedCredential, match=r"nested too deeply|deeper than"):
+        load_document(deep)
+    nested: list[Any] = []
+    altered = {**CREDENTIAL, "name": nested}
+    for _ in range(5000):
+        inner: list[Any] = []
+        nested.append(inner)
+        nested = inner
+    with pytest.raises(MalformedCredential, match="deeper than 32"):
+        verify_credential(altered, EVIDENCE, AS_OF)
