@@ -10,6 +10,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE = Path(__file__).parent / "js"
@@ -22,9 +23,17 @@ class StackMissing(Exception):
     """node or npm is not on PATH."""
 
 
-def install() -> Path:
-    """The directory holding verify.mjs and its node_modules, installed if the lockfile
-    changed since the last install."""
+@dataclass(frozen=True)
+class JsVerifier:
+    """The node binary and the installed verifier script."""
+
+    node: str
+    script: Path
+
+
+def install() -> JsVerifier:
+    """The verifier, with its node_modules installed if the lockfile changed since the last
+    install."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         raise StackMissing("node and npm are needed for the interop tests")
@@ -39,9 +48,9 @@ def install() -> Path:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                        cwd=INSTALL, check=True, timeout=600)
         stamp.write_text(lock)
-    return INSTALL
+    return JsVerifier(node=node, script=INSTALL / "verify.mjs")
 
 
 if __name__ == "__main__":
-    print(install())
+    print(install().script.parent)
     sys.exit(0)

@@ -22,7 +22,8 @@ from domain.credentials import StatusPurpose
 from ledger.credentials.status_list import decode_list, encode_list
 from ledger.credentials.verify import CredentialState, verify_credential
 from ledger.errors import CredentialError
-from tests.interop.conftest import JsVerifier, Site
+from tests.interop.js_stack import JsVerifier
+from tests.interop.loopback_site import Site
 from tests.unit.credential_fixtures import T0, IssuingAssociation, award
 
 DAY = dt.timedelta(days=1)
