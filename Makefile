@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit clean
+.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit interop-js bench-credentials clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,13 @@ bench-api: $(STAMP)
 
 bench-audit: $(STAMP)
 	$(BIN)/python -m bench.audit_bench
+
+# The npm verifier stack of tests/interop (npm ci into .cache/interop-js; the tests also do it).
+interop-js: $(STAMP)
+	$(BIN)/python -m tests.interop.js_stack
+
+bench-credentials: $(STAMP)
+	$(BIN)/python -m bench.credentials_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -79,3 +79,71 @@ class KeyFileError(LedgerError):
 
 class NotFound(LedgerError):
     """No aggregate with that id in this association's store."""
+
+
+# -- portable credentials (ledger/credentials) -------------------------------------------------
+
+
+class CredentialError(VerificationError):
+    """A credential, a DID document or a status list is refused; the message names the reason.
+
+    Raised by the credential verifier and by the builders when asked to sign something a
+    conforming verifier would refuse. `reason` (from VerificationError) is the bare reason."""
+
+
+class ContextNotShipped(CredentialError):
+    """A document names a JSON-LD context (or another remote document) this package does not
+    ship; nothing is ever fetched, so it cannot be processed."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"JSON-LD document {url!r} is not one of the contexts this node ships "
+                         "(contexts are never fetched)")
+        self.url = url
+
+
+class UnsafeDocument(CredentialError):
+    """JSON-LD processing would drop or reinterpret part of the document (an undefined term, a
+    relative IRI, a control character): the part would not be signed, so the whole is refused,
+    as the reference verifiers' safe mode refuses it."""
+
+
+class MalformedCredential(CredentialError):
+    """The document is not shaped as the credential, proof or status entry it claims to be."""
+
+
+class ProofInvalid(CredentialError):
+    """The Data Integrity proof does not verify: a changed byte, another key, another suite."""
+
+
+class VerificationMethodRefused(CredentialError):
+    """The proof's key is not one the issuer's DID document lets sign credentials then: not
+    listed, not an assertion method, revoked, or outside its signing window."""
+
+
+class DidDocumentRefused(CredentialError):
+    """The DID document is not the issuer's: another id, or served by another host."""
+
+
+class IssuerMismatch(CredentialError):
+    """Issuers disagree: the proof's key belongs to another DID than the issuer's, the issuer
+    claims another association than its DID belongs to, or a status list has another issuer."""
+
+
+class OutsideValidity(CredentialError):
+    """The credential (or a status list credential) is not yet valid or no longer valid at the
+    time asked about."""
+
+
+class StatusListRefused(CredentialError):
+    """A status list cannot be trusted for this credential: missing, wrong purpose, too short,
+    badly encoded, or not signed by the issuer."""
+
+
+class StatusListNotRecorded(StatusListRefused):
+    """The served status list is not the version the issuer's ledger records for that time: a
+    split view (a list shown to this verifier that the ledger, its checkpoints and its
+    witnesses do not cover)."""
+
+
+class SchemaInvalid(CredentialError):
+    """The credential does not validate against the Open Badges 3.0 JSON schema."""

@@ -61,6 +61,14 @@ class Signer:
         """A fresh random key."""
         return cls(Ed25519PrivateKey.generate())
 
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Signer:
+        """The key whose 32-byte RFC 8032 private seed is `seed` (a published test vector's key,
+        or a Multikey `secretKeyMultibase` after its prefix): keeps key parsing in this module."""
+        if len(seed) != 32:
+            raise KeyFileError("an Ed25519 private seed is 32 bytes")
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+
     def sign(self, message: bytes) -> bytes:
         """64-byte Ed25519 signature over `message`."""
         return self._key.sign(message)

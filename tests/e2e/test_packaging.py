@@ -1,5 +1,6 @@
 """What `pip install .` (not editable) gives an operator: every runtime import declared, the
-pages' templates and static files shipped, the `alliance` entry point where the CLI lives.
+pages' templates and static files and the credentials' JSON-LD contexts shipped, the
+`alliance` entry point where the CLI lives.
 
 An editable install (`make`) finds undeclared modules through the development extras and
 templates through the source tree, so neither would show a broken package: the first test
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "ledger", "projections", "federation_api")
 PAGES = ROOT / "federation_api" / "web" / "pages"
+CONTEXTS = ROOT / "ledger" / "credentials" / "contexts"
 
 
 def _name(requirement: str) -> str:
@@ -82,6 +84,10 @@ def test_a_built_wheel_ships_the_pages_and_the_alliance_entry_point(tmp_path: Pa
                      for folder in ("templates", "static") for p in (PAGES / folder).iterdir()}
     assert len(shipped_pages) >= 10
     assert shipped_pages <= names, shipped_pages - names
+    # Credential proofs are checked against the shipped contexts only (nothing is fetched).
+    shipped_contexts = {f"ledger/credentials/contexts/{p.name}" for p in CONTEXTS.iterdir()}
+    assert len(shipped_contexts) >= 6
+    assert shipped_contexts <= names, shipped_contexts - names
     assert "alliance = federation_api.cli.main:main" in entry_points
     for package in PACKAGES:  # every subpackage is found, and ships its py.typed marker
         assert f"{package}/py.typed" in names

@@ -36,7 +36,7 @@ LEDGER_LEVELS = {
     "storage": 1, "trust": 1,
     "chain": 2,
     "transparency": 3,
-    "proofs": 4, "audit": 4,
+    "proofs": 4, "audit": 4, "credentials": 4,
     "service": 5, "ingest": 5,
 }
 FEDERATION_LEVELS = {
