@@ -153,15 +153,24 @@ class Outbox:
         skipped, not waited for."""
         token = secrets.token_hex(8)
         at, expired = stamp(now), stamp(now - lease)
+        # Two statements, not UPDATE ... WHERE IN (SELECT ... LIMIT): PostgreSQL may run such
+        # a subquery more than once and so claim more than `limit` rows. The rows selected
+        # are locked by this transaction (PostgreSQL) or the whole database is (SQLite).
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
         live = "sent_at IS NULL AND failed_at IS NULL AND (claimed_at IS NULL OR claimed_at < ?)"
         with self.db.transaction() as cur:
-            rows = cur.execute(
-                f"UPDATE mail_outbox SET claimed_at = ?, claim_token = ? WHERE mail_id IN "
-                f"(SELECT mail_id FROM mail_outbox WHERE next_attempt_at <= ? AND {live} "
-                f"ORDER BY next_attempt_at, created_at LIMIT ?{lock}) AND {live} "
-                f"RETURNING mail_id, recipient, subject, text_body, html_body, created_at, "
-                f"attempts", (at, token, at, expired, limit, expired)).fetchall()
+            ids = [r[0] for r in cur.execute(
+                f"SELECT mail_id FROM mail_outbox WHERE next_attempt_at <= ? AND {live} "
+                f"ORDER BY next_attempt_at, created_at, mail_id LIMIT ?{lock}",
+                (at, expired, limit)).fetchall()]
+            rows = []
+            for mail_id in ids:
+                row = cur.execute(
+                    f"UPDATE mail_outbox SET claimed_at = ?, claim_token = ? WHERE mail_id = ? "
+                    f"AND {live} RETURNING mail_id, recipient, subject, text_body, html_body, "
+                    f"created_at, attempts", (at, token, mail_id, expired)).fetchone()
+                if row is not None:
+                    rows.append(row)
         mails = [OutboxMail(mail_id=r[0], recipient=r[1], subject=r[2], text_body=r[3],
                             html_body=r[4], created_at=dt.datetime.fromisoformat(r[5]),
                             attempts=int(r[6])) for r in rows]
