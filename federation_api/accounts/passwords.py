@@ -72,7 +72,8 @@ class PasswordHasher:
             time_cost=parameters.time_cost, memory_cost=parameters.memory_kib,
             parallelism=parameters.parallelism, hash_len=parameters.hash_len,
             salt_len=parameters.salt_len, type=argon2.Type.ID)
-        self._dummy = self._argon.hash(secrets.token_urlsafe(24))
+        # What unknown accounts are checked against: same parameters, so the same cost.
+        self.dummy_hash = self._argon.hash(secrets.token_urlsafe(24))
 
     def hash(self, password: str) -> str:
         """The PHC string of a new hash (fresh salt)."""
@@ -81,7 +82,7 @@ class PasswordHasher:
     def verify(self, stored: str | None, password: str) -> Verdict:
         """Check `password` against a stored hash; with None (no account, or no password yet)
         the same work is done against a dummy hash and the answer is no."""
-        target = stored if stored is not None else self._dummy
+        target = stored if stored is not None else self.dummy_hash
         try:
             self._argon.verify(target, _normalise(password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -109,7 +110,7 @@ def check_password(password: str, *, email: str) -> None:
     address = email.strip().casefold()
     local = address.partition("@")[0]
     if folded in (address, local) or (len(local) >= 4 and folded.startswith(local)
-                                      and len(folded) - len(local) < 4):
+                                      and len(folded) - len(local) <= 4):
         raise PasswordRejected("the password must not be your email address", field=field,
                                rule="password.not_email")
     if len(set(folded)) < MIN_DISTINCT:

@@ -49,7 +49,7 @@ def matching_step(secret: str, code: str, *, now: dt.datetime,
     """The step whose code `code` is, within the window and later than `after_step`; None if
     there is none. Every candidate is compared in constant time."""
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     current = step_of(now)
     found: int | None = None
