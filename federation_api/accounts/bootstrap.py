@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from federation_api.accounts.admin import AccountAdmin
 from federation_api.accounts.api_tokens import BrowserTokens
 from federation_api.accounts.audit_log import AuditLog
+from federation_api.accounts.email_sign_in import EmailSignIn
 from federation_api.accounts.emails import AccountMail
 from federation_api.accounts.invitations import Invitations
 from federation_api.accounts.links import OneTimeLinks
@@ -41,6 +42,7 @@ class Accounts:
     admin: AccountAdmin
     tokens: BrowserTokens
     mail: AccountMail
+    email_sign_in: EmailSignIn
 
     @classmethod
     def open(cls, db: Database, *, association: str, association_name: str, public_url: str,
@@ -69,4 +71,7 @@ class Accounts:
                                          sign_in=sign_in),
                    admin=AccountAdmin(db, store=store, sessions=sessions, links=links,
                                       audit=audit, mail=mail),
-                   tokens=BrowserTokens(tokens, audit), mail=mail)
+                   tokens=BrowserTokens(tokens, audit), mail=mail,
+                   email_sign_in=EmailSignIn(db, store=store, links=links, sessions=sessions,
+                                             audit=audit, mail=mail, policy=policy,
+                                             sign_in=sign_in))

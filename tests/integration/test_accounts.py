@@ -461,6 +461,27 @@ def test_the_last_coordinator_cannot_be_removed(world: World) -> None:
     assert world.accounts.store.find(second).has("coordinator")  # type: ignore[union-attr]
 
 
+def test_an_applicant_signs_in_by_emailed_link_and_staff_cannot(world: World) -> None:
+    from federation_api.accounts.roles import AccountRole
+
+    with world.db.transaction() as cur:  # how issue 12's sign-up will make an account
+        world.accounts.store.create(cur, email="ana@example.org", display_name="Ana García",
+                                    roles=[AccountRole.APPLICANT], now=world.now)
+    world.add("r@ak.example.org", "reviewer")
+    links = world.accounts.email_sign_in
+    for email in ("ana@example.org", "r@ak.example.org", "nobody@example.org",
+                  "ANA@example.org"):
+        links.request(email, now=world.now)
+    assert [to for to, _, _ in world.mails()] == ["ana@example.org"]
+    token = link_token(world.mails()[0][2])
+    signed = links.complete(token, now=world.now)
+    assert signed.stage is SessionStage.FULL and signed.account.email_verified
+    with pytest.raises(LinkInvalid):
+        links.complete(token, now=world.now)
+    with pytest.raises(Forbidden):
+        signed.require(AccountRole.REVIEWER)
+
+
 # -- API tokens -------------------------------------------------------------------------------
 
 
@@ -578,3 +599,38 @@ def test_two_serve_processes_share_sessions_and_lock_outs() -> None:
         finally:
             one.close()
             two.close()
+
+
+# -- the emails through a real SMTP server ----------------------------------------------------
+
+
+def test_an_invitation_and_a_reset_arrive_by_smtp_and_their_links_work(world: World) -> None:
+    from federation_api.mail.messages import Sender
+    from federation_api.mail.sender import OutboxSender
+    from federation_api.mail.smtp import SmtpClient, SmtpUrl
+    from tests.integration.smtp_sink import SmtpSink
+
+    coordinator, _ = world.coordinator()
+    with SmtpSink() as sink:
+        sender = OutboxSender(world.outbox, SmtpClient(SmtpUrl.parse(sink.url)),
+                              Sender.parse("Alaska Association <noreply@ak.example.org>"),
+                              clock=lambda: world.now)
+        world.accounts.invitations.invite(coordinator, email="nell@ak.example.org",
+                                          display_name="Nell", roles=["reviewer"],
+                                          now=world.now)
+        assert sender.run_once().sent == 1
+        invitation = sink.wait_for(1)[0]
+        assert invitation.rcpt_tos == ("nell@ak.example.org",)
+        assert "coord has invited you" in invitation.text()
+        world.accounts.invitations.accept(link_token(invitation.text()), PASSWORD,
+                                          now=world.now)
+        world.accounts.resets.request("nell@ak.example.org", now=world.tick(minutes=1))
+        assert sender.run_once().sent == 1
+        reset = sink.wait_for(2)[1]
+        assert "https://ak.example.org/staff/password-reset?token=olt_" in reset.text()
+        world.accounts.resets.complete(link_token(reset.text()), "a brand new passphrase",
+                                       now=world.now)
+        assert sender.run_once().sent == 1  # "your password was changed"
+        assert "was changed" in str(sink.wait_for(3)[2].message["Subject"])
+    assert world.accounts.sign_in.sign_in("nell@ak.example.org", "a brand new passphrase",
+                                          now=world.now)
