@@ -222,6 +222,15 @@ class Outbox:
                           failed_at=dt.datetime.fromisoformat(r[8]) if r[8] else None,
                           last_error=r[9])
 
+    def purge(self, *, now: dt.datetime, keep_for: dt.timedelta = dt.timedelta(days=90)) -> int:
+        """Delete messages sent or given up more than `keep_for` ago (their bodies hold
+        personal data and spent links); how many."""
+        before = stamp(now - keep_for)
+        with self.db.transaction() as cur:
+            rows = cur.execute("DELETE FROM mail_outbox WHERE sent_at < ? OR failed_at < ? "
+                               "RETURNING mail_id", (before, before)).fetchall()
+        return len(rows)
+
     def counts(self) -> dict[str, int]:
         """Messages by state: pending, sent, failed (for metrics and the status page)."""
         rows = self.db.query("SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at "

@@ -139,6 +139,8 @@ def test_queued_mail_is_delivered_with_a_message_id_derived_from_the_outbox_id(
     assert html is not None and "<p>Body 1</p>" in str(html.get_content())
     assert sender_for(outbox, sink.url).run_once().attempted == 0  # nothing is sent twice
     assert outbox.counts() == {"pending": 0, "sent": 3, "failed": 0}
+    assert outbox.purge(now=NOW + dt.timedelta(days=89)) == 0
+    assert outbox.purge(now=NOW + dt.timedelta(days=91)) == 3
 
 
 def test_a_temporary_refusal_is_retried_with_backoff_then_delivered(

@@ -46,6 +46,12 @@ def test_an_unknown_account_is_checked_against_a_dummy_hash_of_the_same_cost() -
     assert HASHER.verify(None, "anything at all here") == (False, False)
 
 
+def test_an_enormous_password_is_refused_without_hashing_all_of_it() -> None:
+    long = "x" * 300
+    assert HASHER.verify(HASHER.hash(long), long).ok  # the policy refuses it; a hash works
+    assert not HASHER.verify(HASHER.hash(long), long * 100).ok
+
+
 def test_a_hash_made_with_other_parameters_verifies_and_asks_to_be_rehashed() -> None:
     old = PasswordHasher(CHEAP).hash("tulip harbour seventeen")
     verdict = HASHER.verify(old, "tulip harbour seventeen")
