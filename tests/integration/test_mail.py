@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -340,3 +341,47 @@ def test_sigkill_of_a_sender_process_mid_batch_loses_nothing(tmp_path: Path,
         assert len({(str(m["Date"]), str(m["Subject"]), m.get_content()) for m in copies}) == 1
     assert outbox.counts() == {"pending": 0, "sent": total, "failed": 0}
     db.close()
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 and the CA file a client must trust for it."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test relay")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+            .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
+def test_starttls_with_login_to_a_relay_with_a_private_ca(outbox: Outbox,
+                                                          tmp_path: Path) -> None:
+    context, ca = _self_signed(tmp_path)
+    with SmtpSink(credentials=("mailer", "pw-over-tls"), tls_context=context) as server:
+        queue(outbox, 1)
+        base = f"smtp://mailer:pw-over-tls@127.0.0.1:{server.port}?starttls=1&timeout=5"
+        untrusted = sender_for(outbox, base)  # the system CAs do not know this relay
+        assert untrusted.run_once(NOW).retried == 1
+        status = outbox.status("notice:0")
+        assert status is not None and "TLS" in (status.last_error or "")
+        trusted = sender_for(outbox, f"{base}&cafile={ca}")
+        assert trusted.run_once(NOW + dt.timedelta(hours=1)).sent == 1
+        assert server.logins == ["mailer"] and len(server.wait_for(1)) == 1
