@@ -114,7 +114,7 @@ class AccountStore:
 
     def by_email(self, cur: Cursor, email: str) -> Account | None:
         """The account with this email (any case), or None; never raises on a malformed one."""
-        key = email.strip().casefold()
+        key = unicodedata.normalize("NFC", email.strip()).casefold()
         row = cur.execute(f"SELECT {_COLUMNS} FROM accounts WHERE association = ? AND "
                           f"email_key = ?", (self.association, key)).fetchone()
         return None if row is None else self._account(cur, row)

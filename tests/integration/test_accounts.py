@@ -443,9 +443,14 @@ def test_changing_ones_password_rotates_the_session_and_ends_the_others(world: W
 
 
 def test_emails_are_case_folded_per_association(world: World) -> None:
+    import unicodedata
+
     world.add("Jane@AK.example.org", "reviewer")
     with pytest.raises(EmailTaken):
         world.add("jane@ak.EXAMPLE.org", "auditor")
+    world.add(unicodedata.normalize("NFC", "José@ak.example.org"), "auditor")
+    decomposed = unicodedata.normalize("NFD", "JOSÉ@ak.example.org")
+    assert world.accounts.sign_in.sign_in(decomposed, PASSWORD, now=world.now)
 
 
 def test_the_last_coordinator_cannot_be_removed(world: World) -> None:
