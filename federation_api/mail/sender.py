@@ -3,7 +3,7 @@
 Each pass claims a batch of due messages (a lease), opens one SMTP connection, and for each
 message: sends it with its deterministic Message-ID, then at once records the outcome in its
 own transaction. A temporary refusal (4xx, a lost connection, a timeout) is tried again with
-exponential backoff (1 minute doubling up to 1 hour, 12 attempts: about seven hours); a
+exponential backoff (1 minute doubling up to 1 hour, 30 attempts: about a day); a
 permanent refusal (5xx to the recipient or the content) is given up at once and kept, with
 the server's reply, for staff to see.
 
@@ -51,7 +51,7 @@ class SenderPolicy:
     lease: dt.timedelta = dt.timedelta(minutes=10)
     backoff: dt.timedelta = dt.timedelta(minutes=1)
     backoff_cap: dt.timedelta = dt.timedelta(hours=1)
-    max_attempts: int = 12
+    max_attempts: int = 30  # with the backoff: about a day of relay trouble
     poll_seconds: float = 5.0
 
     def delay(self, attempts: int) -> dt.timedelta:
@@ -113,13 +113,15 @@ class OutboxSender:
                     retried += outcome == "retried"
                     failed += outcome == "failed"
         except DeliveryFailed as e:
-            # The relay is unreachable or dropped us: the first unsent message takes the
-            # attempt (and the backoff), the rest wait for the next pass untouched.
-            first = next((m for m in mails if m.mail_id not in done), None)
-            if first is not None:
-                self._failed(first, e, now)
-                done.add(first.mail_id)
-                retried += 1
+            # The relay is unreachable or dropped us: every message of the batch not yet done
+            # waits its backoff, as a mail queue does, rather than one message's attempts
+            # being spent on each pass while the relay is down.
+            for mail in mails:
+                if mail.mail_id not in done:
+                    outcome = self._failed(mail, e, now)
+                    done.add(mail.mail_id)
+                    retried += outcome == "retried"
+                    failed += outcome == "failed"
         rest = [m.mail_id for m in mails if m.mail_id not in done]
         if rest:
             self.outbox.release(rest, claim_token=token)

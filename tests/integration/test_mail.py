@@ -180,7 +180,7 @@ def test_a_permanent_refusal_is_given_up_at_once_and_kept(outbox: Outbox,
 def test_attempts_run_out_after_the_policy_limit(outbox: Outbox, sink: SmtpSink) -> None:
     sink.refuse = lambda envelope: "421 4.7.0 busy"
     queue(outbox, 1)
-    sender = sender_for(outbox, sink.url, max_attempts=3)
+    sender = sender_for(outbox, sink.url, max_attempts=3)  # the default allows about a day
     at = NOW
     for _ in range(3):
         sender.run_once(at)
@@ -189,13 +189,18 @@ def test_attempts_run_out_after_the_policy_limit(outbox: Outbox, sink: SmtpSink)
     assert status is not None and status.attempts == 3 and status.failed_at is not None
 
 
-def test_an_unreachable_relay_costs_one_attempt_and_hands_the_rest_back(outbox: Outbox) -> None:
+def test_an_unreachable_relay_makes_the_batch_wait_its_backoff(outbox: Outbox,
+                                                               sink: SmtpSink) -> None:
     queue(outbox, 5)
-    result = sender_for(outbox, f"smtp://127.0.0.1:{free_port()}").run_once(NOW)
-    assert (result.retried, result.released, result.sent) == (1, 4, 0)
-    attempts = sorted(s.attempts for s in (outbox.status(f"notice:{i}") for i in range(5)) if s)
-    assert attempts == [0, 0, 0, 0, 1]
-    assert all(not s.claimed for s in (outbox.status(f"notice:{i}") for i in range(5)) if s)
+    down = sender_for(outbox, f"smtp://127.0.0.1:{free_port()}")
+    result = down.run_once(NOW)
+    assert (result.retried, result.released, result.sent) == (5, 0, 0)
+    statuses = [s for s in (outbox.status(f"notice:{i}") for i in range(5)) if s]
+    assert {(s.attempts, s.next_attempt_at, s.claimed) for s in statuses} == {
+        (1, NOW + dt.timedelta(minutes=1), False)}
+    assert all("cannot connect" in (s.last_error or "") for s in statuses)
+    assert down.run_once(NOW + dt.timedelta(seconds=30)).attempted == 0  # no pass burns more
+    assert sender_for(outbox, sink.url).run_once(NOW + dt.timedelta(minutes=1)).sent == 5
 
 
 def test_a_restarted_sender_sends_what_a_crashed_one_had_claimed_after_the_lease(
