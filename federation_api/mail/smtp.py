@@ -187,6 +187,10 @@ class SmtpConnection:
         except smtplib.SMTPResponseException as e:
             raise DeliveryFailed(f"relay answered {e.smtp_code} {_reply(e.smtp_error)}",
                                  code=e.smtp_code) from e
+        except (smtplib.SMTPNotSupportedError, UnicodeError) as e:
+            # e.g. a non-ASCII address and a relay without SMTPUTF8: this message, for good.
+            raise DeliveryFailed(f"the relay cannot take this message: {_kind(e)}",
+                                 permanent=True) from e
         except (OSError, smtplib.SMTPException) as e:
             raise DeliveryFailed(f"connection lost: {_kind(e)}", connection=True) from e
 

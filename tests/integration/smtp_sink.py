@@ -69,14 +69,14 @@ class SmtpSink:
     """Start with `with SmtpSink() as sink:`; `sink.url` is the ALLIANCE_SMTP_URL to use."""
 
     def __init__(self, *, credentials: tuple[str, str] | None = None,
-                 tls_context: ssl.SSLContext | None = None) -> None:
+                 tls_context: ssl.SSLContext | None = None, utf8: bool = True) -> None:
         self.received: list[Received] = []
         self.refused = 0
         self.logins: list[str] = []
         self.lock = threading.Lock()
         self.refuse: Callable[[Any], str | None] | None = None
         self.port = free_port()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": utf8}
         if credentials is not None:
             def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
                              data: Any) -> AuthResult:

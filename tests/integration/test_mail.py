@@ -177,6 +177,23 @@ def test_a_permanent_refusal_is_given_up_at_once_and_kept(outbox: Outbox,
     assert sink.received == []
 
 
+def test_an_address_the_relay_cannot_carry_is_given_up_and_the_rest_delivered(
+        outbox: Outbox, sink: SmtpSink) -> None:
+    for key in ("utf8:1", "utf8:2"):
+        with outbox.db.transaction() as cur:
+            outbox.enqueue(cur, dedupe_key=key, recipient="josé@example.org", subject="Hi",
+                           text="Body", now=NOW)
+    assert sender_for(outbox, sink.url, batch=1).run_once(NOW).sent == 1  # SMTPUTF8 offered
+    assert sink.wait_for(1)[0].rcpt_tos == ("josé@example.org",)
+    queue(outbox, 1, now=NOW + dt.timedelta(seconds=1))
+    with SmtpSink(utf8=False) as ascii_only:
+        result = sender_for(outbox, ascii_only.url).run_once(NOW + dt.timedelta(seconds=1))
+        assert (result.failed, result.sent) == (1, 1)
+        assert len(ascii_only.wait_for(1)) == 1
+    status = outbox.status("utf8:2")
+    assert status is not None and status.failed_at is not None
+
+
 def test_attempts_run_out_after_the_policy_limit(outbox: Outbox, sink: SmtpSink) -> None:
     sink.refuse = lambda envelope: "421 4.7.0 busy"
     queue(outbox, 1)
