@@ -182,7 +182,8 @@ def test_an_address_the_relay_cannot_carry_is_given_up_and_the_rest_delivered(
     for key in ("utf8:1", "utf8:2"):
         with outbox.db.transaction() as cur:
             outbox.enqueue(cur, dedupe_key=key, recipient="josé@example.org", subject="Hi",
-                           text="Body", now=NOW)
+                           text="Body", now=NOW if key == "utf8:1" else NOW
+                           + dt.timedelta(seconds=1))
     assert sender_for(outbox, sink.url, batch=1).run_once(NOW).sent == 1  # SMTPUTF8 offered
     assert sink.wait_for(1)[0].rcpt_tos == ("josé@example.org",)
     queue(outbox, 1, now=NOW + dt.timedelta(seconds=1))
