@@ -64,9 +64,9 @@ from urllib.parse import quote
 
 from bench.replication_alliance import seal_in_bulk
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Role
 from federation_api.replication.nats_process import free_port
 from federation_api.settings import Settings
 

@@ -88,12 +88,21 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)  # public, per client
+    # Accounts and mail (issue 11). The SMTP URL may hold a password: never log it (the mail
+    # package's SmtpUrl.redacted() is the loggable form). Emailed links start with public_url,
+    # never with a request's Host header.
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str | None = None
+    public_url: str | None = None
+    session_idle_minutes: float = 30.0
+    session_hours: float = 8.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
         ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
-        ALLIANCE_CHECKPOINT_SECONDS."""
+        ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
+        ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -120,6 +129,13 @@ class Settings:
         if value := env.get(f"{ENV_PREFIX}LISTEN"):
             settings = settings.with_listen(value)
         settings = _webhook_settings(settings, env)
+        settings = replace(settings, smtp_url=env.get(f"{ENV_PREFIX}SMTP_URL") or None,
+                           mail_from=env.get(f"{ENV_PREFIX}MAIL_FROM") or None,
+                           public_url=env.get(f"{ENV_PREFIX}PUBLIC_URL") or None,
+                           session_idle_minutes=_positive(env, "SESSION_IDLE_MINUTES")
+                           or settings.session_idle_minutes,
+                           session_hours=_positive(env, "SESSION_HOURS")
+                           or settings.session_hours)
         settings = replace(settings, rate_limits=RateLimitSettings.from_env(env))
         return settings
 

@@ -20,6 +20,7 @@ from domain.policy import (
     RenewalCycle,
     RevocationReapply,
 )
+from federation_api.accounts.tokens import Role
 from federation_api.cli import employers as cli_employers
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
@@ -43,7 +44,6 @@ from federation_api.cli.node_commands import (
     cmd_tokens_revoke,
 )
 from federation_api.node.setup import NodeError
-from federation_api.node.tokens import Role
 from federation_api.settings import Settings
 from federation_api.web.schemas import RosterStatus
 from ledger.errors import LedgerError

@@ -22,10 +22,10 @@ from domain.policy import (
     RenewalCycle,
     RevocationReapply,
 )
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node, rotate_key
-from federation_api.node.tokens import Role
 from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
 from federation_api.web.schemas import RosterStatus

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import uvicorn
 
 from domain.levels import Designation, Level, ReviewDecision
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence
 from federation_api.demo.seed import seed as seed_alaska
@@ -42,7 +43,6 @@ from federation_api.errors import EdgeError
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
-from federation_api.node.tokens import Role
 from federation_api.replication.loopback import start_single_server
 from federation_api.replication.nats_process import free_port
 from federation_api.replication.replicator import Replicator

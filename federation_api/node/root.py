@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
 from federation_api.node.setup import NodeConfig, NodeError, NodePaths
-from federation_api.node.tokens import TokenStore
 from federation_api.notifications.change_feed import ChangeFeed
 from federation_api.notifications.notifier import Notifier
 from federation_api.notifications.subscriptions import SubscriptionStore

@@ -23,7 +23,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation_api.node.tokens import Principal, Role
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.web.errors import error_body
 
 _bearer = HTTPBearer(auto_error=False, description="Token issued by `alliance tokens create`")

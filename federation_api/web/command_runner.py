@@ -30,8 +30,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from domain.errors import InvalidCommand
+from federation_api.accounts.tokens import Principal
 from federation_api.clock import now
-from federation_api.node.tokens import Principal
 from federation_api.web.observability import Metrics
 from ledger.service import StoredMark
 

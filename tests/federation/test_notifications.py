@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.node.tokens import Role
+from federation_api.accounts.tokens import Role
 from federation_api.notifications.dispatcher import WebhookDispatcher
 from federation_api.replication.loopback import start_single_server
 from federation_api.web.app import create_app

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.clock import today
-from federation_api.node.tokens import Role
 from federation_api.proofs.status import replay_status
 from federation_api.replication.loopback import start_single_server
 from federation_api.web.app import create_app

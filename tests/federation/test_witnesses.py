@@ -15,8 +15,8 @@ import nats
 import pytest
 from fastapi.testclient import TestClient
 
+from federation_api.accounts.tokens import Role
 from federation_api.node.root import Node
-from federation_api.node.tokens import Role
 from federation_api.replication.checkpoint_gossip import checkpoint_subject, cosignature_subject
 from federation_api.replication.loopback import HubAndLeafs, start_single_server
 from federation_api.web.app import create_app

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.demo.seed import seed
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
-from federation_api.node.tokens import Role
 from federation_api.replication.nats_process import free_port
 from federation_api.settings import RateLimitSettings
 from federation_api.web.app import create_app

@@ -24,7 +24,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
-from federation_api.node.tokens import Role
+from federation_api.accounts.tokens import Role
 from federation_api.settings import RateLimitSettings
 from federation_api.web.app import create_app
 from federation_api.web.auth import GatedRoute, gate_of

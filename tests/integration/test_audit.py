@@ -14,13 +14,13 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.audit.export import export
 from federation_api.audit.fetch import fetch
 from federation_api.audit.run import audit
 from federation_api.demo.seed import seed
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Role
 from federation_api.settings import Settings
 from ledger.codec import decode_canonical, encode
 from ledger.signing import Signer
@@ -396,8 +396,8 @@ def test_a_live_node_with_a_registry_is_audited_over_http(tmp_path: Path) -> Non
     """`audit --url`: registry (not the node's keyring), checkpoints and every entry come over
     the auditor API of a real server; the replay reproduces the node's digest, and the
     registry is trusted only because its genesis is the one the auditor pinned."""
+    from federation_api.accounts.tokens import Role
     from federation_api.audit.fetch import FetchError, fetch
-    from federation_api.node.tokens import Role
     from tests.integration.live_app import live_node
 
     with live_node(tmp_path / "node") as live:
@@ -437,8 +437,8 @@ def test_audit_cli_over_url_needs_the_pinned_genesis(
     none at all is refused before anything is audited (exit 2)."""
     import json
 
+    from federation_api.accounts.tokens import Role
     from federation_api.cli.main import main
-    from federation_api.node.tokens import Role
     from tests.integration.live_app import live_node
 
     with live_node(tmp_path / "node") as live:

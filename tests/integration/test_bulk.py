@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now
-from federation_api.node.tokens import Role
 from federation_api.settings import RateLimitSettings
 from federation_api.web.routes.bulk import ANSWER_COLUMNS, MAX_ROWS
 from tests.integration.live_app import LiveNode, live_node

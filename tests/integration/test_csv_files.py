@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from domain.levels import EndorsementStatus, Level
+from federation_api.accounts.tokens import Role
 from federation_api.cli.main import main
 from federation_api.clock import now
-from federation_api.node.tokens import Role
 from federation_api.settings import RateLimitSettings
 from federation_api.web.csv_files import FORMULA_STARTS, ROSTER_COLUMNS, roster_csv, safe_cell
 from tests.integration.live_app import LiveNode, live_node

@@ -24,11 +24,11 @@ from domain.endorsement import endorsement_uuid
 from domain.evidence import ApplicationEvidence
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Principal, Role
 from federation_api.settings import Settings
 from federation_api.web.app import create_app
 from federation_api.web.schemas import (

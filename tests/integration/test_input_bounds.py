@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.cli.main import main
 from federation_api.clock import now, today
 from federation_api.demo.seed import seed
 from federation_api.node.local_alliance import found_alliance
 from federation_api.node.root import Node
-from federation_api.node.tokens import Role
 from federation_api.settings import RateLimitSettings
 from ledger.signing import Signer
 from tests.integration.live_app import LiveNode, live_node

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from federation_api.node.tokens import Role
+from federation_api.accounts.tokens import Role
 from federation_api.settings import RateLimitSettings
 from federation_api.web.rate_limits import LIMITED_EXACT, is_limited
 from tests.integration.live_app import LiveNode, live_node

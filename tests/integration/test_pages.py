@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.clock import today
 from federation_api.node.root import Node
 from federation_api.node.setup import NodePaths, init_node
-from federation_api.node.tokens import Role
 from federation_api.settings import RateLimitSettings, Settings
 from federation_api.web.app import create_app
 from federation_api.web.pages import public as pages

@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Role
 from federation_api.proofs.status import ProofUnavailable, build_status_proof, replay_status
 from federation_api.settings import Settings
 from federation_api.web.app import create_app

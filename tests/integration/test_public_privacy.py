@@ -24,8 +24,8 @@ import pytest
 from starlette.routing import Mount
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
-from federation_api.node.tokens import Role
 from federation_api.settings import RateLimitSettings
 from federation_api.web.routes.bulk import ANSWER_COLUMNS
 from tests.integration.live_app import LiveNode, live_node

@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from federation_api.node.tokens import Role
+from federation_api.accounts.tokens import Role
+from federation_api.rate_buckets import TokenBuckets
 from federation_api.replication.nats_process import free_port
 from federation_api.settings import RateLimitSettings, Settings
-from federation_api.web.rate_limits import RateLimits, TokenBuckets, is_limited
+from federation_api.web.rate_limits import RateLimits, is_limited
 from tests.e2e.harness import NodeDir, alliance_executable, child_env, init_node
 from tests.integration.live_app import live_node
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Role
 from federation_api.notifications.webhooks import verify
 from federation_api.settings import Settings
 from federation_api.web.app import create_app

@@ -22,10 +22,10 @@ import pytest
 
 from domain.levels import Level
 from domain.policy import AssociationPolicy
+from federation_api.accounts.tokens import Role
 from federation_api.cli.main import main
 from federation_api.node.root import Node
 from federation_api.node.setup import init_node
-from federation_api.node.tokens import Role
 from federation_api.notifications.dispatcher import WebhookDispatcher
 from federation_api.notifications.transport import (
     REFUSED,

@@ -40,18 +40,19 @@ LEDGER_LEVELS = {
     "service": 5, "ingest": 5,
 }
 FEDERATION_LEVELS = {
-    "settings": 0, "clock": 0, "errors": 0,
-    "notifications": 1, "replication": 1,
-    "node": 2,
-    "proofs": 3, "audit": 3,
-    "web": 4,
-    "demo": 5,
-    "cli": 6,
+    "settings": 0, "clock": 0, "errors": 0, "rate_buckets": 0,
+    "mail": 1,
+    "accounts": 2, "notifications": 2, "replication": 2,
+    "node": 3,
+    "proofs": 4, "audit": 4,
+    "web": 5,
+    "demo": 6,
+    "cli": 7,
 }
 SUB_LEVELS = {"ledger": LEDGER_LEVELS, "federation_api": FEDERATION_LEVELS}
 # The ground modules of a package's lowest level may import each other.
 GROUND = {"ledger": {"errors", "codec", "signing"},
-          "federation_api": {"settings", "clock", "errors"}}
+          "federation_api": {"settings", "clock", "errors", "rate_buckets"}}
 CLOCK_MODULE = "federation_api.clock"
 READS_TIME = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
               ("date", "today"), ("time", "time"), ("time", "time_ns")}
@@ -323,7 +324,7 @@ BROKEN = {
                         "def f():\n    from federation_api.notifications import notifier\n",
                     "federation_api/notifications/__init__.py": "",
                     "federation_api/notifications/notifier.py": ""},
-                   layer_violations, "level 1"),
+                   layer_violations, "level 2"),
     "no room": ({"ledger/__init__.py": "", "ledger/misc/__init__.py": "",
                  "ledger/misc/helpers.py": "from ledger.chain import store\n",
                  "ledger/chain/__init__.py": "", "ledger/chain/store.py": ""},

@@ -30,8 +30,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import QueryParams
 
 from domain.levels import EndorsementStatus, Level
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import today
-from federation_api.node.tokens import Principal, Role
 from federation_api.web.csv_files import roster_csv
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
 from projections.queries import fold_name

@@ -20,8 +20,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from domain.errors import InvalidCommand
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now
-from federation_api.node.tokens import Principal, Role
 from federation_api.web.auth import GatedRoute, require
 from federation_api.web.schemas import MAX_SEQ, errors
 from ledger.chain.entries import entry_hash

@@ -25,10 +25,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import today
 from federation_api.errors import EdgeError
 from federation_api.node.root import Node
-from federation_api.node.tokens import Principal, Role
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import write_csv
 from federation_api.web.errors import error_body

@@ -15,9 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now, today
 from federation_api.node.root import Node
-from federation_api.node.tokens import Principal, Role
 from federation_api.notifications.change_feed import public_fields
 from federation_api.notifications.subscriptions import (
     MAX_CSV_BYTES,

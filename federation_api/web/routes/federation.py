@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now
-from federation_api.node.tokens import Principal, Role
 from federation_api.web.auth import GatedRoute, require
 from federation_api.web.schemas import errors
 

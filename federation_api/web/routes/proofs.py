@@ -38,9 +38,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now
 from federation_api.node.root import Node
-from federation_api.node.tokens import Principal, Role
 from federation_api.proofs.receipts import check_own, filename, make_receipt
 from federation_api.proofs.status import (
     CheckpointWanted,

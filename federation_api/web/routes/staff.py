@@ -21,9 +21,9 @@ from domain.endorsement import Endorsement, endorsement_uuid
 from domain.errors import InvalidCommand
 from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import ReviewDecision
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
-from federation_api.node.tokens import Principal, Role
 from federation_api.web import command_runner as commands
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import roster_csv
