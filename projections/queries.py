@@ -11,6 +11,7 @@ import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 
+from domain.application import ApplicationState
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
 from ledger.database import Database
@@ -20,16 +21,20 @@ from projections.schema import (
     APPLICATION_COLUMNS,
     DDL,
     HISTORY_COLUMNS,
+    REVIEWER_COLUMNS,
     ROSTER_COLUMNS,
+    SITTING_COLUMNS,
     application_row,
     history_row,
     roster_row,
     select,
+    with_parts,
 )
 from projections.standing import Standing, recorded_on, standing_on
 from projections.transitions import OPEN_STATES
 from projections.values import iso, parse_date
 
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 _ROSTER = select("roster", ROSTER_COLUMNS)
 _HISTORY = select("status_history", HISTORY_COLUMNS)
 _APPLICATIONS = select("applications", APPLICATION_COLUMNS)
@@ -239,18 +244,46 @@ class ProjectionReader:
     # -- applications ----------------------------------------------------------------------
 
     def pipeline(self, association: str) -> list[ApplicationRow]:
-        """Open applications of an association (not denied, withdrawn or granted), oldest first."""
+        """Open applications of an association (not denied, withdrawn or granted), oldest
+        first, with their reviewers and exam sittings."""
         states = sorted(s.value for s in OPEN_STATES)
         rows = self.db.query(
             f"{_APPLICATIONS} WHERE association = ? AND state IN "
             f"({', '.join('?' for _ in states)})", (association, *states))
-        return sorted((application_row(r) for r in rows),
+        return sorted(self._with_parts([application_row(r) for r in rows]),
                       key=lambda a: (a.started_on, a.application_id))
 
     def application(self, application_id: str) -> ApplicationRow | None:
-        """One application (in any state), or None."""
+        """One application (in any state), with its reviewers and exam sittings, or None."""
         rows = self.db.query(f"{_APPLICATIONS} WHERE application_id = ?", (application_id,))
-        return application_row(rows[0]) if rows else None
+        return self._with_parts([application_row(rows[0])])[0] if rows else None
+
+    def reviewer_queue(self, association: str, reviewer: str) -> list[ApplicationRow]:
+        """The reviewer's queue: applications of `association` in review on which
+        `reviewer` (a staff account id) sits without a declared conflict and has not
+        decided in the current round; longest assigned first."""
+        columns = ", ".join(f"a.{c}" for c in APPLICATION_COLUMNS)
+        rows = self.db.query(
+            f"SELECT {columns}, r.assigned_on FROM applications a "
+            "JOIN application_reviewers r ON r.application_id = a.application_id "
+            "WHERE r.association = ? AND r.reviewer = ? AND a.state = ? "
+            "AND r.conflict_declared_on IS NULL AND r.decision IS NULL",
+            (association, reviewer, ApplicationState.IN_REVIEW.value))
+        assigned = {str(r[0]): str(r[-1]) for r in rows}
+        found = self._with_parts([application_row(r[:-1]) for r in rows])
+        return sorted(found, key=lambda a: (assigned[a.application_id], a.application_id))
+
+    def _with_parts(self, rows: list[ApplicationRow]) -> list[ApplicationRow]:
+        ids = [r.application_id for r in rows]
+        reviewers: list[tuple[object, ...]] = []
+        sittings: list[tuple[object, ...]] = []
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            where = f" WHERE application_id IN ({', '.join('?' for _ in chunk)})"
+            reviewers += self.db.query(select("application_reviewers", REVIEWER_COLUMNS) + where,
+                                       chunk)
+            sittings += self.db.query(select("exam_sittings", SITTING_COLUMNS) + where, chunk)
+        return with_parts(rows, reviewers, sittings)
 
     # -- tracking and digests --------------------------------------------------------------
 

@@ -369,8 +369,9 @@ def test_granted_closes_and_open_states_are_the_pipeline() -> None:
                                             "granted_on": "2024-02-01"},
                      aggregate_id=row.application_id)
     assert apply_application(row, granted).state is ApplicationState.GRANTED
-    expected = {ApplicationState.OPEN, ApplicationState.RETURNED,
-                ApplicationState.APPROVED_FOR_EXAM, ApplicationState.APPROVED}
+    expected = {ApplicationState.OPEN, ApplicationState.IN_REVIEW, ApplicationState.RETURNED,
+                ApplicationState.APPROVED_FOR_EXAM, ApplicationState.EXAM_PASSED,
+                ApplicationState.EXAM_FAILED, ApplicationState.APPROVED}
     assert expected == OPEN_STATES
 
 
