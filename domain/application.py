@@ -36,6 +36,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain import review as panel
+from domain.checklist import EVIDENCE_MISSING
 from domain.errors import InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.evidence import ApplicationEvidence
 from domain.exam import ExamSitting, exam_result, next_sitting
@@ -85,7 +86,7 @@ def state_after_sitting(passed: bool, retake_from: dt.date | None) -> Applicatio
 
 # Until the first submission an application lacks everything; saying so keeps an empty
 # application from being approved, and projections show the same thing from the start.
-NO_EVIDENCE = (Unmet(code="evidence.missing", field="evidence",
+NO_EVIDENCE = (Unmet(code=EVIDENCE_MISSING, field="evidence",
                      reason="No evidence has been submitted yet."),)
 
 CLOSED_STATES = frozenset({ApplicationState.DENIED, ApplicationState.WITHDRAWN,
@@ -220,9 +221,9 @@ class Application(Aggregate):
             # workflow); while in review, the reviewers look again at the changed file.
             if aggregate.state is ApplicationState.RETURNED:
                 aggregate.state = state_after_resubmission(aggregate.reviewers)
-                aggregate.new_round()
+                aggregate._new_round()
             elif aggregate.state is ApplicationState.IN_REVIEW:
-                aggregate.new_round()
+                aggregate._new_round()
 
     def submit_evidence(self, evidence: ApplicationEvidence, lookup: EndorsementLookup,
                         *, submitted_on: dt.date, now: dt.datetime) -> tuple[Unmet, ...]:
@@ -293,7 +294,7 @@ class Application(Aggregate):
             comment = ReviewComment(author=self.reviewer, role=CommentAuthor.REVIEWER,
                                     comments=self.reason, written_on=self.decided_on,
                                     decision=self.decision)
-            aggregate.conclude(self.decision, self.decided_on, (comment,))
+            aggregate._conclude(self.decision, self.decided_on, (comment,))
 
     def review(self, decision: ReviewDecision, *, reviewer: str, reason: str,
                decided_on: dt.date, now: dt.datetime) -> None:
@@ -403,7 +404,7 @@ class Application(Aggregate):
                                              role=CommentAuthor.COORDINATOR,
                                              comments=self.comments, written_on=self.decided_on,
                                              decision=self.decision))
-            aggregate.conclude(self.decision, self.decided_on, sent)
+            aggregate._conclude(self.decision, self.decided_on, sent)
 
     def decide(self, decision: ReviewDecision, *, reviewer: str, comments: str,
                decided_on: dt.date, now: dt.datetime) -> PanelOutcome:
@@ -478,7 +479,7 @@ class Application(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.state = state_after_resubmission(aggregate.reviewers)
             aggregate.response = self.response
-            aggregate.new_round()
+            aggregate._new_round()
 
     def resubmit(self, evidence: ApplicationEvidence | None, lookup: EndorsementLookup, *,
                  response: str, resubmitted_on: dt.date, now: dt.datetime) -> tuple[Unmet, ...]:
@@ -518,8 +519,8 @@ class Application(Aggregate):
                 raise InvalidCommand("the written exam is passed already; approve instead",
                                      field="decision", rule="review.exam_passed")
 
-    def conclude(self, decision: ReviewDecision, decided_on: dt.date,
-                 comments: tuple[ReviewComment, ...]) -> None:
+    def _conclude(self, decision: ReviewDecision, decided_on: dt.date,
+                  comments: tuple[ReviewComment, ...]) -> None:
         """Apply a review's conclusion (from an event): its state, and what the applicant is
         sent. Not a command: it records nothing."""
         self.state = DECISION_STATE[decision]
@@ -527,7 +528,7 @@ class Application(Aggregate):
         if decision is ReviewDecision.APPROVE_FOR_EXAM:
             self.approved_for_exam_on = decided_on
 
-    def new_round(self) -> None:
+    def _new_round(self) -> None:
         """Clear the reviewers' decisions (from an event): the file changed since."""
         self.reviewers = panel.new_round(self.reviewers)
         self.round_comments = ()

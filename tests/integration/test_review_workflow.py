@@ -33,7 +33,9 @@ from domain.levels import DegreeKind, Level, RaterRole, ReviewDecision, WorkKind
 from domain.progress import Stage, WaitsOn
 from ledger.errors import ConcurrencyConflict
 from ledger.service import AssociationService
+from projections import digests, schema
 from projections.projector import Projector
+from projections.schema import JOINS_DIGEST_WHEN_USED
 from tests.integration.ledger_fixtures import AssociationLedger, Databases, at, open_ledger
 from tests.pg import require_postgres
 
@@ -376,3 +378,23 @@ def test_the_aggregate_reloaded_from_the_store_is_the_one_that_was_saved(node: N
     assert (reloaded.state, reloaded.reviewers, reloaded.comments,
             reloaded.approved_for_exam_on, reloaded.version) == (
         live.state, live.reviewers, live.comments, live.approved_for_exam_on, live.version)
+
+
+def test_ledgers_without_the_workflow_keep_the_digest_older_software_gave(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = node.service
+    app_id = submit(node, "p-old", Level.IFS, level_two_evidence())
+    service.review(app_id, R, reviewer="token-label", reason="sign", decided_on=DAY,
+                   now=at(DAY))
+    current = node.projector.digest()
+    assert not set(node.projector.table_digests()) & JOINS_DIGEST_WHEN_USED
+    # What software from before the reviewer and sitting tables computed over the same rows.
+    monkeypatch.setattr(digests, "TABLES", tuple(
+        t for t in schema.TABLES if t[0] not in JOINS_DIGEST_WHEN_USED))
+    assert node.projector.digest() == current
+    monkeypatch.undo()
+    # Once the workflow is used, its table joins the digest.
+    service.assign_reviewers(app_id, ["rev-ann"], assigned_by="coord-1", assigned_on=DAY,
+                             now=at(DAY))
+    assert "application_reviewers" in node.projector.table_digests()
+    assert "exam_sittings" not in node.projector.table_digests()
