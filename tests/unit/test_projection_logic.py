@@ -397,6 +397,48 @@ def test_application_entries_the_domain_cannot_write_fail_loudly(
             apply_application(row, started)
 
 
+def _assigned(*reviewers: str) -> DecodedEntry:
+    return _entry("ApplicationReviewersAssigned", {"reviewers": list(reviewers),
+                                                   "assigned_by": "c",
+                                                   "assigned_on": "2024-01-03"})
+
+
+def _sitting(attempt: Any, passed: Any = False) -> DecodedEntry:
+    return _entry("ApplicationExamSittingRecorded", {
+        "attempt": attempt, "sat_on": "2024-02-01", "passed": passed,
+        "retake_from": "2024-03-01", "recorded_by": "c", "unmet": []})
+
+
+@pytest.mark.parametrize(("before", "entry"), [
+    pytest.param((), _assigned("r1", "r1"), id="a-reviewer-twice"),
+    pytest.param((), _assigned("r1", "r2", "r3"), id="three-reviewers"),
+    pytest.param((_assigned("r1"),), _assigned("r1"), id="assigned-again"),
+    pytest.param((), _entry("ApplicationReviewersAssigned", {
+        "reviewers": "r1", "assigned_by": "c", "assigned_on": "2024-01-03"}),
+        id="reviewers-not-a-list"),
+    pytest.param((_assigned("r1", "r2"),), _entry("ApplicationReviewerDecided", {
+        "reviewer": "r9", "decision": "approve", "decided_on": "2024-01-04"}),
+        id="decided-by-someone-unassigned"),
+    pytest.param((_assigned("r1", "r2"),), _entry("ApplicationReviewerDecided", {
+        "reviewer": "r1", "decision": "maybe", "decided_on": "2024-01-04"}),
+        id="unknown-decision"),
+    pytest.param((), _entry("ApplicationReviewerConflictDeclared", {
+        "reviewer": "r1", "declared_on": "2024-01-04"}), id="conflict-of-nobody"),
+    pytest.param((), _sitting(2), id="sitting-attempt-out-of-order"),
+    pytest.param((), _sitting(True), id="sitting-attempt-not-a-number"),
+    pytest.param((), _sitting(1, passed="yes"), id="sitting-passed-not-a-boolean"),
+])
+def test_workflow_entries_the_domain_cannot_write_fail_loudly(
+        before: tuple[DecodedEntry, ...], entry: DecodedEntry) -> None:
+    _, started = _started(Ledger())
+    row = apply_application(None, started)
+    for earlier in before:
+        row = apply_application(row, msgspec.structs.replace(earlier,
+                                                             aggregate_id=row.application_id))
+    with pytest.raises(MalformedPayload):
+        apply_application(row, msgspec.structs.replace(entry, aggregate_id=row.application_id))
+
+
 # -- fields added after entries were sealed ----------------------------------------------------
 
 
