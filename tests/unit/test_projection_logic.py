@@ -23,7 +23,13 @@ from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
 from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
 from domain.unmet import Unmet
-from ledger.codec import EntryBody, decode_payload, event_type_of, public_and_private
+from ledger.codec import (
+    EVENT_TYPES,
+    EntryBody,
+    decode_payload,
+    event_type_of,
+    public_and_private,
+)
 from projections.entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
@@ -35,6 +41,8 @@ from projections.errors import (
 from projections.rows import HistoryRow
 from projections.standing import Standing, recorded_on, standing_on
 from projections.transitions import (
+    APPLICATION_EVENTS,
+    ENDORSEMENT_EVENTS,
     OPEN_STATES,
     EndorsementView,
     ViewBatch,
@@ -484,3 +492,9 @@ def test_the_masters_degree_record_follows_grant_and_attestations() -> None:
                                                         "masters_prepared": "yes"})
     with pytest.raises(MalformedPayload):
         _masters_batch([*entries[:-1], bad])
+
+
+def test_every_event_type_has_a_projection_rule() -> None:
+    # A new event the projections do not know would stop every node's projection of the
+    # ledger that first records it.
+    assert set(EVENT_TYPES) == ENDORSEMENT_EVENTS | APPLICATION_EVENTS
