@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 from domain.application import ApplicationState
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
-from ledger.database import Database
+from ledger.database import Cursor, Database
 from projections import digests
 from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer
 from projections.schema import (
@@ -247,43 +248,35 @@ class ProjectionReader:
         """Open applications of an association (not denied, withdrawn or granted), oldest
         first, with their reviewers and exam sittings."""
         states = sorted(s.value for s in OPEN_STATES)
-        rows = self.db.query(
-            f"{_APPLICATIONS} WHERE association = ? AND state IN "
-            f"({', '.join('?' for _ in states)})", (association, *states))
-        return sorted(self._with_parts([application_row(r) for r in rows]),
-                      key=lambda a: (a.started_on, a.application_id))
+        with self.db.transaction(read_only=True) as cur:  # rows and parts read together
+            rows = cur.execute(
+                f"{_APPLICATIONS} WHERE association = ? AND state IN "
+                f"({', '.join('?' for _ in states)})", (association, *states)).fetchall()
+            found = _with_parts(cur, [application_row(r) for r in rows])
+        return sorted(found, key=lambda a: (a.started_on, a.application_id))
 
     def application(self, application_id: str) -> ApplicationRow | None:
         """One application (in any state), with its reviewers and exam sittings, or None."""
-        rows = self.db.query(f"{_APPLICATIONS} WHERE application_id = ?", (application_id,))
-        return self._with_parts([application_row(rows[0])])[0] if rows else None
+        with self.db.transaction(read_only=True) as cur:
+            rows = cur.execute(f"{_APPLICATIONS} WHERE application_id = ?",
+                               (application_id,)).fetchall()
+            return _with_parts(cur, [application_row(rows[0])])[0] if rows else None
 
     def reviewer_queue(self, association: str, reviewer: str) -> list[ApplicationRow]:
         """The reviewer's queue: applications of `association` in review on which
         `reviewer` (a staff account id) sits without a declared conflict and has not
-        decided in the current round; longest assigned first."""
+        decided in the current round, with their reviewers; longest assigned first."""
         columns = ", ".join(f"a.{c}" for c in APPLICATION_COLUMNS)
-        rows = self.db.query(
-            f"SELECT {columns}, r.assigned_on FROM applications a "
-            "JOIN application_reviewers r ON r.application_id = a.application_id "
-            "WHERE r.association = ? AND r.reviewer = ? AND a.state = ? "
-            "AND r.conflict_declared_on IS NULL AND r.decision IS NULL",
-            (association, reviewer, ApplicationState.IN_REVIEW.value))
+        with self.db.transaction(read_only=True) as cur:
+            rows = cur.execute(
+                f"SELECT {columns}, r.assigned_on FROM applications a "
+                "JOIN application_reviewers r ON r.application_id = a.application_id "
+                "WHERE r.association = ? AND r.reviewer = ? AND a.state = ? "
+                "AND r.conflict_declared_on IS NULL AND r.decision IS NULL",
+                (association, reviewer, ApplicationState.IN_REVIEW.value)).fetchall()
+            found = _with_parts(cur, [application_row(r[:-1]) for r in rows])
         assigned = {str(r[0]): str(r[-1]) for r in rows}
-        found = self._with_parts([application_row(r[:-1]) for r in rows])
         return sorted(found, key=lambda a: (assigned[a.application_id], a.application_id))
-
-    def _with_parts(self, rows: list[ApplicationRow]) -> list[ApplicationRow]:
-        ids = [r.application_id for r in rows]
-        reviewers: list[tuple[object, ...]] = []
-        sittings: list[tuple[object, ...]] = []
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
-            where = f" WHERE application_id IN ({', '.join('?' for _ in chunk)})"
-            reviewers += self.db.query(select("application_reviewers", REVIEWER_COLUMNS) + where,
-                                       chunk)
-            sittings += self.db.query(select("exam_sittings", SITTING_COLUMNS) + where, chunk)
-        return with_parts(rows, reviewers, sittings)
 
     # -- tracking and digests --------------------------------------------------------------
 
@@ -310,3 +303,18 @@ class ProjectionReader:
     def digest(self) -> str:
         """Hex SHA-256 of the whole projection state; equal on every node with equal ledgers."""
         return digests.digest(self.db)
+
+
+def _with_parts(cur: Cursor, rows: list[ApplicationRow]) -> list[ApplicationRow]:
+    """The rows with their reviewer seats and exam sittings, read in the caller's transaction."""
+    ids = [r.application_id for r in rows]
+    reviewers: list[tuple[Any, ...]] = []
+    sittings: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        where = f" WHERE application_id IN ({', '.join('?' for _ in chunk)})"
+        reviewers += cur.execute(select("application_reviewers", REVIEWER_COLUMNS) + where,
+                                 chunk).fetchall()
+        sittings += cur.execute(select("exam_sittings", SITTING_COLUMNS) + where,
+                                chunk).fetchall()
+    return with_parts(rows, reviewers, sittings)
