@@ -1,4 +1,5 @@
-"""Association policy: the parts of renewal, lapse and reapplication each association configures."""
+"""Association policy: the parts of renewal, lapse, reapplication and the written exam that each
+association configures."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class RevocationReapply(StrEnum):
 
 
 class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """Renewal date, first cycle, grace period, reinstatement and reapplication rules.
+    """Renewal date, first cycle, grace period, reinstatement, reapplication and exam rules.
 
     Defaults, and why a careful association would choose them:
     - the first cycle lasts at least 12 months (`first_cycle_min_months`): an endorsement
@@ -53,7 +54,12 @@ class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     - after a revocation only the Endorsement Committee may grant again
       (`reapply_after_revocation`): the committee that upholds the Code of Ethics decides
       whether the person may come back, nobody escapes its decision by reapplying, and no
-      one is barred for life without that committee having weighed it.
+      one is barred for life without that committee having weighed it;
+    - the written exam (levels III and IV) is passed with 70 of 100 points, may be sat three
+      times per application, and a retake comes at least 30 days after the sitting before:
+      time to study between attempts, and a bound on attempts so that an application does not
+      stay open for years. These only apply to sittings recorded from now on; each sitting
+      records the pass mark it was measured against, so changing the policy rewrites nothing.
     """
 
     cycle: RenewalCycle = RenewalCycle.FIXED_DATE
@@ -66,6 +72,10 @@ class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     first_cycle_lookback_days: int = 365
     reapply_after_revocation: RevocationReapply = RevocationReapply.COMMITTEE_DISCRETION
     reapply_after_years: int = 5
+    exam_pass_mark: float = 70.0
+    exam_max_score: float = 100.0
+    exam_max_attempts: int = 3
+    exam_retake_wait_days: int = 30
 
     def __post_init__(self) -> None:
         # Parse, don't validate: a policy with an impossible date cannot exist.
@@ -78,6 +88,14 @@ class AssociationPolicy(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("first_cycle_lookback_days must be between 0 and 730")
         if not 1 <= self.reapply_after_years <= 50:
             raise ValueError("reapply_after_years must be between 1 and 50")
+        if not 0 < self.exam_max_score <= 10_000:
+            raise ValueError("exam_max_score must be above 0 and at most 10000")
+        if not 0 < self.exam_pass_mark <= self.exam_max_score:
+            raise ValueError("exam_pass_mark must be above 0 and at most exam_max_score")
+        if not 1 <= self.exam_max_attempts <= 10:
+            raise ValueError("exam_max_attempts must be between 1 and 10")
+        if not 0 <= self.exam_retake_wait_days <= 730:
+            raise ValueError("exam_retake_wait_days must be between 0 and 730")
 
     def first_valid_through(self, granted_on: dt.date) -> dt.date:
         """End of the first cycle for an endorsement granted on `granted_on`: the first

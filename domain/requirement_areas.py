@@ -330,6 +330,23 @@ _RSC_RULES = {
 }
 
 
+def rsc_requirement(level: Level) -> tuple[str, str] | None:
+    """The RS/C rules of a level in a coordinator's words: (hours and provider, the part
+    about RS/C the applicant provides or ""); None for a level without RS/C (Level I).
+
+    Level IV's rules are those of IV-Clinical (RS/C is optional for Policy and
+    Research/Faculty)."""
+    rule = _RSC_RULES.get(level)
+    if rule is None:
+        return None
+    hours = (f"At least {rule.min_hours:g} clock hours of RS/C, {rule.conditions}, received "
+             f"over one to two years from a provider who held {rule.provider_words} on the "
+             "day the hours ended.")
+    about = (f"At least {rule.min_about_provided:g} of the RS/C hours are about the RS/C the "
+             "applicant provides." if rule.min_about_provided else "")
+    return hours, about
+
+
 def rsc_unmet(
     level: Level,
     designation: Designation | None,

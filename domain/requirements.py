@@ -61,6 +61,17 @@ _REQUIRED_ROLES: dict[tuple[Level, Designation | None], _Slots] = {
 }
 
 
+def education_words(level: Level) -> str:
+    """The education a level asks for, in a coordinator's words."""
+    return _EDUCATION_WORDS[level]
+
+
+def rating_roles(level: Level, designation: Designation | None) -> _Slots:
+    """The ratings a level (and designation) requires by role: one rating in any role of
+    each inner tuple fills it."""
+    return _REQUIRED_ROLES.get((level, designation), ())
+
+
 def evaluate_application(
     level: Level,
     designation: Designation | None,

@@ -34,6 +34,7 @@ from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
 from domain.lookup import HeldEndorsement, NameMatch, PersonLookup
 from domain.policy import AssociationPolicy
+from domain.progress import Progress, of_application
 from domain.standing import NewEndorsement, replaced_by_new_endorsement
 from domain.unmet import Unmet
 from ledger.chain.writer import LedgerWriter
@@ -131,6 +132,93 @@ class AssociationService:
         application = self._get(EndorsementApplication, application_id, expected_version)
         application.review(decision, reviewer=reviewer, reason=reason, decided_on=decided_on,
                            now=now)
+        self._commit(application)
+        return application
+
+    # -- the two-reviewer workflow and the exam (issue 11) ----------------------------------
+    # Account ids (reviewer, assigned_by, settled_by, returned_by, recorded_by) are the staff
+    # accounts that act: opaque references, recorded on the ledger; names never are.
+
+    def submit_application(self, *, application_id: uuid.UUID, person_id: str,
+                           family_name: str, given_name: str, level: Level,
+                           designation: Designation | None, evidence: ApplicationEvidence,
+                           submitted_on: dt.date, now: dt.datetime,
+                           birth_date: dt.date | None = None) -> EndorsementApplication:
+        """Submit a draft (kept in the private store until now) as one command: the
+        application and its evidence in one transaction, so no half-typed application is
+        ever on the ledger. The id comes from the caller, so a retry cannot submit two."""
+        application = EndorsementApplication.submit(
+            application_id=application_id, association=self.association, person_id=person_id,
+            family_name=family_name, given_name=given_name, level=level,
+            designation=designation, evidence=evidence, lookup=self.lookup,
+            submitted_on=submitted_on, now=now, birth_date=birth_date)
+        self._commit(application)
+        return application
+
+    def assign_reviewers(self, application_id: uuid.UUID, reviewers: Sequence[str], *,
+                         assigned_by: str, assigned_on: dt.date, now: dt.datetime,
+                         expected_version: int | None = None) -> EndorsementApplication:
+        """The coordinator assigns reviewers (two; or one in a conflicted reviewer's place)."""
+        return self._on_application(application_id, expected_version, lambda a: a.assign_reviewers(
+            tuple(reviewers), assigned_by=assigned_by, assigned_on=assigned_on, now=now))
+
+    def declare_conflict(self, application_id: uuid.UUID, *, reviewer: str,
+                         declared_on: dt.date, note: str, now: dt.datetime,
+                         expected_version: int | None = None) -> EndorsementApplication:
+        """An assigned reviewer declares a conflict of interest (the note stays private)."""
+        return self._on_application(application_id, expected_version, lambda a: a.declare_conflict(
+            reviewer=reviewer, declared_on=declared_on, note=note, now=now))
+
+    def decide(self, application_id: uuid.UUID, decision: ReviewDecision, *, reviewer: str,
+               comments: str, decided_on: dt.date, now: dt.datetime,
+               expected_version: int | None = None) -> EndorsementApplication:
+        """An assigned reviewer's decision with comments (private); the second decision
+        concludes the review in the same transaction, unless the two are split."""
+        return self._on_application(application_id, expected_version, lambda a: a.decide(
+            decision, reviewer=reviewer, comments=comments, decided_on=decided_on, now=now))
+
+    def settle_split(self, application_id: uuid.UUID, decision: ReviewDecision, *,
+                     settled_by: str, comments: str, decided_on: dt.date, now: dt.datetime,
+                     expected_version: int | None = None) -> EndorsementApplication:
+        """The coordinator decides where one reviewer approved and the other denied."""
+        return self._on_application(application_id, expected_version, lambda a: a.settle_split(
+            decision, settled_by=settled_by, comments=comments, decided_on=decided_on, now=now))
+
+    def return_with_comments(self, application_id: uuid.UUID, *, returned_by: str,
+                             comments: str, returned_on: dt.date, now: dt.datetime,
+                             expected_version: int | None = None) -> EndorsementApplication:
+        """The coordinator returns a submitted or in-review application with comments."""
+        return self._on_application(application_id, expected_version,
+                                    lambda a: a.return_with_comments(
+                                        returned_by=returned_by, comments=comments,
+                                        returned_on=returned_on, now=now))
+
+    def resubmit(self, application_id: uuid.UUID, evidence: ApplicationEvidence | None, *,
+                 response: str, resubmitted_on: dt.date, now: dt.datetime,
+                 expected_version: int | None = None) -> EndorsementApplication:
+        """Answer a return: the response (private) and the changed evidence (None: as it
+        is); the application goes back to its reviewers for a new round."""
+        return self._on_application(application_id, expected_version, lambda a: a.resubmit(
+            evidence, self.lookup, response=response, resubmitted_on=resubmitted_on, now=now))
+
+    def record_exam_sitting(self, application_id: uuid.UUID, *, sat_on: dt.date, score: float,
+                            recorded_by: str, now: dt.datetime,
+                            expected_version: int | None = None) -> EndorsementApplication:
+        """Record a sitting of the written exam under this association's exam policy."""
+        return self._on_application(application_id, expected_version,
+                                    lambda a: a.record_exam_sitting(
+                                        sat_on=sat_on, score=score, recorded_by=recorded_by,
+                                        policy=self.policy, lookup=self.lookup, now=now))
+
+    def progress(self, application_id: uuid.UUID) -> Progress:
+        """Where the application stands, in the staff pages' words, with its checklist."""
+        return of_application(self.application(application_id))
+
+    def _on_application(self, application_id: uuid.UUID, expected_version: int | None,
+                        change: Callable[[EndorsementApplication], Any]
+                        ) -> EndorsementApplication:
+        application = self._get(EndorsementApplication, application_id, expected_version)
+        change(application)
         self._commit(application)
         return application
 

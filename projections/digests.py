@@ -5,7 +5,8 @@ Each table's rows are sorted by primary key in code-point order, the same on eve
 each row is encoded with the ledger's canonical MessagePack; the table digest is the SHA-256
 of that stream, and the overall digest covers every table's digest, tracking included.
 Rebuilding from the ledgers and catching up incrementally must give the same digest (DESIGN
-invariant 5).
+invariant 5). A table added after digests were first published counts only once it holds a
+row (`JOINS_DIGEST_WHEN_USED`), so ledgers that never used it keep their earlier digest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from ledger.codec import encode
 from ledger.storage.database import Cursor, Database
-from projections.tables import TABLES, select
+from projections.tables import JOINS_DIGEST_WHEN_USED, TABLES, select
 
 
 def table_digests(db: Database) -> dict[str, str]:
@@ -25,6 +26,9 @@ def table_digests(db: Database) -> dict[str, str]:
     digests: dict[str, str] = {}
     with db.transaction() as cur:  # one snapshot for all tables
         for table, columns, key in TABLES:
+            if table in JOINS_DIGEST_WHEN_USED and not cur.execute(
+                    f"SELECT 1 FROM {table} LIMIT 1").fetchall():
+                continue
             h = hashlib.sha256(encode([table, list(columns)]))
             chunks = (_sqlite_chunks(cur, table, columns, key) if db.dialect == "sqlite"
                       else _sorted_chunks(cur, table, columns, key))

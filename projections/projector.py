@@ -25,19 +25,24 @@ from projections.tables import (
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
     MASTERS_COLUMNS,
+    REVIEWER_COLUMNS,
     ROSTER_COLUMNS,
     SECONDARY_INDEXES,
+    SITTING_COLUMNS,
     TABLES,
     application_record,
     application_row,
     history_record,
     history_row,
     insert,
+    reviewer_records,
     roster_record,
     roster_row,
     select,
     select_in,
+    sitting_records,
     upsert,
+    with_parts,
 )
 from projections.transitions import (
     APPLICATION_EVENTS,
@@ -186,8 +191,13 @@ class Projector(ProjectionReader):
             cur.executemany(_UPSERT_MASTERS, masters)
             cur.executemany("DELETE FROM masters_prepared WHERE endorsement_id = ?",
                             [(i,) for i in unmasters])
-            cur.executemany(_UPSERT_APPLICATION,
-                            [application_record(a) for a in batch.application_rows()])
+            applications = batch.application_rows()
+            cur.executemany(_UPSERT_APPLICATION, [application_record(a) for a in applications])
+            # Seats and sittings are only ever added or changed, never removed.
+            cur.executemany(_UPSERT_REVIEWER,
+                            [r for a in applications for r in reviewer_records(a)])
+            cur.executemany(_UPSERT_SITTING,
+                            [r for a in applications for r in sitting_records(a)])
             cur.execute("UPDATE projection_tracking SET seq = ? WHERE association = ?",
                         (fresh[-1].seq, association))
         return len(fresh)
@@ -209,6 +219,9 @@ _UPSERT_ROSTER = upsert("roster", ROSTER_COLUMNS, "endorsement_id")
 _INSERT_HISTORY = insert("status_history", HISTORY_COLUMNS)
 _UPSERT_MASTERS = upsert("masters_prepared", MASTERS_COLUMNS, "endorsement_id")
 _UPSERT_APPLICATION = upsert("applications", APPLICATION_COLUMNS, "application_id")
+_UPSERT_REVIEWER = upsert("application_reviewers", REVIEWER_COLUMNS,
+                          ("application_id", "reviewer"))
+_UPSERT_SITTING = upsert("exam_sittings", SITTING_COLUMNS, ("application_id", "attempt"))
 
 
 def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
@@ -232,6 +245,11 @@ def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
                     for r in rows}
     taken = [r[0] for r in select_in(cur, "SELECT endorsement_id FROM roster",
                                       "endorsement_id", granted_ids)]
-    applications = {a.application_id: a for a in (application_row(r) for r in select_in(
-        cur, select("applications", APPLICATION_COLUMNS), "application_id", application_ids))}
+    applications = {a.application_id: a for a in with_parts(
+        (application_row(r) for r in select_in(
+            cur, select("applications", APPLICATION_COLUMNS), "application_id", application_ids)),
+        select_in(cur, select("application_reviewers", REVIEWER_COLUMNS), "application_id",
+                  application_ids),
+        select_in(cur, select("exam_sittings", SITTING_COLUMNS), "application_id",
+                  application_ids))}
     return ViewBatch(endorsements, applications, taken)

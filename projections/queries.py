@@ -11,9 +11,10 @@ import datetime as dt
 import unicodedata
 from collections.abc import Sequence
 
+from domain.application import ApplicationState
 from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
-from ledger.storage.database import Database
+from ledger.storage.database import Cursor, Database
 from projections import digests
 from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer, recorded_on
 from projections.standing import Standing, standing_on
@@ -21,12 +22,15 @@ from projections.tables import (
     APPLICATION_COLUMNS,
     DDL,
     HISTORY_COLUMNS,
+    REVIEWER_COLUMNS,
     ROSTER_COLUMNS,
+    SITTING_COLUMNS,
     application_row,
     history_row,
     roster_row,
     select,
     select_in,
+    with_parts,
 )
 from projections.transitions import OPEN_STATES
 from projections.values import iso, parse_date
@@ -34,6 +38,8 @@ from projections.values import iso, parse_date
 _ROSTER = select("roster", ROSTER_COLUMNS)
 _HISTORY = select("status_history", HISTORY_COLUMNS)
 _APPLICATIONS = select("applications", APPLICATION_COLUMNS)
+_REVIEWERS = select("application_reviewers", REVIEWER_COLUMNS)
+_SITTINGS = select("exam_sittings", SITTING_COLUMNS)
 _STATUS_AS_OF = (
     f"SELECT {', '.join('r.' + c for c in ROSTER_COLUMNS)}, "
     f"{', '.join('h.' + c for c in HISTORY_COLUMNS)} FROM roster r "
@@ -245,18 +251,38 @@ class ProjectionReader:
     # -- applications ----------------------------------------------------------------------
 
     def pipeline(self, association: str) -> list[ApplicationRow]:
-        """Open applications of an association (not denied, withdrawn or granted), oldest first."""
+        """Open applications of an association (not denied, withdrawn or granted), oldest
+        first, with their reviewers and exam sittings."""
         states = sorted(s.value for s in OPEN_STATES)
-        rows = self.db.query(
-            f"{_APPLICATIONS} WHERE association = ? AND state IN "
-            f"({', '.join('?' for _ in states)})", (association, *states))
-        return sorted((application_row(r) for r in rows),
-                      key=lambda a: (a.started_on, a.application_id))
+        with self.db.transaction(read_only=True) as cur:  # rows and parts read together
+            rows = cur.execute(
+                f"{_APPLICATIONS} WHERE association = ? AND state IN "
+                f"({', '.join('?' for _ in states)})", (association, *states)).fetchall()
+            found = _with_parts(cur, [application_row(r) for r in rows])
+        return sorted(found, key=lambda a: (a.started_on, a.application_id))
 
     def application(self, application_id: str) -> ApplicationRow | None:
-        """One application (in any state), or None."""
-        rows = self.db.query(f"{_APPLICATIONS} WHERE application_id = ?", (application_id,))
-        return application_row(rows[0]) if rows else None
+        """One application (in any state), with its reviewers and exam sittings, or None."""
+        with self.db.transaction(read_only=True) as cur:
+            rows = cur.execute(f"{_APPLICATIONS} WHERE application_id = ?",
+                               (application_id,)).fetchall()
+            return _with_parts(cur, [application_row(rows[0])])[0] if rows else None
+
+    def reviewer_queue(self, association: str, reviewer: str) -> list[ApplicationRow]:
+        """The reviewer's queue: applications of `association` in review on which
+        `reviewer` (a staff account id) sits without a declared conflict and has not
+        decided in the current round, with their reviewers; longest assigned first."""
+        columns = ", ".join(f"a.{c}" for c in APPLICATION_COLUMNS)
+        with self.db.transaction(read_only=True) as cur:
+            rows = cur.execute(
+                f"SELECT {columns}, r.assigned_on FROM applications a "
+                "JOIN application_reviewers r ON r.application_id = a.application_id "
+                "WHERE r.association = ? AND r.reviewer = ? AND a.state = ? "
+                "AND r.conflict_declared_on IS NULL AND r.decision IS NULL",
+                (association, reviewer, ApplicationState.IN_REVIEW.value)).fetchall()
+            found = _with_parts(cur, [application_row(r[:-1]) for r in rows])
+        assigned = {str(r[0]): str(r[-1]) for r in rows}
+        return sorted(found, key=lambda a: (assigned[a.application_id], a.application_id))
 
     # -- for followers of the projected ledgers (the employer notifier) ---------------------
 
@@ -313,3 +339,11 @@ class ProjectionReader:
     def digest(self) -> str:
         """Hex SHA-256 of the whole projection state; equal on every node with equal ledgers."""
         return digests.digest(self.db)
+
+
+def _with_parts(cur: Cursor, rows: list[ApplicationRow]) -> list[ApplicationRow]:
+    """The rows with their reviewer seats and exam sittings, read in the caller's transaction."""
+    ids = [r.application_id for r in rows]
+    return with_parts(rows,
+                      select_in(cur, _REVIEWERS, "application_id", ids),
+                      select_in(cur, _SITTINGS, "application_id", ids))

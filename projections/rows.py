@@ -14,7 +14,9 @@ from collections.abc import Iterable
 import msgspec
 
 from domain.application import ApplicationState
+from domain.exam import ExamSitting
 from domain.levels import Designation, EndorsementStatus, Level
+from domain.review import Seat
 from domain.unmet import Unmet
 from projections.standing import Standing
 
@@ -75,7 +77,12 @@ def recorded_on(history: Iterable[HistoryRow], on: dt.date) -> HistoryRow | None
 
 
 class ApplicationRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One application in the pipeline, with what it still leaves unmet."""
+    """One application in the pipeline, with what it still leaves unmet.
+
+    `reviewers` and `exam_sittings` come from tables of their own (`application_reviewers`,
+    `exam_sittings`), so that databases made before they existed need no change; the
+    sittings carry no score (it is private).
+    """
 
     application_id: str
     association: str
@@ -88,6 +95,8 @@ class ApplicationRow(msgspec.Struct, frozen=True, kw_only=True):
     unmet: tuple[Unmet, ...]
     started_on: dt.date
     updated_on: dt.date
+    reviewers: tuple[Seat, ...] = ()
+    exam_sittings: tuple[ExamSitting, ...] = ()
 
 
 class StatusAnswer(msgspec.Struct, frozen=True, kw_only=True):

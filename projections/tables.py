@@ -7,20 +7,27 @@ Column lists here are the single source for the writes, the reads and the digest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
+
+from domain.exam import ExamSitting
+from domain.review import Seat
 from domain.unmet import Unmet
 from ledger.codec import decode_json, encode_json
 from ledger.storage.database import Cursor
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
 from projections.values import (
+    DECISIONS,
     LEVELS,
     STATES,
     STATUSES,
     iso,
     member,
+    optional_date,
     optional_designation,
+    optional_iso,
     parse_date,
     text,
 )
@@ -71,6 +78,28 @@ CREATE TABLE IF NOT EXISTS applications (
     updated_on TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_association ON applications (association, state);
+CREATE TABLE IF NOT EXISTS application_reviewers (
+    application_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    association TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    assigned_on TEXT NOT NULL,
+    conflict_declared_on TEXT,
+    decision TEXT,
+    decided_on TEXT,
+    PRIMARY KEY (application_id, reviewer)
+);
+CREATE INDEX IF NOT EXISTS application_reviewers_reviewer
+    ON application_reviewers (association, reviewer);
+CREATE TABLE IF NOT EXISTS exam_sittings (
+    application_id TEXT NOT NULL,
+    attempt BIGINT NOT NULL,
+    association TEXT NOT NULL,
+    sat_on TEXT NOT NULL,
+    passed BIGINT NOT NULL,
+    retake_from TEXT,
+    PRIMARY KEY (application_id, attempt)
+);
 CREATE TABLE IF NOT EXISTS projection_faults (
     association TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -83,7 +112,8 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 )
 """
 
-SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association")
+SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association",
+                     "application_reviewers_reviewer")
 
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
                   "level", "designation", "status", "granted_on", "valid_through", "last_seq",
@@ -98,15 +128,28 @@ MASTERS_COLUMNS = ("endorsement_id", "since")
 APPLICATION_COLUMNS = ("application_id", "association", "person_id", "family_name",
                        "given_name", "level", "designation", "state", "unmet", "started_on",
                        "updated_on")
+# The reviewers of each application (seat order kept in `position`) and its exam sittings:
+# tables of their own, like masters_prepared, so a database made before the two-reviewer
+# workflow is already correct with them empty (no entry sealed before it assigns anyone).
+REVIEWER_COLUMNS = ("application_id", "reviewer", "association", "position", "assigned_on",
+                    "conflict_declared_on", "decision", "decided_on")
+SITTING_COLUMNS = ("application_id", "attempt", "association", "sat_on", "passed",
+                   "retake_from")
 TRACKING_COLUMNS = ("association", "seq")
 FAULT_COLUMNS = ("association", "seq", "reason")
 
+# Tables added after digests were first published join a digest only once they hold a row:
+# a projection of ledgers that never used them keeps the digest that older software gave
+# (and an audit of an older export finds no difference).
+JOINS_DIGEST_WHEN_USED = frozenset({"application_reviewers", "exam_sittings"})
 # (table, columns, primary-key columns), in digest order.
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roster", ROSTER_COLUMNS, ("endorsement_id",)),
     ("status_history", HISTORY_COLUMNS, ("endorsement_id", "association", "seq")),
     ("masters_prepared", MASTERS_COLUMNS, ("endorsement_id",)),
     ("applications", APPLICATION_COLUMNS, ("application_id",)),
+    ("application_reviewers", REVIEWER_COLUMNS, ("application_id", "reviewer")),
+    ("exam_sittings", SITTING_COLUMNS, ("application_id", "attempt")),
     ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
     ("projection_tracking", TRACKING_COLUMNS, ("association",)),
 )
@@ -136,10 +179,11 @@ def insert(table: str, columns: tuple[str, ...]) -> str:
             f"VALUES ({', '.join('?' for _ in columns)})")
 
 
-def upsert(table: str, columns: tuple[str, ...], key: str) -> str:
+def upsert(table: str, columns: tuple[str, ...], key: str | tuple[str, ...]) -> str:
     """INSERT that replaces the row with the same key (SQLite >= 3.24 and PostgreSQL)."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    return f"{insert(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    keys = (key,) if isinstance(key, str) else key
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    return f"{insert(table, columns)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
 def roster_record(row: RosterRow) -> tuple[Any, ...]:
@@ -200,3 +244,42 @@ def application_row(record: tuple[Any, ...]) -> ApplicationRow:
                           state=member(STATES, state),
                           unmet=decode_json(unmet.encode(), tuple[Unmet, ...]),
                           started_on=parse_date(started_on), updated_on=parse_date(updated_on))
+
+
+def reviewer_records(row: ApplicationRow) -> list[tuple[Any, ...]]:
+    """Column values of an application's reviewer seats."""
+    return [(row.application_id, seat.reviewer, row.association, position,
+             iso(seat.assigned_on), optional_iso(seat.conflict_declared_on),
+             text(seat.decision), optional_iso(seat.decided_on))
+            for position, seat in enumerate(row.reviewers)]
+
+
+def sitting_records(row: ApplicationRow) -> list[tuple[Any, ...]]:
+    """Column values of an application's exam sittings (never a score: it is private)."""
+    return [(row.application_id, s.attempt, row.association, iso(s.sat_on), int(s.passed),
+             optional_iso(s.retake_from)) for s in row.exam_sittings]
+
+
+def with_parts(rows: Iterable[ApplicationRow], reviewers: Iterable[tuple[Any, ...]],
+               sittings: Iterable[tuple[Any, ...]]) -> list[ApplicationRow]:
+    """Application rows with their reviewer seats and exam sittings (from their tables'
+    column values, in any order) attached, in seat and attempt order."""
+    seats: dict[str, list[tuple[int, Seat]]] = {}
+    for (application_id, reviewer, _, position, assigned_on, conflict_on, decision,
+         decided_on) in reviewers:
+        seats.setdefault(application_id, []).append((int(position), Seat(
+            reviewer=reviewer, assigned_on=parse_date(assigned_on),
+            conflict_declared_on=optional_date(conflict_on),
+            decision=None if decision is None else member(DECISIONS, decision),
+            decided_on=optional_date(decided_on))))
+    exams: dict[str, list[ExamSitting]] = {}
+    for application_id, attempt, _, sat_on, passed, retake_from in sittings:
+        exams.setdefault(application_id, []).append(ExamSitting(
+            attempt=int(attempt), sat_on=parse_date(sat_on), passed=bool(passed),
+            retake_from=optional_date(retake_from)))
+    return [msgspec.structs.replace(
+        row, reviewers=tuple(s for _, s in sorted(seats.get(row.application_id, []),
+                                                  key=lambda p: p[0])),
+        exam_sittings=tuple(sorted(exams.get(row.application_id, []),
+                                   key=lambda e: e.attempt)))
+        for row in rows]

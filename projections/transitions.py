@@ -14,7 +14,17 @@ from typing import Any
 
 import msgspec
 
-from domain.application import NO_EVIDENCE, ApplicationState
+from domain import review as panel
+from domain.application import (
+    CLOSED_STATES,
+    DECISION_STATE,
+    NO_EVIDENCE,
+    ApplicationState,
+    state_after_resubmission,
+    state_after_sitting,
+)
+from domain.errors import DomainError
+from domain.exam import ExamSitting
 from domain.levels import EndorsementStatus, ReviewDecision
 from domain.unmet import Unmet
 from projections.decoded_entries import DecodedEntry
@@ -26,7 +36,15 @@ from projections.errors import (
     UnknownAggregate,
 )
 from projections.rows import ApplicationRow, HistoryRow, RosterRow
-from projections.values import LEVELS, iso, member, optional_designation, parse_date
+from projections.values import (
+    DECISIONS,
+    LEVELS,
+    iso,
+    member,
+    optional_date,
+    optional_designation,
+    parse_date,
+)
 
 
 class EndorsementView(msgspec.Struct, frozen=True):
@@ -233,12 +251,6 @@ def apply_endorsement(view: EndorsementView | None,
 
 # -- application events ------------------------------------------------------------------------
 
-_DECISION_STATE = {
-    ReviewDecision.APPROVE: ApplicationState.APPROVED,
-    ReviewDecision.RETURN_FOR_MORE: ApplicationState.RETURNED,
-    ReviewDecision.DENY: ApplicationState.DENIED,
-    ReviewDecision.APPROVE_FOR_EXAM: ApplicationState.APPROVED_FOR_EXAM,
-}
 _unmet_type = tuple[Unmet, ...]
 
 
@@ -256,10 +268,20 @@ def _started(entry: DecodedEntry) -> ApplicationRow:
                           updated_on=started_on)
 
 
+def _new_round(row: ApplicationRow, **changes: Any) -> ApplicationRow:
+    return _replace(row, reviewers=panel.new_round(row.reviewers), **changes)
+
+
 def _evidence_submitted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
-    state = ApplicationState.OPEN if row.state is ApplicationState.RETURNED else row.state
-    return _replace(row, state=state, unmet=msgspec.convert(p["unmet"], _unmet_type),
-                    updated_on=parse_date(p["submitted_on"]))
+    # As the aggregate: submitting while returned resubmits (to the reviewers, if any), and
+    # while in review the reviewers decide again on the changed file.
+    changes: dict[str, Any] = {"unmet": msgspec.convert(p["unmet"], _unmet_type),
+                               "updated_on": parse_date(p["submitted_on"])}
+    if row.state is ApplicationState.RETURNED:
+        return _new_round(row, state=state_after_resubmission(row.reviewers), **changes)
+    if row.state is ApplicationState.IN_REVIEW:
+        return _new_round(row, **changes)
+    return _replace(row, **changes)
 
 
 def _rater_vetted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
@@ -267,9 +289,66 @@ def _rater_vetted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
                     updated_on=parse_date(p["vetted_on"]))
 
 
+def _decision(value: Any) -> ReviewDecision:
+    return member(DECISIONS, value)
+
+
 def _reviewed(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
-    return _replace(row, state=_DECISION_STATE[ReviewDecision(p["decision"])],
+    return _replace(row, state=DECISION_STATE[_decision(p["decision"])],
                     updated_on=parse_date(p["decided_on"]))
+
+
+def _reviewers_assigned(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    reviewers = p["reviewers"]
+    if not isinstance(reviewers, list) or not all(isinstance(r, str) for r in reviewers):
+        raise TypeError("reviewers must be a list of strings")
+    # Seats are keyed by reviewer: a panel the domain could not have assigned (a reviewer
+    # twice, three on the panel) would make the stored rows differ from these.
+    try:
+        panel.check_assignment(row.reviewers, reviewers)
+    except DomainError as e:
+        raise ValueError(e.message) from e
+    on = parse_date(p["assigned_on"])
+    state = ApplicationState.IN_REVIEW if row.state is ApplicationState.OPEN else row.state
+    return _replace(row, reviewers=panel.assigned(row.reviewers, reviewers, on), state=state,
+                    updated_on=on)
+
+
+def _conflict_declared(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    on = parse_date(p["declared_on"])
+    return _replace(row, reviewers=panel.with_conflict(row.reviewers, _text(p, "reviewer"), on),
+                    updated_on=on)
+
+
+def _reviewer_decided(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    on = parse_date(p["decided_on"])
+    return _replace(row, reviewers=panel.with_decision(
+        row.reviewers, _text(p, "reviewer"), _decision(p["decision"]), on), updated_on=on)
+
+
+def _returned(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    return _replace(row, state=ApplicationState.RETURNED,
+                    updated_on=parse_date(p["returned_on"]))
+
+
+def _resubmitted(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    return _new_round(row, state=state_after_resubmission(row.reviewers),
+                      updated_on=parse_date(p["resubmitted_on"]))
+
+
+def _exam_sitting(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
+    attempt, passed = p["attempt"], p["passed"]
+    if not isinstance(passed, bool) or not isinstance(attempt, int) or isinstance(attempt, bool):
+        raise TypeError("attempt must be an integer and passed a boolean")
+    # Sittings are keyed by attempt, so attempts must run 1, 2, 3 ... as the domain numbers them.
+    if attempt != len(row.exam_sittings) + 1:
+        raise ValueError(f"attempt {attempt} does not follow {len(row.exam_sittings)} sittings")
+    sitting = ExamSitting(attempt=attempt, sat_on=parse_date(p["sat_on"]), passed=passed,
+                          retake_from=optional_date(p["retake_from"]))
+    return _replace(row, exam_sittings=(*row.exam_sittings, sitting),
+                    unmet=msgspec.convert(p["unmet"], _unmet_type),
+                    state=state_after_sitting(sitting.passed, sitting.retake_from),
+                    updated_on=sitting.sat_on)
 
 
 def _withdrawn(row: ApplicationRow, p: dict[str, Any]) -> ApplicationRow:
@@ -284,13 +363,19 @@ _APPLICATION_STEPS: dict[str, Callable[[ApplicationRow, dict[str, Any]], Applica
     "ApplicationEvidenceSubmitted": _evidence_submitted,
     "RaterVetted": _rater_vetted,
     "ApplicationReviewed": _reviewed,
+    "ApplicationReviewersAssigned": _reviewers_assigned,
+    "ApplicationReviewerConflictDeclared": _conflict_declared,
+    "ApplicationReviewerDecided": _reviewer_decided,
+    "ApplicationReviewConcluded": _reviewed,  # the panel's (or coordinator's) conclusion
+    "ApplicationReturned": _returned,
+    "ApplicationResubmitted": _resubmitted,
+    "ApplicationExamSittingRecorded": _exam_sitting,
     "ApplicationWithdrawn": _withdrawn,
     "ApplicationGranted": _application_granted,
 }
 STARTED = "ApplicationStarted"
 APPLICATION_EVENTS = frozenset({STARTED, *_APPLICATION_STEPS})
-OPEN_STATES = frozenset(ApplicationState) - {ApplicationState.DENIED, ApplicationState.WITHDRAWN,
-                                             ApplicationState.GRANTED}
+OPEN_STATES = frozenset(ApplicationState) - CLOSED_STATES
 
 
 def apply_application(row: ApplicationRow | None, entry: DecodedEntry) -> ApplicationRow:

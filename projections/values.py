@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from domain.application import ApplicationState
-from domain.levels import Designation, EndorsementStatus, Level
+from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -27,6 +27,7 @@ LEVELS = _members(Level)
 DESIGNATIONS = _members(Designation)
 STATUSES = _members(EndorsementStatus)
 STATES = _members(ApplicationState)
+DECISIONS = _members(ReviewDecision)
 
 
 def member(members: dict[str, _E], value: Any) -> _E:
@@ -58,6 +59,16 @@ def parse_date(value: Any) -> dt.date:
 def iso(day: dt.date) -> str:
     """The ISO text of a date (what the tables store, so text order is date order)."""
     return day.isoformat()
+
+
+def optional_date(value: Any) -> dt.date | None:
+    """A date from its ISO text, or None."""
+    return None if value is None else parse_date(value)
+
+
+def optional_iso(day: dt.date | None) -> str | None:
+    """The ISO text of a date, or None."""
+    return None if day is None else iso(day)
 
 
 def text(value: StrEnum | None) -> str | None:

@@ -2,17 +2,17 @@
 
 A contract is an abstract test class per storage port, written once: the ledger store with the
 writer and the event store (`tests/integration/test_ledger_store.py`), the projector's tables
-(`test_projections.py`), and the node's own tables: subscriptions, webhooks and the change
-feed (`test_subscriptions.py`), the delivery outbox (`test_webhook_dispatch.py`), the
-witness's state (`test_witness.py`), tokens and staff sessions behind the pages
-(`test_pages.py`), idempotency keys and intents (`test_idempotent_retries.py`), staff
-accounts, sessions, links and the audit log (`test_accounts.py`), the mail outbox
-(`test_mail.py`), and a whole node's files under `alliance serve`
-(`tests/e2e/test_ledger_truncation.py`). Two concrete
-subclasses run each contract, one mixing in `OnSQLite`, the other `OnPostgreSQL` (marked
-`postgres`; a fresh schema per test, dropped afterwards, see `tests/pg.py`), as eventsourcing
-runs one recorder test case against each of its recorders. A contract's fixtures take the
-`backend` fixture the mixin provides and ask it where the port's tables live.
+(`test_projections.py`; the staff workflow into them, `test_review_workflow.py`), and the
+node's own tables: subscriptions, webhooks and the change feed (`test_subscriptions.py`), the
+delivery outbox (`test_webhook_dispatch.py`), the witness's state (`test_witness.py`), tokens
+and staff sessions behind the pages (`test_pages.py`), idempotency keys and intents
+(`test_idempotent_retries.py`), staff accounts, sessions, links and the audit log
+(`test_accounts.py`), the mail outbox (`test_mail.py`), and a whole node's files under
+`alliance serve` (`tests/e2e/test_ledger_truncation.py`). Two concrete subclasses run each
+contract, one mixing in `OnSQLite`, the other `OnPostgreSQL` (marked `postgres`; a fresh schema
+per test, dropped afterwards, see `tests/pg.py`), as eventsourcing runs one recorder test case
+against each of its recorders. A contract's fixtures take the `backend` fixture the mixin
+provides and ask it where the port's tables live.
 """
 
 from __future__ import annotations

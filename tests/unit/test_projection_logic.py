@@ -23,7 +23,13 @@ from domain.levels import Designation, EndorsementStatus, Level, ReviewDecision
 from domain.lookup import NoEndorsements
 from domain.policy import AssociationPolicy
 from domain.unmet import Unmet
-from ledger.codec import EntryBody, decode_payload, event_type_of, public_and_private
+from ledger.codec import (
+    EVENT_TYPES,
+    EntryBody,
+    decode_payload,
+    event_type_of,
+    public_and_private,
+)
 from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
@@ -35,6 +41,8 @@ from projections.errors import (
 from projections.rows import HistoryRow, recorded_on
 from projections.standing import Standing, standing_on
 from projections.transitions import (
+    APPLICATION_EVENTS,
+    ENDORSEMENT_EVENTS,
     OPEN_STATES,
     EndorsementView,
     ViewBatch,
@@ -369,8 +377,9 @@ def test_granted_closes_and_open_states_are_the_pipeline() -> None:
                                             "granted_on": "2024-02-01"},
                      aggregate_id=row.application_id)
     assert apply_application(row, granted).state is ApplicationState.GRANTED
-    expected = {ApplicationState.OPEN, ApplicationState.RETURNED,
-                ApplicationState.APPROVED_FOR_EXAM, ApplicationState.APPROVED}
+    expected = {ApplicationState.OPEN, ApplicationState.IN_REVIEW, ApplicationState.RETURNED,
+                ApplicationState.APPROVED_FOR_EXAM, ApplicationState.EXAM_PASSED,
+                ApplicationState.EXAM_FAILED, ApplicationState.APPROVED}
     assert expected == OPEN_STATES
 
 
@@ -394,6 +403,48 @@ def test_application_entries_the_domain_cannot_write_fail_loudly(
     if current:
         with pytest.raises(DuplicateAggregate):
             apply_application(row, started)
+
+
+def _assigned(*reviewers: str) -> DecodedEntry:
+    return _entry("ApplicationReviewersAssigned", {"reviewers": list(reviewers),
+                                                   "assigned_by": "c",
+                                                   "assigned_on": "2024-01-03"})
+
+
+def _sitting(attempt: Any, passed: Any = False) -> DecodedEntry:
+    return _entry("ApplicationExamSittingRecorded", {
+        "attempt": attempt, "sat_on": "2024-02-01", "passed": passed,
+        "retake_from": "2024-03-01", "recorded_by": "c", "unmet": []})
+
+
+@pytest.mark.parametrize(("before", "entry"), [
+    pytest.param((), _assigned("r1", "r1"), id="a-reviewer-twice"),
+    pytest.param((), _assigned("r1", "r2", "r3"), id="three-reviewers"),
+    pytest.param((_assigned("r1"),), _assigned("r1"), id="assigned-again"),
+    pytest.param((), _entry("ApplicationReviewersAssigned", {
+        "reviewers": "r1", "assigned_by": "c", "assigned_on": "2024-01-03"}),
+        id="reviewers-not-a-list"),
+    pytest.param((_assigned("r1", "r2"),), _entry("ApplicationReviewerDecided", {
+        "reviewer": "r9", "decision": "approve", "decided_on": "2024-01-04"}),
+        id="decided-by-someone-unassigned"),
+    pytest.param((_assigned("r1", "r2"),), _entry("ApplicationReviewerDecided", {
+        "reviewer": "r1", "decision": "maybe", "decided_on": "2024-01-04"}),
+        id="unknown-decision"),
+    pytest.param((), _entry("ApplicationReviewerConflictDeclared", {
+        "reviewer": "r1", "declared_on": "2024-01-04"}), id="conflict-of-nobody"),
+    pytest.param((), _sitting(2), id="sitting-attempt-out-of-order"),
+    pytest.param((), _sitting(True), id="sitting-attempt-not-a-number"),
+    pytest.param((), _sitting(1, passed="yes"), id="sitting-passed-not-a-boolean"),
+])
+def test_workflow_entries_the_domain_cannot_write_fail_loudly(
+        before: tuple[DecodedEntry, ...], entry: DecodedEntry) -> None:
+    _, started = _started(Ledger())
+    row = apply_application(None, started)
+    for earlier in before:
+        row = apply_application(row, msgspec.structs.replace(earlier,
+                                                             aggregate_id=row.application_id))
+    with pytest.raises(MalformedPayload):
+        apply_application(row, msgspec.structs.replace(entry, aggregate_id=row.application_id))
 
 
 # -- fields added after entries were sealed ----------------------------------------------------
@@ -441,3 +492,9 @@ def test_the_masters_degree_record_follows_grant_and_attestations() -> None:
                                                         "masters_prepared": "yes"})
     with pytest.raises(MalformedPayload):
         _masters_batch([*entries[:-1], bad])
+
+
+def test_every_event_type_has_a_projection_rule() -> None:
+    # A new event the projections do not know would stop every node's projection of the
+    # ledger that first records it.
+    assert set(EVENT_TYPES) == ENDORSEMENT_EVENTS | APPLICATION_EVENTS

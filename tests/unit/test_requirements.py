@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.checklist import EVIDENCE_MISSING, ChecklistItem, checklist, requirements_of
 from domain.evidence import (
     ApplicationEvidence,
     Degree,
@@ -729,3 +730,90 @@ def test_evaluation_is_deterministic_and_sorted(
     assert first == again
     assert list(first) == sorted(first)
     assert all(isinstance(u, Unmet) and u.code and u.reason for u in first)
+
+
+# --- The checklist: every requirement, met or unmet ------------------------------------------
+
+
+def _checklist(level: Level, designation: Designation | None,
+               ev: ApplicationEvidence) -> tuple[ChecklistItem, ...]:
+    return checklist(level, designation, evaluate_application(level, designation, ev, LOOKUP))
+
+
+def _each_reason_once(items: tuple[ChecklistItem, ...], unmet: tuple[Unmet, ...]) -> None:
+    placed = [u for item in items for u in item.unmet]
+    assert sorted(placed) == sorted(unmet)
+    assert all(item.met is (not item.unmet) for item in items)
+    assert len({item.code for item in items}) == len(items)
+    assert all(item.description.strip() and item.field for item in items)
+
+
+@pytest.mark.parametrize(("level", "designation"), ALL_LEVELS)
+def test_a_complete_application_meets_every_item(level: Level,
+                                                 designation: Designation | None) -> None:
+    items = _checklist(level, designation, complete(level, designation))
+    assert items and all(item.met and not item.unmet for item in items)
+    codes_shown = {item.code for item in items}
+    assert ("exam.passed" in codes_shown) is level.requires_exam
+    assert ("rsc.hours" in codes_shown) is (
+        level in (Level.IFS, Level.IMHS) or designation is C)
+    assert ("designation" in codes_shown) is (level is Level.IMHM)
+
+
+@pytest.mark.parametrize(("level", "designation", "change", "expected"), GAP_CASES)
+def test_each_gap_is_one_unmet_item_with_its_reason(
+    level: Level, designation: Designation | None, change: Change, expected: set[str]
+) -> None:
+    evidence = change(complete(level, designation))
+    unmet = evaluate_application(level, designation, evidence, LOOKUP)
+    items = checklist(level, designation, unmet)
+    _each_reason_once(items, unmet)
+    unmet_items = [item for item in items if not item.met]
+    # Some cases change the evidence and keep it complete (an alternative route): all met.
+    assert {u.code for item in unmet_items for u in item.unmet} == expected
+    assert bool(unmet_items) is bool(expected)
+
+
+def test_the_checklist_speaks_the_rules_words() -> None:
+    items = {i.code: i for i in _checklist(Level.IFS, None, ApplicationEvidence())}
+    assert items["training.hours"].description.startswith("At least 30 clock hours")
+    assert "24 clock hours of RS/C" in items["rsc.hours"].description
+    assert items["rsc.hours"].field == "evidence.rsc"
+    assert "10 families" in items["work.families"].description
+    assert "a program supervisor; a rsc provider" in items["ratings.roles"].description
+    # An unmet item carries the evaluation's own reason and field.
+    (reason,) = items["training.hours"].unmet
+    assert reason.reason.startswith("0 clock hours") and reason.field == "evidence.trainings"
+
+
+def test_before_any_evidence_nothing_is_met() -> None:
+    missing = (Unmet(code=EVIDENCE_MISSING, field="evidence", reason="No evidence yet."),)
+    items = checklist(Level.IMHS, None, missing)
+    assert items[0].code == EVIDENCE_MISSING and items[0].unmet == missing
+    assert not any(item.met for item in items)
+    assert [item.code for item in items[1:]] == [
+        r.code for r in requirements_of(Level.IMHS, None)]
+
+
+def test_a_reason_no_requirement_covers_is_still_listed() -> None:
+    unmet = evaluate_application(Level.IFA, C, complete(Level.IFA, None), LOOKUP)
+    items = checklist(Level.IFA, C, unmet)
+    assert items[0].code == "designation" and not items[0].met
+    assert all(item.met for item in items[1:])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    level=st.sampled_from(Level),
+    designation=st.none() | st.sampled_from(Designation),
+    evidence=EVIDENCE,
+)
+def test_every_reason_lands_in_exactly_one_item(
+    level: Level, designation: Designation | None, evidence: ApplicationEvidence
+) -> None:
+    unmet = evaluate_application(level, designation, evidence, LOOKUP)
+    items = checklist(level, designation, unmet)
+    _each_reason_once(items, unmet)
+    # No reason outside the level's own requirements, except a designation that does not fit.
+    known = {code for r in requirements_of(level, designation) for code in r.covers}
+    assert {u.code for u in unmet} - known <= {"designation"}
