@@ -44,7 +44,7 @@ FEDERATION_LEVELS = {
     "mail": 1,
     "accounts": 2, "notifications": 2, "replication": 2,
     "node": 3,
-    "proofs": 4, "audit": 4,
+    "proofs": 4, "audit": 4, "backup": 4,
     "web": 5,
     "demo": 6,
     "cli": 7,
