@@ -31,6 +31,7 @@ from federation_api.backup.manifest import (
     sign_manifest,
 )
 from federation_api.backup.stores import snapshot
+from federation_api.node.restore_mark import HISTORY_FILE
 from federation_api.node.setup import NodeConfig, NodePaths
 from federation_api.settings import Settings
 from ledger.codec import decode_json
@@ -46,6 +47,8 @@ def data_dir_files(paths: NodePaths) -> tuple[list[tuple[str, FileKind]], list[s
     """The data directory's files a backup holds, as (relative path, kind), and its private
     key files (relative paths)."""
     public: list[tuple[str, FileKind]] = [("node.json", FileKind.CONFIG)]
+    if (paths.root / HISTORY_FILE).is_file():  # which entries no event backs, after a restore
+        public.append((HISTORY_FILE, FileKind.CONFIG))
     keys = paths.keyring.parent
     public += [(f"keys/{p.name}", FileKind.PUBLIC_KEY) for p in sorted(keys.iterdir())
                if p.is_file() and (p.suffix == ".pub" or p == paths.keyring)]

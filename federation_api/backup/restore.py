@@ -203,6 +203,8 @@ def _write_node_files(manifest: Manifest, archive: Archive, paths: NodePaths,
         if not entry.name.startswith("node/"):
             continue
         target = paths.root / entry.name.removeprefix("node/")
+        if target.name == HISTORY_FILE and target.exists():
+            continue  # the node's own history is newer than the backup's copy
         target.parent.mkdir(parents=True, exist_ok=True)
         if archive.copy(entry.name, target) != entry.sha256:
             raise BackupError(f"{entry.name} changed while it was read")
@@ -234,10 +236,12 @@ def release_restore(settings: Settings, *, reason: str, now: dt.datetime) -> Res
     try:
         head = node.own_ledger.head()
         behind = node.own_ledger.behind(thorough=True)
+        unbacked = node.writer.unbacked_range()
     finally:
         node.close()
     if behind is not None:
         raise BackupError(f"the ledger is behind its own records, so releasing the restore "
                           f"would not let it seal: {behind}")
-    return marks.clear(mark, how="operator override", head=head, detail=reason.strip(), now=now)
+    return marks.clear(mark, how="operator override", head=head, detail=reason.strip(),
+                       unbacked=unbacked, now=now)
 

@@ -62,6 +62,9 @@ class RestoreCleared(msgspec.Struct, frozen=True, kw_only=True):
     how: str  # "caught up" or "operator override"
     head: int
     detail: str
+    # Own entries no stored event backs (sealed after the backup, fetched back from peers):
+    # the node never stores a new event for their record versions (`LedgerWriter.refuse_lost`).
+    unbacked: tuple[int, int] | None = None
 
 
 class RestoreMarkFile:
@@ -89,10 +92,11 @@ class RestoreMarkFile:
         _write_durably(self.path, encode_json(mark))
 
     def clear(self, mark: RestoreMark, *, how: str, head: int, detail: str,
-              now: dt.datetime) -> RestoreCleared:
-        """Record why the mark goes, then remove it."""
+              unbacked: tuple[int, int] | None, now: dt.datetime) -> RestoreCleared:
+        """Record why the mark goes (and which entries no event backs), then remove it."""
         line = RestoreCleared(backup_id=mark.backup_id, restored_at=mark.restored_at,
-                              cleared_at=now, how=how, head=head, detail=detail)
+                              cleared_at=now, how=how, head=head, detail=detail,
+                              unbacked=unbacked)
         with self.history.open("ab") as f:
             f.write(encode_json_line(line) + b"\n")
             f.flush()
@@ -102,6 +106,24 @@ class RestoreMarkFile:
         log.warning("restore mark cleared", extra={"how": how, "head": head,
                                                     "detail": detail})
         return line
+
+
+    def cleared(self) -> list[RestoreCleared]:
+        """Every restore of this node that caught up or was released, oldest first."""
+        try:
+            lines = self.history.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        try:
+            return [decode_json(line, RestoreCleared) for line in lines if line.strip()]
+        except MalformedEntry as e:
+            raise NodeError(f"{HISTORY_FILE} in the data directory is unreadable ({e}); it "
+                            f"names the entries whose records this node may not change "
+                            f"again, so the node does not start without it") from e
+
+    def unbacked_ranges(self) -> list[tuple[int, int]]:
+        """The seq ranges of own entries that no stored event backs, from every restore."""
+        return [c.unbacked for c in self.cleared() if c.unbacked is not None]
 
 
 def still_waiting(check: PeerCheck | None, head: int) -> str | None:

@@ -122,6 +122,7 @@ class Node:
                            "not yet compared with what its peers and the hub hold")
         self.restore_mark = RestoreMarkFile(paths.root)
         self.restored = self.restore_mark.load()
+        self.writer.set_unbacked(self.restore_mark.unbacked_ranges())
         if self.restored is not None:
             head = self.own_ledger.head()
             self.gate.hold(self.association, head, str(still_waiting(None, head)),
@@ -195,9 +196,10 @@ class Node:
         hold, end the start-up hold (a restored node's only once `check` shows it caught
         up), and seal what was waiting if the ledger is whole."""
         self.own_ledger.note_remote(remote)
-        self.gate.release()
+        if self.restored is None:
+            self.gate.release()
         behind = self.own_ledger.check()
-        if self.restored is not None:
+        if self.restored is not None:  # the hold stays until the mark is cleared, never lapses
             self._judge_restore(check, behind)
         self._resume_if_open()
         return behind
@@ -211,8 +213,11 @@ class Node:
             return
         asked = ", ".join(r.where for r in check.answered) or "no source"
         self.restore_mark.clear(self.restored, how="caught up", head=head,
-                                detail=f"every source asked answered ({asked})", now=now())
+                                detail=f"every source asked answered ({asked})",
+                                unbacked=self.writer.unbacked_range(), now=now())
         self.restored = None
+        self.writer.set_unbacked(self.restore_mark.unbacked_ranges())
+        self.gate.release()
 
     def _resume_if_open(self) -> None:
         if self.gate.reason is None and self.writer.catch_up():

@@ -30,14 +30,15 @@ from federation_api.replication.loopback import start_single_server
 from federation_api.replication.replicator import PUBLISHER, stream_name
 from federation_api.settings import Settings
 from ledger.codec import decode_stored
-from ledger.errors import LedgerBehind
+from ledger.errors import LedgerBehind, LostToRestore
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
 BEFORE = 12  # entries in the backup
-AFTER = 100  # commands written after it
+AFTER = 100  # commands written after it: 99 imports and one suspension of a backed-up record
+SUSPENDED = "AK-A00003"  # in the backup as imported, suspended after it
 
 
 @dataclass
@@ -89,7 +90,8 @@ async def written_and_backed_up(alliance: StoredAlliance, tmp_path: Path, url: s
                                        passphrase=None, now=EPOCH + dt.timedelta(days=1))
     assert manifest.own_head == BEFORE and manifest.heads["AK"] == BEFORE
     assert archive.stat().st_mode & 0o777 == 0o600
-    await asyncio.to_thread(import_professionals, ak, AFTER, prefix="B")
+    await asyncio.to_thread(import_professionals, ak, AFTER - 1, prefix="B")
+    await asyncio.to_thread(suspend, ak, SUSPENDED)
     await wait_until(lambda: heads(mi).get("AK") == BEFORE + AFTER, what="MI's replica")
     await wait_until(lambda: ak.ledger.position(PUBLISHER) == BEFORE + AFTER,
                      what="AK's stream confirms every entry")
@@ -99,6 +101,12 @@ async def written_and_backed_up(alliance: StoredAlliance, tmp_path: Path, url: s
     keys = tmp_path / "offline-keys"
     shutil.copytree(alliance.settings("AK").data_dir / "keys", keys)
     return archive, keys, original
+
+
+def suspend(node: Node, endorsement_id: str) -> None:
+    """The committee suspends an endorsement."""
+    node.service.suspend(endorsement_id, effective_on=dt.date(2026, 3, 1),
+                         reason="committee finding", now=EPOCH + dt.timedelta(days=1))
 
 
 def restored(alliance: StoredAlliance, archive: Path, keys: Path, **node: bool) -> Node:
@@ -134,7 +142,16 @@ async def caught_up_and_sealing(alliance: StoredAlliance, original: list[bytes],
     await wait_until(lambda: ak.gate.reason is None, what="AK caught up")
     assert list(ak.ledger.wires("AK")) == original  # the 100 came back, byte for byte
     assert not (ak.paths.root / MARK_FILE).exists()
-    assert '"how":"caught up"' in (ak.paths.root / HISTORY_FILE).read_text()
+    history = (ak.paths.root / HISTORY_FILE).read_text()
+    assert '"how":"caught up"' in history
+    # Seqs 13..112 came back without their private events: the record they changed is not
+    # changed again from the older version this node's event store holds (no second v2).
+    assert f'"unbacked":[{BEFORE + 1},{BEFORE + AFTER}]' in history, history
+    events = ak.events.recorder.max_notification_id()
+    with pytest.raises(LostToRestore, match=f"sealed as AK#{BEFORE + AFTER} before"):
+        await asyncio.to_thread(suspend, ak, SUSPENDED)
+    assert ak.events.recorder.max_notification_id() == events
+    assert ak.own_ledger.head() == BEFORE + AFTER
     await asyncio.to_thread(import_professionals, ak, 1, prefix="C")
     total = BEFORE + AFTER + 1
     assert ak.own_ledger.head() == total
