@@ -126,11 +126,12 @@ class RestoreMarkFile:
         return [c.unbacked for c in self.cleared() if c.unbacked is not None]
 
 
-def still_waiting(check: PeerCheck | None, head: int) -> str | None:
-    """Why a restored node at `head` has not caught up after `check`, or None if it has."""
+def still_waiting(check: PeerCheck | None, head: int, *, with_nats: bool = True) -> str | None:
+    """Why a restored node at `head` has not caught up after `check` (None: not yet asked),
+    or None if it has."""
     if check is None:
-        return ("restored from a backup and not yet compared with the hub and its peers "
-                "(started without NATS)")
+        return ("restored from a backup and not yet compared with the hub and its peers"
+                + ("" if with_nats else " (started without NATS)"))
     if check.silent:
         return (f"restored from a backup; no answer yet from {', '.join(check.silent)} "
                 f"about entries beyond seq {head}")

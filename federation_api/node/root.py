@@ -125,7 +125,8 @@ class Node:
         self.writer.set_unbacked(self.restore_mark.unbacked_ranges())
         if self.restored is not None:
             head = self.own_ledger.head()
-            self.gate.hold(self.association, head, str(still_waiting(None, head)),
+            self.gate.hold(self.association, head,
+                           str(still_waiting(None, head, with_nats=await_peers)),
                            recovery=RESTORE_RECOVERY)
         # Recover whatever a crash left half-done: seal stored events, then project them;
         # unless the ledger lost entries, when sealing would fork it.
