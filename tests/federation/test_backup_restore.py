@@ -26,9 +26,10 @@ from federation_api.backup.make import make_backup
 from federation_api.backup.restore import restore_backup
 from federation_api.node.restore_mark import HISTORY_FILE, MARK_FILE
 from federation_api.node.root import Node
-from federation_api.replication.loopback import start_single_server
+from federation_api.replication.loopback import HubAndLeafs, start_single_server
 from federation_api.replication.replicator import PUBLISHER, stream_name
 from federation_api.settings import Settings
+from ledger.chain.own_length import LengthRecord, Source
 from ledger.codec import decode_stored
 from ledger.errors import LedgerBehind, LostToRestore
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
@@ -76,12 +77,13 @@ async def stream_entries(url: str, association: str) -> dict[int, set[bytes]]:
         await nc.close()
 
 
-async def written_and_backed_up(alliance: StoredAlliance, tmp_path: Path, url: str
-                                ) -> tuple[Path, Path, list[bytes]]:
+async def written_and_backed_up(alliance: StoredAlliance, tmp_path: Path,
+                                url: str | None = None) -> tuple[Path, Path, list[bytes]]:
     """AK seals BEFORE entries, is backed up while it runs, then seals AFTER more, which MI's
     replica and AK's stream hold. Returns the backup, AK's key files (kept apart) and AK's
-    ledger as it was signed."""
-    await alliance.start_all(url)
+    ledger as it was signed. (Without `url` the caller has started the nodes.)"""
+    if url is not None:
+        await alliance.start_all(url)
     ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
     await asyncio.to_thread(import_professionals, ak, BEFORE, prefix="A")
     archive = tmp_path / "backups" / "ak.tar"
@@ -134,10 +136,11 @@ def refuses_to_seal(ak: Node, why: str) -> None:
     assert ak.events.recorder.max_notification_id() == events
 
 
-async def caught_up_and_sealing(alliance: StoredAlliance, original: list[bytes], url: str
-                                ) -> None:
+async def caught_up_and_sealing(alliance: StoredAlliance, original: list[bytes],
+                                url: str | None, *, whole_stream: bool = True) -> None:
     """AK holds its ledger exactly as first signed, seals the next seq, and every copy of
-    its ledger agrees: no fork anywhere, projections equal."""
+    its ledger agrees: no fork anywhere, projections equal. (`whole_stream`: the stream
+    holds the ledger from seq 1; a fresh one only what was published since the restore.)"""
     ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]
     await wait_until(lambda: ak.gate.reason is None, what="AK caught up")
     assert list(ak.ledger.wires("AK")) == original  # the 100 came back, byte for byte
@@ -161,11 +164,16 @@ async def caught_up_and_sealing(alliance: StoredAlliance, original: list[bytes],
     assert ak.forked_associations() == {} and mi.forked_associations() == {}
     assert ak.ingestor.quarantine_count() == 0 and mi.ingestor.quarantine_count() == 0
     await wait_until(lambda: ak.ledger.position(PUBLISHER) == total, what="stream has seq 113")
-    in_stream = await stream_entries(url, "AK")
-    assert sorted(in_stream) == list(range(1, total + 1))
-    assert all(len(copies) == 1 for copies in in_stream.values()), "a seq signed twice"
     await wait_until(lambda: ak.projector.digest() == mi.projector.digest(),
                      what="projections converge")
+    if url is None:
+        return
+    in_stream = await stream_entries(url, "AK")
+    wires = list(ak.ledger.wires("AK"))
+    assert max(in_stream) == total
+    assert sorted(in_stream) == list(range(1 if whole_stream else min(in_stream), total + 1))
+    for seq, copies in in_stream.items():  # never a second entry for a seq
+        assert copies == {wires[seq - 1]}, f"seq {seq} in the stream differs"
 
 
 class BackupRestoreContract:
@@ -227,6 +235,67 @@ class BackupRestoreContract:
                 server.stop()
 
         asyncio.run(scenario())
+
+
+    def test_with_the_stream_lost_too_the_100_come_back_from_the_peer_alone(
+            self, tmp_path: Path, database: str | None) -> None:
+        async def scenario() -> None:
+            server = start_single_server(tmp_path / "nats")
+            fresh = None
+            alliance = StoredAlliance(tmp_path / "alliance", ("AK", "MI"),
+                                      database_urls={"AK": database} if database else {})
+            try:
+                archive, keys, original = await written_and_backed_up(alliance, tmp_path,
+                                                                      server.url)
+                # The JetStream store goes as well: only MI's verified replica holds 13..112.
+                await alliance.stop_replication("MI")
+                server.stop()
+                fresh = start_single_server(tmp_path / "nats-fresh")
+                await alliance.start_replication("MI", fresh.url)
+                ak = restored(alliance, archive, keys, await_peers=True)
+                await alliance.start_replication("AK", fresh.url)
+                await wait_until(lambda: ak.gate.reason is None, what="AK caught up")
+                assert LengthRecord(Source.PEER, BEFORE + AFTER, "MI") in \
+                    ak.own_ledger.remote_records(), ak.own_ledger.remote_records()
+                await caught_up_and_sealing(alliance, original, fresh.url, whole_stream=False)
+            finally:
+                await alliance.shutdown()
+                server.stop()
+                if fresh is not None:
+                    fresh.stop()
+
+        asyncio.run(scenario())
+
+
+def test_on_the_hub_topology_the_leaf_the_hub_mirror_and_the_peer_all_answer_first(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        servers = HubAndLeafs(tmp_path / "nats", ("AK", "MI"))
+        await servers.start()
+        alliance = StoredAlliance(tmp_path / "alliance", ("AK", "MI"))
+
+        async def start(association: str) -> None:
+            await alliance.start_replication(association, servers.node_url(association),
+                                             local_domain=association.lower(),
+                                             hub_domain="hub")
+
+        try:
+            for association in ("AK", "MI"):
+                alliance.open(association)
+                await start(association)
+            archive, keys, original = await written_and_backed_up(alliance, tmp_path)
+            ak = restored(alliance, archive, keys, await_peers=True)
+            await start("AK")
+            await wait_until(lambda: ak.gate.reason is None, what="AK caught up")
+            history = (ak.paths.root / HISTORY_FILE).read_text()
+            for source in ("ALLIANCE_AK@ak", "ALLIANCE_AK@hub", "MI"):
+                assert source in history, history  # each one answered before AK sealed
+            await caught_up_and_sealing(alliance, original, None)
+        finally:
+            await alliance.shutdown()
+            servers.stop()
+
+    asyncio.run(scenario())
 
 
 def refuses_to_seal_beyond(ak: Node, why: str) -> None:
