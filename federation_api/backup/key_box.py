@@ -36,13 +36,14 @@ class _KeyFiles(msgspec.Struct, frozen=True):
 
 
 def seal_keys(files: dict[str, bytes], passphrase: str, *, association: str,
-              backup_id: str) -> tuple[bytes, KeySealing]:
-    """Encrypt the key files; returns the blob and how it was sealed (for the manifest)."""
+              backup_id: str, n: int = SCRYPT_N) -> tuple[bytes, KeySealing]:
+    """Encrypt the key files; returns the blob and how it was sealed (for the manifest).
+    `n` is scrypt's cost (tests lower it to the floor `open_keys` accepts)."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise BackupError(f"the backup passphrase must have at least {MIN_PASSPHRASE} "
                           f"characters")
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    sealing = KeySealing(kdf=KDF, salt=salt.hex(), n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+    sealing = KeySealing(kdf=KDF, salt=salt.hex(), n=n, r=SCRYPT_R, p=SCRYPT_P,
                          cipher=CIPHER, nonce=nonce.hex())
     plain = encode_json(_KeyFiles(files))
     blob = AESGCM(_derive(passphrase, sealing)).encrypt(
