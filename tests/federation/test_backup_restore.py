@@ -29,6 +29,7 @@ from federation_api.node.root import Node
 from federation_api.replication.loopback import HubAndLeafs, start_single_server
 from federation_api.replication.replicator import PUBLISHER, stream_name
 from federation_api.settings import Settings
+from federation_api.web.errors import answer_for
 from ledger.chain.own_length import LengthRecord, Source
 from ledger.codec import decode_stored
 from ledger.errors import LedgerBehind, LostToRestore
@@ -151,8 +152,10 @@ async def caught_up_and_sealing(alliance: StoredAlliance, original: list[bytes],
     # changed again from the older version this node's event store holds (no second v2).
     assert f'"unbacked":[{BEFORE + 1},{BEFORE + AFTER}]' in history, history
     events = ak.events.recorder.max_notification_id()
-    with pytest.raises(LostToRestore, match=f"sealed as AK#{BEFORE + AFTER} before"):
+    with pytest.raises(LostToRestore, match=f"sealed as AK#{BEFORE + AFTER} before") as lost:
         await asyncio.to_thread(suspend, ak, SUSPENDED)
+    answer = answer_for(lost.value)  # what a staff client is told
+    assert (answer.status, answer.body["rule"]) == (409, "restore.events_lost")
     assert ak.events.recorder.max_notification_id() == events
     assert ak.own_ledger.head() == BEFORE + AFTER
     await asyncio.to_thread(import_professionals, ak, 1, prefix="C")
