@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import NodeDir, ServerProcess, head_seq, init_node, run_alliance, today
+from tests.pg import postgres_schema_url
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,9 +36,10 @@ def imported(index: int) -> dict[str, Any]:
             "legacy_reference": f"paper-{index:04d}"}
 
 
-def backed_up(tmp_path: Path, *extra: str) -> tuple[NodeDir, Path]:
+def backed_up(tmp_path: Path, *extra: str, database_url: str | None = None
+              ) -> tuple[NodeDir, Path]:
     """A node with SIGNED entries, backed up while `alliance serve` runs."""
-    node = init_node(tmp_path / "ak", roles=ROLES)
+    node = init_node(tmp_path / "ak", database_url=database_url, roles=ROLES)
     archive = tmp_path / "backups" / "ak.tar"
     archive.parent.mkdir()
     with ServerProcess(node) as server, server.client() as c:
@@ -215,3 +217,34 @@ def test_force_replaces_only_a_node(tmp_path: Path) -> None:
     assert done.returncode == 2 and "does not hold a node" in done.stderr
     assert (elsewhere / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_node_is_restored_into_its_own_schema_only(tmp_path: Path) -> None:
+    with postgres_schema_url() as pg_url:
+        node, archive = backed_up(tmp_path, database_url=pg_url)
+        schema = pg_url.rsplit("schema=", 1)[1]
+        assert "stores: postgres" in run_alliance("backup", "verify", str(archive)).stdout
+        target = tmp_path / "restored"
+        keys = ("--keys-from", str(node.data_dir / "keys"))
+        done = restore(target, archive, *keys, "--database-url", pg_url)
+        assert done.returncode == 2 and "tables already; give --force" in done.stderr
+        other = pg_url.replace(f"schema={schema}", "schema=elsewhere")
+        done = restore(target, archive, *keys, "--database-url", other)
+        assert done.returncode == 2 and f"?schema={schema}" in done.stderr, done.stderr
+        done = restore(target, archive, *keys)
+        assert done.returncode == 2 and "give the --database-url" in done.stderr, done.stderr
+        assert not target.exists()
+
+        restore(target, archive, *keys, "--database-url", pg_url, "--force", check=True)
+        restored = NodeDir(data_dir=target, association="AK", database_url=pg_url,
+                           tokens=node.tokens)
+        assert f"{SIGNED} entries verified" in restored.cli("ledger", "verify").stdout
+        assert "operator override" in restored.cli(
+            "restore", "release", "--reason", "test: AK alone, nobody holds more").stdout
+        server = ServerProcess(restored)
+        with server, server.client() as c:
+            r = c.post("/v1/endorsements/imports", headers=restored.auth("coordinator"),
+                       json=imported(SIGNED + 1))
+            assert r.status_code == 201, r.text
+            assert head_seq(c, restored) == SIGNED + 1
