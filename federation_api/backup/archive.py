@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from federation_api.backup.errors import BackupError
 from federation_api.backup.manifest import MANIFEST, SIGNATURE, Manifest
@@ -168,11 +166,6 @@ class Archive:
             f.seek(member.offset)
             return f.read(member.size)
 
-    @contextmanager
-    def _opened(self) -> Iterator[BinaryIO]:
-        with self.path.open("rb") as f:
-            yield f
-
     def check_files(self, manifest: Manifest) -> None:
         """The members are exactly the manifest's files, each with its size and hash."""
         listed = [entry.name for entry in manifest.files]
@@ -197,7 +190,7 @@ class Archive:
         digest = hashlib.sha256()
         out = None if target is None else target.open("xb")
         try:
-            with self._opened() as f:
+            with self.path.open("rb") as f:
                 f.seek(member.offset)
                 left = member.size
                 while left:

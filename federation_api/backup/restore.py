@@ -32,7 +32,7 @@ from federation_api.backup.stores import (
     postgres_tables,
     put_back_postgres,
     put_back_sqlite,
-    sqlite_targets_free,
+    sqlite_files_present,
 )
 from federation_api.node.restore_mark import (
     HISTORY_FILE,
@@ -160,7 +160,7 @@ def _check_target(manifest: Manifest, paths: NodePaths, url: DatabaseUrl, *,
         raise BackupError(f"the backup holds {manifest.database} stores, but the database URL "
                           f"names {url.dialect}: give the --database-url to restore into")
     if url.dialect == "sqlite":
-        found = sqlite_targets_free(url)
+        found = sqlite_files_present(url)
         if found and not force:
             raise BackupError(f"store files exist already ({', '.join(p.name for p in found)});"
                               f" give --force to replace them")

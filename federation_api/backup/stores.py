@@ -169,7 +169,7 @@ def schema_tables(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> lis
     return [str(r[0]) for r in rows]
 
 
-def sqlite_targets_free(url: DatabaseUrl) -> list[Path]:
+def sqlite_files_present(url: DatabaseUrl) -> list[Path]:
     """The SQLite store files (and their journals) that exist at `url` already."""
     found = []
     for path in sqlite_paths(url).values():
@@ -193,7 +193,7 @@ def put_back_sqlite(url: DatabaseUrl, files: dict[str, Path], *, replace: bool) 
     """Move verified snapshot files into place (old files and journals removed first when
     `replace`; a stale -wal beside a new file would corrupt it)."""
     if replace:
-        for stale in sqlite_targets_free(url):
+        for stale in sqlite_files_present(url):
             stale.unlink()
     for name, path in sqlite_paths(url).items():
         path.parent.mkdir(parents=True, exist_ok=True)
