@@ -209,9 +209,10 @@ class Node:
         head = self.own_ledger.head()
         waiting = (still_waiting(check, head) if behind is None else
                    f"restored from a backup and still behind: {behind}")
-        if waiting is not None or check is None or self.restored is None:
-            self.gate.hold(self.association, head, str(waiting), recovery=RESTORE_RECOVERY)
+        if waiting is not None:
+            self.gate.hold(self.association, head, waiting, recovery=RESTORE_RECOVERY)
             return
+        assert check is not None and self.restored is not None  # else still waiting
         asked = ", ".join(r.where for r in check.answered) or "no source"
         self.restore_mark.clear(self.restored, how="caught up", head=head,
                                 detail=f"every source asked answered ({asked})",

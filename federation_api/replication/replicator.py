@@ -388,11 +388,10 @@ class Replicator:
         seal what was waiting. Sources that do not answer are skipped (each wait bounded) and
         named to the node as silent: a node restored from a backup seals nothing until every
         one has answered."""
-        names = [f"{stream_name(self.own)}@{d or 'local'}"
-                 for d in dict.fromkeys((self.local_domain, self.hub_domain))]
+        domains = list(dict.fromkeys((self.local_domain, self.hub_domain)))
+        names = [f"{stream_name(self.own)}@{d or 'local'}" for d in domains]
         peers = [p for p in sorted(self.peers()) if p != self.own]
-        sources = [self._recover_from_stream(d)
-                   for d in dict.fromkeys((self.local_domain, self.hub_domain))]
+        sources = [self._recover_from_stream(d) for d in domains]
         sources += [self._recover_from_peer(p) for p in peers]
         answered: list[LengthRecord] = []
         silent: list[str] = []
