@@ -21,9 +21,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import DBAPIError
 
 from federation_api.migrations.engines import connect_postgres, engine, migration_lock
-from federation_api.migrations.errors import SchemaAhead, SchemaBehind, SchemaMismatch
+from federation_api.migrations.errors import (
+    MigrationError,
+    SchemaAhead,
+    SchemaBehind,
+    SchemaMismatch,
+)
 from federation_api.migrations.shapes import TableShape, differences, shapes
 from federation_api.migrations.stores import EVENT_TABLES, STORES, Store
 from ledger.storage.database import DatabaseUrl
@@ -96,7 +102,12 @@ def migrate(base: DatabaseUrl, *, extra: Extra | None = None) -> list[tuple[str,
                 if before is None:
                     _refuse_unless_baseline(conn, store)
                 conn.rollback()  # the inspection's read transaction; each upgrade has its own
-                _upgrade(conn, script, store.version_table, head)
+                try:
+                    _upgrade(conn, script, store.version_table, head)
+                except DBAPIError as e:
+                    raise MigrationError(f"{store.name}: a revision failed and was rolled "
+                                         f"back, the store stays at {before or 'none'}: "
+                                         f"{e.orig}") from e
             moved.append((store.name, before, head))
     return moved
 
