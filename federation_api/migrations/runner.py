@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
@@ -84,6 +85,17 @@ def require_current(base: DatabaseUrl, *, extra: Extra | None = None) -> None:
 def migrate(base: DatabaseUrl, *, extra: Extra | None = None) -> list[tuple[str, str | None,
                                                                             str]]:
     """Upgrade every store to its head; returns (store, from, to) of the stores it moved."""
+    try:
+        return _migrate(base, extra)
+    except Exception as e:
+        if _insufficient_privilege(e):
+            raise MigrationError(f"this role may not change the schema of "
+                                 f"{base.redacted()} ({_root(e)}): run `alliance migrate` "
+                                 f"with the database URL of the schema's owner") from e
+        raise
+
+
+def _migrate(base: DatabaseUrl, extra: Extra | None) -> list[tuple[str, str | None, str]]:
     moved: list[tuple[str, str | None, str]] = []
     with migration_lock(base):
         if base.dialect == "postgres":
@@ -110,6 +122,19 @@ def migrate(base: DatabaseUrl, *, extra: Extra | None = None) -> list[tuple[str,
                                          f"{e.orig}") from e
             moved.append((store.name, before, head))
     return moved
+
+
+def _root(e: BaseException) -> BaseException:
+    """The driver's own error under the wrappers (SQLAlchemy's .orig, eventsourcing's cause)."""
+    while True:
+        inner = getattr(e, "orig", None) or e.__cause__
+        if not isinstance(inner, BaseException):
+            return e
+        e = inner
+
+
+def _insufficient_privilege(e: BaseException) -> bool:
+    return isinstance(_root(e), psycopg.errors.InsufficientPrivilege)
 
 
 def _upgrade(conn: Connection, script: ScriptDirectory, version_table: str,

@@ -195,7 +195,7 @@ class Database:
     def _pg_args(self) -> dict[str, Any]:
         return {"host": self.url.host, "port": self.url.port, "user": self.url.user,
                 "password": self.url.password, "dbname": self.url.dbname,
-                "connect_timeout": 10}
+                "connect_timeout": 10, "application_name": "alliance"}
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
