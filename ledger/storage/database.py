@@ -195,7 +195,9 @@ class Database:
     def _pg_args(self) -> dict[str, Any]:
         return {"host": self.url.host, "port": self.url.port, "user": self.url.user,
                 "password": self.url.password, "dbname": self.url.dbname,
-                "connect_timeout": 10, "application_name": "alliance"}
+                "connect_timeout": 10,
+                # pg_stat_activity then says which node's schema a connection serves.
+                "application_name": f"alliance:{self.url.schema}"[:63]}
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
