@@ -4,7 +4,8 @@ Two roles with names unique to the run: an owner that owns the node's schema and
 `alliance migrate`, and the runtime role `alliance init` and the node connect as. Before the
 schema is migrated the runtime role can neither initialise nor start a node (the message
 names `alliance migrate`). After `alliance migrate --runtime-role`, the node runs as the
-runtime role: it writes commands, tokens, checkpoints and rebuilds its projections. The same
+runtime role: it writes commands, tokens, checkpoints, rebuilds its projections, and
+`alliance serve` answers a staff command and a public lookup. The same
 role is refused DDL, changes to ledger entries, checkpoints and stored events, and writes to
 the version tables; nothing it was refused changed a row. Both roles are dropped afterwards.
 """
@@ -26,7 +27,7 @@ from federation_api.clock import now
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.root import Node
 from federation_api.settings import Settings
-from tests.e2e.harness import run_alliance
+from tests.e2e.harness import NodeDir, ServerProcess, provider_import, run_alliance
 from tests.pg import base_url, require_postgres
 
 pytestmark = pytest.mark.postgres
@@ -95,19 +96,29 @@ def test_the_owner_migrates_and_the_node_runs_with_least_privilege(
     try:
         at = now()
         eid = new_endorsement_id("AK", "roles-test")
-        node.service.record_existing(endorsement_id=eid, person_id="AK-P-0001",
-                                     family_name="Rivera", given_name="Maria",
+        node.service.record_existing(endorsement_id=eid, person_id="AK-P-0100",
+                                     family_name="Okafor", given_name="Sam",
                                      level=Level.IMHS, designation=None,
                                      granted_on=dt.date(2019, 5, 1),
                                      valid_through=dt.date(at.year, 12, 31),
                                      legacy_reference="paper-1", now=at)
         node.log.sign_checkpoint("AK", node.signer, at)
-        _, token = node.tokens.issue(label="runtime role", role=Role.AUDITOR, now=at)
+        _, token = node.tokens.issue(label="runtime role", role=Role.COORDINATOR, now=at)
         assert node.tokens.authenticate(token, now=at) is not None
         assert [r.endorsement_id for r in node.projector.roster("AK")] == [eid]
     finally:
         node.close()
-    assert "1 entries verified" in run_alliance("ledger", "verify", *as_node).stdout
+    served = NodeDir(data_dir=data_dir, association="AK", database_url=runtime_url,
+                     tokens={"coordinator": token})
+    server = ServerProcess(served).start(timeout=120)  # a loaded CI machine starts slowly
+    with server, server.client() as c:
+        assert c.get("/readyz").json()["status"] == "ready"
+        r = c.post("/v1/endorsements/imports", headers=served.auth("coordinator"),
+                   json=provider_import(dt.date(now().year, 12, 31)))
+        assert r.status_code == 201, r.text
+        r = c.get("/v1/verify", params={"endorsement_id": eid, "last_name": "Okafor"})
+        assert r.json()["status"] == "current", r.text
+    assert "2 entries verified" in run_alliance("ledger", "verify", *as_node).stdout
     digest = run_alliance("projections", "digest", *as_node).stdout.strip()
     assert run_alliance("projections", "rebuild", *as_node).stdout.strip() == digest
 
@@ -120,7 +131,7 @@ def test_the_owner_migrates_and_the_node_runs_with_least_privilege(
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute("UPDATE alliance_events SET topic = topic")
         assert conn.execute("SELECT seq, wire FROM ledger_entries").fetchall() == before
-        assert conn.execute("SELECT count(*) FROM alliance_events").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM alliance_events").fetchone() == (2,)
         privileges = conn.execute(
             "SELECT has_schema_privilege(current_user, %s, 'CREATE'), "
             "has_database_privilege(current_user, current_database(), 'CREATE')",
