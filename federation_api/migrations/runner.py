@@ -100,20 +100,22 @@ def _migrate(base: DatabaseUrl, extra: Extra | None) -> list[tuple[str, str | No
     with migration_lock(base):
         if base.dialect == "postgres":
             _ensure_schema(base)
-        if not _has_event_tables(base):
-            # eventsourcing's own CREATE_TABLE, run here, by the role that owns the schema.
-            PrivateEventStore(env=base.eventsourcing_env(create_table=True)).close()
-            moved.append((EVENTS, None, "created"))
+        # Every store is judged before any is changed: a refused database stays as it was.
+        plan: list[tuple[Store, ScriptDirectory, str | None, str]] = []
         for store in STORES:
             script = scripts(store, extra)
             with engine(store.url(base)).connect() as conn:
                 before = _current(conn, store, script)
-                head = _head(script)
-                if before == head:
-                    continue
                 if before is None:
                     _refuse_unless_baseline(conn, store)
-                conn.rollback()  # the inspection's read transaction; each upgrade has its own
+            if before != _head(script):
+                plan.append((store, script, before, _head(script)))
+        if not _has_event_tables(base):
+            # eventsourcing's own CREATE_TABLE, run here, by the role that owns the schema.
+            PrivateEventStore(env=base.eventsourcing_env(create_table=True)).close()
+            moved.append((EVENTS, None, "created"))
+        for store, script, before, head in plan:
+            with engine(store.url(base)).connect() as conn:
                 try:
                     _upgrade(conn, script, store.version_table, head)
                 except DBAPIError as e:

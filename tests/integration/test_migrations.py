@@ -144,6 +144,10 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "alembic_version_node" not in shapes(conn)
             assert "idempotency_keys" not in shapes(conn)
+        with engine(url.with_file("ledger.sqlite")).connect() as conn:  # judged first
+            assert "alembic_version_ledger" not in shapes(conn)
+        with engine(url).connect() as conn:
+            assert EVENT_TABLES[url.dialect] not in shapes(conn)
 
     def test_two_processes_migrating_at_once_both_succeed(self, url: DatabaseUrl,
                                                           tmp_path: Path) -> None:
