@@ -64,6 +64,14 @@ def scripts(store: Store, extra: Extra | None = None) -> ScriptDirectory:
 
 def status(base: DatabaseUrl, *, extra: Extra | None = None) -> list[StoreStatus]:
     """Each store's revision against this release's head, the event tables first."""
+    try:
+        return _status(base, extra)
+    except (DBAPIError, psycopg.OperationalError) as e:
+        raise MigrationError(f"cannot read the schema of {base.redacted()}: "
+                             f"{_root(e)}") from e
+
+
+def _status(base: DatabaseUrl, extra: Extra | None) -> list[StoreStatus]:
     found = [StoreStatus(EVENTS, "created" if _has_event_tables(base) else None, "created")]
     for store in STORES:
         script = scripts(store, extra)
@@ -92,6 +100,8 @@ def migrate(base: DatabaseUrl, *, extra: Extra | None = None) -> list[tuple[str,
             raise MigrationError(f"this role may not change the schema of "
                                  f"{base.redacted()} ({_root(e)}): run `alliance migrate` "
                                  f"with the database URL of the schema's owner") from e
+        if isinstance(e, DBAPIError | psycopg.OperationalError):
+            raise MigrationError(f"cannot migrate {base.redacted()}: {_root(e)}") from e
         raise
 
 

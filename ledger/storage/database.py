@@ -174,8 +174,10 @@ class Database:
             import psycopg
             from psycopg_pool import ConnectionPool
 
-            if not self.migrated:
-                with psycopg.connect(**self._pg_args(), autocommit=True) as pg:
+            # One plain connection first: a wrong host, role or password fails here with the
+            # server's own words, not as a pool that timed out.
+            with psycopg.connect(**self._pg_args(), autocommit=True) as pg:
+                if not self.migrated:
                     pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
             schema = self.url.schema
 

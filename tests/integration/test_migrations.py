@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -44,6 +46,7 @@ from ledger.storage.database import Database, DatabaseUrl
 from ledger.transparency import log, witness
 from projections import tables as projection_tables
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
+from tests.pg import base_url, require_postgres
 
 REVISIONS = Path(__file__).parents[1] / "fixtures" / "revisions"
 ADD_COLUMN = {"node": [REVISIONS / "add_column"]}
@@ -200,3 +203,16 @@ class TestMigrationsOnSQLite(OnSQLite, MigrationsContract):
 
 class TestMigrationsOnPostgreSQL(OnPostgreSQL, MigrationsContract):
     """One PostgreSQL schema holding every store."""
+
+
+@pytest.mark.postgres
+def test_an_unknown_role_is_a_clear_error_without_the_password() -> None:
+    require_postgres()
+    host = urlsplit(base_url())
+    url = DatabaseUrl.parse(f"postgresql://t_nobody_{secrets.token_hex(4)}:hunter2@"
+                            f"{host.hostname}:{host.port or 5432}/{host.path.lstrip('/')}"
+                            f"?schema=t_nothing")
+    for attempt in (status, migrate):
+        with pytest.raises(MigrationError, match="does not exist") as refused:
+            attempt(url)
+        assert "hunter2" not in str(refused.value)
