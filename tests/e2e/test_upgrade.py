@@ -118,6 +118,17 @@ class UpgradeContract:
 class TestUpgradeOnSQLite(OnSQLite, UpgradeContract):
     """The data directory's SQLite files as the previous release left them."""
 
+    def test_the_node_migrates_its_own_files_when_it_starts(
+            self, node_dir: tuple[Path, str | None]) -> None:
+        data_dir, _ = node_dir
+        node = Node(Settings(data_dir=data_dir))  # no `alliance migrate` first
+        try:
+            assert node.projector.digest() == EXPECTED["sqlite"]["digest"]
+        finally:
+            node.close()
+        current = run_alliance("migrate", "--status", "--data-dir", str(data_dir))
+        assert "ledger: ledger_0001 (this release: ledger_0001) up to date" in current.stdout
+
 
 class TestUpgradeOnPostgreSQL(OnPostgreSQL, UpgradeContract):
     """The previous release's schema, restored from its dump into a fresh schema."""
