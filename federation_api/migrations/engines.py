@@ -10,6 +10,7 @@ a session advisory lock per schema on PostgreSQL.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,13 @@ def engine(url: DatabaseUrl) -> Engine:
     if url.dialect == "sqlite":
         assert url.path is not None
         url.path.parent.mkdir(parents=True, exist_ok=True)
+    return _engine(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _engine(url: DatabaseUrl) -> Engine:
+    # Kept per URL: an engine learns its server's dialect details on its first connection.
+    if url.dialect == "sqlite":
         sqlite = create_engine(URL.create("sqlite", database=str(url.path)), poolclass=NullPool,
                                connect_args={"timeout": 30})
 

@@ -10,6 +10,7 @@ before it opens a database it may not change (PostgreSQL, as the runtime role).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,8 +59,15 @@ class StoreStatus:
 
 def scripts(store: Store, extra: Extra | None = None) -> ScriptDirectory:
     """The store's revisions (and a test's extra ones)."""
-    locations = [str(store.revisions), *(str(p) for p in (extra or {}).get(store.name, ()))]
-    return ScriptDirectory(str(store.revisions), version_locations=locations)
+    return _scripts(store, tuple(str(p) for p in (extra or {}).get(store.name, ())))
+
+
+@functools.cache
+def _scripts(store: Store, extra: tuple[str, ...]) -> ScriptDirectory:
+    # Read once per process: every node start asks, and loading the revision modules is
+    # most of what a check of an up-to-date database would otherwise cost.
+    return ScriptDirectory(str(store.revisions), version_locations=[str(store.revisions),
+                                                                      *extra])
 
 
 def status(base: DatabaseUrl, *, extra: Extra | None = None) -> list[StoreStatus]:
@@ -72,14 +80,24 @@ def status(base: DatabaseUrl, *, extra: Extra | None = None) -> list[StoreStatus
 
 
 def _status(base: DatabaseUrl, extra: Extra | None) -> list[StoreStatus]:
-    found = [StoreStatus(EVENTS, "created" if _has_event_tables(base) else None, "created")]
-    for store in STORES:
-        script = scripts(store, extra)
-        with engine(store.url(base)).connect() as conn:
+    with contextlib.ExitStack() as stack:
+        opened: dict[DatabaseUrl, Connection] = {}
+
+        def connection(url: DatabaseUrl) -> Connection:
+            # One connection per database: on PostgreSQL the four stores share one.
+            if url not in opened:
+                opened[url] = stack.enter_context(engine(url).connect())
+            return opened[url]
+
+        events = inspect(connection(base)).has_table(EVENT_TABLES[base.dialect])
+        found = [StoreStatus(EVENTS, "created" if events else None, "created")]
+        for store in STORES:
+            script = scripts(store, extra)
+            conn = connection(store.url(base))
             current = _current(conn, store, script)
             legacy = current is None and bool(shapes(conn, set(_baseline(store))))
-        found.append(StoreStatus(store.name, current, _head(script), legacy))
-    return found
+            found.append(StoreStatus(store.name, current, _head(script), legacy))
+        return found
 
 
 def require_current(base: DatabaseUrl, *, extra: Extra | None = None) -> None:
