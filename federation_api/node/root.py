@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
+from federation_api.migrations.runner import prepare_for_node
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
@@ -74,10 +75,11 @@ class Node:
                                "keyring or registry")
         url = paths.database_url(settings)
         self.database_url = url
-        # The ledger database first: on PostgreSQL it creates the schema that the
-        # eventsourcing store then uses.
-        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
-        self.events = PrivateEventStore(env=url.eventsourcing_env())
+        # Migrations own the tables: SQLite files migrate themselves, a PostgreSQL schema
+        # behind this release stops the node here, naming `alliance migrate`.
+        prepare_for_node(url)
+        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite"), migrated=True))
+        self.events = PrivateEventStore(env=url.eventsourcing_env(create_table=False))
         # Closed while the own ledger is shorter than a record of it: the writer seals
         # nothing and no checkpoint is signed until its entries are back.
         self.gate = SealGate()
@@ -88,9 +90,10 @@ class Node:
         # This node witnesses every peer's checkpoints with its own ledger key.
         self.witness = Witness(self.log, self.ledger.db, own=self.association,
                                signer=self.signer, registry=lambda: self.registry)
-        self.projector = Projector(Database(url.with_file("projections.sqlite")),
+        self.projector = Projector(Database(url.with_file("projections.sqlite"), migrated=True),
                                    strict_associations=frozenset({self.association}))
-        node_db = Database(url.with_file("node.sqlite"))
+        node_db = Database(url.with_file("node.sqlite"), migrated=True)
+        self._databases = (self.ledger.db, self.projector.db, node_db)
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)
         # Employer notifications: subscriptions, webhooks, and the notifier that
@@ -230,3 +233,5 @@ class Node:
     def close(self) -> None:
         """Release database connections."""
         self.events.close()
+        for db in self._databases:
+            db.close()
