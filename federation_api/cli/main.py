@@ -65,6 +65,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "rate_limit", None):
         settings = replace(settings, rate_limits=replace(settings.rate_limits,
                                                          enabled=args.rate_limit == "on"))
+    if getattr(args, "tls_cert", None):
+        settings = replace(settings, tls_cert=Path(args.tls_cert))
+    if getattr(args, "tls_key", None):
+        settings = replace(settings, tls_key=Path(args.tls_key))
     if getattr(args, "trusted_proxies", None):
         proxies = tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip())
         settings = replace(settings, rate_limits=replace(settings.rate_limits,
@@ -124,7 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default on; ALLIANCE_RATE_LIMIT_* set the budgets)")
     p.add_argument("--trusted-proxies", metavar="ADDRESSES",
                    help="comma-separated proxy addresses or networks whose X-Forwarded-For "
-                        "names the client (env ALLIANCE_TRUSTED_PROXIES)")
+                        "names the client, and whose forwarded scheme and host count "
+                        "(env ALLIANCE_TRUSTED_PROXIES)")
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate "
+                   "chain (env ALLIANCE_TLS_CERT; with --tls-key)")
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key, mode "
+                   "0600 or 0640 (env ALLIANCE_TLS_KEY)")
 
     # Not `add`: the demo takes no --database-url (its nodes keep SQLite files), and its
     # --data-dir means something else than a node's.
