@@ -99,6 +99,9 @@ class Settings:
     # HTTPS served by the node itself (issue 13): PEM certificate chain and private key files.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Where the signing key is: None (the key file keys/signing.key, the default) or an RFC
+    # 7512 URI `pkcs11:token=...;object=...?pin-source=file:...` (ledger/hsm_keys.py).
+    signing_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -106,7 +109,7 @@ class Settings:
         ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
         ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
         ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_TLS_CERT,
-        ALLIANCE_TLS_KEY."""
+        ALLIANCE_TLS_KEY, ALLIANCE_SIGNING_KEY."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -145,6 +148,8 @@ class Settings:
             settings = replace(settings, tls_cert=Path(value))
         if value := env.get(f"{ENV_PREFIX}TLS_KEY"):
             settings = replace(settings, tls_key=Path(value))
+        if value := env.get(f"{ENV_PREFIX}SIGNING_KEY"):
+            settings = replace(settings, signing_key=value)
         return settings
 
     def with_listen(self, listen: str) -> Settings:

@@ -22,6 +22,7 @@ from domain.policy import (
 )
 from federation_api.accounts.tokens import Role
 from federation_api.cli import employers as cli_employers
+from federation_api.cli import keys as cli_keys
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
 from federation_api.cli.node_commands import (
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       required=True)
     add(keys, "show", cmd_keys_show, "show the keyring")
     add(keys, "rotate", cmd_keys_rotate, "rotate the signing key")
+    cli_keys.add_commands(keys, common, add)
 
     tokens = sub.add_parser("tokens", help="staff API tokens").add_subparsers(
         dest="tokens_command", required=True)

@@ -32,7 +32,7 @@ TOP_ORDER = {"domain": 0, "ledger": 1, "projections": 2, "federation_api": 3}
 
 # Sub-layers: room -> level. A room is a subpackage or a top module of the package.
 LEDGER_LEVELS = {
-    "errors": 0, "codec": 0, "signing": 0,
+    "errors": 0, "codec": 0, "signing": 0, "hsm_keys": 0,
     "storage": 1, "trust": 1,
     "chain": 2,
     "transparency": 3,
@@ -51,7 +51,7 @@ FEDERATION_LEVELS = {
 }
 SUB_LEVELS = {"ledger": LEDGER_LEVELS, "federation_api": FEDERATION_LEVELS}
 # The ground modules of a package's lowest level may import each other.
-GROUND = {"ledger": {"errors", "codec", "signing"},
+GROUND = {"ledger": {"errors", "codec", "signing", "hsm_keys"},
           "federation_api": {"settings", "clock", "errors", "rate_buckets"}}
 CLOCK_MODULE = "federation_api.clock"
 READS_TIME = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
