@@ -23,6 +23,7 @@ from domain.policy import (
 from federation_api.accounts.tokens import Role
 from federation_api.cli import employers as cli_employers
 from federation_api.cli import keys as cli_keys
+from federation_api.cli import lapses as cli_lapses
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
 from federation_api.cli.node_commands import (
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_registry.add_commands(sub, common, add)
     cli_proofs.add_commands(sub, common, add)
     cli_employers.add_commands(sub, common, add)
+    cli_lapses.add_commands(sub, common, add)
 
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")

@@ -126,6 +126,10 @@ class Metrics:
                             registry=self.registry)
         self.projected = Gauge("alliance_projection_seq", "Last projected seq",
                                ["association"], registry=self.registry)
+        # Issue 13's alerts (ops/prometheus/alerts.yml): the daily lapse run.
+        self.lapse_run = Gauge("alliance_lapse_run_last_success_timestamp_seconds",
+                               "When the daily lapse run (POST /v1/lapses) last succeeded",
+                               registry=self.registry)
 
     def render(self) -> Response:
         """Prometheus text exposition."""
