@@ -79,7 +79,9 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     app.state.replicator = replicator
     app.state.webhook_dispatcher = dispatcher
     app.state.node = node
-    app.state.tls = tls
+    # The certificate uvicorn loaded at start is the one served until a restart, so its
+    # expiry is read once (the metric must not follow a renewed file the server never loaded).
+    app.state.tls_not_after = tls.not_after() if tls is not None else None
     app.state.metrics = Metrics()
     http_errors.install(app)
     # Inside the request logger, so refused requests are logged and counted like others.

@@ -358,7 +358,7 @@ def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Respon
 
     answer = commands.run(request, principal, "lapse_due", body, produce, replay)
     if answer.status_code == 200:  # a replayed run counts: the day's lapses are recorded
-        request.app.state.metrics.lapse_run.set(now().timestamp())
+        request.app.state.metrics.lapse_run.labels(node.association).set(now().timestamp())
     return answer
 
 
