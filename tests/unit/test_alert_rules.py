@@ -44,6 +44,11 @@ def test_the_rules_are_valid_and_pass_their_tests() -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
+def test_the_example_scrape_config_is_valid() -> None:
+    checked = _promtool("check", "config", "prometheus.yml", cwd=RULES.parent)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_a_broken_rule_fails_its_test(tmp_path: Path) -> None:
     for path in (RULES, *TESTS):
         (tmp_path / path.name).write_text(path.read_text())
