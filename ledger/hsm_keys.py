@@ -186,13 +186,17 @@ def import_key(uri: str, signer: Signer) -> bytes:
               Attribute.EC_PARAMS: ED25519_PARAMS}
     with _lock:
         _refuse_existing(parsed)
-        _call(parsed, lambda s: s.create_object({
+        public = _call(parsed, lambda s: s.create_object({
             **common, Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.VERIFY: True,
             Attribute.EC_POINT: _DER_OCTET_32 + signer.public_key}))
-        _call(parsed, lambda s: s.create_object({
-            **common, Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.VALUE: seed,
-            Attribute.PRIVATE: True, Attribute.SIGN: True, Attribute.SENSITIVE: True,
-            Attribute.EXTRACTABLE: False}))
+        try:
+            _call(parsed, lambda s: s.create_object({
+                **common, Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.VALUE: seed,
+                Attribute.PRIVATE: True, Attribute.SIGN: True, Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False}))
+        except TokenKeyError:
+            public.destroy()  # no half-imported key left behind under the label
+            raise
     # Whatever the token stored must sign as the file key did (checked by the Signer).
     if token_signer(uri).key_id != signer.key_id:
         raise TokenKeyError(f"{parsed.where()} does not hold the imported key")
