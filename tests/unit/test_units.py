@@ -18,7 +18,8 @@ import pytest
 
 UNITS = Path(__file__).resolve().parents[2] / "ops" / "systemd"
 INSTALLED_VENV = "/opt/alliance/venv/bin/"
-SERVICES = ("alliance-node.service", "alliance-nats.service", "alliance-lapses.service")
+# The NATS unit is a template; it is checked as the instance an association runs.
+SERVICES = ("alliance-node.service", "alliance-nats@leaf.service", "alliance-lapses.service")
 HARDENING = ("User=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
              "ProtectHome=yes", "CapabilityBoundingSet=", "UMask=0077")
 
@@ -37,7 +38,8 @@ def units(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("units")
     venv_bin = f"{Path(sys.executable).parent}/"
     for unit in UNITS.glob("alliance-*"):
-        (out / unit.name).write_text(unit.read_text().replace(INSTALLED_VENV, venv_bin))
+        name = unit.name.replace("@.", "@leaf.")
+        (out / name).write_text(unit.read_text().replace(INSTALLED_VENV, venv_bin))
     return out
 
 
@@ -74,7 +76,8 @@ def test_services_are_sandboxed(units: Path, service: str) -> None:
 
 
 def test_nats_stops_in_lame_duck_mode_and_secrets_are_credentials() -> None:
-    nats = (UNITS / "alliance-nats.service").read_text()
+    nats = (UNITS / "alliance-nats@.service").read_text()
+    assert "--config /etc/alliance/nats/%i.conf" in nats
     assert re.search(r"^ExecStop=/bin/kill -USR2 \$MAINPID$", nats, re.M)
     node = (UNITS / "alliance-node.service").read_text()
     lapses = (UNITS / "alliance-lapses.service").read_text()
