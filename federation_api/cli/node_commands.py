@@ -119,6 +119,10 @@ def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Replace the signing key; entries signed before stay verifiable."""
+    if settings.signing_key and settings.signing_key != "file":
+        print("alliance: error: the signing key is in a token (ALLIANCE_SIGNING_KEY): rotate "
+              "with `alliance keys token rotate --uri pkcs11:...`", file=sys.stderr)
+        return 2
     record = rotate_key(settings, now=now())
     print(f"new signing key {record.key_id} valid from {record.valid_from.isoformat()}")
     return 0

@@ -30,9 +30,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from federation_api.settings import IpNetwork
 
-# Two years, subdomains included: what the HSTS preload list asks for. Only HTTPS answers
-# carry it, so a node reached over plain HTTP on a test machine is never pinned.
-HSTS_VALUE = b"max-age=63072000; includeSubDomains"
+# Two years. Not includeSubDomains: a node often lives on a name under an association's own
+# domain, and pinning every sibling name (an old HTTP-only intranet page) is the domain
+# owner's decision, made at the apex, not the node's. Only HTTPS answers carry it, so a node
+# reached over plain HTTP on a test machine is never pinned.
+HSTS_VALUE = b"max-age=63072000"
 _SCHEMES = frozenset({"http", "https"})
 # A host as it may appear in a URL's authority: a DNS name or IPv4 address, or a bracketed
 # IPv6 address, with an optional port. Anything else (spaces, slashes, '@') is ignored.

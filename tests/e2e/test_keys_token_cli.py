@@ -49,6 +49,20 @@ def test_a_served_node_signs_in_the_token(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stderr
     assert "1 entries verified" in verified.stdout
 
+    # Rotating: the file-key command refuses (there is no key file), the token one works.
+    refused_rotation = _alliance(env, "keys", "rotate", *node.store_args())
+    assert refused_rotation.returncode == 2
+    assert "keys token rotate" in refused_rotation.stderr
+    second = hsm.uri("ak-node", "signing-2")
+    rotated = _alliance(env, "keys", "token", "rotate", "--uri", second, *node.store_args())
+    assert rotated.returncode == 0, rotated.stderr
+    new_public = rotated.stdout.split("public key ", 1)[1].split()[0]
+    assert new_public != public
+    keyring = _alliance({**hsm.env(), "ALLIANCE_SIGNING_KEY": second}, "keys", "show",
+                        *node.store_args())
+    assert keyring.returncode == 0, keyring.stderr
+    assert "(current)" in keyring.stdout and keyring.stdout.count("AK ") == 2
+
     # Without the key file and with a wrong PIN, nothing starts and nothing is signed.
     wrong = {**hsm.env(), "ALLIANCE_SIGNING_KEY": hsm.uri("ak-node", "signing", pin="wrong")}
     refused = _alliance(wrong, "ledger", "verify", *node.store_args())
