@@ -2,9 +2,9 @@
 imports against the layers, so the rooms stay what docs/architecture.md says they are.
 
 - Top-level layers: domain <- ledger <- projections <- federation_api; nothing imports upwards.
-- Inside ledger: ground (errors, codec, signing) <- storage, trust <- chain <- transparency <-
-  proofs, audit <- service, ingest. Inside federation_api: settings, clock, errors <-
-  notifications, replication <- node <- proofs, audit <- web <- demo <- cli. A module may
+- Inside ledger: ground (errors, codec, signing, hsm_keys) <- storage, trust <- chain <-
+  transparency <- proofs, audit <- service, ingest. Inside federation_api: settings, clock,
+  errors <- notifications, replication <- node <- proofs, audit <- web <- demo <- cli. A module may
   import its own room (subpackage) and any lower one, never a higher one or a peer of its
   level (storage and trust, notifications and replication, proofs and audit stay apart).
 - No route module (one that defines a top-level `router`) imports another route module.
