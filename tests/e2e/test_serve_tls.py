@@ -12,7 +12,13 @@ from pathlib import Path
 import httpx
 
 from federation_api.replication.nats_process import free_port
-from tests.e2e.harness import alliance_executable, child_env, init_node, run_alliance
+from tests.e2e.harness import (
+    ServerProcess,
+    alliance_executable,
+    child_env,
+    init_node,
+    run_alliance,
+)
 from tests.integration.tls_certs import server_cert
 
 
@@ -59,3 +65,14 @@ def test_serve_refuses_a_key_that_does_not_match(tmp_path: Path) -> None:
     done = run_alliance("serve", *node.store_args(), "--tls-cert", str(one.cert), check=False)
     assert done.returncode == 2
     assert "go together" in done.stderr
+
+
+def test_behind_a_proxy_the_printed_urls_are_the_public_ones(tmp_path: Path) -> None:
+    node = init_node(tmp_path / "ak", roles=())
+    env = {"ALLIANCE_PUBLIC_URL": "https://ak.alliance.example/",
+           "ALLIANCE_TRUSTED_PROXIES": "127.0.0.1"}
+    with ServerProcess(node, env=env) as server:
+        printed = server.log()
+    assert f"listening at {server.url}/" in printed
+    assert "node AK serving at https://ak.alliance.example/" in printed
+    assert "https://ak.alliance.example/docs" in printed
