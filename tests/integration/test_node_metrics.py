@@ -58,3 +58,22 @@ def test_the_outbox_gauge_ages_until_the_stream_confirms(tmp_path: Path) -> None
         gauges.observe(node, now=later, replicating=True, tls_not_after=None)
         assert gauges.published.labels(OUTBOX)._value.get() == head[0]
         assert gauges.unsent_age.labels(OUTBOX)._value.get() == 0
+
+
+def test_the_seal_gate_gauge_follows_the_gate(tmp_path: Path) -> None:
+    with live_node(tmp_path) as live:
+        node = live.node
+        gauges = NodeGauges(CollectorRegistry())
+        gauges.observe(node, now=now(), replicating=False, tls_not_after=None)
+        assert gauges.gate._value.get() == 0
+        head = node.ledger.head("AK")
+        assert head is not None
+        node.gate.hold("AK", head[0], "peers not asked yet")  # what a restored node does
+        try:
+            gauges.observe(node, now=now(), replicating=False, tls_not_after=None)
+            assert gauges.gate._value.get() == 1
+        finally:
+            node.gate.release()
+        gauges.observe(node, now=now(), replicating=False, tls_not_after=None)
+        assert gauges.gate._value.get() == 0
+        assert gauges.unsealed._value.get() == 0
