@@ -75,6 +75,7 @@ def test_a_token_key_signs_what_the_verifier_accepts(hsm: SoftHsm) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a signing thread hung"
     assert not failures
     assert hsm_keys.public_key(uri) == public_key
 
