@@ -76,8 +76,10 @@ class ForwardedOrigin:
         if not self.proxies or not peer or not self.trusted(str(peer[0])):
             return scope
         headers = _headers(scope["headers"])
+        # Forwarded (the standard) wins when it says anything; an empty one does not hide
+        # the X-Forwarded-* headers of a proxy that sends both.
         proto, host = (_from_forwarded(headers["forwarded"], self.trusted)
-                       if "forwarded" in headers else
+                       if _split(headers.get("forwarded", [])) else
                        _from_x_forwarded(headers, self.trusted))
         changed = dict(scope)
         if proto is not None and proto.lower() in _SCHEMES:

@@ -73,9 +73,13 @@ def test_plain_http_gets_no_hsts_even_when_the_client_claims_https(tmp_path: Pat
     ({"Forwarded": "for=127.0.0.1;proto=http;host=forged.example, "
                    "for=203.0.113.5;proto=https;host=ak.example.org"},
      "https://ak.example.org"),
+    # An empty Forwarded header does not hide the X-Forwarded-* ones.
+    ({"Forwarded": "", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "ak.example.org"},
+     "https://ak.example.org"),
     # Nonsense is ignored, field by field.
     ({"X-Forwarded-Proto": "gopher", "X-Forwarded-Host": "a b/c@d"}, None),
-], ids=["x-forwarded", "forwarded", "two-proxies", "forged-left", "nonsense"])
+], ids=["x-forwarded", "forwarded", "two-proxies", "forged-left", "empty-forwarded",
+        "nonsense"])
 def test_a_trusted_proxy_sets_the_origin(tmp_path: Path, headers: dict[str, str],
                                          origin: str | None) -> None:
     limits = RateLimitSettings(trusted_proxies=("127.0.0.1",))
