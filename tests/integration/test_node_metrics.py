@@ -7,14 +7,21 @@ import ssl
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from federation_api.clock import now
+from domain.policy import AssociationPolicy
+from federation_api.clock import now, today
+from federation_api.demo.seed import seed
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
 from federation_api.replication.replicator import PUBLISHER
+from federation_api.settings import Settings
 from federation_api.web.node_gauges import OUTBOX, NodeGauges
 from tests.integration.live_app import live_node
 from tests.integration.tls_certs import server_cert
+from tests.pg import postgres_schema_url
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -77,3 +84,25 @@ def test_the_seal_gate_gauge_follows_the_gate(tmp_path: Path) -> None:
         gauges.observe(node, now=now(), replicating=False, tls_not_after=None)
         assert gauges.gate._value.get() == 0
         assert gauges.unsealed._value.get() == 0
+
+
+@pytest.mark.postgres
+def test_the_gauges_read_a_node_on_postgresql(tmp_path: Path) -> None:
+    with postgres_schema_url() as url:
+        _gauges_on(Settings(data_dir=tmp_path / "ak", database_url=url))
+
+
+def _gauges_on(settings: Settings) -> None:
+    init_node(settings, association="AK", name="Alaska", policy=AssociationPolicy(),
+              now=now() - dt.timedelta(days=1))
+    node = Node(settings)
+    try:
+        seed(node, today())
+        gauges = NodeGauges(CollectorRegistry())
+        gauges.observe(node, now=now() + dt.timedelta(minutes=1), replicating=True,
+                       tls_not_after=None)
+        assert gauges.unsealed._value.get() == 0
+        assert gauges.gate._value.get() == 0
+        assert gauges.unsent_age.labels(OUTBOX)._value.get() >= 60
+    finally:
+        node.close()
