@@ -97,13 +97,20 @@ class Settings:
     public_url: str | None = None
     session_idle_minutes: float = 30.0
     session_hours: float = 8.0
+    # HTTPS served by the node itself (issue 13): PEM certificate chain and private key files.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Where the signing key is: None (the key file keys/signing.key, the default) or an RFC
+    # 7512 URI `pkcs11:token=...;object=...?pin-source=file:...` (ledger/hsm_keys.py).
+    signing_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
         ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
         ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
-        ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_DATABASE_POOL_SIZE."""
+        ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_DATABASE_POOL_SIZE,
+        ALLIANCE_TLS_CERT, ALLIANCE_TLS_KEY, ALLIANCE_SIGNING_KEY."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -143,6 +150,12 @@ class Settings:
                 raise ValueError(f"ALLIANCE_DATABASE_POOL_SIZE must be a whole number of at "
                                  f"least 1, got {value!r}")
             settings = replace(settings, database_pool_size=int(value))
+        if value := env.get(f"{ENV_PREFIX}TLS_CERT"):
+            settings = replace(settings, tls_cert=Path(value))
+        if value := env.get(f"{ENV_PREFIX}TLS_KEY"):
+            settings = replace(settings, tls_key=Path(value))
+        if value := env.get(f"{ENV_PREFIX}SIGNING_KEY"):
+            settings = replace(settings, signing_key=value)
         return settings
 
     def with_listen(self, listen: str) -> Settings:

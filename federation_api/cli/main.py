@@ -23,6 +23,8 @@ from domain.policy import (
 from federation_api.accounts.tokens import Role
 from federation_api.cli import backup as cli_backup
 from federation_api.cli import employers as cli_employers
+from federation_api.cli import keys as cli_keys
+from federation_api.cli import lapses as cli_lapses
 from federation_api.cli import migrate as cli_migrate
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
@@ -67,6 +69,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "rate_limit", None):
         settings = replace(settings, rate_limits=replace(settings.rate_limits,
                                                          enabled=args.rate_limit == "on"))
+    if getattr(args, "tls_cert", None):
+        settings = replace(settings, tls_cert=Path(args.tls_cert))
+    if getattr(args, "tls_key", None):
+        settings = replace(settings, tls_key=Path(args.tls_key))
     if getattr(args, "trusted_proxies", None):
         proxies = tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip())
         settings = replace(settings, rate_limits=replace(settings.rate_limits,
@@ -126,7 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default on; ALLIANCE_RATE_LIMIT_* set the budgets)")
     p.add_argument("--trusted-proxies", metavar="ADDRESSES",
                    help="comma-separated proxy addresses or networks whose X-Forwarded-For "
-                        "names the client (env ALLIANCE_TRUSTED_PROXIES)")
+                        "names the client, and whose forwarded scheme and host count "
+                        "(env ALLIANCE_TRUSTED_PROXIES)")
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate "
+                   "chain (env ALLIANCE_TLS_CERT; with --tls-key)")
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key, mode "
+                   "0600 or 0640 (env ALLIANCE_TLS_KEY)")
 
     # Not `add`: the demo takes no --database-url (its nodes keep SQLite files), and its
     # --data-dir means something else than a node's.
@@ -143,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       required=True)
     add(keys, "show", cmd_keys_show, "show the keyring")
     add(keys, "rotate", cmd_keys_rotate, "rotate the signing key")
+    cli_keys.add_commands(keys, common, add)
 
     tokens = sub.add_parser("tokens", help="staff API tokens").add_subparsers(
         dest="tokens_command", required=True)
@@ -172,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_registry.add_commands(sub, common, add)
     cli_proofs.add_commands(sub, common, add)
     cli_employers.add_commands(sub, common, add)
+    cli_lapses.add_commands(sub, common, add)
     cli_backup.add_commands(sub, common, add)
     cli_migrate.add_commands(sub, common, add)
 

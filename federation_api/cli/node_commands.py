@@ -61,8 +61,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from federation_api.web.app import create_app
     from federation_api.web.observability import configure_logging
+    from federation_api.web.tls import TlsFiles
 
     configure_logging()
+    tls = TlsFiles.checked(settings.tls_cert, settings.tls_key)  # before anything starts
     # With NATS, nothing is sealed before the peers and the hub were asked for this node's
     # own entries beyond its head (a node that lost entries gets them back first).
     node = Node(settings, await_peers=bool(settings.nats_url))
@@ -71,14 +73,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         behind = node.gate.reason  # restored from a backup, not yet caught up
     if behind is not None:
         print(f"WARNING: {behind}\n  {behind.recovery}", file=sys.stderr, flush=True)
-    app = create_app(node, replicator_for(node, settings))
-    base = f"http://{url_host(settings.host)}:{settings.port}"
+    app = create_app(node, replicator_for(node, settings), tls=tls)
+    base = f"{'https' if tls else 'http'}://{url_host(settings.host)}:{settings.port}"
     digest = node.registry_dir.genesis().digest().hex() if node.registry_dir.exists() else None
+    if settings.public_url:
+        # Behind a proxy the URLs users follow are the public ones; the listen address is
+        # printed too, for checks from the machine itself.
+        print(f"listening at {base}/", flush=True)
+        base = settings.public_url.rstrip("/")
     print_urls(node.association, base, genesis_digest=digest)
-    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
-    # peer; which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (rate_limits.py).
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-* from any loopback peer;
+    # which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (web/origin.py for the
+    # scheme and host, web/rate_limits.py for the client).
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, proxy_headers=False)
+                access_log=False, proxy_headers=False,
+                ssl_certfile=str(tls.cert) if tls else None,
+                ssl_keyfile=str(tls.key) if tls else None)
     node.close()
     return 0
 
@@ -111,6 +121,10 @@ def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Replace the signing key; entries signed before stay verifiable."""
+    if settings.signing_key and settings.signing_key != "file":
+        print("alliance: error: the signing key is in a token (ALLIANCE_SIGNING_KEY): rotate "
+              "with `alliance keys token rotate --uri pkcs11:...`", file=sys.stderr)
+        return 2
     record = rotate_key(settings, now=now())
     print(f"new signing key {record.key_id} valid from {record.valid_from.isoformat()}")
     return 0

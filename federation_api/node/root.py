@@ -18,6 +18,7 @@ from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
 from federation_api.node.restore_mark import RESTORE_RECOVERY, RestoreMarkFile, still_waiting
 from federation_api.node.setup import NodeConfig, NodeError, NodePaths
+from federation_api.node.signing_key import node_signer
 from federation_api.notifications.change_feed import ChangeFeed
 from federation_api.notifications.notifier import Notifier
 from federation_api.notifications.subscriptions import SubscriptionStore
@@ -32,7 +33,6 @@ from ledger.codec import decode_json
 from ledger.errors import ChainBroken, KeyFileError, LedgerBehind
 from ledger.ingest import Ingestor, Recovery
 from ledger.service import AssociationService
-from ledger.signing import Signer
 from ledger.storage.database import Database
 from ledger.storage.event_store import PrivateEventStore
 from ledger.transparency.log import LedgerLog
@@ -61,7 +61,7 @@ class Node:
         self.paths = paths
         self.config = decode_json(paths.config.read_bytes(), NodeConfig)
         self.association = self.config.association
-        self.signer = Signer.load(paths.signing_key, settings.passphrase())
+        self.signer = node_signer(settings, paths.signing_key)  # key file or PKCS#11 token
         # With an Alliance registry, it alone says which key may sign for whom and when;
         # a node that has none yet (single-node use) trusts its own key history.
         self.registry_dir = RegistryDir(paths.registry)

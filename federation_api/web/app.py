@@ -12,6 +12,7 @@ from federation_api.notifications.dispatcher import WebhookDispatcher
 from federation_api.replication.replicator import Replicator
 from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
+from federation_api.web.origin import install_origin
 from federation_api.web.pages import public as public_pages
 from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages.api_docs import install_docs
@@ -25,6 +26,7 @@ from federation_api.web.routes import proofs as routes_proofs
 from federation_api.web.routes import public as routes_public
 from federation_api.web.routes import staff as routes_staff
 from federation_api.web.schemas import errors
+from federation_api.web.tls import TlsFiles
 
 DESCRIPTION = """
 Endorsement ledger node of one Alliance association.
@@ -44,8 +46,10 @@ is checked before the body is read: 401 without a valid token, 403 for another r
 _EVERY_OPERATION = errors(503)
 
 
-def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
-    """An app serving `node`; with a replicator, replication runs on the app's event loop."""
+def create_app(node: Node, replicator: Replicator | None = None, *,
+               tls: TlsFiles | None = None) -> FastAPI:
+    """An app serving `node`; with a replicator, replication runs on the app's event loop;
+    `tls` names the certificate the server presents (for its expiry metric)."""
     # Employer notifications: notices changes after projection and delivers webhooks.
     dispatcher = WebhookDispatcher(node.notifier, node.webhooks, node.changes, node.settings,
                                    user_agent=f"alliance-node/{node.association}")
@@ -75,11 +79,16 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     app.state.replicator = replicator
     app.state.webhook_dispatcher = dispatcher
     app.state.node = node
+    # The certificate uvicorn loaded at start is the one served until a restart, so its
+    # expiry is read once (the metric must not follow a renewed file the server never loaded).
+    app.state.tls_not_after = tls.not_after() if tls is not None else None
     app.state.metrics = Metrics()
     http_errors.install(app)
     # Inside the request logger, so refused requests are logged and counted like others.
     app.state.rate_limits = install_rate_limits(app, node.settings.rate_limits)
     install_request_logging(app, app.state.metrics)
+    # Outermost: the origin (scheme, host) a trusted proxy reports, and HSTS on HTTPS answers.
+    install_origin(app, node.settings.rate_limits.networks())
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
                    routes_federation, routes_proofs):
         app.include_router(module.router, responses=_EVERY_OPERATION)

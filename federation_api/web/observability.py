@@ -27,6 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from federation_api.web.errors import error_body
+from federation_api.web.node_gauges import NodeGauges
 from ledger.codec import encode_json_line
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -126,6 +127,11 @@ class Metrics:
                             registry=self.registry)
         self.projected = Gauge("alliance_projection_seq", "Last projected seq",
                                ["association"], registry=self.registry)
+        # What the alerts of ops/prometheus/alerts.yml watch (issue 13); see NodeGauges.
+        self.lapse_run = Gauge("alliance_lapse_run_last_success_timestamp_seconds",
+                               "When the daily lapse run (POST /v1/lapses) last succeeded",
+                               ["association"], registry=self.registry)
+        self.gauges = NodeGauges(self.registry)
 
     def render(self) -> Response:
         """Prometheus text exposition."""

@@ -26,6 +26,7 @@ from federation_api.node.root import Node
 from federation_api.replication.nats_process import free_port
 from federation_api.settings import RateLimitSettings
 from federation_api.web.app import create_app
+from federation_api.web.tls import TlsFiles
 from ledger.signing import Signer
 
 
@@ -49,8 +50,10 @@ class LiveNode:
 
 @contextmanager
 def live_node(tmp_path: Path, limits: RateLimitSettings | None = None,
-              host: str = "127.0.0.1") -> Iterator[LiveNode]:
-    """An initialised, seeded node served on `host` until the block ends."""
+              host: str = "127.0.0.1",
+              tls: tuple[Path, Path] | None = None) -> Iterator[LiveNode]:
+    """An initialised, seeded node served on `host` until the block ends; over HTTPS with
+    `tls` (a certificate and key file)."""
     # A one-association Alliance (registry, admitted node), so receipts and proofs can answer.
     founded = found_alliance(tmp_path, {"AK": "Alaska"}, Signer.generate(), alliance="Test",
                              created=now() - dt.timedelta(days=1))
@@ -58,9 +61,12 @@ def live_node(tmp_path: Path, limits: RateLimitSettings | None = None,
     node = Node(settings)
     ids = seed(node, today())
     port = free_port(host)
-    server = uvicorn.Server(uvicorn.Config(create_app(node), host=host, port=port,
+    files = TlsFiles.checked(*tls) if tls else None
+    server = uvicorn.Server(uvicorn.Config(create_app(node, tls=files), host=host, port=port,
                                            log_config=None, access_log=False,
-                                           proxy_headers=False))
+                                           proxy_headers=False,
+                                           ssl_certfile=str(tls[0]) if tls else None,
+                                           ssl_keyfile=str(tls[1]) if tls else None))
     thread = threading.Thread(target=server.run, name="live-app", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -69,7 +75,7 @@ def live_node(tmp_path: Path, limits: RateLimitSettings | None = None,
             raise AssertionError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield LiveNode(node=node, url=f"http://{host}:{port}", ids=ids)
+        yield LiveNode(node=node, url=f"{'https' if tls else 'http'}://{host}:{port}", ids=ids)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -2,11 +2,12 @@
 imports against the layers, so the rooms stay what docs/architecture.md says they are.
 
 - Top-level layers: domain <- ledger <- projections <- federation_api; nothing imports upwards.
-- Inside ledger: ground (errors, codec, signing) <- storage, trust <- chain <- transparency <-
-  proofs, audit <- service, ingest. Inside federation_api: settings, clock, errors <-
-  notifications, replication <- node <- proofs, audit, backup <- web <- demo <- cli. A module may
-  import its own room (subpackage) and any lower one, never a higher one or a peer of its
-  level (storage and trust, notifications and replication, proofs and audit stay apart).
+- Inside ledger: ground (errors, codec, signing, hsm_keys) <- storage, trust <- chain <-
+  transparency <- proofs, audit <- service, ingest. Inside federation_api: settings, clock,
+  errors <- notifications, replication <- node <- proofs, audit, backup <- web <- demo <- cli.
+  A module may import its own room (subpackage) and any lower one, never a higher one or a
+  peer of its level (storage and trust, notifications and replication, proofs and audit stay
+  apart).
 - No route module (one that defines a top-level `router`) imports another route module.
 - federation_api reads projections through the reader API only, never their SQL tables.
 - Only federation_api/clock.py reads the time of day.
@@ -32,7 +33,7 @@ TOP_ORDER = {"domain": 0, "ledger": 1, "projections": 2, "federation_api": 3}
 
 # Sub-layers: room -> level. A room is a subpackage or a top module of the package.
 LEDGER_LEVELS = {
-    "errors": 0, "codec": 0, "signing": 0,
+    "errors": 0, "codec": 0, "signing": 0, "hsm_keys": 0,
     "storage": 1, "trust": 1,
     "chain": 2,
     "transparency": 3,
@@ -51,7 +52,7 @@ FEDERATION_LEVELS = {
 }
 SUB_LEVELS = {"ledger": LEDGER_LEVELS, "federation_api": FEDERATION_LEVELS}
 # The ground modules of a package's lowest level may import each other.
-GROUND = {"ledger": {"errors", "codec", "signing"},
+GROUND = {"ledger": {"errors", "codec", "signing", "hsm_keys"},
           "federation_api": {"settings", "clock", "errors", "rate_buckets"}}
 CLOCK_MODULE = "federation_api.clock"
 READS_TIME = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from federation_api.clock import now
 from federation_api.node.root import Node
 from federation_api.web.auth import GatedRoute
 from federation_api.web.errors import error_body
@@ -128,5 +129,7 @@ def metrics(request: Request) -> Response:
         m.projected.labels(association).set(node.projector.position(association))
     m.quarantined.set(node.ingestor.quarantine_count())
     m.forked.set(len(node.forked_associations()))
+    m.gauges.observe(node, now=now(), replicating=request.app.state.replicator is not None,
+                     tls_not_after=request.app.state.tls_not_after)
     rendered: Response = m.render()
     return rendered

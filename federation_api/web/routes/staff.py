@@ -356,7 +356,10 @@ def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Respon
         return [endorsement_out(service.endorsement_by_aggregate(aggregate, version))
                 for aggregate, version in versions.items()]
 
-    return commands.run(request, principal, "lapse_due", body, produce, replay)
+    answer = commands.run(request, principal, "lapse_due", body, produce, replay)
+    if answer.status_code == 200:  # a replayed run counts: the day's lapses are recorded
+        request.app.state.metrics.lapse_run.labels(node.association).set(now().timestamp())
+    return answer
 
 
 @router.post("/endorsements/{endorsement_id}/reinstatement", response_model=EndorsementOut,
