@@ -12,6 +12,10 @@ from collections.abc import Callable
 
 from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
+from federation_api.credentials.identity import IssuerIdentity
+from federation_api.credentials.issuer import CredentialIssuer
+from federation_api.credentials.publisher import StatusListPublisher
+from federation_api.credentials.served_lists import ServedLists
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
@@ -102,11 +106,22 @@ class Node:
                                    commitments=CommitmentKey.load(paths.commitment_key),
                                    gate=self.gate)
         self._project_lock = threading.RLock()  # reacting commits, and committing projects
+        # Portable credentials: issued in the transaction of the command that earns them.
+        self.issuer_identity = IssuerIdentity.of(
+            association=self.association, name=self.config.name,
+            public_url=settings.public_url or f"http://{settings.host}:{settings.port}")
+        self.credential_issuer = CredentialIssuer(identity=self.issuer_identity,
+                                                  signer=self.signer, events=self.events)
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
                                           policy=self.config.policy,
-                                          on_committed=self._committed)
-        self.commit_listeners: list[Callable[[], None]] = []
+                                          on_committed=self._committed,
+                                          companions=self.credential_issuer)
+        self.served_lists = ServedLists(node_db)
+        self.status_lists = StatusListPublisher(issuer=self.credential_issuer,
+                                                service=self.service, reader=self.projector,
+                                                served=self.served_lists, clock=now)
+        self.commit_listeners: list[Callable[[], None]] = [self.status_lists.wake]
         # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
         self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)
@@ -197,4 +212,5 @@ class Node:
 
     def close(self) -> None:
         """Release database connections."""
+        self.status_lists.stop()
         self.events.close()
