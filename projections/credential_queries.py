@@ -5,8 +5,11 @@ recorded versions. No clock: the caller says what it asks about.
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.credentials import StatusPurpose
 from domain.levels import EndorsementStatus
+from ledger.codec import decode_json
 from ledger.storage.database import Database
 from projections.credential_rules import ListVersionRow, StatusListRow
 from projections.tables import LIST_VERSION_COLUMNS, STATUS_LIST_COLUMNS, select
@@ -52,6 +55,21 @@ class CredentialQueries:
         rows = self.db.query("SELECT COUNT(*) FROM status_list_indexes WHERE aggregate_id = ?",
                              (aggregate_id,))
         return int(rows[0][0])
+
+    def list_url_of(self, aggregate_id: str, purpose: str) -> str | None:
+        """The URL the credentials holding the list's indexes name for it (its origin's)."""
+        rows = self.db.query(
+            "SELECT c.document FROM status_list_indexes i JOIN credentials c ON "
+            "c.credential_id = i.credential_id WHERE i.aggregate_id = ? LIMIT 1",
+            (aggregate_id,))
+        if not rows:
+            return None
+        document = decode_json(str(rows[0][0]).encode(), dict[str, Any])
+        for entry in document.get("credentialStatus") or ():
+            if isinstance(entry, dict) and entry.get("statusPurpose") == purpose:
+                url = entry.get("statusListCredential")
+                return url if isinstance(url, str) else None
+        return None
 
     def list_versions(self, aggregate_id: str) -> list[ListVersionRow]:
         """Every recorded version of the list, oldest first."""

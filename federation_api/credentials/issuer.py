@@ -70,12 +70,13 @@ class CredentialIssuer:
     """The node's issuer: credentials and status list indexes for the commands that earn them."""
 
     def __init__(self, *, identity: IssuerIdentity, signer: Signer, events: PrivateEventStore,
-                 list_size: int = MIN_LIST_SIZE,
+                 list_size: int = MIN_LIST_SIZE, fill_limit: float = FILL_LIMIT,
                  draw: Callable[[int], int] = secrets.randbelow) -> None:
         self.identity = identity
         self.signer = signer
         self.events = events
         self.list_size = list_size
+        self.fill_limit = fill_limit
         self._draw = draw
         self.lock = threading.RLock()
         self._open: dict[StatusPurpose, StatusList] | None = None
@@ -93,7 +94,9 @@ class CredentialIssuer:
                 continue
             for event in aggregate.pending_events:
                 if isinstance(event, ISSUING_EVENTS):
-                    issued.append(self._issue(aggregate, event, touched))
+                    credential = self._issue(aggregate, event, touched)
+                    if credential is not None:
+                        issued.append(credential)
         return [*issued, *touched.values()]
 
     def holding(self) -> contextlib.AbstractContextManager[object]:
@@ -132,7 +135,7 @@ class CredentialIssuer:
             while current is not None and (following := self.list_of(purpose,
                                                                       number + 1)) is not None:
                 number, current = number + 1, following
-        if current is None or current.size - current.free >= current.size * FILL_LIMIT:
+        if current is None or current.size - current.free >= current.size * self.fill_limit:
             number = 1 if current is None else current.list_number + 1
             current = StatusList.create(association=self.identity.association, purpose=purpose,
                                         list_number=number, size=self.list_size, now=now)
@@ -150,14 +153,18 @@ class CredentialIssuer:
     # -- one credential --------------------------------------------------------------------
 
     def _issue(self, endorsement: Endorsement, event: Any,
-               touched: dict[uuid.UUID, StatusList]) -> IssuedCredential:
+               touched: dict[uuid.UUID, StatusList]) -> IssuedCredential | None:
+        """The credential for `event`; None if one was issued for it already (the event
+        itself is stored already, and the save will refuse it as a conflict)."""
         now: dt.datetime = event.timestamp
         version = int(event.originator_version)
         credential_id = credential_id_for(self.identity.association,
                                           endorsement.endorsement_id, version)
+        lists = {purpose: self._current(purpose, now, touched) for purpose in StatusPurpose}
+        if any(credential_id in status_list.credentials for status_list in lists.values()):
+            return None
         entries = []
-        for purpose in StatusPurpose:
-            status_list = self._current(purpose, now, touched)
+        for purpose, status_list in lists.items():
             index = self._draw_index(status_list)
             status_list.assign_index(endorsement_id=endorsement.endorsement_id,
                                      credential_id=credential_id, index=index, now=now)
