@@ -21,6 +21,7 @@ from domain.policy import (
     RevocationReapply,
 )
 from federation_api.accounts.tokens import Role
+from federation_api.cli import credentials as cli_credentials
 from federation_api.cli import employers as cli_employers
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_registry.add_commands(sub, common, add)
     cli_proofs.add_commands(sub, common, add)
     cli_employers.add_commands(sub, common, add)
+    cli_credentials.add_commands(sub, common, add)
 
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")

@@ -139,6 +139,9 @@ class CredentialIssuer:
             number = 1 if current is None else current.list_number + 1
             current = StatusList.create(association=self.identity.association, purpose=purpose,
                                         list_number=number, size=self.list_size, now=now)
+            # Version 1 (every bit clear) is recorded with the list, in the transaction of the
+            # credential that opens it: the list has a recorded version from that moment on.
+            self.record_version(current, StatusBits.empty(current.size), now)
             self._all[current.id] = current
         self._open[purpose] = current
         touched[current.id] = current
