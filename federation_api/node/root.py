@@ -14,6 +14,7 @@ from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
 from federation_api.credentials.identity import IssuerIdentity
 from federation_api.credentials.issuer import CredentialIssuer
+from federation_api.credentials.list_watch import ListWatch
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
 from federation_api.node.idempotency import IdempotencyStore
@@ -122,6 +123,8 @@ class Node:
                                                 service=self.service, reader=self.projector,
                                                 served=self.served_lists, clock=now)
         self.commit_listeners: list[Callable[[], None]] = [self.status_lists.wake]
+        # Peers' lists as their origins serve them, against the replicated ledgers.
+        self.list_watch = ListWatch(node_db, self.projector, lambda: self.keyring)
         # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
         self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)
@@ -166,10 +169,13 @@ class Node:
         return [a.association for a in self.registry.associations]
 
     def forked_associations(self) -> dict[str, int]:
-        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest)
-        or conflicting checkpoints (witnessing), with how many pieces of evidence each."""
+        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest),
+        conflicting checkpoints (witnessing) or a signed status list their ledger does not
+        record (the list watch), with how many pieces of evidence each."""
         forked = dict(self.ingestor.forked())
         for association, count in self.witness.forked().items():
+            forked[association] = forked.get(association, 0) + count
+        for association, count in self.list_watch.forked().items():
             forked[association] = forked.get(association, 0) + count
         return forked
 

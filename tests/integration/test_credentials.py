@@ -13,6 +13,7 @@ import pytest
 
 from domain.credentials import StatusPurpose
 from domain.evidence import RenewalEvidence
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.credentials.evidence import gather
 from federation_api.credentials.issuer import CredentialIssuer
@@ -156,17 +157,15 @@ def test_the_did_document_keeps_a_rotated_key_so_old_credentials_verify(
 # -- hostile ---------------------------------------------------------------------------------
 
 
-def test_a_list_with_a_bit_the_ledger_does_not_record_is_a_split_view(
-        world: CredentialWorld) -> None:
-    credential = world.grant("AK", "AK-CRED0007")
+def _forge_next_version(world: CredentialWorld, credential: dict[str, Any]) -> dict[str, Any]:
+    """The origin itself signs a list with the credential's suspension bit set and serves it
+    as its latest, without recording it on its ledger; the forged list."""
     node = world.node("AK")
     entry = next(e for e in credential["credentialStatus"] if e["statusPurpose"] == "suspension")
     row = node.projector.status_list("AK", StatusPurpose.SUSPENSION, 1)
     assert row is not None
     served = node.served_lists.get(row.aggregate_id)
     assert served is not None
-    # The origin itself signs a list with the credential's bit set, and serves it as the
-    # next version, without recording it on its ledger.
     bits = decode_list(decode_json(served.document, dict[str, Any])
                        ["credentialSubject"]["encodedList"]).with_bits(
         [int(entry["statusListIndex"])])
@@ -175,12 +174,43 @@ def test_a_list_with_a_bit_the_ledger_does_not_record_is_a_split_view(
         build_status_list_credential(entry["statusListCredential"], credential["issuer"]["id"],
                                      StatusPurpose.SUSPENSION, bits, valid_from=at),
         node.signer, node.issuer_identity.method(node.signer.key_id), at)
-    node.served_lists.put(ServedList(list_id=row.aggregate_id, list_version=2,
+    node.served_lists.put(ServedList(list_id=row.aggregate_id,
+                                     list_version=served.list_version + 1,
                                      signed_at=at.isoformat(), document=encode_json(forged)))
     status, latest = world.fetch(entry["statusListCredential"])
     assert (status, decode_json(latest, dict[str, Any])) == (200, forged)
+    return forged
+
+
+def test_a_list_with_a_bit_the_ledger_does_not_record_is_a_split_view(
+        world: CredentialWorld) -> None:
+    credential = world.grant("AK", "AK-CRED0007")
+    _forge_next_version(world, credential)
     with pytest.raises(StatusListNotRecorded, match="split view"):
         verify_credential(credential, gather(credential, world.fetch, now()), now())
+
+
+def test_a_peer_catches_the_split_view_and_flags_a_fork(world: CredentialWorld) -> None:
+    credential = world.grant("AK", "AK-CRED0016")
+    world.sync("AK", "MI")
+    mi = world.node("MI")
+    assert {f.outcome for f in mi.list_watch.check("AK", world.fetch, now())} == {"recorded"}
+    assert "AK" not in mi.forked_associations()
+    _forge_next_version(world, credential)
+    findings = {f.list_url.rsplit("/", 2)[1]: f for f in mi.list_watch.check(
+        "AK", world.fetch, now())}
+    assert findings["suspension"].outcome == "split view"
+    assert findings["revocation"].outcome == "recorded"
+    assert mi.forked_associations()["AK"] == 1
+    evidence = mi.list_watch.evidence("AK")
+    assert len(evidence) == 1 and b"BitstringStatusListCredential" in evidence[0][2]
+    client = world.client("MI")
+    assert client.get("/v1/status-list-forks/AK").status_code == 401
+    _, secret = mi.tokens.issue(label="auditor", role=Role.AUDITOR, now=now())
+    forks = client.get("/v1/status-list-forks/AK", headers={"Authorization": f"Bearer {secret}"})
+    assert forks.status_code == 200 and len(forks.json()) == 1
+    peers = client.get("/v1/federation/peers", headers={"Authorization": f"Bearer {secret}"})
+    assert {p["association"]: p["forked"] for p in peers.json()}["AK"] is True
 
 
 def test_a_credential_claiming_another_association_is_refused(world: CredentialWorld) -> None:

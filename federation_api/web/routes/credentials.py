@@ -19,19 +19,24 @@ import datetime as dt
 import email.utils
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from domain.credentials import StatusPurpose
+from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now
 from federation_api.credentials.identity import did_document, key_windows
 from federation_api.credentials.publisher import CACHE_SECONDS
 from federation_api.node.root import Node
+from federation_api.web.auth import GatedRoute, require
 from federation_api.web.schemas import errors
 from ledger.codec import encode_json
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+CHECK_TIMEOUT_SECONDS = 10.0
 
 CREDENTIAL_MEDIA_TYPE = "application/ld+json"
 DID_MEDIA_TYPE = "application/did+json"
@@ -153,3 +158,53 @@ def status_list_versions_route(request: Request, association: Association,
     return Response(answer.model_dump_json(), media_type="application/json",
                     headers={"Cache-Control": f"public, max-age={CACHE_SECONDS}"})
 
+
+
+class ListFindingOut(BaseModel):
+    """What checking one list as its origin serves it found."""
+
+    list_url: str
+    outcome: str = Field(description="recorded, split view, unsigned or unreachable")
+    version: int = Field(description="the recorded version it is (outcome recorded)")
+    detail: str
+
+
+class ListForkOut(BaseModel):
+    """A signed list its origin served that the origin's ledger does not record."""
+
+    list_url: str
+    served_hash: str
+    document: str = Field(description="the signed list credential as served (JSON text)")
+    found_at: str
+
+
+@router.post("/v1/status-list-checks/{association}", tags=["federation"],
+             response_model=list[ListFindingOut], responses=errors(401, 403, 422))
+def check_lists_route(request: Request, association: Association,
+                      _: Auditor) -> list[ListFindingOut]:
+    """Fetch each of the association's status lists from its origin and compare it with the
+    versions this node's replica of its ledger records; a signed list that is no recorded
+    version is a split view: kept as fork evidence, and the association is flagged forked.
+    Auditors only."""
+    node = _node(request)
+    with httpx.Client(timeout=CHECK_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        def fetch(url: str) -> tuple[int, bytes]:
+            try:
+                response = client.get(url)
+            except httpx.HTTPError as e:
+                raise OSError(str(e)) from e
+            return response.status_code, response.content
+
+        findings = node.list_watch.check(association, fetch, now())
+    return [ListFindingOut(list_url=f.list_url, outcome=f.outcome, version=f.version,
+                           detail=f.detail) for f in findings]
+
+
+@router.get("/v1/status-list-forks/{association}", tags=["federation"],
+            response_model=list[ListForkOut], responses=errors(401, 403, 422))
+def list_forks_route(request: Request, association: Association,
+                     _: Auditor) -> list[ListForkOut]:
+    """The split views of the association's lists this node caught. Auditors only."""
+    return [ListForkOut(list_url=u, served_hash=h, document=d.decode("utf-8", "replace"),
+                        found_at=f)
+            for u, h, d, f in _node(request).list_watch.evidence(association)]
