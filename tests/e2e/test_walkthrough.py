@@ -16,6 +16,7 @@ import json
 import re
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -241,6 +242,18 @@ def assert_clean_shutdown(server: ServerProcess) -> None:
     assert "Application shutdown complete" in server.log()
 
 
+def await_list_version(c: httpx.Client, association: str, purpose: str, version: int) -> None:
+    """Wait until the node serves `version` of its first `purpose` list (its publisher runs
+    within a second or so of a command)."""
+    deadline = time.monotonic() + 30
+    while True:
+        r = c.get(f"/v1/status-lists/{association}/{purpose}/1")
+        if r.status_code == 200 and int(r.headers["x-status-list-version"]) >= version:
+            return
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.1)
+
+
 def check_staff_reads(c: httpx.Client, node: NodeDir, eid: str, provider_eid: str) -> None:
     """Roster as JSON and CSV, the auditors' ledger listing, metrics, the OpenAPI pages."""
     r = c.get("/v1/roster", headers=node.auth("coordinator"))
@@ -262,13 +275,21 @@ def check_staff_reads(c: httpx.Client, node: NodeDir, eid: str, provider_eid: st
     assert [row["endorsement_id"] for row in csv.DictReader(io.StringIO(r.text))] == [
         provider_eid]
 
+    # The lapse sets a suspension bit: wait until the node has recorded that list version, so
+    # the ledger holds still while it is read.
+    await_list_version(c, node.association, "suspension", 2)
     entries = all_entries(c, node)
     assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
     assert entries[-1]["seq"] == head_seq(c, node)
-    assert [e["event_type"] for e in entries] == [
+    credentials = {"CredentialIssued", "StatusListCreated", "CredentialIndexAssigned",
+                   "StatusListPublished"}
+    assert [e["event_type"] for e in entries if e["event_type"] not in credentials] == [
         "EndorsementGranted", "ApplicationStarted", "ApplicationEvidenceSubmitted",
         "ApplicationEvidenceSubmitted", "ApplicationReviewed", "ApplicationGranted",
         "EndorsementGranted", "EndorsementRenewed", "EndorsementLapsed"]
+    # A credential for each grant and the renewal, each with a bit in both lists.
+    assert [e["event_type"] for e in entries].count("CredentialIssued") == 3
+    assert [e["event_type"] for e in entries].count("CredentialIndexAssigned") == 6
     assert len({e["key_id"] for e in entries}) == 1
     # Evidence is private: employers and raters named in it never reach the ledger.
     wires = [base64.b64decode(e["wire"]) for e in entries]

@@ -299,3 +299,19 @@ def _no_evidence() -> RenewalEvidence:
 
 def test_issuer_is_the_service_companion(world: CredentialWorld) -> None:
     assert isinstance(world.node("AK").service.companions, CredentialIssuer)
+
+
+def test_the_public_page_offers_the_credential_and_linkedin(world: CredentialWorld) -> None:
+    world.grant("AK", "AK-CRED0017")
+    page = world.client("AK").get("/verify", params={"endorsement_id": "AK-CRED0017",
+                                                     "last_name": "Oyelaran"})
+    assert page.status_code == 200
+    assert 'href="/v1/credentials/AK-CRED0017" download' in page.text
+    assert "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in page.text
+    assert "certId=AK-CRED0017" in page.text
+    assert f"certUrl={AK_URL.replace(':', '%3A').replace('/', '%2F')}" in page.text
+    world.node("AK").service.suspend("AK-CRED0017", effective_on=today(), reason="review",
+                                     now=now())
+    suspended = world.client("AK").get("/verify", params={"endorsement_id": "AK-CRED0017",
+                                                          "last_name": "Oyelaran"})
+    assert "Download credential" not in suspended.text  # offered only while current
