@@ -205,11 +205,12 @@ def test_a_peer_catches_the_split_view_and_flags_a_fork(world: CredentialWorld) 
     evidence = mi.list_watch.evidence("AK")
     assert len(evidence) == 1 and b"BitstringStatusListCredential" in evidence[0][2]
     client = world.client("MI")
-    assert client.get("/v1/status-list-forks/AK").status_code == 401
+    assert client.get("/v1/federation/status-list-forks/AK").status_code == 401
     _, secret = mi.tokens.issue(label="auditor", role=Role.AUDITOR, now=now())
-    forks = client.get("/v1/status-list-forks/AK", headers={"Authorization": f"Bearer {secret}"})
+    auditor = {"Authorization": f"Bearer {secret}"}
+    forks = client.get("/v1/federation/status-list-forks/AK", headers=auditor)
     assert forks.status_code == 200 and len(forks.json()) == 1
-    peers = client.get("/v1/federation/peers", headers={"Authorization": f"Bearer {secret}"})
+    peers = client.get("/v1/federation/peers", headers=auditor)
     assert {p["association"]: p["forked"] for p in peers.json()}["AK"] is True
 
 

@@ -67,7 +67,9 @@ def _node(request: Request) -> Node:
     return node
 
 
-@router.get("/.well-known/did.json", tags=["credentials"], name="did_document")
+@router.get("/.well-known/did.json", tags=["credentials"], name="did_document", responses={
+    200: {"content": {DID_MEDIA_TYPE: {}},
+          "description": "the association's DID document (did:web), its keys as Multikeys"}})
 @router.get("/did.json", tags=["credentials"], include_in_schema=False)
 def did_document_route(request: Request) -> Response:
     """The DID document of this node's association: every registry key with its window."""
@@ -80,7 +82,9 @@ def did_document_route(request: Request) -> Response:
 
 
 @router.get("/v1/credentials/{endorsement_id}", tags=["credentials"], name="credential",
-            responses=errors(404, 422, 429))
+            responses={200: {"content": {CREDENTIAL_MEDIA_TYPE: {}},
+                             "description": "the signed OpenBadgeCredential (a file)"},
+                       **errors(404, 422, 429)})
 def credential_route(request: Request, endorsement_id: Annotated[
         str, Path(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]) -> Response:
     """The latest Open Badges 3.0 credential of an endorsement (public fields only), as a file
@@ -98,7 +102,12 @@ Association = Annotated[str, Path(min_length=1, max_length=16, pattern=r"^[A-Za-
 
 
 @router.get("/v1/status-lists/{association}/{purpose}/{list_number}", tags=["credentials"],
-            name="status_list", responses=errors(404, 422, 429))
+            name="status_list", responses={
+                200: {"content": {CREDENTIAL_MEDIA_TYPE: {}},
+                      "description": "the signed BitstringStatusListCredential"},
+                304: {"description": "not modified (If-None-Match names this version)"},
+                307: {"description": "another association's list: its origin's URL"},
+                **errors(404, 422, 429)})
 def status_list_route(request: Request, association: Association, purpose: StatusPurpose,
                       list_number: ListNumber,
                       version: Annotated[int | None, Query(ge=1)] = None) -> Response:
@@ -178,7 +187,7 @@ class ListForkOut(BaseModel):
     found_at: str
 
 
-@router.post("/v1/status-list-checks/{association}", tags=["federation"],
+@router.post("/v1/federation/status-list-checks/{association}", tags=["federation"],
              response_model=list[ListFindingOut], responses=errors(401, 403, 422))
 def check_lists_route(request: Request, association: Association,
                       _: Auditor) -> list[ListFindingOut]:
@@ -200,7 +209,7 @@ def check_lists_route(request: Request, association: Association,
                            detail=f.detail) for f in findings]
 
 
-@router.get("/v1/status-list-forks/{association}", tags=["federation"],
+@router.get("/v1/federation/status-list-forks/{association}", tags=["federation"],
             response_model=list[ListForkOut], responses=errors(401, 403, 422))
 def list_forks_route(request: Request, association: Association,
                      _: Auditor) -> list[ListForkOut]:
