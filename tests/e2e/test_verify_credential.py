@@ -60,7 +60,8 @@ def test_each_hostile_case_is_refused_with_its_reason(tmp_path: Path) -> None:
         assert r.status_code == 201, r.text
         eid = r.json()["endorsement_id"]
         _await_lists(c)
-        credential: dict[str, Any] = c.get(f"/v1/credentials/{eid}").json()
+        credential: dict[str, Any] = c.get(f"/v1/credentials/{eid}",
+                                                params={"last_name": "rivera"}).json()
         honest = tmp_path / "credential.json"
         honest.write_text(json.dumps(credential))
         assert _verify(honest)[0] == 0

@@ -71,7 +71,7 @@ class CredentialWorld:
             legacy_reference=f"ref-{endorsement_id}", now=now())
         node.status_lists.publish_due()
         status, body = self.fetch(f"http://127.0.0.1:{PORTS[association]}/v1/credentials/"
-                                  f"{endorsement_id}")
+                                  f"{endorsement_id}?last_name={family_name}")
         assert status == 200, body
         return decode_json(body, dict[str, Any])
 

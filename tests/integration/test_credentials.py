@@ -59,14 +59,22 @@ def test_a_grant_issues_one_stable_credential_that_every_node_serves(
     assert schema_errors(credential) == ()
     assert credential["issuer"]["id"] == "did:web:127.0.0.1%3A9101"
     assert credential["credentialSubject"]["achievement"]["humanCode"] == "IMHS"
-    response = world.client("AK").get("/v1/credentials/AK-CRED0001")
+    named = {"last_name": "OYELARAN"}  # as /v1/verify: the id and the last name, any case
+    response = world.client("AK").get("/v1/credentials/AK-CRED0001", params=named)
     assert response.headers["content-type"] == "application/ld+json"
     assert 'filename="AK-CRED0001-credential.json"' in response.headers["content-disposition"]
-    again = world.client("AK").get("/v1/credentials/AK-CRED0001")
+    again = world.client("AK").get("/v1/credentials/AK-CRED0001", params=named)
     assert again.content == response.content  # stable: the same download twice
     world.sync("AK", "MI")
-    assert world.client("MI").get("/v1/credentials/AK-CRED0001").content == response.content
-    assert world.client("AK").get("/v1/credentials/AK-NOPE0001").status_code == 404
+    assert world.client("MI").get("/v1/credentials/AK-CRED0001",
+                                  params=named).content == response.content
+    # One 404 for a wrong id or a wrong name, the same as /v1/verify's: ids cannot be walked.
+    wrong_id = world.client("AK").get("/v1/credentials/AK-NOPE0001", params=named)
+    wrong_name = world.client("AK").get("/v1/credentials/AK-CRED0001",
+                                        params={"last_name": "Other"})
+    assert wrong_id.status_code == wrong_name.status_code == 404
+    assert wrong_id.json() == wrong_name.json()
+    assert world.client("AK").get("/v1/credentials/AK-CRED0001").status_code == 422
     assert _state(world, credential) is CredentialState.ACTIVE
     # MI's replica of AK's ledger proves the same history (a peer as the ledger's witness).
     assert _state(world, credential, ledger_url="http://127.0.0.1:9102") \
@@ -100,8 +108,8 @@ def test_suspension_and_lift_flip_the_bit_and_each_past_date_is_provable(
     node.service.reinstate("AK-CRED0003", reinstated_on=today(), reason="lifted",
                            evidence=_no_evidence(), by_committee=True, now=now())
     node.status_lists.publish_due()
-    latest = decode_json(world.client("AK").get("/v1/credentials/AK-CRED0003").content,
-                         dict[str, Any])
+    latest = decode_json(world.client("AK").get("/v1/credentials/AK-CRED0003", params={
+        "last_name": "Oyelaran"}).content, dict[str, Any])
     assert latest["id"] != credential["id"]  # reinstatement issues a new credential
     assert _state(world, credential) is CredentialState.ACTIVE
     assert _state(world, latest) is CredentialState.ACTIVE
@@ -307,10 +315,10 @@ def test_the_public_page_offers_the_credential_and_linkedin(world: CredentialWor
     page = world.client("AK").get("/verify", params={"endorsement_id": "AK-CRED0017",
                                                      "last_name": "Oyelaran"})
     assert page.status_code == 200
-    assert 'href="/v1/credentials/AK-CRED0017" download' in page.text
+    assert 'href="/v1/credentials/AK-CRED0017?last_name=Oyelaran" download' in page.text
     assert "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in page.text
     assert "certId=AK-CRED0017" in page.text
-    assert f"certUrl={AK_URL.replace(':', '%3A').replace('/', '%2F')}" in page.text
+    assert f"certUrl={AK_URL.replace(':', '%3A').replace('/', '%2F')}%2Fverify" in page.text
     world.node("AK").service.suspend("AK-CRED0017", effective_on=today(), reason="review",
                                      now=now())
     suspended = world.client("AK").get("/verify", params={"endorsement_id": "AK-CRED0017",

@@ -71,7 +71,7 @@ def _issue(running: Running) -> tuple[str, bytes]:
         eid = r.json()[EID_FIELD]
         running.await_version("suspension", 1)
         running.await_version("revocation", 1)
-        download = c.get(f"/v1/credentials/{eid}")
+        download = c.get(f"/v1/credentials/{eid}", params={"last_name": "Rivera"})
         assert download.status_code == 200, download.text
         return eid, download.content
 

@@ -147,7 +147,7 @@ def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
                   moved=moved)
 
 
-def with_credential(request: Request, shown: Result) -> Result:
+def with_credential(request: Request, shown: Result, last_name: str) -> Result:
     """`shown` with the links to its credential: the file for a wallet, and LinkedIn's "add
     to profile" form filled in with the credential's own facts (name, issuer, dates, id), so a
     profile links back to what an employer can verify."""
@@ -156,17 +156,21 @@ def with_credential(request: Request, shown: Result) -> Result:
     if document is None:
         return shown
     credential = decode_json(document.encode(), dict[str, Any])
-    path = f"/v1/credentials/{shown.endorsement_id}"
+    query = urlencode({"last_name": last_name})
+    path = f"/v1/credentials/{shown.endorsement_id}?{query}"
+    # LinkedIn links to the verification result, where an employer sees the current status.
+    result_url = (f"{node.issuer_identity.base_url}/verify?" + urlencode(
+        {"by": "id", "endorsement_id": shown.endorsement_id, "last_name": last_name}))
     issued = dt.date.fromisoformat(str(credential["validFrom"])[:10])
     until = dt.date.fromisoformat(str(credential["validUntil"])[:10])
-    query = urlencode({
+    linkedin = urlencode({
         "startTask": "CERTIFICATION_NAME", "name": credential["name"],
         "organizationName": credential["issuer"]["name"], "issueYear": issued.year,
         "issueMonth": issued.month, "expirationYear": until.year,
-        "expirationMonth": until.month, "certUrl": f"{node.issuer_identity.base_url}{path}",
+        "expirationMonth": until.month, "certUrl": result_url,
         "certId": shown.endorsement_id})
     return replace(shown, credential_url=path,
-                   linkedin_url=f"https://www.linkedin.com/profile/add?{query}")
+                   linkedin_url=f"https://www.linkedin.com/profile/add?{linkedin}")
 
 
 def _answer(request: Request, endorsement_id: str, last_name: str) -> VerifyOut | None:
@@ -229,7 +233,8 @@ def search(request: Request) -> HTMLResponse:
             shown = result(answer, endorsement_id=endorsement_id, last_name=last_name,
                            association=association_name(request, answer.association),
                            moved=moved)
-            results.append(with_credential(request, shown) if shown.current else shown)
+            results.append(with_credential(request, shown, last_name) if shown.current
+                           else shown)
     return _page(request, 200 if results else 404, form=form, results=results, searched=True,
                  more=len(found) > MAX_NAME_RESULTS)
 

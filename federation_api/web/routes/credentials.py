@@ -31,8 +31,10 @@ from federation_api.credentials.identity import did_document, key_windows
 from federation_api.credentials.publisher import CACHE_SECONDS
 from federation_api.node.root import Node
 from federation_api.web.auth import GatedRoute, require
+from federation_api.web.lookup import NOT_FOUND, LastName
 from federation_api.web.schemas import errors
 from ledger.codec import encode_json
+from projections.queries import fold_name
 
 router = APIRouter(route_class=GatedRoute)
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
@@ -86,12 +88,18 @@ def did_document_route(request: Request) -> Response:
                              "description": "the signed OpenBadgeCredential (a file)"},
                        **errors(404, 422, 429)})
 def credential_route(request: Request, endorsement_id: Annotated[
-        str, Path(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]) -> Response:
-    """The latest Open Badges 3.0 credential of an endorsement (public fields only), as a file
-    for a wallet."""
-    document = _node(request).projector.latest_credential(endorsement_id)
-    if document is None:
-        raise HTTPException(404, "no credential has been issued for that endorsement")
+        str, Path(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")],
+        last_name: LastName) -> Response:
+    """The latest Open Badges 3.0 credential of an endorsement (public registry fields only),
+    as a file for a wallet. Like `/v1/verify` it needs the id and the holder's last name, and a
+    miss is the one 404 that does not say which was wrong: no credential is handed out by id
+    alone, so ids cannot be walked for names."""
+    node = _node(request)
+    endorsement_id = endorsement_id.upper()
+    row = node.projector.endorsement(endorsement_id)
+    document = node.projector.latest_credential(endorsement_id) if row is not None else None
+    if row is None or document is None or fold_name(row.family_name) != fold_name(last_name):
+        raise HTTPException(404, NOT_FOUND)
     return Response(document.encode(), media_type=CREDENTIAL_MEDIA_TYPE, headers={
         "Content-Disposition": f'attachment; filename="{endorsement_id}-credential.json"',
         "Cache-Control": "no-cache"})
