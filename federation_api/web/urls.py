@@ -42,7 +42,8 @@ def print_urls(association: str, base: str, *, example: tuple[str, str] | None =
              ("printable receipt", f"/receipts/view?{query}"),
              ("issuer DID document", "/.well-known/did.json")]
     if example is not None:
-        lines.append(("credential (wallet)", f"/v1/credentials/{example[0]}"))
+        named = urlencode({"last_name": example[1]})
+        lines.append(("credential (wallet)", f"/v1/credentials/{example[0]}?{named}"))
     if genesis_digest is not None:
         lines.append(("Alliance genesis", f"{GENESIS_PATH} (digest {genesis_digest}: compare "
                                           f"it with the one the Alliance publishes)"))
