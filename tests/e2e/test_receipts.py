@@ -111,7 +111,8 @@ def test_download_and_verify_offline(registered: tuple[NodeDir, Path], tmp_path:
     full_file.write_bytes(full.content)
     done = run_alliance("verify-receipt", str(full_file), "--genesis", str(genesis))
     assert "receipt verified" in done.stdout and "receipt (full form)" in done.stdout
-    assert "replayed: suspended" in done.stdout and "entry AK#2: EndorsementSuspended" in (
+    # The suspension follows the import's 8 entries (endorsement, credential, lists, indexes).
+    assert "replayed: suspended" in done.stdout and "entry AK#9: EndorsementSuspended" in (
         done.stdout)
 
     # Witnessing is required on request, and this single-node Alliance has no witnesses.

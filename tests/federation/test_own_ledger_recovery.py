@@ -29,7 +29,13 @@ from ledger.codec import decode_body, decode_signed
 from ledger.storage.database import Database, DatabaseUrl
 from ledger.storage.event_store import PrivateEventStore
 from projections.projector import Projector
-from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
+from tests.federation.alliance import (
+    EPOCH,
+    Alliance,
+    import_professionals,
+    seq_heads,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,7 +94,7 @@ def test_a_node_gets_its_lost_entries_back_from_a_peer_and_seals_the_next_seq(
             await asyncio.to_thread(import_professionals, alliance.nodes["AK"], IMPORTS,
                                     prefix="A")
             mi = alliance.nodes["MI"]
-            await wait_until(lambda: heads(mi).get("AK") == SIGNED, what="MI's replica")
+            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED, what="MI's replica")
             original = list(alliance.nodes["AK"].ledger.wires("AK"))
             for association in ("AK", "MI"):
                 await alliance.stop_replication(association)
@@ -106,7 +112,7 @@ def test_a_node_gets_its_lost_entries_back_from_a_peer_and_seals_the_next_seq(
             assert ak.gate.reason is not None  # nothing is sealed before the peers answered
             await alliance.start_replication("AK", fresh.url)
             await seal_one_more(alliance, original, LengthRecord(Source.PEER, SIGNED, "MI"))
-            await wait_until(lambda: heads(mi).get("AK") == SIGNED + PER_IMPORT,
+            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED + PER_IMPORT,
                              what="MI gets the next import")
             assert mi.verify_ledger("AK") == SIGNED + PER_IMPORT
             assert mi.forked_associations() == {} and ak.forked_associations() == {}
@@ -222,7 +228,7 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
             await asyncio.to_thread(import_professionals, alliance.nodes["AK"], IMPORTS,
                                     prefix="A")
             mi = alliance.nodes["MI"]
-            await wait_until(lambda: heads(mi).get("AK") == SIGNED, what="MI's replica")
+            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED, what="MI's replica")
             original = list(alliance.nodes["AK"].ledger.wires("AK"))
             await alliance.stop_replication("AK")
             alliance.close("AK")
@@ -246,7 +252,7 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
             assert LengthRecord(Source.PEER, SIGNED, "MI") in ak.own_ledger.remote_records() \
                 or LengthRecord(Source.STREAM, SIGNED, "ALLIANCE_AK@local") in \
                 ak.own_ledger.remote_records()
-            await wait_until(lambda: heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
+            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
             assert mi.forked_associations() == {}
             assert ak.verify_ledger() == SIGNED + 1
         finally:
