@@ -107,22 +107,26 @@ class Node:
                                    commitments=CommitmentKey.load(paths.commitment_key),
                                    gate=self.gate)
         self._project_lock = threading.RLock()  # reacting commits, and committing projects
-        # Portable credentials: issued in the transaction of the command that earns them.
-        self.issuer_identity = IssuerIdentity.of(
+        # Portable credentials: issued in the transaction of the command that earns them, by a
+        # node that has a public URL (its did:web must name a host verifiers can reach).
+        self.issuer_identity = (IssuerIdentity.of(
             association=self.association, name=self.config.name,
-            public_url=settings.public_url or f"http://{settings.host}:{settings.port}")
-        self.credential_issuer = CredentialIssuer(identity=self.issuer_identity,
-                                                  signer=self.signer, events=self.events)
+            public_url=settings.public_url) if settings.public_url else None)
+        self.credential_issuer = (CredentialIssuer(identity=self.issuer_identity,
+                                                   signer=self.signer, events=self.events)
+                                  if self.issuer_identity is not None else None)
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
                                           policy=self.config.policy,
                                           on_committed=self._committed,
                                           companions=self.credential_issuer)
         self.served_lists = ServedLists(node_db)
-        self.status_lists = StatusListPublisher(issuer=self.credential_issuer,
-                                                service=self.service, reader=self.projector,
-                                                served=self.served_lists, clock=now)
-        self.commit_listeners: list[Callable[[], None]] = [self.status_lists.wake]
+        self.status_lists = (StatusListPublisher(issuer=self.credential_issuer,
+                                                 service=self.service, reader=self.projector,
+                                                 served=self.served_lists, clock=now)
+                             if self.credential_issuer is not None else None)
+        self.commit_listeners: list[Callable[[], None]] = (
+            [self.status_lists.wake] if self.status_lists is not None else [])
         # Peers' lists as their origins serve them, against the replicated ledgers.
         self.list_watch = ListWatch(node_db, self.projector, lambda: self.keyring)
         # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
@@ -218,5 +222,6 @@ class Node:
 
     def close(self) -> None:
         """Release database connections."""
-        self.status_lists.stop()
+        if self.status_lists is not None:
+            self.status_lists.stop()
         self.events.close()

@@ -57,7 +57,8 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
             await replicator.start()
             node.commit_listeners.append(replicator.wake)
         await dispatcher.start()
-        node.status_lists.start()  # publishes the status lists after commands
+        if node.status_lists is not None:
+            node.status_lists.start()  # publishes the status lists after commands
         node.commit_listeners.append(dispatcher.wake)
         node.ingest_listeners.append(dispatcher.wake)
         try:
@@ -66,7 +67,8 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
             node.ingest_listeners.remove(dispatcher.wake)
             node.commit_listeners.remove(dispatcher.wake)
             await dispatcher.stop()
-            node.status_lists.stop()
+            if node.status_lists is not None:
+                node.status_lists.stop()
             if replicator is not None:
                 node.commit_listeners.remove(replicator.wake)
                 await replicator.stop()

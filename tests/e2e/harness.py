@@ -196,19 +196,6 @@ def head_seq(client: httpx.Client, node: NodeDir) -> int:
     return int(r.json()["head_seq"])
 
 
-# The node's own credential bookkeeping: written with a grant (the credential, its indexes) or
-# by the status list publisher in the background, a second or so after a status change.
-CREDENTIAL_EVENTS = frozenset({"CredentialIssued", "StatusListCreated",
-                               "CredentialIndexAssigned", "StatusListPublished"})
-
-
-def workflow_seq(client: httpx.Client, node: NodeDir) -> int:
-    """How many entries of the node's ledger record the endorsement workflow (the credential
-    bookkeeping left out): what a command or a refusal changes, whatever the status list
-    publisher writes meanwhile."""
-    return sum(e["event_type"] not in CREDENTIAL_EVENTS for e in all_entries(client, node))
-
-
 def all_entries(client: httpx.Client, node: NodeDir) -> list[dict[str, Any]]:
     """Every entry of the node's ledger, paging with `next_seq`."""
     entries: list[dict[str, Any]] = []

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from domain.levels import Level
 from federation_api.node.local_alliance import LocalAlliance
 from federation_api.node.root import Node
-from ledger.codec import decode_stored
-from projections.credential_rules import CREDENTIAL_EVENTS
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -58,23 +56,14 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30.0,
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def seq_heads(node: Node) -> dict[str, int]:
+def heads(node: Node) -> dict[str, int]:
     """Ledger head seq of every association a node holds, once projected too.
 
     An association whose entries are stored but not yet projected reports its projected
-    position, so waiting for `seq_heads(n) == expected` also waits for the projections.
+    position, so waiting for `heads(n) == expected` also waits for the projections.
     """
     out = {}
     for association in node.ledger.associations():
         head = node.ledger.head(association)
         out[association] = min(head[0] if head else 0, node.projector.position(association))
     return out
-
-
-def heads(node: Node) -> dict[str, int]:
-    """How many workflow entries of every association a node holds, once projected: the
-    credential bookkeeping (a grant's credential and status indexes, list versions) left
-    out, so a count is one per event the tests' commands record."""
-    return {association: sum(decode_stored(wire).event_type not in CREDENTIAL_EVENTS
-                             for wire in node.ledger.wires(association, 1, seq)) if seq else 0
-            for association, seq in seq_heads(node).items()}

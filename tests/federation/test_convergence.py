@@ -15,7 +15,7 @@ from domain.levels import Level
 from federation_api.clock import now
 from federation_api.node.root import Node
 from federation_api.replication.loopback import start_single_server
-from tests.federation.alliance import Alliance, seq_heads, wait_until
+from tests.federation.alliance import Alliance, heads, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 ASSOCIATIONS = ("AK", "MI", "TX")
@@ -66,10 +66,10 @@ def test_random_commands_converge_to_one_digest(tmp_path: Path) -> None:
             await asyncio.gather(*(asyncio.to_thread(
                 random_commands, alliance.nodes[a], random.Random(seed), 60)
                 for seed, a in enumerate(ASSOCIATIONS)))
-            expected = seq_heads(alliance.nodes["AK"]) | {
-                a: seq_heads(alliance.nodes[a])[a] for a in ASSOCIATIONS}
+            expected = heads(alliance.nodes["AK"]) | {
+                a: heads(alliance.nodes[a])[a] for a in ASSOCIATIONS}
             for node in alliance.nodes.values():
-                await wait_until(lambda n=node: seq_heads(n) == expected
+                await wait_until(lambda n=node: heads(n) == expected
                                  and all(n.projector.position(a) == expected[a]
                                          for a in ASSOCIATIONS), what="convergence")
             digests = {a: n.projector.digest() for a, n in alliance.nodes.items()}

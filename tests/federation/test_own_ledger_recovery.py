@@ -29,21 +29,11 @@ from ledger.codec import decode_body, decode_signed
 from ledger.storage.database import Database, DatabaseUrl
 from ledger.storage.event_store import PrivateEventStore
 from projections.projector import Projector
-from tests.federation.alliance import (
-    EPOCH,
-    Alliance,
-    import_professionals,
-    seq_heads,
-    wait_until,
-)
+from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
-IMPORTS = 12
-# An import seals its endorsement, its credential and the credential's two status indexes;
-# the first also opens the two lists with their version 1.
-PER_IMPORT = 4
-SIGNED = IMPORTS * PER_IMPORT + 4
+SIGNED = 12
 
 
 def erase_tail(alliance: Alliance, association: str, first: int) -> None:
@@ -79,8 +69,8 @@ async def seal_one_more(alliance: Alliance, original: list[bytes], source: Lengt
     assert await asyncio.to_thread(ak.writer.catch_up) == 0
     assert ak.ledger.position(FOLLOWER) == ak.events.recorder.max_notification_id()
     await asyncio.to_thread(import_professionals, ak, 1, prefix="B")
-    assert ak.ledger.head("AK")[0] == SIGNED + PER_IMPORT  # type: ignore[index]
-    assert ak.verify_ledger() == SIGNED + PER_IMPORT
+    assert ak.ledger.head("AK")[0] == SIGNED + 1  # type: ignore[index]
+    assert ak.verify_ledger() == SIGNED + 1
 
 
 def test_a_node_gets_its_lost_entries_back_from_a_peer_and_seals_the_next_seq(
@@ -91,10 +81,10 @@ def test_a_node_gets_its_lost_entries_back_from_a_peer_and_seals_the_next_seq(
         fresh = None
         try:
             await alliance.start_all(server.url)
-            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], IMPORTS,
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], SIGNED,
                                     prefix="A")
             mi = alliance.nodes["MI"]
-            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED, what="MI's replica")
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED, what="MI's replica")
             original = list(alliance.nodes["AK"].ledger.wires("AK"))
             for association in ("AK", "MI"):
                 await alliance.stop_replication(association)
@@ -112,9 +102,8 @@ def test_a_node_gets_its_lost_entries_back_from_a_peer_and_seals_the_next_seq(
             assert ak.gate.reason is not None  # nothing is sealed before the peers answered
             await alliance.start_replication("AK", fresh.url)
             await seal_one_more(alliance, original, LengthRecord(Source.PEER, SIGNED, "MI"))
-            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED + PER_IMPORT,
-                             what="MI gets the next import")
-            assert mi.verify_ledger("AK") == SIGNED + PER_IMPORT
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
+            assert mi.verify_ledger("AK") == SIGNED + 1
             assert mi.forked_associations() == {} and ak.forked_associations() == {}
         finally:
             await alliance.shutdown()
@@ -133,7 +122,7 @@ def test_a_node_gets_its_lost_entries_back_from_its_stream_with_every_peer_offli
         try:
             await alliance.start_all(server.url)
             ak = alliance.nodes["AK"]
-            await asyncio.to_thread(import_professionals, ak, IMPORTS, prefix="A")
+            await asyncio.to_thread(import_professionals, ak, SIGNED, prefix="A")
             replicator = alliance.replicators["AK"]
             await wait_until(lambda: ak.ledger.position("nats-publisher") == SIGNED,
                              what="AK's entries confirmed by its stream")
@@ -150,7 +139,7 @@ def test_a_node_gets_its_lost_entries_back_from_its_stream_with_every_peer_offli
             await alliance.start_replication("AK", server.url)
             await seal_one_more(alliance, original,
                                 LengthRecord(Source.STREAM, SIGNED, "ALLIANCE_AK@local"))
-            await wait_until(lambda: ak.ledger.position("nats-publisher") == SIGNED + PER_IMPORT,
+            await wait_until(lambda: ak.ledger.position("nats-publisher") == SIGNED + 1,
                              what="seq 13 confirmed by the stream")
         finally:
             await alliance.shutdown()
@@ -191,7 +180,7 @@ def test_a_node_whose_leaf_lost_its_store_gets_its_entries_back_from_the_hub_mir
             for association in ("AK", "MI"):
                 alliance.open(association)
                 await start(association)
-            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], IMPORTS,
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], SIGNED,
                                     prefix="A")
             await mirrored(servers, "AK", SIGNED)
             original = list(alliance.nodes["AK"].ledger.wires("AK"))
@@ -225,10 +214,10 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
         alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
         try:
             await alliance.start_all(server.url)
-            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], IMPORTS,
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], SIGNED,
                                     prefix="A")
             mi = alliance.nodes["MI"]
-            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED, what="MI's replica")
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED, what="MI's replica")
             original = list(alliance.nodes["AK"].ledger.wires("AK"))
             await alliance.stop_replication("AK")
             alliance.close("AK")
@@ -252,7 +241,7 @@ def test_an_unsealed_event_waits_for_the_peers_and_is_sealed_after_the_lost_entr
             assert LengthRecord(Source.PEER, SIGNED, "MI") in ak.own_ledger.remote_records() \
                 or LengthRecord(Source.STREAM, SIGNED, "ALLIANCE_AK@local") in \
                 ak.own_ledger.remote_records()
-            await wait_until(lambda: seq_heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
+            await wait_until(lambda: heads(mi).get("AK") == SIGNED + 1, what="MI gets seq 13")
             assert mi.forked_associations() == {}
             assert ak.verify_ledger() == SIGNED + 1
         finally:

@@ -318,9 +318,7 @@ def test_an_honest_witnessed_export_passes_require_witnessed(witnessed: Witnesse
     assert len(latest.signatures) == 1  # the fresh checkpoint: AK's signature only
     report = audit(witnessed.exported, require_witnessed=True, workers=workers)
     assert report.ok, report.findings
-    # One import past the witnessed checkpoint: its entry, its credential and the credential's
-    # two status indexes.
-    assert report.ledgers["AK"] == report.checkpoints["AK"] == witnessed.size + 4
+    assert report.ledgers["AK"] == report.checkpoints["AK"] == witnessed.size + 1
     assert report.witnessed == {"AK": [witnessed.size]}
     assert report.as_json()["witnessed"] == {"AK": [witnessed.size]}
     assert not [w for w in report.warnings if "quorum" in w], report.warnings

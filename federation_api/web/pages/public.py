@@ -153,7 +153,7 @@ def with_credential(request: Request, shown: Result, last_name: str) -> Result:
     profile links back to what an employer can verify."""
     node = request.app.state.node
     document = node.projector.latest_credential(shown.endorsement_id)
-    if document is None:
+    if document is None or node.issuer_identity is None:
         return shown
     credential = decode_json(document.encode(), dict[str, Any])
     query = urlencode({"last_name": last_name})

@@ -71,11 +71,15 @@ def _node(request: Request) -> Node:
 
 @router.get("/.well-known/did.json", tags=["credentials"], name="did_document", responses={
     200: {"content": {DID_MEDIA_TYPE: {}},
-          "description": "the association's DID document (did:web), its keys as Multikeys"}})
+          "description": "the association's DID document (did:web), its keys as Multikeys"},
+    **errors(404)})
 @router.get("/did.json", tags=["credentials"], include_in_schema=False)
 def did_document_route(request: Request) -> Response:
     """The DID document of this node's association: every registry key with its window."""
     node = _node(request)
+    if node.issuer_identity is None:
+        raise HTTPException(404, "this node issues no credentials: it has no public URL "
+                                 "(ALLIANCE_PUBLIC_URL) for its did:web to name")
     keys = key_windows(node.association, node.keyring, node.registry_dir)
     document = did_document(node.issuer_identity, keys, now())
     # Keys change only with a registry entry, which restarts nothing here: a short cache.
