@@ -566,6 +566,10 @@ class AssociationService:
 
     def _save_and_seal(self, *aggregates: Aggregate) -> None:
         self.writer.gate.check()  # a ledger that lost entries stores no event it cannot seal
+        # Nor one for a record version sealed before a restore whose event was lost with it.
+        self.writer.refuse_lost([(str(aggregate.id), event.originator_version)
+                                 for aggregate in aggregates
+                                 for event in aggregate.pending_events])
         try:
             aggregates = (*aggregates, *self.companions.companions(aggregates))
         except BaseException:
