@@ -73,6 +73,7 @@ class StatusList(Aggregate):
         self.size = size
         self.assigned: dict[int, str] = {}  # index -> credential id
         self.credentials: dict[str, int] = {}  # credential id -> index
+        self.endorsements: dict[int, str] = {}  # index -> endorsement id (whose status it is)
         self.published_version = 0
         self.published_hash = ""
 
@@ -105,6 +106,7 @@ class StatusList(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.assigned[self.index] = self.credential_id
             aggregate.credentials[self.credential_id] = self.index
+            aggregate.endorsements[self.index] = self.endorsement_id
 
     def assign_index(self, *, endorsement_id: str, credential_id: str, index: int,
                      now: dt.datetime) -> None:
@@ -169,3 +171,61 @@ class StatusList(Aggregate):
                                  rule="status_list.set_bits")
         self.trigger_event(self.Published, timestamp=now, list_version=list_version,
                            list_hash=list_hash, set_bits_count=set_bits_count)
+
+
+def credential_uuid(credential_id: str) -> uuid.UUID:
+    """Aggregate id of the issued credential `credential_id`."""
+    return uuid.uuid5(_STATUS_LIST_NAMESPACE, f"credential/{credential_id}")
+
+
+class IssuedCredential(Aggregate):
+    """One signed credential, as issued: its bytes are on the ledger, so every node serves the
+    same download, and a replay or a retry can never issue a second one for the same event.
+
+    Its id derives from the endorsement event it was issued for (see the node's issuer), so a
+    second issue for one event collides with the first in the event store.
+    """
+
+    TOPIC = "alliance:IssuedCredential"
+
+    class Event(Aggregate.Event):
+        """Base of issued-credential events (only its creation, so far)."""
+
+        TOPIC = "alliance:IssuedCredential.Event"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    class Created(Aggregate.Created):
+        """CredentialIssued: `document` (the signed credential, JSON) was issued for version
+        `endorsement_version` of endorsement `endorsement_id`. Every field is public: the
+        credential states only public registry fields."""
+
+        TOPIC = "alliance:CredentialIssued"
+        PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+        association: str
+        endorsement_id: str
+        endorsement_version: int
+        credential_id: str
+        document: str
+
+    def __init__(self, association: str, endorsement_id: str, endorsement_version: int,
+                 credential_id: str, document: str) -> None:
+        self.association = association
+        self.endorsement_id = endorsement_id
+        self.endorsement_version = endorsement_version
+        self.credential_id = credential_id
+        self.document = document
+
+    @classmethod
+    def issue(cls, *, association: str, endorsement_id: str, endorsement_version: int,
+              credential_id: str, document: str, now: dt.datetime) -> IssuedCredential:
+        """Record a signed credential (built and signed by the caller, who has the key)."""
+        if not endorsement_id.strip() or not credential_id.strip() or not document.strip():
+            raise InvalidCommand("a credential names its endorsement, its id and its document",
+                                 field="credential_id", rule="required")
+        if isinstance(endorsement_version, bool) or endorsement_version < 1:
+            raise InvalidCommand("endorsement versions start at 1", field="endorsement_version",
+                                 rule="credential.version")
+        return cls._create(cls.Created, id=credential_uuid(credential_id), timestamp=now,
+                           association=association, endorsement_id=endorsement_id,
+                           endorsement_version=endorsement_version,
+                           credential_id=credential_id, document=document)

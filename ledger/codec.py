@@ -154,10 +154,11 @@ def schema_version(event_class: type[object]) -> int:
 
 def _event_classes() -> dict[str, type[object]]:
     from domain.application import Application
+    from domain.credentials import IssuedCredential, StatusList
     from domain.endorsement import Endorsement
 
     found: dict[str, type[object]] = {}
-    for aggregate in (Application, Endorsement):
+    for aggregate in (Application, Endorsement, StatusList, IssuedCredential):
         for value in vars(aggregate).values():
             if (isinstance(value, type) and issubclass(value, CanMutateAggregate)
                     and not getattr(value, "TOPIC", "").endswith(".Event")):

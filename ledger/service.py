@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.application import Application as EndorsementApplication
@@ -76,13 +77,43 @@ class RecognitionSource(Protocol):
         ...
 
 
+class Companions(Protocol):
+    """What a command saves beside its own aggregates, in its transaction (the node's
+    credential issuer: a credential and its status indexes for each event that earns one)."""
+
+    def holding(self) -> contextlib.AbstractContextManager[object]:
+        """The (re-entrant) lock the service holds from `companions` until it has sealed."""
+        ...
+
+    def companions(self, aggregates: Sequence[Aggregate]) -> Sequence[Aggregate]:
+        """The aggregates to save with `aggregates` (their pending events not yet saved)."""
+        ...
+
+    def rollback(self) -> None:
+        """The save failed: forget whatever `companions` changed in memory."""
+        ...
+
+
+class _NoCompanions:
+    def holding(self) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def companions(self, aggregates: Sequence[Aggregate]) -> Sequence[Aggregate]:
+        return ()
+
+    def rollback(self) -> None:
+        return None
+
+
 class AssociationService:
     """Every command of one association's endorsement workflow."""
 
     def __init__(self, *, association: str, events: PrivateEventStore,
                  writer: LedgerWriter, lookup: PersonLookup, policy: AssociationPolicy,
-                 on_committed: Callable[[], object] = lambda: None) -> None:
+                 on_committed: Callable[[], object] = lambda: None,
+                 companions: Companions | None = None) -> None:
         self.association = association
+        self.companions: Companions = companions if companions is not None else _NoCompanions()
         self.events = events
         self.writer = writer
         self.lookup = lookup
@@ -513,12 +544,37 @@ class AssociationService:
                                       f"{expected_version}")
         return aggregate
 
-    def _commit(self, *aggregates: EndorsementApplication | Endorsement) -> None:
+    def record(self, change: Callable[[], Sequence[Aggregate]]) -> None:
+        """Store and seal what `change` returns, aggregates the node changes beside the
+        workflow (a status list's new version), like any command: `change` runs under the
+        companions' lock, so it sees and changes their in-memory state alone."""
+        with self.companions.holding():
+            try:
+                aggregates = change()
+            except BaseException:
+                self.companions.rollback()
+                raise
+            if aggregates:
+                self._save_and_seal(*aggregates)
+        if aggregates:
+            self._on_committed()
+
+    def _commit(self, *aggregates: Aggregate) -> None:
+        with self.companions.holding():
+            self._save_and_seal(*aggregates)
+        self._on_committed()
+
+    def _save_and_seal(self, *aggregates: Aggregate) -> None:
         self.writer.gate.check()  # a ledger that lost entries stores no event it cannot seal
         # Nor one for a record version sealed before a restore whose event was lost with it.
         self.writer.refuse_lost([(str(aggregate.id), event.originator_version)
                                  for aggregate in aggregates
                                  for event in aggregate.pending_events])
+        try:
+            aggregates = (*aggregates, *self.companions.companions(aggregates))
+        except BaseException:
+            self.companions.rollback()
+            raise
         announce = _announce.get()
         if announce is not None:
             marks = []
@@ -528,14 +584,21 @@ class AssociationService:
                     marks.append(StoredMark(aggregate_id=aggregate.id,
                                             version=stored.originator_version,
                                             digest=_digest(stored.topic, stored.state)))
-            announce(tuple(marks))
+            try:
+                announce(tuple(marks))
+            except BaseException:
+                self.companions.rollback()
+                raise
         try:
             recordings = self.events.save(*aggregates)
         except IntegrityError as e:
+            self.companions.rollback()
             raise ConcurrencyConflict("another command changed this record first; reload and "
                                       "retry") from e
+        except BaseException:
+            self.companions.rollback()
+            raise
         self.writer.seal_recorded(recordings)
-        self._on_committed()
 
 
 def _digest(topic: str, state: bytes) -> str:

@@ -23,6 +23,7 @@ class DecodedEntry(msgspec.Struct, frozen=True, kw_only=True):
     event_type: str
     aggregate_id: str
     payload: dict[str, Any]
+    recorded_at: str = ""  # ISO 8601 with offset; only the status list versions keep it
 
 
 def decode_entry(wire: bytes) -> DecodedEntry:
@@ -34,4 +35,5 @@ def from_body(body: EntryBody) -> DecodedEntry:
     """The projection's view of a body someone already decoded (an audit checking chains)."""
     return DecodedEntry(association=body.association, seq=body.seq,
                         event_type=body.event_type, aggregate_id=body.aggregate_id,
-                        payload=decode_payload(body))
+                        payload=decode_payload(body),
+                        recorded_at=body.recorded_at.isoformat())

@@ -13,22 +13,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from domain.credentials import StatusPurpose
 from ledger.chain.store import LedgerStore
 from ledger.storage.database import Cursor, Database
+from projections.credential_rules import (
+    CREDENTIAL_EVENTS,
+    CREDENTIAL_ISSUED,
+    INDEX_ASSIGNED,
+    CredentialBatch,
+    StatusListRow,
+)
 from projections.decoded_entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
 from projections.rows import HistoryRow
 from projections.tables import (
     APPLICATION_COLUMNS,
+    CREDENTIAL_COLUMNS,
     DDL,
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
+    LIST_INDEX_COLUMNS,
+    LIST_VERSION_COLUMNS,
     MASTERS_COLUMNS,
     REVIEWER_COLUMNS,
     ROSTER_COLUMNS,
     SECONDARY_INDEXES,
     SITTING_COLUMNS,
+    STATUS_LIST_COLUMNS,
     TABLES,
     application_record,
     application_row,
@@ -201,6 +213,7 @@ class Projector(ProjectionReader):
                             [r for a in applications for r in reviewer_records(a)])
             cur.executemany(_UPSERT_SITTING,
                             [r for a in applications for r in sitting_records(a)])
+            _write_credentials(cur, batch.credentials)
             cur.execute("UPDATE projection_tracking SET seq = ? WHERE association = ?",
                         (fresh[-1].seq, association))
         return len(fresh)
@@ -255,4 +268,39 @@ def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
                   application_ids),
         select_in(cur, select("exam_sittings", SITTING_COLUMNS), "application_id",
                   application_ids))}
-    return ViewBatch(endorsements, applications, taken)
+    return ViewBatch(endorsements, applications, taken, _load_credentials(cur, entries))
+
+
+def _load_credentials(cur: Cursor, entries: Sequence[DecodedEntry]) -> CredentialBatch:
+    """The status lists, taken indexes, last versions and credential ids a batch touches."""
+    list_ids = sorted({e.aggregate_id for e in entries if e.event_type in CREDENTIAL_EVENTS
+                       and e.event_type != CREDENTIAL_ISSUED})
+    if not list_ids and not any(e.event_type == CREDENTIAL_ISSUED for e in entries):
+        return CredentialBatch((), (), {}, ())
+    lists = [StatusListRow(aggregate_id=r[0], association=r[1], purpose=StatusPurpose(r[2]),
+                           list_number=int(r[3]), size=int(r[4]))
+             for r in select_in(cur, select("status_lists", STATUS_LIST_COLUMNS),
+                                "aggregate_id", list_ids)]
+    indexes = [(r[0], int(r[1])) for r in select_in(
+        cur, "SELECT aggregate_id, list_index FROM status_list_indexes", "aggregate_id",
+        sorted({e.aggregate_id for e in entries if e.event_type == INDEX_ASSIGNED}))]
+    versions: dict[str, int] = {}
+    for r in select_in(cur, "SELECT aggregate_id, list_version FROM status_list_versions",
+                       "aggregate_id", list_ids):
+        versions[r[0]] = max(versions.get(r[0], 0), int(r[1]))
+    issued = [r[0] for r in select_in(
+        cur, "SELECT credential_id FROM credentials", "credential_id",
+        sorted({str(e.payload.get("credential_id")) for e in entries
+                if e.event_type == CREDENTIAL_ISSUED}))]
+    return CredentialBatch(lists, indexes, versions, issued)
+
+
+def _write_credentials(cur: Cursor, batch: CredentialBatch) -> None:
+    cur.executemany(insert("status_lists", STATUS_LIST_COLUMNS),
+                    [(r.aggregate_id, r.association, str(r.purpose), r.list_number, r.size)
+                     for r in batch.new_lists])
+    cur.executemany(insert("status_list_indexes", LIST_INDEX_COLUMNS), batch.indexes)
+    cur.executemany(insert("status_list_versions", LIST_VERSION_COLUMNS),
+                    [(v.aggregate_id, v.list_version, v.association, v.list_hash,
+                      v.set_bits_count, v.seq, v.recorded_at) for v in batch.versions])
+    cur.executemany(insert("credentials", CREDENTIAL_COLUMNS), batch.credentials)

@@ -16,6 +16,7 @@ from domain.levels import EndorsementStatus
 from domain.lookup import HeldEndorsement, NameMatch, RecordedEndorsement
 from ledger.storage.database import Cursor, Database
 from projections import digests
+from projections.credential_queries import CredentialQueries
 from projections.rows import ApplicationRow, HistoryRow, RosterRow, StatusAnswer, recorded_on
 from projections.standing import Standing, standing_on
 from projections.tables import (
@@ -78,7 +79,7 @@ def _same_name(stored: str, folded: str) -> bool:
     return plain == folded if plain.isascii() else fold_name(stored) == folded
 
 
-class ProjectionReader:
+class ProjectionReader(CredentialQueries):
     """Answers questions from the projection tables (creating them if they are missing)."""
 
     def __init__(self, db: Database) -> None:

@@ -100,6 +100,40 @@ CREATE TABLE IF NOT EXISTS exam_sittings (
     retake_from TEXT,
     PRIMARY KEY (application_id, attempt)
 );
+CREATE TABLE IF NOT EXISTS status_lists (
+    aggregate_id TEXT PRIMARY KEY,
+    association TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    list_number BIGINT NOT NULL,
+    size BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_list_indexes (
+    aggregate_id TEXT NOT NULL,
+    list_index BIGINT NOT NULL,
+    association TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    endorsement_id TEXT NOT NULL,
+    PRIMARY KEY (aggregate_id, list_index)
+);
+CREATE TABLE IF NOT EXISTS status_list_versions (
+    aggregate_id TEXT NOT NULL,
+    list_version BIGINT NOT NULL,
+    association TEXT NOT NULL,
+    list_hash TEXT NOT NULL,
+    set_bits_count BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (aggregate_id, list_version)
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    credential_id TEXT PRIMARY KEY,
+    association TEXT NOT NULL,
+    endorsement_id TEXT NOT NULL,
+    endorsement_version BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credentials_endorsement ON credentials (endorsement_id, seq);
 CREATE TABLE IF NOT EXISTS projection_faults (
     association TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -113,7 +147,7 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 """
 
 SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association",
-                     "application_reviewers_reviewer")
+                     "application_reviewers_reviewer", "credentials_endorsement")
 
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
                   "level", "designation", "status", "granted_on", "valid_through", "last_seq",
@@ -135,13 +169,24 @@ REVIEWER_COLUMNS = ("application_id", "reviewer", "association", "position", "as
                     "conflict_declared_on", "decision", "decided_on")
 SITTING_COLUMNS = ("application_id", "attempt", "association", "sat_on", "passed",
                    "retake_from")
+# Portable credentials (issue 14): the status lists, whose bit is whose, every recorded list
+# version, and the issued credentials themselves (public documents, as on the ledger).
+STATUS_LIST_COLUMNS = ("aggregate_id", "association", "purpose", "list_number", "size")
+LIST_INDEX_COLUMNS = ("aggregate_id", "list_index", "association", "credential_id",
+                      "endorsement_id")
+LIST_VERSION_COLUMNS = ("aggregate_id", "list_version", "association", "list_hash",
+                        "set_bits_count", "seq", "recorded_at")
+CREDENTIAL_COLUMNS = ("credential_id", "association", "endorsement_id", "endorsement_version",
+                      "seq", "document")
 TRACKING_COLUMNS = ("association", "seq")
 FAULT_COLUMNS = ("association", "seq", "reason")
 
 # Tables added after digests were first published join a digest only once they hold a row:
 # a projection of ledgers that never used them keeps the digest that older software gave
 # (and an audit of an older export finds no difference).
-JOINS_DIGEST_WHEN_USED = frozenset({"application_reviewers", "exam_sittings"})
+JOINS_DIGEST_WHEN_USED = frozenset({"application_reviewers", "exam_sittings", "status_lists",
+                                    "status_list_indexes", "status_list_versions",
+                                    "credentials"})
 # (table, columns, primary-key columns), in digest order.
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roster", ROSTER_COLUMNS, ("endorsement_id",)),
@@ -150,6 +195,10 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("applications", APPLICATION_COLUMNS, ("application_id",)),
     ("application_reviewers", REVIEWER_COLUMNS, ("application_id", "reviewer")),
     ("exam_sittings", SITTING_COLUMNS, ("application_id", "attempt")),
+    ("status_lists", STATUS_LIST_COLUMNS, ("aggregate_id",)),
+    ("status_list_indexes", LIST_INDEX_COLUMNS, ("aggregate_id", "list_index")),
+    ("status_list_versions", LIST_VERSION_COLUMNS, ("aggregate_id", "list_version")),
+    ("credentials", CREDENTIAL_COLUMNS, ("credential_id",)),
     ("projection_faults", FAULT_COLUMNS, ("association", "seq")),
     ("projection_tracking", TRACKING_COLUMNS, ("association",)),
 )

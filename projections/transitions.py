@@ -27,6 +27,7 @@ from domain.errors import DomainError
 from domain.exam import ExamSitting
 from domain.levels import EndorsementStatus, ReviewDecision
 from domain.unmet import Unmet
+from projections.credential_rules import CREDENTIAL_EVENTS, CredentialBatch
 from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
@@ -429,7 +430,9 @@ class ViewBatch:
 
     def __init__(self, endorsements: Mapping[str, EndorsementView],
                  applications: Mapping[str, ApplicationRow],
-                 taken_endorsement_ids: Iterable[str] = ()) -> None:
+                 taken_endorsement_ids: Iterable[str] = (),
+                 credentials: CredentialBatch | None = None) -> None:
+        self.credentials = credentials or CredentialBatch((), (), {}, ())
         self.endorsements = dict(endorsements)
         self.applications = dict(applications)
         self._taken = set(taken_endorsement_ids)
@@ -476,6 +479,8 @@ class ViewBatch:
             self.applications[entry.aggregate_id] = apply_application(
                 self.applications.get(entry.aggregate_id), entry)
             self.changed_applications.add(entry.aggregate_id)
+        elif entry.event_type in CREDENTIAL_EVENTS:
+            self.credentials.apply(entry)
         else:
             raise UnhandledEvent(f"no projection rule for {entry.event_type}",
                                  association=entry.association, seq=entry.seq)

@@ -22,6 +22,7 @@ from domain.policy import (
 )
 from federation_api.accounts.tokens import Role
 from federation_api.cli import backup as cli_backup
+from federation_api.cli import credentials as cli_credentials
 from federation_api.cli import employers as cli_employers
 from federation_api.cli import keys as cli_keys
 from federation_api.cli import lapses as cli_lapses
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_lapses.add_commands(sub, common, add)
     cli_backup.add_commands(sub, common, add)
     cli_migrate.add_commands(sub, common, add)
+    cli_credentials.add_commands(sub, common, add)
 
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")

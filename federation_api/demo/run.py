@@ -28,6 +28,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -192,7 +193,9 @@ async def serve_alliance(root: Path, host: str, nats_url: str,
                          listen: dict[str, int] | None = None, *, kept: bool = False) -> None:
     """Three nodes, each with its HTTP server and replicator, until SIGINT or SIGTERM."""
     listen = listen or {a: free_port(host) for a in ASSOCIATIONS}
-    nodes = {a: Node(s) for a, s in build_alliance(root, now()).items()}
+    # Each node's public URL is where it listens: its credentials' did:web names that host.
+    nodes = {a: Node(replace(s, public_url=f"http://{url_host(host)}:{listen[a]}"))
+             for a, s in build_alliance(root, now()).items()}
     servers = {a: _QuietServer(uvicorn.Config(
         create_app(n, Replicator(n, nats_url, peers=n.peers)), host=host,
         port=listen[a], log_config=None, access_log=False,

@@ -12,6 +12,11 @@ from collections.abc import Callable
 
 from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
+from federation_api.credentials.identity import IssuerIdentity
+from federation_api.credentials.issuer import CredentialIssuer
+from federation_api.credentials.list_watch import ListWatch
+from federation_api.credentials.publisher import StatusListPublisher
+from federation_api.credentials.served_lists import ServedLists
 from federation_api.migrations.runner import prepare_for_node
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.own_ledger import OwnLedger
@@ -108,11 +113,28 @@ class Node:
                                    commitments=CommitmentKey.load(paths.commitment_key),
                                    gate=self.gate)
         self._project_lock = threading.RLock()  # reacting commits, and committing projects
+        # Portable credentials: issued in the transaction of the command that earns them, by a
+        # node that has a public URL (its did:web must name a host verifiers can reach).
+        self.issuer_identity = (IssuerIdentity.of(
+            association=self.association, name=self.config.name,
+            public_url=settings.public_url) if settings.public_url else None)
+        self.credential_issuer = (CredentialIssuer(identity=self.issuer_identity,
+                                                   signer=self.signer, events=self.events)
+                                  if self.issuer_identity is not None else None)
         self.service = AssociationService(association=self.association, events=self.events,
                                           writer=self.writer, lookup=self.projector,
                                           policy=self.config.policy,
-                                          on_committed=self._committed)
-        self.commit_listeners: list[Callable[[], None]] = []
+                                          on_committed=self._committed,
+                                          companions=self.credential_issuer)
+        self.served_lists = ServedLists(node_db)
+        self.status_lists = (StatusListPublisher(issuer=self.credential_issuer,
+                                                 service=self.service, reader=self.projector,
+                                                 served=self.served_lists, clock=now)
+                             if self.credential_issuer is not None else None)
+        self.commit_listeners: list[Callable[[], None]] = (
+            [self.status_lists.wake] if self.status_lists is not None else [])
+        # Peers' lists as their origins serve them, against the replicated ledgers.
+        self.list_watch = ListWatch(node_db, self.projector, lambda: self.keyring)
         # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
         self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)
@@ -165,10 +187,13 @@ class Node:
         return [a.association for a in self.registry.associations]
 
     def forked_associations(self) -> dict[str, int]:
-        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest)
-        or conflicting checkpoints (witnessing), with how many pieces of evidence each."""
+        """Associations flagged for a fork, unresolved: conflicting entries (replica ingest),
+        conflicting checkpoints (witnessing) or a signed status list their ledger does not
+        record (the list watch), with how many pieces of evidence each."""
         forked = dict(self.ingestor.forked())
         for association, count in self.witness.forked().items():
+            forked[association] = forked.get(association, 0) + count
+        for association, count in self.list_watch.forked().items():
             forked[association] = forked.get(association, 0) + count
         return forked
 
@@ -232,6 +257,8 @@ class Node:
 
     def close(self) -> None:
         """Release database connections."""
+        if self.status_lists is not None:
+            self.status_lists.stop()
         self.events.close()
         for db in self._databases:
             db.close()

@@ -20,6 +20,7 @@ from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
 from federation_api.web.routes import auditor as routes_auditor
 from federation_api.web.routes import bulk as routes_bulk
+from federation_api.web.routes import credentials as routes_credentials
 from federation_api.web.routes import employers as routes_employers
 from federation_api.web.routes import federation as routes_federation
 from federation_api.web.routes import proofs as routes_proofs
@@ -60,6 +61,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
             await replicator.start()
             node.commit_listeners.append(replicator.wake)
         await dispatcher.start()
+        if node.status_lists is not None:
+            node.status_lists.start()  # publishes the status lists after commands
         node.commit_listeners.append(dispatcher.wake)
         node.ingest_listeners.append(dispatcher.wake)
         try:
@@ -68,6 +71,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
             node.ingest_listeners.remove(dispatcher.wake)
             node.commit_listeners.remove(dispatcher.wake)
             await dispatcher.stop()
+            if node.status_lists is not None:
+                node.status_lists.stop()
             if replicator is not None:
                 node.commit_listeners.remove(replicator.wake)
                 await replicator.stop()
@@ -90,7 +95,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     # Outermost: the origin (scheme, host) a trusted proxy reports, and HSTS on HTTPS answers.
     install_origin(app, node.settings.rate_limits.networks())
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
-                   routes_federation, routes_proofs):
+                   routes_federation, routes_proofs, routes_credentials):
         app.include_router(module.router, responses=_EVERY_OPERATION)
     # The pages: public, then the coordinator's (with its sign-in sessions), then /static.
     app.include_router(public_pages.router)

@@ -37,7 +37,7 @@ from federation_api.settings import IpNetwork, RateLimitSettings
 # staff login form, where guesses would go). A prefix names a whole route family; "/" alone
 # is the home page only, so the stylesheet under /static is never refused.
 LIMITED_PREFIXES = ("/v1/verify", "/v1/status", "/v1/proofs/status", "/v1/receipts",
-                    "/receipts/", "/verify", "/staff/login")
+                    "/receipts/", "/verify", "/staff/login", "/v1/credentials")
 LIMITED_EXACT = frozenset({"/"})
 
 

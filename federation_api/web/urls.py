@@ -39,7 +39,11 @@ def print_urls(association: str, base: str, *, example: tuple[str, str] | None =
              ("status on a date", f"/v1/status?{query}&on={on}"),
              ("status proof (staff)", f"/v1/proofs/status?{query}&as_of={on}"),
              ("signed receipt", f"/v1/receipts?{query}"),
-             ("printable receipt", f"/receipts/view?{query}")]
+             ("printable receipt", f"/receipts/view?{query}"),
+             ("issuer DID document", "/.well-known/did.json")]
+    if example is not None:
+        named = urlencode({"last_name": example[1]})
+        lines.append(("credential (wallet)", f"/v1/credentials/{example[0]}?{named}"))
     if genesis_digest is not None:
         lines.append(("Alliance genesis", f"{GENESIS_PATH} (digest {genesis_digest}: compare "
                                           f"it with the one the Alliance publishes)"))

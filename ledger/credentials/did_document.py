@@ -106,7 +106,7 @@ def build_did_document(did: str, keys: Iterable[KeyWindow], as_of: dt.datetime) 
             "controller": did, "publicKeyMultibase": encode_public_key(key.public_key),
             "validFrom": xsd_datetime(key.valid_from)}
         if key.valid_until is not None:
-            method["validUntil"] = xsd_datetime(key.valid_until)
+            method["validUntil"] = xsd_datetime(_second_after(key.valid_until))
         if key.revoked_from is not None and key.revoked_from <= as_of:
             method["revoked"] = xsd_datetime(key.revoked_from)
         else:
@@ -114,6 +114,14 @@ def build_did_document(did: str, keys: Iterable[KeyWindow], as_of: dt.datetime) 
         methods.append(method)
     return {"@context": [DID_CONTEXT, MULTIKEY_CONTEXT, KEY_WINDOW_CONTEXT], "id": did,
             "verificationMethod": methods, "assertionMethod": assertion}
+
+
+def _second_after(moment: dt.datetime) -> dt.datetime:
+    """`moment` rounded up to a whole second. Documents carry times to the second, and proof
+    times are cut down to theirs: a window end cut down too would refuse what its key signed
+    in the second before the registry closed its window."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + dt.timedelta(seconds=1)
 
 
 def check_served(did: str, served_from: str, document: JsonObject) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from federation_api.replication.nats_process import free_port
 from tests.e2e.harness import NodeDir, ServerProcess, init_node, run_alliance, today
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -103,7 +104,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     node = init_node(root / "ak", "AK", name=ASSOCIATION_NAME)
     genesis = admit_to_registry(node, root)
     next_year = dt.date(today().year + 1, 12, 31)
-    with ServerProcess(node) as server, server.client() as client:
+    port = free_port()  # its public URL names it: the node issues credentials under it
+    with ServerProcess(node, port=port, env={"ALLIANCE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+                       ) as server, server.client() as client:
         current = _import(client, node, "AK-P-0001", "Rivera", "Maria", next_year)
         suspended = _import(client, node, "AK-P-0002", "Okafor", "Sam", next_year, level="IFS")
         lapsed = _import(client, node, "AK-P-0003", "Lee", "Kim",

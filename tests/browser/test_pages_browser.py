@@ -197,3 +197,26 @@ def _pass_or_block(route: Any, node: str, elsewhere: list[str]) -> None:
     else:
         elsewhere.append(route.request.url)
         route.abort("internetdisconnected")
+
+
+def test_download_the_credential_for_a_wallet_and_find_the_linkedin_link(
+        page: Any, seeded: Seeded, tmp_path: Path) -> None:
+    from ledger.codec import decode_json
+    from ledger.credentials.open_badges import schema_errors
+
+    search_by_id(page, seeded, seeded.current, "Rivera")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("^Download credential")).click()
+    assert download.value.suggested_filename == f"{seeded.current}-credential.json"
+    saved = downloads_dir(tmp_path) / download.value.suggested_filename
+    download.value.save_as(saved)
+    credential = decode_json(saved.read_bytes(), dict[str, Any])
+    assert schema_errors(credential) == ()
+    assert "OpenBadgeCredential" in credential["type"]
+    linkedin = page.get_by_role("link", name=re.compile("^Add to LinkedIn profile"))
+    href = linkedin.get_attribute("href")
+    assert href is not None and href.startswith("https://www.linkedin.com/profile/add?")
+    assert f"certId={seeded.current}" in href
+
+    search_by_id(page, seeded, seeded.suspended, "Okafor")  # not current: nothing to carry
+    assert page.get_by_role("link", name=re.compile("^Download credential")).count() == 0

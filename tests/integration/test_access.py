@@ -60,6 +60,12 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("GET", "/receipts/download"): (OPEN, ANYONE),
     ("GET", "/staff/login"): (OPEN, ANYONE),
     ("MOUNT", "/static"): (OPEN, ANYONE),
+    # Portable credentials: the issuer's DID document, the wallet file, the status lists.
+    ("GET", "/.well-known/did.json"): (OPEN, ANYONE),
+    ("GET", "/did.json"): (OPEN, ANYONE),
+    ("GET", "/v1/credentials/{endorsement_id}"): (OPEN, ANYONE),
+    ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}"): (OPEN, ANYONE),
+    ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions"): (OPEN, ANYONE),
     ("POST", "/staff/login"): (FORM, ANYONE),
     ("POST", "/staff/logout"): (FORM, ANYONE),
     # Staff pages: a session signed in with a token of a roster role.
@@ -116,6 +122,8 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("GET", "/v1/federation/quarantine"): (BEARER, frozenset({AUDITOR})),
     ("GET", "/v1/federation/forks/{association}"): (BEARER, frozenset({AUDITOR})),
     ("POST", "/v1/federation/forks/{association}/resolution"): (BEARER, frozenset({AUDITOR})),
+    ("POST", "/v1/federation/status-list-checks/{association}"): (BEARER, frozenset({AUDITOR})),
+    ("GET", "/v1/federation/status-list-forks/{association}"): (BEARER, frozenset({AUDITOR})),
     # Employers: only their own subscriptions, webhook, deliveries and changes.
     ("POST", "/v1/subscriptions"): (BEARER, frozenset({EMPLOYER})),
     ("POST", "/v1/subscriptions/csv"): (BEARER, frozenset({EMPLOYER})),
@@ -156,7 +164,8 @@ def tokens(live: LiveNode) -> dict[str, dict[str, str]]:
 
 def _url(path: str, live: LiveNode) -> str:
     values = {"association": "AK", "endorsement_id": live.ids["rivera"],
-              "application_id": "00000000-0000-0000-0000-000000000001"}
+              "application_id": "00000000-0000-0000-0000-000000000001",
+              "purpose": "suspension", "list_number": "1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from federation_api.accounts import tables as account_tables
 from federation_api.accounts import tokens
 from federation_api.accounts.tokens import Role, TokenStore
+from federation_api.credentials import list_watch, served_lists
 from federation_api.mail import outbox
 from federation_api.migrations.engines import engine
 from federation_api.migrations.errors import (
@@ -57,7 +58,8 @@ T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 OWN_STATEMENTS = {
     "ledger": [ledger_store._DDL, ingest._DDL, log._DDL, witness._DDL],
     "projections": [projection_tables.DDL],
-    "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL],
+    "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
+             served_lists._DDL, list_watch._DDL],
 }
 
 
@@ -115,7 +117,7 @@ class MigrationsContract:
         store = TokenStore(db)
         token_id, secret = store.issue(label="before the upgrade", role=Role.AUDITOR, now=T0)
         moved = migrate(url, extra=ADD_COLUMN)
-        assert moved == [("node", "node_0001", "node_9001")]
+        assert moved == [("node", "node_0002", "node_9001")]
         rows = db.query("SELECT token_id, note FROM api_tokens")
         assert rows == [(token_id, None)]
         principal = store.authenticate(secret, now=T0)
@@ -133,7 +135,7 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "half_made" not in shapes(conn)
             version = conn.execute(text("SELECT version_num FROM alembic_version_node")).all()
-        assert version == [("node_0001",)]
+        assert version == [("node_0002",)]
 
     def test_a_node_table_that_differs_is_refused_and_left_alone(self, url: DatabaseUrl
                                                                 ) -> None:
@@ -187,7 +189,7 @@ class MigrationsContract:
         assert run().returncode == 0
         current = run("--status")
         assert current.returncode == 0, current
-        assert "node: node_0001 (this release: node_0001) up to date" in current.stdout
+        assert "node: node_0002 (this release: node_0002) up to date" in current.stdout
 
 
 def _raw_url(url: DatabaseUrl) -> str:

@@ -141,7 +141,12 @@ def test_the_429_answer_conforms(tmp_path_factory: pytest.TempPathFactory) -> No
             operation = result.ok()
             if not is_limited(operation.path) or operation.method.upper() != "GET":
                 continue
-            case = operation.Case(query={"endorsement_id": served.ids["rivera"],
+            values = {"endorsement_id": served.ids["rivera"], "association": "AK",
+                      "purpose": "suspension", "list_number": 1}
+            path_parameters = {name: values[name]
+                               for name in re.findall(r"\{(\w+)\}", operation.path)}
+            case = operation.Case(path_parameters=path_parameters or None,
+                                  query={"endorsement_id": served.ids["rivera"],
                                          "last_name": "Rivera", "on": "2024-01-01"})
             answers = [case.call() for _ in range(2)]
             assert answers[-1].status_code == 429, (operation.label, answers[-1].status_code)

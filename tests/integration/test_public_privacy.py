@@ -36,7 +36,13 @@ PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/swagger-ui-bundle.js"),
           ("GET", "/docs/swagger-ui.css"), ("GET", "/staff/login"), ("POST", "/staff/login"),
-          ("POST", "/staff/logout")}
+          ("POST", "/staff/logout"),
+          # Portable credentials: the issuer's keys, lists of bits, and a credential only for
+          # the id and last name together (docs/credentials.md).
+          ("GET", "/.well-known/did.json"), ("GET", "/did.json"),
+          ("GET", "/v1/credentials/{endorsement_id}"),
+          ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}"),
+          ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions")}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
                  "valid_through", "as_of", "warnings"}

@@ -30,6 +30,7 @@ from ledger.codec import (
     event_type_of,
     public_and_private,
 )
+from projections.credential_rules import CREDENTIAL_EVENTS
 from projections.decoded_entries import DecodedEntry
 from projections.errors import (
     DuplicateAggregate,
@@ -497,4 +498,4 @@ def test_the_masters_degree_record_follows_grant_and_attestations() -> None:
 def test_every_event_type_has_a_projection_rule() -> None:
     # A new event the projections do not know would stop every node's projection of the
     # ledger that first records it.
-    assert set(EVENT_TYPES) == ENDORSEMENT_EVENTS | APPLICATION_EVENTS
+    assert set(EVENT_TYPES) == ENDORSEMENT_EVENTS | APPLICATION_EVENTS | CREDENTIAL_EVENTS

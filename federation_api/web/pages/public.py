@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +24,7 @@ from federation_api.web.lookup import verify
 from federation_api.web.pages.templating import association_name, render
 from federation_api.web.schemas import VerifyOut
 from federation_api.web.urls import GENESIS_PATH
-from ledger.codec import decode_payload, decode_stored
+from ledger.codec import decode_json, decode_payload, decode_stored
 
 MAX_NAME_RESULTS = 5
 ENDORSEMENT_ID = re.compile(r"[A-Za-z0-9-]{3,40}")
@@ -121,6 +121,8 @@ class Result:
     receipt_url: str
     printable_url: str
     moved: Move | None = None
+    credential_url: str = ""  # the wallet file (Open Badges 3.0), when one was issued
+    linkedin_url: str = ""  # LinkedIn's "add to profile" form, filled in
 
 
 def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
@@ -143,6 +145,32 @@ def result(answer: VerifyOut, *, endorsement_id: str, last_name: str,
                   receipt_url=f"/receipts/download?{query}",
                   printable_url=f"/receipts/view?{query}",
                   moved=moved)
+
+
+def with_credential(request: Request, shown: Result, last_name: str) -> Result:
+    """`shown` with the links to its credential: the file for a wallet, and LinkedIn's "add
+    to profile" form filled in with the credential's own facts (name, issuer, dates, id), so a
+    profile links back to what an employer can verify."""
+    node = request.app.state.node
+    document = node.projector.latest_credential(shown.endorsement_id)
+    if document is None or node.issuer_identity is None:
+        return shown
+    credential = decode_json(document.encode(), dict[str, Any])
+    query = urlencode({"last_name": last_name})
+    path = f"/v1/credentials/{shown.endorsement_id}?{query}"
+    # LinkedIn links to the verification result, where an employer sees the current status.
+    result_url = (f"{node.issuer_identity.base_url}/verify?" + urlencode(
+        {"by": "id", "endorsement_id": shown.endorsement_id, "last_name": last_name}))
+    issued = dt.date.fromisoformat(str(credential["validFrom"])[:10])
+    until = dt.date.fromisoformat(str(credential["validUntil"])[:10])
+    linkedin = urlencode({
+        "startTask": "CERTIFICATION_NAME", "name": credential["name"],
+        "organizationName": credential["issuer"]["name"], "issueYear": issued.year,
+        "issueMonth": issued.month, "expirationYear": until.year,
+        "expirationMonth": until.month, "certUrl": result_url,
+        "certId": shown.endorsement_id})
+    return replace(shown, credential_url=path,
+                   linkedin_url=f"https://www.linkedin.com/profile/add?{linkedin}")
 
 
 def _answer(request: Request, endorsement_id: str, last_name: str) -> VerifyOut | None:
@@ -202,9 +230,11 @@ def search(request: Request) -> HTMLResponse:
         if answer is not None:
             moved = (moved_to(request, endorsement_id, last_name)
                      if answer.status == "transferred" else None)
-            results.append(result(
-                answer, endorsement_id=endorsement_id, last_name=last_name,
-                association=association_name(request, answer.association), moved=moved))
+            shown = result(answer, endorsement_id=endorsement_id, last_name=last_name,
+                           association=association_name(request, answer.association),
+                           moved=moved)
+            results.append(with_credential(request, shown, last_name) if shown.current
+                           else shown)
     return _page(request, 200 if results else 404, form=form, results=results, searched=True,
                  more=len(found) > MAX_NAME_RESULTS)
 
