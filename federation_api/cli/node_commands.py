@@ -73,6 +73,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     base = f"http://{url_host(settings.host)}:{settings.port}"
     digest = node.registry_dir.genesis().digest().hex() if node.registry_dir.exists() else None
     print_urls(node.association, base, genesis_digest=digest)
+    if node.mail_sender is None:
+        print("  mail: no ALLIANCE_SMTP_URL; invitation and reset emails wait in the outbox "
+              "until a relay is set", flush=True)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
     # peer; which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (rate_limits.py).
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -58,9 +59,13 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
         await dispatcher.start()
         node.commit_listeners.append(dispatcher.wake)
         node.ingest_listeners.append(dispatcher.wake)
+        if node.mail_sender is not None:  # the outbox's sender thread (ALLIANCE_SMTP_URL)
+            node.mail_sender.start()
         try:
             yield
         finally:
+            if node.mail_sender is not None:  # hands its unsent claim back, ends the thread
+                await asyncio.to_thread(node.mail_sender.stop)
             node.ingest_listeners.remove(dispatcher.wake)
             node.commit_listeners.remove(dispatcher.wake)
             await dispatcher.stop()
