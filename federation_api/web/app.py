@@ -15,6 +15,13 @@ from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.pages import public as public_pages
 from federation_api.web.pages import staff as staff_pages
+from federation_api.web.pages import (
+    staff_accounts,
+    staff_audit,
+    staff_session,
+    staff_signin,
+    staff_tokens,
+)
 from federation_api.web.pages.api_docs import install_docs
 from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
@@ -88,10 +95,11 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
                    routes_federation, routes_proofs):
         app.include_router(module.router, responses=_EVERY_OPERATION)
-    # The pages: public, then the coordinator's (with its sign-in sessions), then /static.
+    # The pages: public, then the staff workspace (each page behind its StaffGate), /static.
     app.include_router(public_pages.router)
-    app.include_router(staff_pages.router)
-    app.state.staff_sessions = staff_pages.StaffSessions()
+    staff_session.install(app)
+    for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit):
+        app.include_router(pages.router)
     install_static(app)
     install_docs(app)
     return app

@@ -10,9 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from starlette.requests import Request
+
 from federation_api import clock
 
 GENESIS_PATH = "/v1/alliance/genesis.json"
+
+
+def request_scheme(request: Request) -> str:
+    """The scheme the browser used ("http" or "https"): the one function that decides it, so
+    cookies are `Secure` exactly when the browser's connection is TLS (behind a trusted TLS
+    proxy too, once the forwarded scheme is read here)."""
+    return request.url.scheme
 
 
 def url_host(host: str) -> str:
