@@ -34,7 +34,8 @@ Errors = list[tuple[str, str]]
 
 def _page(request: Request, staff: StaffUser, status: int = 200, errors: Errors | None = None,
           **values: Any) -> HTMLResponse:
-    tokens = request.app.state.node.accounts.tokens.list(staff.signed)
+    tokens = [(t, _last_day(t.expires_at))
+              for t in request.app.state.node.accounts.tokens.list(staff.signed)]
     names = {f"account:{a.account_id}": a.display_name
              for a in request.app.state.node.accounts.store.all()}
     form = {"label": "", "role": Role.REVIEWER.value,
@@ -43,6 +44,13 @@ def _page(request: Request, staff: StaffUser, status: int = 200, errors: Errors 
         request, tokens=tokens, names=names, errors=errors or [], form=form,
         token_roles=list(Role), latest=(today() + MAX_LIFETIME - dt.timedelta(days=1)),
         now_text=now().isoformat(), **({"issued": None} | values)))
+
+
+def _last_day(expires_at: str | None) -> dt.date | None:
+    """The last day a token works (it stops at the instant `expires_at`)."""
+    if expires_at is None:
+        return None
+    return (dt.datetime.fromisoformat(expires_at) - dt.timedelta(microseconds=1)).date()
 
 
 @router.get("", response_class=HTMLResponse)
