@@ -43,7 +43,7 @@ def print_urls(association: str, base: str, *, example: tuple[str, str] | None =
     if example is None:
         print("  (URL templates: replace <ENDORSEMENT-ID>, <LAST-NAME> and <YYYY-MM-DD>)")
     lines = [("verification page", "/"), ("verification result", f"/verify?by=id&{query}"),
-             ("coordinator roster", "/staff/login"), ("API docs (OpenAPI)", "/docs"),
+             ("staff workspace", "/staff/login"), ("API docs (OpenAPI)", "/docs"),
              ("OpenAPI document", "/openapi.json"), ("public verification", f"/v1/verify?{query}"),
              ("status on a date", f"/v1/status?{query}&on={on}"),
              ("status proof (staff)", f"/v1/proofs/status?{query}&as_of={on}"),
