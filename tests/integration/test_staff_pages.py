@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -414,3 +415,25 @@ def test_an_ak_account_is_nothing_on_mis_node(tmp_path: Path) -> None:
         r = post_login(mi.browser(), CORA)
         assert r.status_code == 401 and "is not right" in r.text
         assert mi.node.accounts.store.all() == []
+
+
+def test_the_mail_sender_runs_with_the_app_and_stops_with_it(tmp_path: Path) -> None:
+    with workspace(tmp_path, None) as ws:
+        assert ws.node.mail_sender is not None
+        assert "alliance-mail" in {t.name for t in threading.enumerate()}
+        # Queued while serving, delivered by the running sender.
+        add_staff(ws.node, CORA, "auditor")
+        ws.node.accounts.resets.request(CORA, now=now(), client="test")
+        assert ws.mail_to(CORA)
+    assert "alliance-mail" not in {t.name for t in threading.enumerate()}
+
+
+def test_a_roster_download_is_audited(tmp_path: Path) -> None:
+    with workspace(tmp_path, None) as ws:
+        add_staff(ws.node, "aud@ak.example.org", "auditor")
+        browser = ws.browser()
+        sign_in(browser, "aud@ak.example.org")
+        assert browser.get("/staff/roster.csv", params={"status": "active"}).status_code == 200
+        [entry] = ws.node.accounts.audit.entries(action="roster.export")
+        assert entry.detail == "0 rows; filter status=active"
+        assert entry.account_id is not None

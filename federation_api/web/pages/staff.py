@@ -19,9 +19,14 @@ from starlette.datastructures import QueryParams
 from domain.application import ApplicationState
 from domain.levels import EndorsementStatus, Level
 from federation_api.accounts.roles import AccountRole
-from federation_api.clock import today
+from federation_api.clock import now, today
 from federation_api.web.csv_files import roster_csv
-from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
+from federation_api.web.pages.staff_session import (
+    StaffGate,
+    StaffUser,
+    client_address,
+    page_context,
+)
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from projections.queries import fold_name
 from projections.rows import ApplicationRow, RosterRow
@@ -177,7 +182,13 @@ def roster_download(request: Request, staff: RosterReader) -> Response:
             message=" ".join(message for _, message in errors)))
     rows = [msgspec.to_builtins(r) for r in filtered_roster(request, wanted)]
     body = roster_csv(rows)  # an empty selection is its header line alone
-    association = request.app.state.node.association
+    node = request.app.state.node
+    association = node.association
+    # A download of people's records is an action: the log says who took which rows.
+    with node.accounts.audit.db.transaction() as cur:
+        node.accounts.audit.record(cur, actor=staff.signed.actor, action="roster.export",
+                                   detail=f"{len(rows)} rows; filter {wanted.query() or 'none'}",
+                                   client=client_address(request), now=now())
     return Response(body, media_type="text/csv", headers={
         **SECURITY_HEADERS,
         "Content-Disposition": f'attachment; filename="roster-{association}-'
