@@ -30,10 +30,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from domain.errors import InvalidCommand
-from federation_api.accounts.audit_log import Actor, LedgerRef, Outcome
+from federation_api.accounts.audit_log import Actor
 from federation_api.accounts.tokens import Principal
 from federation_api.clock import now
-from federation_api.node.root import Node
+from federation_api.web.audited import AuditedAction, client_of
 from federation_api.web.observability import Metrics
 from ledger.service import StoredMark
 
@@ -89,46 +89,19 @@ def run(request: Request, principal: Principal, command: str, payload: BaseModel
     """
     node = request.app.state.node
     key = idempotency_key(request)
-    audited = _Audited(node, principal, command, request)
+    # The actor is the token; one issued in the browser is entered under its issuer too.
+    audited = AuditedAction(node, actor=Actor.token(principal.token_id, principal.issued_by),
+                            action=command, target=request.url.path,
+                            detail=f"{principal.role.value} token {principal.label!r}",
+                            client=client_of(request))
     try:
         response = _execute(request, principal, command, payload, produce, replay, status, key)
     except Exception as e:
         audited.refused(e)
         raise
-    audited.done(response)
+    replayed = response.headers.get("Idempotent-Replayed") == "true"
+    audited.done("replayed the first attempt's answer" if replayed else None)
     return response
-
-
-class _Audited:
-    """The staff audit log's entry of one command made with an API token: `started` before
-    it runs (a crash leaves a trace), then its outcome and the last ledger entry it wrote.
-    The actor is the token; a token issued in the browser is entered under its issuer's
-    account too."""
-
-    def __init__(self, node: Node, principal: Principal, command: str, request: Request) -> None:
-        self.node = node
-        self.before = node.ledger.head(node.association)
-        limits = getattr(request.app.state, "rate_limits", None)
-        peer = request.client.host if request.client else ""
-        client = str(limits.client_of(request.scope)) if limits is not None else peer
-        self.audit_id: int = node.accounts.audit.begin(
-            actor=Actor.token(principal.token_id, principal.issued_by), action=command,
-            target=request.url.path, detail=f"{principal.role.value} token "
-                                            f"{principal.label!r}", client=client, now=now())
-
-    def refused(self, error: Exception) -> None:
-        self.node.accounts.audit.finish(self.audit_id, outcome=Outcome.REFUSED, now=now(),
-                                        detail=f"refused: {type(error).__name__}")
-
-    def done(self, response: Response) -> None:
-        after = self.node.ledger.head(self.node.association)
-        ledger = (LedgerRef(self.node.association, after[0], after[1].hex())
-                  if after is not None and after != self.before else None)
-        replayed = response.headers.get("Idempotent-Replayed") == "true"
-        self.node.accounts.audit.finish(self.audit_id, outcome=Outcome.OK, now=now(),
-                                        ledger=ledger,
-                                        detail="replayed the first attempt's answer"
-                                        if replayed else None)
 
 
 def _execute(request: Request, principal: Principal, command: str, payload: BaseModel | None,

@@ -38,6 +38,7 @@ from federation_api.accounts.sessions import Session, check_csrf, csrf_token
 from federation_api.accounts.signin import SignedIn
 from federation_api.clock import now
 from federation_api.errors import EdgeError
+from federation_api.web.audited import client_of
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
 from federation_api.web.urls import request_scheme
 
@@ -86,10 +87,7 @@ class StaffPageRefused(EdgeError):
 
 def client_address(request: Request) -> str:
     """The client's address as the rate limits see it (a trusted proxy's X-Forwarded-For)."""
-    limits = getattr(request.app.state, "rate_limits", None)
-    if limits is not None:
-        return str(limits.client_of(request.scope))
-    return request.client.host if request.client else "unknown"
+    return client_of(request) or "unknown"
 
 
 def is_secure(request: Request) -> bool:
