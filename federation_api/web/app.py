@@ -17,6 +17,7 @@ from federation_api.web.pages import public as public_pages
 from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages import (
     staff_accounts,
+    staff_applications,
     staff_audit,
     staff_session,
     staff_signin,
@@ -98,7 +99,8 @@ def create_app(node: Node, replicator: Replicator | None = None) -> FastAPI:
     # The pages: public, then the staff workspace (each page behind its StaffGate), /static.
     app.include_router(public_pages.router)
     staff_session.install(app)
-    for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit):
+    for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
+                  staff_applications):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

@@ -1,0 +1,143 @@
+"""The application pages over a real node (SQLite and PostgreSQL): intake with bad input
+refused next to its field, the stage and the checklist shown, two reviewers assigned, a
+reviewer with a declared conflict unable to decide, decisions recorded as ledger entries the
+page names, and no refused post moving the ledger head."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.levels import Level
+from federation_api.clock import now, today
+from federation_api.demo.seed import level_two_evidence, seed
+from tests.backends import Backend, OnPostgreSQL, OnSQLite
+from tests.integration.staff_browser import add_staff, form_token, sign_in
+from tests.integration.staff_workspace import Workspace, workspace
+
+CORA = "cora@ak.example.org"
+
+
+@pytest.fixture
+def ws(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
+    """AK's node, seeded with the demo's history, with a coordinator and three reviewers."""
+    with backend.database_url() as url, workspace(tmp_path, url) as made:
+        seed(made.node, today())
+        add_staff(made.node, CORA, "coordinator", name="Cora Coordinator")
+        for name in ("rae", "ray", "ria"):
+            add_staff(made.node, f"{name}@ak.example.org", "reviewer", name=name.title())
+        yield made
+
+
+def account(ws: Workspace, email: str) -> str:
+    return next(a.account_id for a in ws.node.accounts.store.all() if a.email == email)
+
+
+def post(browser: TestClient, path: str, page: str, **data: object):  # type: ignore[no-untyped-def]
+    return browser.post(path, data={"csrf_token": form_token(browser.get(page).text), **data})
+
+
+class StaffApplicationsContract:
+    """The application pages on every backend."""
+
+    def test_intake_refuses_bad_input_next_to_the_field_and_writes_nothing(
+            self, ws: Workspace) -> None:
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        head = ws.head()
+        r = post(coordinator, "/staff/applications", "/staff/applications", person_id="",
+                 given_name="Ana", family_name="", level="king", birth_date="soon")
+        assert r.status_code == 422
+        for field in ("intake-person_id", "intake-family_name", "intake-level",
+                      "intake-birth_date"):
+            assert f'id="{field}-error"' in r.text and f'href="#{field}"' in r.text
+        assert ws.head() == head
+        r = post(coordinator, "/staff/applications", "/staff/applications",
+                 person_id="AK-P-0200", given_name="Ana", family_name="Lopez", level="IFS")
+        assert r.status_code == 303, r.text
+        location = r.headers["location"]
+        assert re.search(r"seq=\d+&hash=[0-9a-f]{64}", location)
+        page = coordinator.get(location).text
+        assert "Infant Family Specialist (IFS)" in page and "The application is open." in page
+        assert 'aria-current="step"' in page and "Not met:" in page
+        assert "Approved for exam" not in page  # no exam at Level II
+        head_after = ws.head()
+        assert head_after is not None and f"#{head_after[0]}" in page
+        entries = ws.node.accounts.audit.entries(action="application.start")
+        assert entries[0].ledger is not None and entries[0].ledger.seq == head_after[0]
+
+    def test_two_reviewers_a_conflict_and_a_decision(self, ws: Workspace) -> None:
+        application = uuid.uuid4()
+        ws.node.service.submit_application(
+            application_id=application, person_id="AK-P-0201", family_name="Brooks",
+            given_name="Tim", level=Level.IFS, designation=None,
+            evidence=level_two_evidence(today()), submitted_on=today(), now=now())
+        page = f"/staff/applications/{application}"
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        rae, ray = account(ws, "rae@ak.example.org"), account(ws, "ray@ak.example.org")
+        head = ws.head()
+        same = post(coordinator, f"{page}/reviewers", page, first=rae, second=rae)
+        assert same.status_code == 422 and 'id="assign-second-error"' in same.text
+        assert ws.head() == head
+        r = post(coordinator, f"{page}/reviewers", page, first=rae, second=ray)
+        assert r.status_code == 303
+        assert "Rae: assigned" in coordinator.get(page).text
+
+        first = ws.browser()
+        sign_in(first, "rae@ak.example.org")
+        assert "Tim Brooks" in first.get("/staff/").text  # in the reviewer's queue
+        r = post(first, f"{page}/conflict", page, note="I supervised him last year")
+        assert r.status_code == 303
+        assert "declared a conflict of interest" in first.get(page).text
+        assert "Record my decision" not in first.get(page).text
+        head = ws.head()
+        # A reviewer with a declared conflict cannot decide, even by posting the form.
+        refused = first.post(f"{page}/decision", data={
+            "csrf_token": form_token(first.get(page).text), "decision": "approve",
+            "comments": "looks fine"})
+        assert refused.status_code == 422 and "Nothing was recorded" in refused.text
+        assert ws.head() == head
+
+        second = ws.browser()
+        sign_in(second, "ray@ak.example.org")
+        no_choice = post(second, f"{page}/decision", page, comments="x")
+        assert no_choice.status_code == 422 and 'id="decision-decision-error"' in no_choice.text
+        r = post(second, f"{page}/decision", page, decision="approve",
+                 comments="All requirements met.")
+        assert r.status_code == 303 and "hash=" in r.headers["location"]
+        shown = second.get(r.headers["location"]).text
+        assert "Your decision is recorded." in shown and "decided: approve" in shown
+        outcomes = [(e.action, e.outcome.value) for e in ws.node.accounts.audit.entries()]
+        assert ("application.decide", "refused") in outcomes
+        assert ("application.decide", "ok") in outcomes
+
+    def test_a_coordinator_returns_an_application_with_comments(self, ws: Workspace) -> None:
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        r = post(coordinator, "/staff/applications", "/staff/applications",
+                 person_id="AK-P-0202", given_name="Kai", family_name="Moss", level="IFA")
+        page = r.headers["location"].split("?")[0]
+        r = post(coordinator, f"{page}/return", page,
+                 comments="Please send your transcript.")
+        assert r.status_code == 303
+        assert "Returned with comments <strong>(now)</strong>" in coordinator.get(page).text
+        # Reviewers read applications but cannot return them.
+        reviewer = ws.browser()
+        sign_in(reviewer, "ria@ak.example.org")
+        assert reviewer.get(page).status_code == 200
+        assert post(reviewer, f"{page}/return", page, comments="x").status_code == 403
+        assert coordinator.get("/staff/applications/not-a-uuid").status_code == 404
+
+
+class TestStaffApplicationsOnSQLite(StaffApplicationsContract, OnSQLite):
+    """On SQLite files."""
+
+
+class TestStaffApplicationsOnPostgreSQL(StaffApplicationsContract, OnPostgreSQL):
+    """On a PostgreSQL schema."""
