@@ -145,6 +145,18 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
                 "link", name=name).click()
             axe.check(page)
         assert "account.invite" in page.goto(f"{served.url}/staff/audit").text()
+        page.get_by_role("navigation", name="Staff pages").get_by_role(
+            "link", name="Applications").click()
+        axe.check(page)
+        page.get_by_label("Person record id").fill("AK-P-0300")
+        page.get_by_label("Given name").fill("Ana")
+        page.get_by_label("Family name").fill("Lopez")
+        page.get_by_label("Level applied for").select_option("IFS")
+        page.get_by_role("button", name="Open the application").click()
+        assert "The application is open." in page.locator(".message").inner_text()
+        assert page.locator('.stages [aria-current="step"]').inner_text().startswith(
+            "Submitted")
+        axe.check(page)
         page.get_by_role("button", name="Sign out").click()
         assert page.url.endswith("/staff/login?signed_out=1")
 
