@@ -157,6 +157,15 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         assert page.locator('.stages [aria-current="step"]').inner_text().startswith(
             "Submitted")
         axe.check(page)
+        page.get_by_role("link", name="Enter or change the evidence").click()
+        page.locator("#degrees-0-kind").select_option("bachelor")
+        page.locator("#degrees-0-awarded_on").fill("2016-05-15")
+        page.get_by_role("button", name="Save the evidence").click()  # no field of study
+        assert page.locator("#degrees-0-field_of_study-error").is_visible()
+        axe.check(page)
+        page.locator("#degrees-0-field_of_study").fill("Early childhood education")
+        page.get_by_role("button", name="Save the evidence").click()
+        assert "The evidence is saved" in page.locator(".message").inner_text()
         page.get_by_role("button", name="Sign out").click()
         assert page.url.endswith("/staff/login?signed_out=1")
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from domain.levels import Level
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence, seed
+from federation_api.web.pages import evidence_form
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.staff_browser import add_staff, form_token, sign_in
 from tests.integration.staff_workspace import Workspace, workspace
@@ -133,6 +134,37 @@ class StaffApplicationsContract:
         assert reviewer.get(page).status_code == 200
         assert post(reviewer, f"{page}/return", page, comments="x").status_code == 403
         assert coordinator.get("/staff/applications/not-a-uuid").status_code == 404
+
+
+    def test_evidence_entered_in_the_form_meets_the_checklist(self, ws: Workspace) -> None:
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        r = post(coordinator, "/staff/applications", "/staff/applications",
+                 person_id="AK-P-0203", given_name="Ida", family_name="Park", level="IFS")
+        page = r.headers["location"].split("?")[0]
+        form_page = coordinator.get(f"{page}/evidence")
+        assert form_page.status_code == 200 and "Not met:" in form_page.text
+        assert 'id="degrees-0-kind"' in form_page.text
+        assert 'id="degrees-1-kind"' not in form_page.text
+        head = ws.head()
+        bad = post(coordinator, f"{page}/evidence", f"{page}/evidence", **{
+            "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Education",
+            "degrees-0-awarded_on": "last spring", "trainings-0-title": "IMH basics"})
+        assert bad.status_code == 422
+        assert 'id="degrees-0-awarded_on-error"' in bad.text
+        assert 'id="trainings-0-hours-error"' in bad.text  # a row half filled in
+        assert 'value="Education"' in bad.text  # what was typed stays
+        assert ws.head() == head
+        wanted = level_two_evidence(today())
+        data = {k: v for k, v in evidence_form.form_values(wanted).items() if v}
+        saved = post(coordinator, f"{page}/evidence", f"{page}/evidence", **data)
+        assert saved.status_code == 303, saved.text
+        application = uuid.UUID(page.rsplit("/", 1)[1])
+        assert ws.node.service.application(application).evidence == wanted
+        shown = coordinator.get(saved.headers["location"]).text
+        assert "The evidence is saved" in shown and "Not met:" not in shown
+        again = coordinator.get(f"{page}/evidence").text
+        assert 'id="ratings-3-rater_id"' in again  # three ratings and an empty row
 
 
 class TestStaffApplicationsOnSQLite(StaffApplicationsContract, OnSQLite):

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from domain.application import ApplicationState
 from domain.errors import DomainError
@@ -28,6 +29,7 @@ from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.audited import AuditedAction
+from federation_api.web.pages import evidence_form
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -177,7 +179,8 @@ _DONE = {"started": "The application is open.",
          "returned": "The application is returned with your comments.",
          "conflict": "Your conflict of interest is recorded; the coordinator assigns someone "
                      "in your place.",
-         "decision": "Your decision is recorded."}
+         "decision": "Your decision is recorded.",
+         "evidence": "The evidence is saved; the checklist shows what the rules still need."}
 
 
 def _parse(application_id: str) -> uuid.UUID | None:
@@ -305,3 +308,52 @@ def decide(request: Request, staff: Reviewer, application_id: str,
                      "reviewer": "decision-decision"}, form,
                     lambda a: service.decide(a, chosen, reviewer=staff.account_id,
                                              comments=comments, decided_on=today(), now=now()))
+
+
+# -- evidence -------------------------------------------------------------------------------
+
+
+def _evidence_page(request: Request, staff: StaffUser, application_id: str,
+                   status: int = 200, errors: Errors | None = None,
+                   values: dict[str, str] | None = None) -> Response:
+    node = request.app.state.node
+    parsed = _parse(application_id)
+    try:
+        application = node.service.application(parsed) if parsed else None
+    except NotFound:
+        application = None
+    if application is None or application.association != node.association:
+        return _application_page(request, staff, application_id)  # the 404 page
+    shown = values if values is not None else evidence_form.form_values(application.evidence)
+    return render("staff_evidence.html", status, **page_context(
+        request, application=application, application_id=str(parsed),
+        progress=of_application(application), sections=evidence_form.SECTIONS,
+        flags=evidence_form.FLAGS, values=shown, rows=evidence_form.rows_shown(shown),
+        field_id=evidence_form.field_id, checked=evidence_form.checked,
+        errors=errors or []))
+
+
+@router.get("/{application_id}/evidence", response_class=HTMLResponse)
+def evidence_page(request: Request, staff: Coordinator, application_id: str) -> Response:
+    """The evidence form, filled in with what the application holds, beside its checklist."""
+    return _evidence_page(request, staff, application_id)
+
+
+@router.post("/{application_id}/evidence", response_class=HTMLResponse)
+async def save_evidence(request: Request, staff: Coordinator, application_id: str) -> Response:
+    """Replace the application's evidence (the whole form is the whole evidence)."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= MAX_TEXT}
+    evidence, errors = evidence_form.parse(values)
+    if evidence is None:
+        return await run_in_threadpool(_evidence_page, request, staff, application_id, 422,
+                                       errors, values)
+    service = request.app.state.node.service
+
+    def save() -> Response:
+        return _command(request, staff, application_id, "application.evidence", "evidence",
+                        {}, {}, lambda a: service.submit_evidence(a, evidence,
+                                                                  submitted_on=today(),
+                                                                  now=now()))
+
+    return await run_in_threadpool(save)
