@@ -5,6 +5,7 @@ page names, and no refused post moving the ledger head."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.levels import Level
+from domain.evidence import (
+    ApplicationEvidence,
+    Degree,
+    Membership,
+    Rating,
+    RscHours,
+    Training,
+    WorkExperience,
+)
+from domain.levels import DegreeKind, Level, RaterRole, WorkKind
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence, seed
 from federation_api.web.pages import evidence_form
@@ -33,6 +43,32 @@ def ws(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
         for name in ("rae", "ray", "ria"):
             add_staff(made.node, f"{name}@ak.example.org", "reviewer", name=name.title())
         yield made
+
+
+def level_three_evidence() -> ApplicationEvidence:
+    """Everything Level III needs but the exam, with Maria Rivera (the seed's Level III) as
+    RS/C provider and rater."""
+    d = dt.date
+    rated = d(2021, 2, 1)
+    return ApplicationEvidence(
+        degrees=(Degree(kind=DegreeKind.MASTER, field_of_study="Social work",
+                        awarded_on=d(2017, 6, 1), transcript_received=True),),
+        trainings=(Training(title="IMH foundations", hours=40, completed_on=d(2022, 3, 1)),),
+        work=(WorkExperience(kind=WorkKind.IMH_INFANT_AND_PARENT, employer="Clinic",
+                             started_on=d(2018, 1, 1), ended_on=d(2021, 1, 31), supervised=True,
+                             families_served=20, infant_social_emotional_focus=True,
+                             post_bachelor=True, post_master=True),),
+        rsc=(RscHours(provider_id="AK-P-0001", hours=60, started_on=d(2019, 6, 1),
+                      ended_on=d(2020, 12, 31), post_bachelor=True, post_master=True),),
+        ratings=(Rating(rater_id="AK-X-0100", rater_name="Supervisor",
+                        role=RaterRole.PROGRAM_SUPERVISOR, rated_on=rated),
+                 Rating(rater_id="AK-P-0001", rater_name="Maria Rivera",
+                        role=RaterRole.RSC_PROVIDER, rated_on=rated,
+                        rater_degree=DegreeKind.MASTER),
+                 Rating(rater_id="AK-X-0101", rater_name="Colleague",
+                        role=RaterRole.COLLEAGUE, rated_on=rated)),
+        code_of_ethics_signed=True, agreement_signed=True, fee_paid=True,
+        memberships=(Membership(association="AK", valid_through=d(today().year, 12, 31)),))
 
 
 def account(ws: Workspace, email: str) -> str:
@@ -165,6 +201,83 @@ class StaffApplicationsContract:
         assert "The evidence is saved" in shown and "Not met:" not in shown
         again = coordinator.get(f"{page}/evidence").text
         assert 'id="ratings-3-rater_id"' in again  # three ratings and an empty row
+
+
+    def test_a_level_two_application_from_intake_to_grant(self, ws: Workspace) -> None:
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        r = post(coordinator, "/staff/applications", "/staff/applications",
+                 person_id="AK-P-0204", given_name="Noa", family_name="Reyes", level="IFS")
+        page = r.headers["location"].split("?")[0]
+        data = {k: v for k, v in evidence_form.form_values(level_two_evidence(today())).items()
+                if v}
+        assert post(coordinator, f"{page}/evidence", f"{page}/evidence", **data
+                    ).status_code == 303
+        rae, ray = account(ws, "rae@ak.example.org"), account(ws, "ray@ak.example.org")
+        assert post(coordinator, f"{page}/reviewers", page, first=rae, second=ray
+                    ).status_code == 303
+        for email in ("rae@ak.example.org", "ray@ak.example.org"):
+            reviewer = ws.browser()
+            sign_in(reviewer, email)
+            assert post(reviewer, f"{page}/decision", page, decision="approve",
+                        comments="Complete.").status_code == 303
+        shown = coordinator.get(page).text
+        assert "Grant the endorsement</button>" in shown
+        r = post(coordinator, f"{page}/grant", page)
+        assert r.status_code == 303
+        granted = coordinator.get(r.headers["location"]).text
+        assert "The endorsement is granted." in granted and "Granted <strong>(now)" in granted
+        found = re.search(r"Endorsement: <strong>(AK-[A-Z0-9]+)</strong>", granted)
+        assert found
+        head = ws.head()
+        again = post(coordinator, f"{page}/grant", page)  # a second grant is refused
+        assert again.status_code in (404, 422) and ws.head() == head
+        public = ws.browser().get("/v1/verify", params={"endorsement_id": found[1],
+                                                        "last_name": "Reyes"})
+        assert public.status_code == 200 and public.json()["status"] == "current"
+
+    def approved_for_exam(self, ws: Workspace, coordinator: TestClient, person: str) -> str:
+        """A complete Level III application, approved for the exam by two reviewers; its
+        page."""
+        application = uuid.uuid4()
+        ws.node.service.submit_application(
+            application_id=application, person_id=person, family_name="Kim",
+            given_name="Alex", level=Level.IMHS, designation=None,
+            evidence=level_three_evidence(), submitted_on=today(), now=now())
+        page = f"/staff/applications/{application}"
+        rae, ray = account(ws, "rae@ak.example.org"), account(ws, "ray@ak.example.org")
+        assert post(coordinator, f"{page}/reviewers", page, first=rae, second=ray
+                    ).status_code == 303
+        for email in ("rae@ak.example.org", "ray@ak.example.org"):
+            reviewer = ws.browser()
+            sign_in(reviewer, email)
+            assert post(reviewer, f"{page}/decision", page, decision="approve_for_exam",
+                        comments="Ready for the exam.").status_code == 303
+        assert "Approved for exam <strong>(now)" in coordinator.get(page).text
+        return page
+
+    def test_a_level_three_application_through_the_exam(self, ws: Workspace) -> None:
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+        passing = self.approved_for_exam(ws, coordinator, "AK-P-0301")
+        assert post(coordinator, f"{passing}/exam", passing, sat_on=today().isoformat(),
+                    score="85").status_code == 303
+        assert "Exam passed <strong>(now)" in coordinator.get(passing).text
+        assert post(coordinator, f"{passing}/grant", passing).status_code == 303
+        assert "Granted <strong>(now)" in coordinator.get(passing).text
+        page = self.approved_for_exam(ws, coordinator, "AK-P-0300")
+        bad = post(coordinator, f"{page}/exam", page, sat_on="2999-01-01", score="lots")
+        assert bad.status_code == 422
+        assert 'id="exam-sat_on-error"' in bad.text and 'id="exam-score-error"' in bad.text
+        failed = post(coordinator, f"{page}/exam", page, sat_on=today().isoformat(),
+                      score="55")
+        assert failed.status_code == 303
+        assert "Exam failed <strong>(now)" in coordinator.get(page).text
+        head = ws.head()
+        retake = post(coordinator, f"{page}/exam", page, sat_on=today().isoformat(),
+                      score="90")  # too soon after the first sitting
+        assert retake.status_code == 422 and "Nothing was recorded" in retake.text
+        assert ws.head() == head
 
 
 class TestStaffApplicationsOnSQLite(StaffApplicationsContract, OnSQLite):

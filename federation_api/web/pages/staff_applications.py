@@ -28,6 +28,7 @@ from domain.levels import Designation, Level, ReviewDecision
 from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
+from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web.audited import AuditedAction
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.staff_session import (
@@ -43,6 +44,7 @@ router = APIRouter(prefix="/staff/applications", include_in_schema=False)
 AnyStaff = Annotated[StaffUser, Depends(StaffGate())]
 Coordinator = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR))]
 Reviewer = Annotated[StaffUser, Depends(StaffGate(AccountRole.REVIEWER))]
+Granter = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR, AccountRole.COMMITTEE))]
 Errors = list[tuple[str, str]]
 MAX_TEXT = 5000
 
@@ -180,7 +182,9 @@ _DONE = {"started": "The application is open.",
          "conflict": "Your conflict of interest is recorded; the coordinator assigns someone "
                      "in your place.",
          "decision": "Your decision is recorded.",
-         "evidence": "The evidence is saved; the checklist shows what the rules still need."}
+         "evidence": "The evidence is saved; the checklist shows what the rules still need.",
+         "exam": "The exam sitting is recorded.",
+         "granted": "The endorsement is granted."}
 
 
 def _parse(application_id: str) -> uuid.UUID | None:
@@ -217,7 +221,12 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         errors=errors or [], form=form or {}, message=message, entry=entry,
         in_review=application.state is ApplicationState.IN_REVIEW,
         open_=application.state is ApplicationState.OPEN,
-        returnable=application.state in (ApplicationState.OPEN, ApplicationState.IN_REVIEW)))
+        returnable=application.state in (ApplicationState.OPEN, ApplicationState.IN_REVIEW),
+        exam_due=application.state in (ApplicationState.APPROVED_FOR_EXAM,
+                                       ApplicationState.EXAM_FAILED),
+        grantable=application.state in (ApplicationState.APPROVED,
+                                        ApplicationState.EXAM_PASSED),
+        endorsement_id=application.endorsement_id, today=today()))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)
@@ -308,6 +317,50 @@ def decide(request: Request, staff: Reviewer, application_id: str,
                      "reviewer": "decision-decision"}, form,
                     lambda a: service.decide(a, chosen, reviewer=staff.account_id,
                                              comments=comments, decided_on=today(), now=now()))
+
+
+@router.post("/{application_id}/exam", response_class=HTMLResponse)
+def record_exam(request: Request, staff: Coordinator, application_id: str,
+                sat_on: Annotated[str, Form(max_length=20)] = "",
+                score: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Record a sitting of the written exam (Levels III and IV): the day and the score; the
+    association's policy decides pass or fail and whether a retake is allowed."""
+    form = {"sat_on": sat_on, "score": score}
+    errors: Errors = []
+    try:
+        day = dt.date.fromisoformat(sat_on.strip())
+        if day > today():
+            errors.append(("exam-sat_on", "The sitting cannot be in the future."))
+    except ValueError:
+        errors.append(("exam-sat_on", "Enter the day of the sitting, e.g. "
+                                      f"{today().isoformat()}."))
+    try:
+        points = float(score.strip())
+        if not 0 <= points <= 1000:
+            raise ValueError(score)
+    except ValueError:
+        errors.append(("exam-score", "Enter the score as a number, e.g. 82."))
+    if errors:
+        return _application_page(request, staff, application_id, 422, errors, form)
+    service = request.app.state.node.service
+    return _command(request, staff, application_id, "application.exam_sitting", "exam",
+                    {"score": "exam-score", "sat_on": "exam-sat_on"}, form,
+                    lambda a: service.record_exam_sitting(a, sat_on=day, score=points,
+                                                          recorded_by=staff.account_id,
+                                                          now=now()))
+
+
+@router.post("/{application_id}/grant", response_class=HTMLResponse)
+def grant(request: Request, staff: Granter, application_id: str) -> Response:
+    """Grant the endorsement of an approved application, from today. Its id is derived from
+    the application's, so sending the form twice cannot grant two endorsements."""
+    node = request.app.state.node
+    by_committee = not staff.has(AccountRole.COORDINATOR)
+    return _command(request, staff, application_id, "application.grant", "granted", {}, {},
+                    lambda a: node.service.grant(
+                        a, endorsement_id=new_endorsement_id(node.association,
+                                                             f"application:{a}"),
+                        granted_on=today(), now=now(), by_committee=by_committee))
 
 
 # -- evidence -------------------------------------------------------------------------------
