@@ -10,8 +10,12 @@ request's contents.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from fastapi import Request
 
+from domain.errors import DomainError
 from federation_api.accounts.audit_log import Actor, LedgerRef, Outcome
 from federation_api.clock import now
 from federation_api.node.root import Node
@@ -49,3 +53,28 @@ class AuditedAction:
         self.node.accounts.audit.finish(self.audit_id, outcome=Outcome.OK, now=now(),
                                         ledger=ledger, detail=detail)
         return ledger
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How a page's command went: the ledger entry it wrote, or the domain's refusal."""
+
+    entry: LedgerRef | None = None
+    refusal: DomainError | None = None
+
+
+def attempt(node: Node, *, actor: Actor, action: str, target: str, client: str,
+            run: Callable[[], object]) -> Attempt:
+    """Run a page's ledger-writing command, audited. A domain refusal (bad input, a rule)
+    comes back to be shown next to its field; any other error is recorded and raised."""
+    audited = AuditedAction(node, actor=actor, action=action, target=target, detail="",
+                            client=client)
+    try:
+        run()
+    except DomainError as e:
+        audited.refused(e)
+        return Attempt(refusal=e)
+    except Exception as e:
+        audited.refused(e)
+        raise
+    return Attempt(entry=audited.done())

@@ -29,7 +29,7 @@ from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
-from federation_api.web.audited import AuditedAction
+from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -152,19 +152,11 @@ def start(request: Request, staff: Coordinator,
 def _act(request: Request, staff: StaffUser, action: str, target: str,
          run: Callable[[], object]) -> DomainError | tuple[int, str] | None:
     """Run a ledger-writing command, audited; the refusal, or the entry written (seq, hash)."""
-    node = request.app.state.node
-    audited = AuditedAction(node, actor=staff.signed.actor, action=action, target=target,
-                            detail="", client=client_address(request))
-    try:
-        run()
-    except DomainError as e:
-        audited.refused(e)
-        return e
-    except Exception as e:
-        audited.refused(e)
-        raise
-    ledger = audited.done()
-    return None if ledger is None else (ledger.seq, ledger.entry_hash)
+    outcome = attempt(request.app.state.node, actor=staff.signed.actor, action=action,
+                      target=target, client=client_address(request), run=run)
+    if outcome.refusal is not None:
+        return outcome.refusal
+    return None if outcome.entry is None else (outcome.entry.seq, outcome.entry.entry_hash)
 
 
 def _done(application_id: uuid.UUID, done: str,
