@@ -33,6 +33,7 @@ class Served:
     server: ServerProcess
     node: NodeDir
     sink: SmtpSink
+    endorsement: str  # an imported Level III endorsement
 
     @property
     def url(self) -> str:
@@ -42,15 +43,21 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("staff-browser")
-    node = init_node(root / "ak", "AK", roles=())
+    node = init_node(root / "ak", "AK", roles=("coordinator",))
     run_alliance("staff", "add", "--email", CORA, "--name", "Cora Coordinator", "--role",
                  "coordinator", "--password-stdin", *node.store_args(), stdin=PASSWORD + "\n")
     with SmtpSink() as sink:
         server = ServerProcess(node)
         server.env = {"ALLIANCE_SMTP_URL": sink.url, "ALLIANCE_PUBLIC_URL": server.url,
                       "ALLIANCE_MAIL_FROM": "Alliance AK <noreply@ak.example.org>"}
-        with server.start():
-            yield Served(server=server, node=node, sink=sink)
+        with server.start(), server.client() as client:
+            r = client.post("/v1/endorsements/imports", headers=node.auth("coordinator"), json={
+                "person_id": "AK-P-0001", "family_name": "Rivera", "given_name": "Maria",
+                "level": "IMHS", "designation": None, "granted_on": "2019-05-01",
+                "valid_through": f"{now().year + 1}-12-31", "legacy_reference": "paper"})
+            assert r.status_code == 201, r.text
+            yield Served(server=server, node=node, sink=sink,
+                         endorsement=str(r.json()["endorsement_id"]))
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +173,12 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         page.locator("#degrees-0-field_of_study").fill("Early childhood education")
         page.get_by_role("button", name="Save the evidence").click()
         assert "The evidence is saved" in page.locator(".message").inner_text()
+        page.get_by_role("navigation", name="Staff pages").get_by_role(
+            "link", name="Roster").click()
+        axe.check(page)
+        page.get_by_role("link", name=served.endorsement).click()
+        assert page.get_by_role("heading", level=2, name="History on the ledger").is_visible()
+        axe.check(page)
         page.get_by_role("button", name="Sign out").click()
         assert page.url.endswith("/staff/login?signed_out=1")
 
