@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from federation_api.accounts.sessions import session_key
 from federation_api.clock import now, today
+from federation_api.node.root import Node
+from federation_api.web.app import create_app
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.accounts_world import link_token
 from tests.integration.staff_browser import (
@@ -30,6 +32,7 @@ from tests.integration.staff_browser import (
     sign_in,
 )
 from tests.integration.staff_workspace import Workspace, workspace
+from tests.pg import postgres_schema_url
 
 CORA = "cora@ak.example.org"
 
@@ -437,3 +440,25 @@ def test_a_roster_download_is_audited(tmp_path: Path) -> None:
         [entry] = ws.node.accounts.audit.entries(action="roster.export")
         assert entry.detail == "0 rows; filter status=active"
         assert entry.account_id is not None
+
+
+@pytest.mark.postgres
+def test_two_serve_processes_on_one_postgresql_share_the_sessions(tmp_path: Path) -> None:
+    """A session signed in on one node process works on another over the same database, and
+    signing out on the second ends it on the first (sessions live in the database)."""
+    with postgres_schema_url() as url, workspace(tmp_path, url) as ws:
+        add_staff(ws.node, "rae@ak.example.org", "reviewer")
+        first = ws.browser()
+        sign_in(first, "rae@ak.example.org")
+        other = Node(ws.node.settings)
+        try:
+            with TestClient(create_app(other), follow_redirects=False) as second:
+                second.cookies.set("alliance_staff", session_cookie(first),
+                                   domain="testserver.local", path="/staff")
+                home = second.get("/staff/")
+                assert home.status_code == 200 and "My review queue" in home.text
+                assert second.post("/staff/logout", data={
+                    "csrf_token": form_token(home.text)}).status_code == 303
+            assert first.get("/staff/").status_code == 303
+        finally:
+            other.close()
