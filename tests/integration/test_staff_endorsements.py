@@ -5,12 +5,14 @@ other roles read the page but cannot act."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from federation_api.clock import today
+from domain.levels import Level
+from federation_api.clock import now, today
 from federation_api.demo.seed import seed
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.staff_browser import add_staff, form_token, sign_in
@@ -95,3 +97,33 @@ class TestStaffEndorsementsOnSQLite(StaffEndorsementsContract, OnSQLite):
 
 class TestStaffEndorsementsOnPostgreSQL(StaffEndorsementsContract, OnPostgreSQL):
     """On a PostgreSQL schema."""
+
+
+def test_the_daily_lapse_run_shows_what_it_will_write(tmp_path: Path) -> None:
+    with workspace(tmp_path, None) as ws:
+        add_staff(ws.node, "cora@ak.example.org", "coordinator")
+        service = ws.node.service
+        for key, through in (("late", today() - dt.timedelta(days=100)),
+                             ("in-grace", today() - dt.timedelta(days=10))):
+            service.record_existing(endorsement_id=f"AK-{key.upper().replace('-', '')}1",
+                                    person_id=f"AK-P-{key}", family_name=key.title(),
+                                    given_name="Pat", level=Level.IFS, designation=None,
+                                    granted_on=dt.date(2015, 1, 5), valid_through=through,
+                                    legacy_reference="paper", now=now())
+        coordinator = ws.browser()
+        sign_in(coordinator, "cora@ak.example.org")
+        page = coordinator.get("/staff/lapses").text
+        assert "1 lapse due" in page and "AK-LATE1" in page and "AK-INGRACE1" not in page
+        head = ws.head()
+        empty = coordinator.post("/staff/lapses", data={"csrf_token": form_token(page)})
+        assert empty.status_code == 422 and ws.head() == head
+        done = coordinator.post("/staff/lapses", data={"csrf_token": form_token(page),
+                                                       "endorsement_id": ["AK-LATE1",
+                                                                          "AK-INGRACE1"]})
+        after = ws.head()
+        assert done.status_code == 200 and after is not None
+        assert f"Recorded 1 lapse; the last ledger entry is AK #{after[0]}" in done.text
+        assert "No lapse is due today." in done.text
+        verdict = ws.browser().get("/v1/verify", params={"endorsement_id": "AK-LATE1",
+                                                         "last_name": "Late"}).json()
+        assert verdict["status"] == "lapsed"
