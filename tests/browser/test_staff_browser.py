@@ -179,6 +179,9 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         page.get_by_role("link", name=served.endorsement).click()
         assert page.get_by_role("heading", level=2, name="History on the ledger").is_visible()
         axe.check(page)
+        page.goto(f"{served.url}/staff/lapses")
+        assert "No lapse is due today." in page.locator("main").inner_text()
+        axe.check(page)
         page.get_by_role("button", name="Sign out").click()
         assert page.url.endswith("/staff/login?signed_out=1")
 
