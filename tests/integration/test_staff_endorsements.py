@@ -127,3 +127,39 @@ def test_the_daily_lapse_run_shows_what_it_will_write(tmp_path: Path) -> None:
         verdict = ws.browser().get("/v1/verify", params={"endorsement_id": "AK-LATE1",
                                                          "last_name": "Late"}).json()
         assert verdict["status"] == "lapsed"
+
+
+def test_a_renewal_refused_then_accepted(tmp_path: Path) -> None:
+    with workspace(tmp_path, None) as ws:
+        okafor = seed(ws.node, today())["okafor"]  # Level IV-C, valid through 31 December
+        add_staff(ws.node, "cora@ak.example.org", "coordinator")
+        coordinator = ws.browser()
+        sign_in(coordinator, "cora@ak.example.org")
+        page = f"/staff/endorsements/{okafor}/renewal"
+        shown = coordinator.get(page).text
+        year = today().year
+        assert f"1 January {year}" in shown and f"31 December {year}" in shown
+        assert "at least 15 clock hours" in shown
+        head = ws.head()
+        day = today().isoformat()
+        short = coordinator.post(page, data={
+            "csrf_token": form_token(shown), "trainings-0-title": "Conference",
+            "trainings-0-hours": "4", "trainings-0-completed_on": day,
+            "memberships-0-association": "AK",
+            "memberships-0-valid_through": f"{year + 1}-12-31"})
+        assert short.status_code == 422 and "Not met:" in short.text
+        assert 'value="Conference"' in short.text and ws.head() == head
+        bad = coordinator.post(page, data={"csrf_token": form_token(shown),
+                                           "trainings-0-title": "Conference",
+                                           "trainings-0-hours": "many"})
+        assert bad.status_code == 422 and 'id="trainings-0-hours-error"' in bad.text
+        done = coordinator.post(page, data={
+            "csrf_token": form_token(shown), "trainings-0-title": "Conference",
+            "trainings-0-hours": "20", "trainings-0-completed_on": day,
+            "rsc-0-provider_id": "AK-P-0001", "rsc-0-hours": "14",
+            "rsc-0-started_on": f"{year}-01-02", "rsc-0-ended_on": day,
+            "rsc-0-while_serving_families": "on", "memberships-0-association": "AK",
+            "memberships-0-valid_through": f"{year + 1}-12-31"})
+        assert done.status_code == 303, done.text
+        after = coordinator.get(done.headers["location"]).text
+        assert "The endorsement is renewed." in after and f"{year + 1}-12-31" in after

@@ -1,12 +1,12 @@
-"""An application's evidence as an HTML form: which fields each section has, with a plain
-explanation of each, how the form's flat names (`degrees-0-kind`) map onto the evidence, and
-how a posted form becomes the domain's `ApplicationEvidence`.
+"""Evidence as an HTML form (an application's, or a renewal cycle's): which fields each
+section has, with a plain explanation of each, how the form's flat names (`degrees-0-kind`)
+map onto the evidence, and how a posted form becomes the domain's value.
 
 The form is checked by the JSON API's own model of the evidence (`web.schemas.
-ApplicationEvidenceIn`), so the pages and the API accept exactly the same evidence and a
-refusal names the same field; each error is then shown next to its input. Without
-JavaScript, a section shows its rows and one empty row: saving adds the row, and another
-empty one appears.
+ApplicationEvidenceIn`, `RenewalEvidenceIn`), so the pages and the API accept exactly the
+same evidence and a refusal names the same field; each error is then shown next to its
+input. Without JavaScript, a section shows its rows and one empty row: saving adds the row,
+and another empty one appears.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import msgspec
 import pydantic
 
-from domain.evidence import ApplicationEvidence
+from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import DegreeKind, RaterRole, WorkKind
-from federation_api.web.schemas import ApplicationEvidenceIn, to_domain
+from federation_api.web.schemas import ApplicationEvidenceIn, RenewalEvidenceIn, to_domain
 
 MAX_ROWS = 20  # rows per section a form may post
 
@@ -117,16 +117,39 @@ FLAGS = (("code_of_ethics_signed", "The Code of Ethics is signed"),
          ("fee_paid", "The fee is paid"))
 
 
+@dataclass(frozen=True)
+class FormSpec:
+    """One kind of evidence as a form: its sections, its checkboxes, its model and value."""
+
+    sections: tuple[Section, ...]
+    flags: tuple[tuple[str, str], ...]
+    model: type[pydantic.BaseModel]
+    struct: type[msgspec.Struct]
+
+
+APPLICATION = FormSpec(SECTIONS, FLAGS, ApplicationEvidenceIn, ApplicationEvidence)
+_BY_NAME = {section.name: section for section in SECTIONS}
+RENEWAL = FormSpec(
+    (Section("trainings", "Training in the cycle", "Training completed within the cycle "
+             "being renewed, in clock hours (at least 15).", _BY_NAME["trainings"].fields),
+     Section("rsc", "Reflective supervision/consultation received in the cycle",
+             "RS/C received within the cycle (at least 12 hours for most levels).",
+             _BY_NAME["rsc"].fields),
+     _BY_NAME["memberships"]),
+    (("provides_rsc", "The holder provides reflective supervision/consultation to others"),),
+    RenewalEvidenceIn, RenewalEvidence)
+
+
 def field_id(section: str, row: int, name: str) -> str:
     """The form name and HTML id of one input."""
     return f"{section}-{row}-{name}"
 
 
-def form_values(evidence: ApplicationEvidence) -> dict[str, str]:
+def form_values(evidence: msgspec.Struct, spec: FormSpec = APPLICATION) -> dict[str, str]:
     """The form's values for stored evidence (what the inputs show)."""
     values: dict[str, str] = {}
     data = msgspec.to_builtins(evidence)
-    for section in SECTIONS:
+    for section in spec.sections:
         for row, item in enumerate(data.get(section.name) or ()):
             for f in section.fields:
                 value = item.get(f.name)
@@ -135,15 +158,15 @@ def form_values(evidence: ApplicationEvidence) -> dict[str, str]:
                     values[key] = "on" if value else ""
                 else:
                     values[key] = "" if value is None else str(value)
-    for name, _ in FLAGS:
+    for name, _ in spec.flags:
         values[name] = "on" if data.get(name) else ""
     return values
 
 
-def rows_shown(values: dict[str, str]) -> dict[str, int]:
+def rows_shown(values: dict[str, str], spec: FormSpec = APPLICATION) -> dict[str, int]:
     """How many rows each section shows: those with values, and one empty row."""
     counts = {}
-    for section in SECTIONS:
+    for section in spec.sections:
         used = {int(k.split("-")[1]) for k in values
                 if k.startswith(f"{section.name}-") and values[k]}
         counts[section.name] = min(MAX_ROWS, (max(used) + 1 if used else 0) + 1)
@@ -162,11 +185,13 @@ def _row_is_empty(section: Section, values: dict[str, str], row: int) -> bool:
                for f in section.fields if f.kind != "bool")
 
 
-def parse(values: dict[str, str]) -> tuple[ApplicationEvidence | None, list[tuple[str, str]]]:
-    """The evidence a posted form describes, or the errors (input id, message)."""
-    data: dict[str, Any] = {name: values.get(name) == "on" for name, _ in FLAGS}
+def parse(values: dict[str, str], spec: FormSpec = APPLICATION
+          ) -> tuple[Any | None, list[tuple[str, str]]]:
+    """The evidence (a `spec.struct`) a posted form describes, or the errors (input id,
+    message)."""
+    data: dict[str, Any] = {name: values.get(name) == "on" for name, _ in spec.flags}
     rows_of: dict[tuple[str, int], int] = {}  # (section, index in evidence) -> form row
-    for section in SECTIONS:
+    for section in spec.sections:
         items: list[dict[str, Any]] = []
         for row in range(MAX_ROWS):
             if _row_is_empty(section, values, row):
@@ -182,10 +207,10 @@ def parse(values: dict[str, str]) -> tuple[ApplicationEvidence | None, list[tupl
             items.append(item)
         data[section.name] = items
     try:
-        model = ApplicationEvidenceIn.model_validate(data)
+        model = spec.model.model_validate(data)
     except pydantic.ValidationError as e:
         return None, [_error(error, rows_of) for error in e.errors()]
-    return to_domain(model, ApplicationEvidence), []
+    return to_domain(model, spec.struct), []
 
 
 def _number(raw: str) -> float | str:

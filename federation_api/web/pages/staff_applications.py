@@ -375,6 +375,7 @@ def _evidence_page(request: Request, staff: StaffUser, application_id: str,
         progress=of_application(application), sections=evidence_form.SECTIONS,
         flags=evidence_form.FLAGS, values=shown, rows=evidence_form.rows_shown(shown),
         field_id=evidence_form.field_id, checked=evidence_form.checked,
+        flags_title="Declarations and fee",
         errors=errors or []))
 
 

@@ -16,13 +16,16 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from domain.errors import DomainError
 from domain.evidence import RenewalEvidence
 from domain.levels import EndorsementStatus
+from domain.renewal import MIN_RSC_HOURS, MIN_TRAINING_HOURS
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.audited import attempt
+from federation_api.web.pages import evidence_form
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -36,9 +39,10 @@ router = APIRouter(prefix="/staff/endorsements", include_in_schema=False)
 Reader = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR, AccountRole.COMMITTEE,
                                                 AccountRole.AUDITOR))]
 Committee = Annotated[StaffUser, Depends(StaffGate(AccountRole.COMMITTEE))]
+Coordinator = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR))]
 MAX_REASON = 500
 _DONE = {"suspend": "The endorsement is suspended.", "revoke": "The endorsement is revoked.",
-         "lift": "The suspension is lifted."}
+         "lift": "The suspension is lifted.", "renew": "The endorsement is renewed."}
 
 
 def _page(request: Request, endorsement_id: str, status: int = 200,
@@ -140,3 +144,66 @@ def lift(request: Request, staff: Committee, endorsement_id: str,
          effective_on: Annotated[str, Form(max_length=20)] = "") -> Response:
     """Committee: lift a suspension, with a reason."""
     return _committee_action(request, staff, endorsement_id, "lift", reason, effective_on)
+
+
+# -- renewal --------------------------------------------------------------------------------
+
+
+def _renewal_page(request: Request, endorsement_id: str, status: int = 200,
+                  errors: list[tuple[str, str]] | None = None,
+                  values: dict[str, str] | None = None, unmet: tuple[object, ...] = ()
+                  ) -> Response:
+    node = request.app.state.node
+    row = node.projector.endorsement(endorsement_id.upper())
+    if row is None or row.association != node.association:
+        return _page(request, endorsement_id)  # 404, or the read-only page of a peer's
+    endorsement = node.service.endorsement(row.endorsement_id)
+    start, end = endorsement.renewal_cycle()
+    spec = evidence_form.RENEWAL
+    shown = values or {}
+    return render("staff_renewal.html", status, **page_context(
+        request, row=row, cycle_start=start, cycle_end=end, sections=spec.sections,
+        flags=spec.flags, flags_title="Providing RS/C", values=shown,
+        rows=evidence_form.rows_shown(shown, spec), field_id=evidence_form.field_id,
+        checked=evidence_form.checked, errors=errors or [], unmet=unmet,
+        training_hours=MIN_TRAINING_HOURS, rsc_hours=MIN_RSC_HOURS))
+
+
+@router.get("/{endorsement_id}/renewal", response_class=HTMLResponse)
+def renewal_page(request: Request, staff: Coordinator, endorsement_id: str) -> Response:
+    """The renewal form: the cycle being renewed, its dates and hours, the evidence."""
+    return _renewal_page(request, endorsement_id)
+
+
+@router.post("/{endorsement_id}/renewal", response_class=HTMLResponse)
+async def renew(request: Request, staff: Coordinator, endorsement_id: str) -> Response:
+    """Renew for the cycle with its evidence; refused (nothing written) with each unmet
+    requirement in the rule's words."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 5000}
+    evidence, errors = evidence_form.parse(values, evidence_form.RENEWAL)
+    if evidence is None:
+        return await run_in_threadpool(_renewal_page, request, endorsement_id, 422, errors,
+                                       values)
+
+    def run() -> Response:
+        node = request.app.state.node
+        row = node.projector.endorsement(endorsement_id.upper())
+        if row is None or row.association != node.association:
+            return _page(request, endorsement_id)
+        outcome = attempt(node, actor=staff.signed.actor, action="endorsement.renew",
+                          target=row.endorsement_id, client=client_address(request),
+                          run=lambda: node.service.renew(row.endorsement_id, evidence,
+                                                         renewed_on=today(), now=now()))
+        if outcome.refusal is not None:
+            return _renewal_page(request, endorsement_id, 422,
+                                 [("", _sentence(outcome.refusal))], values,
+                                 getattr(outcome.refusal, "unmet", ()))
+        query = {"done": "renew"}
+        if outcome.entry is not None:
+            query |= {"seq": str(outcome.entry.seq), "hash": outcome.entry.entry_hash}
+        return RedirectResponse(f"/staff/endorsements/{quote(row.endorsement_id)}?"
+                                f"{urlencode(query)}", status_code=303,
+                                headers=SECURITY_HEADERS)
+
+    return await run_in_threadpool(run)
