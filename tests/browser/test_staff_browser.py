@@ -91,6 +91,18 @@ class Checker:
         self.context.close()
 
 
+def follow(target: Any) -> None:
+    """Click a link or submit button and wait until the page it leads to has loaded (a bare
+    click returns before the navigation is done, which a loaded machine shows)."""
+    with target.page.expect_navigation():
+        target.click()
+
+
+def nav_link(page: Any, name: str) -> Any:
+    """A link of the staff pages' navigation."""
+    return page.get_by_role("navigation", name="Staff pages").get_by_role("link", name=name)
+
+
 def mail_link(sink: SmtpSink, recipient: str, path: str) -> str:
     received = [m for m in sink.wait_for(1) if recipient in m.rcpt_tos]
     assert received, f"no mail to {recipient}"
@@ -110,7 +122,7 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         axe.check(page)
         page.get_by_label("Email address").fill(CORA)
         page.get_by_label("Password").fill("not the password at all")
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         error = page.locator("#password-error")
         assert "is not right" in error.inner_text()
         assert "password-error" in (page.get_by_label("Password").get_attribute(
@@ -118,7 +130,7 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         axe.check(page)
         page.get_by_label("Email address").fill(CORA)
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
 
         assert page.url.endswith("/staff/login/enrol")
         assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
@@ -126,66 +138,62 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         secret = page.locator("code.secret").inner_text().replace(" ", "")
         page.get_by_label("Code from the app").fill(
             totp.code_at(secret, totp.step_of(now())))
-        page.get_by_role("button", name="Finish setting up").click()
+        follow(page.get_by_role("button", name="Finish setting up"))
         assert page.get_by_role("heading", level=1, name="Your recovery codes").is_visible()
         assert page.locator("ul.codes li").count() == 10
         axe.check(page)
-        page.get_by_role("link", name="Continue").click()
+        follow(page.get_by_role("link", name="Continue"))
 
         assert page.get_by_role("heading", level=1, name="Dashboard").is_visible()
         assert "Cora Coordinator" in page.locator(".staff-nav").inner_text()
         axe.check(page)
-        page.get_by_role("navigation", name="Staff pages").get_by_role(
-            "link", name="Accounts").click()
+        follow(nav_link(page, "Accounts"))
         axe.check(page)
-        page.get_by_role("button", name="Send the invitation").click()  # empty: refused
+        follow(page.get_by_role("button", name="Send the invitation"))  # empty: refused
         assert page.locator(".error-summary").is_visible()
         axe.check(page)
         page.locator("#invite-email").fill("rae@ak.example.org")
         page.locator("#invite-display_name").fill("Rae Reviewer")
         page.get_by_label(re.compile("^Reviewer")).check()
-        page.get_by_role("button", name="Send the invitation").click()
+        follow(page.get_by_role("button", name="Send the invitation"))
         assert "The invitation is on its way" in page.locator(".message").inner_text()
         assert "Rae Reviewer" in page.locator("table").inner_text()
         for name in ("API tokens", "Audit log", "Change password"):
-            page.get_by_role("navigation", name="Staff pages").get_by_role(
-                "link", name=name).click()
+            follow(nav_link(page, name))
             axe.check(page)
         assert "account.invite" in page.goto(f"{served.url}/staff/audit").text()
-        page.get_by_role("navigation", name="Staff pages").get_by_role(
-            "link", name="Applications").click()
+        follow(nav_link(page, "Applications"))
         axe.check(page)
         page.get_by_label("Person record id").fill("AK-P-0300")
         page.get_by_label("Given name").fill("Ana")
         page.get_by_label("Family name").fill("Lopez")
         page.get_by_label("Level applied for").select_option("IFS")
-        page.get_by_role("button", name="Open the application").click()
+        follow(page.get_by_role("button", name="Open the application"))
         assert "The application is open." in page.locator(".message").inner_text()
         assert page.locator('.stages [aria-current="step"]').inner_text().startswith(
             "Submitted")
         axe.check(page)
-        page.get_by_role("link", name="Enter or change the evidence").click()
+        follow(page.get_by_role("link", name="Enter or change the evidence"))
         page.locator("#degrees-0-kind").select_option("bachelor")
         page.locator("#degrees-0-awarded_on").fill("2016-05-15")
-        page.get_by_role("button", name="Save the evidence").click()  # no field of study
+        follow(page.get_by_role("button", name="Save the evidence"))  # no field of study
         assert page.locator("#degrees-0-field_of_study-error").is_visible()
         axe.check(page)
         page.locator("#degrees-0-field_of_study").fill("Early childhood education")
-        page.get_by_role("button", name="Save the evidence").click()
+        follow(page.get_by_role("button", name="Save the evidence"))
         assert "The evidence is saved" in page.locator(".message").inner_text()
-        page.get_by_role("navigation", name="Staff pages").get_by_role(
-            "link", name="Roster").click()
+        follow(nav_link(page, "Roster"))
         axe.check(page)
-        page.get_by_role("link", name=served.endorsement).click()
+        follow(page.get_by_role("link", name=served.endorsement))
         assert page.get_by_role("heading", level=2, name="History on the ledger").is_visible()
         axe.check(page)
-        page.get_by_role("link", name="Renew this endorsement").click()
+        follow(page.get_by_role("link", name="Renew this endorsement"))
         assert page.get_by_role("heading", level=1, name=re.compile("^Renew")).is_visible()
         axe.check(page)
         page.goto(f"{served.url}/staff/lapses")
         assert "No lapse is due today." in page.locator("main").inner_text()
         axe.check(page)
-        page.get_by_role("button", name="Sign out").click()
+        follow(page.get_by_role("button", name="Sign out"))
         assert page.url.endswith("/staff/login?signed_out=1")
 
         link = mail_link(served.sink, "rae@ak.example.org", "/staff/invitation")
@@ -195,11 +203,11 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         axe.check(reviewer)
         reviewer.get_by_label("New password", exact=True).fill(PASSWORD)
         reviewer.get_by_label("New password again").fill(PASSWORD)
-        reviewer.get_by_role("button", name="Save password").click()
+        follow(reviewer.get_by_role("button", name="Save password"))
         assert "Your password is saved" in reviewer.locator("main").inner_text()
         reviewer.get_by_label("Email address").fill("rae@ak.example.org")
         reviewer.get_by_label("Password").fill(PASSWORD)
-        reviewer.get_by_role("button", name="Sign in").click()
+        follow(reviewer.get_by_role("button", name="Sign in"))
         assert reviewer.get_by_role("heading", level=2,
                                     name=re.compile("My review queue")).is_visible()
         assert reviewer.get_by_role("link", name="Accounts").count() == 0
