@@ -72,6 +72,7 @@ class Settings:
     data_dir: Path = Path("data")
     association: str | None = None
     database_url: str | None = None  # default: SQLite files in data_dir
+    database_pool_size: int = 4  # PostgreSQL connections per store (ALLIANCE_DATABASE_POOL_SIZE)
     nats_url: str | None = None
     nats_domain: str | None = None  # this node's JetStream domain (production: leaf domain)
     hub_domain: str | None = None  # the Alliance hub's JetStream domain, where peers are read
@@ -102,7 +103,7 @@ class Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
         ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
         ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
-        ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS."""
+        ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_DATABASE_POOL_SIZE."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -137,6 +138,11 @@ class Settings:
                            session_hours=_positive(env, "SESSION_HOURS")
                            or settings.session_hours)
         settings = replace(settings, rate_limits=RateLimitSettings.from_env(env))
+        if value := env.get(f"{ENV_PREFIX}DATABASE_POOL_SIZE"):
+            if not value.strip().isdigit() or int(value) < 1:
+                raise ValueError(f"ALLIANCE_DATABASE_POOL_SIZE must be a whole number of at "
+                                 f"least 1, got {value!r}")
+            settings = replace(settings, database_pool_size=int(value))
         return settings
 
     def with_listen(self, listen: str) -> Settings:

@@ -73,6 +73,12 @@ class ConcurrencyConflict(StorageError):
     """Another command changed the same aggregate first."""
 
 
+class LostToRestore(ConcurrencyConflict):
+    """The command would store a version of a record that the ledger already holds, sealed
+    before the node was restored from an older backup (its entry came back from peers, its
+    private event did not): storing it would record two different versions with one number."""
+
+
 class KeyFileError(LedgerError):
     """A key file is missing, unreadable, has loose permissions, or the passphrase is wrong."""
 

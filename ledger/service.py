@@ -515,6 +515,10 @@ class AssociationService:
 
     def _commit(self, *aggregates: EndorsementApplication | Endorsement) -> None:
         self.writer.gate.check()  # a ledger that lost entries stores no event it cannot seal
+        # Nor one for a record version sealed before a restore whose event was lost with it.
+        self.writer.refuse_lost([(str(aggregate.id), event.originator_version)
+                                 for aggregate in aggregates
+                                 for event in aggregate.pending_events])
         announce = _announce.get()
         if announce is not None:
             marks = []

@@ -106,8 +106,11 @@ class Projector(ProjectionReader):
         """Replaying many entries at once (a rebuild, an audit's replay): the secondary
         indexes are dropped and built once at the end instead of row by row (not at all with
         `indexes=False`: a throw-away projection that only gives a digest never queries)."""
+        # A migrated database keeps its indexes: the migrations own them, and on PostgreSQL
+        # the node's role may not drop or create one.
+        reindex = indexes and not self.db.migrated
         with self.db.transaction() as cur:
-            for index in SECONDARY_INDEXES:
+            for index in SECONDARY_INDEXES if not self.db.migrated else ():
                 cur.execute(f"DROP INDEX IF EXISTS {index}")
             if self.db.dialect == "sqlite":
                 # Roster and history keys are random (hashed ids), so once the tables outgrow
@@ -118,7 +121,7 @@ class Projector(ProjectionReader):
         try:
             yield
         finally:
-            if indexes:
+            if reindex:
                 self.db.ddl(DDL)
             if self.db.dialect == "sqlite":
                 with self.db.transaction() as cur:

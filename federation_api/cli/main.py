@@ -21,7 +21,9 @@ from domain.policy import (
     RevocationReapply,
 )
 from federation_api.accounts.tokens import Role
+from federation_api.cli import backup as cli_backup
 from federation_api.cli import employers as cli_employers
+from federation_api.cli import migrate as cli_migrate
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
 from federation_api.cli import staff as cli_staff
@@ -172,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_proofs.add_commands(sub, common, add)
     cli_employers.add_commands(sub, common, add)
     cli_staff.add_commands(sub, common, add)
+    cli_backup.add_commands(sub, common, add)
+    cli_migrate.add_commands(sub, common, add)
 
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")

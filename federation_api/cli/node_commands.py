@@ -67,6 +67,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # own entries beyond its head (a node that lost entries gets them back first).
     node = Node(settings, await_peers=bool(settings.nats_url))
     behind = node.own_ledger.behind()
+    if behind is None and node.restored is not None:
+        behind = node.gate.reason  # restored from a backup, not yet caught up
     if behind is not None:
         print(f"WARNING: {behind}\n  {behind.recovery}", file=sys.stderr, flush=True)
     app = create_app(node, replicator_for(node, settings))

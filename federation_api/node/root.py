@@ -18,10 +18,12 @@ from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
 from federation_api.mail.outbox import Outbox
 from federation_api.mail.sender import OutboxSender
+from federation_api.migrations.runner import prepare_for_node
 from federation_api.node.idempotency import IdempotencyStore
 from federation_api.node.mail_relay import outbox_sender
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
+from federation_api.node.restore_mark import RESTORE_RECOVERY, RestoreMarkFile, still_waiting
 from federation_api.node.setup import NodeConfig, NodeError, NodePaths
 from federation_api.notifications.change_feed import ChangeFeed
 from federation_api.notifications.notifier import Notifier
@@ -30,7 +32,7 @@ from federation_api.notifications.webhooks import WebhookStore
 from federation_api.settings import Settings
 from ledger.chain.commitments import CommitmentKey
 from ledger.chain.entries import verify_chain
-from ledger.chain.own_length import LengthRecord, SealGate, Source
+from ledger.chain.own_length import LengthRecord, PeerCheck, SealGate, Source
 from ledger.chain.store import LedgerStore
 from ledger.chain.writer import LedgerWriter
 from ledger.codec import decode_json
@@ -54,7 +56,9 @@ class Node:
     With `await_peers` (`alliance serve` with NATS) the node seals nothing, not even events a
     crash left unsealed, until the replicator has asked its peers and the hub for its own
     ledger beyond its head (`finish_peer_check`): a node that lost entries, or was restored
-    from a backup, must first get back what others hold (DESIGN invariant 8)."""
+    from a backup, must first get back what others hold (DESIGN invariant 8). A node restored
+    by `alliance restore` carries a durable mark (`restore_mark.py`) and seals nothing, with
+    NATS or without, until every source asked has answered and it holds what they hold."""
 
     def __init__(self, settings: Settings, *, await_peers: bool = False) -> None:
         paths = NodePaths(settings.data_dir)
@@ -78,10 +82,11 @@ class Node:
                                "keyring or registry")
         url = paths.database_url(settings)
         self.database_url = url
-        # The ledger database first: on PostgreSQL it creates the schema that the
-        # eventsourcing store then uses.
-        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite")))
-        self.events = PrivateEventStore(env=url.eventsourcing_env())
+        # Migrations own the tables: SQLite files migrate themselves, a PostgreSQL schema
+        # behind this release stops the node here, naming `alliance migrate`.
+        prepare_for_node(url)
+        self.ledger = LedgerStore(Database(url.with_file("ledger.sqlite"), migrated=True))
+        self.events = PrivateEventStore(env=url.eventsourcing_env(create_table=False))
         # Closed while the own ledger is shorter than a record of it: the writer seals
         # nothing and no checkpoint is signed until its entries are back.
         self.gate = SealGate()
@@ -92,9 +97,10 @@ class Node:
         # This node witnesses every peer's checkpoints with its own ledger key.
         self.witness = Witness(self.log, self.ledger.db, own=self.association,
                                signer=self.signer, registry=lambda: self.registry)
-        self.projector = Projector(Database(url.with_file("projections.sqlite")),
+        self.projector = Projector(Database(url.with_file("projections.sqlite"), migrated=True),
                                    strict_associations=frozenset({self.association}))
-        node_db = Database(url.with_file("node.sqlite"))
+        node_db = Database(url.with_file("node.sqlite"), migrated=True)
+        self._databases = (self.ledger.db, self.projector.db, node_db)
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)
         # Staff accounts (issue 11) share the node database with the tokens and the mail
@@ -139,6 +145,14 @@ class Node:
         if await_peers:
             self.gate.hold(self.association, self.own_ledger.head(),
                            "not yet compared with what its peers and the hub hold")
+        self.restore_mark = RestoreMarkFile(paths.root)
+        self.restored = self.restore_mark.load()
+        self.writer.set_unbacked(self.restore_mark.unbacked_ranges())
+        if self.restored is not None:
+            head = self.own_ledger.head()
+            self.gate.hold(self.association, head,
+                           str(still_waiting(None, head, with_nats=await_peers)),
+                           recovery=RESTORE_RECOVERY)
         # Recover whatever a crash left half-done: seal stored events, then project them;
         # unless the ledger lost entries, when sealing would fork it.
         self.own_ledger.check()
@@ -202,14 +216,35 @@ class Node:
         self._resume_if_open()
         return result
 
-    def finish_peer_check(self, remote: list[LengthRecord]) -> LedgerBehind | None:
+    def finish_peer_check(self, remote: list[LengthRecord], check: PeerCheck | None = None
+                          ) -> LedgerBehind | None:
         """The replicator asked peers and the hub (those reachable): judge with what they
-        hold, end the start-up hold, and seal what was waiting if the ledger is whole."""
+        hold, end the start-up hold (a restored node's only once `check` shows it caught
+        up), and seal what was waiting if the ledger is whole."""
         self.own_ledger.note_remote(remote)
-        self.gate.release()
+        if self.restored is None:
+            self.gate.release()
         behind = self.own_ledger.check()
+        if self.restored is not None:  # the hold stays until the mark is cleared, never lapses
+            self._judge_restore(check, behind)
         self._resume_if_open()
         return behind
+
+    def _judge_restore(self, check: PeerCheck | None, behind: LedgerBehind | None) -> None:
+        head = self.own_ledger.head()
+        waiting = (still_waiting(check, head) if behind is None else
+                   f"restored from a backup and still behind: {behind}")
+        if waiting is not None:
+            self.gate.hold(self.association, head, waiting, recovery=RESTORE_RECOVERY)
+            return
+        assert check is not None and self.restored is not None  # else still waiting
+        asked = ", ".join(r.where for r in check.answered) or "no source"
+        self.restore_mark.clear(self.restored, how="caught up", head=head,
+                                detail=f"every source asked answered ({asked})",
+                                unbacked=self.writer.unbacked_range(), now=now())
+        self.restored = None
+        self.writer.set_unbacked(self.restore_mark.unbacked_ranges())
+        self.gate.release()
 
     def _resume_if_open(self) -> None:
         if self.gate.reason is None and self.writer.catch_up():
@@ -220,6 +255,8 @@ class Node:
     def close(self) -> None:
         """Release database connections."""
         self.events.close()
+        for db in self._databases:
+            db.close()
 
 
 def _host(host: str) -> str:

@@ -16,12 +16,14 @@ import msgspec
 
 from domain.policy import AssociationPolicy
 from federation_api.errors import EdgeError
+from federation_api.migrations.errors import SchemaBehind
+from federation_api.migrations.runner import migrate, require_current
 from federation_api.settings import Settings
 from ledger.chain.commitments import CommitmentKey
 from ledger.codec import decode_json, encode_json
 from ledger.errors import LedgerError
 from ledger.signing import Signer
-from ledger.storage.database import Database, DatabaseUrl
+from ledger.storage.database import DatabaseUrl
 from ledger.trust.keyring import KeyRecord, Keyring
 
 ASSOCIATION_ID = re.compile(r"^[A-Z]{2,8}$")
@@ -74,8 +76,10 @@ class NodePaths:
     def database_url(self, settings: Settings) -> DatabaseUrl:
         """The configured database, or SQLite files in the data directory."""
         if settings.database_url:
-            return DatabaseUrl.parse(settings.database_url)
-        return DatabaseUrl(dialect="sqlite", path=self.root / "events.sqlite")
+            url = DatabaseUrl.parse(settings.database_url)
+        else:
+            url = DatabaseUrl(dialect="sqlite", path=self.root / "events.sqlite")
+        return url.with_pool_size(settings.database_pool_size)
 
 
 def init_node(settings: Settings, *, association: str, name: str, policy: AssociationPolicy,
@@ -86,8 +90,12 @@ def init_node(settings: Settings, *, association: str, name: str, policy: Associ
     paths = NodePaths(settings.data_dir)
     if paths.config.exists():
         raise NodeError(f"{paths.config} exists already; this node is initialised")
-    # Reach the database before writing anything, so a wrong URL leaves no half-made node.
-    Database(paths.database_url(settings).with_file("ledger.sqlite")).close()
+    # Reach and migrate the database before writing anything, so a wrong URL leaves no
+    # half-made node. Init is the operator's set-up, like `alliance migrate`: on PostgreSQL
+    # it needs a role that may create tables, unless the schema was migrated already.
+    url = paths.database_url(settings)
+    if url.dialect == "sqlite" or not _is_current(url):
+        migrate(url)
     signer = Signer.generate()
     signer.save(paths.signing_key, settings.passphrase())
     CommitmentKey.generate().save(paths.commitment_key)
@@ -112,3 +120,11 @@ def rotate_key(settings: Settings, *, now: dt.datetime) -> KeyRecord:
                        valid_from=now)
     Keyring.load(paths.keyring).with_key(record).save(paths.keyring)
     return record
+
+
+def _is_current(url: DatabaseUrl) -> bool:
+    try:
+        require_current(url)
+    except SchemaBehind:
+        return False
+    return True

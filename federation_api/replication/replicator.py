@@ -38,7 +38,7 @@ from nats.js.errors import NotFoundError
 
 from federation_api.clock import now
 from federation_api.replication.checkpoint_gossip import CheckpointGossip
-from ledger.chain.own_length import Source
+from ledger.chain.own_length import LengthRecord, PeerCheck, Source
 from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
 from ledger.ingest import Gap
 
@@ -385,44 +385,67 @@ class Replicator:
     async def check_own_ledger(self) -> None:
         """Ask the own stream (local and hub) and every peer for this node's own entries
         beyond its head, store those that verify, then let the node judge its length and
-        seal what was waiting. Sources that do not answer are skipped (each wait bounded)."""
-        sources = [self._recover_from_stream(d)
-                   for d in dict.fromkeys((self.local_domain, self.hub_domain))]
-        sources += [self._recover_from_peer(p) for p in sorted(self.peers()) if p != self.own]
-        for outcome in await asyncio.gather(*sources, return_exceptions=True):
-            if isinstance(outcome, Exception):
+        seal what was waiting. Sources that do not answer are skipped (each wait bounded) and
+        named to the node as silent: a node restored from a backup seals nothing until every
+        one has answered."""
+        domains = list(dict.fromkeys((self.local_domain, self.hub_domain)))
+        names = [f"{stream_name(self.own)}@{d or 'local'}" for d in domains]
+        peers = [p for p in sorted(self.peers()) if p != self.own]
+        sources = [self._recover_from_stream(d) for d in domains]
+        sources += [self._recover_from_peer(p) for p in peers]
+        answered: list[LengthRecord] = []
+        silent: list[str] = []
+        for name, outcome in zip([*names, *peers],
+                                 await asyncio.gather(*sources, return_exceptions=True),
+                                 strict=True):
+            if isinstance(outcome, BaseException):
                 log.warning("own ledger check failed", extra={"error": str(outcome)})
-        behind = await asyncio.to_thread(self.node.finish_peer_check, [])
+                silent.append(name)
+            elif outcome is None:
+                silent.append(name)
+            else:
+                answered.append(outcome)
+        behind = await asyncio.to_thread(self.node.finish_peer_check, [],
+                                         PeerCheck(tuple(answered), tuple(silent)))
         if behind is not None:
             log.error("own ledger behind", extra={"error": str(behind)})
         self._wake.set()  # publish what was sealed
 
-    async def _recover_from_peer(self, peer: str) -> None:
+    async def _recover_from_peer(self, peer: str) -> LengthRecord | None:
+        """The peer's answer (the highest own seq it holds), or None if it gave none."""
         # A source's entries are gathered before they are stored: an entry below the highest
         # seq the node signed is stored only with the ones that show it is the node's own.
         first = await asyncio.to_thread(self.node.own_ledger.head) + 1
         wires: list[bytes] = []
+        held: int | None = None
         while len(wires) < RECOVERY_LIMIT:
             reply = await self._request(peer, self.own, first + len(wires), 0)
-            if reply is None or not reply.entries:
+            if reply is None:
                 break
+            held = max(held or 0, reply.head)
             wires += reply.entries
-            if reply.head < first + len(wires):
+            if not reply.entries or reply.head < first + len(wires):
                 break
         await self._recover(wires, Source.PEER, peer)
+        return None if held is None else LengthRecord(Source.PEER, held, peer)
 
-    async def _recover_from_stream(self, domain: str | None) -> None:
+    async def _recover_from_stream(self, domain: str | None) -> LengthRecord | None:
+        """The stream's answer once every message beyond the head was read and offered to the
+        recovery (which notes the highest entry that verified), or None if the stream could
+        not be read to its end."""
         # A stream holds each entry at a stream sequence at least its seq (a re-publish
         # outside the duplicate window only adds messages), so everything beyond the head is
         # at a stream sequence beyond it.
         js = self._js(domain)
         name = stream_name(self.own)
+        where = f"{name}@{domain or 'local'}"
         try:
             info = await asyncio.wait_for(js.stream_info(name), self.ack_timeout + 1)
         except NotFoundError:
-            return
+            return LengthRecord(Source.STREAM, 0, where)  # nothing was ever published there
         first = await asyncio.to_thread(self.node.own_ledger.head) + 1
-        last = min(int(info.state.last_seq or 0), first + RECOVERY_LIMIT - 1)
+        stream_last = int(info.state.last_seq or 0)
+        last = min(stream_last, first + RECOVERY_LIMIT - 1)
         wires: list[bytes] = []
         for start in range(first, last + 1, self.window):
             got = await asyncio.gather(*(
@@ -432,7 +455,9 @@ class Replicator:
             wires += [m.data for m in got if not isinstance(m, BaseException) and m.data]
             if len(wires) < start + len(got) - first:
                 break  # unreadable from here on: store what came
-        await self._recover(wires, Source.STREAM, f"{name}@{domain or 'local'}")
+        await self._recover(wires, Source.STREAM, where)
+        whole = last == stream_last and len(wires) == max(0, last - first + 1)
+        return LengthRecord(Source.STREAM, 0, where) if whole else None
 
     async def _recover(self, wires: list[bytes], origin: Source, where: str) -> int:
         if not wires:

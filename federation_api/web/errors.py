@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError, InvalidCommand, InvalidTransition, RequirementsUnmet
 from domain.unmet import Unmet
 from federation_api.node.idempotency import KeyReused
-from ledger.errors import ConcurrencyConflict, LedgerBehind, NotFound, StorageError
+from ledger.errors import ConcurrencyConflict, LedgerBehind, LostToRestore, NotFound, StorageError
 
 log = logging.getLogger("alliance.http")
 
@@ -76,6 +76,12 @@ def _conflict(exc: Exception) -> Answer:
                                   rule="version.conflict"))
 
 
+def _lost_to_restore(exc: Exception) -> Answer:
+    # A record changed after the backup the node was restored from: its entries are back,
+    # its private events are not, so it is not changed again from the older version.
+    return Answer(409, error_body("lost_to_restore", str(exc), rule="restore.events_lost"))
+
+
 def _not_found(exc: Exception) -> Answer:
     return Answer(404, error_body("not_found", str(exc)))
 
@@ -123,6 +129,7 @@ ANSWERS: dict[type[Exception], Callable[[Exception], Answer]] = {
     InvalidCommand: _domain(422, "invalid_command"),
     InvalidTransition: _domain(409, "invalid_transition"),
     DomainError: _domain(422, "domain_rule"),
+    LostToRestore: _lost_to_restore,
     ConcurrencyConflict: _conflict,
     NotFound: _not_found,
     KeyReused: _reused,

@@ -69,6 +69,16 @@ class LengthRecord(msgspec.Struct, frozen=True):
         }[self.source]
 
 
+class PeerCheck(msgspec.Struct, frozen=True):
+    """The answers to one start-up question, "what do you hold of my ledger beyond my head":
+    each source that answered with the highest own seq it says it holds (0: nothing, or not
+    told), and each source asked that gave no answer in time. A node restored from a backup
+    needs every one of them to have answered before it may seal again."""
+
+    answered: tuple[LengthRecord, ...] = ()
+    silent: tuple[str, ...] = ()
+
+
 def shortfall(association: str, head: int, records: Iterable[LengthRecord]
               ) -> LedgerBehind | None:
     """The error naming the missing seqs if any record reaches beyond `head`, else None."""
@@ -119,12 +129,13 @@ class SealGate:
         with self._lock:
             self._closed = behind
 
-    def hold(self, association: str, head: int, why: str) -> None:
-        """Refuse to seal until `release`, whatever the records say (e.g. peers not asked yet)."""
+    def hold(self, association: str, head: int, why: str, *, recovery: str = WAIT) -> None:
+        """Refuse to seal until `release`, whatever the records say (e.g. peers not asked yet,
+        or a node restored from a backup that has not caught up)."""
         with self._lock:
             self._held = LedgerBehind(f"ledger {association} (ends at seq {head}): {why}",
                                       association=association, head=head, first=None,
-                                      last=None, recovery=WAIT)
+                                      last=None, recovery=recovery)
 
     def release(self) -> None:
         """End a `hold`."""

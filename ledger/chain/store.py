@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS ledger_high_water (
 """
 
 
+# The head seq of every ledger stored: also run by backups inside their own snapshot.
+HEADS_SQL = "SELECT association, MAX(seq) FROM ledger_entries GROUP BY association"
+
+
 class HighWater(msgspec.Struct, frozen=True):
     """The own ledger's high-water mark: the highest seq stored (sealed here or fetched back)
     with its entry hash, and the seq the writer sealed at event-store position `position`."""
@@ -193,6 +197,10 @@ class LedgerStore:
         rows = self.db.query("SELECT entry_hash FROM ledger_entries WHERE association = ? AND "
                              "seq = ?", (association, seq))
         return bytes(rows[0][0]) if rows else None
+
+    def heads(self) -> dict[str, int]:
+        """The head seq of every ledger stored."""
+        return {str(a): int(seq) for a, seq in self.db.query(HEADS_SQL)}
 
     def associations(self) -> list[str]:
         """Every association with at least one stored entry."""

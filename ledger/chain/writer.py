@@ -41,6 +41,7 @@ from ledger.codec import (
     public_and_private,
     schema_version,
 )
+from ledger.errors import LostToRestore
 from ledger.signing import Signer
 
 FOLLOWER = "event-store"
@@ -64,6 +65,8 @@ class LedgerWriter:
         self.gate = gate or SealGate()
         self._lock = threading.Lock()
         self._state: tuple[int, int, bytes] | None = None
+        self._unbacked_ranges: tuple[tuple[int, int], ...] = ()
+        self._unbacked: dict[tuple[str, int], int] | None = None
 
     def catch_up(self) -> int:
         """Seal every stored event not yet in the ledger; return how many entries were added."""
@@ -95,6 +98,45 @@ class LedgerWriter:
         entries were fetched back from peers)."""
         with self._lock:
             self._state = None
+
+    def unbacked_range(self) -> tuple[int, int] | None:
+        """The own entries beyond the last one a stored event backs, as (first, last) seqs,
+        or None: after `reconcile`, entries fetched back from peers for events this store
+        never held (a node restored from an older backup)."""
+        mark = self._store.high_water(self.association)
+        head = self._head()
+        sealed = mark.sealed_seq if mark is not None else 0
+        return (sealed + 1, head) if head > sealed else None
+
+    def set_unbacked(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """The seq ranges of own entries no stored event backs (kept by the restore record,
+        since the writer's mark moves past them with the next sealed event)."""
+        with self._lock:
+            self._unbacked_ranges = tuple(ranges)
+            self._unbacked = None
+
+    def refuse_lost(self, identities: Sequence[tuple[str, int]]) -> None:
+        """Raise LostToRestore if an event about to be stored, (aggregate id, version), is
+        one the ledger holds in an unbacked entry: sealing it would sign a second, different
+        version of that record."""
+        if not self._unbacked_ranges:
+            return
+        with self._lock:
+            if self._unbacked is None:
+                self._unbacked = {}
+                for first, last in self._unbacked_ranges:
+                    for seq, identity in enumerate(self._entry_identities(first, last),
+                                                   start=first):
+                        self._unbacked[identity] = seq
+            known = self._unbacked
+        for aggregate_id, version in identities:
+            sealed_as = known.get((aggregate_id, version))
+            if sealed_as is not None:
+                raise LostToRestore(
+                    f"this record's version {version} was sealed as {self.association}#{sealed_as} "
+                    f"before the node was restored from an older backup; that entry came back "
+                    f"from peers but its private event did not, so this node does not change "
+                    f"the record again (see docs/backup.md)")
 
     def inspect(self, *, thorough: bool = False) -> tuple[list[LengthRecord], str | None]:
         """What the high-water mark, the tracking and the event store say of the own ledger's

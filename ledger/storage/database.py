@@ -4,6 +4,16 @@ eventsourcing keeps its own connections for the event store; the ledger and the 
 use this adapter so that each of them commits its rows and its tracking position in one
 transaction. SQL is written once with `?` placeholders and `{blob}` for the binary type.
 Driver errors are translated at this edge into StorageError (chained).
+
+A node's own databases are opened `migrated=True`: their tables belong to the migrations
+(`alliance migrate`, Alembic), so the stores' CREATE statements are skipped and no schema is
+made, and the node can run as a PostgreSQL role without DDL rights. Without it (tests,
+scratch databases such as an audit's replay) the stores create their tables themselves, from
+statements a test keeps equal to what the migrations build.
+
+SQLite keeps one connection per file, used under a lock (SQLite has one writer anyway).
+PostgreSQL uses a connection pool (psycopg_pool) of `DatabaseUrl.pool_size`; a thread inside
+a transaction keeps its connection for every statement it runs until the transaction ends.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -36,6 +46,7 @@ class DatabaseUrl:
     password: str = ""
     dbname: str = "postgres"
     schema: str = "public"
+    pool_size: int = 4  # PostgreSQL connections per database (and eventsourcing's pool)
 
     @classmethod
     def parse(cls, url: str) -> DatabaseUrl:
@@ -61,19 +72,27 @@ class DatabaseUrl:
     def with_file(self, name: str) -> DatabaseUrl:
         """For SQLite, a sibling file (one file per store); PostgreSQL shares one schema."""
         if self.dialect == "sqlite" and self.path is not None:
-            return DatabaseUrl(dialect="sqlite", path=self.path.parent / name)
+            return replace(self, path=self.path.parent / name)
         return self
 
-    def eventsourcing_env(self) -> dict[str, str]:
-        """Environment for an eventsourcing Application storing events here."""
+    def with_pool_size(self, size: int) -> DatabaseUrl:
+        """The same database with another pool size (PostgreSQL)."""
+        if size < 1:
+            raise StorageError("the database pool size must be at least 1")
+        return replace(self, pool_size=size)
+
+    def eventsourcing_env(self, *, create_table: bool = True) -> dict[str, str]:
+        """Environment for an eventsourcing Application storing events here. A node passes
+        `create_table=False`: `alliance migrate` made the tables, as the schema's owner."""
+        create = {"CREATE_TABLE": "yes" if create_table else "no"}
         if self.dialect == "sqlite":
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path),
-                    "SQLITE_LOCK_TIMEOUT": "10"}
+                    "SQLITE_LOCK_TIMEOUT": "10", **create}
         return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": self.dbname,
                 "POSTGRES_HOST": self.host, "POSTGRES_PORT": str(self.port),
                 "POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password,
-                "POSTGRES_SCHEMA": self.schema, "POSTGRES_POOL_SIZE": "4",
-                "POSTGRES_LOCK_TIMEOUT": "5"}
+                "POSTGRES_SCHEMA": self.schema, "POSTGRES_POOL_SIZE": str(self.pool_size),
+                "POSTGRES_LOCK_TIMEOUT": "5", **create}
 
     def redacted(self) -> str:
         """A description safe to log (never the password)."""
@@ -125,15 +144,19 @@ _MMAP_BYTES = 1 << 30  # address space only; the OS pages in what is read
 
 
 class Database:
-    """One connection, used under a lock, with explicit transactions."""
+    """SQL on one store's database, with explicit transactions."""
 
-    def __init__(self, url: DatabaseUrl) -> None:
+    def __init__(self, url: DatabaseUrl, *, migrated: bool = False) -> None:
         self.url = url
         self.dialect = url.dialect
+        self.migrated = migrated
         self._lock = threading.RLock()
-        self._conn: Any = self._connect()
+        self._held = threading.local()  # a PostgreSQL connection this thread is inside
+        self._conn: Any = None
+        self._pool: Any = None
+        self._connect()
 
-    def _connect(self) -> Any:  # sqlite3 or psycopg connection; both used DB-API style
+    def _connect(self) -> None:
         try:
             if self.dialect == "sqlite":
                 assert self.url.path is not None
@@ -146,20 +169,60 @@ class Database:
                 # lookup in a 100,000-endorsement roster otherwise pays a system call for
                 # each page outside SQLite's 2 MiB cache (public_api_bench).
                 conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
-                return conn
+                self._conn = conn
+                return
             import psycopg
+            from psycopg_pool import ConnectionPool
 
-            pg = psycopg.connect(host=self.url.host, port=self.url.port, user=self.url.user,
-                                 password=self.url.password, dbname=self.url.dbname,
-                                 autocommit=True, connect_timeout=10)
-            pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
-            pg.execute(f'SET search_path TO "{self.url.schema}"')
-            return pg
+            # One plain connection first: a wrong host, role or password fails here with the
+            # server's own words, not as a pool that timed out.
+            with psycopg.connect(**self._pg_args(), autocommit=True) as pg:
+                if not self.migrated:
+                    pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
+            schema = self.url.schema
+
+            def configure(conn: Any) -> None:
+                conn.execute(f'SET search_path TO "{schema}"')
+
+            self._pool = ConnectionPool(kwargs={**self._pg_args(), "autocommit": True},
+                                        min_size=1, max_size=self.url.pool_size,
+                                        configure=configure, open=False, timeout=30,
+                                        name=f"alliance-{schema}")
+            self._pool.open(wait=True, timeout=10)
         except Exception as e:
+            if self._pool is not None:
+                self._pool.close()
             raise StorageError(f"cannot open {self.url.redacted()}: {e}") from e
 
+    def _pg_args(self) -> dict[str, Any]:
+        return {"host": self.url.host, "port": self.url.port, "user": self.url.user,
+                "password": self.url.password, "dbname": self.url.dbname,
+                "connect_timeout": 10,
+                # pg_stat_activity then says which node's schema a connection serves.
+                "application_name": f"alliance:{self.url.schema}"[:63]}
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self._pool is None:
+            with self._lock:
+                yield self._conn
+            return
+        held = getattr(self._held, "conn", None)
+        if held is not None:  # a statement inside this thread's open transaction
+            yield held
+            return
+        with self._pool.connection() as conn:
+            self._held.conn = conn
+            try:
+                yield conn
+            finally:
+                self._held.conn = None
+
     def ddl(self, statements: str) -> None:
-        """Create tables; `{blob}` becomes the backend's binary type."""
+        """Create tables; `{blob}` becomes the backend's binary type. Nothing on a migrated
+        database: there the migrations made the tables, and the node may lack the right."""
+        if self.migrated:
+            return
         blob = "BLOB" if self.dialect == "sqlite" else "BYTEA"
         with self.transaction() as cur:
             for statement in statements.format(blob=blob).split(";"):
@@ -172,39 +235,47 @@ class Database:
 
         SQLite write transactions take the write lock at BEGIN (IMMEDIATE), so two writers
         never deadlock upgrading; read-only ones do not take it at all."""
-        with self._lock:
-            raw = self._conn.cursor()
-            begin = "BEGIN IMMEDIATE" if self.dialect == "sqlite" and not read_only else "BEGIN"
-            try:
-                raw.execute(begin)
-                yield Cursor(raw, self.dialect)
-                raw.execute("COMMIT")
-            except BaseException as e:
-                with contextlib.suppress(Exception):  # the original error is what matters
-                    raw.execute("ROLLBACK")
-                if _is_driver_error(e):
-                    raise StorageError(f"{self.url.redacted()}: {e}") from e
-                raise
-            finally:
-                raw.close()
+        try:
+            with self._connection() as conn:
+                raw = conn.cursor()
+                begin = ("BEGIN IMMEDIATE" if self.dialect == "sqlite" and not read_only
+                         else "BEGIN")
+                try:
+                    raw.execute(begin)
+                    yield Cursor(raw, self.dialect)
+                    raw.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):  # the original error is what matters
+                        raw.execute("ROLLBACK")
+                    raise
+                finally:
+                    raw.close()
+        except BaseException as e:
+            if _is_driver_error(e):
+                raise StorageError(f"{self.url.redacted()}: {e}") from e
+            raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read rows with one statement. Both connections are in autocommit mode, where a
         single statement already reads one consistent snapshot, so BEGIN and COMMIT would only
         add two round trips (a third of a public verification's database time)."""
-        with self._lock:
-            raw = self._conn.cursor()
-            try:
-                return Cursor(raw, self.dialect).execute(sql, params).fetchall()
-            except BaseException as e:
-                if _is_driver_error(e):
-                    raise StorageError(f"{self.url.redacted()}: {e}") from e
-                raise
-            finally:
-                raw.close()
+        try:
+            with self._connection() as conn:
+                raw = conn.cursor()
+                try:
+                    return Cursor(raw, self.dialect).execute(sql, params).fetchall()
+                finally:
+                    raw.close()
+        except BaseException as e:
+            if _is_driver_error(e):
+                raise StorageError(f"{self.url.redacted()}: {e}") from e
+            raise
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (or the pool)."""
+        if self._pool is not None:
+            self._pool.close()
+            return
         with self._lock:
             self._conn.close()
 

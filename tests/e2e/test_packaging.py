@@ -88,6 +88,11 @@ def test_a_built_wheel_ships_the_pages_and_the_alliance_entry_point(tmp_path: Pa
     shipped_contexts = {f"ledger/credentials/contexts/{p.name}" for p in CONTEXTS.iterdir()}
     assert len(shipped_contexts) >= 6
     assert shipped_contexts <= names, shipped_contexts - names
+    # `alliance migrate` reads its revisions from the installed package.
+    revisions = {p.relative_to(ROOT).as_posix()
+                 for p in (ROOT / "federation_api" / "migrations").glob("*/*_[0-9]*.py")}
+    assert len(revisions) >= 3
+    assert revisions <= names, revisions - names
     assert "alliance = federation_api.cli.main:main" in entry_points
     for package in PACKAGES:  # every subpackage is found, and ships its py.typed marker
         assert f"{package}/py.typed" in names

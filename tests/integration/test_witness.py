@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from federation_api.migrations.runner import migrate
 from federation_api.node.root import Node
 from federation_api.replication.checkpoint_gossip import RepublishGate
 from federation_api.settings import Settings
 from ledger.errors import CheckpointError
 from ledger.signing import Signer
+from ledger.storage.database import DatabaseUrl
 from ledger.transparency.checkpoints import Checkpoint, add_cosignature, parse_body
 from ledger.transparency.cosigners import origin_of, verified_cosigners, witness_name
 from ledger.transparency.log import LedgerLog
@@ -49,6 +51,12 @@ class _PostgresAlliance(Alliance):
 
     def settings(self, association: str) -> Settings:
         return replace(super().settings(association), database_url=self.urls[association])
+
+    def open(self, association: str) -> Node:
+        # The data directories were initialised on SQLite; a PostgreSQL schema is migrated
+        # by its owner before a node may open it.
+        migrate(DatabaseUrl.parse(self.urls[association]))
+        return super().open(association)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ imports against the layers, so the rooms stay what docs/architecture.md says the
 - Top-level layers: domain <- ledger <- projections <- federation_api; nothing imports upwards.
 - Inside ledger: ground (errors, codec, signing) <- storage, trust <- chain <- transparency <-
   proofs, audit <- service, ingest. Inside federation_api: settings, clock, errors <-
-  notifications, replication <- node <- proofs, audit <- web <- demo <- cli. A module may
+  notifications, replication <- node <- proofs, audit, backup <- web <- demo <- cli. A module may
   import its own room (subpackage) and any lower one, never a higher one or a peer of its
   level (storage and trust, notifications and replication, proofs and audit stay apart).
 - No route module (one that defines a top-level `router`) imports another route module.
@@ -41,10 +41,10 @@ LEDGER_LEVELS = {
 }
 FEDERATION_LEVELS = {
     "settings": 0, "clock": 0, "errors": 0, "rate_buckets": 0,
-    "mail": 1,
+    "mail": 1, "migrations": 1,
     "accounts": 2, "notifications": 2, "replication": 2,
     "node": 3,
-    "proofs": 4, "audit": 4,
+    "proofs": 4, "audit": 4, "backup": 4,
     "web": 5,
     "demo": 6,
     "cli": 7,

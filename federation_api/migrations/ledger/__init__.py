@@ -1,0 +1,1 @@
+"""The revisions of the ledger store (ledger.sqlite on SQLite)."""

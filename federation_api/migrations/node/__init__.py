@@ -1,0 +1,1 @@
+"""The revisions of the node store (node.sqlite on SQLite)."""

@@ -1,0 +1,1 @@
+"""The revisions of the projections store (projections.sqlite on SQLite)."""
