@@ -40,11 +40,20 @@ class Actor:
 
     kind: str  # "account", "cli", "token", "system"
     ident: str = ""
+    issuer: str | None = None  # a token issued in the browser: the account that issued it
 
     @classmethod
     def account(cls, account_id: str) -> Actor:
         """A signed-in (or signing-in) account."""
         return cls("account", account_id)
+
+    @classmethod
+    def token(cls, token_id: str, issued_by: str | None) -> Actor:
+        """An API token; one a coordinator issued in the browser is entered under that
+        account too (its `account_id`), so the account's log shows what its tokens did."""
+        prefix = "account:"
+        issuer = issued_by[len(prefix):] if issued_by and issued_by.startswith(prefix) else None
+        return cls("token", token_id, issuer)
 
     @property
     def label(self) -> str:
@@ -53,8 +62,8 @@ class Actor:
 
     @property
     def account_id(self) -> str | None:
-        """The account id, if an account acted."""
-        return self.ident if self.kind == "account" else None
+        """The account id, if an account acted (itself, or through a token it issued)."""
+        return self.ident if self.kind == "account" else self.issuer
 
 
 CLI = Actor("cli")
@@ -134,10 +143,18 @@ class AuditLog:
                          Outcome.STARTED.value))
 
     def entries(self, *, account_id: str | None = None, action: str | None = None,
-                before: int | None = None, limit: int = 100) -> list[AuditEntry]:
-        """Newest first, optionally of one account or action; page with `before` (an id)."""
+                before: int | None = None, limit: int = 100, since: dt.datetime | None = None,
+                until: dt.datetime | None = None) -> list[AuditEntry]:
+        """Newest first, optionally of one account or action, recorded in [since, until);
+        page with `before` (an id)."""
         where: list[str] = ["1 = 1"]
         params: list[str | int] = []
+        if since is not None:
+            where.append("recorded_at >= ?")
+            params.append(stamp(since))
+        if until is not None:
+            where.append("recorded_at < ?")
+            params.append(stamp(until))
         if account_id is not None:
             where.append("account_id = ?")
             params.append(account_id)

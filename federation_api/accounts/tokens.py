@@ -52,11 +52,13 @@ class Role(StrEnum):
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: the token's public id, label and role."""
+    """Who is calling: the token's public id, label and role, and who issued it (the audit
+    log's actor label, for a token issued in the browser; None for a CLI token)."""
 
     token_id: str
     label: str
     role: Role
+    issued_by: str | None = None
 
 
 class TokenStore:
@@ -91,12 +93,13 @@ class TokenStore:
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = _hash(token)
-        rows = self.db.query("SELECT token_hash, token_id, label, role FROM api_tokens "
+        rows = self.db.query("SELECT token_hash, token_id, label, role, issued_by FROM api_tokens "
                              "WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS "
                              "NULL OR expires_at > ?)", (digest, _instant(now or clock_now())))
         if not rows or not hmac.compare_digest(rows[0][0], digest):
             return None
-        return Principal(token_id=rows[0][1], label=rows[0][2], role=Role(rows[0][3]))
+        return Principal(token_id=rows[0][1], label=rows[0][2], role=Role(rows[0][3]),
+                         issued_by=rows[0][4])
 
     def revoke(self, token_id: str, *, now: dt.datetime,
                within: Callable[[Cursor], None] | None = None) -> bool:

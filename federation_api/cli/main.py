@@ -29,6 +29,7 @@ from federation_api.cli import lapses as cli_lapses
 from federation_api.cli import migrate as cli_migrate
 from federation_api.cli import proofs as cli_proofs
 from federation_api.cli import registry as cli_registry
+from federation_api.cli import staff as cli_staff
 from federation_api.cli.node_commands import (
     cmd_audit,
     cmd_demo,
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_proofs.add_commands(sub, common, add)
     cli_employers.add_commands(sub, common, add)
     cli_lapses.add_commands(sub, common, add)
+    cli_staff.add_commands(sub, common, add)
     cli_backup.add_commands(sub, common, add)
     cli_migrate.add_commands(sub, common, add)
     cli_credentials.add_commands(sub, common, add)

@@ -82,6 +82,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"listening at {base}/", flush=True)
         base = settings.public_url.rstrip("/")
     print_urls(node.association, base, genesis_digest=digest)
+    if node.mail_sender is None:
+        print("  mail: no ALLIANCE_SMTP_URL; invitation and reset emails wait in the outbox "
+              "until a relay is set", flush=True)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-* from any loopback peer;
     # which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (web/origin.py for the
     # scheme and host, web/rate_limits.py for the client).

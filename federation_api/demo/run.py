@@ -13,7 +13,9 @@ free ports). `--data-dir DIR` keeps everything in DIR (which must be new or empt
 founds a new Alliance) and leaves it there on exit, for `alliance ledger verify --data-dir
 DIR/ak`, `export`, `audit` and the like; without it the data lives in a temporary directory
 that Ctrl-C removes. It prints every URL filled in with a seeded endorsement, a token of
-every role for each node, and each node's data directory.
+every role for each node, each node's data directory, and its demo staff accounts (a
+coordinator with this run's password and a way past the authenticator step, and a reviewer;
+see `federation_api.demo.staff`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence
 from federation_api.demo.seed import seed as seed_alaska
+from federation_api.demo.staff import demo_staff, print_staff
 from federation_api.errors import EdgeError
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.node.local_alliance import found_alliance
@@ -224,6 +227,8 @@ async def serve_alliance(root: Path, host: str, nats_url: str,
                        example=examples[_SHOWN[association]], today=today(),
                        genesis_digest=digest)
             print(f"  {'data directory':22} {node.settings.data_dir}")
+            print_staff(await asyncio.to_thread(demo_staff, node),
+                        f"http://{url_host(host)}:{server.config.port}")
             for role in _ROLES:
                 _, token = node.tokens.issue(label=f"demo {role.value}", role=role, now=now())
                 print(f"  {role.value + ' token':22} {token}")

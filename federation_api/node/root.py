@@ -7,9 +7,13 @@ files live and how a data directory is made is `federation_api.node.setup`.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 
+from federation_api.accounts.bootstrap import Accounts
+from federation_api.accounts.secret_box import SecretBox
+from federation_api.accounts.sessions import SessionPolicy
 from federation_api.accounts.tokens import TokenStore
 from federation_api.clock import now
 from federation_api.credentials.identity import IssuerIdentity
@@ -17,8 +21,11 @@ from federation_api.credentials.issuer import CredentialIssuer
 from federation_api.credentials.list_watch import ListWatch
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
+from federation_api.mail.outbox import Outbox
+from federation_api.mail.sender import OutboxSender
 from federation_api.migrations.runner import prepare_for_node
 from federation_api.node.idempotency import IdempotencyStore
+from federation_api.node.mail_relay import outbox_sender
 from federation_api.node.own_ledger import OwnLedger
 from federation_api.node.reciprocity import ProjectedReplica, TransferReactor
 from federation_api.node.restore_mark import RESTORE_RECOVERY, RestoreMarkFile, still_waiting
@@ -101,6 +108,21 @@ class Node:
         self._databases = (self.ledger.db, self.projector.db, node_db)
         self.tokens = TokenStore(node_db)
         self.idempotency = IdempotencyStore(node_db)
+        # Staff accounts (issue 11) share the node database with the tokens and the mail
+        # outbox, so an account change, its email and its audit entry commit together.
+        self.outbox = Outbox(node_db)
+        self.accounts = Accounts.open(
+            node_db, association=self.association, association_name=self.config.name,
+            public_url=settings.public_url or f"http://{_host(settings.host)}:{settings.port}",
+            outbox=self.outbox, box=SecretBox.load_or_create(paths.root / "keys" /
+                                                             "accounts.key"),
+            tokens=self.tokens,
+            session_policy=SessionPolicy(
+                idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                absolute=dt.timedelta(hours=max(settings.session_hours,
+                                                settings.session_idle_minutes / 60))))
+        # Started and stopped by the app's lifespan (`alliance serve`); None without a relay.
+        self.mail_sender: OutboxSender | None = outbox_sender(settings, self.outbox)
         # Employer notifications: subscriptions, webhooks, and the notifier that
         # follows the projected ledgers; the app's WebhookDispatcher runs it and delivers.
         self.subscriptions = SubscriptionStore(node_db)
@@ -262,3 +284,7 @@ class Node:
         self.events.close()
         for db in self._databases:
             db.close()
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

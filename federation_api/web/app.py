@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,16 @@ from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
 from federation_api.web.pages import public as public_pages
 from federation_api.web.pages import staff as staff_pages
+from federation_api.web.pages import (
+    staff_accounts,
+    staff_applications,
+    staff_audit,
+    staff_endorsements,
+    staff_lapses,
+    staff_session,
+    staff_signin,
+    staff_tokens,
+)
 from federation_api.web.pages.api_docs import install_docs
 from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
@@ -65,9 +76,13 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
             node.status_lists.start()  # publishes the status lists after commands
         node.commit_listeners.append(dispatcher.wake)
         node.ingest_listeners.append(dispatcher.wake)
+        if node.mail_sender is not None:  # the outbox's sender thread (ALLIANCE_SMTP_URL)
+            node.mail_sender.start()
         try:
             yield
         finally:
+            if node.mail_sender is not None:  # hands its unsent claim back, ends the thread
+                await asyncio.to_thread(node.mail_sender.stop)
             node.ingest_listeners.remove(dispatcher.wake)
             node.commit_listeners.remove(dispatcher.wake)
             await dispatcher.stop()
@@ -97,10 +112,12 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
                    routes_federation, routes_proofs, routes_credentials):
         app.include_router(module.router, responses=_EVERY_OPERATION)
-    # The pages: public, then the coordinator's (with its sign-in sessions), then /static.
+    # The pages: public, then the staff workspace (each page behind its StaffGate), /static.
     app.include_router(public_pages.router)
-    app.include_router(staff_pages.router)
-    app.state.staff_sessions = staff_pages.StaffSessions()
+    staff_session.install(app)
+    for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
+                  staff_applications, staff_endorsements, staff_lapses):
+        app.include_router(pages.router)
     install_static(app)
     install_docs(app)
     return app

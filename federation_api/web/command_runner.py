@@ -30,8 +30,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from domain.errors import InvalidCommand
+from federation_api.accounts.audit_log import Actor
 from federation_api.accounts.tokens import Principal
 from federation_api.clock import now
+from federation_api.web.audited import AuditedAction, client_of
 from federation_api.web.observability import Metrics
 from ledger.service import StoredMark
 
@@ -86,8 +88,27 @@ def run(request: Request, principal: Principal, command: str, payload: BaseModel
     answer was lost left them at (for a retry after a crash).
     """
     node = request.app.state.node
-    metrics = request.app.state.metrics
     key = idempotency_key(request)
+    # The actor is the token; one issued in the browser is entered under its issuer too.
+    audited = AuditedAction(node, actor=Actor.token(principal.token_id, principal.issued_by),
+                            action=command, target=request.url.path,
+                            detail=f"{principal.role.value} token {principal.label!r}",
+                            client=client_of(request))
+    try:
+        response = _execute(request, principal, command, payload, produce, replay, status, key)
+    except Exception as e:
+        audited.refused(e)
+        raise
+    replayed = response.headers.get("Idempotent-Replayed") == "true"
+    audited.done("replayed the first attempt's answer" if replayed else None)
+    return response
+
+
+def _execute(request: Request, principal: Principal, command: str, payload: BaseModel | None,
+             produce: Callable[[], Answer], replay: Callable[[Versions], Answer], status: int,
+             key: str | None) -> Response:
+    node = request.app.state.node
+    metrics = request.app.state.metrics
     body = payload.model_dump_json().encode() if payload is not None else b""
     fingerprint = node.idempotency.fingerprint(request.method, request.url.path, body)
     if key is None:

@@ -10,9 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from starlette.requests import Request
+
 from federation_api import clock
 
 GENESIS_PATH = "/v1/alliance/genesis.json"
+
+
+def request_scheme(request: Request) -> str:
+    """The scheme the browser used ("http" or "https"): the one function that decides it, so
+    cookies are `Secure` exactly when the browser's connection is TLS (behind a trusted TLS
+    proxy too, once the forwarded scheme is read here)."""
+    return request.url.scheme
 
 
 def url_host(host: str) -> str:
@@ -34,7 +43,7 @@ def print_urls(association: str, base: str, *, example: tuple[str, str] | None =
     if example is None:
         print("  (URL templates: replace <ENDORSEMENT-ID>, <LAST-NAME> and <YYYY-MM-DD>)")
     lines = [("verification page", "/"), ("verification result", f"/verify?by=id&{query}"),
-             ("coordinator roster", "/staff/login"), ("API docs (OpenAPI)", "/docs"),
+             ("staff workspace", "/staff/login"), ("API docs (OpenAPI)", "/docs"),
              ("OpenAPI document", "/openapi.json"), ("public verification", f"/v1/verify?{query}"),
              ("status on a date", f"/v1/status?{query}&on={on}"),
              ("status proof (staff)", f"/v1/proofs/status?{query}&as_of={on}"),

@@ -103,15 +103,21 @@ def test_focus_is_visible_and_the_layout_fits_a_phone(browser: Any, seeded: Seed
 
 def test_roster_sign_in_filter_download_and_sign_out(page: Any, seeded: Seeded,
                                                       tmp_path: Path) -> None:
+    password = "tulip harbour seventeen"
+    run_alliance("staff", "add", "--email", "audra@ak.example.org", "--name", "Audra Auditor",
+                 "--role", "auditor", "--password-stdin", *seeded.node.store_args(),
+                 stdin=password + "\n")
     page.goto(f"{seeded.url}/staff/roster")
-    assert page.url.endswith("/staff/login")  # not signed in yet
-    page.get_by_label("Staff token").fill("alt_not-a-real-token")
+    assert "/staff/login?next=" in page.url  # not signed in yet
+    page.get_by_label("Email address").fill("audra@ak.example.org")
+    page.get_by_label("Password").fill("not the right one")
     page.get_by_role("button", name="Sign in").click()
-    assert "That token is not valid" in page.locator(".error-summary").inner_text()
-    page.get_by_label("Staff token").fill(seeded.node.tokens["coordinator"])
+    assert "is not right" in page.locator(".error-summary").inner_text()
+    page.get_by_label("Email address").fill("audra@ak.example.org")
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    assert page.url.endswith("/staff/roster")
-    assert "e2e coordinator" in page.locator(".staff-nav").inner_text()
+    assert page.url.endswith("/staff/roster")  # back where the person was going
+    assert "Audra Auditor" in page.locator(".staff-nav").inner_text()
     rows = page.locator("tbody tr")
     assert rows.count() == 5
 
@@ -137,7 +143,7 @@ def test_roster_sign_in_filter_download_and_sign_out(page: Any, seeded: Seeded,
     assert page.url.endswith("/staff/login?signed_out=1")
     assert "You have signed out." in page.locator("main").inner_text()
     page.goto(f"{seeded.url}/staff/roster")
-    assert page.url.endswith("/staff/login")
+    assert "/staff/login?next=" in page.url
 
 
 def test_download_a_receipt_from_the_result_and_verify_it_offline(page: Any, seeded: Seeded,

@@ -45,11 +45,12 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ALLIANCE_")}
 
 
-def run_alliance(*args: str, check: bool = True,
-                 timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run `alliance *args` to completion; with `check`, a non-zero exit fails with its output."""
+def run_alliance(*args: str, check: bool = True, timeout: float = CLI_TIMEOUT,
+                 stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `alliance *args` to completion (with `stdin` as its standard input); with `check`,
+    a non-zero exit fails with its output."""
     done = subprocess.run([alliance_executable(), *args], capture_output=True, text=True,
-                          timeout=timeout, env=child_env(), check=False)
+                          timeout=timeout, env=child_env(), check=False, input=stdin)
     if check and done.returncode != 0:
         raise AssertionError(f"alliance {' '.join(args)} exited {done.returncode}\n"
                              f"stdout: {done.stdout}\nstderr: {done.stderr}")

@@ -127,6 +127,7 @@ def test_demo_serves_three_nodes_and_stops_on_ctrl_c() -> None:
                 receipt = httpx.get(url.replace(url.split("/v1/")[0], base).replace(
                     "/v1/verify", "/v1/receipts"), timeout=20)
                 assert receipt.status_code == 200, (base, url, receipt.text)
+        sign_in_as_the_demo_coordinator(nodes["AK"], blocks["AK"])
         data_dir = re.search(r"data in (\S+) \(removed on exit\)", output)
         assert data_dir is not None
         stop(process)
@@ -169,3 +170,40 @@ def test_demo_refuses_a_busy_port_and_a_used_data_dir(tmp_path: Path) -> None:
     assert sorted(p.name for p in used.iterdir()) == ["something"]  # nothing written
     helped = " ".join(run_alliance("demo", "--help").stdout.split())
     assert "--database-url" not in helped and "MI and TX take the next" in helped
+
+
+def sign_in_as_the_demo_coordinator(base: str, block: str) -> None:
+    """The printed coordinator signs in with the printed password and a printed recovery
+    code, and lands on the dashboard with the seeded applications; the printed reviewer
+    sees the application in their queue."""
+    found = re.search(r"^  coordinator\s+(\S+) / password: (.+)$", block, re.M)
+    codes = re.search(r"recovery codes ((?:[a-z2-7-]{19}(?:, )?)+) \(each works once\)", block)
+    reviewer = re.search(r"^  reviewer\s+(\S+) / password: (.+) \(no code\)$", block, re.M)
+    assert found and codes and reviewer, block
+    with httpx.Client(base_url=base, timeout=20) as browser:
+        page = browser.get("/staff/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        r = browser.post("/staff/login", data={"email": found[1], "password": found[2],
+                                               "csrf_token": token[1]})
+        assert r.status_code == 303 and r.headers["location"] == "/staff/login/code", r.text
+        page = browser.get("/staff/login/code")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        r = browser.post("/staff/login/code", data={"code": codes[1].split(", ")[0],
+                                                    "csrf_token": token[1]})
+        assert r.status_code == 303 and r.headers["location"] == "/staff/"
+        home = browser.get("/staff/").text
+        for state in ("Submitted, no reviewers yet</td><td>1", "In review</td><td>1",
+                      "Returned with comments</td><td>1"):
+            assert state in home, home
+        assert "Renewals due within" in home
+    with httpx.Client(base_url=base, timeout=20) as browser:
+        page = browser.get("/staff/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        r = browser.post("/staff/login", data={"email": reviewer[1], "password": reviewer[2],
+                                               "csrf_token": token[1]})
+        assert r.status_code == 303 and r.headers["location"] == "/staff/"
+        queue = browser.get("/staff/").text
+        assert "My review queue: 1" in queue and "Ana Lopez" in queue

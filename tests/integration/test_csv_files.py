@@ -24,6 +24,7 @@ from federation_api.clock import now
 from federation_api.settings import RateLimitSettings
 from federation_api.web.csv_files import FORMULA_STARTS, ROSTER_COLUMNS, roster_csv, safe_cell
 from tests.integration.live_app import LiveNode, live_node
+from tests.integration.staff_browser import PASSWORD, add_staff, form_token
 
 # (given name, family name) a spreadsheet would run; one endorsement is imported for each.
 HOSTILE = {"AK-FORMULA1": ("Eve", "=HYPERLINK(1)"), "AK-FORMULA2": ("Eve", "+1+1"),
@@ -89,13 +90,12 @@ def test_the_roster_over_http(live: LiveNode) -> None:
 
 
 def test_the_staff_page_download(live: LiveNode) -> None:
-    token = live.token(Role.COORDINATOR)["Authorization"].removeprefix("Bearer ")
+    add_staff(live.node, "aud@ak.example.org", "auditor")
     with live.client() as client:
         page = client.get("/staff/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert csrf
-        assert client.post("/staff/login", data={"token": token, "csrf": csrf[1]},
-                           follow_redirects=False).status_code == 303
+        assert client.post("/staff/login", data={
+            "email": "aud@ak.example.org", "password": PASSWORD,
+            "csrf_token": form_token(page.text)}, follow_redirects=False).status_code == 303
         answer = client.get("/staff/roster.csv")
     assert answer.status_code == 200
     _roster_guarded(_rows(answer.text))

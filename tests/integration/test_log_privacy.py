@@ -59,7 +59,9 @@ def _bodies() -> list[dict[str, object]]:
             {"content": NOT_UTF8, "headers": {"Content-Type": "application/json"}},
             {"content": f"endorsement_id,last_name\n{MARKER},{MARKER}\n".encode(),
              "headers": {"Content-Type": "text/csv"}},
-            {"data": {"token": MARKER, "csrf": MARKER}}]
+            {"data": {"token": MARKER, "csrf": MARKER}},
+            {"data": {"email": f"{MARKER}@ak.example.org", "password": MARKER,
+                      "csrf_token": MARKER, "code": MARKER, "next": MARKER}}]
 
 
 def _fill(path: str) -> str:
@@ -79,7 +81,11 @@ def test_a_real_server_logs_no_request_contents(tmp_path: Path) -> None:
         calls += [("GET", page, []) for page in ("/", "/verify", "/receipts/view",
                                                   "/staff/login", "/staff/roster",
                                                   "/staff/roster.csv")]
-        calls += [("POST", "/staff/login", []), ("POST", "/staff/logout", []),
+        calls += [("POST", path, []) for path in ("/staff/login", "/staff/logout",
+                                                   "/staff/login/code", "/staff/password-reset",
+                                                   "/staff/invitation", "/staff/accounts/invite",
+                                                   "/staff/tokens")]
+        calls += [("GET", "/staff/invitation", []), ("GET", "/staff/password-reset", []),
                   ("GET", f"/{MARKER}/unknown", [])]
         credentials = [{}, {"Authorization": f"Bearer alt_{MARKER}"},
                        {"Authorization": MARKER}] + [node.auth(role) for role in node.tokens]

@@ -35,8 +35,11 @@ PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/
           ("GET", "/v1/alliance/genesis.json"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/swagger-ui-bundle.js"),
-          ("GET", "/docs/swagger-ui.css"), ("GET", "/staff/login"), ("POST", "/staff/login"),
-          ("POST", "/staff/logout"),
+          ("GET", "/docs/swagger-ui.css"),
+          # The staff sign-in steps (test_staff_access.py lists the same ones).
+          *((method, path) for path in ("/staff/login", "/staff/login/code",
+                                        "/staff/login/enrol", "/staff/password-reset",
+                                        "/staff/invitation") for method in ("GET", "POST")),
           # Portable credentials: the issuer's keys, lists of bits, and a credential only for
           # the id and last name together (docs/credentials.md).
           ("GET", "/.well-known/did.json"), ("GET", "/did.json"),

@@ -1,0 +1,82 @@
+"""A node with its staff workspace and a real SMTP server, for the staff page tests (a
+fixtures module).
+
+The node is real (signing key, SQLite files or a PostgreSQL schema), its app runs with its
+lifespan (so the outbox sender thread delivers to the in-process SMTP server), and the
+browser is Starlette's test client, which keeps cookies as a browser does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from domain.policy import AssociationPolicy
+from federation_api.clock import now
+from federation_api.node.root import Node
+from federation_api.node.setup import init_node
+from federation_api.settings import Settings
+from federation_api.web.app import create_app
+from tests.integration.smtp_sink import Received, SmtpSink
+
+PUBLIC_URL = "http://testserver"
+NAMES = {"AK": "Alaska Association for Infant and Early Childhood Mental Health",
+         "MI": "Michigan Association for Infant Mental Health"}
+
+
+@dataclass
+class Workspace:
+    """A served node, its SMTP server, and browsers (test clients) opened on its app."""
+
+    node: Node
+    sink: SmtpSink
+    stack: contextlib.ExitStack
+    browsers: list[TestClient] = field(default_factory=list)
+    main: TestClient = field(init=False)
+
+    def browser(self, *, https: bool = False) -> TestClient:
+        """A new browser (its own cookie jar) on the node's app."""
+        client = TestClient(self.main.app, base_url="https://testserver" if https
+                            else "http://testserver", follow_redirects=False)
+        self.browsers.append(client)
+        return client
+
+    def mail_to(self, recipient: str, count: int = 1, timeout: float = 20.0) -> list[Received]:
+        """The messages the SMTP server took for `recipient`, once `count` have arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.sink.lock:
+                found = [m for m in self.sink.received if recipient in m.rcpt_tos]
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        raise AssertionError(f"{count} messages to {recipient} did not arrive in {timeout} s")
+
+    def head(self) -> tuple[int, bytes] | None:
+        """The node's own ledger head (refused posts must not move it)."""
+        return self.node.ledger.head(self.node.association)
+
+
+@contextlib.contextmanager
+def workspace(root: Path, database_url: str | None, association: str = "AK"
+              ) -> Iterator[Workspace]:
+    """An initialised node served by its app (with its lifespan) until the block ends."""
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(SmtpSink())
+        settings = Settings(data_dir=root / association.lower(), database_url=database_url,
+                            smtp_url=sink.url, mail_from=f"Alliance {association} "
+                                                         f"<noreply@{association.lower()}."
+                                                         f"example.org>",
+                            public_url=PUBLIC_URL)
+        init_node(settings, association=association, name=NAMES[association],
+                  policy=AssociationPolicy(), now=now())
+        node = Node(settings)
+        stack.callback(node.close)
+        ws = Workspace(node=node, sink=sink, stack=stack)
+        ws.main = stack.enter_context(TestClient(create_app(node), follow_redirects=False))
+        yield ws
