@@ -130,7 +130,8 @@ def test_without_keys_a_restore_needs_the_key_files_and_then_waits_for_an_overri
     partial.mkdir()
     shutil.copy(node.data_dir / "keys" / "signing.key", partial)
     done = restore(target, archive, "--keys-from", str(partial))
-    assert done.returncode == 2 and "lacks commitment.key" in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    assert "lacks accounts.key, commitment.key" in done.stderr, done.stderr
     other = init_node(tmp_path / "other", roles=())
     done = restore(target, archive, "--keys-from", str(other.data_dir / "keys"))
     assert done.returncode == 2, done.stderr
@@ -139,7 +140,7 @@ def test_without_keys_a_restore_needs_the_key_files_and_then_waits_for_an_overri
 
     done = restore(target, archive, "--keys-from", str(node.data_dir / "keys"), check=True)
     assert "marked as restored, not yet caught up" in done.stdout
-    for key in ("signing.key", "commitment.key"):
+    for key in ("signing.key", "commitment.key", "accounts.key"):
         restored_key = target / "keys" / key
         assert restored_key.read_bytes() == (node.data_dir / "keys" / key).read_bytes()
         assert restored_key.stat().st_mode & 0o777 == 0o600

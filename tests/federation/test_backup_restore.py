@@ -24,6 +24,7 @@ import pytest
 
 from federation_api.backup.make import make_backup
 from federation_api.backup.restore import restore_backup
+from federation_api.migrations.runner import migrate
 from federation_api.node.restore_mark import HISTORY_FILE, MARK_FILE
 from federation_api.node.root import Node
 from federation_api.replication.loopback import HubAndLeafs, start_single_server
@@ -33,6 +34,7 @@ from federation_api.web.errors import answer_for
 from ledger.chain.own_length import LengthRecord, Source
 from ledger.codec import decode_stored
 from ledger.errors import LedgerBehind, LostToRestore
+from ledger.storage.database import DatabaseUrl
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.federation.alliance import EPOCH, Alliance, heads, import_professionals, wait_until
 
@@ -58,8 +60,11 @@ class StoredAlliance(Alliance):
 
 @pytest.fixture
 def database(backend: Backend) -> Iterator[str | None]:
-    """None for SQLite files in AK's data dir, else a fresh PostgreSQL schema."""
+    """None for SQLite files in AK's data dir, else a fresh PostgreSQL schema, migrated by its
+    owner (a node refuses a PostgreSQL schema that is behind)."""
     with backend.database_url() as url:
+        if url is not None:
+            migrate(DatabaseUrl.parse(url))
         yield url
 
 
