@@ -218,7 +218,8 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
                                        ApplicationState.EXAM_FAILED),
         grantable=application.state in (ApplicationState.APPROVED,
                                         ApplicationState.EXAM_PASSED),
-        endorsement_id=application.endorsement_id, today=today()))
+        endorsement_id=application.endorsement_id, today=today(),
+        policy=node.config.policy))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)

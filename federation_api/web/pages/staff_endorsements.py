@@ -22,6 +22,7 @@ from domain.errors import DomainError
 from domain.evidence import RenewalEvidence
 from domain.levels import EndorsementStatus
 from domain.renewal import MIN_RSC_HOURS, MIN_TRAINING_HOURS
+from domain.unmet import Unmet
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.audited import attempt
@@ -169,6 +170,23 @@ def _renewal_page(request: Request, endorsement_id: str, status: int = 200,
         training_hours=MIN_TRAINING_HOURS, rsc_hours=MIN_RSC_HOURS))
 
 
+# Where the form shows an unmet renewal requirement: next to the input a coordinator
+# changes to meet it (the hours of the section's first row; the membership's date).
+_UNMET_INPUT = {"evidence.trainings": "trainings-0-hours", "evidence.rsc": "rsc-0-hours",
+                "evidence.memberships": "memberships-0-valid_through"}
+
+
+def _unmet_by_field(unmet: tuple[Unmet, ...]) -> dict[str, str]:
+    """Each unmet requirement's reason under the input it concerns (several: one text)."""
+    placed: dict[str, str] = {}
+    for u in unmet:
+        if u.field in _UNMET_INPUT:
+            key = _UNMET_INPUT[u.field]
+            reason = (u.reason[:1].upper() + u.reason[1:]).rstrip(".") + "."
+            placed[key] = f"{placed[key]} {reason}" if key in placed else reason
+    return placed
+
+
 @router.get("/{endorsement_id}/renewal", response_class=HTMLResponse)
 def renewal_page(request: Request, staff: Coordinator, endorsement_id: str) -> Response:
     """The renewal form: the cycle being renewed, its dates and hours, the evidence."""
@@ -196,9 +214,11 @@ async def renew(request: Request, staff: Coordinator, endorsement_id: str) -> Re
                           run=lambda: node.service.renew(row.endorsement_id, evidence,
                                                          renewed_on=today(), now=now()))
         if outcome.refusal is not None:
+            unmet = tuple(getattr(outcome.refusal, "unmet", ()))
+            placed = _unmet_by_field(unmet)
             return _renewal_page(request, endorsement_id, 422,
-                                 [("", _sentence(outcome.refusal))], values,
-                                 getattr(outcome.refusal, "unmet", ()))
+                                 [("", _sentence(outcome.refusal)), *placed.items()], values,
+                                 unmet)
         query = {"done": "renew"}
         if outcome.entry is not None:
             query |= {"seq": str(outcome.entry.seq), "hash": outcome.entry.entry_hash}
