@@ -90,13 +90,10 @@ class StaffNode:
         return self.server.client(timeout=30)
 
 
-STAFF = {
-    "cora": ("cora@ak.example.org", "Cora Coordinator", ("coordinator",)),
-    "rae": ("rae@ak.example.org", "Rae Reviewer", ("reviewer",)),
-    "ray": ("ray@ak.example.org", "Ray Reviewer", ("reviewer",)),
-    "ria": ("ria@ak.example.org", "Ria Reviewer", ("reviewer",)),
-    "cal": ("cal@ak.example.org", "Cal Committee", ("committee",)),
-}
+COORDINATOR = ("cora@ak.example.org", "Cora Coordinator", ("coordinator",))
+REVIEWERS = {"rae": ("rae@ak.example.org", "Rae Reviewer", ("reviewer",)),
+             "ray": ("ray@ak.example.org", "Ray Reviewer", ("reviewer",))}
+COMMITTEE = ("cal@ak.example.org", "Cal Committee", ("committee",))
 
 
 @contextlib.contextmanager
@@ -112,7 +109,8 @@ def database_url(backend: str) -> Iterator[str | None]:
 def make_node(root: Path, association: str, url: str | None,
               staff: dict[str, tuple[str, str, tuple[str, ...]]]) -> tuple[NodeDir,
                                                                          dict[str, Account]]:
-    """`alliance init` (a coordinator's and an auditor's API token) and `alliance staff add` of each account."""
+    """`alliance init` (a coordinator's and an auditor's API token) and `alliance staff
+    add` of each account."""
     node = init_node(root / association.lower(), association, database_url=url,
                      name=NAMES[association], roles=("coordinator", "auditor"))
     accounts = {}
@@ -135,6 +133,28 @@ def import_endorsement(client: httpx.Client, node: NodeDir, person: str, family:
         "valid_through": valid_through.isoformat(), "legacy_reference": f"paper-{person}"})
     assert r.status_code == 201, r.text
     return str(r.json()["endorsement_id"])
+
+
+def admit_all(root: Path, nodes: list[NodeDir]) -> None:
+    """A one-key Alliance registry admitting every node (founded a day ago), copied into each
+    node's data directory: the registry names the peers a node replicates."""
+    from federation_api.node.local_alliance import admit, distribute
+    from federation_api.node.setup import NodePaths
+    from ledger.signing import Signer
+    from ledger.trust.registry import Action, Genesis
+    from ledger.trust.registry_files import RegistryDir
+
+    created = now() - dt.timedelta(days=1)
+    governance = Signer.generate()
+    registry = RegistryDir(root / "registry")
+    registry.create(Genesis(alliance="Journeys", governance_keys=(governance.public_key,),
+                            threshold=1, created_at=created))
+    for node in nodes:
+        public = Signer.load(NodePaths(node.data_dir).signing_key).public_key
+        admit(registry, governance, Action.ADMIT, issued_at=created,
+              association=node.association, name=NAMES[node.association], public_key=public,
+              effective_at=created)
+    distribute(registry, [node.data_dir for node in nodes])
 
 
 # -- the browser -----------------------------------------------------------------------------

@@ -32,8 +32,9 @@ from federation_api.demo.seed import level_two_evidence
 from federation_api.web.pages import evidence_form
 from tests.browser.journeys import (
     BACKENDS,
+    COORDINATOR,
     PROVIDER,
-    STAFF,
+    REVIEWERS,
     Checker,
     StaffNode,
     axe_script_or_skip,
@@ -56,14 +57,14 @@ PASS_MARK = 75.0
 @pytest.fixture(scope="module", params=BACKENDS)
 def ak(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[StaffNode]:
-    """AK's node on the backend, its staff (a coordinator, three reviewers, a committee
-    member), Maria Rivera (Level III, the RS/C provider) and Sam Okafor (Level IV-C, valid
-    through this year: renewable) imported. The association's exam policy: pass mark 75, a
-    retake allowed the same day (so one journey can fail and retake)."""
+    """AK's node on the backend, its staff (a coordinator, two reviewers), Maria Rivera
+    (Level III, the RS/C provider) and Sam Okafor (Level IV-C, valid through this year:
+    renewable) imported. The association's exam policy: pass mark 75, a retake allowed the
+    same day (so one journey can fail and retake)."""
     backend = str(request.param)
     root = tmp_path_factory.mktemp(f"journeys-{backend}")
     with database_url(backend) as url:
-        node, accounts = make_node(root, "AK", url, STAFF)
+        node, accounts = make_node(root, "AK", url, {"cora": COORDINATOR, **REVIEWERS})
         config = node.data_dir / "node.json"
         written = json.loads(config.read_text())
         written["policy"] |= {"exam_pass_mark": PASS_MARK, "exam_retake_wait_days": 0}
@@ -215,8 +216,8 @@ def test_a_level_three_application_through_the_exam_to_grant(
     follow(page.get_by_role("link", name="Enter or change the evidence"))
     values = {k: v for k, v in evidence_form.form_values(level_three_evidence()).items() if v}
     enter_evidence(page, values)
-    assign(page, ak, axe, "rae", "ria")
-    for reviewer in ("rae", "ria"):
+    assign(page, ak, axe, "rae", "ray")
+    for reviewer in ("rae", "ray"):
         decide(browser, ak, axe, reviewer, "Alex Kim", "Approve for the exam (Levels III and IV)",
                "Ready for the exam.")
     page.reload()
@@ -299,10 +300,10 @@ def test_a_reviewer_with_a_declared_conflict_cannot_decide(
         browser: Any, ak: StaffNode, coordinator: Any, axe: Checker) -> None:
     page = open_application(coordinator, ak, axe, "AK-P-0312", "Tim", "Brooks", "IFS")
     application = page.url.split("?")[0]
-    assign(page, ak, axe, "ria", "ray")
+    assign(page, ak, axe, "ray", "rae")
     context = new_context(browser)
     try:
-        reviewer = sign_in(context, ak.url, ak.accounts["ria"])
+        reviewer = sign_in(context, ak.url, ak.accounts["ray"])
         follow(reviewer.get_by_role("link", name="Tim Brooks"))
         form_token = reviewer.locator(
             'form[action$="/decision"] input[name="csrf_token"]').get_attribute("value")
@@ -310,7 +311,7 @@ def test_a_reviewer_with_a_declared_conflict_cannot_decide(
             "I supervised him last year")
         follow(reviewer.get_by_role("button", name="Declare a conflict of interest"))
         assert "conflict of interest is recorded" in reviewer.locator(".message").inner_text()
-        assert "Ria Reviewer: assigned" in reviewer.locator("main").inner_text()
+        assert "Ray Reviewer: assigned" in reviewer.locator("main").inner_text()
         assert "declared a conflict of interest" in reviewer.locator("main").inner_text()
         assert reviewer.get_by_role("button", name="Record my decision").count() == 0
         axe.check(reviewer)
@@ -332,3 +333,42 @@ def test_a_reviewer_with_a_declared_conflict_cannot_decide(
         assert reviewer.get_by_role("button", name="Record my decision").count() == 0
     finally:
         context.close()
+
+
+def test_sign_in_security_in_the_browser(browser: Any, ak: StaffNode, coordinator: Any,
+                                         axe: Checker) -> None:
+    """What only a browser shows (the HTTP-level attacks are in tests/integration/
+    test_staff_pages.py): the session cookie changes at sign-in (checked by `sign_in`), a
+    `next=` to another site lands on the dashboard, and the strict session cookie is not sent
+    from another site, so neither a link nor a form there acts as the signed-in coordinator."""
+    context = new_context(browser)
+    try:
+        page = sign_in(context, ak.url, ak.accounts["rae"], next_path="https://evil.example/")
+        assert page.url == f"{ak.url}/staff/"
+        assert page.get_by_role("heading", level=1, name="Dashboard").is_visible()
+        axe.check(page)
+    finally:
+        context.close()
+
+    evil = coordinator.new_page()
+    evil.route("http://evil.example/**", lambda route: route.fulfill(
+        content_type="text/html", body=f"""<!doctype html><html lang="en"><title>Prizes</title>
+        <a href="{ak.url}/staff/accounts">See your prize</a>
+        <form method="post" action="{ak.url}/staff/applications">
+          <input type="hidden" name="person_id" value="AK-P-0666">
+          <input type="hidden" name="given_name" value="Mal">
+          <input type="hidden" name="family_name" value="Lory">
+          <input type="hidden" name="level" value="IFS">
+          <button type="submit">Claim it</button></form></html>"""))
+    evil.goto("http://evil.example/")
+    head = ak.head()
+    follow(evil.get_by_role("button", name="Claim it"))
+    assert "/staff/login" in evil.url and ak.head() == head
+    evil.goto("http://evil.example/")
+    follow(evil.get_by_role("link", name="See your prize"))
+    assert "/staff/login" in evil.url  # the cookie stayed home
+    evil.goto(f"{ak.url}/staff/accounts")  # typed in: the session is still there
+    assert evil.get_by_role("heading", level=1, name="Staff accounts").is_visible()
+    page = coordinator.new_page()
+    page.goto(f"{ak.url}/staff/applications")
+    assert "Lory" not in page.locator("main").inner_text()
