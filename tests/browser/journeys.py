@@ -32,10 +32,19 @@ from domain.evidence import (
     WorkExperience,
 )
 from domain.levels import DegreeKind, RaterRole, WorkKind
+from domain.policy import AssociationPolicy
 from federation_api.accounts import totp
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now
+from federation_api.node.local_alliance import admit, distribute
+from federation_api.node.root import Node
+from federation_api.node.setup import NodePaths, init_node
+from federation_api.settings import Settings
+from ledger.signing import Signer
+from ledger.trust.registry import Action, Genesis
+from ledger.trust.registry_files import RegistryDir
 from tests.browser import axe_stack
-from tests.e2e.harness import NodeDir, ServerProcess, head_seq, init_node, run_alliance, today
+from tests.e2e.harness import NodeDir, ServerProcess, head_seq, today
 from tests.pg import postgres_schema_url
 
 PASSWORD = "tulip harbour seventeen"
@@ -107,19 +116,30 @@ def database_url(backend: str) -> Iterator[str | None]:
 
 
 def make_node(root: Path, association: str, url: str | None,
-              staff: dict[str, tuple[str, str, tuple[str, ...]]]) -> tuple[NodeDir,
-                                                                         dict[str, Account]]:
-    """`alliance init` (a coordinator's and an auditor's API token) and `alliance staff
-    add` of each account."""
-    node = init_node(root / association.lower(), association, database_url=url,
-                     name=NAMES[association], roles=("coordinator", "auditor"))
+              staff: dict[str, tuple[str, str, tuple[str, ...]]],
+              policy: AssociationPolicy | None = None) -> tuple[NodeDir, dict[str, Account]]:
+    """A node initialised as `alliance init` does (the 31 December renewal date, 60 days'
+    grace, unless `policy` says otherwise), a coordinator's and an auditor's API token, and
+    each staff account as `alliance staff add` makes it. Made in this process, in one go:
+    under load every `alliance` command costs seconds of start-up, and the commands
+    themselves are tested in tests/e2e/test_staff_cli.py."""
+    node = NodeDir(data_dir=root / association.lower(), association=association,
+                   database_url=url)
+    settings = Settings(data_dir=node.data_dir, association=association, database_url=url)
+    init_node(settings, association=association, name=NAMES[association],
+              policy=policy or AssociationPolicy(), now=now())
+    opened = Node(settings)
     accounts = {}
-    for short, (email, name, roles) in staff.items():
-        args = ["staff", "add", "--email", email, "--name", name]
-        for role in roles:
-            args += ["--role", role]
-        run_alliance(*args, "--password-stdin", *node.store_args(), stdin=PASSWORD + "\n")
-        accounts[short] = Account(email=email, name=name, roles=roles)
+    try:
+        for role in (Role.COORDINATOR, Role.AUDITOR):
+            _, node.tokens[role.value] = opened.tokens.issue(label=f"journeys {role.value}",
+                                                             role=role, now=now())
+        for short, (email, name, roles) in staff.items():
+            opened.accounts.invitations.staff_add(email=email, display_name=name, roles=roles,
+                                                  password=PASSWORD, now=now())
+            accounts[short] = Account(email=email, name=name, roles=roles)
+    finally:
+        opened.close()
     return node, accounts
 
 
@@ -138,12 +158,6 @@ def import_endorsement(client: httpx.Client, node: NodeDir, person: str, family:
 def admit_all(root: Path, nodes: list[NodeDir]) -> None:
     """A one-key Alliance registry admitting every node (founded a day ago), copied into each
     node's data directory: the registry names the peers a node replicates."""
-    from federation_api.node.local_alliance import admit, distribute
-    from federation_api.node.setup import NodePaths
-    from ledger.signing import Signer
-    from ledger.trust.registry import Action, Genesis
-    from ledger.trust.registry_files import RegistryDir
-
     created = now() - dt.timedelta(days=1)
     governance = Signer.generate()
     registry = RegistryDir(root / "registry")

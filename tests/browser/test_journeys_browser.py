@@ -20,7 +20,6 @@ authenticator enrolled at the first sign-in), the reviewers each time in a fresh
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from domain.policy import AssociationPolicy
 from federation_api.demo.seed import level_two_evidence
 from federation_api.web.pages import evidence_form
 from tests.browser.journeys import (
@@ -64,11 +64,9 @@ def ak(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     backend = str(request.param)
     root = tmp_path_factory.mktemp(f"journeys-{backend}")
     with database_url(backend) as url:
-        node, accounts = make_node(root, "AK", url, {"cora": COORDINATOR, **REVIEWERS})
-        config = node.data_dir / "node.json"
-        written = json.loads(config.read_text())
-        written["policy"] |= {"exam_pass_mark": PASS_MARK, "exam_retake_wait_days": 0}
-        config.write_text(json.dumps(written))
+        node, accounts = make_node(root, "AK", url, {"cora": COORDINATOR, **REVIEWERS},
+                                   AssociationPolicy(exam_pass_mark=PASS_MARK,
+                                                     exam_retake_wait_days=0))
         server = ServerProcess(node)
         with server, server.client() as client:
             year = today().year

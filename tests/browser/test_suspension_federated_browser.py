@@ -35,7 +35,7 @@ from tests.browser.journeys import (
     shown_entry,
     sign_in,
 )
-from tests.e2e.harness import ServerProcess, init_node, today
+from tests.e2e.harness import ServerProcess, today
 
 REPLICATION_TIMEOUT = 60.0
 
@@ -77,8 +77,7 @@ def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         with database_url(backend) as ak_url, database_url(backend) as mi_url:
             ak, accounts = make_node(root, "AK", ak_url, {"cal": COMMITTEE})
-            mi = init_node(root / "mi", "MI", database_url=mi_url, roles=(),
-                           name="Michigan Association for Infant Mental Health")
+            mi, _ = make_node(root, "MI", mi_url, {})
             admit_all(root, [ak, mi])
             env = {"ALLIANCE_NATS_URL": nats.url}
             with ServerProcess(ak, env=env) as ak_server, \
