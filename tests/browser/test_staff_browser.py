@@ -18,7 +18,7 @@ import pytest
 
 from federation_api.accounts import totp
 from federation_api.clock import now
-from tests.browser import axe_stack
+from tests.browser.journeys import Checker, axe_script_or_skip, follow, nav_link
 from tests.e2e.harness import NodeDir, ServerProcess, init_node, run_alliance
 from tests.integration.smtp_sink import SmtpSink
 
@@ -62,45 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def axe_script() -> Path:
-    try:
-        return axe_stack.install()
-    except axe_stack.AxeMissing as e:
-        pytest.skip(str(e))
-
-
-class Checker:
-    """Runs axe-core on copies of the journey's pages (the journey's own context has
-    JavaScript off, and the pages' policy forbids scripts: the copy bypasses both)."""
-
-    def __init__(self, browser: Any, served: Served, script: Path) -> None:
-        self.context = browser.new_context(java_script_enabled=True, bypass_csp=True)
-        self.page = self.context.new_page()
-        self.page.goto(f"{served.url}/healthz")  # the origin the copies resolve against
-        self.script = script
-        self.checked: list[str] = []
-        self.problems: list[str] = []
-
-    def check(self, page: Any) -> None:
-        title = page.title()
-        self.page.set_content(page.content(), wait_until="load")
-        found = axe_stack.blocking(axe_stack.violations(self.page, self.script))
-        self.problems += [f"{title}: {line}" for line in found]
-        self.checked.append(title)
-
-    def close(self) -> None:
-        self.context.close()
-
-
-def follow(target: Any) -> None:
-    """Click a link or submit button and wait until the page it leads to has loaded (a bare
-    click returns before the navigation is done, which a loaded machine shows)."""
-    with target.page.expect_navigation():
-        target.click()
-
-
-def nav_link(page: Any, name: str) -> Any:
-    """A link of the staff pages' navigation."""
-    return page.get_by_role("navigation", name="Staff pages").get_by_role("link", name=name)
+    return axe_script_or_skip()
 
 
 def mail_link(sink: SmtpSink, recipient: str, path: str) -> str:
@@ -113,7 +75,7 @@ def mail_link(sink: SmtpSink, recipient: str, path: str) -> str:
 
 def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
                                                  axe_script: Path) -> None:
-    axe = Checker(browser, served, axe_script)
+    axe = Checker(browser, served.url, axe_script)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
