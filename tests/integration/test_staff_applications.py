@@ -272,7 +272,10 @@ class StaffApplicationsContract:
         failed = post(coordinator, f"{page}/exam", page, sat_on=today().isoformat(),
                       score="55")
         assert failed.status_code == 303
-        assert "Exam failed <strong>(now)" in coordinator.get(page).text
+        shown = coordinator.get(page).text
+        assert "Exam failed <strong>(now)" in shown
+        assert "the pass mark\nis 70 of 100" in shown  # the association's default policy
+        assert "<td>1</td>" in shown and "<td>55</td><td>70</td><td>failed</td>" in shown
         head = ws.head()
         retake = post(coordinator, f"{page}/exam", page, sat_on=today().isoformat(),
                       score="90")  # too soon after the first sitting

@@ -6,6 +6,7 @@ other roles read the page but cannot act."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,6 +149,10 @@ def test_a_renewal_refused_then_accepted(tmp_path: Path) -> None:
             "memberships-0-association": "AK",
             "memberships-0-valid_through": f"{year + 1}-12-31"})
         assert short.status_code == 422 and "Not met:" in short.text
+        # The unmet hours are written next to the hours, which name the message.
+        assert 'id="trainings-0-hours-error"' in short.text
+        assert re.search(r'id="trainings-0-hours"[^>]*aria-describedby="[^"]*'
+                         r'trainings-0-hours-error"', short.text)
         assert 'value="Conference"' in short.text and ws.head() == head
         bad = coordinator.post(page, data={"csrf_token": form_token(shown),
                                            "trainings-0-title": "Conference",
