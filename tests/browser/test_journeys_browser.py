@@ -143,9 +143,10 @@ def assign(page: Any, ak: StaffNode, axe: Checker, first: str, second: str) -> N
 
 
 def decide(browser: Any, ak: StaffNode, axe: Checker, reviewer: str, applicant: str,
-           decision: str, comments: str) -> None:
+           decision: str, comments: str, unseen: str = "") -> None:
     """A reviewer signs in in a browser of their own, finds the application in their queue
-    and records a decision with comments."""
+    and records a decision with comments (reading their own, never the other reviewer's
+    `unseen` ones)."""
     context = new_context(browser)
     try:
         page = sign_in(context, ak.url, ak.accounts[reviewer])
@@ -160,6 +161,8 @@ def decide(browser: Any, ak: StaffNode, axe: Checker, reviewer: str, applicant: 
         assert "Your decision is recorded." in page.locator(".message").inner_text()
         assert shown_entry(page)[0] == ak.head()
         assert page.get_by_role("button", name="Record my decision").count() == 0
+        main = page.locator("main").inner_text()
+        assert comments in main and (not unseen or unseen not in main)
         axe.check(page)
     finally:
         context.close()
@@ -201,9 +204,13 @@ def test_a_level_two_application_from_intake_to_grant_with_two_reviewers(
     assert "Not met:" not in page.locator("main").inner_text()
     axe.check(page)
     assign(page, ak, axe, "rae", "ray")
-    for reviewer in ("rae", "ray"):
-        decide(browser, ak, axe, reviewer, "Noa Reyes", "Approve",
-               f"Complete; checked by {reviewer}.")
+    decide(browser, ak, axe, "rae", "Noa Reyes", "Approve", "Complete; checked by Rae.")
+    decide(browser, ak, axe, "ray", "Noa Reyes", "Approve", "Complete; checked by Ray.",
+           unseen="checked by Rae")
+    page.reload()  # the coordinator reads both reviewers' comments before granting
+    reviewers = page.get_by_role("list", name="Reviewers").inner_text()
+    assert "Rae Reviewer: assigned" in reviewers and "Complete; checked by Rae." in reviewers
+    assert "Complete; checked by Ray." in reviewers
     grant(page, ak, axe, "Reyes")
     assert len(axe.checked) >= 15
 

@@ -26,6 +26,7 @@ from domain.application import ApplicationState
 from domain.errors import DomainError
 from domain.levels import Designation, Level, ReviewDecision
 from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
+from domain.review import CommentAuthor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
@@ -203,13 +204,20 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
     stages = [s for s in MAIN_LINE if application.level.requires_exam or s not in EXAM_STAGES]
     seats = list(application.reviewers)
     mine = next((s for s in seats if s.reviewer == staff.account_id), None)
+    # The current round's comments (private): the coordinator and the committee read them
+    # before granting; a reviewer reads only their own, so the two decide independently.
+    readers = staff.has(AccountRole.COORDINATOR, AccountRole.COMMITTEE)
+    comments = {c.author: c.comments for c in application.round_comments
+                if c.role is CommentAuthor.REVIEWER and (readers
+                                                         or c.author == staff.account_id)}
     params = request.query_params
     message = _DONE.get(params.get("done", ""), "")
     entry = (params.get("seq", ""), params.get("hash", "")) if params.get("seq") else None
     return render("staff_application.html", status, **page_context(
         request, application=application, application_id=str(parsed), progress=progress,
         stages=stages, closing=CLOSING, current=progress.stage, seats=seats, mine=mine,
-        names=_names(request), reviewer_choices=_reviewers(request), decisions=DECISIONS,
+        names=_names(request), comments=comments, reviewer_choices=_reviewers(request),
+        decisions=DECISIONS,
         errors=errors or [], form=form or {}, message=message, entry=entry,
         in_review=application.state is ApplicationState.IN_REVIEW,
         open_=application.state is ApplicationState.OPEN,
