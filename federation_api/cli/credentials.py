@@ -20,10 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from federation_api.clock import now
 from federation_api.credentials.evidence import gather
+from federation_api.credentials.http_fetch import http_fetch
 from federation_api.settings import Settings
 from ledger.credentials.verify import CredentialState, load_document, verify_credential
 from ledger.errors import CredentialError
@@ -65,14 +64,7 @@ def cmd_verify_credential(args: argparse.Namespace, settings: Settings) -> int:
     current = now()
     at = as_of_time(args.as_of, current)
     credential = load_document(Path(args.file).read_bytes())
-    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-        def fetch(url: str) -> tuple[int, bytes]:
-            try:
-                response = client.get(url)
-            except httpx.HTTPError as e:
-                raise OSError(str(e)) from e
-            return response.status_code, response.content
-
+    with http_fetch(TIMEOUT_SECONDS) as fetch:
         try:
             proven = verify_credential(credential, gather(credential, fetch, at, args.url), at)
         except CredentialError as e:

@@ -67,7 +67,7 @@ def distribute(registry: RegistryDir, data_dirs: list[Path]) -> None:
 class LocalAlliance:
     """Governance key, registry, the nodes' data directories, open nodes and their
     replicators. Replicators run with `alliance serve`'s timings unless the fields say
-    otherwise (tests shorten the anti-entropy and checkpoint intervals)."""
+    otherwise (tests shorten the anti-entropy, checkpoint and list watch intervals)."""
 
     root: Path
     associations: tuple[str, ...]
@@ -76,6 +76,7 @@ class LocalAlliance:
     governance: Signer = field(default_factory=Signer.generate)
     anti_entropy_seconds: float | None = None
     checkpoint_seconds: float | None = None
+    list_watch_seconds: float | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
     replicators: dict[str, Replicator] = field(default_factory=dict)
 
@@ -103,8 +104,11 @@ class LocalAlliance:
             Replicator, node, url, peers=node.peers, local_domain=local_domain,
             hub_domain=hub_domain, checkpoint_seconds=(
                 self.checkpoint_seconds if checkpoint_seconds is None else checkpoint_seconds))
-        replicator = (make() if self.anti_entropy_seconds is None
-                      else make(anti_entropy_seconds=self.anti_entropy_seconds))
+        if self.anti_entropy_seconds is not None:
+            make = functools.partial(make, anti_entropy_seconds=self.anti_entropy_seconds)
+        if self.list_watch_seconds is not None:
+            make = functools.partial(make, list_watch_seconds=self.list_watch_seconds)
+        replicator = make()
         await replicator.start()
         node.commit_listeners.append(replicator.wake)
         self.replicators[association] = replicator

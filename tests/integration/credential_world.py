@@ -15,11 +15,18 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
+from domain.credentials import StatusPurpose
 from domain.levels import Level
 from federation_api.clock import now, today
+from federation_api.credentials.served_lists import ServedList
 from federation_api.node.root import Node
 from federation_api.web.app import create_app
-from ledger.codec import decode_json
+from ledger.codec import decode_json, encode_json
+from ledger.credentials.status_list import (
+    build_status_list_credential,
+    decode_list,
+    issue_status_list_credential,
+)
 from tests.integration.proof_fixtures import ProofAlliance
 
 PORTS = {"AK": 9101, "MI": 9102}
@@ -82,3 +89,25 @@ class CredentialWorld:
     def close(self) -> None:
         """Close every node."""
         self.alliance.close()
+
+
+def forge_next_version(node: Node, credential: dict[str, Any]) -> dict[str, Any]:
+    """The origin itself (`node`) signs a list with the credential's suspension bit set and
+    serves it as its latest, without recording it on its ledger; the forged list."""
+    entry = next(e for e in credential["credentialStatus"] if e["statusPurpose"] == "suspension")
+    row = node.projector.status_list(node.association, StatusPurpose.SUSPENSION, 1)
+    assert row is not None and node.issuer_identity is not None
+    served = node.served_lists.get(row.aggregate_id)
+    assert served is not None
+    bits = decode_list(decode_json(served.document, dict[str, Any])
+                       ["credentialSubject"]["encodedList"]).with_bits(
+        [int(entry["statusListIndex"])])
+    at = now()
+    forged = issue_status_list_credential(
+        build_status_list_credential(entry["statusListCredential"], credential["issuer"]["id"],
+                                     StatusPurpose.SUSPENSION, bits, valid_from=at),
+        node.signer, node.issuer_identity.method(node.signer.key_id), at)
+    node.served_lists.put(ServedList(list_id=row.aggregate_id,
+                                     list_version=served.list_version + 1,
+                                     signed_at=at.isoformat(), document=encode_json(forged)))
+    return forged

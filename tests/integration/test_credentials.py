@@ -18,14 +18,8 @@ from federation_api.clock import now, today
 from federation_api.credentials.evidence import gather
 from federation_api.credentials.issuer import CredentialIssuer
 from federation_api.credentials.publisher import expected_bits
-from federation_api.credentials.served_lists import ServedList
 from ledger.codec import decode_json, encode_json
 from ledger.credentials.open_badges import issue_credential, schema_errors
-from ledger.credentials.status_list import (
-    build_status_list_credential,
-    decode_list,
-    issue_status_list_credential,
-)
 from ledger.credentials.verify import CredentialState, verify_credential
 from ledger.errors import (
     ConcurrencyConflict,
@@ -34,7 +28,7 @@ from ledger.errors import (
     ProofInvalid,
     StatusListNotRecorded,
 )
-from tests.integration.credential_world import CredentialWorld
+from tests.integration.credential_world import CredentialWorld, forge_next_version
 
 AK_URL = "http://127.0.0.1:9101"
 
@@ -168,23 +162,8 @@ def test_the_did_document_keeps_a_rotated_key_so_old_credentials_verify(
 def _forge_next_version(world: CredentialWorld, credential: dict[str, Any]) -> dict[str, Any]:
     """The origin itself signs a list with the credential's suspension bit set and serves it
     as its latest, without recording it on its ledger; the forged list."""
-    node = world.node("AK")
+    forged = forge_next_version(world.node("AK"), credential)
     entry = next(e for e in credential["credentialStatus"] if e["statusPurpose"] == "suspension")
-    row = node.projector.status_list("AK", StatusPurpose.SUSPENSION, 1)
-    assert row is not None
-    served = node.served_lists.get(row.aggregate_id)
-    assert served is not None
-    bits = decode_list(decode_json(served.document, dict[str, Any])
-                       ["credentialSubject"]["encodedList"]).with_bits(
-        [int(entry["statusListIndex"])])
-    at = now()
-    forged = issue_status_list_credential(
-        build_status_list_credential(entry["statusListCredential"], credential["issuer"]["id"],
-                                     StatusPurpose.SUSPENSION, bits, valid_from=at),
-        node.signer, node.issuer_identity.method(node.signer.key_id), at)
-    node.served_lists.put(ServedList(list_id=row.aggregate_id,
-                                     list_version=served.list_version + 1,
-                                     signed_at=at.isoformat(), document=encode_json(forged)))
     status, latest = world.fetch(entry["statusListCredential"])
     assert (status, decode_json(latest, dict[str, Any])) == (200, forged)
     return forged

@@ -19,7 +19,6 @@ import datetime as dt
 import email.utils
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
@@ -27,6 +26,7 @@ from pydantic import BaseModel, Field
 from domain.credentials import StatusPurpose
 from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now
+from federation_api.credentials.http_fetch import http_fetch
 from federation_api.credentials.identity import did_document, key_windows
 from federation_api.credentials.publisher import CACHE_SECONDS
 from federation_api.node.root import Node
@@ -208,14 +208,7 @@ def check_lists_route(request: Request, association: Association,
     version is a split view: kept as fork evidence, and the association is flagged forked.
     Auditors only."""
     node = _node(request)
-    with httpx.Client(timeout=CHECK_TIMEOUT_SECONDS, follow_redirects=False) as client:
-        def fetch(url: str) -> tuple[int, bytes]:
-            try:
-                response = client.get(url)
-            except httpx.HTTPError as e:
-                raise OSError(str(e)) from e
-            return response.status_code, response.content
-
+    with http_fetch(CHECK_TIMEOUT_SECONDS) as fetch:
         findings = node.list_watch.check(association, fetch, now())
     return [ListFindingOut(list_url=f.list_url, outcome=f.outcome, version=f.version,
                            detail=f.detail) for f in findings]
