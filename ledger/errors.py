@@ -151,5 +151,11 @@ class StatusListNotRecorded(StatusListRefused):
     witnesses do not cover)."""
 
 
+class StatusListNotWitnessed(StatusListRefused):
+    """A status list version cannot be proven under a checkpoint of the issuer's ledger that
+    the trust registry's witness quorum cosigned: no registry or checkpoint, too few
+    cosignatures, an inclusion proof that fails, or the version is beyond the checkpoint."""
+
+
 class SchemaInvalid(CredentialError):
     """The credential does not validate against the Open Badges 3.0 JSON schema."""

@@ -24,10 +24,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from domain.credentials import StatusPurpose, status_list_uuid
+from federation_api.credentials.identity import key_windows_of
 from ledger.chain.entries import open_entry
-from ledger.codec import decode_payload
-from ledger.credentials.did_document import assertion_key, check_served
+from ledger.codec import decode_json, decode_payload
+from ledger.credentials.did_document import KeyWindow, assertion_key, check_served
 from ledger.credentials.jsonld import JsonObject
+from ledger.credentials.list_history import (
+    LedgerHeads,
+    LoggedVersion,
+    WitnessedHead,
+    open_heads,
+    prove_witnessed,
+)
 from ledger.credentials.multikey import did_web_url, parse_did_web
 from ledger.credentials.verify import (
     MAX_LIST_CREDENTIAL_BYTES,
@@ -39,11 +47,14 @@ from ledger.credentials.verify import (
 from ledger.errors import (
     CredentialError,
     MalformedCredential,
+    MalformedEntry,
     StatusListNotRecorded,
+    StatusListNotWitnessed,
     StatusListRefused,
     VerificationError,
 )
 from ledger.trust.keyring import KeyRecord, Keyring
+from ledger.trust.registry import Genesis
 
 Fetch = Callable[[str], tuple[int, bytes]]
 PUBLISHED = "StatusListPublished"
@@ -60,8 +71,15 @@ def did_url_for(did: str) -> str:
 
 
 def gather(credential: JsonObject, fetch: Fetch, as_of: dt.datetime,
-           ledger_url: str | None = None) -> Evidence:
-    """The evidence for `credential` at `as_of`; a CredentialError naming what is missing."""
+           ledger_url: str | None = None, *, pinned_genesis: Genesis | None = None,
+           witnessed: bool = True) -> Evidence:
+    """The evidence for `credential` at `as_of`; a CredentialError naming what is missing.
+
+    With `witnessed` (the default) each list's versions must be proven under a checkpoint of
+    the issuer's ledger that the trust registry's witness quorum cosigned, entries and DID
+    keys are judged by that registry (from `pinned_genesis` when given, else from the genesis
+    the node served), and the report says which checkpoint. Without it (a node outside an
+    Alliance has no witnesses) the DID document's keys stand in for the registry's."""
     issuer = credential.get("issuer")
     did = issuer.get("id") if isinstance(issuer, dict) else None
     if not isinstance(did, str):
@@ -72,15 +90,32 @@ def gather(credential: JsonObject, fetch: Fetch, as_of: dt.datetime,
     lists: dict[str, dict[str, Any]] = {}
     recorded: dict[str, list[RecordedVersion]] = {}
     associations: set[str] = set()
+    heads: dict[str, WitnessedHead] = {}
+    registry_keys: list[KeyWindow] | None = None
     for entry in _entries(credential):
         url = entry["statusListCredential"]
         association, purpose, number = _list_path(url)
-        versions = _recorded(fetch, did_document, association, purpose, number,
-                             (ledger_url or _base_of(url)).rstrip("/"))
-        recorded[url] = [v for v, _ in versions]
+        base = (ledger_url or _base_of(url)).rstrip("/")
+        answer = _json(fetch, f"{base}/v1/status-lists/{association}/{purpose.value}/"
+                              f"{number}/versions",
+                       f"the recorded versions of the {purpose} list")
+        served_heads = _heads(answer, base) if witnessed else None
+        if served_heads is not None:
+            state = open_heads(served_heads, pinned_genesis=pinned_genesis)
+            keys = state.keyring
+            registry_keys = key_windows_of(association, state.keyring, served_heads.registry)
+        else:
+            keys = _keyring(did_document, association)
+        logged = _recorded(answer, keys, association, purpose, number)
+        if served_heads is not None:
+            heads[url] = prove_witnessed(association, f"the {purpose} list {number}",
+                                         served_heads, state, logged, as_of,
+                                         pinned=pinned_genesis is not None)
+        versions = [v.version for v in logged]
+        recorded[url] = versions
         associations.add(association)
-        standing = [v for v, _ in versions if v.recorded_at <= as_of]
-        if standing and standing[-1] is not versions[-1][0]:
+        standing = [v for v in versions if v.recorded_at <= as_of]
+        if standing and standing[-1] is not versions[-1]:
             # A past date: the version that stood then, as the origin signed it.
             version = standing[-1].list_version
             lists[url] = _json(fetch, f"{url}?version={version}",
@@ -93,7 +128,8 @@ def gather(credential: JsonObject, fetch: Fetch, as_of: dt.datetime,
         raise StatusListRefused("the credential's status lists belong to "
                                 f"{sorted(associations)}, not to one association")
     return Evidence(did_document=ServedDocument(did_url, did_document), status_lists=lists,
-                    recorded=recorded, issuers={did: associations.pop()})
+                    recorded=recorded, issuers={did: associations.pop()},
+                    registry_keys=registry_keys, witnessed=heads)
 
 
 def _entries(credential: JsonObject) -> list[dict[str, Any]]:
@@ -123,20 +159,37 @@ def _base_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
-def _recorded(fetch: Fetch, did_document: JsonObject, association: str,
-              purpose: StatusPurpose, number: int,
-              base: str) -> list[tuple[RecordedVersion, int]]:
-    """The list's versions as the ledger entries served by `base` prove them."""
-    url = f"{base}/v1/status-lists/{association}/{purpose.value}/{number}/versions"
-    answer = _json(fetch, url, f"the recorded versions of the {purpose} list")
-    keys = _keyring(did_document, association)
+def _heads(answer: dict[str, Any], base: str) -> LedgerHeads:
+    """The registry and checkpoint a node offered with the versions; refused when it has none
+    (a node outside an Alliance: `--unwitnessed` accepts the signed entries alone)."""
+    heads = answer.get("heads")
+    if not isinstance(heads, dict):
+        raise StatusListNotWitnessed(f"{base} offers no trust registry and no witnessed "
+                                     "checkpoint with the list's versions (a node outside an "
+                                     "Alliance?): they cannot be proven witnessed")
+    try:
+        checkpoint = heads.get("checkpoint")
+        return LedgerHeads(
+            genesis=decode_json(str(heads["genesis"]).encode(), Genesis),
+            registry=tuple(base64.b64decode(str(w), validate=True) for w in heads["registry"]),
+            checkpoint=checkpoint.encode() if isinstance(checkpoint, str) else None)
+    except (MalformedEntry, KeyError, TypeError, ValueError) as e:
+        raise StatusListNotWitnessed(f"the registry and checkpoint {base} offered cannot be "
+                                     f"read: {e}") from e
+
+
+def _recorded(answer: dict[str, Any], keys: Keyring, association: str,
+              purpose: StatusPurpose, number: int) -> list[LoggedVersion]:
+    """The list's versions as the ledger entries in a versions answer prove them."""
     expected_list = str(status_list_uuid(association, purpose, number))
-    versions: list[tuple[RecordedVersion, int]] = []
+    versions: list[LoggedVersion] = []
     for position, item in enumerate(answer.get("versions") or [], start=1):
         try:
-            entry = open_entry(base64.b64decode(str(item["entry"]), validate=True), keys)
+            wire = base64.b64decode(str(item["entry"]), validate=True)
+            entry = open_entry(wire, keys)
             payload = decode_payload(entry.body)
-        except (VerificationError, KeyError, ValueError) as e:
+            inclusion = tuple(bytes.fromhex(str(h)) for h in item.get("inclusion") or ())
+        except (VerificationError, KeyError, TypeError, ValueError) as e:
             raise StatusListNotRecorded(f"version {position} of the {purpose} list is not "
                                         f"proven by a signed entry of {association}'s ledger: "
                                         f"{e}") from e
@@ -147,8 +200,10 @@ def _recorded(fetch: Fetch, did_document: JsonObject, association: str,
             raise StatusListNotRecorded(f"the ledger entry {association}#{body.seq} does not "
                                         f"record version {position} of the {purpose} list "
                                         "as the node says")
-        versions.append((RecordedVersion(list_version=position, list_hash=payload["list_hash"],
-                                         recorded_at=body.recorded_at), body.seq))
+        versions.append(LoggedVersion(
+            version=RecordedVersion(list_version=position, list_hash=payload["list_hash"],
+                                    recorded_at=body.recorded_at),
+            seq=body.seq, wire=wire, inclusion=inclusion))
     if not versions:
         raise StatusListNotRecorded(f"{association}'s ledger records no version of the "
                                     f"{purpose} list {number}")

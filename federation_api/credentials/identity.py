@@ -10,7 +10,7 @@ one host, so a document for another association's DID served here would be a for
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 import msgspec
@@ -74,12 +74,18 @@ def key_windows(association: str, keyring: Keyring,
                 registry: RegistryDir | None) -> list[KeyWindow]:
     """The association's keys with their windows, and the registry's revocations (a rotation
     only closes a window; a revocation says the key must not be trusted at all)."""
+    entries = registry.entries() if registry is not None and registry.exists() else ()
+    return key_windows_of(association, keyring, entries)
+
+
+def key_windows_of(association: str, keyring: Keyring,
+                   registry: Iterable[bytes]) -> list[KeyWindow]:
+    """`key_windows` from registry entries' wire bytes (a verifier's copy of the registry)."""
     revoked: dict[str, dt.datetime] = {}
-    if registry is not None and registry.exists():
-        for wire in registry.entries():
-            body = decode_registry_body(decode_canonical(wire, RegistryEntry).body)
-            if body.action is Action.REVOKE_KEY and body.association == association:
-                revoked[body.key_id] = body.effective_at or body.issued_at
+    for wire in registry:
+        body = decode_registry_body(decode_canonical(wire, RegistryEntry).body)
+        if body.action is Action.REVOKE_KEY and body.association == association:
+            revoked[body.key_id] = body.effective_at or body.issued_at
     return [KeyWindow(key_id=k.key_id, public_key=k.public_key, valid_from=k.valid_from,
                       valid_until=k.valid_until, revoked_from=revoked.get(k.key_id))
             for k in keyring.keys if k.association == association]

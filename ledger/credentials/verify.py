@@ -91,6 +91,9 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     # association's key windows. None: checked against the DID document alone.
     issuers: Mapping[str, str] | None = None
     registry_keys: Sequence[KeyWindow] | None = None
+    # List URL -> the witnessed checkpoint its versions were proven under (the caller checked
+    # it, `list_history.prove_witnessed`); empty when they were taken on their signatures.
+    witnessed: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
 class StatusFinding(msgspec.Struct, frozen=True, kw_only=True):

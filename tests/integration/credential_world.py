@@ -22,6 +22,7 @@ from federation_api.credentials.served_lists import ServedList
 from federation_api.node.root import Node
 from federation_api.web.app import create_app
 from ledger.codec import decode_json, encode_json
+from ledger.transparency.witness import Cosigned
 from ledger.credentials.status_list import (
     build_status_list_credential,
     decode_list,
@@ -81,6 +82,19 @@ class CredentialWorld:
                                   f"{endorsement_id}?last_name={family_name}")
         assert status == 200, body
         return decode_json(body, dict[str, Any])
+
+    def witness(self, origin: str) -> bytes:
+        """`origin` signs a checkpoint of its ledger; every other node replicates and cosigns
+        it (the quorum of two associations is one), and the origin collects it."""
+        node, at = self.node(origin), now()  # the credentials' clock, not the fixtures' NOW
+        note = node.log.sign_checkpoint(origin, node.signer, at)
+        for name in PORTS:
+            if name != origin:
+                self.sync(origin, name)
+                outcome = self.node(name).witness.receive(note, at)
+                assert isinstance(outcome, Cosigned), outcome
+                node.witness.collect(outcome.note, at)
+        return note
 
     def sync(self, source: str, target: str) -> None:
         """Replicate `source`'s ledger into `target`."""

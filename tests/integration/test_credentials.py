@@ -20,7 +20,7 @@ from federation_api.credentials.issuer import CredentialIssuer
 from federation_api.credentials.publisher import expected_bits
 from ledger.codec import decode_json, encode_json
 from ledger.credentials.open_badges import issue_credential, schema_errors
-from ledger.credentials.verify import CredentialState, verify_credential
+from ledger.credentials.verify import CredentialState, Evidence, verify_credential
 from ledger.errors import (
     ConcurrencyConflict,
     DidDocumentRefused,
@@ -40,10 +40,17 @@ def world(tmp_path: Path) -> Iterator[CredentialWorld]:
     made.close()
 
 
+def _gather(world: CredentialWorld, credential: dict[str, Any], at: dt.datetime,
+            ledger_url: str | None = None) -> Evidence:
+    """The evidence, once MI has witnessed AK's ledger as it stands (as the gossip would)."""
+    world.witness("AK")
+    return gather(credential, world.fetch, at, ledger_url)
+
+
 def _state(world: CredentialWorld, credential: dict[str, Any],
            as_of: dt.datetime | None = None, ledger_url: str | None = None) -> CredentialState:
     at = as_of or now()
-    evidence = gather(credential, world.fetch, at, ledger_url)
+    evidence = _gather(world, credential, at, ledger_url)
     return verify_credential(credential, evidence, at).state
 
 
@@ -174,7 +181,7 @@ def test_a_list_with_a_bit_the_ledger_does_not_record_is_a_split_view(
     credential = world.grant("AK", "AK-CRED0007")
     _forge_next_version(world, credential)
     with pytest.raises(StatusListNotRecorded, match="split view"):
-        verify_credential(credential, gather(credential, world.fetch, now()), now())
+        verify_credential(credential, _gather(world, credential, now()), now())
 
 
 def test_a_peer_catches_the_split_view_and_flags_a_fork(world: CredentialWorld) -> None:
@@ -210,14 +217,14 @@ def test_a_credential_claiming_another_association_is_refused(world: CredentialW
     signed = issue_credential(claimed, node.signer, node.issuer_identity.method(
         node.signer.key_id), now())
     with pytest.raises(IssuerMismatch, match="claims association 'MI'"):
-        verify_credential(signed, gather(signed, world.fetch, now()), now())
+        verify_credential(signed, _gather(world, signed, now()), now())
 
 
 def test_a_did_document_served_by_the_wrong_node_is_refused(world: CredentialWorld) -> None:
     credential = world.grant("AK", "AK-CRED0009")
     world.routes["127.0.0.1:9101"] = "MI"  # AK's host now answered by MI's node
     with pytest.raises(DidDocumentRefused, match="names"):
-        gather(credential, world.fetch, now())
+        _gather(world, credential, now())
 
 
 def test_one_changed_byte_fails(world: CredentialWorld) -> None:
@@ -227,7 +234,7 @@ def test_one_changed_byte_fails(world: CredentialWorld) -> None:
             {**credential["credentialSubject"]["identifier"][0], "identityHash": "Ada Oyelaram"},
             credential["credentialSubject"]["identifier"][1]]}}
     with pytest.raises(ProofInvalid):
-        verify_credential(changed, gather(changed, world.fetch, now()), now())
+        verify_credential(changed, _gather(world, changed, now()), now())
 
 
 # -- exactly once ----------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from federation_api.web.auth import GatedRoute, require
 from federation_api.web.lookup import NOT_FOUND, LastName
 from federation_api.web.schemas import errors
 from ledger.codec import encode_json
+from ledger.transparency.checkpoints import parse_body
+from ledger.transparency.notes import parse_note
 from projections.queries import fold_name
 
 router = APIRouter(route_class=GatedRoute)
@@ -53,6 +55,20 @@ class ListVersionOut(BaseModel):
     seq: int = Field(description="seq of its StatusListPublished entry in the ledger")
     recorded_at: str
     entry: str = Field(description="the signed ledger entry, base64 of its wire bytes")
+    inclusion: list[str] = Field(description="hex RFC 6962 inclusion proof of the entry under "
+                                             "`heads.checkpoint`; empty when the entry is "
+                                             "beyond it (recorded after that checkpoint)")
+
+
+class LedgerHeadsOut(BaseModel):
+    """What proves the versions under a witnessed checkpoint: the trust registry from its
+    genesis, and the association's latest checkpoint held here that the registry's witness
+    quorum cosigned (else the latest one, so a verifier can say what it lacks)."""
+
+    genesis: str = Field(description="the Alliance genesis (JSON text)")
+    registry: list[str] = Field(description="registry entries, base64 wire bytes, from seq 1")
+    checkpoint: str | None = Field(description="a C2SP checkpoint note of the association's "
+                                               "ledger with its witnesses' cosignatures")
 
 
 class ListVersionsOut(BaseModel):
@@ -62,6 +78,8 @@ class ListVersionsOut(BaseModel):
     purpose: str
     list_number: int
     versions: list[ListVersionOut]
+    heads: LedgerHeadsOut | None = Field(description="null on a node outside an Alliance "
+                                                     "(no trust registry, no witnesses)")
 
 
 def _node(request: Request) -> Node:
@@ -150,6 +168,26 @@ def status_list_route(request: Request, association: Association, purpose: Statu
     return Response(served.document, media_type=CREDENTIAL_MEDIA_TYPE, headers=headers)
 
 
+def _ledger_heads(node: Node, association: str) -> tuple[LedgerHeadsOut | None, int]:
+    """The registry and the checkpoint the versions are proven under, and its size (0: none).
+
+    The latest witnessed checkpoint is preferred even when a newer unwitnessed one exists: only
+    a witnessed one proves that the peers saw the same history. The size is capped at the
+    entries held here (a cosigned note can arrive before the entries it covers)."""
+    if node.registry is None:
+        return None, 0
+    note = (node.log.latest_witnessed_checkpoint(association)
+            or node.log.latest_checkpoint(association))
+    head = node.ledger.head(association)
+    size = parse_body(parse_note(note).text).size if note is not None else 0
+    if note is not None and size > (head[0] if head else 0):
+        note, size = None, 0
+    files = node.registry_dir
+    return LedgerHeadsOut(genesis=files.genesis_path.read_text(),
+                          registry=[base64.b64encode(w).decode() for w in files.entries()],
+                          checkpoint=note.decode() if note is not None else None), size
+
+
 def _origin_url(node: Node, list_id: str, purpose: StatusPurpose) -> str | None:
     """The list's URL as the origin's credentials name it."""
     return node.projector.list_url_of(list_id, purpose.value)
@@ -167,15 +205,18 @@ def status_list_versions_route(request: Request, association: Association,
     row = node.projector.status_list(association, purpose, list_number)
     if row is None:
         raise HTTPException(404, "no such status list")
+    heads, size = _ledger_heads(node, association)
     versions = []
     for version in node.projector.list_versions(row.aggregate_id):
         wire = next(iter(node.ledger.wires(association, version.seq, version.seq)), b"")
+        path = node.log.inclusion(association, version.seq, size) if version.seq <= size else []
         versions.append(ListVersionOut(
             list_version=version.list_version, list_hash=version.list_hash,
             set_bits_count=version.set_bits_count, seq=version.seq,
-            recorded_at=version.recorded_at, entry=base64.b64encode(wire).decode()))
+            recorded_at=version.recorded_at, entry=base64.b64encode(wire).decode(),
+            inclusion=[h.hex() for h in path]))
     answer = ListVersionsOut(association=association, purpose=purpose.value,
-                             list_number=list_number, versions=versions)
+                             list_number=list_number, versions=versions, heads=heads)
     return Response(answer.model_dump_json(), media_type="application/json",
                     headers={"Cache-Control": f"public, max-age={CACHE_SECONDS}"})
 
