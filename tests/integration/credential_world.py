@@ -22,12 +22,12 @@ from federation_api.credentials.served_lists import ServedList
 from federation_api.node.root import Node
 from federation_api.web.app import create_app
 from ledger.codec import decode_json, encode_json
-from ledger.transparency.witness import Cosigned
 from ledger.credentials.status_list import (
     build_status_list_credential,
     decode_list,
     issue_status_list_credential,
 )
+from ledger.transparency.witness import Cosigned
 from tests.integration.proof_fixtures import ProofAlliance
 
 PORTS = {"AK": 9101, "MI": 9102}
