@@ -219,8 +219,11 @@ def _check_registry(proof: Proof, listed: ListedKey, keys: Sequence[KeyWindow]) 
             if key.revoked_from is not None:
                 raise VerificationMethodRefused(f"the trust registry revoked key {key_id[:16]} "
                                                 f"on {key.revoked_from.isoformat()}")
-            if proof.created < key.valid_from or (key.valid_until is not None
-                                                  and proof.created >= key.valid_until):
+            # A proof's time has whole seconds (the floor of when it was signed), the
+            # registry's windows microseconds: a key admitted at 12:00:00.4 may sign a proof
+            # stamped 12:00:00, and a floor never reaches a window's end it was signed before.
+            if proof.created < key.valid_from.replace(microsecond=0) or (
+                    key.valid_until is not None and proof.created >= key.valid_until):
                 raise VerificationMethodRefused(f"the trust registry did not let key "
                                                 f"{key_id[:16]} sign at "
                                                 f"{proof.created.isoformat()}")

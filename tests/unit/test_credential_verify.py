@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+import msgspec
 import pytest
 
 from domain.credentials import StatusPurpose
@@ -190,6 +191,23 @@ def test_a_key_the_registry_does_not_hold_is_refused_whatever_the_did_document_s
     # Without the registry at hand, the DID document alone vouches for the key.
     assert verify_credential(forged, issuer.evidence(with_registry=False), LATER).state is (
         CredentialState.ACTIVE)
+
+
+def test_a_key_admitted_within_the_second_its_proof_is_stamped_with_may_sign() -> None:
+    """A proof's `created` has whole seconds; the registry's windows have microseconds."""
+    issuer, credential, _ = published()
+    stamped = dt.datetime.fromisoformat(credential["proof"][0]["created"])
+    key = issuer.keys[0]
+    for admitted, allowed in ((stamped + dt.timedelta(milliseconds=400), True),
+                              (stamped + dt.timedelta(seconds=1), False)):
+        window = msgspec.structs.replace(key, valid_from=admitted)
+        evidence = issuer.evidence(registry_keys=[window])
+        if allowed:
+            assert verify_credential(credential, evidence, LATER).state is \
+                CredentialState.ACTIVE
+        else:
+            with pytest.raises(VerificationMethodRefused, match="did not let key"):
+                verify_credential(credential, evidence, LATER)
 
 
 def test_a_credential_signed_with_a_revoked_key_is_refused() -> None:
