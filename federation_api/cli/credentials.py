@@ -6,7 +6,7 @@ the credential's status lists with the signed ledger entry of each (from the ori
 any Alliance node with `--url`, which holds the replicated ledger: a node showing a list its
 peers' replicas do not record is caught that way), and the list version that stood on the
 date; each version must be under a checkpoint of the issuer's ledger that the trust
-registry's witness quorum cosigned (`ledger.credentials.list_history`), unless
+registry's witness quorum cosigned (`ledger.proofs.list_history`), unless
 `--unwitnessed` says to take the signed entries alone; `ledger.credentials.verify` judges
 the rest. No node is opened; nothing but those GETs leaves the machine.
 
@@ -28,9 +28,9 @@ from federation_api.credentials.http_fetch import http_fetch
 from federation_api.settings import Settings
 from federation_api.web.urls import GENESIS_PATH
 from ledger.codec import decode_json
-from ledger.credentials.list_history import WitnessedHead
 from ledger.credentials.verify import CredentialState, load_document, verify_credential
 from ledger.errors import CredentialError
+from ledger.proofs.list_history import WitnessedHead
 from ledger.trust.registry import Genesis
 
 TIMEOUT_SECONDS = 20.0

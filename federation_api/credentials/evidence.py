@@ -29,13 +29,6 @@ from ledger.chain.entries import open_entry
 from ledger.codec import decode_json, decode_payload
 from ledger.credentials.did_document import KeyWindow, assertion_key, check_served
 from ledger.credentials.jsonld import JsonObject
-from ledger.credentials.list_history import (
-    LedgerHeads,
-    LoggedVersion,
-    WitnessedHead,
-    open_heads,
-    prove_witnessed,
-)
 from ledger.credentials.multikey import did_web_url, parse_did_web
 from ledger.credentials.verify import (
     MAX_LIST_CREDENTIAL_BYTES,
@@ -52,6 +45,13 @@ from ledger.errors import (
     StatusListNotWitnessed,
     StatusListRefused,
     VerificationError,
+)
+from ledger.proofs.list_history import (
+    LedgerHeads,
+    LoggedVersion,
+    WitnessedHead,
+    open_heads,
+    prove_witnessed,
 )
 from ledger.trust.keyring import KeyRecord, Keyring
 from ledger.trust.registry import Genesis
@@ -111,7 +111,8 @@ def gather(credential: JsonObject, fetch: Fetch, as_of: dt.datetime,
             heads[url] = prove_witnessed(association, f"the {purpose} list {number}",
                                          served_heads, state, logged, as_of,
                                          pinned=pinned_genesis is not None)
-        versions = [v.version for v in logged]
+        versions = [RecordedVersion(list_version=v.list_version, list_hash=v.list_hash,
+                                    recorded_at=v.recorded_at) for v in logged]
         recorded[url] = versions
         associations.add(association)
         standing = [v for v in versions if v.recorded_at <= as_of]
@@ -200,10 +201,9 @@ def _recorded(answer: dict[str, Any], keys: Keyring, association: str,
             raise StatusListNotRecorded(f"the ledger entry {association}#{body.seq} does not "
                                         f"record version {position} of the {purpose} list "
                                         "as the node says")
-        versions.append(LoggedVersion(
-            version=RecordedVersion(list_version=position, list_hash=payload["list_hash"],
-                                    recorded_at=body.recorded_at),
-            seq=body.seq, wire=wire, inclusion=inclusion))
+        versions.append(LoggedVersion(list_version=position, list_hash=payload["list_hash"],
+                                      recorded_at=body.recorded_at, seq=body.seq, wire=wire,
+                                      inclusion=inclusion))
     if not versions:
         raise StatusListNotRecorded(f"{association}'s ledger records no version of the "
                                     f"{purpose} list {number}")

@@ -107,7 +107,7 @@ class LocalAlliance:
         if self.anti_entropy_seconds is not None:
             make = functools.partial(make, anti_entropy_seconds=self.anti_entropy_seconds)
         if self.list_watch_seconds is not None:
-            make = functools.partial(make, list_watch_seconds=self.list_watch_seconds)
+            node.list_watch_pass.interval = self.list_watch_seconds
         replicator = make()
         await replicator.start()
         node.commit_listeners.append(replicator.wake)

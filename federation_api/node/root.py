@@ -19,6 +19,7 @@ from federation_api.clock import now
 from federation_api.credentials.identity import IssuerIdentity
 from federation_api.credentials.issuer import CredentialIssuer
 from federation_api.credentials.list_watch import ListWatch
+from federation_api.credentials.list_watch_pass import ListWatchPass
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
 from federation_api.mail.outbox import Outbox
@@ -157,6 +158,8 @@ class Node:
             [self.status_lists.wake] if self.status_lists is not None else [])
         # Peers' lists as their origins serve them, against the replicated ledgers.
         self.list_watch = ListWatch(node_db, self.projector, lambda: self.keyring)
+        # ... run by the replicator's anti-entropy pass for every peer with status lists.
+        self.list_watch_pass = ListWatchPass(self, self.peers)
         # Called after peer entries are projected (e.g. the webhook dispatcher's wake).
         self.ingest_listeners: list[Callable[[], None]] = []
         self.replica = ProjectedReplica(self.projector, self.ledger)

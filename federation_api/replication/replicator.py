@@ -17,7 +17,7 @@ The database is the system of record; NATS is only transport (DESIGN invariant 2
   of signing a second entry for a seq they have (invariant 8). While the node stays behind,
   the anti-entropy pass asks again;
 - the anti-entropy pass also checks, once a minute, the status lists each peer's origin serves
-  against the replicated ledger (`list_watch_pass.py`): a split view flags the peer forked.
+  against the replicated ledger (the node's `ListWatchPass`): a split view flags the peer forked.
 Every wait is bounded: nats-py futures may never resolve after a disconnect.
 """
 
@@ -40,7 +40,6 @@ from nats.js.errors import NotFoundError
 
 from federation_api.clock import now
 from federation_api.replication.checkpoint_gossip import CheckpointGossip
-from federation_api.replication.list_watch_pass import LIST_WATCH_SECONDS, ListWatchPass
 from ledger.chain.own_length import LengthRecord, PeerCheck, Source
 from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
 from ledger.ingest import Gap
@@ -95,8 +94,7 @@ class Replicator:
                  local_domain: str | None = None, hub_domain: str | None = None,
                  ack_timeout: float = 2.0, window: int = 256,
                  anti_entropy_seconds: float = 5.0,
-                 checkpoint_seconds: float | None = None,
-                 list_watch_seconds: float = LIST_WATCH_SECONDS) -> None:
+                 checkpoint_seconds: float | None = None) -> None:
         self.node = node
         self.own = node.association
         self.nats_url = nats_url
@@ -109,8 +107,6 @@ class Replicator:
         self.checkpoint_seconds = (checkpoint_seconds if checkpoint_seconds is not None
                                    else node.settings.checkpoint_seconds)
         self.checkpoints: CheckpointGossip | None = None
-        # Peers' status lists as their origins serve them, checked during anti-entropy.
-        self.list_watch = ListWatchPass(node, peers, interval=list_watch_seconds)
         self.nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -147,7 +143,7 @@ class Replicator:
         """Cancel the tasks and close the connection."""
         if self.checkpoints is not None:
             await self.checkpoints.stop()
-        await self.list_watch.stop()
+        await self.node.list_watch_pass.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -499,7 +495,7 @@ class Replicator:
                     raise
                 except Exception as e:
                     log.warning("anti-entropy failed", extra={"peer": peer, "error": str(e)})
-            self.list_watch.tick()
+            self.node.list_watch_pass.tick()  # peers' status lists, at its own slower rate
 
 
 def _read_wires(store: Any, association: str, first: int, last: int) -> list[bytes]:

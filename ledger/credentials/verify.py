@@ -92,7 +92,7 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     issuers: Mapping[str, str] | None = None
     registry_keys: Sequence[KeyWindow] | None = None
     # List URL -> the witnessed checkpoint its versions were proven under (the caller checked
-    # it, `list_history.prove_witnessed`); empty when they were taken on their signatures.
+    # it, `ledger.proofs.list_history`); empty when they were taken on their signatures.
     witnessed: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 

@@ -7,48 +7,22 @@ obeyed. Receipts answer at once on every node, also for peers' fresh entries.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
 import socket
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.harness import child_env, run_alliance
+from tests.e2e.demo_process import NODE, demo, per_node
+from tests.e2e.harness import run_alliance
 
 pytestmark = pytest.mark.timeout(180)
-ALLIANCE = str(Path(sys.executable).parent / "alliance")
 ROLES = ("coordinator", "reviewer", "committee", "auditor", "employer")
-NODE = re.compile(r"^node (AK|MI|TX) serving at (http://127\.0\.0\.1:(\d+))/$", re.M)
 LINE = re.compile(r"^  (\S.*?)\s{2,}(http://\S+)(.*)$", re.M)
-
-
-@contextmanager
-def demo(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`alliance demo ARGS` until it says it is ready; its output so far. Stopped by PID."""
-    process = subprocess.Popen([ALLIANCE, "demo", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=child_env())
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        for line in process.stdout:  # bounded by the test's timeout
-            lines.append(line)
-            if "Ctrl-C stops the demo" in line:
-                break
-        output = "".join(lines)
-        assert "Ctrl-C stops the demo" in output, output
-        yield process, output
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -74,13 +48,6 @@ def three_free_ports() -> int:
             for s in sockets:
                 s.close()
     raise AssertionError("no three consecutive free ports")
-
-
-def per_node(output: str) -> dict[str, str]:
-    """Each node's block of the output (from its "serving at" line to the next one)."""
-    starts = [(m.group(1), m.start()) for m in NODE.finditer(output)]
-    ends = [s for _, s in starts[1:]] + [output.index("Any node answers")]
-    return {a: output[s:e] for (a, s), e in zip(starts, ends, strict=True)}
 
 
 def test_demo_serves_three_nodes_and_stops_on_ctrl_c() -> None:

@@ -21,8 +21,8 @@ from federation_api.clock import now
 from ledger.codec import encode_json
 from ledger.signing import Signer
 from ledger.trust.registry import Genesis
+from tests.e2e.demo_process import NODE, demo, per_node
 from tests.e2e.harness import run_alliance
-from tests.e2e.test_demo import NODE, demo, per_node
 
 pytestmark = pytest.mark.timeout(240)
 WITNESS_WAIT_SECONDS = 90  # the demo signs a checkpoint every 10 s; peers cosign it

@@ -21,8 +21,8 @@ import uvicorn
 
 from domain.levels import Level
 from federation_api.clock import now, today
+from federation_api.credentials.list_watch_pass import ListWatchPass
 from federation_api.node.root import Node
-from federation_api.replication.list_watch_pass import ListWatchPass
 from federation_api.replication.loopback import start_single_server
 from federation_api.replication.nats_process import free_port
 from federation_api.web.app import create_app
@@ -65,7 +65,8 @@ def test_a_peer_flags_a_split_view_found_by_its_anti_entropy_pass(tmp_path: Path
             mi = alliance.open("MI")
             with _served(ak, port):
                 await alliance.start_replication("AK", server.url)
-                watch = (await alliance.start_replication("MI", server.url)).list_watch
+                await alliance.start_replication("MI", server.url)
+                watch = mi.list_watch_pass
                 await asyncio.to_thread(
                     ak.service.record_existing, endorsement_id="AK-WATCH0001",
                     person_id="P-WATCH0001", family_name="Oyelaran", given_name="Ada",
@@ -96,7 +97,7 @@ def test_a_peer_flags_a_split_view_found_by_its_anti_entropy_pass(tmp_path: Path
                 evidence = mi.list_watch.evidence("AK")
                 assert len(evidence) == 1 and b"BitstringStatusListCredential" in evidence[0][2]
                 # AK does not watch itself: its own lists are its to sign.
-                assert "AK" not in alliance.replicators["AK"].list_watch.findings
+                assert "AK" not in ak.list_watch_pass.findings
         finally:
             await alliance.shutdown()
             server.stop()

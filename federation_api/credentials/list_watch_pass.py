@@ -3,7 +3,8 @@ them, checked against this node's replica of the peer's ledger, without anyone a
 
 A split view must be caught by the peers that hold the ledger, not only when an auditor
 thinks of asking (`POST /v1/federation/status-list-checks/{association}` runs the same check).
-The anti-entropy loop calls `tick` every pass; a check runs at most once per `interval` (a
+The node holds one (`Node.list_watch_pass`); the replicator's anti-entropy loop calls `tick`
+every pass; a check runs at most once per `interval` (a
 minute by default: a list changes on a command, and a node serving a forged one for a minute
 has already been caught by then by every peer), for each peer whose replicated ledger records
 status lists, one peer after the other, each fetch bounded by a timeout. It runs beside the

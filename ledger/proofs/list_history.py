@@ -12,7 +12,9 @@ a later version recorded under the checkpoint (the entries between are not publi
 `open_heads` checks the registry from its genesis (against a pinned one when given);
 `prove_witnessed` checks the checkpoint's origin signature and cosignatures with the same code
 status proofs and receipts use (`ledger.proofs.tree_heads`), the quorum, and each inclusion
-proof. Pure: values in, a value or a `StatusListNotWitnessed` out; no I/O, no clock.
+proof. It lives with the status proofs (it judges the same heads); the credential verifier
+(`ledger.credentials.verify`) judges the rest. Pure: values in, a value or a
+`StatusListNotWitnessed` out; no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from ledger.credentials.verify import RecordedVersion
+from ledger.codec import AwareDatetime
 from ledger.errors import CheckpointError, StatusListNotWitnessed
 from ledger.proofs.tree_heads import HeadsReport, LedgerCheckpoint, check_checkpoints, open_registry
 from ledger.transparency.checkpoints import parse_body
@@ -33,9 +35,12 @@ from ledger.trust.registry import Genesis, RegistryState
 
 
 class LoggedVersion(msgspec.Struct, frozen=True, kw_only=True):
-    """A recorded version, where its entry sits in the ledger, and its inclusion proof."""
+    """A recorded version of a status list, where its StatusListPublished entry sits in the
+    ledger, and its inclusion proof."""
 
-    version: RecordedVersion
+    list_version: int
+    list_hash: str
+    recorded_at: AwareDatetime
     seq: int
     wire: bytes  # the StatusListPublished entry, already verified by the caller
     inclusion: tuple[bytes, ...]
@@ -89,7 +94,7 @@ def prove_witnessed(association: str, what: str, heads: LedgerHeads, state: Regi
     if seqs != sorted(set(seqs)):
         raise StatusListNotWitnessed(f"the versions of {what} are not in ledger order")
     under = [v for v in versions if v.seq <= size]
-    latest = max((v.version.recorded_at for v in under), default=None)
+    latest = max((v.recorded_at for v in under), default=None)
     report = HeadsReport(genesis=heads.genesis, pinned=pinned)
     covering = {association: latest} if latest is not None else None
     roots = check_checkpoints([LedgerCheckpoint(association=association, note=heads.checkpoint)],
@@ -111,14 +116,14 @@ def prove_witnessed(association: str, what: str, heads: LedgerHeads, state: Regi
             verify_inclusion(leaf_hash(logged.wire), logged.seq - 1, size, logged.inclusion, root)
         except MerkleProofError as e:
             raise StatusListNotWitnessed(
-                f"the inclusion proof of version {logged.version.list_version} of {what} "
+                f"the inclusion proof of version {logged.list_version} of {what} "
                 f"({association}#{logged.seq}) under the witnessed checkpoint of size {size} "
                 f"does not verify: {e.reason}") from e
-    standing = [v for v in versions if v.version.recorded_at <= as_of]
+    standing = [v for v in versions if v.recorded_at <= as_of]
     if standing and standing[-1].seq > size:
         last = standing[-1]
         raise StatusListNotWitnessed(
-            f"version {last.version.list_version} of {what}, which stood at "
+            f"version {last.list_version} of {what}, which stood at "
             f"{as_of.isoformat()}, is {association}#{last.seq}, beyond the witnessed checkpoint "
             f"of {association}'s ledger (size {size}): recorded after it, it is not witnessed "
             "yet (try again once the next checkpoint is cosigned)")
