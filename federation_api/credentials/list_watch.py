@@ -8,6 +8,12 @@ A signed list that is no recorded version is kept as evidence (the signed docume
 flags the association as forked, like conflicting entries or checkpoints: the origin showed
 verifiers something its ledger, checkpoints and witnesses do not cover. A list that is not
 signed by the origin proves nothing about the origin and is only reported.
+
+A list that is a recorded version, but not the latest, well after the latest was recorded, is
+reported as stale: an origin serving an old version hides a suspension or revocation its own
+ledger shows. It is no fork (the ledger covers both versions, and `verify-credential` refuses
+the old one for now), so nothing is flagged; the grace covers the publisher's signing after
+recording and the list's `max-age`.
 """
 
 from __future__ import annotations
@@ -40,11 +46,16 @@ CREATE TABLE IF NOT EXISTS status_list_forks (
 """
 
 
+# The publisher signs a version within a second of recording it and a served list may be cached
+# for 5 s; a minute leaves room for a slow pass without crying wolf.
+STALE_AFTER = dt.timedelta(seconds=60)
+
+
 class ListFinding(msgspec.Struct, frozen=True, kw_only=True):
     """What one check of one list found."""
 
     list_url: str
-    outcome: str  # "recorded" (version N), "split view", "unsigned", "unreachable"
+    outcome: str  # "recorded" (version N), "stale", "split view", "unsigned", "unreachable"
     version: int = 0
     detail: str = ""
 
@@ -53,8 +64,10 @@ class ListWatch:
     """Checks the lists the origins serve against the replicated ledgers; keeps the evidence."""
 
     def __init__(self, db: Database, reader: ProjectionReader,
-                 keyring: Callable[[], Keyring]) -> None:
+                 keyring: Callable[[], Keyring],
+                 stale_after: dt.timedelta = STALE_AFTER) -> None:
         self.db = db
+        self.stale_after = stale_after
         self.reader = reader
         self._keyring = keyring
         db.ddl(_DDL)
@@ -66,9 +79,20 @@ class ListWatch:
             url = self.reader.list_url_of(row.aggregate_id, row.purpose.value)
             if url is None:
                 continue
-            versions = {v.list_hash: v.list_version
-                        for v in self.reader.list_versions(row.aggregate_id)}
-            findings.append(self._check_one(association, url, versions, fetch, now))
+            recorded = self.reader.list_versions(row.aggregate_id)
+            if not recorded:
+                continue
+            versions = {v.list_hash: v.list_version for v in recorded}
+            finding = self._check_one(association, url, versions, fetch, now)
+            latest = recorded[-1]
+            since = dt.datetime.fromisoformat(latest.recorded_at)
+            if (finding.outcome == "recorded" and finding.version < latest.list_version
+                    and now - since > self.stale_after):
+                finding = ListFinding(list_url=url, outcome="stale", version=finding.version,
+                                      detail=f"serves version {finding.version}; the ledger "
+                                             f"records version {latest.list_version} since "
+                                             f"{latest.recorded_at}")
+            findings.append(finding)
         return findings
 
     def _check_one(self, association: str, url: str, versions: dict[str, int], fetch: Fetch,

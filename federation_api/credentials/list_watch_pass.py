@@ -89,6 +89,9 @@ def _log(peer: str, finding: ListFinding) -> None:
     if finding.outcome == "split view":
         log.error("status list split view: association flagged forked",
                   extra={"peer": peer, "list": finding.list_url, "error": finding.detail})
+    elif finding.outcome == "stale":
+        log.warning("status list stale: the origin serves an older recorded version",
+                    extra={"peer": peer, "list": finding.list_url, "error": finding.detail})
     elif finding.outcome != "recorded":
         log.warning("status list not checked", extra={
             "peer": peer, "list": finding.list_url, "outcome": finding.outcome,

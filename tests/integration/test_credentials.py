@@ -18,6 +18,7 @@ from federation_api.clock import now, today
 from federation_api.credentials.evidence import gather
 from federation_api.credentials.issuer import CredentialIssuer
 from federation_api.credentials.publisher import expected_bits
+from federation_api.credentials.served_lists import ServedList
 from ledger.codec import decode_json, encode_json
 from ledger.credentials.open_badges import issue_credential, schema_errors
 from ledger.credentials.verify import CredentialState, Evidence, verify_credential
@@ -206,6 +207,34 @@ def test_a_peer_catches_the_split_view_and_flags_a_fork(world: CredentialWorld) 
     assert forks.status_code == 200 and len(forks.json()) == 1
     peers = client.get("/v1/federation/peers", headers=auditor)
     assert {p["association"]: p["forked"] for p in peers.json()}["AK"] is True
+
+
+def test_a_peer_reports_an_origin_serving_an_old_version_as_stale(
+        world: CredentialWorld) -> None:
+    credential = world.grant("AK", "AK-CRED0017")
+    node = world.node("AK")
+    row = node.projector.status_list("AK", StatusPurpose.SUSPENSION, 1)
+    assert row is not None and node.status_lists is not None
+    first = node.served_lists.get(row.aggregate_id, 1)
+    assert first is not None
+    node.service.suspend("AK-CRED0017", effective_on=today(), reason="review", now=now())
+    node.status_lists.publish_due()  # version 2 recorded and served
+    # The origin goes back to serving version 1 (as signed then): the suspension is hidden.
+    node.served_lists.put(ServedList(list_id=row.aggregate_id, list_version=3,
+                                     signed_at=first.signed_at, document=first.document))
+    world.sync("AK", "MI")
+    mi = world.node("MI")
+
+    def outcome(at: dt.datetime) -> str:
+        found = {f.list_url.rsplit("/", 2)[1]: f for f in mi.list_watch.check("AK", world.fetch,
+                                                                              at)}
+        return found["suspension"].outcome
+
+    assert outcome(now()) == "recorded"  # within the grace a publisher needs
+    assert outcome(now() + 2 * mi.list_watch.stale_after) == "stale"
+    assert "AK" not in mi.forked_associations()  # no fork: the ledger covers both versions
+    with pytest.raises(StatusListNotRecorded, match="is version 1, but version 2 stood"):
+        verify_credential(credential, _gather(world, credential, now()), now())
 
 
 def test_a_credential_claiming_another_association_is_refused(world: CredentialWorld) -> None:

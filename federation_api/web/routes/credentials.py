@@ -200,7 +200,9 @@ def status_list_versions_route(request: Request, association: Association,
                                purpose: StatusPurpose, list_number: ListNumber) -> Response:
     """Every version of the list that the association's ledger records, each with its signed
     ledger entry (StatusListPublished), as this node holds the replicated ledger: any node
-    answers, so a verifier can compare what the origin serves with what its peers hold."""
+    answers, so a verifier can compare what the origin serves with what its peers hold. With
+    them, the trust registry and the latest witnessed checkpoint of the ledger held here, and
+    each entry's inclusion proof under it (`alliance verify-credential` checks them all)."""
     node = _node(request)
     row = node.projector.status_list(association, purpose, list_number)
     if row is None:
@@ -226,7 +228,9 @@ class ListFindingOut(BaseModel):
     """What checking one list as its origin serves it found."""
 
     list_url: str
-    outcome: str = Field(description="recorded, split view, unsigned or unreachable")
+    outcome: str = Field(description="recorded, stale (an older recorded version, well after "
+                                     "a newer one was recorded), split view, unsigned or "
+                                     "unreachable")
     version: int = Field(description="the recorded version it is (outcome recorded)")
     detail: str
 
