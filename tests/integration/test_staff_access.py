@@ -32,7 +32,7 @@ STAFF = (AccountRole.COORDINATOR, AccountRole.REVIEWER, AccountRole.COMMITTEE,
          AccountRole.AUDITOR)
 PATH_VALUES = {"{account_id}": "acc_0000000000000000", "{token_id}": "000000000000",
                "{application_id}": "00000000-0000-4000-8000-000000000000",
-               "{endorsement_id}": "AK-NOTHING0"}
+               "{endorsement_id}": "AK-NOTHING0", "{person_id}": "AK-P-NOBODY"}
 
 
 def walk(table: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
