@@ -130,6 +130,14 @@ class StaffPeopleContract:
         assert "AK-P-0102" not in duplicates
         rivera = cora.get("/staff/people/AK-P-0200").text.split('id="duplicates-title"')[1]
         assert "AK-P-0001 with AK" in rivera and "/staff/endorsements/AK-" in rivera
+        # Alex Kim's seeded application shows on his record, linked by the professional id.
+        assert create(cora, person_id="AK-P-0006", given_name="Alex",
+                      family_name="Kim").status_code == 303
+        kim = cora.get("/staff/people/AK-P-0006").text
+        opened = kim.split('id="applications-title"')[1].split('id="endorsements-title"')[0]
+        assert 'href="/staff/applications/' in opened
+        assert "None." in cora.get("/staff/people/AK-P-0100").text.split(
+            'id="applications-title"')[1].split('id="endorsements-title"')[0]
         listed = cora.get("/staff/people/duplicates").text
         pairs = listed.split('id="pairs-title"')[1].split('id="alliance-title"')[0]
         assert pairs.count("<tr><td>") == 2  # 0100 with 0101 (names, birth), with 0103 (email)

@@ -119,7 +119,8 @@ def _missing(request: Request) -> Response:
 
 @router.get("/{person_id}", response_class=HTMLResponse)
 def person_page(request: Request, staff: Coordinator, person_id: str) -> Response:
-    """One person record, their endorsements in the Alliance, and possible duplicates."""
+    """One person record, their open applications and endorsements in the Alliance, and
+    possible duplicates."""
     node = request.app.state.node
     record = node.people.get(person_id)
     if record is None:
@@ -128,6 +129,8 @@ def person_page(request: Request, staff: Coordinator, person_id: str) -> Respons
         request, record=record, association=node.association,
         message=_DONE.get(request.query_params.get("done", ""), ""),
         endorsements=node.projector.recorded_for(person_id, today()),
+        applications=[a for a in node.projector.pipeline(node.association)
+                      if a.person_id == person_id],
         duplicates=duplicates_of(record, people=node.people, projector=node.projector,
                                  association=node.association)))
 
