@@ -105,19 +105,19 @@ class PeopleStore:
 
     def create(self, cur: Cursor, details: PersonDetails, *, by: str,
                now: dt.datetime) -> PersonRecord:
-        """Add a record; PersonExists if its professional id is taken."""
-        taken = cur.execute("SELECT 1 FROM people WHERE person_id = ?",
-                            (details.person_id,)).fetchone()
-        if taken is not None:
-            raise PersonExists(details.person_id)
+        """Add a record; PersonExists if its professional id is taken (also when another
+        transaction took it a moment ago: the insert, not a prior read, decides)."""
         at = stamp(now)
-        cur.execute(
+        added = cur.execute(
             "INSERT INTO people (person_id, given_name, family_name, name_key, search_key, "
             "birth_date, other_identity, email, email_key, phone, street, city, county, "
             "postal_code, membership_number, membership_expires, version, created_at, "
             "created_by, updated_at, updated_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-            (details.person_id, *_values(details), at, by, at, by))
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) "
+            "ON CONFLICT (person_id) DO NOTHING RETURNING person_id",
+            (details.person_id, *_values(details), at, by, at, by)).fetchone()
+        if added is None:
+            raise PersonExists(details.person_id)
         return PersonRecord(details, 1, now, by, now, by)
 
     def update(self, cur: Cursor, details: PersonDetails, *, version: int, by: str,
