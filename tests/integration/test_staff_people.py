@@ -6,14 +6,17 @@ audit log with the account; edits from a stale form refused; possible duplicates
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.clock import today
+from federation_api.clock import now, today
 from federation_api.demo.seed import seed
+from federation_api.people.errors import PersonExists
+from federation_api.people.records import parse_person
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.staff_browser import add_staff, form_token, sign_in
 from tests.integration.staff_workspace import Workspace, workspace
@@ -142,6 +145,17 @@ class StaffPeopleContract:
         pairs = listed.split('id="pairs-title"')[1].split('id="alliance-title"')[0]
         assert pairs.count("<tr><td>") == 2  # 0100 with 0101 (names, birth), with 0103 (email)
         assert "AK-P-0102" not in pairs
+
+    def test_an_id_taken_by_another_transaction_is_refused_by_the_insert(
+            self, ws: Workspace) -> None:
+        details = parse_person(ADA, today=today())
+        store = ws.node.people
+        with store.db.transaction() as cur:
+            store.create(cur, details, by="a", now=now())
+        with pytest.raises(PersonExists), store.db.transaction() as cur:
+            store.create(cur, replace(details, given_name="Other"), by="b", now=now())
+        (only,) = store.search("")
+        assert only.details.given_name == "Ada" and only.created_by == "a"
 
 
 class TestStaffPeopleOnSQLite(StaffPeopleContract, OnSQLite):
