@@ -5,6 +5,8 @@ audit log with the account; edits from a stale form refused; possible duplicates
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -108,6 +110,19 @@ class StaffPeopleContract:
         assert all("ada" not in e.detail for e in entries)  # field names, never values
         assert any(e.detail == "changed: email" for e in entries)
         assert cora.get("/staff/people/AK-NOBODY").status_code == 404
+
+        # An application opened from the record takes its names and date of birth.
+        link = "/staff/applications?person_id=AK-P-0100"
+        assert f'href="{link}#intake-title"' in cora.get("/staff/people/AK-P-0100").text
+        intake = cora.get(link).text
+        assert 'value="Núñez"' in intake and 'value="1988-02-14"' in intake
+        opened = cora.post("/staff/applications", data={
+            "csrf_token": form_token(intake), "person_id": "AK-P-0100", "level": "IFA"})
+        assert opened.status_code == 303, opened.text
+        application = ws.node.service.application(
+            uuid.UUID(opened.headers["location"].split("?")[0].rsplit("/", 1)[1]))
+        assert (application.given_name, application.family_name) == ("Ada", "Núñez")
+        assert application.birth_date == dt.date(1988, 2, 14)
 
     def test_possible_duplicates_on_this_node_and_in_the_ledgers(
             self, ws: Workspace, cora: TestClient) -> None:

@@ -94,8 +94,15 @@ def _list_page(request: Request, status: int = 200, errors: Errors | None = None
 
 @router.get("", response_class=HTMLResponse)
 def applications_page(request: Request, staff: AnyStaff) -> Response:
-    """Open applications, oldest first; coordinators also get the intake form."""
-    return _list_page(request)
+    """Open applications, oldest first; coordinators also get the intake form (filled from
+    the person record named by `?person_id=`, the person page's link)."""
+    record = request.app.state.node.people.get(request.query_params.get("person_id", "")[:64])
+    if record is None:
+        return _list_page(request)
+    d = record.details
+    return _list_page(request, form={
+        "person_id": d.person_id, "given_name": d.given_name, "family_name": d.family_name,
+        "birth_date": d.birth_date.isoformat() if d.birth_date else ""})
 
 
 @router.post("", response_class=HTMLResponse)
@@ -107,6 +114,14 @@ def start(request: Request, staff: Coordinator,
           designation: Annotated[str, Form(max_length=20)] = "",
           birth_date: Annotated[str, Form(max_length=20)] = "") -> Response:
     """Open an application for a level; its page then shows what the rules still need."""
+    record = request.app.state.node.people.get(person_id.strip()) if person_id.strip() else None
+    if record is not None:
+        # The person record fills what the form leaves blank: names and a date of birth are
+        # typed once, in the record.
+        d = record.details
+        given_name = given_name.strip() or d.given_name
+        family_name = family_name.strip() or d.family_name
+        birth_date = birth_date.strip() or (d.birth_date.isoformat() if d.birth_date else "")
     form = {"person_id": person_id, "given_name": given_name, "family_name": family_name,
             "level": level, "designation": designation, "birth_date": birth_date}
     errors: Errors = []
