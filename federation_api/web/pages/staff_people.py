@@ -22,7 +22,7 @@ from federation_api.clock import now, today
 from federation_api.people.duplicates import alliance_matches, duplicates_of
 from federation_api.people.errors import InvalidPerson, NoSuchPerson, PersonExists
 from federation_api.people.records import FIELDS, MAX_LINE, PersonDetails, parse_person
-from federation_api.people.store import PersonRecord
+from federation_api.people.store import MAX_RESULTS, PersonRecord
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -58,7 +58,8 @@ def people_page(request: Request, staff: Coordinator) -> Response:
     """The person records, or those whose name, email or professional id contains `q`."""
     query = request.query_params.get("q", "")[:100]
     people = request.app.state.node.people.search(query)
-    return render("staff_people.html", **page_context(request, people=people, query=query))
+    return render("staff_people.html", **page_context(request, people=people, query=query,
+                                                      limit=MAX_RESULTS))
 
 
 @router.get("/new", response_class=HTMLResponse)
