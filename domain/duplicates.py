@@ -25,6 +25,7 @@ class DuplicateMatch(StrEnum):
 
     NAME_AND_BIRTH_DATE = "name_and_birth_date"  # within this association's private records
     NAME = "name"  # folded family and given names; no date of birth to compare
+    EMAIL = "email"  # the same email address on two of this association's person records
 
 
 class PossibleDuplicate(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,3 +62,29 @@ def possible_duplicates(person_id: str, birth_date: dt.date | None,
     return tuple(sorted(found, key=lambda d: (d.match is not DuplicateMatch.NAME_AND_BIRTH_DATE,
                                               d.association, d.person_id,
                                               d.endorsement_id or "", d.application_id or "")))
+
+
+class KnownPerson(msgspec.Struct, frozen=True, kw_only=True):
+    """What this association's private person record says to tell two people apart."""
+
+    person_id: str
+    name_key: str  # folded family and given names
+    birth_date: dt.date | None
+    email_key: str  # case-folded email address; empty when none is known
+
+
+def same_person_signs(person: KnownPerson, other: KnownPerson) -> DuplicateMatch | None:
+    """Why two person records may be one person, strongest sign first; None if nothing
+    suggests it. One email address is one person's mailbox, so the same address is the
+    strongest sign; the same names with dates of birth that differ are namesakes."""
+    if person.person_id == other.person_id:
+        return None
+    if person.email_key and person.email_key == other.email_key:
+        return DuplicateMatch.EMAIL
+    if person.name_key != other.name_key:
+        return None
+    if person.birth_date is None or other.birth_date is None:
+        return DuplicateMatch.NAME
+    if person.birth_date == other.birth_date:
+        return DuplicateMatch.NAME_AND_BIRTH_DATE
+    return None

@@ -129,18 +129,24 @@ class AuditLog:
                                outcome=Outcome.STARTED, detail=detail, client=client)
 
     def finish(self, audit_id: int, *, outcome: Outcome, now: dt.datetime,
-               ledger: LedgerRef | None = None, detail: str | None = None) -> None:
-        """Record how a started action ended, and the ledger entry it produced."""
+               ledger: LedgerRef | None = None, detail: str | None = None,
+               cur: Cursor | None = None) -> None:
+        """Record how a started action ended, and the ledger entry it produced (inside the
+        caller's transaction `cur`, if given, e.g. with the mail the action causes)."""
         if outcome is Outcome.STARTED:
             raise ValueError("finish with ok or refused")
-        with self.db.transaction() as cur:
-            cur.execute("UPDATE staff_audit SET outcome = ?, finished_at = ?, "
-                        "ledger_association = ?, ledger_seq = ?, ledger_hash = ?, "
-                        "detail = COALESCE(?, detail) WHERE audit_id = ? AND outcome = ?",
-                        (outcome.value, stamp(now), ledger.association if ledger else None,
-                         ledger.seq if ledger else None, ledger.entry_hash if ledger else None,
-                         None if detail is None else detail[:MAX_DETAIL], audit_id,
-                         Outcome.STARTED.value))
+        if cur is None:
+            with self.db.transaction() as own:
+                self.finish(audit_id, outcome=outcome, now=now, ledger=ledger, detail=detail,
+                            cur=own)
+            return
+        cur.execute("UPDATE staff_audit SET outcome = ?, finished_at = ?, "
+                    "ledger_association = ?, ledger_seq = ?, ledger_hash = ?, "
+                    "detail = COALESCE(?, detail) WHERE audit_id = ? AND outcome = ?",
+                    (outcome.value, stamp(now), ledger.association if ledger else None,
+                     ledger.seq if ledger else None, ledger.entry_hash if ledger else None,
+                     None if detail is None else detail[:MAX_DETAIL], audit_id,
+                     Outcome.STARTED.value))
 
     def entries(self, *, account_id: str | None = None, action: str | None = None,
                 before: int | None = None, limit: int = 100, since: dt.datetime | None = None,

@@ -40,6 +40,7 @@ import uvicorn
 from domain.levels import Designation, Level, ReviewDecision
 from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
+from federation_api.demo.people import seed_people
 from federation_api.demo.seed import level_two_evidence
 from federation_api.demo.seed import seed as seed_alaska
 from federation_api.demo.staff import demo_staff, print_staff
@@ -94,6 +95,7 @@ async def seed(nodes: dict[str, Node]) -> dict[str, tuple[str, str]]:
     at, on = now(), today()
     year_end = dt.date(on.year, 12, 31)
     alaska = await asyncio.to_thread(seed_alaska, ak, on)  # renewals, a lapse, a suspension
+    await asyncio.to_thread(seed_people, ak)  # their private records (docs/people.md)
     rivera = alaska["rivera"]
     garcia = new_endorsement_id("TX", "demo:garcia")
     await asyncio.to_thread(

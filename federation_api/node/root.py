@@ -36,6 +36,7 @@ from federation_api.notifications.change_feed import ChangeFeed
 from federation_api.notifications.notifier import Notifier
 from federation_api.notifications.subscriptions import SubscriptionStore
 from federation_api.notifications.webhooks import WebhookStore
+from federation_api.people.store import PeopleStore
 from federation_api.settings import Settings
 from ledger.chain.commitments import CommitmentKey
 from ledger.chain.entries import verify_chain
@@ -128,6 +129,9 @@ class Node:
         # follows the projected ledgers; the app's WebhookDispatcher runs it and delivers.
         self.subscriptions = SubscriptionStore(node_db)
         self.webhooks = WebhookStore(node_db)
+        # Person records (issue 11): private, in the node database with the audit log and the
+        # outbox, so a record's change and who made it commit together.
+        self.people = PeopleStore(node_db)
         self.changes = ChangeFeed(node_db)
         self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,

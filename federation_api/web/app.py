@@ -20,8 +20,11 @@ from federation_api.web.pages import (
     staff_accounts,
     staff_applications,
     staff_audit,
+    staff_endorsement_actions,
     staff_endorsements,
     staff_lapses,
+    staff_people,
+    staff_renewals_due,
     staff_session,
     staff_signin,
     staff_tokens,
@@ -116,7 +119,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     app.include_router(public_pages.router)
     staff_session.install(app)
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
-                  staff_applications, staff_endorsements, staff_lapses):
+                  staff_applications, staff_endorsements, staff_lapses, staff_people,
+                  staff_renewals_due, staff_endorsement_actions):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

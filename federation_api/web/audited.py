@@ -19,6 +19,7 @@ from domain.errors import DomainError
 from federation_api.accounts.audit_log import Actor, LedgerRef, Outcome
 from federation_api.clock import now
 from federation_api.node.root import Node
+from ledger.storage.database import Cursor
 
 
 def client_of(request: Request) -> str:
@@ -45,13 +46,20 @@ class AuditedAction:
         self.node.accounts.audit.finish(self.audit_id, outcome=Outcome.REFUSED, now=now(),
                                         detail=f"refused: {type(error).__name__}")
 
-    def done(self, detail: str | None = None) -> LedgerRef | None:
-        """The action succeeded; the last ledger entry it wrote, if any."""
+    def done(self, detail: str | None = None,
+             then: Callable[[Cursor], None] | None = None) -> LedgerRef | None:
+        """The action succeeded; the last ledger entry it wrote, if any. `then` writes what
+        the action causes in the node database (e.g. its email in the outbox) in the same
+        transaction as the audit entry's outcome: both or neither."""
         after = self.node.ledger.head(self.node.association)
         ledger = (LedgerRef(self.node.association, after[0], after[1].hex())
                   if after is not None and after != self.before else None)
-        self.node.accounts.audit.finish(self.audit_id, outcome=Outcome.OK, now=now(),
-                                        ledger=ledger, detail=detail)
+        audit = self.node.accounts.audit
+        with audit.db.transaction() as cur:
+            audit.finish(self.audit_id, outcome=Outcome.OK, now=now(), ledger=ledger,
+                         detail=detail, cur=cur)
+            if then is not None:
+                then(cur)
         return ledger
 
 
@@ -64,9 +72,11 @@ class Attempt:
 
 
 def attempt(node: Node, *, actor: Actor, action: str, target: str, client: str,
-            run: Callable[[], object]) -> Attempt:
+            run: Callable[[], object],
+            then: Callable[[Cursor], None] | None = None) -> Attempt:
     """Run a page's ledger-writing command, audited. A domain refusal (bad input, a rule)
-    comes back to be shown next to its field; any other error is recorded and raised."""
+    comes back to be shown next to its field; any other error is recorded and raised.
+    `then` runs after a success, in the audit entry's transaction (`AuditedAction.done`)."""
     audited = AuditedAction(node, actor=actor, action=action, target=target, detail="",
                             client=client)
     try:
@@ -77,4 +87,4 @@ def attempt(node: Node, *, actor: Actor, action: str, target: str, client: str,
     except Exception as e:
         audited.refused(e)
         raise
-    return Attempt(entry=audited.done())
+    return Attempt(entry=audited.done(then=then))

@@ -165,6 +165,10 @@ def sign_in_as_the_demo_coordinator(base: str, block: str) -> None:
                       "Returned with comments</td><td>1"):
             assert state in home, home
         assert "Renewals due within" in home
+        # The seeded person records, and the one possible duplicate among them.
+        people = browser.get("/staff/people").text
+        assert "AK-P-0001" in people and "maria.rivera@example.org" in people
+        assert "AK-P-0005" in browser.get("/staff/people/duplicates").text
     with httpx.Client(base_url=base, timeout=20) as browser:
         page = browser.get("/staff/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -32,7 +32,7 @@ STAFF = (AccountRole.COORDINATOR, AccountRole.REVIEWER, AccountRole.COMMITTEE,
          AccountRole.AUDITOR)
 PATH_VALUES = {"{account_id}": "acc_0000000000000000", "{token_id}": "000000000000",
                "{application_id}": "00000000-0000-4000-8000-000000000000",
-               "{endorsement_id}": "AK-NOTHING0"}
+               "{endorsement_id}": "AK-NOTHING0", "{person_id}": "AK-P-NOBODY"}
 
 
 def walk(table: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
@@ -125,3 +125,19 @@ def test_sign_out_is_gated_and_needs_the_token(ws: Workspace) -> None:
     token = form_token(browser.get("/staff/").text)
     assert browser.post("/staff/logout", data={"csrf_token": token}).status_code == 303
     assert browser.get("/staff/").status_code == 303
+
+
+# Private contact details (person records, renewals due) and the coordinator's endorsement
+# actions: coordinators only (docs/people.md).
+COORDINATOR_ONLY = ("/staff/people", "/staff/renewals-due", "/staff/recognitions",
+                    "/staff/endorsements/{endorsement_id}/relinquish",
+                    "/staff/endorsements/{endorsement_id}/correct",
+                    "/staff/endorsements/{endorsement_id}/reinstatement")
+
+
+def test_person_records_and_the_coordinators_actions_are_for_coordinators_only(
+        ws: Workspace) -> None:
+    found = [(m, p, gate) for m, p, gate in staff_routes(ws) if p.startswith(COORDINATOR_ONLY)]
+    assert len(found) >= 12
+    for method, path, gate in found:
+        assert gate is not None and gate.roles == (AccountRole.COORDINATOR,), (method, path)

@@ -30,6 +30,7 @@ from domain.review import CommentAuthor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.staff_session import (
@@ -40,6 +41,7 @@ from federation_api.web.pages.staff_session import (
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from ledger.errors import NotFound
+from ledger.storage.database import Cursor
 
 router = APIRouter(prefix="/staff/applications", include_in_schema=False)
 AnyStaff = Annotated[StaffUser, Depends(StaffGate())]
@@ -92,8 +94,15 @@ def _list_page(request: Request, status: int = 200, errors: Errors | None = None
 
 @router.get("", response_class=HTMLResponse)
 def applications_page(request: Request, staff: AnyStaff) -> Response:
-    """Open applications, oldest first; coordinators also get the intake form."""
-    return _list_page(request)
+    """Open applications, oldest first; coordinators also get the intake form (filled from
+    the person record named by `?person_id=`, the person page's link)."""
+    record = request.app.state.node.people.get(request.query_params.get("person_id", "")[:64])
+    if record is None:
+        return _list_page(request)
+    d = record.details
+    return _list_page(request, form={
+        "person_id": d.person_id, "given_name": d.given_name, "family_name": d.family_name,
+        "birth_date": d.birth_date.isoformat() if d.birth_date else ""})
 
 
 @router.post("", response_class=HTMLResponse)
@@ -105,6 +114,14 @@ def start(request: Request, staff: Coordinator,
           designation: Annotated[str, Form(max_length=20)] = "",
           birth_date: Annotated[str, Form(max_length=20)] = "") -> Response:
     """Open an application for a level; its page then shows what the rules still need."""
+    record = request.app.state.node.people.get(person_id.strip()) if person_id.strip() else None
+    if record is not None:
+        # The person record fills what the form leaves blank: names and a date of birth are
+        # typed once, in the record.
+        d = record.details
+        given_name = given_name.strip() or d.given_name
+        family_name = family_name.strip() or d.family_name
+        birth_date = birth_date.strip() or (d.birth_date.isoformat() if d.birth_date else "")
     form = {"person_id": person_id, "given_name": given_name, "family_name": family_name,
             "level": level, "designation": designation, "birth_date": birth_date}
     errors: Errors = []
@@ -151,18 +168,22 @@ def start(request: Request, staff: Coordinator,
 
 
 def _act(request: Request, staff: StaffUser, action: str, target: str,
-         run: Callable[[], object]) -> DomainError | tuple[int, str] | None:
+         run: Callable[[], object], then: Callable[[Cursor], None] | None = None
+         ) -> DomainError | tuple[int, str] | None:
     """Run a ledger-writing command, audited; the refusal, or the entry written (seq, hash)."""
     outcome = attempt(request.app.state.node, actor=staff.signed.actor, action=action,
-                      target=target, client=client_address(request), run=run)
+                      target=target, client=client_address(request), run=run, then=then)
     if outcome.refusal is not None:
         return outcome.refusal
     return None if outcome.entry is None else (outcome.entry.seq, outcome.entry.entry_hash)
 
 
 def _done(application_id: uuid.UUID, done: str,
-          entry: DomainError | tuple[int, str] | None) -> RedirectResponse:
+          entry: DomainError | tuple[int, str] | None,
+          mail: ReturnMail | None = None) -> RedirectResponse:
     query = {"done": done}
+    if mail is not None:
+        query["mail"] = mail.value
     if isinstance(entry, tuple):
         query |= {"seq": str(entry[0]), "hash": entry[1]}
     return RedirectResponse(f"/staff/applications/{application_id}?{urlencode(query)}",
@@ -212,6 +233,10 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
                                                          or c.author == staff.account_id)}
     params = request.query_params
     message = _DONE.get(params.get("done", ""), "")
+    applicant = node.people.get(application.person_id)
+    mail = next((m for m in ReturnMail if m.value == params.get("mail")), None)
+    mail_message = "" if mail is None else WHAT_HAPPENED[mail].format(
+        email=applicant.details.email if applicant else "", person_id=application.person_id)
     entry = (params.get("seq", ""), params.get("hash", "")) if params.get("seq") else None
     return render("staff_application.html", status, **page_context(
         request, application=application, application_id=str(parsed), progress=progress,
@@ -219,6 +244,7 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         names=_names(request), comments=comments, reviewer_choices=_reviewers(request),
         decisions=DECISIONS,
         errors=errors or [], form=form or {}, message=message, entry=entry,
+        mail_message=mail_message, applicant=applicant,
         in_review=application.state is ApplicationState.IN_REVIEW,
         open_=application.state is ApplicationState.OPEN,
         returnable=application.state in (ApplicationState.OPEN, ApplicationState.IN_REVIEW),
@@ -238,7 +264,7 @@ def application_page(request: Request, staff: AnyStaff, application_id: str) -> 
 
 def _command(request: Request, staff: StaffUser, application_id: str, action: str,
              done: str, fields: dict[str, str], form: dict[str, Any],
-             run: Callable[[uuid.UUID], object]) -> Response:
+             run: Callable[[uuid.UUID], object], *, may_return: bool = False) -> Response:
     parsed = _parse(application_id)
     if parsed is None:
         return _application_page(request, staff, application_id)  # the 404 page
@@ -246,11 +272,26 @@ def _command(request: Request, staff: StaffUser, application_id: str, action: st
         request.app.state.node.service.application(parsed)
     except NotFound:
         return _application_page(request, staff, application_id)
-    outcome = _act(request, staff, action, str(parsed), lambda: run(parsed))
+    node = request.app.state.node
+    mailed: list[ReturnMail] = []
+
+    def mail_if_returned(cur: Cursor) -> None:
+        # Any command that leaves the application returned (the coordinator's return, the
+        # reviewers' concluding decisions) mails the applicant the comments, once.
+        found = queue_return_mail(cur, outbox=node.outbox, people=node.people,
+                                  application=node.service.application(parsed),
+                                  association_name=node.config.name, now=now())
+        if found is not None:
+            mailed.append(found)
+
+    outcome = _act(request, staff, action, str(parsed), lambda: run(parsed),
+                   then=mail_if_returned if may_return else None)
     if isinstance(outcome, DomainError):
         return _application_page(request, staff, application_id, 422,
                                  [(fields.get(outcome.field, ""), _message(outcome))], form)
-    return _done(parsed, done, outcome)
+    if mailed and mailed[0] is ReturnMail.QUEUED:
+        node.outbox.notify()  # committed: wake the sender now rather than at its next poll
+    return _done(parsed, done, outcome, mailed[0] if mailed else None)
 
 
 @router.post("/{application_id}/reviewers", response_class=HTMLResponse)
@@ -286,7 +327,7 @@ def return_with_comments(request: Request, staff: Coordinator, application_id: s
                     {"comments": "return-comments"}, {"comments": comments},
                     lambda a: service.return_with_comments(
                         a, returned_by=staff.account_id, comments=comments,
-                        returned_on=today(), now=now()))
+                        returned_on=today(), now=now()), may_return=True)
 
 
 @router.post("/{application_id}/conflict", response_class=HTMLResponse)
@@ -317,7 +358,8 @@ def decide(request: Request, staff: Reviewer, application_id: str,
                     {"decision": "decision-decision", "comments": "decision-comments",
                      "reviewer": "decision-decision"}, form,
                     lambda a: service.decide(a, chosen, reviewer=staff.account_id,
-                                             comments=comments, decided_on=today(), now=now()))
+                                             comments=comments, decided_on=today(), now=now()),
+                    may_return=True)
 
 
 @router.post("/{application_id}/exam", response_class=HTMLResponse)

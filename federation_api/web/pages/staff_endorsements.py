@@ -43,7 +43,11 @@ Committee = Annotated[StaffUser, Depends(StaffGate(AccountRole.COMMITTEE))]
 Coordinator = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR))]
 MAX_REASON = 500
 _DONE = {"suspend": "The endorsement is suspended.", "revoke": "The endorsement is revoked.",
-         "lift": "The suspension is lifted.", "renew": "The endorsement is renewed."}
+         "lift": "The suspension is lifted.", "renew": "The endorsement is renewed.",
+         "relinquish": "The endorsement is relinquished.",
+         "reinstate": "The endorsement is reinstated.",
+         "correct": "The correction is recorded.",
+         "recognize": "The endorsement is recognised: this association is its home now."}
 
 
 def _page(request: Request, endorsement_id: str, status: int = 200,
@@ -65,7 +69,19 @@ def _page(request: Request, endorsement_id: str, status: int = 200,
         acted=acted,
         message=_DONE.get(params.get("done", ""), ""), entry=entry,
         suspended=row.status is EndorsementStatus.SUSPENDED,
-        active=row.status is EndorsementStatus.ACTIVE))
+        active=row.status is EndorsementStatus.ACTIVE,
+        lapsed=row.status is EndorsementStatus.LAPSED,
+        # The version a correction names (the record as this page shows it).
+        version=(node.service.endorsement(row.endorsement_id).version
+                 if row.association == node.association else 0)))
+
+
+def endorsement_page_of(request: Request, endorsement_id: str, status: int = 200,
+                        errors: list[tuple[str, str]] | None = None,
+                        form: dict[str, str] | None = None, acted: str = "") -> Response:
+    """The endorsement's page (404 if no ledger holds it) with a form's errors, for the
+    coordinator's actions (`staff_endorsement_actions`)."""
+    return _page(request, endorsement_id, status, errors, form, acted)
 
 
 @router.get("/{endorsement_id}", response_class=HTMLResponse)
