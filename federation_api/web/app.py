@@ -20,6 +20,7 @@ from federation_api.web.pages import (
     staff_accounts,
     staff_applications,
     staff_audit,
+    staff_certificates,
     staff_endorsements,
     staff_lapses,
     staff_reports,
@@ -117,7 +118,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     app.include_router(public_pages.router)
     staff_session.install(app)
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
-                  staff_applications, staff_endorsements, staff_lapses, staff_reports):
+                  staff_applications, staff_endorsements, staff_lapses, staff_reports,
+                  staff_certificates):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)
