@@ -1,4 +1,4 @@
-"""The staff dashboard and the roster page (filters, CSV download).
+"""The staff dashboard and the roster page (filters, keyset pages, CSV download).
 
 Who may see them is each route's `StaffGate` (`staff_session.py`): the dashboard any signed-in
 staff account, the roster coordinators, committee members and auditors (the committee needs
@@ -7,6 +7,8 @@ to find whom it acts on). Signing in and out is `staff_signin.py`.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -29,6 +31,8 @@ from federation_api.web.pages.staff_session import (
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from projections.queries import fold_name
+from projections.roster_pages import RosterQuery
+from projections.roster_pages import roster_page as keyset_page
 from projections.rows import ApplicationRow, RosterRow
 from projections.standing import standing_on
 
@@ -158,17 +162,42 @@ class RosterLine:
     standing: str
 
 
+ROSTER_PAGE_SIZE = 100
+_AFTER = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
+    """The filter as the keyset query of this association's roster."""
+    on = today()
+    return RosterQuery(association=request.app.state.node.association, status=wanted.status,
+                       level=wanted.level, name=wanted.name,
+                       due_by=None if wanted.due_within is None
+                       else on + dt.timedelta(days=wanted.due_within))
+
+
 @router.get("/roster", response_class=HTMLResponse)
 def roster_page(request: Request, staff: RosterReader) -> Response:
-    """The roster with filters (staff with a roster role only)."""
+    """The roster with filters, a page at a time (staff with a roster role only)."""
     wanted, errors = parse_filter(request.query_params)
+    after = request.query_params.get("after", "")
+    if after and not _AFTER.fullmatch(after):
+        errors.append(("after", "This page link is not one the roster made: start again "
+                                "from the first page."))
     on = today()
-    lines = [] if errors else [RosterLine(r, standing_on(r.status, r.valid_through, on).value)
-                               for r in filtered_roster(request, wanted)]
+    page = None if errors else keyset_page(request.app.state.node.projector.db,
+                                           roster_query(request, wanted), after=after,
+                                           limit=ROSTER_PAGE_SIZE)
+    lines = [] if page is None else [
+        RosterLine(r, standing_on(r.status, r.valid_through, on).value) for r in page.rows]
+    query = wanted.query()
+    next_url = (None if page is None or page.next_after is None else
+                "/staff/roster?" + "&".join(q for q in (query, urlencode(
+                    {"after": page.next_after})) if q))
     return render("staff_roster.html", 422 if errors else 200, **page_context(
         request, errors=errors, wanted=wanted, lines=lines, on=on,
         statuses=list(EndorsementStatus), levels=list(Level),
-        csv_url=f"/staff/roster.csv?{wanted.query()}".rstrip("?"),
+        csv_url=f"/staff/roster.csv?{query}".rstrip("?"), after=after, next_url=next_url,
+        first_url=f"/staff/roster?{query}".rstrip("?"), page_size=ROSTER_PAGE_SIZE,
         association=request.app.state.node.association))
 
 
