@@ -8,12 +8,19 @@ of days - and the median and 90th percentile are read off it here (nearest rank)
 
 `association=None` is Alliance-wide: every replicated ledger's projection, which every node
 holds. No clock: the caller passes the day the standing is computed for.
+
+The figures change only when an entry is projected, and every projected entry moves the
+tracking position of its ledger (in the same transaction, invariant 6). So `ReportCache`
+keeps the last report of each scope and day under the tracking positions it was computed
+at, and recomputes when they moved: a board page costs one small read while nothing
+changes, however many endorsements there are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections.abc import Sequence
 
 import msgspec
@@ -161,3 +168,47 @@ class BoardReports:
                              p90_days=nearest_rank(histogram, 0.9),
                              longest_days=max(d for d, _ in histogram))
                 for level, histogram in sorted(by_level.items(), key=lambda p: p[0].numeral)]
+
+
+class BoardReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The three tables of one scope on one day."""
+
+    association: str | None  # None: the whole Alliance
+    on: dt.date
+    counts: list[CountRow]
+    renewals: list[RenewalYear]
+    pipeline: list[PipelineTime]
+
+
+class ReportCache:
+    """The last report of each (scope, day), valid while the tracking positions stand."""
+
+    def __init__(self, db: Database, *, keep: int = 16) -> None:
+        self.reports = BoardReports(db)
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str | None, dt.date],
+                         tuple[tuple[tuple[str, int], ...], BoardReport]] = {}
+
+    def _positions(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((str(a), int(s)) for a, s in self.reports.db.query(
+            "SELECT association, seq FROM projection_tracking")))
+
+    def report(self, association: str | None, on: dt.date) -> BoardReport:
+        """The report, from the cache when nothing was projected since it was made."""
+        key = (association, on)
+        positions = self._positions()
+        # One computation at a time: twenty board members opening the page together after
+        # a change wait for one report instead of each running the aggregates.
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == positions:
+                return kept[1]
+            made = BoardReport(association=association, on=on,
+                               counts=self.reports.counts(association, on),
+                               renewals=self.reports.renewal_years(association),
+                               pipeline=self.reports.pipeline_times(association))
+            if len(self._kept) >= self._keep:
+                self._kept.clear()  # old days and scopes: cheaper to forget than to rank
+            self._kept[key] = (positions, made)
+            return made

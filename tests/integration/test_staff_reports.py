@@ -131,6 +131,12 @@ class StaffReportsContract:
     def test_alliance_wide_adds_a_replicated_peer(self, ws: Workspace,
                                                   tmp_path: Path) -> None:
         node = ws.node
+        browser = ws.browser()
+        sign_in(browser, CORA)
+        # Seen once before the peer's entries arrive: the report kept for this day must not
+        # outlive them (the projection's tracking positions move).
+        before = browser.get("/staff/reports", params={"scope": "alliance"}).text
+        assert "<td>IMHS</td><td>expired</td>" not in before
         mi_db = Database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'mi-ledger.sqlite'}"))
         mi = open_ledger(tmp_path / "mi-events", mi_db, "MI")
         try:
@@ -144,8 +150,6 @@ class StaffReportsContract:
         finally:
             mi.close()
         node.project()
-        browser = ws.browser()
-        sign_in(browser, CORA)
         here = browser.get("/staff/reports").text
         assert "<tr><td>2024</td><td>IMHS</td>" not in here
         alliance = browser.get("/staff/reports", params={"scope": "alliance"})

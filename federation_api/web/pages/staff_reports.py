@@ -25,7 +25,7 @@ from federation_api.web.csv_files import write_csv
 from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from federation_api.web.svg_charts import Bar, bar_chart
-from projections.reports import BoardReports, CountRow, PipelineTime, RenewalYear
+from projections.reports import CountRow, PipelineTime, RenewalYear, ReportCache
 from projections.standing import Standing
 
 REPORT_ROLES = (AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR)
@@ -59,11 +59,12 @@ class Report:
 
 def _report(request: Request, scope: str, on: dt.date) -> Report:
     node = request.app.state.node
-    reports = BoardReports(node.projector.db)
-    association = node.association if scope == "association" else None
-    return Report(scope=scope, on=on, counts=reports.counts(association, on),
-                  renewals=reports.renewal_years(association),
-                  pipeline=reports.pipeline_times(association))
+    cache = getattr(request.app.state, "report_cache", None)
+    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
+        cache = request.app.state.report_cache = ReportCache(node.projector.db)
+    made = cache.report(node.association if scope == "association" else None, on)
+    return Report(scope=scope, on=on, counts=made.counts, renewals=made.renewals,
+                  pipeline=made.pipeline)
 
 
 def _scope(request: Request) -> str | None:
