@@ -41,7 +41,8 @@ def ws(backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         for i in range(COUNT):
             svc.record_existing(
                 endorsement_id=new_endorsement_id("AK", f"paging:{i}"), person_id=f"AK-Q-{i}",
-                family_name="Trần" if i % 7 == 0 else f"Holder{i}", given_name="Kim",
+                family_name="Trần" if i % 7 == 0 else f"Holder{i}",
+                given_name="<b>Kim</b> & Co" if i == 1 else "Kim",
                 level=Level.IFA if i % 2 else Level.IFS, designation=None,
                 granted_on=dt.date(2020, 1, 1), valid_through=dt.date(2099, 12, 31),
                 legacy_reference=f"paging-{i}", now=now())
@@ -84,6 +85,12 @@ class RosterPagesContract:
         tran = walk(browser, "/staff/roster?name=tran")  # folded: finds "Trần"
         assert [len(p) for p in tran] == [len(range(0, COUNT, 7))]
         assert walk(browser, "/staff/roster?status=lapsed") == [[]]
+
+    def test_names_are_text_never_markup(self, ws: Workspace) -> None:
+        browser = ws.browser()
+        sign_in(browser, CORA)
+        page = browser.get("/staff/roster").text
+        assert "&lt;b&gt;Kim&lt;/b&gt; &amp; Co Holder1" in page and "<b>Kim" not in page
 
     def test_a_forged_page_link_is_refused(self, ws: Workspace) -> None:
         browser = ws.browser()
