@@ -164,6 +164,7 @@ class RosterLine:
 
 
 ROSTER_PAGE_SIZE = 100
+_AFTER = re.compile(r"[A-Za-z0-9-]{1,64}")  # what an endorsement id can be, nothing else
 
 
 def roster_rows_html(lines: list[RosterLine]) -> Markup:
@@ -187,7 +188,6 @@ def roster_rows_html(lines: list[RosterLine]) -> Markup:
                    f'<td><time datetime="{granted}">{granted}</time></td>'
                    f'<td><time datetime="{through}">{through}</time></td></tr>\n')
     return Markup("".join(out))  # noqa: S704 (every interpolated value is escaped above)
-_AFTER = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
@@ -220,7 +220,8 @@ def roster_page(request: Request, staff: RosterReader) -> Response:
     return render("staff_roster.html", 422 if errors else 200, **page_context(
         request, errors=errors, wanted=wanted, lines=lines, rows_html=roster_rows_html(lines),
         on=on, statuses=list(EndorsementStatus), levels=list(Level),
-        csv_url=f"/staff/roster.csv?{query}".rstrip("?"), after=after, next_url=next_url,
+        csv_url=f"/staff/roster.csv?{query}".rstrip("?"), after="" if errors else after,
+        next_url=next_url,
         first_url=f"/staff/roster?{query}".rstrip("?"), page_size=ROSTER_PAGE_SIZE,
         association=request.app.state.node.association))
 
