@@ -29,7 +29,7 @@ from domain.application import ApplicationState
 from domain.levels import Designation, EndorsementStatus, Level
 from ledger.storage.database import Database
 from projections.standing import Standing
-from projections.values import LEVELS, iso, member, optional_designation
+from projections.values import LEVELS, STATES, iso, member, optional_designation
 
 ACTIVE = EndorsementStatus.ACTIVE.value
 LAPSED = EndorsementStatus.LAPSED.value
@@ -149,6 +149,13 @@ class BoardReports:
         years = [RenewalYear(year=int(y), renewed=int(r or 0), lapsed=int(n or 0))
                  for y, r, n in rows]
         return sorted((y for y in years if y.decided), key=lambda y: y.year)
+
+    def open_applications(self, association: str) -> dict[ApplicationState, int]:
+        """How many of the association's applications stand in each state (one GROUP BY:
+        the dashboard's counts, without reading the applications)."""
+        return {member(STATES, state): int(n) for state, n in self.db.query(
+            "SELECT state, COUNT(*) FROM applications WHERE association = ? GROUP BY state",
+            (association,))}
 
     def pipeline_times(self, association: str | None) -> list[PipelineTime]:
         """Days from start to grant of granted applications, per level (see module doc)."""

@@ -93,6 +93,15 @@ class StaffReportsContract:
         assert ">50% of 2</text>" in html
         assert '<a href="/staff/reports">Board reports</a>' in html  # in the nav
 
+    def test_the_dashboard_counts_open_applications_by_state(self, ws: Workspace) -> None:
+        browser = ws.browser()
+        sign_in(browser, CORA)
+        html = browser.get("/staff/").text
+        # Kim's Level III application waits for reviewers; the four granted ones are closed.
+        assert "Open applications: 1</h2>" in html
+        assert "<tr><td>Submitted, no reviewers yet</td><td>1</td></tr>" in html
+        assert "<tr><td>In review</td><td>0</td></tr>" in html
+
     def test_each_table_downloads_as_csv(self, ws: Workspace) -> None:
         browser = ws.browser()
         sign_in(browser, CORA)

@@ -32,6 +32,7 @@ from federation_api.web.pages.staff_session import (
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from projections.queries import fold_name
+from projections.reports import BoardReports
 from projections.roster_pages import RosterQuery
 from projections.roster_pages import roster_page as keyset_page
 from projections.rows import ApplicationRow, RosterRow
@@ -71,8 +72,9 @@ STATE_LABELS = {ApplicationState.OPEN: "Submitted, no reviewers yet",
 def dashboard(request: Request, staff: AnyStaff) -> Response:
     """The landing page: open applications by state, my review queue, renewals due soon."""
     node = request.app.state.node
-    pipeline: list[ApplicationRow] = node.projector.pipeline(node.association)
-    counts = [StateCount(state, label, sum(1 for a in pipeline if a.state is state))
+    # Counted by the database: the dashboard needs how many, not the applications.
+    by_state = BoardReports(node.projector.db).open_applications(node.association)
+    counts = [StateCount(state, label, by_state.get(state, 0))
               for state, label in STATE_LABELS.items()]
     queue: list[ApplicationRow] = (node.projector.reviewer_queue(node.association,
                                                                  staff.account_id)
@@ -83,7 +85,7 @@ def dashboard(request: Request, staff: AnyStaff) -> Response:
     said = {"password_changed": "Your password is changed. Other browsers were signed out."}
     message = next((t for k, t in said.items() if request.query_params.get(k)), "")
     return render("staff_dashboard.html", **page_context(
-        request, counts=counts, open_total=len(pipeline), queue=queue, due=due,
+        request, counts=counts, open_total=sum(c.count for c in counts), queue=queue, due=due,
         overdue=overdue, on=on, due_days=DUE_SOON_DAYS, message=message,
         roster_roles=ROSTER_ROLES))
 
