@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS roster (
 );
 CREATE INDEX IF NOT EXISTS roster_person ON roster (person_id);
 CREATE INDEX IF NOT EXISTS roster_association ON roster (association, status);
+-- The roster's keyset pages (id order within an association) and the renewals due.
+CREATE INDEX IF NOT EXISTS roster_keyset ON roster (association, endorsement_id);
+CREATE INDEX IF NOT EXISTS roster_due ON roster (association, status, valid_through);
 CREATE TABLE IF NOT EXISTS status_history (
     endorsement_id TEXT NOT NULL,
     effective_on TEXT NOT NULL,
@@ -146,7 +149,8 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 )
 """
 
-SECONDARY_INDEXES = ("roster_person", "roster_association", "applications_association",
+SECONDARY_INDEXES = ("roster_person", "roster_association", "roster_keyset", "roster_due",
+                     "applications_association",
                      "application_reviewers_reviewer", "credentials_endorsement")
 
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",

@@ -20,11 +20,13 @@ from federation_api.web.pages import (
     staff_accounts,
     staff_applications,
     staff_audit,
+    staff_certificates,
     staff_endorsement_actions,
     staff_endorsements,
     staff_lapses,
     staff_people,
     staff_renewals_due,
+    staff_reports,
     staff_session,
     staff_signin,
     staff_tokens,
@@ -120,7 +122,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     staff_session.install(app)
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
-                  staff_renewals_due, staff_endorsement_actions):
+                  staff_renewals_due, staff_endorsement_actions, staff_reports,
+                  staff_certificates):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

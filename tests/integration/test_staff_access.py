@@ -32,7 +32,8 @@ STAFF = (AccountRole.COORDINATOR, AccountRole.REVIEWER, AccountRole.COMMITTEE,
          AccountRole.AUDITOR)
 PATH_VALUES = {"{account_id}": "acc_0000000000000000", "{token_id}": "000000000000",
                "{application_id}": "00000000-0000-4000-8000-000000000000",
-               "{endorsement_id}": "AK-NOTHING0", "{person_id}": "AK-P-NOBODY"}
+               "{endorsement_id}": "AK-NOTHING0", "{person_id}": "AK-P-NOBODY",
+               "{name}": "counts"}
 
 
 def walk(table: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
@@ -115,6 +116,24 @@ def test_each_role_reaches_exactly_the_routes_its_gates_admit(
         checked += 1
     assert checked >= 10
     assert browser.get("/staff/").status_code == 200  # still signed in after all that
+
+
+# Routes whose roles are fixed by a decision written in their module's docstring.
+DECIDED_GATES = {
+    ("GET", "/staff/reports"): {AccountRole.COORDINATOR, AccountRole.COMMITTEE,
+                                AccountRole.AUDITOR},
+    ("GET", "/staff/reports/{name}.csv"): {AccountRole.COORDINATOR, AccountRole.COMMITTEE,
+                                           AccountRole.AUDITOR},
+    ("GET", "/staff/endorsements/{endorsement_id}/certificate.pdf"): {
+        AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR},
+}
+
+
+def test_the_reports_and_certificates_admit_the_decided_roles(ws: Workspace) -> None:
+    gates = {(m, p): gate for m, p, gate in staff_routes(ws)}
+    for route, roles in DECIDED_GATES.items():
+        gate = gates[route]
+        assert gate is not None and set(gate.roles) == roles, route
 
 
 def test_sign_out_is_gated_and_needs_the_token(ws: Workspace) -> None:

@@ -1,0 +1,56 @@
+"""Endorsement certificates as PDF: the facts of one endorsement and a QR code of the public
+verification link for it, laid out by WeasyPrint from an HTML template.
+
+A certificate is a snapshot on paper, so it carries the link where its current standing can
+always be checked; the page that serves it (`pages/staff_certificates.py`) issues one only
+for an endorsement in good standing. The template is autoescaped like every page, and the
+renderer may load nothing but `data:` URLs (the QR code), so a name can neither add markup
+nor make the node fetch a URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import segno
+from weasyprint import HTML, URLFetcher
+
+from federation_api.web.pages.templating import TEMPLATES
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What one certificate says."""
+
+    endorsement_id: str
+    given_name: str
+    family_name: str
+    level_title: str  # e.g. "Level IV: Infant Mental Health Mentor - Clinical (IMHM-C)"
+    association_name: str
+    granted_on: dt.date
+    valid_through: dt.date
+    issued_on: dt.date
+    verify_url: str
+
+
+def verification_url(public_url: str, endorsement_id: str, family_name: str) -> str:
+    """The public verification result of one endorsement, the URL `alliance serve` prints
+    as "verification result"."""
+    query = urlencode({"by": "id", "endorsement_id": endorsement_id, "last_name": family_name})
+    return f"{public_url.rstrip('/')}/verify?{query}"
+
+
+def qr_data_uri(url: str) -> str:
+    """The URL as a QR code (SVG, error correction level M) in a data: URL."""
+    return str(segno.make(url, error="m").svg_data_uri(scale=4, border=4))
+
+
+def certificate_pdf(certificate: Certificate) -> bytes:
+    """The certificate as a one-page A4 PDF."""
+    html = TEMPLATES.get_template("certificate.html").render(
+        c=certificate, qr=qr_data_uri(certificate.verify_url))
+    fetcher = URLFetcher(allowed_protocols=("data",))
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return pdf

@@ -1,0 +1,221 @@
+"""The board's figures, computed by the database from the projection tables.
+
+Every figure is a SQL aggregate (GROUP BY, a window for the previous history row), so a
+report over 100,000 endorsements reads a few hundred grouped rows, never the endorsements
+themselves. The one thing SQL cannot do on both backends alike is a percentile (SQLite has
+none), so the pipeline query returns a histogram - how many applications took each number
+of days - and the median and 90th percentile are read off it here (nearest rank).
+
+`association=None` is Alliance-wide: every replicated ledger's projection, which every node
+holds. No clock: the caller passes the day the standing is computed for.
+
+The figures change only when an entry is projected, and every projected entry moves the
+tracking position of its ledger (in the same transaction, invariant 6). So `ReportCache`
+keeps the last report of each scope and day under the tracking positions it was computed
+at, and recomputes when they moved: a board page costs one small read while nothing
+changes, however many endorsements there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Sequence
+
+import msgspec
+
+from domain.application import ApplicationState
+from domain.levels import Designation, EndorsementStatus, Level
+from ledger.storage.database import Database
+from projections.standing import Standing
+from projections.values import LEVELS, STATES, iso, member, optional_designation
+
+ACTIVE = EndorsementStatus.ACTIVE.value
+LAPSED = EndorsementStatus.LAPSED.value
+
+
+class CountRow(msgspec.Struct, frozen=True, kw_only=True):
+    """How many endorsements of one level and designation, granted in one year, have one
+    standing on the report's day."""
+
+    level: Level
+    designation: Designation | None
+    standing: Standing
+    year: int  # the year of the grant
+    count: int
+
+
+class RenewalYear(msgspec.Struct, frozen=True, kw_only=True):
+    """One year's renewals and lapses: of the cycles that came to an end that year (renewed
+    or lapsed), the share renewed and the share lapsed."""
+
+    year: int
+    renewed: int
+    lapsed: int
+
+    @property
+    def decided(self) -> int:
+        """Cycles that ended that year in a renewal or a lapse."""
+        return self.renewed + self.lapsed
+
+    @property
+    def renewal_rate(self) -> float:
+        """Renewed over decided (0 when none were)."""
+        return self.renewed / self.decided if self.decided else 0.0
+
+    @property
+    def lapse_rate(self) -> float:
+        """Lapsed over decided (0 when none were)."""
+        return self.lapsed / self.decided if self.decided else 0.0
+
+
+class PipelineTime(msgspec.Struct, frozen=True, kw_only=True):
+    """Days from an application's start to its grant, for the granted applications of one
+    level: how many, the median and the 90th percentile (nearest rank), the longest."""
+
+    level: Level
+    granted: int
+    median_days: int
+    p90_days: int
+    longest_days: int
+
+
+def nearest_rank(histogram: Sequence[tuple[int, int]], fraction: float) -> int:
+    """The smallest value whose cumulative count reaches `fraction` of the total (the
+    nearest-rank percentile), from (value, count) pairs in any order."""
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        raise ValueError("an empty histogram has no percentile")
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for value, count in sorted(histogram):
+        seen += count
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+def _scope(column: str, association: str | None) -> tuple[str, tuple[str, ...]]:
+    return (f" WHERE {column} = ?", (association,)) if association else ("", ())
+
+
+class BoardReports:
+    """The board's report queries over one projection database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def counts(self, association: str | None, on: dt.date) -> list[CountRow]:
+        """Endorsements by level, designation, standing on `on` and year granted.
+
+        The standing is computed in SQL exactly as `standing_on` does: an active
+        endorsement past its valid-through is "expired", never "current".
+        """
+        where, params = _scope("association", association)
+        rows = self.db.query(
+            "SELECT level, designation, CASE WHEN status = ? AND valid_through < ? "
+            "THEN 'expired' WHEN status = ? THEN 'current' ELSE status END AS standing, "
+            "substr(granted_on, 1, 4) AS year, COUNT(*) FROM roster"
+            f"{where} GROUP BY level, designation, standing, year",
+            (ACTIVE, iso(on), ACTIVE, *params))
+        found = [CountRow(level=member(LEVELS, level), designation=optional_designation(d),
+                          standing=Standing(standing), year=int(year), count=int(n))
+                 for level, d, standing, year, n in rows]
+        return sorted(found, key=lambda r: (r.year, r.level.numeral, r.designation or "",
+                                            r.standing.value))
+
+    def renewal_years(self, association: str | None) -> list[RenewalYear]:
+        """Renewals and lapses per year (of the effective date), from the status history.
+
+        A renewal is an active history row that follows an active row with a later
+        valid-through from a later day (a correction keeps the day it corrects, a
+        reinstatement follows a lapse, so neither counts); a lapse is a lapsed row that does
+        not follow one. The previous row comes from a window over each endorsement's whole
+        history, before the association is filtered, so a transfer's rows count too.
+        """
+        where, params = _scope("association", association)
+        rows = self.db.query(
+            "SELECT year, SUM(CASE WHEN status = ? AND prev_status = ? "
+            "AND valid_through > prev_through AND effective_on > prev_on THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN status = ? AND (prev_status IS NULL OR prev_status <> ?) "
+            "THEN 1 ELSE 0 END) FROM ("
+            "SELECT substr(effective_on, 1, 4) AS year, association, status, valid_through, "
+            "effective_on, LAG(status) OVER w AS prev_status, "
+            "LAG(valid_through) OVER w AS prev_through, LAG(effective_on) OVER w AS prev_on "
+            "FROM status_history WINDOW w AS (PARTITION BY endorsement_id "
+            f"ORDER BY effective_on, seq, association)) h{where} GROUP BY year",
+            (ACTIVE, ACTIVE, LAPSED, LAPSED, *params))
+        years = [RenewalYear(year=int(y), renewed=int(r or 0), lapsed=int(n or 0))
+                 for y, r, n in rows]
+        return sorted((y for y in years if y.decided), key=lambda y: y.year)
+
+    def open_applications(self, association: str) -> dict[ApplicationState, int]:
+        """How many of the association's applications stand in each state (one GROUP BY:
+        the dashboard's counts, without reading the applications)."""
+        return {member(STATES, state): int(n) for state, n in self.db.query(
+            "SELECT state, COUNT(*) FROM applications WHERE association = ? GROUP BY state",
+            (association,))}
+
+    def pipeline_times(self, association: str | None) -> list[PipelineTime]:
+        """Days from start to grant of granted applications, per level (see module doc)."""
+        where, params = _scope("association", association)
+        days = ("CAST(julianday(updated_on) - julianday(started_on) AS INTEGER)"
+                if self.db.dialect == "sqlite"
+                else "(CAST(updated_on AS DATE) - CAST(started_on AS DATE))")
+        state = " AND " if where else " WHERE "
+        rows = self.db.query(
+            f"SELECT level, {days} AS days, COUNT(*) FROM applications{where}{state}state = ? "
+            "GROUP BY level, days", (*params, ApplicationState.GRANTED.value))
+        by_level: dict[Level, list[tuple[int, int]]] = {}
+        for level, d, n in rows:
+            by_level.setdefault(member(LEVELS, level), []).append((int(d), int(n)))
+        return [PipelineTime(level=level, granted=sum(n for _, n in histogram),
+                             median_days=nearest_rank(histogram, 0.5),
+                             p90_days=nearest_rank(histogram, 0.9),
+                             longest_days=max(d for d, _ in histogram))
+                for level, histogram in sorted(by_level.items(), key=lambda p: p[0].numeral)]
+
+
+class BoardReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The three tables of one scope on one day."""
+
+    association: str | None  # None: the whole Alliance
+    on: dt.date
+    counts: list[CountRow]
+    renewals: list[RenewalYear]
+    pipeline: list[PipelineTime]
+
+
+class ReportCache:
+    """The last report of each (scope, day), valid while the tracking positions stand."""
+
+    def __init__(self, db: Database, *, keep: int = 16) -> None:
+        self.reports = BoardReports(db)
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str | None, dt.date],
+                         tuple[tuple[tuple[str, int], ...], BoardReport]] = {}
+
+    def _positions(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((str(a), int(s)) for a, s in self.reports.db.query(
+            "SELECT association, seq FROM projection_tracking")))
+
+    def report(self, association: str | None, on: dt.date) -> BoardReport:
+        """The report, from the cache when nothing was projected since it was made."""
+        key = (association, on)
+        positions = self._positions()
+        # One computation at a time: twenty board members opening the page together after
+        # a change wait for one report instead of each running the aggregates.
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == positions:
+                return kept[1]
+            made = BoardReport(association=association, on=on,
+                               counts=self.reports.counts(association, on),
+                               renewals=self.reports.renewal_years(association),
+                               pipeline=self.reports.pipeline_times(association))
+            if len(self._kept) >= self._keep:
+                self._kept.clear()  # old days and scopes: cheaper to forget than to rank
+            self._kept[key] = (positions, made)
+            return made
