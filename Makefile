@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit interop-js bench-credentials clean
+.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit interop-js bench-credentials bench-staff clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,9 @@ interop-js: $(STAMP)
 
 bench-credentials: $(STAMP)
 	$(BIN)/python -m bench.credentials_bench
+
+bench-staff: $(STAMP)
+	$(BIN)/python -m bench.staff_pages_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
