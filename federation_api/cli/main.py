@@ -195,9 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")
     p.add_argument("--out", default="ops/nats/generated", help="directory to write")
-    p.add_argument("--hub-host", default="127.0.0.1", help="where leafs reach the hub")
-    p.add_argument("--hub-port", type=int, default=4222)
-    p.add_argument("--hub-leaf-port", type=int, default=7422)
+    p.add_argument("--hub-hosts", default="hub-1.alliance.example,hub-2.alliance.example,"
+                   "hub-3.alliance.example",
+                   help="the three hub servers' host names, comma-separated (hub-1..hub-3)")
+    p.add_argument("--hub-port", type=int, default=4222, help="hub client port")
+    p.add_argument("--hub-leaf-port", type=int, default=7422, help="hub leafnode port")
+    p.add_argument("--hub-cluster-port", type=int, default=6222, help="hub route port")
+    p.add_argument("--listen-host", default="0.0.0.0",  # noqa: S104 - servers, not a node
+                   help="interface every generated server listens on")
     p.add_argument("--store-root", default="/var/lib/nats", help="JetStream store directory root")
     p = add(sub, "nats-mirrors", cmd_nats_mirrors, "create the hub mirrors (hub_admin)")
     p.add_argument("--hub-url", required=True, help="nats://hub_admin:PASSWORD@hub:4222")

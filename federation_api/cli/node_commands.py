@@ -260,9 +260,17 @@ def cmd_nats_config(args: argparse.Namespace, _: Settings) -> int:
     from federation_api.replication import nats_config
 
     associations = tuple(a.strip().upper() for a in args.associations.split(",") if a.strip())
-    topology = nats_config.Topology(associations=associations, hub_host=args.hub_host,
-                                    hub_port=args.hub_port, hub_leaf_port=args.hub_leaf_port,
-                                    store_root=Path(args.store_root))
+    hosts = tuple(h.strip() for h in args.hub_hosts.split(",") if h.strip())
+    try:
+        topology = nats_config.Topology(
+            associations=associations, listen_host=args.listen_host,
+            hub=nats_config.hub_servers(hosts, client_port=args.hub_port,
+                                        leaf_port=args.hub_leaf_port,
+                                        cluster_port=args.hub_cluster_port),
+            store_root=Path(args.store_root))
+    except ValueError as e:
+        print(f"nats-config: {e}", file=sys.stderr)
+        return 2
     for path in nats_config.write(Path(args.out), topology,
                                   nats_config.new_credentials(associations)):
         print(f"wrote {path} (mode 0600)")

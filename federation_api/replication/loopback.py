@@ -1,17 +1,19 @@
 """NATS on loopback for the demo, the tests and the benchmarks: real nats-server processes.
 
 Two shapes: one JetStream server that every node connects to (the embedded default of `alliance
-demo`), and the production topology, an Alliance hub with one leaf server per association,
-started from exactly the configs `alliance nats-config` writes, with the hub's mirrors created
-as Alliance ops would before any leaf starts. Every server gets a free loopback port and its
-own store, and is stopped by the PID we started.
+demo`), and the production topology, an Alliance hub of three clustered servers with one leaf
+server per association, started from exactly the configs `alliance nats-config` writes, with
+the hub's mirrors created as Alliance ops would before any leaf starts. Every server gets free
+loopback ports and its own store, and is stopped by the PID we started.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from federation_api.replication import nats_config
+from federation_api.replication.nats_connection import NatsConnection
 from federation_api.replication.nats_mirrors import ensure_mirrors
 from federation_api.replication.nats_process import NatsServer, free_port
 
@@ -33,45 +35,58 @@ def start_single_server(workdir: Path, *, name: str = "", store: Path | None = N
     return NatsServer(config, workdir, name=name or f"nats-{port}", port=port).start()
 
 
-class HubAndLeafs:
-    """The production topology on loopback: a hub and one leaf per association, from the
-    generated configs, each node reaching its own leaf as the restricted `node` user."""
+def loopback_hub() -> tuple[nats_config.HubServer, ...]:
+    """Three hub servers on 127.0.0.1, each with its own free ports."""
+    return tuple(nats_config.HubServer(f"hub-{i}", "127.0.0.1", free_port(), free_port(),
+                                       free_port()) for i in range(1, nats_config.HUB_SIZE + 1))
 
-    def __init__(self, workdir: Path, associations: tuple[str, ...]) -> None:
+
+class HubAndLeafs:
+    """The production topology on loopback: a 3-server hub and one leaf per association, from
+    the generated configs, each node reaching its own leaf as the restricted `node` user."""
+
+    def __init__(self, workdir: Path, associations: tuple[str, ...], *,
+                 sync_always: bool = True) -> None:
         self.associations = associations
         self.topology = nats_config.Topology(
-            associations=associations, hub_port=free_port(), hub_leaf_port=free_port(),
-            leaf_ports={a: free_port() for a in associations}, store_root=workdir / "stores")
+            associations=associations, hub=loopback_hub(),
+            leaf_ports={a: free_port() for a in associations}, store_root=workdir / "stores",
+            sync_always=sync_always)
         self.creds = nats_config.new_credentials(associations)
         self.workdir = workdir
-        self.hub = NatsServer(nats_config.hub_config(self.topology, self.creds), workdir,
-                              name="hub", port=self.topology.hub_port)
+        self.hubs = [NatsServer(nats_config.hub_config(self.topology, self.creds, s), workdir,
+                                name=s.name, port=s.client_port) for s in self.topology.hub]
         self.leafs = {a: NatsServer(nats_config.leaf_config(self.topology, self.creds, a),
                                     workdir, name=f"leaf-{a.lower()}",
                                     port=self.topology.leaf_port(a)) for a in associations}
 
-    def node_url(self, association: str) -> str:
+    def node(self, association: str) -> NatsConnection:
         """What a node connects to: its own leaf, as its restricted user."""
-        return nats_config.node_url(self.topology, self.creds, association)
+        return NatsConnection(nats_config.node_url(self.topology, self.creds, association))
 
     def local_domain(self, association: str) -> str:
         """The JetStream domain of the association's leaf."""
         return association.lower()
 
-    @property
-    def admin_url(self) -> str:
-        """The hub as the Alliance's `hub_admin` user (who creates the mirrors)."""
-        return f"nats://hub_admin:{self.creds.hub_admin}@127.0.0.1:{self.topology.hub_port}"
+    def admin(self, index: int = 0) -> NatsConnection:
+        """A hub server as the Alliance's `hub_admin` user (who creates the mirrors)."""
+        return NatsConnection(f"nats://hub_admin:{self.creds.hub_admin}@127.0.0.1:"
+                              f"{self.topology.hub[index].client_port}")
+
+    def hub_store(self, index: int) -> Path:
+        """The JetStream store directory of one hub server."""
+        return self.topology.store_root / self.topology.hub[index].name
 
     @property
     def servers(self) -> list[NatsServer]:
-        """Every server, the hub first."""
-        return [self.hub, *self.leafs.values()]
+        """Every server, the hub's first."""
+        return [*self.hubs, *self.leafs.values()]
 
     async def start(self) -> None:
-        """Hub, mirrors (before any leaf is up, as ops does at admission), then leafs."""
-        self.hub.start()
-        await ensure_mirrors(self.admin_url, list(self.associations))
+        """Hub servers (all at once: each waits for its routes), mirrors once the cluster has
+        a JetStream meta leader (before any leaf is up, as ops does at admission), leafs."""
+        await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in self.hubs))
+        await ensure_mirrors(self.admin(), list(self.associations))
         for leaf in self.leafs.values():
             leaf.start()
 
@@ -79,4 +94,5 @@ class HubAndLeafs:
         """Stop every server we started."""
         for leaf in self.leafs.values():
             leaf.stop()
-        self.hub.stop()
+        for hub in self.hubs:
+            hub.stop()
