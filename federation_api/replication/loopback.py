@@ -14,10 +14,13 @@ from pathlib import Path
 
 from federation_api.replication import nats_config
 from federation_api.replication.nats_connection import NatsConnection
+from federation_api.replication.nats_keys import UserSeeds
 from federation_api.replication.nats_mirrors import ensure_mirrors
 from federation_api.replication.nats_process import NatsServer, free_port
+from federation_api.replication.nats_tls import CertificateAuthority
 
 HUB_DOMAIN = "hub"  # the JetStream domain nats_config gives the hub
+LEAF_ATTACHED = "Leafnode connection created"  # what a leaf logs once attached to the hub
 
 
 def single_server_config(port: int, store: Path, *, server_name: str = "") -> str:
@@ -43,35 +46,37 @@ def loopback_hub() -> tuple[nats_config.HubServer, ...]:
 
 class HubAndLeafs:
     """The production topology on loopback: a 3-server hub and one leaf per association, from
-    the generated configs, each node reaching its own leaf as the restricted `node` user."""
+    exactly the files `alliance nats-config` writes (configs, nkey seeds, TLS certificates of
+    a fresh CA), each node reaching its own leaf as its restricted nkey user over TLS."""
 
     def __init__(self, workdir: Path, associations: tuple[str, ...], *,
                  sync_always: bool = True) -> None:
         self.associations = associations
+        self.workdir = workdir
         self.topology = nats_config.Topology(
             associations=associations, hub=loopback_hub(),
             leaf_ports={a: free_port() for a in associations}, store_root=workdir / "stores",
-            sync_always=sync_always)
-        self.creds = nats_config.new_credentials(associations)
-        self.workdir = workdir
-        self.hubs = [NatsServer(nats_config.hub_config(self.topology, self.creds, s), workdir,
+            config_dir=workdir, listen_host="127.0.0.1", sync_always=sync_always)
+        self.seeds = UserSeeds.new(associations)
+        self.ca = CertificateAuthority.new()
+        nats_config.write(workdir, self.topology, self.seeds, self.ca)
+        self.hubs = [NatsServer(nats_config.hub_config(self.topology, self.seeds, s), workdir,
                                 name=s.name, port=s.client_port) for s in self.topology.hub]
-        self.leafs = {a: NatsServer(nats_config.leaf_config(self.topology, self.creds, a),
+        self.leafs = {a: NatsServer(nats_config.leaf_config(self.topology, self.seeds, a),
                                     workdir, name=f"leaf-{a.lower()}",
                                     port=self.topology.leaf_port(a)) for a in associations}
 
     def node(self, association: str) -> NatsConnection:
         """What a node connects to: its own leaf, as its restricted user."""
-        return NatsConnection(nats_config.node_url(self.topology, self.creds, association))
+        return nats_config.node_connection(self.topology, association)
 
     def local_domain(self, association: str) -> str:
         """The JetStream domain of the association's leaf."""
         return association.lower()
 
     def admin(self, index: int = 0) -> NatsConnection:
-        """A hub server as the Alliance's `hub_admin` user (who creates the mirrors)."""
-        return NatsConnection(f"nats://hub_admin:{self.creds.hub_admin}@127.0.0.1:"
-                              f"{self.topology.hub[index].client_port}")
+        """Hub server `index` as the Alliance's `hub_admin` user (who creates the mirrors)."""
+        return nats_config.admin_connection(self.topology, index)
 
     def hub_store(self, index: int) -> Path:
         """The JetStream store directory of one hub server."""
@@ -83,12 +88,25 @@ class HubAndLeafs:
         return [*self.hubs, *self.leafs.values()]
 
     async def start(self) -> None:
-        """Hub servers (all at once: each waits for its routes), mirrors once the cluster has
-        a JetStream meta leader (before any leaf is up, as ops does at admission), leafs."""
+        """Hub servers (all at once: each waits for its routes), leafs, then the mirrors once
+        the cluster has a JetStream meta leader and every leaf is attached.
+
+        Mirrors created before their leaf is attached work too (ops may admit an association
+        before its server exists), but the hub then retries with a backoff of 10 s per failed
+        attempt, so a mirror starts only seconds to a minute later (ops/nats/README.md); the
+        tests want replication through the mirrors from the first entry.
+        """
         await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in self.hubs))
-        await ensure_mirrors(self.admin(), list(self.associations))
         for leaf in self.leafs.values():
-            leaf.start()
+            await asyncio.to_thread(self.start_leaf, leaf)
+        await ensure_mirrors(self.admin(), list(self.associations))
+
+    @staticmethod
+    def start_leaf(leaf: NatsServer) -> None:
+        """Start a leaf server and wait until its connection to the hub is up."""
+        mark = leaf.log_size()
+        leaf.start()
+        leaf.wait_for_log(LEAF_ATTACHED, after=mark)
 
     def stop(self) -> None:
         """Stop every server we started."""
