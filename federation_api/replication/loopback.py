@@ -50,7 +50,9 @@ class HubAndLeafs:
     a fresh CA), each node reaching its own leaf as its restricted nkey user over TLS."""
 
     def __init__(self, workdir: Path, associations: tuple[str, ...], *,
-                 sync_always: bool = True) -> None:
+                 sync_always: bool = True, relayed: tuple[str, ...] = ()) -> None:
+        """`relayed` associations' leafs reach each hub server through a loopback port of
+        `relay_ports` (listen port, hub leaf port) where a test puts a relay it can cut."""
         self.associations = associations
         self.workdir = workdir
         self.topology = nats_config.Topology(
@@ -62,9 +64,13 @@ class HubAndLeafs:
         nats_config.write(workdir, self.topology, self.seeds, self.ca)
         self.hubs = [NatsServer(nats_config.hub_config(self.topology, self.seeds, s), workdir,
                                 name=s.name, port=s.client_port) for s in self.topology.hub]
-        self.leafs = {a: NatsServer(nats_config.leaf_config(self.topology, self.seeds, a),
-                                    workdir, name=f"leaf-{a.lower()}",
-                                    port=self.topology.leaf_port(a)) for a in associations}
+        self.relay_ports = {a: [(free_port(), s.leaf_port) for s in self.topology.hub]
+                            for a in relayed}
+        self.leafs = {a: NatsServer(nats_config.leaf_config(
+            self.topology, self.seeds, a, hub_urls=tuple(
+                f"nats-leaf://127.0.0.1:{port}" for port, _ in self.relay_ports[a])
+            if a in self.relay_ports else None), workdir, name=f"leaf-{a.lower()}",
+            port=self.topology.leaf_port(a)) for a in associations}
 
     def node(self, association: str) -> NatsConnection:
         """What a node connects to: its own leaf, as its restricted user."""

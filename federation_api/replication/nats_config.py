@@ -203,10 +203,12 @@ def node_seed_file(association: str) -> str:
     return f"{SECRETS}/node-{association.lower()}.nk"
 
 
-def leaf_config(topology: Topology, seeds: UserSeeds, association: str) -> str:
-    """One association's leaf server config."""
+def leaf_config(topology: Topology, seeds: UserSeeds, association: str, *,
+                hub_urls: tuple[str, ...] | None = None) -> str:
+    """One association's leaf server config (`hub_urls`: reach the hub through these instead,
+    e.g. a relay a test can cut)."""
     a = association.lower()
-    hub_urls = ", ".join(f'"{s.leaf_url}"' for s in topology.hub)
+    urls = ", ".join(f'"{u}"' for u in (hub_urls or tuple(s.leaf_url for s in topology.hub)))
     tls = topology.tls(f"leaf-{a}")
     return f"""# Association {a.upper()}: its own nats-server (JetStream domain "{a}"), a hub leaf.
 server_name: leaf-{a}
@@ -234,7 +236,7 @@ authorization {{
 }}
 leafnodes {{
   remotes: [
-    {{ urls: [{hub_urls}]
+    {{ urls: [{urls}]
       # the leaf's nkey seed (user leaf_{a} on the hub), 0600
       include "{leaf_seed_include(a)}"
       tls {{ cert_file: "{tls.cert_file}", key_file: "{tls.key_file}", ca_file: "{tls.ca_file}" }}

@@ -47,6 +47,22 @@ async def wait_for_jetstream(js: Any, timeout: float) -> None:
             await asyncio.sleep(0.25)
 
 
+NO_PEERS = 10005  # "no suitable peers for placement": not every server has joined yet
+
+
+async def _add_when_placeable(js: Any, config: StreamConfig, deadline: float) -> None:
+    """Add a stream, waiting while the cluster still lacks the servers for its replicas (a
+    meta leader is elected by two servers, before the third has announced itself)."""
+    while True:
+        try:
+            await js.add_stream(config)
+            return
+        except APIError as e:
+            if e.err_code != NO_PEERS or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
 async def ensure_mirrors(hub_admin: str | NatsConnection, associations: list[str], *,
                          replicas: int = HUB_REPLICAS, timeout: float = 60.0) -> list[str]:
     """Create the missing mirrors; returns the names created. `hub_admin` is a URL or a
@@ -58,11 +74,13 @@ async def ensure_mirrors(hub_admin: str | NatsConnection, associations: list[str
         js = nc.jetstream(domain="hub", timeout=5)
         await wait_for_jetstream(js, timeout)
         created = []
+        deadline = time.monotonic() + timeout
         for association in associations:
             try:
                 await js.stream_info(stream_name(association))
             except NotFoundError:
-                await js.add_stream(mirror_config(association, replicas=replicas))
+                await _add_when_placeable(js, mirror_config(association, replicas=replicas),
+                                          deadline)
                 created.append(stream_name(association))
         return created
     finally:

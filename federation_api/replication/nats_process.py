@@ -93,10 +93,26 @@ class NatsServer:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process hangs with its sockets open (a stalled machine)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        """Started and not exited."""
+        return self.process is not None and self.process.poll() is None
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         if self.process is None or self.process.poll() is not None:
             return
+        self.resume()  # a stopped process would not see SIGTERM until continued
         self.process.terminate()
         try:
             self.process.wait(timeout=timeout)
