@@ -280,6 +280,8 @@ def write(out: Path, topology: Topology, seeds: UserSeeds,
         issued = nats_tls.write_server(ca, tls_dir, f"leaf-{a}", topology.leaf_hosts(a))
         written += [issued.cert_file, issued.key_file]
     secrets = out / SECRETS
+    secrets.mkdir(mode=0o700, exist_ok=True)
+    secrets.chmod(0o700)
     written.append(write_secret(secrets / "hub_admin.nk", seeds.hub_admin))
     written.append(write_secret(secrets / "sys.nk", seeds.sys))
     for a in topology.ids():
