@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen-host", default="0.0.0.0",  # noqa: S104 - servers, not a node
                    help="interface every generated server listens on")
     p.add_argument("--store-root", default="/var/lib/nats", help="JetStream store directory root")
-    p.add_argument("--config-dir", default="/etc/nats",
+    p.add_argument("--config-dir", default="/etc/alliance/nats",
                    help="where the servers will find the configs, secrets/ and tls/")
     p.add_argument("--ca-cert", help="issue the certificates from this CA (PEM) instead of a "
                    "fresh one")

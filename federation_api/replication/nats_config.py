@@ -80,7 +80,7 @@ class Topology:
                                                    for i in range(1, HUB_SIZE + 1)))
     leaf_ports: dict[str, int] = field(default_factory=dict)
     store_root: Path = Path("/var/lib/nats")
-    config_dir: Path = Path("/etc/nats")
+    config_dir: Path = Path("/etc/alliance/nats")
     listen_host: str = "127.0.0.1"
     sync_always: bool = True
 

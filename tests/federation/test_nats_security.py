@@ -19,7 +19,7 @@ from nats.errors import NoServersError
 from federation_api.replication import nats_config, nats_tls
 from federation_api.replication.loopback import HubAndLeafs
 from federation_api.replication.nats_connection import NatsConnection
-from federation_api.replication.nats_keys import write_secret
+from federation_api.replication.nats_keys import UserSeeds, write_secret
 from federation_api.replication.nats_process import NatsServer, free_port
 
 pytestmark = pytest.mark.timeout(180)
@@ -153,8 +153,7 @@ def test_another_associations_nkey_cannot_publish_on_its_subjects(tmp_path: Path
 
 def test_generated_files_hold_no_secret_in_a_config_and_every_secret_is_0600(
         tmp_path: Path) -> None:
-    topology = nats_config.Topology(associations=("AK", "MI"), config_dir=Path("/etc/nats"))
-    from federation_api.replication.nats_keys import UserSeeds
+    topology = nats_config.Topology(associations=("AK", "MI"))
     seeds = UserSeeds.new(topology.associations)
     written = nats_config.write(tmp_path, topology, seeds, nats_tls.CertificateAuthority.new())
     every_seed = [seeds.hub_admin, seeds.sys, *seeds.leaf.values(), *seeds.node.values()]
