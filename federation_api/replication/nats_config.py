@@ -109,7 +109,12 @@ class Topology:
         """Where a server (`hub-1`, `leaf-ak`) finds its certificate, key and the CA."""
         directory = self.config_dir / TLS
         return nats_tls.ServerTls(directory / f"{server}.pem", directory / f"{server}.key",
-                                  directory / "ca.pem")
+                                  self.ca_file)
+
+    @property
+    def ca_file(self) -> Path:
+        """Where every server and client finds the Alliance NATS CA certificate."""
+        return self.config_dir / TLS / "ca.pem"
 
     def client_host(self) -> str:
         """Where a node on the leaf's machine reaches the leaf's client port."""
@@ -251,7 +256,7 @@ def node_connection(topology: Topology, association: str) -> NatsConnection:
     return NatsConnection(
         url=f"tls://{topology.client_host()}:{topology.leaf_port(association)}",
         nkey_seed=topology.config_dir / node_seed_file(association),
-        ca_file=topology.tls("ca").ca_file)
+        ca_file=topology.ca_file)
 
 
 def admin_connection(topology: Topology, index: int = 0, host: str | None = None
@@ -260,7 +265,7 @@ def admin_connection(topology: Topology, index: int = 0, host: str | None = None
     server = topology.hub[index]
     return NatsConnection(url=f"tls://{host or server.host}:{server.client_port}",
                           nkey_seed=topology.config_dir / SECRETS / "hub_admin.nk",
-                          ca_file=topology.tls("ca").ca_file)
+                          ca_file=topology.ca_file)
 
 
 def write(out: Path, topology: Topology, seeds: UserSeeds,
