@@ -102,10 +102,14 @@ class HubAndLeafs:
         attempt, so a mirror starts only seconds to a minute later (ops/nats/README.md); the
         tests want replication through the mirrors from the first entry.
         """
-        await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in self.hubs))
-        for leaf in self.leafs.values():
-            await asyncio.to_thread(self.start_leaf, leaf)
-        await ensure_mirrors(self.admin(), list(self.associations))
+        try:
+            await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in self.hubs))
+            for leaf in self.leafs.values():
+                await asyncio.to_thread(self.start_leaf, leaf)
+            await ensure_mirrors(self.admin(), list(self.associations))
+        except BaseException:
+            self.stop()  # a caller whose start failed has nothing to stop
+            raise
 
     @staticmethod
     def start_leaf(leaf: NatsServer) -> None:

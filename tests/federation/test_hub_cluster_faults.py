@@ -46,10 +46,14 @@ class Federation:
         for relays in self.relays.values():
             for relay in relays:
                 await relay.start()
-        await self.servers.start()
-        for association in ASSOCIATIONS:
-            self.alliance.open(association)
-            await self.start_node(association)
+        try:
+            await self.servers.start()
+            for association in ASSOCIATIONS:
+                self.alliance.open(association)
+                await self.start_node(association)
+        except BaseException:
+            await self.__aexit__()  # `async with` calls it only once the body runs
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:
