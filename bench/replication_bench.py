@@ -10,9 +10,9 @@ measured in this run:
 - lag: AK commits imported endorsements through its command service, one command per entry,
   at a paced R entries/s for S seconds (K threads, like concurrent API requests), while AK's
   and MI's Replicators run on one asyncio loop. An entry's lag runs from the moment AK's
-  ledger committed it (`LedgerStore.append` returned) to the moment MI's projection covering
-  it committed (`Node.project` returned after MI's consumer ingested it). The lag goal holds
-  only if the asked rate was also achieved.
+  ledger committed it (`LedgerStore.append_sealed` returned) to the moment MI's projection
+  covering it committed (`Node.project` returned after MI's consumer ingested it). The lag
+  goal holds only if the asked rate was also achieved.
 - ingest: M entries of a peer, sealed beforehand, go through `Ingestor.ingest` in batches of
   256 (what the consumer fetches) on a fresh store, against a bare `Verifier.verify` loop
   over the same signatures on one core: the floor every ingested entry pays. Beside it, the

@@ -40,8 +40,9 @@ def after_each_call(owner: Any, name: str,
 
 
 class CommitProbe:
-    """When a node's ledger committed each entry: right after `LedgerStore.append` returned
-    (the entries and the writer's position are committed together by then)."""
+    """When a node's ledger committed each entry: right after `LedgerStore.append_sealed`
+    returned (the own-ledger writer's append: the entries and the writer's position are
+    committed together by then)."""
 
     def __init__(self, node: Node) -> None:
         self.at: dict[int, float] = {}
@@ -52,7 +53,7 @@ class CommitProbe:
             for entry in entries:
                 self.at[entry.seq] = t
 
-        after_each_call(node.ledger, "append", record)
+        after_each_call(node.ledger, "append_sealed", record)
 
 
 class ProjectionProbe:

@@ -76,6 +76,8 @@ class Settings:
     nats_url: str | None = None
     nats_domain: str | None = None  # this node's JetStream domain (production: leaf domain)
     hub_domain: str | None = None  # the Alliance hub's JetStream domain, where peers are read
+    nats_nkey_seed: Path | None = None  # the node's NATS nkey seed file (0600), issue 13
+    nats_ca: Path | None = None  # the CA the NATS server's certificate must chain to
     host: str = "127.0.0.1"
     port: int = 8080
     checkpoint_seconds: float = 10.0  # how often the node signs/publishes its checkpoint
@@ -107,7 +109,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ALLIANCE_DATA_DIR, ALLIANCE_ASSOCIATION, ALLIANCE_DATABASE_URL, ALLIANCE_NATS_URL,
-        ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_LISTEN (host:port),
+        ALLIANCE_NATS_DOMAIN, ALLIANCE_HUB_DOMAIN, ALLIANCE_NATS_NKEY_SEED, ALLIANCE_NATS_CA,
+        ALLIANCE_LISTEN (host:port),
         ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
         ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_DATABASE_POOL_SIZE,
         ALLIANCE_TLS_CERT, ALLIANCE_TLS_KEY, ALLIANCE_SIGNING_KEY."""
@@ -125,6 +128,10 @@ class Settings:
             settings = replace(settings, nats_domain=value)
         if value := env.get(f"{ENV_PREFIX}HUB_DOMAIN"):
             settings = replace(settings, hub_domain=value)
+        if value := env.get(f"{ENV_PREFIX}NATS_NKEY_SEED"):
+            settings = replace(settings, nats_nkey_seed=Path(value))
+        if value := env.get(f"{ENV_PREFIX}NATS_CA"):
+            settings = replace(settings, nats_ca=Path(value))
         if value := env.get(f"{ENV_PREFIX}CHECKPOINT_SECONDS"):
             try:
                 seconds = float(value)

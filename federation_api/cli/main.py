@@ -68,6 +68,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     for flag in ("nats_url", "nats_domain", "hub_domain"):
         if getattr(args, flag, None):
             settings = replace(settings, **{flag: getattr(args, flag)})
+    if getattr(args, "nats_nkey_seed", None):
+        settings = replace(settings, nats_nkey_seed=Path(args.nats_nkey_seed))
+    if getattr(args, "nats_ca", None):
+        settings = replace(settings, nats_ca=Path(args.nats_ca))
     if getattr(args, "rate_limit", None):
         settings = replace(settings, rate_limits=replace(settings.rate_limits,
                                                          enabled=args.rate_limit == "on"))
@@ -129,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(env ALLIANCE_NATS_DOMAIN)")
     p.add_argument("--hub-domain", help="JetStream domain of the Alliance hub "
                                         "(env ALLIANCE_HUB_DOMAIN)")
+    p.add_argument("--nats-nkey-seed", help="this node's NATS nkey seed file, mode 0600 "
+                                            "(env ALLIANCE_NATS_NKEY_SEED)")
+    p.add_argument("--nats-ca", help="the CA certificate the NATS server's certificate must "
+                                     "chain to (env ALLIANCE_NATS_CA)")
     p.add_argument("--rate-limit", choices=("on", "off"),
                    help="per-client limits on the public paths (env ALLIANCE_RATE_LIMIT, "
                         "default on; ALLIANCE_RATE_LIMIT_* set the budgets)")
@@ -195,12 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "nats-config", cmd_nats_config, "generate hub and leaf nats-server configs")
     p.add_argument("--associations", required=True, help="comma-separated ids, e.g. AK,MI,TX")
     p.add_argument("--out", default="ops/nats/generated", help="directory to write")
-    p.add_argument("--hub-host", default="127.0.0.1", help="where leafs reach the hub")
-    p.add_argument("--hub-port", type=int, default=4222)
-    p.add_argument("--hub-leaf-port", type=int, default=7422)
+    p.add_argument("--hub-hosts", default="hub-1.alliance.example,hub-2.alliance.example,"
+                   "hub-3.alliance.example",
+                   help="the three hub servers' host names, comma-separated (hub-1..hub-3)")
+    p.add_argument("--hub-port", type=int, default=4222, help="hub client port")
+    p.add_argument("--hub-leaf-port", type=int, default=7422, help="hub leafnode port")
+    p.add_argument("--hub-cluster-port", type=int, default=6222, help="hub route port")
+    p.add_argument("--listen-host", default="0.0.0.0",  # noqa: S104 - servers, not a node
+                   help="interface every generated server listens on")
     p.add_argument("--store-root", default="/var/lib/nats", help="JetStream store directory root")
+    p.add_argument("--config-dir", default="/etc/alliance/nats",
+                   help="where the servers will find the configs, secrets/ and tls/")
+    p.add_argument("--ca-cert", help="issue the certificates from this CA (PEM) instead of a "
+                   "fresh one")
+    p.add_argument("--ca-key", help="the key of --ca-cert (PEM, unencrypted EC key)")
     p = add(sub, "nats-mirrors", cmd_nats_mirrors, "create the hub mirrors (hub_admin)")
-    p.add_argument("--hub-url", required=True, help="nats://hub_admin:PASSWORD@hub:4222")
+    p.add_argument("--hub-url", required=True, help="tls://hub-1.alliance.example:4222")
+    p.add_argument("--nkey-seed", help="hub_admin's nkey seed file (secrets/hub_admin.nk)")
+    p.add_argument("--ca", help="the Alliance NATS CA certificate (tls/ca.pem)")
     p.add_argument("--associations", required=True, help="comma-separated ids")
 
     p = add(sub, "export", cmd_export, "write an export directory for auditors")

@@ -100,7 +100,11 @@ def replicator_for(node: Node, settings: Settings) -> Replicator | None:
     """Replication when a NATS URL is configured (and a registry names the peers)."""
     if not settings.nats_url:
         return None
-    return Replicator(node, settings.nats_url, peers=node.peers,
+    from federation_api.replication.nats_connection import NatsConnection
+
+    connection = NatsConnection(settings.nats_url, nkey_seed=settings.nats_nkey_seed,
+                                ca_file=settings.nats_ca)
+    return Replicator(node, connection, peers=node.peers,
                       local_domain=settings.nats_domain, hub_domain=settings.hub_domain)
 
 
@@ -256,19 +260,36 @@ def cmd_roster_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_nats_config(args: argparse.Namespace, _: Settings) -> int:
-    """Generate hub and leaf configs (with fresh passwords) for a list of associations."""
+    """Generate the hub and leaf configs, fresh nkey seeds and TLS certificates."""
     from federation_api.replication import nats_config
+    from federation_api.replication.nats_keys import UserSeeds
+    from federation_api.replication.nats_tls import CertificateAuthority
 
     associations = tuple(a.strip().upper() for a in args.associations.split(",") if a.strip())
-    topology = nats_config.Topology(associations=associations, hub_host=args.hub_host,
-                                    hub_port=args.hub_port, hub_leaf_port=args.hub_leaf_port,
-                                    store_root=Path(args.store_root))
-    for path in nats_config.write(Path(args.out), topology,
-                                  nats_config.new_credentials(associations)):
-        print(f"wrote {path} (mode 0600)")
-    print("next: start the hub, run `alliance nats-mirrors` with the hub_admin password from "
-          "credentials.json, start each leaf, then each node with --nats-url "
-          "nats://node:<password>@<leaf>:4222 --nats-domain <id> --hub-domain hub")
+    hosts = tuple(h.strip() for h in args.hub_hosts.split(",") if h.strip())
+    try:
+        topology = nats_config.Topology(
+            associations=associations, listen_host=args.listen_host,
+            hub=nats_config.hub_servers(hosts, client_port=args.hub_port,
+                                        leaf_port=args.hub_leaf_port,
+                                        cluster_port=args.hub_cluster_port),
+            store_root=Path(args.store_root), config_dir=Path(args.config_dir))
+        if bool(args.ca_cert) != bool(args.ca_key):
+            raise ValueError("--ca-cert and --ca-key go together")
+        ca = (CertificateAuthority.load(Path(args.ca_cert), Path(args.ca_key)) if args.ca_cert
+              else CertificateAuthority.new())
+    except (ValueError, OSError) as e:
+        print(f"nats-config: {e}", file=sys.stderr)
+        return 2
+    written = nats_config.write(Path(args.out), topology, UserSeeds.new(associations), ca,
+                                write_ca_key=not args.ca_cert)
+    for path in written:
+        print(f"wrote {path}" + (" (mode 0600)" if path.stat().st_mode & 0o077 == 0 else ""))
+    print(f"next: copy the directory to {topology.config_dir} on each server (each server "
+          f"needs only its own config, key and seed), start hub-1..3, run `alliance "
+          f"nats-mirrors`, start each leaf, then each node with --nats-url "
+          f"tls://127.0.0.1:4222 --nats-nkey-seed {topology.config_dir}/secrets/node-<id>.nk "
+          f"--nats-ca {topology.config_dir}/tls/ca.pem --nats-domain <id> --hub-domain hub")
     return 0
 
 
@@ -279,7 +300,16 @@ def cmd_nats_mirrors(args: argparse.Namespace, _: Settings) -> int:
     from federation_api.replication.nats_mirrors import ensure_mirrors
 
     associations = [a.strip().upper() for a in args.associations.split(",") if a.strip()]
-    created = asyncio.run(ensure_mirrors(args.hub_url, associations))
+    from federation_api.replication.nats_connection import NatsConnection
+
+    hub_admin = NatsConnection(args.hub_url, nkey_seed=Path(args.nkey_seed) if args.nkey_seed
+                               else None, ca_file=Path(args.ca) if args.ca else None)
+    try:
+        hub_admin.check()
+    except ValueError as e:
+        print(f"nats-mirrors: {e}", file=sys.stderr)
+        return 2
+    created = asyncio.run(ensure_mirrors(hub_admin, associations))
     print(f"created {', '.join(created) or 'nothing (all mirrors exist)'}")
     return 0
 

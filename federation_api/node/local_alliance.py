@@ -20,6 +20,7 @@ from pathlib import Path
 from domain.policy import AssociationPolicy
 from federation_api.node.root import Node
 from federation_api.node.setup import NodePaths, init_node
+from federation_api.replication.nats_connection import NatsConnection
 from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
 from ledger.signing import Signer
@@ -94,7 +95,7 @@ class LocalAlliance:
         self.nodes[association] = node
         return node
 
-    async def start_replication(self, association: str, url: str, *,
+    async def start_replication(self, association: str, url: str | NatsConnection, *,
                                 local_domain: str | None = None,
                                 hub_domain: str | None = None,
                                 checkpoint_seconds: float | None = None) -> Replicator:
@@ -114,7 +115,8 @@ class LocalAlliance:
         self.replicators[association] = replicator
         return replicator
 
-    async def start_all(self, url: str, *, checkpoint_seconds: float | None = None) -> None:
+    async def start_all(self, url: str | NatsConnection, *,
+                        checkpoint_seconds: float | None = None) -> None:
         """Open every node and start its replication against one NATS URL."""
         for association in self.associations:
             self.open(association)

@@ -73,16 +73,46 @@ class NatsServer:
         self.stop()
         raise TimeoutError(f"nats-server {self.name} did not start within {timeout}s")
 
+    def wait_for_log(self, text: str, timeout: float = 15.0, *, after: int = 0) -> None:
+        """Until the server's log (from byte `after`) contains `text`, e.g. that a leafnode
+        connection is up: nats-server tells no client that, only its log and monitoring."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text.encode() in self.log_path.read_bytes()[after:]:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"nats-server {self.name} did not log {text!r} within {timeout}s")
+
+    def log_size(self) -> int:
+        """How long the log is now (to wait for a line written after this moment)."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
     def kill(self) -> None:
         """SIGKILL (a crash)."""
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process hangs with its sockets open (a stalled machine)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        """Started and not exited."""
+        return self.process is not None and self.process.poll() is None
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         if self.process is None or self.process.poll() is not None:
             return
+        self.resume()  # a stopped process would not see SIGTERM until continued
         self.process.terminate()
         try:
             self.process.wait(timeout=timeout)

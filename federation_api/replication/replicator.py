@@ -40,6 +40,7 @@ from nats.js.errors import NotFoundError
 
 from federation_api.clock import now
 from federation_api.replication.checkpoint_gossip import CheckpointGossip
+from federation_api.replication.nats_connection import NatsConnection
 from ledger.chain.own_length import LengthRecord, PeerCheck, Source
 from ledger.codec import BackfillReply, BackfillRequest, decode_canonical, encode
 from ledger.ingest import Gap
@@ -90,14 +91,15 @@ def own_stream_config(association: str) -> StreamConfig:
 class Replicator:
     """The replication tasks of one node, run on an asyncio loop beside the API."""
 
-    def __init__(self, node: Any, nats_url: str, *, peers: Callable[[], Sequence[str]],
+    def __init__(self, node: Any, nats_url: str | NatsConnection, *,
+                 peers: Callable[[], Sequence[str]],
                  local_domain: str | None = None, hub_domain: str | None = None,
                  ack_timeout: float = 2.0, window: int = 256,
                  anti_entropy_seconds: float = 5.0,
                  checkpoint_seconds: float | None = None) -> None:
         self.node = node
         self.own = node.association
-        self.nats_url = nats_url
+        self.nats_url = NatsConnection.of(nats_url).check()
         self.peers = peers
         self.local_domain = local_domain
         self.hub_domain = hub_domain
@@ -123,7 +125,7 @@ class Replicator:
         """Connect (retrying forever in the background) and start every task."""
         self._loop = asyncio.get_running_loop()
         self.nc = await nats.connect(
-            servers=[self.nats_url], name=f"alliance-{self.own.lower()}",
+            **self.nats_url.options(), name=f"alliance-{self.own.lower()}",
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
             allow_reconnect=True, error_cb=self._on_error,
             reconnected_cb=self._on_reconnected,

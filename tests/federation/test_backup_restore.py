@@ -283,7 +283,7 @@ def test_on_the_hub_topology_the_leaf_the_hub_mirror_and_the_peer_all_answer_fir
         alliance = StoredAlliance(tmp_path / "alliance", ("AK", "MI"))
 
         async def start(association: str) -> None:
-            await alliance.start_replication(association, servers.node_url(association),
+            await alliance.start_replication(association, servers.node(association),
                                              local_domain=association.lower(),
                                              hub_domain="hub")
 

@@ -150,8 +150,7 @@ def test_a_node_gets_its_lost_entries_back_from_its_stream_with_every_peer_offli
 
 async def mirrored(servers: HubAndLeafs, association: str, count: int) -> None:
     """Wait until the hub's mirror of an association's stream holds `count` messages."""
-    nc = await nats.connect(f"nats://hub_admin:{servers.creds.hub_admin}@127.0.0.1:"
-                            f"{servers.topology.hub_port}")
+    nc = await nats.connect(**servers.admin().options())
     try:
         js = nc.jetstream(domain="hub")
         for _ in range(300):
@@ -172,7 +171,7 @@ def test_a_node_whose_leaf_lost_its_store_gets_its_entries_back_from_the_hub_mir
         alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
 
         async def start(association: str) -> None:
-            await alliance.start_replication(association, servers.node_url(association),
+            await alliance.start_replication(association, servers.node(association),
                                              local_domain=association.lower(),
                                              hub_domain="hub")
 

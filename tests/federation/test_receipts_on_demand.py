@@ -37,7 +37,7 @@ def test_a_receipt_of_a_peers_fresh_entry_asks_the_peer_for_a_checkpoint(
             for association in ASSOCIATIONS:
                 alliance.open(association)
                 await alliance.start_replication(
-                    association, servers.node_url(association),
+                    association, servers.node(association),
                     local_domain=association.lower(), hub_domain="hub",
                     checkpoint_seconds=3600)
             ak, mi = alliance.nodes["AK"], alliance.nodes["MI"]

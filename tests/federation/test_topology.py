@@ -23,7 +23,7 @@ ASSOCIATIONS = ("AK", "MI", "TX")
 
 async def _start(alliance: Alliance, servers: HubAndLeafs, association: str) -> None:
     alliance.open(association)
-    await alliance.start_replication(association, servers.node_url(association),
+    await alliance.start_replication(association, servers.node(association),
                                      local_domain=association.lower(), hub_domain="hub")
 
 
@@ -50,14 +50,14 @@ def test_replication_through_hub_and_leafs(tmp_path: Path) -> None:
             async def on_error(e: Exception) -> None:
                 errors.append(str(e))
 
-            nc = await nats.connect(servers.node_url("AK"), error_cb=on_error,
+            nc = await nats.connect(**servers.node("AK").options(), error_cb=on_error,
                                     inbox_prefix="_INBOX.ak")
             await nc.publish(ledger_subject("MI"), b"forged")
             await nc.flush()
             await asyncio.sleep(0.5)
             await nc.close()
             assert any("permissions violation" in e.lower() for e in errors), errors
-            mi = await nats.connect(servers.node_url("MI"), inbox_prefix="_INBOX.mi")
+            mi = await nats.connect(**servers.node("MI").options(), inbox_prefix="_INBOX.mi")
             info = await mi.jetstream().stream_info(stream_name("MI"))  # MI's own domain
             await mi.close()
             assert info.state.messages == 10  # MI's ten entries, nothing forged
@@ -76,13 +76,14 @@ def test_replication_through_hub_and_leafs(tmp_path: Path) -> None:
                 await wait_until(lambda n=node: heads(n) == expected, timeout=90,
                                  what="catch-up after an outage")
 
-            # The hub is killed mid-stream and restarted: nothing lost or doubled.
+            # The whole hub is killed mid-stream and restarted: nothing lost or doubled.
             writing = asyncio.gather(*(asyncio.to_thread(
                 import_professionals, alliance.nodes[a], 30, prefix="C") for a in ("AK", "MI")))
             await asyncio.sleep(0.2)
-            servers.hub.kill()
+            for hub in servers.hubs:
+                hub.kill()
             await asyncio.sleep(1.0)
-            servers.hub.start()
+            await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in servers.hubs))
             await writing
             expected = {"AK": 50, "MI": 50, "TX": 10}
             for node in alliance.nodes.values():

@@ -170,7 +170,7 @@ def test_hub_and_leafs_carry_checkpoints_and_cosignatures(tmp_path: Path) -> Non
             for association in ASSOCIATIONS:
                 alliance.open(association)
                 await alliance.start_replication(
-                    association, servers.node_url(association),
+                    association, servers.node(association),
                     local_domain=association.lower(), hub_domain="hub", checkpoint_seconds=0.5)
             for association in ASSOCIATIONS:
                 await asyncio.to_thread(import_professionals, alliance.nodes[association], 4,
@@ -187,7 +187,7 @@ def test_hub_and_leafs_carry_checkpoints_and_cosignatures(tmp_path: Path) -> Non
             async def on_error(e: Exception) -> None:
                 errors.append(str(e))
 
-            nc = await nats.connect(servers.node_url("AK"), error_cb=on_error,
+            nc = await nats.connect(**servers.node("AK").options(), error_cb=on_error,
                                     inbox_prefix="_INBOX.ak")
             await nc.publish(checkpoint_subject("MI"), b"not MI's")
             await nc.flush()
