@@ -33,6 +33,7 @@ from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form
+from federation_api.web.pages.application_raters import raters_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -49,7 +50,12 @@ Coordinator = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR))]
 Reviewer = Annotated[StaffUser, Depends(StaffGate(AccountRole.REVIEWER))]
 Granter = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR, AccountRole.COMMITTEE))]
 Errors = list[tuple[str, str]]
+# The domain refuses vetting once an application is decided or closed; the form is not shown.
+_NOT_VETTABLE = frozenset({ApplicationState.APPROVED, ApplicationState.EXAM_PASSED,
+                           ApplicationState.GRANTED, ApplicationState.DENIED,
+                           ApplicationState.WITHDRAWN})
 MAX_TEXT = 5000
+MAX_VETTING_NOTE = 500  # as the JSON API's VetRaterIn: the note is on the ledger entry
 
 # The workflow's stages in the order an application moves through them; the last two close
 # it early. Exam stages apply to Levels III and IV only.
@@ -198,6 +204,8 @@ _DONE = {"started": "The application is open.",
          "decision": "Your decision is recorded.",
          "evidence": "The evidence is saved; the checklist shows what the rules still need.",
          "exam": "The exam sitting is recorded.",
+         "vetted": "The rater is vetted; the checklist counts their rating as an endorsed "
+                   "rater's where the level allows it (Level I).",
          "granted": "The endorsement is granted."}
 
 
@@ -242,7 +250,8 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         request, application=application, application_id=str(parsed), progress=progress,
         stages=stages, closing=CLOSING, current=progress.stage, seats=seats, mine=mine,
         names=_names(request), comments=comments, reviewer_choices=_reviewers(request),
-        decisions=DECISIONS,
+        decisions=DECISIONS, raters=raters_of(application, node.service.lookup),
+        vettable=application.state not in _NOT_VETTABLE,
         errors=errors or [], form=form or {}, message=message, entry=entry,
         mail_message=mail_message, applicant=applicant,
         in_review=application.state is ApplicationState.IN_REVIEW,
@@ -404,6 +413,32 @@ def grant(request: Request, staff: Granter, application_id: str) -> Response:
                         a, endorsement_id=new_endorsement_id(node.association,
                                                              f"application:{a}"),
                         granted_on=today(), now=now(), by_committee=by_committee))
+
+
+@router.post("/{application_id}/rater-vettings", response_class=HTMLResponse)
+def vet_rater(request: Request, staff: Coordinator, application_id: str,
+              rater_id: Annotated[str, Form(max_length=200)] = "",
+              note: Annotated[str, Form(max_length=MAX_TEXT)] = "") -> Response:
+    """Record that the coordinator vetted one of the application's raters (Level I accepts
+    a vetted rater in place of an endorsed one). The note says how, and is on the ledger
+    entry, so the page asks for it; the rater must be one the evidence names."""
+    form = {"rater_id": rater_id, "note": note}
+    errors: Errors = []
+    if not rater_id.strip():
+        errors.append(("vet-rater_id", "Choose the rater you vetted."))
+    if not note.strip():
+        errors.append(("vet-note", "Say how you vetted the rater, e.g. the call you made."))
+    elif len(note.strip()) > MAX_VETTING_NOTE:
+        errors.append(("vet-note", f"Keep the note to {MAX_VETTING_NOTE} characters."))
+    if errors:
+        return _application_page(request, staff, application_id, 422, errors, form)
+    service = request.app.state.node.service
+    return _command(request, staff, application_id, "application.vet_rater", "vetted",
+                    {"rater_id": "vet-rater_id", "state": "vet-rater_id"}, form,
+                    lambda a: service.vet_rater(a, rater_id.strip(),
+                                                vetted_by=staff.account_id,
+                                                vetted_on=today(), note=note.strip(),
+                                                now=now()))
 
 
 # -- evidence -------------------------------------------------------------------------------
