@@ -157,6 +157,27 @@ class ProjectionReader(CredentialQueries):
         found = (self.endorsement(endorsement_id) for endorsement_id in ids)
         return [row for row in found if row is not None]
 
+    def holders_named(self, text: str, limit: int) -> list[RosterRow]:
+        """Endorsements of every association whose holder's names (folded) have a word
+        starting with each word of `text` ("riv" and "maria rivera" both find Maria Rivera),
+        in id order, at most `limit`.
+
+        For the staff's pickers of RS/C providers and raters across the Alliance: the names
+        are the ledgers' public fields, so every node answers the same; folding happens in
+        Python, as in `named`.
+        """
+        words = fold_name(" ".join(text.split())).split()
+        if not words or limit < 1:
+            return []
+        names = self.db.query("SELECT endorsement_id, family_name, given_name FROM roster")
+        ids = []
+        for endorsement_id, family_name, given_name in names:
+            held = fold_name(f"{given_name} {family_name}").split()
+            if all(any(name.startswith(word) for name in held) for word in words):
+                ids.append(str(endorsement_id))
+        found = (self.endorsement(endorsement_id) for endorsement_id in sorted(ids)[:limit])
+        return [row for row in found if row is not None]
+
     def held_on(self, person_id: str, on: dt.date) -> tuple[HeldEndorsement, ...]:
         """Endorsements the person held in good standing ("current") on `on`.
 

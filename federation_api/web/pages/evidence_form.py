@@ -11,6 +11,7 @@ and another empty one appears.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,10 @@ from domain.levels import DegreeKind, RaterRole, WorkKind
 from federation_api.web.schemas import ApplicationEvidenceIn, RenewalEvidenceIn, to_domain
 
 MAX_ROWS = 20  # rows per section a form may post
+# The provider and rater inputs of the application form take a name, looked up across the
+# Alliance when saved (`people_picker`); the renewal forms take the person id only.
+PICK_HINT = ("A name (or part of one) is looked up among every association's endorsed "
+             "professionals when you save; a person id (it has digits) is kept as typed.")
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ SECTIONS = (
     Section("rsc", "Reflective supervision/consultation received", "Hours of RS/C received "
             "from one provider over a period; the provider is looked up among the Alliance's "
             "endorsed professionals by person id.", (
-                Field("provider_id", "Provider's person id", "text"),
+                Field("provider_id", "Provider: name or person id", "text", PICK_HINT),
                 Field("hours", "Hours", "number"),
                 Field("started_on", "From", "date"),
                 Field("ended_on", "To", "date"),
@@ -100,7 +105,7 @@ SECTIONS = (
                 Field("while_providing_rsc", "While providing RS/C", "bool"))),
     Section("ratings", "Reference ratings", "Who rated the applicant, in what role and when; "
             "the ratings' contents stay with the association.", (
-                Field("rater_id", "Rater's person id", "text"),
+                Field("rater_id", "Rater: name or person id", "text", PICK_HINT),
                 Field("rater_name", "Rater's name", "text"),
                 Field("role", "Rater's role", "choice", choices=RaterRole),
                 Field("rated_on", "Rated on", "date"),
@@ -134,7 +139,8 @@ RENEWAL = FormSpec(
              "being renewed, in clock hours (at least 15).", _BY_NAME["trainings"].fields),
      Section("rsc", "Reflective supervision/consultation received in the cycle",
              "RS/C received within the cycle (at least 12 hours for most levels).",
-             _BY_NAME["rsc"].fields),
+             tuple(dataclasses.replace(f, label="Provider's person id", hint="")
+                   if f.name == "provider_id" else f for f in _BY_NAME["rsc"].fields)),
      _BY_NAME["memberships"]),
     (("provides_rsc", "The holder provides reflective supervision/consultation to others"),),
     RenewalEvidenceIn, RenewalEvidence)

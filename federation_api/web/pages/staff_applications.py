@@ -32,7 +32,7 @@ from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
-from federation_api.web.pages import evidence_form
+from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_raters import raters_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -186,13 +186,14 @@ def _act(request: Request, staff: StaffUser, action: str, target: str,
 
 def _done(application_id: uuid.UUID, done: str,
           entry: DomainError | tuple[int, str] | None,
-          mail: ReturnMail | None = None) -> RedirectResponse:
+          mail: ReturnMail | None = None, then_page: str = "") -> RedirectResponse:
     query = {"done": done}
     if mail is not None:
         query["mail"] = mail.value
     if isinstance(entry, tuple):
         query |= {"seq": str(entry[0]), "hash": entry[1]}
-    return RedirectResponse(f"/staff/applications/{application_id}?{urlencode(query)}",
+    return RedirectResponse(f"/staff/applications/{application_id}{then_page}?"
+                            f"{urlencode(query)}",
                             status_code=303, headers=SECURITY_HEADERS)
 
 
@@ -273,7 +274,8 @@ def application_page(request: Request, staff: AnyStaff, application_id: str) -> 
 
 def _command(request: Request, staff: StaffUser, application_id: str, action: str,
              done: str, fields: dict[str, str], form: dict[str, Any],
-             run: Callable[[uuid.UUID], object], *, may_return: bool = False) -> Response:
+             run: Callable[[uuid.UUID], object], *, may_return: bool = False,
+             then_page: str = "") -> Response:
     parsed = _parse(application_id)
     if parsed is None:
         return _application_page(request, staff, application_id)  # the 404 page
@@ -300,7 +302,7 @@ def _command(request: Request, staff: StaffUser, application_id: str, action: st
                                  [(fields.get(outcome.field, ""), _message(outcome))], form)
     if mailed and mailed[0] is ReturnMail.QUEUED:
         node.outbox.notify()  # committed: wake the sender now rather than at its next poll
-    return _done(parsed, done, outcome, mailed[0] if mailed else None)
+    return _done(parsed, done, outcome, mailed[0] if mailed else None, then_page)
 
 
 @router.post("/{application_id}/reviewers", response_class=HTMLResponse)
@@ -446,7 +448,9 @@ def vet_rater(request: Request, staff: Coordinator, application_id: str,
 
 def _evidence_page(request: Request, staff: StaffUser, application_id: str,
                    status: int = 200, errors: Errors | None = None,
-                   values: dict[str, str] | None = None) -> Response:
+                   values: dict[str, str] | None = None,
+                   choices: dict[str, list[people_picker.Candidate]] | None = None
+                   ) -> Response:
     node = request.app.state.node
     parsed = _parse(application_id)
     try:
@@ -456,12 +460,16 @@ def _evidence_page(request: Request, staff: StaffUser, application_id: str,
     if application is None or application.association != node.association:
         return _application_page(request, staff, application_id)  # the 404 page
     shown = values if values is not None else evidence_form.form_values(application.evidence)
+    params = request.query_params
+    entry = (params.get("seq", ""), params.get("hash", "")) if params.get("seq") else None
     return render("staff_evidence.html", status, **page_context(
         request, application=application, application_id=str(parsed),
         progress=of_application(application), sections=evidence_form.SECTIONS,
         flags=evidence_form.FLAGS, values=shown, rows=evidence_form.rows_shown(shown),
         field_id=evidence_form.field_id, checked=evidence_form.checked,
-        flags_title="Declarations and fee",
+        flags_title="Declarations and fee", picks=choices or {},
+        named=people_picker.named_in(shown, node.projector, today()),
+        resolved=params.get("done") == "resolved", entry=entry,
         errors=errors or []))
 
 
@@ -475,17 +483,23 @@ def evidence_page(request: Request, staff: Coordinator, application_id: str) -> 
 async def save_evidence(request: Request, staff: Coordinator, application_id: str) -> Response:
     """Replace the application's evidence (the whole form is the whole evidence)."""
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= MAX_TEXT}
-    evidence, errors = evidence_form.parse(values)
-    if evidence is None:
-        return await run_in_threadpool(_evidence_page, request, staff, application_id, 422,
-                                       errors, values)
-    service = request.app.state.node.service
+    posted = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= MAX_TEXT}
+    node = request.app.state.node
 
     def save() -> Response:
-        return _command(request, staff, application_id, "application.evidence", "evidence",
-                        {}, {}, lambda a: service.submit_evidence(a, evidence,
-                                                                  submitted_on=today(),
-                                                                  now=now()))
+        # Names typed for providers and raters first become person ids (or, if ambiguous or
+        # unknown, errors next to their inputs: nothing is saved until each is settled).
+        picking = people_picker.pick(posted, node.projector, today())
+        evidence, errors = evidence_form.parse(picking.values)
+        if evidence is None or picking.errors:
+            return _evidence_page(request, staff, application_id, 422,
+                                  picking.errors + errors, picking.values, picking.choices)
+        # After names were resolved, the evidence page follows: it says under each input
+        # whom its person id names, so the coordinator sees whom each name resolved to.
+        return _command(request, staff, application_id, "application.evidence",
+                        "resolved" if picking.resolved else "evidence", {}, {},
+                        lambda a: node.service.submit_evidence(a, evidence,
+                                                               submitted_on=today(), now=now()),
+                        then_page="/evidence" if picking.resolved else "")
 
     return await run_in_threadpool(save)
