@@ -125,6 +125,15 @@ class BoardReports:
         return sorted(found, key=lambda r: (r.year, r.level.numeral, r.designation or "",
                                             r.standing.value))
 
+    def current_holders(self, association: str, on: dt.date) -> list[str]:
+        """The person id of each of the association's endorsements in good standing on `on`
+        (one per endorsement): what the node joins with its private records, e.g. to count
+        by county. "Current" as `counts` computes it."""
+        rows = self.db.query("SELECT person_id FROM roster WHERE association = ? AND "
+                             "status = ? AND valid_through >= ? ORDER BY endorsement_id",
+                             (association, ACTIVE, iso(on)))
+        return [str(person_id) for (person_id,) in rows]
+
     def renewal_years(self, association: str | None) -> list[RenewalYear]:
         """Renewals and lapses per year (of the effective date), from the status history.
 

@@ -194,6 +194,11 @@ class PeopleStore:
         width = len(_COLUMNS.split(", "))
         return [(_record(row[:width]), _record(row[width:])) for row in rows]
 
+    def counties(self) -> dict[str, str]:
+        """The county of every record (as typed, possibly empty), by person id: for the
+        board's counts by county, which only this node can make."""
+        return {str(p): str(c) for p, c in self.db.query("SELECT person_id, county FROM people")}
+
     def all_names(self) -> list[tuple[str, str, str]]:
         """(person_id, family, given) of every record: for the Alliance-wide name matches."""
         return [(str(p), str(f), str(g)) for p, f, g in self.db.query(

@@ -151,7 +151,9 @@ def test_sign_out_is_gated_and_needs_the_token(ws: Workspace) -> None:
 COORDINATOR_ONLY = ("/staff/people", "/staff/renewals-due", "/staff/recognitions",
                     "/staff/endorsements/{endorsement_id}/relinquish",
                     "/staff/endorsements/{endorsement_id}/correct",
-                    "/staff/endorsements/{endorsement_id}/reinstatement")
+                    "/staff/endorsements/{endorsement_id}/reinstatement",
+                    "/staff/applications/{application_id}/rater-vettings",
+                    "/staff/applications/{application_id}/evidence")
 
 
 def test_person_records_and_the_coordinators_actions_are_for_coordinators_only(

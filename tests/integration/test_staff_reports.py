@@ -1,6 +1,7 @@
 """The board reports page over a real node (SQLite and PostgreSQL): the counts, renewal and
 lapse rates and pipeline times of the seeded history, as HTML tables, CSV files and SVG
-charts; this association against the whole Alliance from a replicated peer ledger; who may
+charts; current endorsements by the county of this node's private person records (not
+Alliance-wide); this association against the whole Alliance from a replicated peer ledger; who may
 see them; a bad scope refused."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ledger.storage.database import Database, DatabaseUrl
 from projections.reports import BoardReports, nearest_rank
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.ledger_fixtures import grant, open_ledger, renew, replicate
-from tests.integration.staff_browser import add_staff, sign_in
+from tests.integration.staff_browser import add_staff, form_token, sign_in
 from tests.integration.staff_workspace import Workspace, workspace
 
 CORA = "cora@ak.example.org"
@@ -82,9 +83,9 @@ class StaffReportsContract:
         assert "<tr><td>2021</td><td>IFA</td><td>suspended</td><td>1</td></tr>" in html
         assert "<tr><td>2020</td><td>IFS</td><td>lapsed</td><td>1</td></tr>" in html
         assert f"<tr><td>{year}</td><td>IFS</td><td>current</td><td>4</td></tr>" in html
-        # Four charts, each an image with a title and a description naming its table.
+        # Five charts, each an image with a title and a description naming its table.
         charts = re.findall(r'<svg [^>]*role="img"[^>]*aria-labelledby="([^"]+)"', html)
-        assert len(charts) == 4
+        assert len(charts) == 5
         for labels in charts:
             title, desc = labels.split()
             assert f'id="{title}"' in html and f'id="{desc}"' in html
@@ -92,6 +93,36 @@ class StaffReportsContract:
                          html)
         assert ">50% of 2</text>" in html
         assert '<a href="/staff/reports">Board reports</a>' in html  # in the nav
+
+    def test_current_endorsements_by_the_county_of_the_person_record(self, ws: Workspace
+                                                                     ) -> None:
+        browser = ws.browser()
+        sign_in(browser, CORA)
+        # Current in AK: Rivera (0001), Okafor (0002), Doe (0005) and the three Ngs.
+        for person_id, county in (("AK-P-0001", "Anchorage"), ("AK-P-0002", " anchorage "),
+                                  ("AK-P-9010", "Juneau"), ("AK-P-9020", ""),
+                                  ("AK-P-0003", "Sitka")):  # Chen's endorsement lapsed
+            r = browser.post("/staff/people", data={
+                "csrf_token": form_token(browser.get("/staff/people/new").text),
+                "person_id": person_id, "given_name": "A", "family_name": "B",
+                "county": county})
+            assert r.status_code == 303, r.text
+        html = browser.get("/staff/reports").text
+        assert "private person records" in html and "cannot have this table" in html
+        table = html.split('id="counties-title"')[1].split("</table>")[0]
+        assert re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td></tr>", table) == [
+            ("Anchorage", "2"), ("Juneau", "1"), ("(county not recorded)", "1"),
+            ("(no person record on this node)", "2")]
+        assert "Sitka" not in table
+        assert '<title id="chart-counties-title">' in html
+        rows = csv_rows(browser.get("/staff/reports/counties.csv").text)
+        assert rows == [["county", "current_endorsements"], ["Anchorage", "2"],
+                        ["Juneau", "1"], ["(county not recorded)", "1"],
+                        ["(no person record on this node)", "2"]]
+        alliance = browser.get("/staff/reports", params={"scope": "alliance"}).text
+        assert "Anchorage" not in alliance and "no node has another association" in alliance
+        refused = browser.get("/staff/reports/counties.csv", params={"scope": "alliance"})
+        assert refused.status_code == 422 and "Anchorage" not in refused.text
 
     def test_the_dashboard_counts_open_applications_by_state(self, ws: Workspace) -> None:
         browser = ws.browser()
@@ -121,6 +152,8 @@ class StaffReportsContract:
         assert ["2015", "IMHM", "C", "current", "1"] in counts
         assert sum(int(r[4]) for r in counts[1:]) == 8  # every endorsement once
         assert browser.get("/staff/reports/people.csv").status_code == 404
+        assert csv_rows(browser.get("/staff/reports/counties.csv").text) == [
+            ["county", "current_endorsements"], ["(no person record on this node)", "6"]]
 
     def test_a_bad_scope_is_refused_and_a_reviewer_sees_no_report(self, ws: Workspace
                                                                    ) -> None:

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from domain.levels import Designation, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import today
+from federation_api.people.county_report import CountyCount, by_county
 from federation_api.web.csv_files import write_csv
 from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
@@ -31,7 +32,7 @@ from projections.standing import Standing
 REPORT_ROLES = (AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR)
 ReportReader = Annotated[StaffUser, Depends(StaffGate(*REPORT_ROLES))]
 SCOPES = ("association", "alliance")
-TABLES = ("counts", "renewals", "pipeline")
+TABLES = ("counts", "renewals", "pipeline", "counties")
 
 router = APIRouter(prefix="/staff/reports", include_in_schema=False)
 
@@ -57,11 +58,25 @@ class Report:
     pipeline: list[PipelineTime]
 
 
-def _report(request: Request, scope: str, on: dt.date) -> Report:
-    node = request.app.state.node
+def _cache(request: Request) -> ReportCache:
     cache = getattr(request.app.state, "report_cache", None)
     if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
-        cache = request.app.state.report_cache = ReportCache(node.projector.db)
+        cache = request.app.state.report_cache = ReportCache(
+            request.app.state.node.projector.db)
+    return cache
+
+
+def _counties(request: Request, on: dt.date) -> list[CountyCount]:
+    """This association's current endorsements by the county of the holder's person
+    record: private data of this node, so never for the Alliance-wide scope."""
+    node = request.app.state.node
+    holders = _cache(request).reports.current_holders(node.association, on)
+    return by_county(holders, node.people.counties())
+
+
+def _report(request: Request, scope: str, on: dt.date) -> Report:
+    node = request.app.state.node
+    cache = _cache(request)
     made = cache.report(node.association if scope == "association" else None, on)
     return Report(scope=scope, on=on, counts=made.counts, renewals=made.renewals,
                   pipeline=made.pipeline)
@@ -119,9 +134,19 @@ def reports_page(request: Request, staff: ReportReader) -> Response:
         return _bad_scope(request)
     report = _report(request, scope, today())
     node = request.app.state.node
+    counties = _counties(request, report.on) if scope == "association" else []
     return render("staff_reports.html", **page_context(
         request, report=report, charts=charts(report), level_code=level_code,
-        percent=percent, association=node.association, scopes=SCOPES))
+        percent=percent, association=node.association, scopes=SCOPES, counties=counties,
+        county_chart=county_chart(counties)))
+
+
+def county_chart(counties: list[CountyCount]) -> Markup:
+    """The counts by county as a chart, drawn from the table beside it."""
+    return bar_chart("chart-counties", "Endorsements in good standing by county",
+                     "Current endorsements of this association by the county of the "
+                     "holder's person record; the numbers are in the table beside it.",
+                     [Bar(c.county, c.count, str(c.count)) for c in counties])
 
 
 def table(report: Report, name: str) -> tuple[Sequence[str], list[tuple[object, ...]]]:
@@ -144,12 +169,21 @@ def report_download(request: Request, staff: ReportReader, name: str) -> Respons
     scope = _scope(request)
     if name not in TABLES:
         return render("message.html", 404, **page_context(
-            request, title="No such report", message="The reports are counts, renewals and "
-                                                     "pipeline."))
+            request, title="No such report", message="The reports are counts, renewals, "
+                                                     "pipeline and counties."))
     if scope is None:
         return _bad_scope(request)
     on = today()
-    header, rows = table(_report(request, scope, on), name)
+    if name == "counties":
+        if scope != "association":
+            return render("message.html", 422, **page_context(
+                request, title="Counties are this association's only",
+                message="The county comes from this node's private person records; no node "
+                        "has another association's, so there is no Alliance-wide table."))
+        header: Sequence[str] = ("county", "current_endorsements")
+        rows: list[tuple[object, ...]] = [(c.county, c.count) for c in _counties(request, on)]
+    else:
+        header, rows = table(_report(request, scope, on), name)
     node = request.app.state.node
     who = node.association if scope == "association" else "alliance"
     return Response(write_csv(header, rows), media_type="text/csv", headers={
