@@ -11,7 +11,8 @@ violation):
 - a renewal refused (too few training hours: the message next to the hours, the ledger head
   unmoved), then accepted with its new valid-through date;
 - a reviewer who declares a conflict of interest loses the decision form, and a forged
-  decision post is refused with the ledger head unmoved.
+  decision post is refused with the ledger head unmoved;
+- an RS/C provider picked by a name two holders share, and a rater vetted.
 
 One `alliance serve` per backend serves the whole module; the coordinator signs in once (the
 authenticator enrolled at the first sign-in), the reviewers each time in a fresh browser.
@@ -383,3 +384,48 @@ def test_sign_in_security_in_the_browser(browser: Any, ak: StaffNode, coordinato
     page = coordinator.new_page()
     page.goto(f"{ak.url}/staff/applications")
     assert "Lory" not in page.locator("main").inner_text()
+
+
+def test_a_provider_picked_by_name_and_a_rater_vetted(
+        browser: Any, ak: StaffNode, coordinator: Any, axe: Checker) -> None:
+    """Without JavaScript: a provider typed by a name two holders share is offered as a
+    choice (nothing saved), the chosen one saved under their id and shown; a rater vetted
+    from the application page, the refused form first leaving the ledger head unmoved."""
+    with ak.server.client() as client:
+        import_endorsement(client, ak.node, "AK-P-0091", "Rivera", "Dana", "IFS",
+                           dt.date(today().year + 1, 12, 31))
+    page = open_application(coordinator, ak, axe, "AK-P-0330", "Eli", "Stone", "IFS")
+    application = page.url.split("?")[0]
+    follow(page.get_by_role("link", name="Enter or change the evidence"))
+    enter_evidence(page, {k: v for k, v in evidence_form.form_values(
+        level_two_evidence(today())).items() if v})
+    follow(page.get_by_role("link", name="Enter or change the evidence"))
+    head = ak.head()
+    page.get_by_label("Provider: name or person id").first.fill("rivera")
+    follow(page.get_by_role("button", name="Save the evidence"))
+    assert page.locator("#rsc-0-provider_id-error").is_visible() and ak.head() == head
+    choice = page.get_by_role("group", name="Whom do you mean by “rivera”?")
+    assert choice.get_by_role("radio").count() == 2
+    axe.check(page)
+    choice.get_by_label(re.compile(r"^Maria Rivera \(AK-P-0001\)")).check()
+    follow(page.get_by_role("button", name="Save the evidence"))
+    assert "The evidence is saved." in page.locator(".message").inner_text()
+    assert shown_entry(page)[0] == ak.head()
+    assert "This id names Maria Rivera (AK-P-0001): AK Infant Mental Health Specialist" in (
+        page.locator("main").inner_text())
+    axe.check(page)
+
+    page.goto(application)
+    raters = page.get_by_role("table", name="Raters").inner_text()
+    assert "Maria Rivera" in raters and "Program supervisor" in raters
+    head = ak.head()
+    page.get_by_label("Rater", exact=True).select_option("AK-X-0100")
+    follow(page.get_by_role("button", name="Record the vetting"))
+    assert page.locator("#vet-note-error").is_visible() and ak.head() == head
+    axe.check(page)
+    page.get_by_label("How you vetted the rater").fill("Phoned the programme office")
+    follow(page.get_by_role("button", name="Record the vetting"))
+    assert "The rater is vetted" in page.locator(".message").inner_text()
+    assert shown_entry(page)[0] == ak.head() == head + 1
+    assert ak.entry(head + 1)["event_type"] == "RaterVetted"
+    axe.check(page)
