@@ -210,6 +210,11 @@ class ReportCache:
         return tuple(sorted((str(a), int(s)) for a, s in self.reports.db.query(
             "SELECT association, seq FROM projection_tracking")))
 
+    def positions(self) -> tuple[tuple[str, int], ...]:
+        """The projection's tracking positions: figures derived from the projections stay
+        valid while these stand (for caches of figures joined with other data)."""
+        return self._positions()
+
     def report(self, association: str | None, on: dt.date) -> BoardReport:
         """The report, from the cache when nothing was projected since it was made."""
         key = (association, on)

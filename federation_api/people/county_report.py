@@ -11,8 +11,10 @@ heading rather than dropped, so the counts add up to the current endorsements.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 NO_RECORD = "(no person record on this node)"
@@ -52,3 +54,29 @@ def by_county(holders: Iterable[str], counties: Mapping[str, str]) -> list[Count
 def _spelling(seen: Counter[str]) -> str:
     # The most used spelling; a tie goes to the first in sort order, so the page is stable.
     return min(seen, key=lambda s: (-seen[s], s))
+
+
+class CountyCache:
+    """The last counts of each (association, day), kept while their inputs stand: the
+    projection's tracking positions and the person records' generation, both passed in as
+    one hashable `inputs`. A board opening the reports reads two small rows instead of every
+    current endorsement and every person record."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, dt.date], tuple[Hashable, list[CountyCount]]] = {}
+
+    def counts(self, association: str, on: dt.date, inputs: Hashable,
+               compute: Callable[[], list[CountyCount]]) -> list[CountyCount]:
+        """The kept counts if `inputs` are those they were computed from, else `compute()`."""
+        key = (association, on)
+        with self._lock:  # one computation at a time, as the other reports
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == inputs:
+                return kept[1]
+            made = compute()
+            if len(self._kept) >= self._keep:
+                self._kept.clear()
+            self._kept[key] = (inputs, made)
+            return made

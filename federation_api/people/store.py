@@ -199,6 +199,14 @@ class PeopleStore:
         board's counts by county, which only this node can make."""
         return {str(p): str(c) for p, c in self.db.query("SELECT person_id, county FROM people")}
 
+    def generation(self) -> tuple[int, int]:
+        """(records, sum of their versions): every create adds a record and every edit bumps
+        a version, and nothing deletes one, so this changes whenever any record changes, in
+        whichever process changed it. What a cache of figures from these records keys on."""
+        count, versions = self.db.query("SELECT COUNT(*), COALESCE(SUM(version), 0) "
+                                        "FROM people")[0]
+        return int(count), int(versions)
+
     def all_names(self) -> list[tuple[str, str, str]]:
         """(person_id, family, given) of every record: for the Alliance-wide name matches."""
         return [(str(p), str(f), str(g)) for p, f, g in self.db.query(

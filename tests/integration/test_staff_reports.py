@@ -119,6 +119,14 @@ class StaffReportsContract:
         assert rows == [["county", "current_endorsements"], ["Anchorage", "2"],
                         ["Juneau", "1"], ["(county not recorded)", "1"],
                         ["(no person record on this node)", "2"]]
+        # The counts are kept, but not past a change of the person records: Doe gets one.
+        assert browser.post("/staff/people", data={
+            "csrf_token": form_token(browser.get("/staff/people/new").text),
+            "person_id": "AK-P-0005", "given_name": "Jane", "family_name": "Doe",
+            "county": "juneau"}).status_code == 303
+        assert csv_rows(browser.get("/staff/reports/counties.csv").text)[1:] == [
+            ["Anchorage", "2"], ["Juneau", "2"], ["(county not recorded)", "1"],
+            ["(no person record on this node)", "1"]]
         alliance = browser.get("/staff/reports", params={"scope": "alliance"}).text
         assert "Anchorage" not in alliance and "no node has another association" in alliance
         refused = browser.get("/staff/reports/counties.csv", params={"scope": "alliance"})

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from domain.levels import Designation, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import today
-from federation_api.people.county_report import CountyCount, by_county
+from federation_api.people.county_report import CountyCache, CountyCount, by_county
 from federation_api.web.csv_files import write_csv
 from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
@@ -70,8 +70,14 @@ def _counties(request: Request, on: dt.date) -> list[CountyCount]:
     """This association's current endorsements by the county of the holder's person
     record: private data of this node, so never for the Alliance-wide scope."""
     node = request.app.state.node
-    holders = _cache(request).reports.current_holders(node.association, on)
-    return by_county(holders, node.people.counties())
+    reports = _cache(request)
+    kept = getattr(request.app.state, "county_cache", None)
+    if kept is None:
+        kept = request.app.state.county_cache = CountyCache()
+    # Read the inputs' versions before the data, so a change in between is seen next time.
+    inputs = (reports.positions(), node.people.generation())
+    return kept.counts(node.association, on, inputs, lambda: by_county(
+        reports.reports.current_holders(node.association, on), node.people.counties()))
 
 
 def _report(request: Request, scope: str, on: dt.date) -> Report:
