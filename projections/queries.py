@@ -172,7 +172,9 @@ class ProjectionReader(CredentialQueries):
         names = self.db.query("SELECT endorsement_id, family_name, given_name FROM roster")
         ids = []
         for endorsement_id, family_name, given_name in names:
-            held = fold_name(f"{given_name} {family_name}").split()
+            plain = f"{given_name} {family_name}".casefold()
+            # Most names are ASCII, whose folding is just casefold: skip the normalisation.
+            held = (plain if plain.isascii() else fold_name(plain)).split()
             if all(any(name.startswith(word) for name in held) for word in words):
                 ids.append(str(endorsement_id))
         found = (self.endorsement(endorsement_id) for endorsement_id in sorted(ids)[:limit])
