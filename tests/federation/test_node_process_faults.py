@@ -6,7 +6,7 @@ cut off from the hub, all while each node takes commands over HTTP.
 After the last heal: within 10 s every node holds every ledger at the origin's length and
 has projected it, with one projection digest everywhere; each ledger is one gapless hash
 chain, the same entries on every node; every acknowledged command's endorsement is in its
-origin's ledger exactly once; and once the nodes stopped, `alliance ledger verify` passes for
+origin's ledger exactly once, and every entry is an acknowledged command; and once the nodes stopped, `alliance ledger verify` passes for
 every ledger on every node (signatures, and for the own ledger its checkpoints and stores).
 
 The seed is printed (rerun with ALLIANCE_FAULT_SEED); ALLIANCE_FAULT_SECONDS sets the length
@@ -55,6 +55,9 @@ async def soak(root: Path, seed: int, seconds: float) -> None:
         assert all(acked.values()), "every association wrote through the schedule"
 
         origin_heads = {a: f.heads(a)["heads"][a] for a in ASSOCIATIONS}
+        # Every command was retried with its key until answered, so every entry is one
+        # acknowledged command: none lost, none recorded twice by a retry.
+        assert origin_heads == acked
         elapsed = await f.converged(origin_heads, timeout=HEAL_BAR)
         print(f"every node holds and projected {origin_heads}, one digest, "
               f"{elapsed:.1f}s after the last heal")
