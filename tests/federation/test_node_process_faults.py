@@ -6,8 +6,9 @@ cut off from the hub, all while each node takes commands over HTTP.
 After the last heal: within 10 s every node holds every ledger at the origin's length and
 has projected it, with one projection digest everywhere; each ledger is one gapless hash
 chain, the same entries on every node; every acknowledged command's endorsement is in its
-origin's ledger exactly once, and every entry is an acknowledged command; and once the nodes stopped, `alliance ledger verify` passes for
-every ledger on every node (signatures, and for the own ledger its checkpoints and stores).
+origin's ledger exactly once, and every entry is an acknowledged command; and once the nodes
+stopped, `alliance ledger verify` passes for every ledger on every node (signatures, and for
+the own ledger its checkpoints and stores).
 
 The seed is printed (rerun with ALLIANCE_FAULT_SEED); ALLIANCE_FAULT_SECONDS sets the length
 (default 60; `python -m bench.nats_fault_soak --nodes` runs it longer).
