@@ -67,9 +67,16 @@ class OwnLedger:
         return sorted(self._remote.values(), key=lambda r: (r.source, r.where))
 
     def behind(self, *, thorough: bool = False) -> LedgerBehind | None:
-        """Why the own ledger is behind its records (without touching the gate), or None."""
-        head = self.head()
+        """Why the own ledger is behind its records (without touching the gate), or None.
+
+        The records are read before the head: commands may be sealing meanwhile (the check
+        runs when replication starts, with the gate open), each record is written only after
+        the entry it counts is stored, and the ledger only grows, so a head read last is at
+        least every record unless entries are really missing. Read the other way round, a
+        command committed between the two reads looked like a lost entry and closed the gate.
+        """
         records, problem = self.records(thorough=thorough)
+        head = self.head()
         found = shortfall(self.association, head, records)
         if found is None and problem is not None:
             found = mismatch(self.association, head, problem)

@@ -91,6 +91,12 @@ def init_node(data_dir: Path, association: str = "AK", *, database_url: str | No
                     "--renewal-cycle", "fixed_date", "--renewal-date", "12-31",
                     "--grace-days", str(grace_days))
     assert f"initialised node {association}" in done.stdout
+    return create_tokens(node, roles)
+
+
+def create_tokens(node: NodeDir, roles: tuple[str, ...] = ROLES) -> NodeDir:
+    """`alliance tokens create` for every role (a node initialised some other way, e.g. as
+    part of a whole Alliance, gets its tokens the same way)."""
     for role in roles:
         created = node.cli("tokens", "create", "--role", role, "--label", f"e2e {role}")
         token = created.stdout.strip()
@@ -157,11 +163,24 @@ class ServerProcess:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_TIMEOUT)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process hangs with its sockets open (a stalled machine)."""
+        if self.running():
+            assert self.process is not None
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self.running():
+            assert self.process is not None
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited within `timeout`; the exit code."""
         if self.process is None:
             return None
         if self.process.poll() is None:
+            self.resume()  # a stopped process would not see SIGTERM until continued
             os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
@@ -197,14 +216,17 @@ def head_seq(client: httpx.Client, node: NodeDir) -> int:
     return int(r.json()["head_seq"])
 
 
-def all_entries(client: httpx.Client, node: NodeDir) -> list[dict[str, Any]]:
-    """Every entry of the node's ledger, paging with `next_seq`."""
+def all_entries(client: httpx.Client, node: NodeDir,
+                association: str | None = None) -> list[dict[str, Any]]:
+    """Every entry of the node's own ledger (or its replica of `association`'s), paging
+    with `next_seq`."""
     entries: list[dict[str, Any]] = []
     start: int | None = 1
     for _ in range(10_000):  # bounded: 10 million entries is far beyond any test
         if start is None:
             return entries
-        r = client.get(f"/v1/ledger/{node.association}/entries", params={"from": start},
+        r = client.get(f"/v1/ledger/{association or node.association}/entries",
+                       params={"from": start},
                        headers=node.auth("auditor"))
         assert r.status_code == 200, r.text
         page = r.json()
