@@ -19,3 +19,17 @@ def now() -> dt.datetime:
 def today() -> dt.date:
     """Current date, UTC."""
     return now().date()
+
+
+# Instants as the node's own tables store them (accounts, people): one text form, so they sort
+# and compare in SQL on SQLite and PostgreSQL alike.
+def stamp(moment: dt.datetime) -> str:
+    """A timezone-aware instant as stored text (UTC, fixed width)."""
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def unstamp(text: str | None) -> dt.datetime | None:
+    """Stored text back to an instant."""
+    return None if text is None else dt.datetime.fromisoformat(text)

@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from federation_api.accounts.tables import stamp, unstamp
+from federation_api.clock import stamp, unstamp
 from ledger.storage.database import Cursor, Database
 
 MAX_DETAIL = 500

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from federation_api.accounts.errors import LinkInvalid
-from federation_api.accounts.tables import stamp, unstamp
+from federation_api.clock import stamp, unstamp
 from ledger.storage.database import Cursor, Database
 
 LINK_PREFIX = "olt_"  # one-time link token; greppable if one leaks into a log

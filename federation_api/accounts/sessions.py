@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from federation_api.accounts.errors import CsrfRefused
-from federation_api.accounts.tables import stamp, unstamp
+from federation_api.clock import stamp, unstamp
 from ledger.storage.database import Cursor, Database
 
 SESSION_PREFIX = "ses_"

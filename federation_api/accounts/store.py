@@ -17,7 +17,8 @@ from typing import Any
 
 from federation_api.accounts.errors import EmailTaken, InvalidAccountInput
 from federation_api.accounts.roles import STAFF_ROLES, AccountRole
-from federation_api.accounts.tables import create_tables, stamp, unstamp
+from federation_api.accounts.tables import create_tables
+from federation_api.clock import stamp, unstamp
 from ledger.storage.database import Cursor, Database
 
 MAX_EMAIL = 254

@@ -16,8 +16,6 @@ compares them as strings correctly on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ledger.storage.database import Database
 
 _DDL = """
@@ -108,13 +106,3 @@ def serial_primary_key(db: Database) -> str:
     return "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
 
-def stamp(moment: dt.datetime) -> str:
-    """A timezone-aware instant as stored text (UTC, fixed width)."""
-    if moment.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def unstamp(text: str | None) -> dt.datetime | None:
-    """Stored text back to an instant."""
-    return None if text is None else dt.datetime.fromisoformat(text)

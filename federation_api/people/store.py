@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from federation_api.accounts.tables import stamp, unstamp
+from federation_api.clock import stamp, unstamp
 from federation_api.people.errors import NoSuchPerson, PersonExists
 from federation_api.people.records import FIELDS, PersonDetails, fold
 from ledger.storage.database import Cursor, Database

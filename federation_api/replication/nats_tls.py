@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from federation_api import clock
 from federation_api.replication.nats_keys import write_secret
 
 CA_DAYS = 3650
@@ -144,4 +145,4 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
 
 def _start(now: dt.datetime | None) -> dt.datetime:
     # An hour back, so a server whose clock is slightly behind accepts a fresh certificate.
-    return (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(hours=1)
+    return (now or clock.now()).replace(microsecond=0) - dt.timedelta(hours=1)

@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from domain.levels import Designation, EndorsementStatus, Level
+from domain.levels import EndorsementStatus
 from federation_api.clock import now
 from federation_api.web.lookup import verify
+from federation_api.web.pages.level_titles import DESIGNATIONS, level_title
 from federation_api.web.pages.templating import association_name, render
 from federation_api.web.schemas import VerifyOut
 from federation_api.web.urls import GENESIS_PATH
@@ -29,10 +30,6 @@ from ledger.codec import decode_json, decode_payload, decode_stored
 MAX_NAME_RESULTS = 5
 ENDORSEMENT_ID = re.compile(r"[A-Za-z0-9-]{3,40}")
 MAX_NAME = 100
-
-LEVEL_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
-DESIGNATIONS = {Designation.CLINICAL: "Clinical", Designation.POLICY: "Policy",
-                Designation.RESEARCH_FACULTY: "Research/Faculty"}
 
 # (headline, explanation) per standing. Every word is shown as text; colour and icon only
 # repeat what the words say.
@@ -94,13 +91,6 @@ def states(request: Request) -> list[tuple[str, str]]:
     node = request.app.state.node
     return sorted(((a, association_name(request, a)) for a in node.peers()),
                   key=lambda pair: (pair[1].casefold(), pair[0]))
-
-
-def level_title(level: Level, designation: Designation | None) -> str:
-    """E.g. "Level IV: Infant Mental Health Mentor - Clinical (IMHM-C)"."""
-    code = f"{level.value}-{designation.value}" if designation else level.value
-    title = f"{level.title} - {DESIGNATIONS[designation]}" if designation else level.title
-    return f"Level {LEVEL_NUMERALS[level.numeral]}: {title} ({code})"
 
 
 @dataclass(frozen=True)

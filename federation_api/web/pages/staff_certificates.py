@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.certificates import Certificate, certificate_pdf, verification_url
-from federation_api.web.pages.public import level_title
+from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,

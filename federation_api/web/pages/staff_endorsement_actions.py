@@ -27,7 +27,7 @@ from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web.audited import Attempt, attempt
 from federation_api.web.pages import evidence_form
-from federation_api.web.pages.staff_endorsements import MAX_REASON, endorsement_page_of
+from federation_api.web.pages.endorsement_page import MAX_REASON, endorsement_page_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,

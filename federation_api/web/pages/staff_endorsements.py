@@ -20,13 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.errors import DomainError
 from domain.evidence import RenewalEvidence
-from domain.levels import EndorsementStatus
 from domain.renewal import MIN_RSC_HOURS, MIN_TRAINING_HOURS
 from domain.unmet import Unmet
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form
+from federation_api.web.pages.endorsement_page import MAX_REASON, endorsement_page_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -34,60 +34,16 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
-from projections.standing import standing_on
 
 router = APIRouter(prefix="/staff/endorsements", include_in_schema=False)
 Reader = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR, AccountRole.COMMITTEE,
                                                 AccountRole.AUDITOR))]
 Committee = Annotated[StaffUser, Depends(StaffGate(AccountRole.COMMITTEE))]
 Coordinator = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR))]
-MAX_REASON = 500
-_DONE = {"suspend": "The endorsement is suspended.", "revoke": "The endorsement is revoked.",
-         "lift": "The suspension is lifted.", "renew": "The endorsement is renewed.",
-         "relinquish": "The endorsement is relinquished.",
-         "reinstate": "The endorsement is reinstated.",
-         "correct": "The correction is recorded.",
-         "recognize": "The endorsement is recognised: this association is its home now."}
-
-
-def _page(request: Request, endorsement_id: str, status: int = 200,
-          errors: list[tuple[str, str]] | None = None,
-          form: dict[str, str] | None = None, acted: str = "") -> Response:
-    node = request.app.state.node
-    row = node.projector.endorsement(endorsement_id.upper())
-    if row is None:
-        return render("message.html", 404, **page_context(
-            request, title="No such endorsement",
-            message="No ledger of the Alliance holds an endorsement with this id."))
-    params = request.query_params
-    entry = (params.get("seq", ""), params.get("hash", "")) if params.get("seq") else None
-    on = today()
-    return render("staff_endorsement.html", status, **page_context(
-        request, row=row, history=node.projector.history(row.endorsement_id),
-        standing=standing_on(row.status, row.valid_through, on).value, on=on,
-        own=row.association == node.association, errors=errors or [], form=form or {},
-        acted=acted,
-        message=_DONE.get(params.get("done", ""), ""), entry=entry,
-        suspended=row.status is EndorsementStatus.SUSPENDED,
-        active=row.status is EndorsementStatus.ACTIVE,
-        lapsed=row.status is EndorsementStatus.LAPSED,
-        # The version a correction names (the record as this page shows it).
-        version=(node.service.endorsement(row.endorsement_id).version
-                 if row.association == node.association else 0)))
-
-
-def endorsement_page_of(request: Request, endorsement_id: str, status: int = 200,
-                        errors: list[tuple[str, str]] | None = None,
-                        form: dict[str, str] | None = None, acted: str = "") -> Response:
-    """The endorsement's page (404 if no ledger holds it) with a form's errors, for the
-    coordinator's actions (`staff_endorsement_actions`)."""
-    return _page(request, endorsement_id, status, errors, form, acted)
-
-
 @router.get("/{endorsement_id}", response_class=HTMLResponse)
 def endorsement_page(request: Request, staff: Reader, endorsement_id: str) -> Response:
     """The endorsement's record, history and (for the committee) actions."""
-    return _page(request, endorsement_id)
+    return endorsement_page_of(request, endorsement_id)
 
 
 def _committee_action(request: Request, staff: StaffUser, endorsement_id: str, action: str,
@@ -96,7 +52,7 @@ def _committee_action(request: Request, staff: StaffUser, endorsement_id: str, a
     row = node.projector.endorsement(endorsement_id.upper())
     form = {"reason": reason, "effective_on": effective_on}
     if row is None or row.association != node.association:
-        return _page(request, endorsement_id, 404 if row is None else 409,
+        return endorsement_page_of(request, endorsement_id, 404 if row is None else 409,
                      [("", "Only the endorsing association's node can act on this "
                            "endorsement.")] if row else None, form)
     errors: list[tuple[str, str]] = []
@@ -112,7 +68,7 @@ def _committee_action(request: Request, staff: StaffUser, endorsement_id: str, a
                                                  f"{today().isoformat()}."))
         day = today()
     if errors:
-        return _page(request, endorsement_id, 422, errors, form, action)
+        return endorsement_page_of(request, endorsement_id, 422, errors, form, action)
     service = node.service
     runs = {"suspend": lambda: service.suspend(row.endorsement_id, effective_on=day,
                                                reason=reason, now=now()),
@@ -125,7 +81,7 @@ def _committee_action(request: Request, staff: StaffUser, endorsement_id: str, a
                       target=row.endorsement_id, client=client_address(request),
                       run=runs[action])
     if outcome.refusal is not None:
-        return _page(request, endorsement_id, 422, [(f"{action}-reason",
+        return endorsement_page_of(request, endorsement_id, 422, [(f"{action}-reason",
                                                      _sentence(outcome.refusal))], form, action)
     query = {"done": action}
     if outcome.entry is not None:
@@ -173,7 +129,8 @@ def _renewal_page(request: Request, endorsement_id: str, status: int = 200,
     node = request.app.state.node
     row = node.projector.endorsement(endorsement_id.upper())
     if row is None or row.association != node.association:
-        return _page(request, endorsement_id)  # 404, or the read-only page of a peer's
+        # 404, or the read-only page of a peer's endorsement
+        return endorsement_page_of(request, endorsement_id)
     endorsement = node.service.endorsement(row.endorsement_id)
     start, end = endorsement.renewal_cycle()
     spec = evidence_form.RENEWAL
@@ -224,7 +181,7 @@ async def renew(request: Request, staff: Coordinator, endorsement_id: str) -> Re
         node = request.app.state.node
         row = node.projector.endorsement(endorsement_id.upper())
         if row is None or row.association != node.association:
-            return _page(request, endorsement_id)
+            return endorsement_page_of(request, endorsement_id)
         outcome = attempt(node, actor=staff.signed.actor, action="endorsement.renew",
                           target=row.endorsement_id, client=client_address(request),
                           run=lambda: node.service.renew(row.endorsement_id, evidence,
