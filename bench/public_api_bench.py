@@ -329,7 +329,14 @@ def _phase(latencies: list[float], seconds: float, statuses: dict[int, int]) -> 
 async def closed_loop(port: int, targets: Sequence[str], concurrency: int,
                       seconds: float) -> Phase:
     """`concurrency` connections, each sending as soon as its previous answer arrived."""
-    connections = [await Connection.open(port) for _ in range(concurrency)]
+    return await drive([await Connection.open(port) for _ in range(concurrency)], targets,
+                       seconds)
+
+
+async def drive(connections: Sequence[Connection], targets: Sequence[str],
+                seconds: float) -> Phase:
+    """Each open connection sends as soon as its previous answer arrived, for `seconds`,
+    taking the targets in turn; then closes. The one load loop of the benchmarks."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     loop = asyncio.get_running_loop()
@@ -345,7 +352,7 @@ async def closed_loop(port: int, targets: Sequence[str], concurrency: int,
             if done <= end:
                 latencies.append(done - sent)
                 statuses[status] = statuses.get(status, 0) + 1
-            i += concurrency
+            i += len(connections)
 
     await asyncio.gather(*(worker(k, c) for k, c in enumerate(connections)))
     elapsed = min(loop.time(), end) - started

@@ -43,9 +43,9 @@ from bench.public_api_bench import (
     Connection,
     Phase,
     Server,
-    _phase,
     alliance_executable,
     bench_env,
+    drive,
 )
 from bench.replication_alliance import seal_in_bulk
 from domain.policy import AssociationPolicy
@@ -132,28 +132,7 @@ async def load(port: int, targets: Sequence[str], cookies: Sequence[str],
         connection = await StaffConnection.open(port)
         connection.cookie = cookie
         connections.append(connection)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    end = started + seconds
-
-    async def worker(k: int, connection: StaffConnection) -> None:
-        i = k
-        while loop.time() < end:
-            sent = loop.time()
-            status = await connection.get(targets[i % len(targets)])
-            done = loop.time()
-            if done <= end:
-                latencies.append(done - sent)
-                statuses[status] = statuses.get(status, 0) + 1
-            i += len(connections)
-
-    await asyncio.gather(*(worker(k, c) for k, c in enumerate(connections)))
-    elapsed = min(loop.time(), end) - started
-    for c in connections:
-        c.close()
-    return _phase(latencies, elapsed, statuses)
+    return await drive(connections, targets, seconds)
 
 
 def page_size(port: int, path: str, cookie: str) -> int:
