@@ -22,7 +22,7 @@ from ledger.storage.database import Cursor
 # Where the pages engineer serves the link targets (GET shows the form, POST acts).
 INVITATION_PATH = "/staff/invitation"
 PASSWORD_RESET_PATH = "/staff/password-reset"  # noqa: S105 - a URL path, not a password
-SIGN_IN_LINK_PATH = "/account/sign-in-link"
+SIGN_IN_LINK_PATH = "/portal/sign-in/link"  # the portal pages (issue 12)
 
 
 class AccountMail:

@@ -14,9 +14,10 @@ from federation_api.replication.replicator import Replicator
 from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
-from federation_api.web.pages import public as public_pages
-from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages import (
+    portal_home,
+    portal_session,
+    portal_signin,
     staff_accounts,
     staff_applications,
     staff_audit,
@@ -31,6 +32,8 @@ from federation_api.web.pages import (
     staff_signin,
     staff_tokens,
 )
+from federation_api.web.pages import public as public_pages
+from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages.api_docs import install_docs
 from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
@@ -124,6 +127,10 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
                   staff_renewals_due, staff_endorsement_actions, staff_reports,
                   staff_certificates):
+        app.include_router(pages.router)
+    # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
+    portal_session.install(app)
+    for pages in (portal_signin, portal_home):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)
