@@ -96,6 +96,18 @@ class Membership(msgspec.Struct, frozen=True, kw_only=True):
     valid_through: dt.date
 
 
+class SignedText(msgspec.Struct, frozen=True, kw_only=True):
+    """A text the applicant signed (the Code of Ethics, the Endorsement Agreement): which
+    text and version, the SHA-256 of its exact bytes, who signed it and when (issue 12)."""
+
+    document: str  # e.g. "code_of_ethics", "endorsement_agreement"
+    version: str
+    sha256: str  # hex digest of the text's bytes, so the commitment pins the wording
+    signed_by: str  # the applicant's account id
+    signed_name: str  # the name they typed as their signature
+    signed_at: dt.datetime
+
+
 class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     """Everything an application holds; each submission replaces the previous whole value."""
 
@@ -110,6 +122,9 @@ class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     fee_paid: bool = False
     exam: ExamResult | None = None
     vetted_rater_ids: tuple[str, ...] = ()  # filled from RaterVetted events, not by applicants
+    # The texts signed in the portal. UNSET is never encoded, so evidence without signatures
+    # (staff intake, every earlier event) encodes, and so commits, byte for byte as before.
+    signed_texts: tuple[SignedText, ...] | msgspec.UnsetType = msgspec.UNSET
 
 
 class RenewalEvidence(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,9 +5,11 @@ inbox spares them a password they would forget, and proves they hold the address
 self-service accounts only: an account with any staff role signs in with its password (and
 TOTP where its role needs it), so a mailbox alone never opens the staff workspace.
 
-`request(email)` answers the same whether or not the address has an account, and queues at
-most one link per account per quarter hour; `complete(token)` spends the link (15 minutes,
-once) and returns a full session.
+`request(email)` answers the same whether or not the address has an account, and queues no
+new link while the account's last one is live (unspent and under 15 minutes old), so asking
+again does not flood the inbox; once that link is spent (the person signed in, and perhaps
+out again) a new one is sent. `complete(token)` spends the link (15 minutes, once) and
+returns a full session.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ class EmailSignIn:
             account = self.store.by_email(cur, email) if len(email) <= 320 else None
             if account is None or account.disabled or account.is_staff:
                 return
+            since = dt.datetime.fromtimestamp(
+                int(window) * self.policy.mail_window.total_seconds(), dt.UTC)
+            issued, live = self.links.issued_since(cur, account.account_id,
+                                                   LinkPurpose.SIGN_IN, since=since, now=now)
+            if live:
+                return  # the last link still works: its mail is on its way
+            if issued:  # the window's earlier links are spent: the next mail is a new one
+                window = f"{window}.{issued}"
             if self.mail.outbox.queued(cur, f"account.sign_in_link:{account.account_id}:"
                                             f"{window}"):
                 return

@@ -87,6 +87,16 @@ class OneTimeLinks:
                            stamp(now))).fetchone()
         return self._info(row, purpose)
 
+    def issued_since(self, cur: Cursor, account_id: str, purpose: LinkPurpose, *,
+                     since: dt.datetime, now: dt.datetime) -> tuple[int, bool]:
+        """How many links of `purpose` the account was sent since `since`, and whether the
+        latest of them is still live (unspent, not expired)."""
+        rows = cur.execute("SELECT used_at, expires_at FROM account_links WHERE account_id = ? "
+                           "AND purpose = ? AND created_at >= ? ORDER BY created_at DESC",
+                           (account_id, purpose.value, stamp(since))).fetchall()
+        live = bool(rows) and rows[0][0] is None and str(rows[0][1]) > stamp(now)
+        return len(rows), live
+
     def cancel(self, cur: Cursor, account_id: str, *, now: dt.datetime) -> None:
         """Cancel every unspent link of an account (it was disabled or its password reset)."""
         cur.execute("UPDATE account_links SET used_at = ? WHERE account_id = ? AND used_at IS "

@@ -197,6 +197,15 @@ class DraftStore:
                     "account_id = ?", (DraftState.SUBMITTED.value, at, at, draft.draft_id,
                                        draft.account_id))
 
+    def record_answer(self, cur: Cursor, draft: Draft, values: dict[str, str], *,
+                      now: dt.datetime) -> None:
+        """Keep the form as sent with the answer to a return (the application's evidence now
+        says the same), so the next answer starts from it."""
+        cur.execute("UPDATE portal_drafts SET form_values = ?, version = version + 1, "
+                    "updated_at = ? WHERE draft_id = ? AND account_id = ? AND state = ?",
+                    (_values_text(values), stamp(now), draft.draft_id, draft.account_id,
+                     DraftState.SUBMITTED.value))
+
     def delete(self, cur: Cursor, draft: Draft) -> None:
         """Discard an unsubmitted draft and its signatures."""
         found = cur.execute("DELETE FROM portal_drafts WHERE draft_id = ? AND account_id = ? "

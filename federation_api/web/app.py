@@ -15,6 +15,8 @@ from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
 from federation_api.web.pages import (
+    portal_applications,
+    portal_drafts,
     portal_home,
     portal_session,
     portal_signin,
@@ -26,6 +28,7 @@ from federation_api.web.pages import (
     staff_endorsements,
     staff_lapses,
     staff_people,
+    staff_portal_accounts,
     staff_renewals_due,
     staff_reports,
     staff_session,
@@ -130,7 +133,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
         app.include_router(pages.router)
     # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
     portal_session.install(app)
-    for pages in (portal_signin, portal_home):
+    for pages in (portal_signin, portal_home, staff_portal_accounts, portal_drafts,
+                  portal_applications):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

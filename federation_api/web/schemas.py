@@ -52,6 +52,8 @@ def model_of(struct: type[msgspec.Struct]) -> type[BaseModel]:
         return _MODELS[struct]
     fields: dict[str, Any] = {}
     for f in msgspec.structs.fields(struct):
+        if f.default is msgspec.UNSET:
+            continue  # filled by the node itself (e.g. texts signed in the portal), never sent
         annotation = _pydantic_type(f.type)
         if f.required:
             fields[f.name] = (annotation, ...)

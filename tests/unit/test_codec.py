@@ -86,7 +86,7 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     simple: dict[Any, st.SearchStrategy[Any]] = {
         type(None): st.none(), bool: st.booleans(), int: INT64, str: st.text(max_size=12),
         float: st.floats(allow_nan=False), dt.datetime: UTC_DATETIMES, dt.date: st.dates(),
-        uuid.UUID: st.uuids(),
+        uuid.UUID: st.uuids(), msgspec.UnsetType: st.just(msgspec.UNSET),
     }
     if hint in simple:
         return simple[hint]

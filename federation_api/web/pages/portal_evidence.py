@@ -1,0 +1,122 @@
+"""The application form as an applicant sees it: the staff evidence form's sections for the
+level applied for, the live checklist of a draft, and the hooks other portal pieces use.
+
+The sections and fields are those of the staff evidence form (`evidence_form`), so the
+portal and staff intake collect, check and evaluate exactly the same evidence (the JSON
+API's model), less what only the association records: whether a transcript has arrived.
+Level I needs no reflective supervision, so its form has no RS/C section. The two texts are
+signed on the page rather than ticked (`federation_api.portal.texts`), and the fee is left
+to the fees' pages.
+
+Hook points for the other portal pieces (documents, rater links, fees), each a tuple to
+append to, so that their modules plug into the draft page without editing it:
+
+- `DRAFT_PANELS`: a part of the draft page below the sections (its title, a template
+  included with the panel's context, and a function giving that context from the request
+  and the draft).
+- `EVIDENCE_FILLERS`: functions that complete the evidence from what the node records
+  (e.g. `fee_paid` from a payment, `transcript_received` from a stored transcript) before it
+  is evaluated for the checklist and before it is submitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from domain.evidence import ApplicationEvidence
+from domain.levels import Designation, Level
+from domain.progress import Progress, draft_progress
+from domain.requirements import evaluate_application
+from federation_api.clock import today
+from federation_api.portal.applying import with_signatures
+from federation_api.portal.drafts import Draft, Signature
+from federation_api.web.pages import evidence_form, people_picker
+from federation_api.web.schemas import ApplicationEvidenceIn
+
+MAX_TEXT = 5000
+_STAFF_ONLY = frozenset({("degrees", "transcript_received")})
+
+
+@dataclass(frozen=True)
+class DraftPanel:
+    """A part of the draft page added by another portal piece."""
+
+    name: str  # its id on the page
+    title: str
+    template: str  # included inside the panel's <section>
+    context: Callable[[Request, Draft], dict[str, Any]]
+
+
+DRAFT_PANELS: tuple[DraftPanel, ...] = ()
+EVIDENCE_FILLERS: tuple[Callable[[Request, Draft, ApplicationEvidence],
+                                 ApplicationEvidence], ...] = ()
+
+
+def form_spec(level: Level, designation: Designation | None) -> evidence_form.FormSpec:
+    """The sections the level needs, with the applicant's fields; no ticked declarations."""
+    sections = []
+    for section in evidence_form.SECTIONS:
+        if section.name == "rsc" and level is Level.IFA:
+            continue
+        fields = tuple(f for f in section.fields if (section.name, f.name) not in _STAFF_ONLY)
+        sections.append(dataclasses.replace(section, fields=fields))
+    return evidence_form.FormSpec(tuple(sections), (), ApplicationEvidenceIn,
+                                  ApplicationEvidence)
+
+
+def posted_values(form: dict[str, str], spec: evidence_form.FormSpec) -> dict[str, str] | None:
+    """The inputs of the form that belong to its sections (pickers' choices included); None
+    if one is longer than any field may be (the page refuses the post, nothing saved)."""
+    prefixes = tuple(f"{s.name}-" for s in spec.sections)
+    kept = {k: v for k, v in form.items() if k.startswith(prefixes)
+            and len(k) <= 100 and k.count("-") in (2, 3)}
+    if any(len(v) > MAX_TEXT for v in kept.values()):
+        return None
+    return kept
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    """A draft as the page shows it: the evidence it describes (None while a field is wrong),
+    the fields' problems, whom each provider or rater id names, and the live checklist."""
+
+    evidence: ApplicationEvidence | None
+    errors: list[tuple[str, str]]
+    progress: Progress
+
+
+def check_draft(request: Request, draft: Draft, values: dict[str, str],
+                signatures: dict[str, Signature]) -> DraftCheck:
+    """Evaluate the draft's values by the domain's rules, as a submission would be."""
+    node = request.app.state.node
+    spec = form_spec(draft.level, draft.designation)
+    parsed, errors = evidence_form.parse(values, spec)
+    for key, value in values.items():  # a provider or rater still named, not identified
+        if key.endswith(("-provider_id", "-rater_id")) and value.strip() and \
+                not people_picker.looks_like_id(value):
+            errors.append((key, "Save the draft to look this name up, then choose the person."))
+    evidence = with_signatures(parsed if parsed is not None and not errors
+                               else ApplicationEvidence(), signatures)
+    for fill in EVIDENCE_FILLERS:
+        evidence = fill(request, draft, evidence)
+    unmet = evaluate_application(draft.level, draft.designation, evidence, node.service.lookup)
+    return DraftCheck(evidence=evidence if parsed is not None and not errors else None,
+                      errors=errors, progress=draft_progress(draft.level, draft.designation,
+                                                             unmet))
+
+
+def form_context(request: Request, draft: Draft, values: dict[str, str],
+                 picks: dict[str, list[people_picker.Candidate]] | None = None
+                 ) -> dict[str, Any]:
+    """What `evidence_fields.html` needs to show the draft's sections."""
+    spec = form_spec(draft.level, draft.designation)
+    node = request.app.state.node
+    return {"sections": spec.sections, "flags": (), "flags_title": "", "values": values,
+            "rows": evidence_form.rows_shown(values, spec), "field_id": evidence_form.field_id,
+            "checked": evidence_form.checked, "picks": picks or {},
+            "named": people_picker.named_in(values, node.projector, today())}
