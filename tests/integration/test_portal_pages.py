@@ -7,17 +7,29 @@ names, a staff account on the portal, a portal account on the staff pages).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.dependencies.models import Dependant
+from fastapi.testclient import TestClient
 
 from federation_api.accounts.roles import AccountRole
+from federation_api.clock import today
+from federation_api.portal.texts import Document, text_of
 from federation_api.web.pages.portal_session import PortalGate
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.portal_browser import (
     PORTAL_COOKIE,
+    account_id_of,
+    add_person,
+    confirm_identity,
+    coordinator,
+    draft_id_of,
+    endorse,
+    form_version,
     latest_token,
     open_link,
     post,
@@ -149,6 +161,225 @@ class PortalSignInContract:
                                                 .created_at) is not None
 
 
+SAM = ("AK-P-0100", "Sam", "Rivera")
+
+
+def level_one_form(year: int) -> dict[str, str]:
+    """A complete Level I application form; the supervisor named by name, to be looked up."""
+    return {
+        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
+        "degrees-0-awarded_on": "2015-06-01",
+        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
+        "trainings-0-completed_on": f"{year - 1}-01-10",
+        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
+        "ratings-0-rated_on": f"{year - 1}-11-02", "ratings-0-waiver_signed": "on",
+        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
+        "ratings-1-role": "colleague", "ratings-1-rated_on": f"{year - 1}-11-03",
+        "ratings-1-waiver_signed": "on",
+        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
+        "ratings-2-role": "parent_or_recipient", "ratings-2-rated_on": f"{year - 1}-11-04",
+        "ratings-2-waiver_signed": "on",
+        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
+    }
+
+
+def save_form(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
+    page = browser.get(f"/portal/drafts/{draft_id}").text
+    return browser.post(f"/portal/drafts/{draft_id}", data={
+        "csrf_token": form_token(page), "version": form_version(page), **values})
+
+
+def sign_both(browser: TestClient, draft_id: str, name: str) -> None:
+    for document in ("code_of_ethics", "endorsement_agreement"):
+        answer = post(browser, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
+                      document=document, signed_name=name, agreed="on")
+        assert answer.status_code == 303, answer.text
+
+
+def start(browser: TestClient, level: str = "IFA", designation: str = "") -> str:
+    answer = post(browser, "/portal/drafts", "/portal/drafts/new", level=level,
+                  designation=designation)
+    assert answer.status_code == 303, answer.text
+    return draft_id_of(answer)
+
+
+class PortalApplicationContract:
+    """A draft over two sessions, identity, submission, a return answered, withdrawal."""
+
+    def test_a_draft_over_two_sessions_is_submitted_through_intake_and_followed(
+            self, ws: Workspace) -> None:
+        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+        add_person(ws, *SAM)
+        endorse(ws, *SAM)
+        staff = coordinator(ws)
+        first = signed_up(ws, "Ana García", ANA)
+        head = ws.head()
+        draft_id = start(first)
+        saved = save_form(first, draft_id, level_one_form(today().year))
+        assert saved.status_code == 200 and "Your draft is saved" in saved.text, saved.text
+        assert "This id names Sam Rivera (AK-P-0100)" in saved.text
+        assert "Not met yet:" in saved.text  # the texts are not signed yet
+        early = post(first, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
+        assert early.status_code == 422 and "not yet confirmed" in early.text
+        assert ws.head() == head  # nothing on the ledger before submission
+        assert post(first, "/portal/sign-out", "/portal/").status_code == 303
+
+        # The second session: a new sign-in link (the first one was spent).
+        second = ws.browser()
+        assert request_link(second, ANA).status_code == 200
+        assert open_link(second, latest_token(ws, ANA, 2)).status_code == 303
+        page = second.get(f"/portal/drafts/{draft_id}")
+        assert 'value="Psychology"' in page.text and 'value="AK-P-0100"' in page.text
+        sign_both(second, draft_id, "Ana García")
+        page = second.get(f"/portal/drafts/{draft_id}")
+        # Signed: what is left is the association's to record (the transcript's arrival, the
+        # fee: the documents' and the fees' pages).
+        assert page.text.count("Not met yet:") == 2, page.text
+        assert "No official transcript has arrived" in page.text
+        assert "Not met yet:</strong> The processing fee is paid." in page.text
+
+        confirmed = confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042")
+        assert confirmed.status_code == 303, confirmed.text
+        assert "confirmed" in ws.mail_to(ANA, 3)[2].message["Subject"]
+        submitted = post(second, f"/portal/drafts/{draft_id}/submit",
+                         f"/portal/drafts/{draft_id}")
+        assert submitted.status_code == 303, submitted.text
+        application_id = submitted.headers["location"].split("/")[3].split("?")[0]
+        assert ws.head() != head
+        application = ws.node.service.application(uuid.UUID(application_id))
+        assert application.person_id == "AK-P-0042"
+        assert {u.field for u in application.unmet} == {"evidence.degrees", "evidence.fee_paid"}
+        signed = {t.document: t for t in application.evidence.signed_texts}  # type: ignore[union-attr]
+        for document in (Document.CODE_OF_ETHICS, Document.AGREEMENT):
+            assert signed[document.value].sha256 == text_of(document).sha256
+            assert signed[document.value].signed_name == "Ana García"
+        assert application.evidence.code_of_ethics_signed
+        assert application.evidence.ratings[0].rater_name == "Sam Rivera"
+        ws.node.project()
+        queue = staff.get("/staff/applications")
+        assert application_id in queue.text
+        status = second.get(f"/portal/applications/{application_id}")
+        assert status.status_code == 200 and "Submitted" in status.text
+        home = second.get("/portal/")
+        assert f"/portal/applications/{application_id}" in home.text
+        # Submitting twice opens nothing more.
+        again = post(second, f"/portal/drafts/{draft_id}/submit", "/portal/")
+        assert again.status_code == 404
+
+        # The coordinator returns it; the applicant reads the comments and answers.
+        token = form_token(staff.get(f"/staff/applications/{application_id}").text)
+        returned = staff.post(f"/staff/applications/{application_id}/return", data={
+            "csrf_token": token, "comments": "Please add <b>more</b> training hours."})
+        assert returned.status_code == 303, returned.text
+        status = second.get(f"/portal/applications/{application_id}")
+        assert "The coordinator wrote:" in status.text
+        assert "Please add &lt;b&gt;more&lt;/b&gt; training hours." in status.text
+        form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
+                                               "ratings-0-rater_name": "Sam Rivera",
+                                               "trainings-0-hours": "36"}
+        answer = post(second, f"/portal/applications/{application_id}/answer",
+                      f"/portal/applications/{application_id}", response="Added six hours.",
+                      **form)
+        assert answer.status_code == 303, answer.text
+        application = ws.node.service.application(uuid.UUID(application_id))
+        assert application.response == "Added six hours."
+        assert application.evidence.trainings[0].hours == 36
+        assert application.evidence.signed_texts  # the signatures travel with the answer
+        # Then withdrawn (the box must be ticked).
+        unticked = post(second, f"/portal/applications/{application_id}/withdraw",
+                        f"/portal/applications/{application_id}")
+        assert unticked.status_code == 422
+        gone = post(second, f"/portal/applications/{application_id}/withdraw",
+                    f"/portal/applications/{application_id}", confirm="on", reason="moving")
+        assert gone.status_code == 303
+        assert ws.node.service.application(uuid.UUID(application_id)).state.value == "withdrawn"
+        actions = [e.action for e in ws.node.accounts.audit.entries(limit=1000)]
+        for action in ("portal.submit", "portal.answer_return", "portal.withdraw",
+                       "portal.confirm_identity"):
+            assert action in actions
+
+    def test_another_applicants_draft_and_application_are_not_found(
+            self, ws: Workspace) -> None:
+        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+        staff = coordinator(ws)
+        ana = signed_up(ws, "Ana García", ANA)
+        draft_id = start(ana)
+        assert save_form(ana, draft_id, {"degrees-0-kind": "bachelor",
+                                         "degrees-0-field_of_study": "Mine",
+                                         "degrees-0-awarded_on": "2015-06-01"}
+                         ).status_code == 200
+        sign_both(ana, draft_id, "Ana García")
+        assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
+        submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
+        assert submitted.status_code == 303, submitted.text
+        application_id = submitted.headers["location"].split("/")[3].split("?")[0]
+        second_draft = start(ana)
+
+        bob = signed_up(ws, "Bob Other", "bob@example.org")
+        head = ws.head()
+        stored = ws.main.app.state.portal.drafts.get(account_id_of(ws, ANA), second_draft)
+        for path in (f"/portal/drafts/{second_draft}", f"/portal/drafts/{draft_id}",
+                     f"/portal/applications/{application_id}"):
+            assert bob.get(path).status_code == 404, path
+        token = form_token(bob.get("/portal/").text)
+        for path, data in ((f"/portal/drafts/{second_draft}", {"version": "1",
+                                                               "degrees-0-field_of_study": "x"}),
+                           (f"/portal/drafts/{second_draft}/sign",
+                            {"document": "code_of_ethics", "signed_name": "Bob", "agreed": "on"}),
+                           (f"/portal/drafts/{second_draft}/submit", {}),
+                           (f"/portal/applications/{application_id}/withdraw", {"confirm": "on"}),
+                           (f"/portal/applications/{application_id}/answer",
+                            {"response": "mine now"})):
+            answer = bob.post(path, data={"csrf_token": token, **data})
+            assert answer.status_code == 404, path
+        assert ws.head() == head
+        assert ws.main.app.state.portal.drafts.get(account_id_of(ws, ANA), second_draft) == stored
+        assert ws.main.app.state.portal.drafts.signatures(second_draft) == {}
+        assert ws.node.service.application(uuid.UUID(application_id)).state.value == "open"
+        # Ids that are not ids at all answer the same.
+        for path in ("/portal/drafts/drf_0000000000000000", "/portal/applications/not-a-uuid",
+                     "/portal/drafts/drf_%3Cscript%3E"):
+            assert bob.get(path).status_code == 404, path
+
+    def test_bad_input_on_the_draft_pages_is_refused_next_to_its_field(
+            self, ws: Workspace) -> None:
+        ana = signed_up(ws, "Ana García", ANA)
+        for level, designation, field in (("", "", "level"), ("IMHM", "", "designation"),
+                                          ("IFA", "C", "designation"), ("XYZ", "", "level")):
+            answer = post(ana, "/portal/drafts", "/portal/drafts/new", level=level,
+                          designation=designation)
+            assert answer.status_code == 422 and f'id="{field}-error"' in answer.text
+        draft_id = start(ana, "IMHM", "C")
+        bad = post(ana, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
+                   document="code_of_ethics", signed_name="Ana García")
+        assert bad.status_code == 422 and 'id="sign-code_of_ethics-agreed-error"' in bad.text
+        unnamed = post(ana, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
+                       document="code_of_ethics", signed_name="  ", agreed="on")
+        assert unnamed.status_code == 422 and 'id="sign-code_of_ethics-name-error"' in unnamed.text
+        other = post(ana, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
+                     document="privacy_policy", signed_name="Ana", agreed="on")
+        assert other.status_code == 422
+        assert ws.main.app.state.portal.drafts.signatures(draft_id) == {}
+        # A wrong date is kept in the draft and shown next to its field; submit refuses.
+        saved = save_form(ana, draft_id, {"degrees-0-kind": "master",
+                                          "degrees-0-field_of_study": "Social work",
+                                          "degrees-0-awarded_on": "yesterday"})
+        assert saved.status_code == 200 and 'id="degrees-0-awarded_on-error"' in saved.text
+        assert 'value="yesterday"' in ana.get(f"/portal/drafts/{draft_id}").text
+        # A stale form (another tab saved since) is refused, nothing overwritten.
+        page = ana.get(f"/portal/drafts/{draft_id}").text
+        save_form(ana, draft_id, {"degrees-0-field_of_study": "Newer"})
+        stale = ana.post(f"/portal/drafts/{draft_id}", data={
+            "csrf_token": form_token(page), "version": form_version(page),
+            "degrees-0-field_of_study": "Older"})
+        assert stale.status_code == 409
+        assert 'value="Newer"' in ana.get(f"/portal/drafts/{draft_id}").text
+        # An over-long field is refused whole.
+        huge = save_form(ana, draft_id, {"degrees-0-field_of_study": "x" * 6000})
+        assert huge.status_code == 422
+        assert 'value="Newer"' in ana.get(f"/portal/drafts/{draft_id}").text
+
+
 OPEN_ROUTES = {("GET", "/portal/sign-up"), ("POST", "/portal/sign-up"),
                ("GET", "/portal/sign-in"), ("POST", "/portal/sign-in"),
                ("GET", "/portal/sign-in/link"), ("POST", "/portal/sign-in/link")}
@@ -185,4 +416,12 @@ class TestPortalSignInOnSQLite(PortalSignInContract, OnSQLite):
 
 
 class TestPortalSignInOnPostgreSQL(PortalSignInContract, OnPostgreSQL):
+    """A PostgreSQL schema."""
+
+
+class TestPortalApplicationOnSQLite(PortalApplicationContract, OnSQLite):
+    """SQLite files."""
+
+
+class TestPortalApplicationOnPostgreSQL(PortalApplicationContract, OnPostgreSQL):
     """A PostgreSQL schema."""
