@@ -183,6 +183,13 @@ def level_one_form(year: int) -> dict[str, str]:
     }
 
 
+def confirm_identity_raw(staff: TestClient, account_id: str, person_id: str) -> httpx.Response:
+    """The confirmation form posted for an account whose page does not exist."""
+    token = form_token(staff.get("/staff/portal-accounts").text)
+    return staff.post(f"/staff/portal-accounts/{account_id}/identity",
+                      data={"csrf_token": token, "person_id": person_id})
+
+
 def save_form(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
     page = browser.get(f"/portal/drafts/{draft_id}").text
     return browser.post(f"/portal/drafts/{draft_id}", data={
@@ -380,6 +387,59 @@ class PortalApplicationContract:
         assert 'value="Newer"' in ana.get(f"/portal/drafts/{draft_id}").text
 
 
+class PortalIdentityContract:
+    """The coordinator's confirmation of who a portal account is."""
+
+    def test_the_coordinator_sees_matching_records_with_duplicates_and_confirms(
+            self, ws: Workspace) -> None:
+        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+        add_person(ws, "AK-P-0043", "Ana", "Garcia", "other@example.org")  # same folded names
+        staff = coordinator(ws)
+        signed_up(ws, "Ana García", ANA)
+        account_id = account_id_of(ws, ANA)
+        listing = staff.get("/staff/portal-accounts")
+        assert listing.status_code == 200 and "Not confirmed" in listing.text
+        page = staff.get(f"/staff/portal-accounts/{account_id}")
+        assert "AK-P-0042" in page.text and "the same email address" in page.text
+        assert "Possible duplicate" in page.text  # the two Ana Garcías
+        head = ws.head()
+        for person_id, message in (("", "Enter the professional id"),
+                                   ("AK-P-9999", "There is no person record AK-P-9999")):
+            refused = confirm_identity(staff, account_id, person_id)
+            assert refused.status_code == 422 and message in refused.text
+            assert 'id="person_id-error"' in refused.text
+        assert ws.node.accounts.store.find(account_id).person_id is None  # type: ignore[union-attr]
+        assert confirm_identity(staff, account_id, "AK-P-0042").status_code == 303
+        assert ws.node.accounts.store.find(account_id).person_id == "AK-P-0042"  # type: ignore[union-attr]
+        assert ws.head() == head  # identity is private: nothing on the ledger
+        # A record is tied to one account only.
+        signed_up(ws, "Ana Impostor", "impostor@example.org")
+        other = account_id_of(ws, "impostor@example.org")
+        taken = confirm_identity(staff, other, "AK-P-0042")
+        assert taken.status_code == 422 and "tied to another portal account" in taken.text
+        assert ws.node.accounts.store.find(other).person_id is None  # type: ignore[union-attr]
+        # A staff account is no portal account: not found, nothing written.
+        cora = account_id_of(ws, "cora@ak.example.org")
+        assert staff.get(f"/staff/portal-accounts/{cora}").status_code == 404
+        assert confirm_identity_raw(staff, cora, "AK-P-0043").status_code == 404
+        assert ws.node.accounts.store.find(cora).person_id is None  # type: ignore[union-attr]
+
+    def test_only_a_coordinator_confirms_identity(self, ws: Workspace) -> None:
+        from tests.integration.staff_browser import sign_in as staff_sign_in
+
+        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+        signed_up(ws, "Ana García", ANA)
+        account_id = account_id_of(ws, ANA)
+        add_staff(ws.node, "rita@ak.example.org", "reviewer")
+        reviewer = ws.browser()
+        staff_sign_in(reviewer, "rita@ak.example.org")
+        token = form_token(reviewer.get("/staff/").text)
+        answer = reviewer.post(f"/staff/portal-accounts/{account_id}/identity",
+                               data={"csrf_token": token, "person_id": "AK-P-0042"})
+        assert answer.status_code == 403
+        assert ws.node.accounts.store.find(account_id).person_id is None  # type: ignore[union-attr]
+
+
 OPEN_ROUTES = {("GET", "/portal/sign-up"), ("POST", "/portal/sign-up"),
                ("GET", "/portal/sign-in"), ("POST", "/portal/sign-in"),
                ("GET", "/portal/sign-in/link"), ("POST", "/portal/sign-in/link")}
@@ -416,6 +476,14 @@ class TestPortalSignInOnSQLite(PortalSignInContract, OnSQLite):
 
 
 class TestPortalSignInOnPostgreSQL(PortalSignInContract, OnPostgreSQL):
+    """A PostgreSQL schema."""
+
+
+class TestPortalIdentityOnSQLite(PortalIdentityContract, OnSQLite):
+    """SQLite files."""
+
+
+class TestPortalIdentityOnPostgreSQL(PortalIdentityContract, OnPostgreSQL):
     """A PostgreSQL schema."""
 
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from federation_api.accounts.emails import SIGN_IN_LINK_PATH
 from federation_api.accounts.errors import AccountError, LinkInvalid, TooManyAttempts
 from federation_api.accounts.links import EXPIRED_MESSAGE
+from federation_api.accounts.store import check_display_name, normalise_email
 from federation_api.clock import now
 from federation_api.portal.sign_up import sign_up
 from federation_api.web.pages.portal_session import (
@@ -96,6 +97,14 @@ def sign_up_post(request: Request, display_name: Annotated[str, Form(max_length=
     form = {"display_name": display_name, "email": email}
     if not _form_token_ok(request, csrf_token):
         return _form_page(request, "portal_sign_up.html", 403, errors=[("", FORGED)], form=form)
+    errors: Errors = []
+    for field, check in (("display_name", check_display_name), ("email", normalise_email)):
+        try:
+            check(form[field])
+        except AccountError as e:
+            errors.append((field, _sentence(e.message)))
+    if errors:
+        return _form_page(request, "portal_sign_up.html", 422, form=form, errors=errors)
     try:
         sign_up(request.app.state.node.accounts, email=email, display_name=display_name,
                 now=now(), client=client_address(request))
