@@ -119,12 +119,34 @@ class PortalSignInContract:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in home.text
         assert "script-src" not in home.headers["content-security-policy"]
         assert "default-src 'none'" in home.headers["content-security-policy"]
+        # ... and so it is where the coordinator reads it.
+        staff = coordinator(ws)
+        for page in ("/staff/portal-accounts",
+                     f"/staff/portal-accounts/{account_id_of(ws, ANA)}"):
+            shown = staff.get(page).text
+            assert "<script>alert(1)" not in shown and "<img src=x" not in shown
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
 
     def test_a_forged_or_missing_csrf_token_is_refused(self, ws: Workspace) -> None:
         browser = signed_up(ws, "Ana García", ANA)
         for data in ({}, {"csrf_token": "forged"}):
             assert browser.post("/portal/sign-out", data=data).status_code == 403
         assert browser.get("/portal/").status_code == 200  # still signed in
+        # A forged draft form writes nothing: no draft, no change to one, no signature.
+        assert browser.post("/portal/drafts", data={"level": "IFA"}).status_code == 403
+        assert ws.main.app.state.portal.drafts.of_account(account_id_of(ws, ANA)) == []
+        answer = post(browser, "/portal/drafts", "/portal/drafts/new", level="IFA")
+        draft_id = draft_id_of(answer)
+        stored = ws.main.app.state.portal.drafts.get(account_id_of(ws, ANA), draft_id)
+        for path, data in ((f"/portal/drafts/{draft_id}", {"version": "1",
+                                                           "degrees-0-field_of_study": "x"}),
+                           (f"/portal/drafts/{draft_id}/sign", {"document": "code_of_ethics",
+                                                                "signed_name": "Ana",
+                                                                "agreed": "on"}),
+                           (f"/portal/drafts/{draft_id}/submit", {})):
+            assert browser.post(path, data={"csrf_token": "forged", **data}).status_code == 403
+        assert ws.main.app.state.portal.drafts.get(account_id_of(ws, ANA), draft_id) == stored
+        assert ws.main.app.state.portal.drafts.signatures(draft_id) == {}
 
     def test_a_staff_account_never_uses_the_portal(self, ws: Workspace) -> None:
         from tests.integration.staff_browser import post_login
