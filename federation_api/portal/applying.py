@@ -64,6 +64,12 @@ def save_draft(portal: Portal, account_id: str, draft_id: str, *, version: int,
         return portal.drafts.save(cur, draft, values, now=now)
 
 
+def discard_draft(portal: Portal, account_id: str, draft_id: str) -> None:
+    """Throw an unsubmitted draft and its signatures away; NotYours for another's."""
+    with portal.db.transaction() as cur:
+        portal.drafts.delete(cur, portal.drafts.get(account_id, draft_id, cur=cur))
+
+
 def sign(portal: Portal, account: Account, draft_id: str, *, document: str, signed_name: str,
          agreed: bool, now: dt.datetime) -> Signature:
     """Sign the current version of a text for a draft: the name typed as the signature and

@@ -407,6 +407,13 @@ class PortalApplicationContract:
         huge = save_form(ana, draft_id, {"degrees-0-field_of_study": "x" * 6000})
         assert huge.status_code == 422
         assert 'value="Newer"' in ana.get(f"/portal/drafts/{draft_id}").text
+        # Throwing it away needs the box ticked; then it is gone, with its signatures.
+        kept = post(ana, f"/portal/drafts/{draft_id}/discard", f"/portal/drafts/{draft_id}")
+        assert kept.status_code == 422 and 'id="discard-confirm-error"' in kept.text
+        gone = post(ana, f"/portal/drafts/{draft_id}/discard", f"/portal/drafts/{draft_id}",
+                    confirm="on")
+        assert gone.status_code == 303 and ana.get(f"/portal/drafts/{draft_id}").status_code == 404
+        assert ws.main.app.state.portal.drafts.of_account(account_id_of(ws, ANA)) == []
 
 
 class PortalIdentityContract:

@@ -23,7 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from domain.errors import DomainError
 from domain.levels import Level
 from federation_api.clock import now, today
-from federation_api.portal.applying import save_draft, sign, start_draft, submit
+from federation_api.portal.applying import (
+    discard_draft,
+    save_draft,
+    sign,
+    start_draft,
+    submit,
+)
 from federation_api.portal.drafts import Draft
 from federation_api.portal.errors import NotYours, PortalError
 from federation_api.portal.texts import Document, text_of
@@ -227,6 +233,20 @@ def submit_draft(request: Request, member: Member, draft_id: str) -> Response:
     if outcome.refusal is not None:
         return _draft_page(request, member, draft, 422, [("submit", _refusal(outcome.refusal))])
     return _redirect(f"/portal/applications/{draft.application_id}?done=submitted")
+
+
+@router.post("/{draft_id}/discard", response_class=HTMLResponse)
+def discard(request: Request, member: Member, draft_id: str,
+            confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Throw an unsubmitted draft away (the box must be ticked: it cannot be undone)."""
+    draft = _owned(request, member, draft_id)
+    if draft is None or draft.submitted:
+        return not_found(request)
+    if confirm != "on":
+        return _draft_page(request, member, draft, 422, [(
+            "discard-confirm", "Tick the box to say you want to throw the draft away.")])
+    discard_draft(request.app.state.portal, member.account_id, draft_id)
+    return _redirect("/portal/?done=discarded")
 
 
 def _refusal(error: DomainError) -> str:

@@ -35,9 +35,10 @@ def _home(request: Request, member: PortalMember) -> Response:
         applications.append((draft, STAGE_OF_STATE[state].title if state else "Submitted"))
     endorsements = (node.projector.recorded_for(member.person_id, today())
                     if member.person_id else ())
+    done = {"discarded": "The draft is thrown away."}
     return render("portal_home.html", **page_context(
-        request, drafts=drafts, applications=applications, endorsements=endorsements,
-        level_title=level_title))
+        request, message=done.get(request.query_params.get("done", ""), ""), drafts=drafts,
+        applications=applications, endorsements=endorsements, level_title=level_title))
 
 
 @router.get("/", response_class=HTMLResponse)
