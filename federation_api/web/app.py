@@ -16,6 +16,8 @@ from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
 from federation_api.web.pages import (
     portal_home,
+    portal_hours,
+    portal_renewal,
     portal_session,
     portal_signin,
     staff_accounts,
@@ -131,6 +133,10 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
     portal_session.install(app)
     for pages in (portal_signin, portal_home):
+        app.include_router(pages.router)
+    # Endorsed professionals: the hours log and the renewal, certificate and receipt.
+    portal_hours.install(app)
+    for pages in (portal_hours, portal_renewal):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)
