@@ -142,9 +142,12 @@ class PortalRenewalContract:
         audit = ws.node.accounts.store.db.query(
             "SELECT outcome, ledger_seq FROM staff_audit WHERE action = 'portal.renew'")
         assert [(str(a), int(s)) for a, s in audit] == [("ok", after[0])]
-        # The evidence written is the logged hours of the cycle (last year's not counted).
-        evidence = ws.node.service.endorsement(okafor)
-        assert evidence.valid_through == dt.date(year + 1, 12, 31)
+        # The form sent again (a double click) would renew the next cycle, which this
+        # year's hours do not reach: refused with that cycle's dates, nothing written.
+        again = second.post(page, data={"csrf_token": form_token(shown), **renewal_form()})
+        assert again.status_code == 422
+        assert f"cycle {year + 1}-01-01 to {year + 1}-12-31 are unmet" in again.text
+        assert ws.head() == after and len(renewal_rows(ws)) == 1
 
     def test_a_refused_renewal_shows_the_rule_and_the_cycle_and_writes_nothing(
             self, ws: Workspace, ids: dict[str, str]) -> None:
@@ -237,6 +240,15 @@ class PortalRenewalContract:
         assert sam.post(f"{HOURS}/{entry_id}/delete",
                         data={"csrf_token": form_token(page)}).status_code == 303
         assert hours_rows(ws) == 0
+
+    def test_markup_in_the_hours_is_shown_as_text(self, ws: Workspace,
+                                                  ids: dict[str, str]) -> None:
+        sam = professional(ws, "Sam Okafor", SAM, "AK-P-0002")
+        assert log(sam, "training", "3", provider="<script>alert(1)</script>",
+                   description='<img src=x onerror="alert(2)">')[0] == 303
+        listed = sam.get(HOURS).text
+        assert "<script>alert(1)" not in listed and "<img src=x" not in listed
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in listed
 
     def test_forged_forms_are_refused(self, ws: Workspace, ids: dict[str, str]) -> None:
         okafor = ids["okafor"]
