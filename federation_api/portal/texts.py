@@ -45,6 +45,16 @@ class SignableText:
     text: str
     sha256: str
 
+    @property
+    def title(self) -> str:
+        """The text's name on the page."""
+        return self.document.heading
+
+    @property
+    def paragraphs(self) -> list[str]:
+        """The words as the page shows them, a paragraph per blank-line-separated block."""
+        return [p.strip() for p in self.text.split("\n\n") if p.strip()]
+
 
 @cache
 def text_of(document: Document, version: str | None = None) -> SignableText:

@@ -18,6 +18,8 @@ from federation_api.web.pages import (
     portal_applications,
     portal_drafts,
     portal_home,
+    portal_hours,
+    portal_renewal,
     portal_session,
     portal_signin,
     staff_accounts,
@@ -135,6 +137,10 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     portal_session.install(app)
     for pages in (portal_signin, portal_home, staff_portal_accounts, portal_drafts,
                   portal_applications):
+        app.include_router(pages.router)
+    # Endorsed professionals: the hours log and the renewal, certificate and receipt.
+    portal_hours.install(app)
+    for pages in (portal_hours, portal_renewal):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

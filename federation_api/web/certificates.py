@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import segno
+from fastapi import Request
 from weasyprint import HTML, URLFetcher
 
 from federation_api.web.pages.templating import TEMPLATES
+from federation_api.web.urls import url_host
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class Certificate:
     valid_through: dt.date
     issued_on: dt.date
     verify_url: str
+
+
+def public_base(request: Request) -> str:
+    """The node's public URL (ALLIANCE_PUBLIC_URL), else its listen address: the base of
+    the URLs `alliance serve` prints (and a certificate's QR code links to)."""
+    settings = request.app.state.node.settings
+    return str(settings.public_url or f"http://{url_host(settings.host)}:{settings.port}")
 
 
 def verification_url(public_url: str, endorsement_id: str, family_name: str) -> str:

@@ -9,6 +9,7 @@ browser is Starlette's test client, which keeps cookies as a browser does.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,10 +19,14 @@ from fastapi.testclient import TestClient
 
 from domain.policy import AssociationPolicy
 from federation_api.clock import now
+from federation_api.node.local_alliance import admit, distribute
 from federation_api.node.root import Node
-from federation_api.node.setup import init_node
+from federation_api.node.setup import NodePaths, init_node
 from federation_api.settings import Settings
 from federation_api.web.app import create_app
+from ledger.signing import Signer
+from ledger.trust.registry import Action, Genesis
+from ledger.trust.registry_files import RegistryDir
 from tests.integration.smtp_sink import Received, SmtpSink
 
 PUBLIC_URL = "http://testserver"
@@ -63,9 +68,10 @@ class Workspace:
 
 
 @contextlib.contextmanager
-def workspace(root: Path, database_url: str | None, association: str = "AK"
-              ) -> Iterator[Workspace]:
-    """An initialised node served by its app (with its lifespan) until the block ends."""
+def workspace(root: Path, database_url: str | None, association: str = "AK", *,
+              registered: bool = False) -> Iterator[Workspace]:
+    """An initialised node served by its app (with its lifespan) until the block ends;
+    `registered`: admitted to a one-node Alliance trust registry (receipts need one)."""
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(SmtpSink())
         settings = Settings(data_dir=root / association.lower(), database_url=database_url,
@@ -75,6 +81,8 @@ def workspace(root: Path, database_url: str | None, association: str = "AK"
                             public_url=PUBLIC_URL)
         init_node(settings, association=association, name=NAMES[association],
                   policy=AssociationPolicy(), now=now())
+        if registered:
+            _register(root, settings, association)
         node = Node(settings)
         stack.callback(node.close)
         ws = Workspace(node=node, sink=sink, stack=stack)
@@ -86,3 +94,15 @@ def workspace(root: Path, database_url: str | None, association: str = "AK"
             # tested in tests/integration/test_credentials.py.
             node.status_lists.stop()
         yield ws
+
+
+def _register(root: Path, settings: Settings, association: str) -> None:
+    """A one-node Alliance registry (its own governance key) admitting the node's key."""
+    registry = RegistryDir(root / "registry")
+    governance, founded = Signer.generate(), now() - dt.timedelta(days=1)
+    registry.create(Genesis(alliance="Test Alliance", governance_keys=(governance.public_key,),
+                            threshold=1, created_at=founded))
+    public = Signer.load(NodePaths(settings.data_dir).signing_key).public_key
+    admit(registry, governance, Action.ADMIT, issued_at=founded, association=association,
+          name=NAMES[association], public_key=public, effective_at=founded)
+    distribute(registry, [settings.data_dir])

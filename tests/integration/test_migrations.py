@@ -43,6 +43,8 @@ from federation_api.node import idempotency
 from federation_api.notifications import employer_tables
 from federation_api.people import store as people_store
 from federation_api.portal import drafts as portal_drafts
+from federation_api.portal import hours_log as portal_hours
+from federation_api.portal import renewal as portal_renewal
 from ledger import ingest
 from ledger.chain import store as ledger_store
 from ledger.storage.database import Database, DatabaseUrl
@@ -61,7 +63,8 @@ OWN_STATEMENTS = {
     "ledger": [ledger_store._DDL, ingest._DDL, log._DDL, witness._DDL],
     "projections": [projection_tables.DDL],
     "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
-             served_lists._DDL, list_watch._DDL, people_store._DDL, portal_drafts._DDL],
+             served_lists._DDL, list_watch._DDL, people_store._DDL, portal_drafts._DDL,
+             portal_hours._DDL, portal_renewal._DDL],
 }
 
 
@@ -119,7 +122,7 @@ class MigrationsContract:
         store = TokenStore(db)
         token_id, secret = store.issue(label="before the upgrade", role=Role.AUDITOR, now=T0)
         moved = migrate(url, extra=ADD_COLUMN)
-        assert moved == [("node", "node_0004c", "node_9001")]
+        assert moved == [("node", "node_0004g", "node_9001")]
         rows = db.query("SELECT token_id, note FROM api_tokens")
         assert rows == [(token_id, None)]
         principal = store.authenticate(secret, now=T0)
@@ -137,7 +140,7 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "half_made" not in shapes(conn)
             version = conn.execute(text("SELECT version_num FROM alembic_version_node")).all()
-        assert version == [("node_0004c",)]
+        assert version == [("node_0004g",)]
 
     def test_a_node_table_that_differs_is_refused_and_left_alone(self, url: DatabaseUrl
                                                                 ) -> None:
@@ -191,7 +194,7 @@ class MigrationsContract:
         assert run().returncode == 0
         current = run("--status")
         assert current.returncode == 0, current
-        assert "node: node_0004c (this release: node_0004c) up to date" in current.stdout
+        assert "node: node_0004g (this release: node_0004g) up to date" in current.stdout
 
 
 def _raw_url(url: DatabaseUrl) -> str:

@@ -19,7 +19,12 @@ from fastapi.responses import Response
 
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
-from federation_api.web.certificates import Certificate, certificate_pdf, verification_url
+from federation_api.web.certificates import (
+    Certificate,
+    certificate_pdf,
+    public_base,
+    verification_url,
+)
 from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -28,19 +33,11 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
-from federation_api.web.urls import url_host
 from projections.standing import Standing, standing_on
 
 router = APIRouter(prefix="/staff/endorsements", include_in_schema=False)
 Reader = Annotated[StaffUser, Depends(StaffGate(AccountRole.COORDINATOR, AccountRole.COMMITTEE,
                                                 AccountRole.AUDITOR))]
-
-
-def public_base(request: Request) -> str:
-    """The node's public URL (ALLIANCE_PUBLIC_URL), else its listen address: the base of
-    the URLs `alliance serve` prints."""
-    settings = request.app.state.node.settings
-    return str(settings.public_url or f"http://{url_host(settings.host)}:{settings.port}")
 
 
 @router.get("/{endorsement_id}/certificate.pdf")
