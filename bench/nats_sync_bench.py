@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.lag_writers import WRITERS, measure_lag_from_processes
 from bench.replication_bench import measure_catch_up, measure_lag
 from federation_api.web.observability import configure_logging
 
@@ -41,10 +42,17 @@ async def one_round(root: Path, args: argparse.Namespace) -> dict[str, dict[str,
     for sync, topology in SYNCS.items():
         figures: dict[str, Any] = {}
         if args.seconds > 0:
-            lag = await measure_lag(root / f"lag-{sync}", topology, args.rate, args.seconds,
-                                    4, False)
+            if args.writers:
+                lag = await measure_lag_from_processes(root / f"lag-{sync}", topology,
+                                                       args.rate, args.seconds, 4, args.writers)
+                figures["writers"] = lag["writers"]
+                figures["mi_process_cpu_share"] = lag["mi_process_cpu_share"]
+            else:
+                lag = await measure_lag(root / f"lag-{sync}", topology, args.rate, args.seconds,
+                                        4, False)
             figures["lag_ms"] = lag["lag_ms"]
             figures["achieved_rate"] = lag["achieved_rate"]
+            figures["load_average_1min"] = lag["load_average_1min"]
         if args.catch_up > 0:
             catch = await measure_catch_up(root / f"catch-up-{sync}", topology, args.catch_up,
                                            False, False)
@@ -103,10 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--catch-up", type=int, default=100_000,
                         help="entries TX missed (100000; smaller for a quick run, 0 skips)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of both syncs (1)")
+    parser.add_argument("--writers", type=int, default=2,
+                        help=f"writer processes sharing the rate, of {', '.join(WRITERS)} "
+                             "(2; 0: AK's commands in this process, beside MI)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.seconds < 0 or args.catch_up < 0 or not 1 <= args.rounds <= 10:
-        parser.error("--rate must be positive, sizes at least 0, --rounds 1..10")
+    if (args.rate <= 0 or args.seconds < 0 or args.catch_up < 0 or not 1 <= args.rounds <= 10
+            or not 0 <= args.writers <= len(WRITERS)):
+        parser.error(f"--rate must be positive, sizes at least 0, --rounds 1..10, "
+                     f"--writers 0..{len(WRITERS)}")
     configure_logging("WARNING")
     result = run(args)
     if args.json:
