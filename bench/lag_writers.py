@@ -51,7 +51,7 @@ from bench.replication_probes import (
 from federation_api.replication.nats_connection import NatsConnection
 from federation_api.web.observability import configure_logging
 
-WRITERS = ("AK", "TX", "CA")  # the writing associations, in the order `writers` takes them
+WRITERS = ("AK", "TX", "CA", "NY", "WA")  # the writing associations, in the order taken
 PEER = "MI"  # the measured peer, in this process
 SPAWN = multiprocessing.get_context("spawn")
 SHARED_CLOCK = "clock_gettime(CLOCK_MONOTONIC)"

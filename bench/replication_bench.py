@@ -222,8 +222,10 @@ def achieved_rate(committed_at: Sequence[float]) -> float:
 
 
 def lag_percentiles(lags: Sequence[float]) -> dict[str, float]:
-    """p50, p90, p99, max and mean of lags in milliseconds."""
-    return {"p50": round(percentile(lags, 0.50), 2), "p90": round(percentile(lags, 0.90), 2),
+    """min, p50, p90, p99, max and mean of lags in milliseconds (a negative min would mean
+    the two instants were not read from one clock)."""
+    return {"min": round(min(lags), 2), "p50": round(percentile(lags, 0.50), 2),
+            "p90": round(percentile(lags, 0.90), 2),
             "p99": round(percentile(lags, 0.99), 2), "max": round(max(lags), 2),
             "mean": round(sum(lags) / len(lags), 2)}
 
