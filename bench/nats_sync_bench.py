@@ -4,7 +4,7 @@ the same run with JetStream's default (lazy) fsync.
     .venv/bin/python -m bench.nats_sync_bench [--rate R] [--seconds S] [--catch-up N]
         [--rounds P] [--writers W] [--json]
 
-The lag at 500 entries/s alone, about 2 minutes: `python -m bench.nats_sync_bench --catch-up 0`.
+The lag at 500 entries/s alone, both syncs: `python -m bench.nats_sync_bench --catch-up 0`.
 
 Both topologies are the production one on loopback, from the files `alliance nats-config`
 writes (3-server hub with R3 mirrors, a leaf per association, TLS, nkeys); they differ only
