@@ -15,9 +15,10 @@ in the `sync_interval` line of every JetStream store. The phases are bench/repli
   schedule; per entry, from its commit to MI's projection covering it (through the writer's
   leaf, the hub's mirror, MI's leaf), MI being this process. p50/p99 over every writer's
   entries, and per writer. One node commits its commands one after another (about three
-  fsyncs each), and this process shares one GIL: neither one writer nor one process offers
-  500/s on two cores, several writer processes do. `--writers 0` is the older method: AK's
-  commands in this process beside MI (replication_bench's `measure_lag`).
+  fsyncs each), and this process shares one GIL: one writer, or one process, could not
+  offer 500/s on two cores; several writer processes split both limits. `--writers 0` is
+  the older method: AK's commands in this process beside MI (replication_bench's
+  `measure_lag`).
 - catch-up: MI seals N entries (100,000) and publishes them; TX, fresh, is timed until its
   projection covers all N, read from the hub mirror.
 
@@ -119,6 +120,10 @@ def print_table(result: dict[str, Any]) -> None:
               f"{result['ratio_always_over_default'].get(key, '-'):>8}")
     for i, one in enumerate(result["all_rounds"]):
         for sync, figures in one.items():
+            if "mi_process_cpu_share" in figures:
+                print(f"round {i + 1} {sync:<8} MI (this process): CPU "
+                      f"{figures['mi_process_cpu_share']} of a core, load average "
+                      f"{figures['load_average_1min']}")
             for origin, w in figures.get("writers", {}).items():
                 print(f"round {i + 1} {sync:<8} {origin}: {w['achieved_rate']:>6}/s, lag p50 "
                       f"{w['lag_ms']['p50']} ms, p99 {w['lag_ms']['p99']} ms, CPU "
