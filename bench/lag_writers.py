@@ -19,7 +19,8 @@ offer one evenly spaced stream of R entries/s.
 
 Protocol over each child's pipe: the child sends ("warm",) once its warm-up entries are
 committed; this process, once MI projected them all, sends ("go", start instant); the child
-commits its share and sends ("committed", {seq: instant}, its CPU share); it keeps its
+commits its share and sends ("committed", {seq: instant}, its CPU share, how late it
+started in ms: a child that got "go" after the start instant starts on receipt); it keeps its
 publisher running until ("stop",), sent once MI has projected everything, then shuts down.
 A child that fails sends ("failed", traceback) before exiting.
 """
@@ -55,7 +56,7 @@ WRITERS = ("AK", "TX", "CA", "NY", "WA")  # the writing associations, in the ord
 PEER = "MI"  # the measured peer, in this process
 SPAWN = multiprocessing.get_context("spawn")
 SHARED_CLOCK = "clock_gettime(CLOCK_MONOTONIC)"
-START_DELAY = 0.5  # seconds between sending "go" and the first command due
+START_DELAY = 1.0  # seconds between sending "go" and the first command due
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,14 @@ async def write(job: WriterJob, channel: Connection) -> None:
         await run_in_thread(lambda: commit_paced(node, 0, job.warm, job.rate, job.threads),
                             "bench-commits")
         channel.send(("warm",))
-        _, start = await receive(channel, 300, "the start instant")
+        _, due = await receive(channel, 300, "the start instant")
         wall, cpu = time.perf_counter(), time.process_time()
+        start = max(due, wall)  # a late start must not become a burst of overdue commands
         await run_in_thread(lambda: commit_paced(node, job.warm, job.count, job.rate,
                                                  job.threads, start=start), "bench-commits")
         cpu_share = (time.process_time() - cpu) / (time.perf_counter() - wall)
         timed = {seq: at for seq, at in commits.at.items() if seq > job.warm}
-        channel.send(("committed", timed, round(cpu_share, 2)))
+        channel.send(("committed", timed, round(cpu_share, 2), round((start - due) * 1000, 1)))
         await receive(channel, 600, "the end of the run")
     finally:
         await federation.shutdown()
@@ -226,7 +228,7 @@ async def measure_lag_from_processes(root: Path, topology_kind: str, rate: float
     per_writer: dict[str, dict[str, Any]] = {}
     every_lag: list[float] = []
     every_commit: list[float] = []
-    for origin, (_, committed, cpu_share) in reports.items():
+    for origin, (_, committed, cpu_share, late_ms) in reports.items():
         expect(f"{origin} committed", len(committed), count)
         seen = visible[origin].first_times(seqs)
         expect(f"entries of {origin} MI projected", len(seen), count)
@@ -236,7 +238,7 @@ async def measure_lag_from_processes(root: Path, topology_kind: str, rate: float
         every_commit += instants
         per_writer[origin] = {"achieved_rate": round(achieved_rate(instants), 1),
                               "lag_ms": lag_percentiles(lags),
-                              "process_cpu_share": cpu_share}
+                              "process_cpu_share": cpu_share, "start_late_ms": late_ms}
     achieved = achieved_rate(every_commit)
     calls = ingested.calls - calls_before
     return {

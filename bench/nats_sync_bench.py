@@ -127,7 +127,8 @@ def print_table(result: dict[str, Any]) -> None:
             for origin, w in figures.get("writers", {}).items():
                 print(f"round {i + 1} {sync:<8} {origin}: {w['achieved_rate']:>6}/s, lag p50 "
                       f"{w['lag_ms']['p50']} ms, p99 {w['lag_ms']['p99']} ms, CPU "
-                      f"{w['process_cpu_share']} of a core")
+                      f"{w['process_cpu_share']} of a core, started {w['start_late_ms']} ms "
+                      f"late")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ def test_writer_processes_time_every_entry_on_one_clock(tmp_path: Path) -> None:
         lag = figures["lag_ms"]
         assert 0 <= lag["min"] <= lag["p50"] <= lag["p99"] <= lag["max"], lag
         assert figures["achieved_rate"] > 0
+    assert all(w["start_late_ms"] >= 0 for w in result["writers"].values())
     assert multiprocessing.active_children() == []
 
 
