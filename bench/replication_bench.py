@@ -89,11 +89,14 @@ CONSUMER_BATCH = 256  # what Replicator._consume_once fetches
 # -- phase 1: lag ------------------------------------------------------------------------------
 
 
-def commit_paced(node: Node, first: int, count: int, rate: float, threads: int) -> None:
+def commit_paced(node: Node, first: int, count: int, rate: float, threads: int,
+                 start: float | None = None) -> None:
     """`count` commands at `rate` per second on an open-loop schedule over `threads` threads:
     command k is due at start + k / rate, and one that runs late does not push the later
-    ones back, so the offered rate is the asked one."""
-    start = time.perf_counter()
+    ones back, so the offered rate is the asked one. `start` (a `time.perf_counter` instant,
+    now by default) lets writers in several processes interleave one schedule: on Linux
+    that clock is CLOCK_MONOTONIC, the same in every process."""
+    start = time.perf_counter() if start is None else start
     failures: list[BaseException] = []
 
     def commit(offset: int) -> None:
@@ -138,8 +141,7 @@ async def measure_commit_rate(root: Path, topology_kind: str, rate: float, secon
         if topology is not None:
             topology.stop()
     expect("AK committed", len(commits.at), count)
-    span = max(commits.at.values()) - min(commits.at.values())
-    achieved = (count - 1) / span if span > 0 else 0.0
+    achieved = achieved_rate(list(commits.at.values()))
     return {"entries": count, "seconds": seconds, "achieved_rate": round(achieved, 1),
             "achieved_share": round(achieved / rate, 3),
             "process_cpu_share": round(cpu / wall, 2)}
@@ -195,18 +197,14 @@ async def measure_lag(root: Path, topology_kind: str, rate: float, seconds: floa
     expect("entries MI projected", len(seen), count)
     lags = [(seen[seq] - commits.at[seq]) * 1000 for seq in seqs]
     committed_at = [commits.at[seq] for seq in seqs]
-    span = max(committed_at) - min(committed_at)
     calls = ingested.calls - calls_before
-    achieved = (count - 1) / span if span > 0 else 0.0
+    achieved = achieved_rate(committed_at)
     return {
         "topology": topology.name, "topology_description": topology.description,
         "asked_rate": rate, "seconds": seconds, "commit_threads": threads, "entries": count,
         "warm_up_entries": warm, "achieved_rate": round(achieved, 1),
         "achieved_share": round(achieved / rate, 3),
-        "lag_ms": {"p50": round(percentile(lags, 0.50), 2),
-                   "p90": round(percentile(lags, 0.90), 2),
-                   "p99": round(percentile(lags, 0.99), 2), "max": round(max(lags), 2),
-                   "mean": round(sum(lags) / len(lags), 2)},
+        "lag_ms": lag_percentiles(lags),
         "last_visible_after_last_commit_seconds": round(seen[last] - max(committed_at), 3),
         "mi_ingest_calls": calls,
         "mi_mean_ingest_batch": round((ingested.stored - stored_before) / calls, 1)
@@ -215,6 +213,21 @@ async def measure_lag(root: Path, topology_kind: str, rate: float, seconds: floa
         "load_average_1min": [round(load_before, 2), round(load_after, 2)],
         "_profiles": profiles,
     }
+
+
+def achieved_rate(committed_at: Sequence[float]) -> float:
+    """Entries per second between the first and the last commit instant."""
+    span = max(committed_at) - min(committed_at)
+    return (len(committed_at) - 1) / span if span > 0 else 0.0
+
+
+def lag_percentiles(lags: Sequence[float]) -> dict[str, float]:
+    """min, p50, p90, p99, max and mean of lags in milliseconds (a negative min would mean
+    the two instants were not read from one clock)."""
+    return {"min": round(min(lags), 2), "p50": round(percentile(lags, 0.50), 2),
+            "p90": round(percentile(lags, 0.90), 2),
+            "p99": round(percentile(lags, 0.99), 2), "max": round(max(lags), 2),
+            "mean": round(sum(lags) / len(lags), 2)}
 
 
 # -- phase 2: ingest ---------------------------------------------------------------------------
