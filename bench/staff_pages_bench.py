@@ -3,8 +3,10 @@
 What it measures, per roster size:
 - the data: a node initialised in a temporary directory, `size` endorsements imported into
   its ledger in bulk (`bench.replication_alliance.seal_in_bulk`: real signed entries), then
-  projected by the node. All of them are this association's (AK's), the heaviest case for the
-  pages that show one association; the Alliance-wide report reads the same rows.
+  projected by the node, and 40 applications, four in each state of the workflow, through
+  the node's commands (`bench.application_states`; the four granted add four endorsements).
+  All of them are this association's (AK's), the heaviest case for the pages that show one
+  association; the Alliance-wide report reads the same rows.
 - the staff: one account with every reading role (coordinator, committee, auditor) and 20
   sessions made by the node's own session store (the sign-in and its second factor are
   tested elsewhere and are not what a page view costs).
@@ -38,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.application_states import seed_applications
 from bench.public_api_bench import (
     HOST,
     UVICORN_ARGS,
@@ -87,6 +90,8 @@ def prepare(root: Path, size: int) -> Prepared:
         seal_in_bulk(node, size, prefix="staff")
         node.project()
         seconds = time.perf_counter() - started
+        # The third imported endorsement is Level III (bench.workload.LEVELS): the provider.
+        seed_applications(node, f"AK-P-staff{2:06d}")
         added = node.accounts.invitations.staff_add(
             email="board@ak.example.org", display_name="Board Reader",
             roles=("coordinator", "committee", "auditor"), password="bench only, never used",  # noqa: S106
