@@ -8,10 +8,7 @@ to find whom it acts on). Signing in and out is `staff_signin.py`.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -23,10 +20,11 @@ from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
 from domain.application import ApplicationState
-from domain.levels import Designation, EndorsementStatus, Level
+from domain.levels import EndorsementStatus, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.csv_files import roster_csv
+from federation_api.web.pages.roster_rows import KeptRows, RosterRowsCache, roster_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -39,7 +37,6 @@ from projections.reports import BoardReports
 from projections.roster_pages import RosterQuery
 from projections.roster_pages import roster_page as keyset_page
 from projections.rows import ApplicationRow, RosterRow
-from projections.standing import standing_on
 
 ROSTER_ROLES = (AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR)
 MAX_DUE_DAYS = 366
@@ -164,43 +161,6 @@ ROSTER_PAGE_SIZE = 100
 _AFTER = re.compile(r"[A-Za-z0-9-]{1,64}")  # what an endorsement id can be, nothing else
 
 
-@functools.cache
-def _level_code(level: Level, designation: Designation | None) -> str:
-    """E.g. "IV-C", escaped (a handful of pairs: made once each)."""
-    return html.escape(f"{level.value}-{designation.value}" if designation else level.value)
-
-
-@functools.cache
-def _word(value: str) -> str:
-    """A fixed enum word (status, standing), escaped once."""
-    return html.escape(value)
-
-
-def roster_rows_html(rows: Sequence[RosterRow], on: dt.date) -> Markup:
-    """The table rows of a roster page, with each endorsement's standing on `on`.
-
-    Written here rather than as a loop in the template, and with the standard library's
-    `html.escape` rather than markupsafe's: the page's own cost was in these seven cells
-    (Jinja spent about 30 us a row on them; markupsafe's escape then made a `Markup` object
-    of every value, 6 a row), profiled with cProfile under bench/staff_pages_bench.py. Every
-    value from the data is escaped (ids and names here; the level code, status and standing,
-    fixed enum words, escaped once and kept).
-    """
-    esc = html.escape
-    out = []
-    for r in rows:
-        eid = esc(r.endorsement_id)
-        granted, through = r.granted_on.isoformat(), r.valid_through.isoformat()
-        out.append(f'<tr><td><a href="/staff/endorsements/{eid}">{eid}</a></td>'
-                   f"<td>{esc(r.given_name)} {esc(r.family_name)}</td>"
-                   f"<td>{_level_code(r.level, r.designation)}</td>"
-                   f"<td>{_word(r.status.value)}</td>"
-                   f"<td>{_word(standing_on(r.status, r.valid_through, on).value)}</td>"
-                   f'<td><time datetime="{granted}">{granted}</time></td>'
-                   f'<td><time datetime="{through}">{through}</time></td></tr>\n')
-    return Markup("".join(out))  # noqa: S704 (every interpolated value is escaped above)
-
-
 def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
     """The filter as the keyset query of this association's roster."""
     on = today()
@@ -208,6 +168,13 @@ def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
                        level=wanted.level, name=wanted.name,
                        due_by=None if wanted.due_within is None
                        else on + dt.timedelta(days=wanted.due_within))
+
+
+def _kept(request: Request) -> RosterRowsCache:
+    cache = getattr(request.app.state, "roster_rows", None)
+    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
+        cache = request.app.state.roster_rows = RosterRowsCache()
+    return cache
 
 
 @router.get("/roster", response_class=HTMLResponse)
@@ -219,17 +186,22 @@ def roster_page(request: Request, staff: RosterReader) -> Response:
         errors.append(("after", "This page link is not one the roster made: start again "
                                 "from the first page."))
     on = today()
-    page = None if errors else keyset_page(request.app.state.node.projector.db,
-                                           roster_query(request, wanted), after=after,
-                                           limit=ROSTER_PAGE_SIZE)
-    rows = () if page is None else page.rows
     query = wanted.query()
-    next_url = (None if page is None or page.next_after is None else
+    node = request.app.state.node
+
+    def make() -> KeptRows:
+        page = keyset_page(node.projector.db, roster_query(request, wanted), after=after,
+                           limit=ROSTER_PAGE_SIZE)
+        return KeptRows(count=len(page.rows), next_after=page.next_after,
+                        html=roster_rows_html(page.rows, on))
+
+    kept = KeptRows(count=0, next_after=None, html=Markup()) if errors else _kept(
+        request).rows(node.projector.positions(), (query, after, ROSTER_PAGE_SIZE, on), make)
+    next_url = (None if kept.next_after is None else
                 "/staff/roster?" + "&".join(q for q in (query, urlencode(
-                    {"after": page.next_after})) if q))
+                    {"after": kept.next_after})) if q))
     return render("staff_roster.html", 422 if errors else 200, **page_context(
-        request, errors=errors, wanted=wanted, count=len(rows),
-        rows_html=roster_rows_html(rows, on),
+        request, errors=errors, wanted=wanted, count=kept.count, rows_html=kept.html,
         on=on, statuses=list(EndorsementStatus), levels=list(Level),
         csv_url=f"/staff/roster.csv?{query}".rstrip("?"), after="" if errors else after,
         next_url=next_url,
