@@ -3,12 +3,15 @@
 What it measures, per roster size:
 - the data: a node initialised in a temporary directory, `size` endorsements imported into
   its ledger in bulk (`bench.replication_alliance.seal_in_bulk`: real signed entries), then
-  projected by the node. All of them are this association's (AK's), the heaviest case for the
-  pages that show one association; the Alliance-wide report reads the same rows.
+  projected by the node, and 40 applications, four in each state of the workflow, through
+  the node's commands (`bench.application_states`; the four granted add four endorsements).
+  All of them are this association's (AK's), the heaviest case for the pages that show one
+  association; the Alliance-wide report reads the same rows.
 - the staff: one account with every reading role (coordinator, committee, auditor) and 20
   sessions made by the node's own session store (the sign-in and its second factor are
   tested elsewhere and are not what a page view costs).
-- the pages: dashboard, roster (first keyset page), applications, board reports (this
+- the pages: dashboard, roster (the first keyset page, and the page after an id taken
+  from 1,000 spread over the roster, a different one per request), applications, board reports (this
   association and Alliance-wide), and an endorsement page (a different endorsement per
   request), each served by `alliance serve` pinned to one CPU, loaded by 20 keep-alive
   connections (one per session) from another CPU, closed loop, for `--seconds`.
@@ -37,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.application_states import seed_applications
 from bench.public_api_bench import (
     HOST,
     UVICORN_ARGS,
@@ -58,8 +62,8 @@ from federation_api.settings import Settings
 from projections.reports import ReportCache
 
 CONCURRENCY = 20
-PAGES = ("/staff/", "/staff/roster", "/staff/applications", "/staff/reports",
-         "/staff/reports?scope=alliance", "/staff/endorsements/{id}")
+PAGES = ("/staff/", "/staff/roster", "/staff/roster?after={id}", "/staff/applications",
+         "/staff/reports", "/staff/reports?scope=alliance", "/staff/endorsements/{id}")
 GOAL_P99_MS = 50.0
 
 
@@ -86,6 +90,8 @@ def prepare(root: Path, size: int) -> Prepared:
         seal_in_bulk(node, size, prefix="staff")
         node.project()
         seconds = time.perf_counter() - started
+        # The third imported endorsement is Level III (bench.workload.LEVELS): the provider.
+        seed_applications(node, f"AK-P-staff{2:06d}")
         added = node.accounts.invitations.staff_add(
             email="board@ak.example.org", display_name="Board Reader",
             roles=("coordinator", "committee", "auditor"), password="bench only, never used",  # noqa: S106
@@ -103,8 +109,9 @@ def prepare(root: Path, size: int) -> Prepared:
             started = time.perf_counter()
             cache.report(association, today())
             report_ms[scope] = (time.perf_counter() - started) * 1000
-        rows = node.projector.db.query("SELECT endorsement_id FROM roster ORDER BY "
-                                       "endorsement_id LIMIT 1000")
+        every = node.projector.db.query("SELECT endorsement_id FROM roster ORDER BY "
+                                        "endorsement_id")
+        rows = every[::max(1, len(every) // 1000)][:1000]  # spread over the whole roster
     finally:
         node.close()
     return Prepared(data_dir=settings.data_dir, size=size, build_seconds=seconds,
@@ -167,7 +174,8 @@ def serve_bare(port: int, sizes: str) -> None:
 
 
 def targets_of(path: str, prepared: Prepared) -> list[str]:
-    """The request targets of one page (the endorsement page: a different id each time)."""
+    """The request targets of one page (the endorsement page, and the roster page after an
+    endorsement id: a different id each time)."""
     if "{id}" in path:
         return [path.replace("{id}", i) for i in prepared.endorsement_ids]
     return [path]
@@ -193,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             bench_env(), server_cpu)
             pages: dict[str, Any] = {}
             try:
-                for path in PAGES:
+                for path in args.pages:
                     example = targets_of(path, prepared)[0]
                     body = page_size(port, example, prepared.sessions[0])
                     print(f"  {size:,}: {path} ({body:,} bytes) ...", file=sys.stderr,
@@ -244,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=PAGES,
+                        help="only these pages (default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "SIZES"),
                         help=argparse.SUPPRESS)

@@ -12,7 +12,9 @@ violation):
   unmoved), then accepted with its new valid-through date;
 - a reviewer who declares a conflict of interest loses the decision form, and a forged
   decision post is refused with the ledger head unmoved;
-- an RS/C provider picked by a name two holders share, and a rater vetted.
+- an RS/C provider picked by a name two holders share, and a rater vetted;
+- a renewal's RS/C provider found by name: none refused, one shown before anything is
+  written, two offered as a choice.
 
 One `alliance serve` per backend serves the whole module; the coordinator signs in once (the
 authenticator enrolled at the first sign-in), the reviewers each time in a fresh browser.
@@ -428,4 +430,56 @@ def test_a_provider_picked_by_name_and_a_rater_vetted(
     assert "The rater is vetted" in page.locator(".message").inner_text()
     assert shown_entry(page)[0] == ak.head() == head + 1
     assert ak.entry(head + 1)["event_type"] == "RaterVetted"
+    axe.check(page)
+
+
+def test_a_renewals_provider_found_by_name(ak: StaffNode, coordinator: Any,
+                                           axe: Checker) -> None:
+    """Without JavaScript, on the renewal form: a provider's name nobody has is refused next
+    to the field; a name one holder has is shown with their person id, nothing written until
+    the form is sent again; a name two holders share offers both, and the chosen one is
+    recorded."""
+    year = today().year
+    with ak.server.client() as client:
+        eid = import_endorsement(client, ak.node, "AK-P-0096", "Haddad", "Omar", "IFS",
+                                 dt.date(year, 12, 31))
+        import_endorsement(client, ak.node, "AK-P-0097", "Rivera", "Ines", "IFS",
+                           dt.date(year + 1, 12, 31))
+    page = coordinator.new_page()
+    page.goto(f"{ak.url}/staff/endorsements/{eid}")
+    follow(page.get_by_role("link", name="Renew this endorsement"))
+    day = today().isoformat()
+    evidence = {"trainings-0-title": "Conference", "trainings-0-hours": "20",
+                "trainings-0-completed_on": day, "rsc-0-provider_id": "Nobody Atall",
+                "rsc-0-hours": "14", "rsc-0-started_on": f"{year}-01-02",
+                "rsc-0-ended_on": day, "rsc-0-while_serving_families": "on",
+                "memberships-0-association": "AK",
+                "memberships-0-valid_through": f"{year + 1}-12-31"}
+    head = ak.head()
+    assert fill_form(page, evidence) == set(evidence)
+    follow(page.get_by_role("button", name="Record the renewal"))
+    error = page.locator("#rsc-0-provider_id-error")
+    assert error.is_visible() and "Nobody endorsed in the Alliance" in error.inner_text()
+    assert ak.head() == head
+    axe.check(page)
+
+    provider = page.get_by_label("Provider: name or person id").first
+    provider.fill("okafor")
+    follow(page.get_by_role("button", name="Record the renewal"))
+    notice = page.locator("p.message[role=status]").inner_text()
+    assert "Nothing is recorded yet" in notice and "Sam Okafor (AK-P-0002)" in notice
+    assert provider.input_value() == "AK-P-0002" and ak.head() == head
+    assert "This id names Sam Okafor (AK-P-0002)" in page.locator("main").inner_text()
+    axe.check(page)
+
+    provider.fill("rivera")
+    follow(page.get_by_role("button", name="Record the renewal"))
+    choice = page.get_by_role("group", name="Whom do you mean by “rivera”?")
+    assert choice.get_by_role("radio").count() >= 2 and ak.head() == head
+    axe.check(page)
+    choice.get_by_label(re.compile(r"^Maria Rivera \(AK-P-0001\)")).check()
+    follow(page.get_by_role("button", name="Record the renewal"))
+    assert "The endorsement is renewed." in page.locator(".message").inner_text()
+    seq, digest = shown_entry(page)
+    assert seq == ak.head() == head + 1 and ak.entry(seq)["entry_hash"].startswith(digest)
     axe.check(page)

@@ -1,6 +1,7 @@
 """The roster page by keyset over a real node (SQLite and PostgreSQL): following the "next"
 links visits every endorsement once, in id order, a page at a time; the filters hold across
-pages (the name filter too, which reads in chunks); a forged page link is refused."""
+pages (the name filter too, which reads in chunks); a forged page link is refused; a page
+kept from an earlier view shows what was projected since."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.levels import Level
-from federation_api.clock import now
+from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web.pages import staff
 from projections import roster_pages
@@ -97,6 +98,26 @@ class RosterPagesContract:
         sign_in(browser, CORA)
         r = browser.get("/staff/roster", params={"after": "x' OR 1=1 --"})
         assert r.status_code == 422 and "not one the roster made" in r.text
+
+
+    def test_a_kept_page_follows_the_projection(self, ws: Workspace) -> None:
+        # The rows are kept while nothing is projected: a grant and a suspension after a
+        # first view must show at the next one.
+        browser = ws.browser()
+        sign_in(browser, CORA)
+        shown = ROW_ID.findall(browser.get("/staff/roster").text)
+        assert ROW_ID.findall(browser.get("/staff/roster").text) == shown  # kept
+        ws.node.service.record_existing(
+            endorsement_id="AK-0000FIRST", person_id="AK-Q-first", family_name="Early",
+            given_name="Ann", level=Level.IFA, designation=None,
+            granted_on=dt.date(2020, 1, 1), valid_through=dt.date(2099, 12, 31),
+            legacy_reference="first", now=now())
+        ws.node.service.suspend(shown[0], effective_on=today(), reason="complaint",
+                                now=now())
+        again = browser.get("/staff/roster").text
+        assert ROW_ID.findall(again) == ["AK-0000FIRST", *shown[:PAGE - 1]]
+        row = re.search(rf'<tr><td><a href="/staff/endorsements/{shown[0]}">.*?</tr>', again)
+        assert row is not None and "<td>suspended</td>" in row.group(0)
 
 
 class TestOnSQLite(RosterPagesContract, OnSQLite):

@@ -11,7 +11,6 @@ and another empty one appears.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,8 +23,9 @@ from domain.levels import DegreeKind, RaterRole, WorkKind
 from federation_api.web.schemas import ApplicationEvidenceIn, RenewalEvidenceIn, to_domain
 
 MAX_ROWS = 20  # rows per section a form may post
-# The provider and rater inputs of the application form take a name, looked up across the
-# Alliance when saved (`people_picker`); the renewal forms take the person id only.
+# The provider and rater inputs take a name, looked up across the Alliance when the form is
+# sent (`people_picker`): the application's evidence form and the renewal and
+# reinstatement forms alike.
 PICK_HINT = ("A name (or part of one) is looked up among every association's endorsed "
              "professionals when you save; a person id (it has digits) is kept as typed.")
 
@@ -91,7 +91,7 @@ SECTIONS = (
                       "Graduate internships only.", optional=True))),
     Section("rsc", "Reflective supervision/consultation received", "Hours of RS/C received "
             "from one provider over a period; the provider is looked up among the Alliance's "
-            "endorsed professionals by person id.", (
+            "endorsed professionals by name or person id.", (
                 Field("provider_id", "Provider: name or person id", "text", PICK_HINT),
                 Field("hours", "Hours", "number"),
                 Field("started_on", "From", "date"),
@@ -138,9 +138,9 @@ RENEWAL = FormSpec(
     (Section("trainings", "Training in the cycle", "Training completed within the cycle "
              "being renewed, in clock hours (at least 15).", _BY_NAME["trainings"].fields),
      Section("rsc", "Reflective supervision/consultation received in the cycle",
-             "RS/C received within the cycle (at least 12 hours for most levels).",
-             tuple(dataclasses.replace(f, label="Provider's person id", hint="")
-                   if f.name == "provider_id" else f for f in _BY_NAME["rsc"].fields)),
+             "RS/C received within the cycle (at least 12 hours for most levels), from a "
+             "provider found among the Alliance's endorsed professionals by name or person "
+             "id.", _BY_NAME["rsc"].fields),
      _BY_NAME["memberships"]),
     (("provides_rsc", "The holder provides reflective supervision/consultation to others"),),
     RenewalEvidenceIn, RenewalEvidence)

@@ -9,18 +9,21 @@ inputs take either:
   vets), so an id is never refused for being unknown;
 - a name (or part of one): looked up among the holders of every association's endorsements,
   the replicated ledgers' public fields (names, association, level, standing). One person
-  found: the name is replaced by their person id and the page says whom it resolved to.
+  found: the name is replaced by their person id and the page says whom it resolved to (the
+  application's evidence is saved with it; a renewal or reinstatement, a ledger entry, is
+  shown again first, nothing written, and recorded when sent again: `Picking.settled`).
   Several: nothing is saved, and the candidates are shown next to the field as radio
   buttons; the form is sent again with one chosen (the `-pick` input). None: nothing is
   saved, and the field says so.
 
-A person with several endorsements (one moved between associations) is one candidate.
+A person with several endorsements (one moved between associations) is one candidate. The
+evidence form of an application and the renewal and reinstatement forms use this alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from projections.queries import ProjectionReader
 from projections.rows import RosterRow
@@ -57,6 +60,21 @@ class Picking:
     resolved: list[tuple[str, Candidate]]
     choices: dict[str, list[Candidate]]
     errors: list[tuple[str, str]]
+    # The names resolved by their only match, not by a candidate the coordinator chose.
+    found_alone: list[tuple[str, Candidate]] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        """Whether a form that writes a ledger entry may be recorded as sent: no error, and
+        no name that found its one person unseen (the coordinator sees whom it found on the
+        form first, as a chosen candidate was seen: an entry is not saved again, unlike an
+        application's evidence)."""
+        return not self.errors and not self.found_alone
+
+    def status(self, errors: list[tuple[str, str]]) -> int:
+        """The status of the form shown again: 422 with an error, else 200 (names found,
+        shown for a check; nothing was refused)."""
+        return 422 if self.errors or errors else 200
 
 
 def looks_like_id(text: str) -> bool:
@@ -103,6 +121,7 @@ def pick(values: dict[str, str], projector: ProjectionReader, on: dt.date) -> Pi
             match = next((c for c in found if c.person_id == chosen), None)
             if match is None and len(found) == 1:
                 match = found[0]
+                picking.found_alone.append((typed, match))
             if match is not None:
                 shown[key] = match.person_id
                 shown.pop(key + PICK_SUFFIX, None)
@@ -137,3 +156,13 @@ def named_in(values: dict[str, str], projector: ProjectionReader, on: dt.date
             if typed and looks_like_id(typed):
                 named[key] = describe(projector, typed, on)
     return named
+
+
+def shown_on_form(picking: Picking | None, values: dict[str, str], projector: ProjectionReader,
+                  on: dt.date) -> dict[str, object]:
+    """What `evidence_fields.html` shows of the picking: the candidates to choose from, whom
+    each person id names, and the names that found their one person (typed, candidate) for
+    the page's notice."""
+    return {"picks": picking.choices if picking else {},
+            "named": named_in(values, projector, on),
+            "resolved_names": picking.found_alone if picking else []}

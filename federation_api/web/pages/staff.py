@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
 from domain.application import ApplicationState
@@ -24,6 +24,7 @@ from domain.levels import EndorsementStatus, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.csv_files import roster_csv
+from federation_api.web.pages.roster_rows import KeptRows, RosterRowsCache, roster_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -36,7 +37,6 @@ from projections.reports import BoardReports
 from projections.roster_pages import RosterQuery
 from projections.roster_pages import roster_page as keyset_page
 from projections.rows import ApplicationRow, RosterRow
-from projections.standing import standing_on
 
 ROSTER_ROLES = (AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR)
 MAX_DUE_DAYS = 366
@@ -157,39 +157,8 @@ def filtered_roster(request: Request, wanted: RosterFilter) -> list[RosterRow]:
     return rows
 
 
-@dataclass(frozen=True)
-class RosterLine:
-    """A roster row as the page shows it, with today's standing."""
-
-    row: RosterRow
-    standing: str
-
-
 ROSTER_PAGE_SIZE = 100
 _AFTER = re.compile(r"[A-Za-z0-9-]{1,64}")  # what an endorsement id can be, nothing else
-
-
-def roster_rows_html(lines: list[RosterLine]) -> Markup:
-    """The table rows of a roster page.
-
-    Written here rather than as a loop in the template: Jinja spent about 30 us a row on
-    these seven cells, most of a page's cost (bench/staff_pages_bench.py), and an f-string
-    does the same in a tenth. Every value from the data is escaped (ids and names; the level,
-    status and standing are fixed enum words, escaped too, for the rule's sake).
-    """
-    out = []
-    for line in lines:
-        r = line.row
-        eid = escape(r.endorsement_id)
-        code = escape(f"{r.level.value}-{r.designation.value}" if r.designation
-                      else r.level.value)
-        granted, through = r.granted_on.isoformat(), r.valid_through.isoformat()
-        out.append(f'<tr><td><a href="/staff/endorsements/{eid}">{eid}</a></td>'
-                   f"<td>{escape(r.given_name)} {escape(r.family_name)}</td><td>{code}</td>"
-                   f"<td>{escape(r.status.value)}</td><td>{escape(line.standing)}</td>"
-                   f'<td><time datetime="{granted}">{granted}</time></td>'
-                   f'<td><time datetime="{through}">{through}</time></td></tr>\n')
-    return Markup("".join(out))  # noqa: S704 (every interpolated value is escaped above)
 
 
 def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
@@ -201,6 +170,13 @@ def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
                        else on + dt.timedelta(days=wanted.due_within))
 
 
+def _kept(request: Request) -> RosterRowsCache:
+    cache = getattr(request.app.state, "roster_rows", None)
+    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
+        cache = request.app.state.roster_rows = RosterRowsCache()
+    return cache
+
+
 @router.get("/roster", response_class=HTMLResponse)
 def roster_page(request: Request, staff: RosterReader) -> Response:
     """The roster with filters, a page at a time (staff with a roster role only)."""
@@ -210,17 +186,22 @@ def roster_page(request: Request, staff: RosterReader) -> Response:
         errors.append(("after", "This page link is not one the roster made: start again "
                                 "from the first page."))
     on = today()
-    page = None if errors else keyset_page(request.app.state.node.projector.db,
-                                           roster_query(request, wanted), after=after,
-                                           limit=ROSTER_PAGE_SIZE)
-    lines = [] if page is None else [
-        RosterLine(r, standing_on(r.status, r.valid_through, on).value) for r in page.rows]
     query = wanted.query()
-    next_url = (None if page is None or page.next_after is None else
+    node = request.app.state.node
+
+    def make() -> KeptRows:
+        page = keyset_page(node.projector.db, roster_query(request, wanted), after=after,
+                           limit=ROSTER_PAGE_SIZE)
+        return KeptRows(count=len(page.rows), next_after=page.next_after,
+                        html=roster_rows_html(page.rows, on))
+
+    kept = KeptRows(count=0, next_after=None, html=Markup()) if errors else _kept(
+        request).rows(node.projector.positions(), (query, after, ROSTER_PAGE_SIZE, on), make)
+    next_url = (None if kept.next_after is None else
                 "/staff/roster?" + "&".join(q for q in (query, urlencode(
-                    {"after": page.next_after})) if q))
+                    {"after": kept.next_after})) if q))
     return render("staff_roster.html", 422 if errors else 200, **page_context(
-        request, errors=errors, wanted=wanted, lines=lines, rows_html=roster_rows_html(lines),
+        request, errors=errors, wanted=wanted, count=kept.count, rows_html=kept.html,
         on=on, statuses=list(EndorsementStatus), levels=list(Level),
         csv_url=f"/staff/roster.csv?{query}".rstrip("?"), after="" if errors else after,
         next_url=next_url,

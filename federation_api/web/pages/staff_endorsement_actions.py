@@ -26,7 +26,7 @@ from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web.audited import Attempt, attempt
-from federation_api.web.pages import evidence_form
+from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.endorsement_page import MAX_REASON, endorsement_page_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -171,8 +171,10 @@ def correct(request: Request, staff: Coordinator, endorsement_id: str,
 
 def _reinstatement_page(request: Request, row: RosterRow, status: int = 200,
                         errors: Errors | None = None,
-                        values: dict[str, str] | None = None) -> Response:
-    endorsement = request.app.state.node.service.endorsement(row.endorsement_id)
+                        values: dict[str, str] | None = None,
+                        picking: people_picker.Picking | None = None) -> Response:
+    node = request.app.state.node
+    endorsement = node.service.endorsement(row.endorsement_id)
     start, end = endorsement.renewal_cycle()
     spec = evidence_form.RENEWAL
     shown = values or {}
@@ -181,6 +183,7 @@ def _reinstatement_page(request: Request, row: RosterRow, status: int = 200,
         flags=spec.flags, flags_title="Providing RS/C", values=shown,
         rows=evidence_form.rows_shown(shown, spec), field_id=evidence_form.field_id,
         checked=evidence_form.checked, errors=errors or [], unmet=(),
+        **people_picker.shown_on_form(picking, shown, node.projector, today()),
         training_hours=MIN_TRAINING_HOURS, rsc_hours=MIN_RSC_HOURS))
 
 
@@ -198,19 +201,24 @@ async def reinstate(request: Request, staff: Coordinator, endorsement_id: str) -
     """Reinstate a lapsed endorsement with the missed cycle's evidence and a reason; each
     unmet requirement of the cycle is named, nothing written."""
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 5000}
-    evidence, errors = evidence_form.parse(values, evidence_form.RENEWAL)
-    reason = " ".join(values.get("reason", "").split())[:MAX_REASON]
-    if not reason:
-        errors = [*errors, ("reinstate-reason", "Give the reason for the reinstatement.")]
+    posted = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 5000}
+    reason = " ".join(posted.get("reason", "").split())[:MAX_REASON]
 
     def run() -> Response:
         row = _own_row(request, endorsement_id)
         if row is None or row.status is not EndorsementStatus.LAPSED:
             return endorsement_page_of(request, endorsement_id)
-        if evidence is None or errors:
-            return _reinstatement_page(request, row, 422, errors, values)
         node = request.app.state.node
+        # Providers typed by name become person ids; nothing is written until each is
+        # settled and the coordinator has seen whom the names found (`people_picker`).
+        picking = people_picker.pick(posted, node.projector, today())
+        values = picking.values
+        evidence, errors = evidence_form.parse(values, evidence_form.RENEWAL)
+        if not reason:
+            errors = [*errors, ("reinstate-reason", "Give the reason for the reinstatement.")]
+        if evidence is None or errors or not picking.settled:
+            return _reinstatement_page(request, row, picking.status(errors),
+                                       picking.errors + errors, values, picking)
         outcome = attempt(node, actor=staff.signed.actor, action="endorsement.reinstate",
                           target=row.endorsement_id, client=client_address(request),
                           run=lambda: node.service.reinstate(

@@ -25,7 +25,7 @@ from domain.unmet import Unmet
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.audited import attempt
-from federation_api.web.pages import evidence_form
+from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.endorsement_page import MAX_REASON, endorsement_page_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -124,8 +124,8 @@ def lift(request: Request, staff: Committee, endorsement_id: str,
 
 def _renewal_page(request: Request, endorsement_id: str, status: int = 200,
                   errors: list[tuple[str, str]] | None = None,
-                  values: dict[str, str] | None = None, unmet: tuple[object, ...] = ()
-                  ) -> Response:
+                  values: dict[str, str] | None = None, unmet: tuple[object, ...] = (),
+                  picking: people_picker.Picking | None = None) -> Response:
     node = request.app.state.node
     row = node.projector.endorsement(endorsement_id.upper())
     if row is None or row.association != node.association:
@@ -140,6 +140,7 @@ def _renewal_page(request: Request, endorsement_id: str, status: int = 200,
         flags=spec.flags, flags_title="Providing RS/C", values=shown,
         rows=evidence_form.rows_shown(shown, spec), field_id=evidence_form.field_id,
         checked=evidence_form.checked, errors=errors or [], unmet=unmet,
+        **people_picker.shown_on_form(picking, shown, node.projector, today()),
         training_hours=MIN_TRAINING_HOURS, rsc_hours=MIN_RSC_HOURS))
 
 
@@ -171,17 +172,21 @@ async def renew(request: Request, staff: Coordinator, endorsement_id: str) -> Re
     """Renew for the cycle with its evidence; refused (nothing written) with each unmet
     requirement in the rule's words."""
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 5000}
-    evidence, errors = evidence_form.parse(values, evidence_form.RENEWAL)
-    if evidence is None:
-        return await run_in_threadpool(_renewal_page, request, endorsement_id, 422, errors,
-                                       values)
+    posted = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 5000}
 
     def run() -> Response:
         node = request.app.state.node
         row = node.projector.endorsement(endorsement_id.upper())
         if row is None or row.association != node.association:
             return endorsement_page_of(request, endorsement_id)
+        # A provider typed by name becomes a person id first; until each is settled (and
+        # the coordinator has seen whom a name found) nothing is written.
+        picking = people_picker.pick(posted, node.projector, today())
+        values = picking.values
+        evidence, errors = evidence_form.parse(values, evidence_form.RENEWAL)
+        if evidence is None or not picking.settled:
+            return _renewal_page(request, endorsement_id, picking.status(errors),
+                                 picking.errors + errors, values, picking=picking)
         outcome = attempt(node, actor=staff.signed.actor, action="endorsement.renew",
                           target=row.endorsement_id, client=client_address(request),
                           run=lambda: node.service.renew(row.endorsement_id, evidence,
