@@ -96,6 +96,15 @@ class Membership(msgspec.Struct, frozen=True, kw_only=True):
     valid_through: dt.date
 
 
+class DocumentDigest(msgspec.Struct, frozen=True, kw_only=True):
+    """A document the evidence rests on: its kind and the SHA-256 of its bytes. The bytes stay
+    in the node's private document storage; this digest, inside the private evidence, is
+    covered by the entry's salted commitment like the rest."""
+
+    kind: str
+    sha256: str
+
+
 class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     """Everything an application holds; each submission replaces the previous whole value."""
 
@@ -110,6 +119,7 @@ class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     fee_paid: bool = False
     exam: ExamResult | None = None
     vetted_rater_ids: tuple[str, ...] = ()  # filled from RaterVetted events, not by applicants
+    documents: tuple[DocumentDigest, ...] = ()  # filled from the node's document records
 
 
 class RenewalEvidence(msgspec.Struct, frozen=True, kw_only=True):

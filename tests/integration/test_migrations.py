@@ -41,6 +41,7 @@ from federation_api.migrations.shapes import shapes
 from federation_api.migrations.stores import EVENT_TABLES, STORES
 from federation_api.node import idempotency
 from federation_api.notifications import employer_tables
+from federation_api.documents import store as documents_store
 from federation_api.people import store as people_store
 from ledger import ingest
 from ledger.chain import store as ledger_store
@@ -60,7 +61,7 @@ OWN_STATEMENTS = {
     "ledger": [ledger_store._DDL, ingest._DDL, log._DDL, witness._DDL],
     "projections": [projection_tables.DDL],
     "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
-             served_lists._DDL, list_watch._DDL, people_store._DDL],
+             served_lists._DDL, list_watch._DDL, people_store._DDL, documents_store.DDL],
 }
 
 
