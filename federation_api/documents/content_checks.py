@@ -164,15 +164,13 @@ def _pdf_objects(reader: PdfReader) -> Iterator[Any]:
     """Every object of the file: the trailer, each one in the cross-reference table and in
     compressed object streams, and what they hold directly."""
     yield reader.trailer
-    seen = 0
     numbers: set[tuple[int, int]] = set()
     for generation, table in reader.xref.items():
         numbers.update((number, generation) for number in table)
     numbers.update((number, 0) for number in reader.xref_objStm)
+    if len(numbers) > MAX_PDF_OBJECTS:
+        raise refused("This PDF has too many objects to check.", "document.pdf.objects")
     for number, generation in sorted(numbers):
-        seen += 1
-        if seen > MAX_PDF_OBJECTS:
-            raise refused("This PDF has too many objects to check.", "document.pdf.objects")
         obj = reader.get_object(IndirectObject(number, generation, reader))
         if obj is not None:
             yield obj

@@ -35,7 +35,9 @@ class Incoming:
         self.size = 0
         self.head = b""
         self._digest = hashlib.sha256()
-        self._file: BinaryIO = tempfile.TemporaryFile(dir=private_directory(directory))
+        # Closed by close() / the with block; it outlives this call on purpose.
+        self._file: BinaryIO = tempfile.TemporaryFile(  # noqa: SIM115
+            dir=private_directory(directory))
 
     def write(self, chunk: bytes) -> None:
         """Add the next bytes; TooLarge (and the spool is dropped) past the limit."""

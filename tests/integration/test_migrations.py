@@ -28,6 +28,7 @@ from federation_api.accounts import tables as account_tables
 from federation_api.accounts import tokens
 from federation_api.accounts.tokens import Role, TokenStore
 from federation_api.credentials import list_watch, served_lists
+from federation_api.documents import store as documents_store
 from federation_api.mail import outbox
 from federation_api.migrations.engines import engine
 from federation_api.migrations.errors import (
@@ -41,7 +42,6 @@ from federation_api.migrations.shapes import shapes
 from federation_api.migrations.stores import EVENT_TABLES, STORES
 from federation_api.node import idempotency
 from federation_api.notifications import employer_tables
-from federation_api.documents import store as documents_store
 from federation_api.people import store as people_store
 from ledger import ingest
 from ledger.chain import store as ledger_store

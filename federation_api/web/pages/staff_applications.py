@@ -33,6 +33,7 @@ from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
+from federation_api.web.pages.application_documents import documents_context
 from federation_api.web.pages.application_raters import raters_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -263,7 +264,7 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         grantable=application.state in (ApplicationState.APPROVED,
                                         ApplicationState.EXAM_PASSED),
         endorsement_id=application.endorsement_id, today=today(),
-        policy=node.config.policy))
+        policy=node.config.policy, **documents_context(request, staff, str(parsed))))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)
