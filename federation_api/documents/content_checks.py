@@ -23,6 +23,8 @@ as another (a polyglot):
   an action rather than a page to open at.
 - PNG: the signature, chunks walked from IHDR to IEND, nothing after IEND.
 - JPEG: SOI at byte 0, EOI as the last two bytes.
+- Memory: the PDF check holds one object at a time (pypdf's cache is emptied after each), so
+  a 20 MB scan of twenty pages costs about one page's image, not the file.
 - Images: at most `MAX_PIXELS` pixels, so a small file cannot decompress into gigabytes in a
   staff member's viewer (an image bomb).
 """
@@ -174,6 +176,9 @@ def _pdf_objects(reader: PdfReader) -> Iterator[Any]:
         obj = reader.get_object(IndirectObject(number, generation, reader))
         if obj is not None:
             yield obj
+        # pypdf keeps every object it read; forgetting each one after its check keeps the
+        # memory of a check to the largest single object, not the whole file.
+        reader.resolved_objects.clear()
 
 
 def _refuse_active(obj: Any, depth: int = 0) -> None:
