@@ -19,11 +19,11 @@ import hashlib
 import os
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from federation_api.clock import now
 from federation_api.documents.errors import StorageFailed
 
 CHUNK = 64 * 1024
@@ -136,7 +136,7 @@ class DiskStorage:
         """Remove temporary files of uploads that cannot still be running (their process
         was killed); returns how many. Never touches a file named by its hash."""
         removed = 0
-        cutoff = time.time() - older_than
+        cutoff = now().timestamp() - older_than
         for path in (self.root / "incoming").glob(f"{_TEMPORARY}*"):
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < cutoff:

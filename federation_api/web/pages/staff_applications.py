@@ -29,6 +29,7 @@ from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from domain.review import CommentAuthor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
+from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
@@ -499,8 +500,9 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         # whom its person id names, so the coordinator sees whom each name resolved to.
         return _command(request, staff, application_id, "application.evidence",
                         "resolved" if picking.resolved else "evidence", {}, {},
-                        lambda a: node.service.submit_evidence(a, evidence,
-                                                               submitted_on=today(), now=now()),
+                        lambda a: node.service.submit_evidence(
+                            a, with_documents(evidence, node.documents, a),
+                            submitted_on=today(), now=now()),
                         then_page="/evidence" if picking.resolved else "")
 
     return await run_in_threadpool(save)

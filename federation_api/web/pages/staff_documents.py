@@ -55,6 +55,11 @@ def _not_found(request: Request, title: str, message: str) -> Response:
     return render("message.html", 404, **page_context(request, title=title, message=message))
 
 
+def _no_application(request: Request) -> Response:
+    return _not_found(request, "No such application",
+                      "This association has no application with this id.")
+
+
 def _refused_page(request: Request, staff: StaffUser, application_id: str,
                   error: DocumentRefused, kind: str) -> Response:
     status = 413 if isinstance(error, TooLarge) else 422
@@ -66,17 +71,20 @@ def _refused_page(request: Request, staff: StaffUser, application_id: str,
 @router.post("/staff/applications/{application_id}/documents", response_class=HTMLResponse)
 async def upload(request: Request, staff: Uploader, application_id: str) -> Response:
     """Store an uploaded document for the application, or show why it was refused."""
-    if not await run_in_threadpool(_application_exists, request, application_id):
-        return _not_found(request, "No such application",
-                          "This association has no application with this id.")
     documents: Documents = request.app.state.node.documents
+    exists = await run_in_threadpool(_application_exists, request, application_id)
     try:
+        # The form's token is checked first, even for an application that does not exist.
         received: Upload = await read_upload(
             request, documents, lambda token: check_form_token(request, staff, token))
     except DocumentRefused as e:
+        if not exists:
+            return _no_application(request)
         return _refused_page(request, staff, application_id, e, "transcript")
     kind = next((k for k in DocumentKind if k.value == received.fields.get("kind")), None)
     with received.incoming:
+        if not exists:
+            return _no_application(request)
         if kind is None:
             return _refused_page(request, staff, application_id, DocumentRefused(
                 "Choose what the document is.", rule="document.kind"), "transcript")
