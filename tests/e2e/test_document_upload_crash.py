@@ -21,6 +21,7 @@ from tests.integration.staff_browser import add_staff, form_token, sign_in
 
 BOUNDARY = "----alliance-crash-boundary"
 CHUNK = 64 * 1024
+STARTING = 180.0  # seconds: a loaded test machine starts `alliance serve` slowly
 
 
 def body(token: str, content: bytes, half: threading.Event, killed: threading.Event
@@ -40,10 +41,12 @@ def body(token: str, content: bytes, half: threading.Event, killed: threading.Ev
     yield f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def signed_in(server: ServerProcess) -> httpx.Client:
+def signed_in(server: ServerProcess, secret: str | None = None
+              ) -> tuple[httpx.Client, str | None]:
+    """A browser signed in as the coordinator (enrolling TOTP the first time)."""
     client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
-    sign_in(client, "cora@ak.example.org")  # type: ignore[arg-type]
-    return client
+    return client, sign_in(client, "cora@ak.example.org",  # type: ignore[arg-type]
+                           secret=secret)
 
 
 def records(data_dir: Path) -> int:
@@ -70,8 +73,9 @@ def test_sigkill_during_an_upload_leaves_no_half_document(tmp_path: Path) -> Non
     content = files.pdf(4, image_bytes=512 * 1024)
     page = f"/staff/applications/{application_id}"
     server = ServerProcess(node_dir)
-    with server:
-        client = signed_in(server)
+    server.start(timeout=STARTING)
+    try:
+        client, secret = signed_in(server)
         token = form_token(client.get(page).text)
         half, killed = threading.Event(), threading.Event()
         errors: list[BaseException] = []
@@ -94,12 +98,14 @@ def test_sigkill_during_an_upload_leaves_no_half_document(tmp_path: Path) -> Non
         assert errors, "the upload cannot have succeeded: the server was killed"
         assert stored_files(node_dir.data_dir) == []
         assert records(node_dir.data_dir) == 0
-        server.start()
-        client = signed_in(server)
+        server.start(timeout=STARTING)
+        client, _ = signed_in(server, secret)
         whole = client.post(f"{page}/documents", data={
             "csrf_token": form_token(client.get(page).text), "kind": "transcript"},
             files={"file": ("t.pdf", content, "application/pdf")})
         assert whole.status_code == 303, whole.text
+    finally:
+        server.stop()
     [kept] = stored_files(node_dir.data_dir)
     assert kept.read_bytes() == content
     assert records(node_dir.data_dir) == 1
