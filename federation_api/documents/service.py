@@ -70,28 +70,37 @@ class Documents:
         if content_length is not None and content_length > self.max_bytes + 64 * 1024:
             raise too_large(self.max_bytes)
 
-    def accept(self, incoming: Incoming, *, subject: Subject, kind: DocumentKind,
-               original_name: str, owner_account_id: str | None, by: str, now: dt.datetime,
-               cur: Cursor | None = None) -> Document:
-        """Check the spooled upload, keep its bytes and record it; DocumentRefused (nothing
-        kept) if it is not an acceptable document. With `cur`, the record joins the
-        caller's transaction (the bytes are kept first either way: bytes without a record
-        are never shown to anyone)."""
+    def keep(self, incoming: Incoming, *, subject: Subject, kind: DocumentKind,
+             original_name: str, owner_account_id: str | None, by: str, now: dt.datetime
+             ) -> Document:
+        """Check the spooled upload and put its bytes in the storage (no database work, so
+        no transaction waits on the checks or the copy); the record to `record` next.
+        DocumentRefused (nothing kept) if it is not an acceptable document."""
         reader = incoming.reader()
         media_type = media_type_of(reader, incoming.size)
         sha256 = self.storage.put(reader)
         if sha256 != incoming.sha256:
             raise StorageFailed("the storage kept other bytes than were uploaded")
-        document = Document(document_id=new_document_id(), owner_account_id=owner_account_id,
-                            subject=subject, kind=kind,
-                            original_name=display_name(original_name, media_type),
-                            media_type=media_type, size=incoming.size, sha256=sha256,
-                            uploaded_at=now, uploaded_by=by)
-        if cur is not None:
-            self.store.add(cur, document)
-        else:
-            with self.db.transaction() as own:
-                self.store.add(own, document)
+        return Document(document_id=new_document_id(), owner_account_id=owner_account_id,
+                        subject=subject, kind=kind,
+                        original_name=display_name(original_name, media_type),
+                        media_type=media_type, size=incoming.size, sha256=sha256,
+                        uploaded_at=now, uploaded_by=by)
+
+    def record(self, cur: Cursor, document: Document) -> None:
+        """Record a kept document in the caller's transaction (with the action it belongs
+        to: the portal's draft, the staff audit entry). Bytes kept but never recorded (the
+        transaction rolled back, the process died) are shown to no one."""
+        self.store.add(cur, document)
+
+    def accept(self, incoming: Incoming, *, subject: Subject, kind: DocumentKind,
+               original_name: str, owner_account_id: str | None, by: str, now: dt.datetime
+               ) -> Document:
+        """`keep` and `record` in a transaction of its own."""
+        document = self.keep(incoming, subject=subject, kind=kind, original_name=original_name,
+                             owner_account_id=owner_account_id, by=by, now=now)
+        with self.db.transaction() as cur:
+            self.record(cur, document)
         return document
 
     def of_subject(self, subject: Subject) -> list[Document]:

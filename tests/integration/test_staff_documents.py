@@ -91,6 +91,10 @@ class StaffDocumentsContract:
         assert document.kind is DocumentKind.TRANSCRIPT and document.size == len(content)
         assert f'href="/staff/documents/{document.document_id}"' in page
         assert ws.head() == head  # the ledger carries no document
+        [audited] = [e for e in ws.node.accounts.audit.entries()
+                     if e.action == "document.upload"]
+        assert audited.target == f"application:{app_id}"
+        assert document.document_id in audited.detail
         rey = browser_of(ws, "rey@ak.example.org")
         got = rey.get(f"/staff/documents/{document.document_id}")
         assert got.status_code == 200 and got.content == content

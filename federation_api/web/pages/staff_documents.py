@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from federation_api.accounts.audit_log import Actor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now
 from federation_api.documents.errors import DocumentRefused, NoSuchDocument, TooLarge
@@ -68,6 +69,23 @@ def _refused_page(request: Request, staff: StaffUser, application_id: str,
         form={"kind": kind}, **documents_context(request, staff, application_id)))
 
 
+def _store(request: Request, staff: StaffUser, received: Upload, kind: DocumentKind,
+           application_id: uuid.UUID) -> None:
+    """Keep the document, then record it with its audit entry in one transaction."""
+    node = request.app.state.node
+    at = now()
+    document = node.documents.keep(
+        received.incoming, subject=Subject.application(application_id), kind=kind,
+        original_name=received.file_name, owner_account_id=None,
+        by=Actor.account(staff.account_id).label, now=at)
+    with node.documents.db.transaction() as cur:
+        node.documents.record(cur, document)
+        node.accounts.audit.record(
+            cur, actor=Actor.account(staff.account_id), action="document.upload", now=at,
+            target=f"application:{application_id}", client=client_address(request),
+            detail=f"{document.document_id} {kind.value} sha256:{document.sha256[:16]}")
+
+
 @router.post("/staff/applications/{application_id}/documents", response_class=HTMLResponse)
 async def upload(request: Request, staff: Uploader, application_id: str) -> Response:
     """Store an uploaded document for the application, or show why it was refused."""
@@ -89,11 +107,8 @@ async def upload(request: Request, staff: Uploader, application_id: str) -> Resp
             return _refused_page(request, staff, application_id, DocumentRefused(
                 "Choose what the document is.", rule="document.kind"), "transcript")
         try:
-            await run_in_threadpool(
-                documents.accept, received.incoming,
-                subject=Subject.application(uuid.UUID(application_id)), kind=kind,
-                original_name=received.file_name, owner_account_id=None,
-                by=f"account:{staff.account_id}", now=now())
+            await run_in_threadpool(_store, request, staff, received, kind,
+                                    uuid.UUID(application_id))
         except DocumentRefused as e:
             return _refused_page(request, staff, application_id, e, kind.value)
     return RedirectResponse(f"/staff/applications/{uuid.UUID(application_id)}?uploaded=1"
