@@ -103,3 +103,42 @@ HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></bod
 SVG_SCRIPT = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
               b"<script>alert(1)</script></svg>")
 SVG_PLAIN = b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>'
+
+
+SCRIPT_ACTION = b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"
+LINK_ACTION = b"<< /S /URI /URI (https://ak.example.org/) >>"
+
+
+def pdf_with_hidden_action(action: bytes = SCRIPT_ACTION) -> bytes:
+    """A PDF 1.5 whose link's action sits in a compressed object stream (with an xref
+    stream), so no byte of the file spells it: only reading the objects finds it."""
+    header = b"5 0 "
+    objstm_data = zlib.compress(header + action)
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Annots [4 0 R] >>",
+        4: b"<< /Type /Annot /Subtype /Link /Rect [0 0 100 100] /A 5 0 R >>",
+        6: (b"<< /Type /ObjStm /N 1 /First " + str(len(header)).encode()
+            + b" /Filter /FlateDecode /Length " + str(len(objstm_data)).encode()
+            + b" >>\nstream\n" + objstm_data + b"\nendstream"),
+    }
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for number, body in objects.items():
+        offsets[number] = len(out)
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref_offset = len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    for number in range(1, 8):
+        if number == 5:
+            rows.append(struct.pack(">BIH", 2, 6, 0))  # in object stream 6, index 0
+        elif number == 7:
+            rows.append(struct.pack(">BIH", 1, xref_offset, 0))
+        else:
+            rows.append(struct.pack(">BIH", 1, offsets[number], 0))
+    table = b"".join(rows)
+    out += (b"7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length "
+            + str(len(table)).encode() + b" >>\nstream\n" + table + b"\nendstream\nendobj\n")
+    out += b"startxref\n" + str(xref_offset).encode() + b"\n%%EOF\n"
+    return bytes(out)

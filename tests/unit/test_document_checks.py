@@ -77,6 +77,15 @@ def test_a_pdf_with_javascript_or_an_open_action_is_refused() -> None:
     assert rule(escaped) == "document.pdf.active"
 
 
+def test_a_script_hidden_in_a_compressed_object_stream_is_found() -> None:
+    hidden = files.pdf_with_hidden_action()
+    assert b"JavaScript" not in hidden
+    assert rule(hidden) == "document.pdf.active"
+    # The same file with a plain link instead is accepted: the walk found the script by
+    # reading the object, not by refusing object streams.
+    assert kind(files.pdf_with_hidden_action(files.LINK_ACTION)) is MediaType.PDF
+
+
 def test_an_encrypted_or_broken_pdf_is_refused() -> None:
     assert rule(files.pdf(password="secret")) == "document.pdf.encrypted"
     assert rule(b"%PDF-1.7\n garbage garbage\n%%EOF\n") == "document.pdf.unreadable"
