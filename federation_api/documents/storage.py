@@ -130,7 +130,7 @@ class DiskStorage:
 
     def names(self) -> list[str]:
         """Every stored hash (for tests and the sweep of unreferenced files)."""
-        return sorted(p.name for p in self.root.glob("??/*") if _HASH.fullmatch(p.name))
+        return [p.name for p in stored_files(self.root)]
 
     def sweep(self, *, older_than: float = STALE_SECONDS) -> int:
         """Remove temporary files of uploads that cannot still be running (their process
@@ -143,6 +143,13 @@ class DiskStorage:
                     path.unlink()
                     removed += 1
         return removed
+
+
+def stored_files(root: Path) -> list[Path]:
+    """The files a `DiskStorage` at `root` holds under their hashes (what a backup copies;
+    never a partial file), sorted."""
+    return sorted((p for p in root.glob("??/*") if _HASH.fullmatch(p.name) and p.is_file()),
+                  key=lambda p: p.name)
 
 
 def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:

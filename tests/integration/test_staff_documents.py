@@ -340,3 +340,37 @@ def test_refusing_content_leaves_no_spool(tmp_path: Path) -> None:
                          kind=DocumentKind.OTHER, original_name="x", owner_account_id=None,
                          by="account:cora", now=now())
     assert os.listdir(tmp_path / "documents" / "incoming") == []
+
+
+def test_a_backup_holds_the_documents_and_a_restore_puts_them_back_private(
+        tmp_path: Path) -> None:
+    import datetime as dt
+
+    from federation_api.backup.make import make_backup
+    from federation_api.backup.restore import release_restore, restore_backup
+    from federation_api.node.root import Node
+    from federation_api.settings import Settings
+
+    with workspace(tmp_path / "live", None) as live:
+        content = files.pdf()
+        kept = accept(live.node.documents, content, owner="acc_alice")
+        settings = live.node.settings
+        archive = tmp_path / "ak.tar"
+        manifest = make_backup(settings, archive, passphrase=None, now=now())
+        assert f"node/documents/{kept.sha256[:2]}/{kept.sha256}" in {
+            f.name for f in manifest.files}
+        keys = settings.data_dir / "keys"
+        restored = Settings(data_dir=tmp_path / "restored", association="AK")
+        restore_backup(restored, archive, keys_from=keys, passphrase=None, force=False,
+                       now=now() + dt.timedelta(minutes=1))
+    release_restore(restored, reason="test: a lone node", now=now() + dt.timedelta(minutes=2))
+    path = restored.data_dir / "documents" / kept.sha256[:2] / kept.sha256
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    node = Node(restored)
+    try:
+        document, chunks = node.documents.open_for(kept.document_id,
+                                                   Viewer("acc_alice", False), now=now())
+        assert b"".join(chunks) == content and document.sha256 == kept.sha256
+    finally:
+        node.close()
