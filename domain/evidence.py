@@ -108,6 +108,15 @@ class SignedText(msgspec.Struct, frozen=True, kw_only=True):
     signed_at: dt.datetime
 
 
+class DocumentDigest(msgspec.Struct, frozen=True, kw_only=True):
+    """A document the evidence rests on: its kind and the SHA-256 of its bytes. The bytes stay
+    in the node's private document storage; this digest, inside the private evidence, is
+    covered by the entry's salted commitment like the rest."""
+
+    kind: str
+    sha256: str
+
+
 class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     """Everything an application holds; each submission replaces the previous whole value."""
 
@@ -125,6 +134,9 @@ class ApplicationEvidence(msgspec.Struct, frozen=True, kw_only=True):
     # The texts signed in the portal. UNSET is never encoded, so evidence without signatures
     # (staff intake, every earlier event) encodes, and so commits, byte for byte as before.
     signed_texts: tuple[SignedText, ...] | msgspec.UnsetType = msgspec.UNSET
+    # The documents' digests, filled from the node's document records (never from a client);
+    # UNSET likewise, so evidence without documents encodes as before.
+    documents: tuple[DocumentDigest, ...] | msgspec.UnsetType = msgspec.UNSET
 
 
 class RenewalEvidence(msgspec.Struct, frozen=True, kw_only=True):

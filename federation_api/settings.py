@@ -105,6 +105,8 @@ class Settings:
     # Where the signing key is: None (the key file keys/signing.key, the default) or an RFC
     # 7512 URI `pkcs11:token=...;object=...?pin-source=file:...` (ledger/hsm_keys.py).
     signing_key: str | None = None
+    # Uploaded documents (issue 12): the largest file accepted (ALLIANCE_DOCUMENT_MAX_MB).
+    document_max_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -113,7 +115,7 @@ class Settings:
         ALLIANCE_LISTEN (host:port),
         ALLIANCE_CHECKPOINT_SECONDS, ALLIANCE_SMTP_URL, ALLIANCE_MAIL_FROM, ALLIANCE_PUBLIC_URL,
         ALLIANCE_SESSION_IDLE_MINUTES, ALLIANCE_SESSION_HOURS, ALLIANCE_DATABASE_POOL_SIZE,
-        ALLIANCE_TLS_CERT, ALLIANCE_TLS_KEY, ALLIANCE_SIGNING_KEY."""
+        ALLIANCE_TLS_CERT, ALLIANCE_TLS_KEY, ALLIANCE_SIGNING_KEY, ALLIANCE_DOCUMENT_MAX_MB."""
         env = os.environ if environ is None else environ
         settings = cls()
         if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
@@ -163,6 +165,11 @@ class Settings:
             settings = replace(settings, tls_key=Path(value))
         if value := env.get(f"{ENV_PREFIX}SIGNING_KEY"):
             settings = replace(settings, signing_key=value)
+        if value := env.get(f"{ENV_PREFIX}DOCUMENT_MAX_MB"):
+            if not value.strip().isdigit() or not 1 <= int(value) <= 1024:
+                raise ValueError(f"ALLIANCE_DOCUMENT_MAX_MB must be a whole number from 1 to "
+                                 f"1024, got {value!r}")
+            settings = replace(settings, document_max_bytes=int(value) * 1024 * 1024)
         return settings
 
     def with_listen(self, listen: str) -> Settings:

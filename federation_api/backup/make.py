@@ -1,7 +1,8 @@
 """`alliance backup`: one archive holding a consistent snapshot of a running node.
 
 What goes in: a snapshot of every store (`stores.snapshot`), `node.json`, the registry files,
-the keyring and the public key files. The private key files (`keys/*.key`: the signing key,
+the keyring and the public key files, and the uploaded documents' files (`documents/`: private
+data, as the stores' snapshot is). The private key files (`keys/*.key`: the signing key,
 archived signing keys, the commitment key, the accounts key) are left out, only named with
 their hashes, unless `passphrase` is given, when they go in sealed (`key_box`). The manifest
 names the head seq of every ledger in the snapshot and the SHA-256 of every file, and is
@@ -31,6 +32,7 @@ from federation_api.backup.manifest import (
     sign_manifest,
 )
 from federation_api.backup.stores import snapshot
+from federation_api.documents.storage import stored_files
 from federation_api.node.restore_mark import HISTORY_FILE
 from federation_api.node.setup import NodeConfig, NodePaths
 from federation_api.settings import Settings
@@ -55,6 +57,10 @@ def data_dir_files(paths: NodePaths) -> tuple[list[tuple[str, FileKind]], list[s
     if paths.registry.is_dir():
         public += [(f"registry/{p.name}", FileKind.REGISTRY)
                    for p in sorted(paths.registry.iterdir()) if p.is_file()]
+    # Listed after the stores' snapshot was taken, and a document's record is written only
+    # after its bytes are stored, so every document the snapshot records is among these.
+    public += [(f"documents/{p.parent.name}/{p.name}", FileKind.DOCUMENT)
+               for p in stored_files(paths.root / "documents")]
     private = [f"keys/{p.name}" for p in sorted(keys.iterdir())
                if p.is_file() and p.suffix == ".key"]
     return public, private

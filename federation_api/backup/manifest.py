@@ -40,6 +40,7 @@ class FileKind(StrEnum):
     REGISTRY = "registry"  # registry/*
     STORE = "store"  # a SQLite store file, or the PostgreSQL dump
     SEALED_KEYS = "sealed-keys"  # the private keys, encrypted
+    DOCUMENT = "document"  # documents/<xx>/<sha256>: an uploaded document's bytes
 
 
 class BackupFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

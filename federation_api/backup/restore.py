@@ -34,6 +34,7 @@ from federation_api.backup.stores import (
     put_back_sqlite,
     sqlite_files_present,
 )
+from federation_api.documents.storage import private_directory
 from federation_api.node.restore_mark import (
     HISTORY_FILE,
     MARK_FILE,
@@ -205,9 +206,14 @@ def _write_node_files(manifest: Manifest, archive: Archive, paths: NodePaths,
         target = paths.root / entry.name.removeprefix("node/")
         if target.name == HISTORY_FILE and target.exists():
             continue  # the node's own history is newer than the backup's copy
+        if entry.kind is FileKind.DOCUMENT:  # private: 0700 directories, 0600 files
+            private_directory(target.parent.parent)
+            private_directory(target.parent)
         target.parent.mkdir(parents=True, exist_ok=True)
         if archive.copy(entry.name, target) != entry.sha256:
             raise BackupError(f"{entry.name} changed while it was read")
+        if entry.kind is FileKind.DOCUMENT:
+            os.chmod(target, 0o600)
     for relative, data in keys.items():
         _write_private(paths.root / relative, data)
 

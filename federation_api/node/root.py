@@ -22,6 +22,7 @@ from federation_api.credentials.list_watch import ListWatch
 from federation_api.credentials.list_watch_pass import ListWatchPass
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
+from federation_api.documents.service import Documents
 from federation_api.mail.outbox import Outbox
 from federation_api.mail.sender import OutboxSender
 from federation_api.migrations.runner import prepare_for_node
@@ -132,6 +133,8 @@ class Node:
         # Person records (issue 11): private, in the node database with the audit log and the
         # outbox, so a record's change and who made it commit together.
         self.people = PeopleStore(node_db)
+        self.documents = Documents.on_disk(node_db, paths.root / "documents",
+                                           max_bytes=settings.document_max_bytes)
         self.changes = ChangeFeed(node_db)
         self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,

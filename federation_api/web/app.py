@@ -26,6 +26,7 @@ from federation_api.web.pages import (
     staff_applications,
     staff_audit,
     staff_certificates,
+    staff_documents,
     staff_endorsement_actions,
     staff_endorsements,
     staff_lapses,
@@ -131,7 +132,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
                   staff_renewals_due, staff_endorsement_actions, staff_reports,
-                  staff_certificates):
+                  staff_certificates, staff_documents):
         app.include_router(pages.router)
     # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
     portal_session.install(app)

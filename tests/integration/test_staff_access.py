@@ -33,7 +33,7 @@ STAFF = (AccountRole.COORDINATOR, AccountRole.REVIEWER, AccountRole.COMMITTEE,
 PATH_VALUES = {"{account_id}": "acc_0000000000000000", "{token_id}": "000000000000",
                "{application_id}": "00000000-0000-4000-8000-000000000000",
                "{endorsement_id}": "AK-NOTHING0", "{person_id}": "AK-P-NOBODY",
-               "{name}": "counts"}
+               "{name}": "counts", "{document_id}": "doc_000000000000000000000000"}
 
 
 def walk(table: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:

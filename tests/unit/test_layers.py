@@ -42,7 +42,7 @@ LEDGER_LEVELS = {
 }
 FEDERATION_LEVELS = {
     "settings": 0, "clock": 0, "errors": 0, "rate_buckets": 0,
-    "mail": 1, "migrations": 1,
+    "mail": 1, "migrations": 1, "documents": 1,
     "accounts": 2, "notifications": 2, "replication": 2, "credentials": 2, "people": 2,
     "node": 3, "portal": 3,
     "proofs": 4, "audit": 4, "backup": 4,

@@ -29,10 +29,12 @@ from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from domain.review import CommentAuthor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
+from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
+from federation_api.web.pages.application_documents import documents_context
 from federation_api.web.pages.application_raters import raters_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -263,7 +265,7 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         grantable=application.state in (ApplicationState.APPROVED,
                                         ApplicationState.EXAM_PASSED),
         endorsement_id=application.endorsement_id, today=today(),
-        policy=node.config.policy))
+        policy=node.config.policy, **documents_context(request, staff, str(parsed))))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)
@@ -498,8 +500,9 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         # whom its person id names, so the coordinator sees whom each name resolved to.
         return _command(request, staff, application_id, "application.evidence",
                         "resolved" if picking.resolved else "evidence", {}, {},
-                        lambda a: node.service.submit_evidence(a, evidence,
-                                                               submitted_on=today(), now=now()),
+                        lambda a: node.service.submit_evidence(
+                            a, with_documents(evidence, node.documents, a),
+                            submitted_on=today(), now=now()),
                         then_page="/evidence" if picking.resolved else "")
 
     return await run_in_threadpool(save)

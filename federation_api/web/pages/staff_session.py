@@ -199,10 +199,16 @@ def csrf_refused_page(request: Request) -> Response:
 class StaffGate:
     """A dependency admitting a signed-in staff account holding one of `roles` (any staff
     role when none are named); for a POST, only with the session's CSRF token. Comparable by
-    its roles, so the access test can read every route's roles back."""
+    its roles, so the access test can read every route's roles back.
 
-    def __init__(self, *roles: AccountRole) -> None:
+    `streamed=True` is for a file upload only: the gate does not read the body (which would
+    receive the whole file before any check), and the page reads it with
+    `web.documents_http.read_upload`, passing `check_form_token`, which checks the token the
+    form sends before its file and refuses as the gate does."""
+
+    def __init__(self, *roles: AccountRole, streamed: bool = False) -> None:
         self.roles = tuple(roles)
+        self.streamed = streamed
 
     async def __call__(self, request: Request) -> StaffUser:
         """The admitted account, or StaffPageRefused carrying the page to show."""
@@ -211,7 +217,7 @@ class StaffGate:
             raise StaffPageRefused(to_sign_in(request))
         if self.roles and not user.has(*self.roles):
             raise StaffPageRefused(forbidden_page(request, self.roles))
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed:
             form = await request.form()
             token = form.get(CSRF_FIELD)
             try:
@@ -219,6 +225,14 @@ class StaffGate:
             except CsrfRefused as e:
                 raise StaffPageRefused(csrf_refused_page(request)) from e
         return user
+
+
+def check_form_token(request: Request, user: StaffUser, token: str | None) -> None:
+    """The gate's CSRF check for a page that reads its own (streamed) body."""
+    try:
+        check_csrf(user.session, token)
+    except CsrfRefused as e:
+        raise StaffPageRefused(csrf_refused_page(request)) from e
 
 
 def gate_of(dependant: Dependant) -> StaffGate | None:

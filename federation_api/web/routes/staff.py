@@ -23,6 +23,7 @@ from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import ReviewDecision
 from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now, today
+from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web import command_runner as commands
 from federation_api.web.auth import STAFF, GatedRoute, require
@@ -186,7 +187,9 @@ def submit_evidence(request: Request, application_id: uuid.UUID, body: EvidenceI
     """Replace the evidence; the answer lists every requirement still unmet."""
     service = request.app.state.node.service
     version = commands.expected_version(request)
-    evidence = to_domain(body.evidence, ApplicationEvidence)
+    # The documents the evidence lists are the node's own records, never the client's claim.
+    evidence = with_documents(to_domain(body.evidence, ApplicationEvidence),
+                              request.app.state.node.documents, application_id)
     return commands.run(request, principal, "submit_evidence", body, lambda: application_out(
         service.submit_evidence(application_id, evidence,
                                 submitted_on=day(body.submitted_on, "submitted_on"), now=now(),
