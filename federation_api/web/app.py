@@ -15,8 +15,8 @@ from federation_api.web import errors as http_errors
 from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
 from federation_api.web.pages import public as public_pages
-from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages import (
+    rater_form,
     staff_accounts,
     staff_applications,
     staff_audit,
@@ -25,12 +25,14 @@ from federation_api.web.pages import (
     staff_endorsements,
     staff_lapses,
     staff_people,
+    staff_ratings,
     staff_renewals_due,
     staff_reports,
     staff_session,
     staff_signin,
     staff_tokens,
 )
+from federation_api.web.pages import staff as staff_pages
 from federation_api.web.pages.api_docs import install_docs
 from federation_api.web.pages.templating import install_static
 from federation_api.web.rate_limits import install_rate_limits
@@ -123,7 +125,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
                   staff_renewals_due, staff_endorsement_actions, staff_reports,
-                  staff_certificates):
+                  staff_certificates, rater_form, staff_ratings):
         app.include_router(pages.router)
     install_static(app)
     install_docs(app)

@@ -42,6 +42,7 @@ from federation_api.migrations.stores import EVENT_TABLES, STORES
 from federation_api.node import idempotency
 from federation_api.notifications import employer_tables
 from federation_api.people import store as people_store
+from federation_api.ratings import store as rating_store
 from ledger import ingest
 from ledger.chain import store as ledger_store
 from ledger.storage.database import Database, DatabaseUrl
@@ -60,7 +61,7 @@ OWN_STATEMENTS = {
     "ledger": [ledger_store._DDL, ingest._DDL, log._DDL, witness._DDL],
     "projections": [projection_tables.DDL],
     "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
-             served_lists._DDL, list_watch._DDL, people_store._DDL],
+             served_lists._DDL, list_watch._DDL, people_store._DDL, rating_store._DDL],
 }
 
 
@@ -118,7 +119,7 @@ class MigrationsContract:
         store = TokenStore(db)
         token_id, secret = store.issue(label="before the upgrade", role=Role.AUDITOR, now=T0)
         moved = migrate(url, extra=ADD_COLUMN)
-        assert moved == [("node", "node_0003", "node_9001")]
+        assert moved == [("node", "node_0004e", "node_9001")]
         rows = db.query("SELECT token_id, note FROM api_tokens")
         assert rows == [(token_id, None)]
         principal = store.authenticate(secret, now=T0)
@@ -136,7 +137,7 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "half_made" not in shapes(conn)
             version = conn.execute(text("SELECT version_num FROM alembic_version_node")).all()
-        assert version == [("node_0003",)]
+        assert version == [("node_0004e",)]
 
     def test_a_node_table_that_differs_is_refused_and_left_alone(self, url: DatabaseUrl
                                                                 ) -> None:
@@ -190,7 +191,7 @@ class MigrationsContract:
         assert run().returncode == 0
         current = run("--status")
         assert current.returncode == 0, current
-        assert "node: node_0003 (this release: node_0003) up to date" in current.stdout
+        assert "node: node_0004e (this release: node_0004e) up to date" in current.stdout
 
 
 def _raw_url(url: DatabaseUrl) -> str:
