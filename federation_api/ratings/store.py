@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from domain.requirements import RATINGS_PER_APPLICATION
 from federation_api.clock import stamp, unstamp
 from federation_api.ratings.areas import RatingAnswers
 from federation_api.ratings.errors import LinkRefused, LinkState
@@ -299,8 +300,10 @@ class RatingStore:
         return Waiver(uuid.UUID(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]),
                       recorded)
 
-    def summary(self, application_id: uuid.UUID, *, needed: int) -> RatingSummary:
-        """How many ratings were asked for and received, and whether the waiver is signed."""
+    def summary(self, application_id: uuid.UUID, *,
+                needed: int = RATINGS_PER_APPLICATION) -> RatingSummary:
+        """How many ratings were asked for and received, and whether the waiver is signed:
+        all the applicant's portal may show of them."""
         requested, received = self.db.query(
             "SELECT COUNT(*), COUNT(submitted_at) FROM rating_requests "
             "WHERE application_id = ?", (str(application_id),))[0]
