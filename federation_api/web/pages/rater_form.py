@@ -127,12 +127,13 @@ def rating_form(request: Request, token: str = "") -> Response:
 
 
 def _cross_site(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "") == "cross-site":
+    """Whether the browser says the post comes from another site. Browsers send
+    `Sec-Fetch-Site`; an `Origin` is compared when it names one (under the pages'
+    no-referrer policy a browser sends `Origin: null` for the form's own post)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return True
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    return urlsplit(origin).netloc != request.url.netloc
+    origin = request.headers.get("origin", "null")
+    return origin != "null" and urlsplit(origin).netloc != request.url.netloc
 
 
 def _record_received(request: Request, application_id: uuid.UUID) -> None:
