@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from domain.levels import DegreeKind, Level, RaterRole
 from federation_api.clock import now, stamp, today
 from federation_api.demo.seed import seed
 from federation_api.people.records import PersonDetails
-from federation_api.ratings.areas import AREAS
+from federation_api.ratings.areas import AREAS, parse_answers
+from federation_api.ratings.errors import LinkRefused
 from federation_api.ratings.waiver import PORTAL, WAIVER_SHA256, WAIVER_VERSION, record_waiver
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.staff_browser import add_staff, form_token, sign_in
@@ -229,7 +231,7 @@ class RatingsContract:
         # Expiry: the same link, read after its 30 days.
         store = ws.node.ratings.store
         later = now() + dt.timedelta(days=31)
-        with pytest.raises(Exception, match="expired"):
+        with pytest.raises(LinkRefused, match="expired"):
             store.open(token_of(newer), now=later)
         with store.db.transaction() as cur:
             _, expiring = store.issue(cur, application_id=app, rater_id="AK-X-0500",
@@ -380,6 +382,37 @@ class RatingsContract:
                                         recorded_by="account:someone", now=now())
         assert not added and kept == waiver
         assert ws.node.ratings.store.summary(app).waiver_signed
+
+    def test_two_submissions_at_once_spend_the_link_once(self, ws: Workspace) -> None:
+        app = application(ws, Level.IFS)
+        store = ws.node.ratings.store
+        with store.db.transaction() as cur:
+            _, token = store.issue(cur, application_id=app, rater_id="AK-P-0001",
+                                   rater_name="Maria Rivera", recipient=MARIA,
+                                   requested_by="test", now=now())
+        answers = parse_answers(full_answers(token), AREAS, final=True)
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def submit() -> None:
+            start.wait()
+            try:
+                with store.db.transaction() as cur:
+                    store.submit(cur, token, answers, now=now())
+                outcomes.append("ok")
+            except LinkRefused as e:
+                outcomes.append(e.state.value)
+
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["ok", "used"]
+        with store.db.transaction() as cur:
+            spent = cur.execute("SELECT COUNT(*) FROM rating_links WHERE used_at IS NOT NULL"
+                                ).fetchone()
+        assert spent is not None and spent[0] == 1
 
 
 class TestRatingsOnSQLite(RatingsContract, OnSQLite):
