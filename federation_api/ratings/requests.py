@@ -94,9 +94,9 @@ class RatingRequests:
                 f"You need no account. You can save the form and come back to it through "
                 f"this link; it works until you submit the rating, and at the latest until "
                 f"{_day(now + self.lifetime)}. Only the most recent email's link works.\n\n"
-                f"The applicant has waived the right to see your rating; only the "
-                f"association's staff read it.\n\nIf you did not expect this email, you can "
-                f"ignore it.\n")
+                f"The applicant never sees your rating; only the association's staff and "
+                f"the application's reviewers read it.\n\nIf you did not expect this email, "
+                f"you can ignore it.\n")
 
     def queue_reminders(self, *, application_of: Callable[[str], Application | None],
                         now: dt.datetime, after: dt.timedelta = REMIND_AFTER,

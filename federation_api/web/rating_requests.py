@@ -1,19 +1,28 @@
-"""Sending one rater's rating request from a staff page: the address from the rater's person
-record, the link and its email through `node.ratings`, in the caller's transaction.
+"""What the pages share about ratings: sending one rater's request, and bringing the
+application's evidence up to date with the ratings received and the waiver.
 
-Shared by the application page's vetting (vetting a rater sends their request in the
-vetting's own transaction) and the ratings page's "send the request" (raters who need no
-vetting: endorsed ones, and every rater above Level I), so both say the same thing when a
-rater has no address on record.
+`send_rating_request` takes the address from the rater's person record and sends the link
+and its email through `node.ratings`, in the caller's transaction. It serves the application
+page's vetting (vetting a rater sends their request in the vetting's own transaction) and the
+ratings page's "send the request" (raters who need no vetting: endorsed ones, and every rater
+above Level I), so both say the same thing when a rater has no address on record.
+
+`record_received` is called after a rating is submitted and after a waiver is recorded (the
+rater's page, the staff page, and the portal when the applicant signs the waiver).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from enum import StrEnum
 
-from domain.application import Application
+from domain.application import Application, ApplicationState
+from federation_api.accounts.audit_log import Actor
+from federation_api.clock import today
 from federation_api.node.root import Node
+from federation_api.ratings.evidence import evidence_with_received
+from federation_api.web.audited import Attempt, attempt
 from ledger.storage.database import Cursor
 
 
@@ -53,3 +62,24 @@ def send_rating_request(node: Node, cur: Cursor, application: Application, rater
     node.ratings.send(cur, application=application, rater_id=rater_id,
                       recipient=record.details.email, requested_by=requested_by, now=now)
     return RequestMail.QUEUED
+
+
+def record_received(node: Node, application_id: uuid.UUID, *, actor: Actor, client: str,
+                    now: dt.datetime) -> Attempt | None:
+    """Bring the application's evidence up to date with the ratings received through their
+    links and the waiver (one audited `submit_evidence`: the ledger's commitment is what
+    counts them); None when nothing changes or the application is not open (evidence
+    changed in review would start a new round). A refusal is in the audit log and returned;
+    the ratings stay stored, and the next receipt or waiver brings the evidence up to date."""
+    application = node.service.application(application_id)
+    if application.state is not ApplicationState.OPEN:
+        return None
+    store = node.ratings.store
+    evidence = evidence_with_received(application, store.of_application(application_id),
+                                      waiver_signed=store.waiver(application_id) is not None)
+    if evidence is None:
+        return None
+    return attempt(node, actor=actor, action="application.ratings_received",
+                   target=str(application_id), client=client,
+                   run=lambda: node.service.submit_evidence(application_id, evidence,
+                                                            submitted_on=today(), now=now))

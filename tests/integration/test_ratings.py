@@ -181,7 +181,7 @@ class RatingsContract:
         robin = next(r for r in evidence.ratings if r.rater_id == "AK-X-0500")
         assert robin.rated_on == today()
         entry = next(e for e in ws.node.accounts.audit.entries()
-                     if e.action == "application.rating_received")
+                     if e.action == "application.ratings_received")
         assert entry.outcome.value == "ok" and entry.ledger is not None
         # Staff read it; the applicant's summary has the count only.
         page = cora.get(f"/staff/applications/{app}/ratings").text

@@ -15,7 +15,6 @@ in the address bar is sent nowhere.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -23,9 +22,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from domain.application import Application, ApplicationState
+from domain.application import Application
 from federation_api.accounts.audit_log import Actor
-from federation_api.clock import now, today
+from federation_api.clock import now
 from federation_api.ratings.areas import (
     RELATIONSHIPS,
     SCALE,
@@ -34,10 +33,10 @@ from federation_api.ratings.areas import (
     parse_answers,
 )
 from federation_api.ratings.errors import InvalidRating, LinkRefused, LinkState
-from federation_api.ratings.evidence import evidence_with_received
 from federation_api.ratings.store import OpenLink
-from federation_api.web.audited import attempt, client_of
+from federation_api.web.audited import client_of
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
+from federation_api.web.rating_requests import record_received
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
 
@@ -136,26 +135,6 @@ def _cross_site(request: Request) -> bool:
     return origin != "null" and urlsplit(origin).netloc != request.url.netloc
 
 
-def _record_received(request: Request, application_id: uuid.UUID) -> None:
-    """Bring the application's evidence up to date with the ratings received (the ledger's
-    commitment counts them); only while the application is open, since evidence changes
-    in review start a new round. A failure leaves the rating stored: the next receipt or
-    waiver brings the evidence up to date."""
-    node = request.app.state.node
-    application = node.service.application(application_id)
-    if application.state is not ApplicationState.OPEN:
-        return
-    store = node.ratings.store
-    evidence = evidence_with_received(application, store.of_application(application_id),
-                                      waiver_signed=store.waiver(application_id) is not None)
-    if evidence is None:
-        return
-    attempt(node, actor=Actor("system"), action="application.rating_received",
-            target=str(application_id), client=client_of(request),
-            run=lambda: node.service.submit_evidence(application_id, evidence,
-                                                     submitted_on=today(), now=now()))
-
-
 @router.post("/rate", response_class=HTMLResponse)
 async def save_or_submit(request: Request) -> Response:
     """Save the draft (the link stays live) or submit the rating (the link is spent)."""
@@ -193,7 +172,9 @@ async def save_or_submit(request: Request) -> Response:
         if not final:
             return RedirectResponse(f"/rate?{urlencode({'token': token, 'saved': '1'})}",
                                     status_code=303, headers=SECURITY_HEADERS)
-        _record_received(request, application.id)  # a refusal is audited; the rating stays
+        # A refusal is in the audit log; the rating stays stored either way.
+        record_received(node, application.id, actor=Actor("system"),
+                        client=client_of(request), now=now())
         return render("rating_message.html", 200, node_name=association_name(
             request, node.association), title="Thank you: your rating is submitted",
             message=f"Your rating of {application.given_name} {application.family_name} is "

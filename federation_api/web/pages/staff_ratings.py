@@ -20,15 +20,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.application import Application, ApplicationState
-from domain.errors import DomainError
 from domain.requirements import RATINGS_PER_APPLICATION
 from federation_api.accounts.roles import AccountRole
-from federation_api.clock import now, today
+from federation_api.clock import now
 from federation_api.ratings.areas import SCALE, areas_for
 from federation_api.ratings.errors import RequestRefused
-from federation_api.ratings.evidence import evidence_with_received
 from federation_api.ratings.waiver import PAPER, WAIVER_TEXT, WAIVER_VERSION, record_waiver
-from federation_api.web.audited import attempt
 from federation_api.web.pages.application_raters import raters_of
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -37,7 +34,12 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
-from federation_api.web.rating_requests import WHAT_HAPPENED, RequestMail, send_rating_request
+from federation_api.web.rating_requests import (
+    WHAT_HAPPENED,
+    RequestMail,
+    record_received,
+    send_rating_request,
+)
 from ledger.errors import NotFound
 
 router = APIRouter(prefix="/staff/applications", include_in_schema=False)
@@ -165,18 +167,11 @@ def paper_waiver(request: Request, staff: Coordinator, application_id: str,
                                    target=str(application.id),
                                    detail="recorded" if added else "kept",
                                    client=client_address(request), now=at)
-    if added and application.state is ApplicationState.OPEN:
-        evidence = evidence_with_received(
-            application, node.ratings.store.of_application(application.id),
-            waiver_signed=True)
-        if evidence is not None:
-            outcome = attempt(node, actor=staff.signed.actor,
-                              action="application.rating_waiver", target=str(application.id),
-                              client=client_address(request),
-                              run=lambda: node.service.submit_evidence(
-                                  application.id, evidence, submitted_on=today(), now=now()))
-            if isinstance(outcome.refusal, DomainError):
-                return _page(request, staff, application_id, 409, [("", outcome.refusal.message)])
+    if added:
+        outcome = record_received(node, application.id, actor=staff.signed.actor,
+                                  client=client_address(request), now=now())
+        if outcome is not None and outcome.refusal is not None:
+            return _page(request, staff, application_id, 409, [("", outcome.refusal.message)])
     done = "waiver" if added else "waiver-kept"
     return RedirectResponse(f"/staff/applications/{application.id}/ratings?done={done}",
                             status_code=303, headers=SECURITY_HEADERS)
