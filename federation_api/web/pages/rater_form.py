@@ -15,7 +15,7 @@ in the address bar is sent nowhere.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -35,7 +35,12 @@ from federation_api.ratings.areas import (
 from federation_api.ratings.errors import InvalidRating, LinkRefused, LinkState
 from federation_api.ratings.store import OpenLink
 from federation_api.web.audited import client_of
-from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
+from federation_api.web.pages.templating import (
+    SECURITY_HEADERS,
+    association_name,
+    long_date,
+    render,
+)
 from federation_api.web.rating_requests import record_received
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
@@ -45,8 +50,8 @@ MAX_TOKEN = 200
 MAX_FIELD = 5000
 
 
-def _day(at: Any) -> str:
-    return f"{at.day} {at:%B %Y}" if at is not None else ""
+def _day(at: dt.datetime | None) -> str:
+    return long_date(at.astimezone(dt.UTC).date()) if at is not None else ""
 
 
 def _refused_page(request: Request, refused: LinkRefused) -> HTMLResponse:

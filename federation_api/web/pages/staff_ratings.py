@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.application import Application, ApplicationState
+from domain.levels import Level
 from domain.requirements import RATINGS_PER_APPLICATION
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now
@@ -98,7 +99,7 @@ def _page(request: Request, staff: StaffUser, application_id: str, status: int =
         summary=store.summary(application.id, needed=RATINGS_PER_APPLICATION),
         waiver=store.waiver(application.id), waiver_text=WAIVER_TEXT,
         waiver_version=WAIVER_VERSION, open_=application.state not in _CLOSED,
-        level_one=application.level.value == "IFA", errors=errors or [], message=message))
+        level_one=application.level is Level.IFA, errors=errors or [], message=message))
 
 
 @router.get("/{application_id}/ratings", response_class=HTMLResponse)
@@ -124,7 +125,7 @@ def send_request(request: Request, staff: Coordinator, application_id: str,
     if rater is None:
         return _page(request, staff, application_id, 422, [(
             "send-rater", "Choose one of the application's raters.")])
-    if application.level.value == "IFA" and not rater.endorsed_as and not rater.vetted:
+    if application.level is Level.IFA and not rater.endorsed_as and not rater.vetted:
         return _page(request, staff, application_id, 422, [(
             "send-rater", f"Vet {rater.rater_name} on the application page first: Level I "
                           f"needs a rater endorsed or vetted by the coordinator.")])
