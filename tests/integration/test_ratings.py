@@ -188,6 +188,8 @@ class RatingsContract:
         assert "Robin Supervisor, received" in page and "Warm and attentive." in page
         summary = ws.node.ratings.store.summary(app)
         assert summary.words == "1 of 3 ratings received" and summary.requested == 1
+        assert ("1 of 3 ratings received through their links; the waiver is not signed yet"
+                in cora.get(f"/staff/applications/{app}").text)
 
     def test_an_altered_expired_or_superseded_link_says_so_and_writes_nothing(
             self, ws: Workspace) -> None:

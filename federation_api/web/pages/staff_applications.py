@@ -267,7 +267,7 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         grantable=application.state in (ApplicationState.APPROVED,
                                         ApplicationState.EXAM_PASSED),
         endorsement_id=application.endorsement_id, today=today(),
-        policy=node.config.policy))
+        policy=node.config.policy, rating_summary=node.ratings.store.summary(application.id)))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)
