@@ -38,6 +38,8 @@ from federation_api.notifications.notifier import Notifier
 from federation_api.notifications.subscriptions import SubscriptionStore
 from federation_api.notifications.webhooks import WebhookStore
 from federation_api.people.store import PeopleStore
+from federation_api.ratings.requests import RatingRequests
+from federation_api.ratings.store import RatingStore
 from federation_api.settings import Settings
 from ledger.chain.commitments import CommitmentKey
 from ledger.chain.entries import verify_chain
@@ -135,6 +137,11 @@ class Node:
         self.people = PeopleStore(node_db)
         self.documents = Documents.on_disk(node_db, paths.root / "documents",
                                            max_bytes=settings.document_max_bytes)
+        # Reference ratings (issue 12): requests, drafts, ratings and waivers, private, in
+        # the node database with the outbox, so a request and its email commit together.
+        self.ratings = RatingRequests(
+            RatingStore(node_db), outbox=self.outbox, association_name=self.config.name,
+            public_url=settings.public_url or f"http://{_host(settings.host)}:{settings.port}")
         self.changes = ChangeFeed(node_db)
         self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,

@@ -22,6 +22,7 @@ from federation_api.web.pages import (
     portal_renewal,
     portal_session,
     portal_signin,
+    rater_form,
     staff_accounts,
     staff_applications,
     staff_audit,
@@ -32,6 +33,7 @@ from federation_api.web.pages import (
     staff_lapses,
     staff_people,
     staff_portal_accounts,
+    staff_ratings,
     staff_renewals_due,
     staff_reports,
     staff_session,
@@ -132,7 +134,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
                   staff_renewals_due, staff_endorsement_actions, staff_reports,
-                  staff_certificates, staff_documents):
+                  staff_certificates, staff_documents, rater_form, staff_ratings):
         app.include_router(pages.router)
     # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
     portal_session.install(app)

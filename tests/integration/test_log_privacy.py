@@ -87,6 +87,8 @@ def test_a_real_server_logs_no_request_contents(tmp_path: Path) -> None:
                                                    "/staff/tokens")]
         calls += [("GET", "/staff/invitation", []), ("GET", "/staff/password-reset", []),
                   ("GET", f"/{MARKER}/unknown", [])]
+        # A rater's link: its token (the marker here) must never reach a log line either.
+        calls += [("GET", "/rate", [{"name": "token", "in": "query"}]), ("POST", "/rate", [])]
         credentials = [{}, {"Authorization": f"Bearer alt_{MARKER}"},
                        {"Authorization": MARKER}] + [node.auth(role) for role in node.tokens]
         sent, failed = 0, []

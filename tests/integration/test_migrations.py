@@ -46,6 +46,7 @@ from federation_api.people import store as people_store
 from federation_api.portal import drafts as portal_drafts
 from federation_api.portal import hours_log as portal_hours
 from federation_api.portal import renewal as portal_renewal
+from federation_api.ratings import store as rating_store
 from ledger import ingest
 from ledger.chain import store as ledger_store
 from ledger.storage.database import Database, DatabaseUrl
@@ -65,7 +66,8 @@ OWN_STATEMENTS = {
     "projections": [projection_tables.DDL],
     "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
              served_lists._DDL, list_watch._DDL, people_store._DDL, portal_drafts._DDL,
-             portal_hours._DDL, portal_renewal._DDL, documents_store.DDL],
+             portal_hours._DDL, portal_renewal._DDL, documents_store.DDL,
+             rating_store._DDL],
 }
 
 
@@ -123,7 +125,7 @@ class MigrationsContract:
         store = TokenStore(db)
         token_id, secret = store.issue(label="before the upgrade", role=Role.AUDITOR, now=T0)
         moved = migrate(url, extra=ADD_COLUMN)
-        assert moved == [("node", "node_0004d", "node_9001")]
+        assert moved == [("node", "node_0004e", "node_9001")]
         rows = db.query("SELECT token_id, note FROM api_tokens")
         assert rows == [(token_id, None)]
         principal = store.authenticate(secret, now=T0)
@@ -141,7 +143,7 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "half_made" not in shapes(conn)
             version = conn.execute(text("SELECT version_num FROM alembic_version_node")).all()
-        assert version == [("node_0004d",)]
+        assert version == [("node_0004e",)]
 
     def test_a_node_table_that_differs_is_refused_and_left_alone(self, url: DatabaseUrl
                                                                 ) -> None:
@@ -195,7 +197,7 @@ class MigrationsContract:
         assert run().returncode == 0
         current = run("--status")
         assert current.returncode == 0, current
-        assert "node: node_0004d (this release: node_0004d) up to date" in current.stdout
+        assert "node: node_0004e (this release: node_0004e) up to date" in current.stdout
 
 
 def _raw_url(url: DatabaseUrl) -> str:

@@ -45,7 +45,10 @@ PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/
           ("GET", "/.well-known/did.json"), ("GET", "/did.json"),
           ("GET", "/v1/credentials/{endorsement_id}"),
           ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}"),
-          ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions")}
+          ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions"),
+          # A reference rater's form: the emailed link's token is the credential, and without
+          # a live one the page says only that the link does not work (docs/ratings.md).
+          ("GET", "/rate"), ("POST", "/rate")}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
                  "valid_through", "as_of", "warnings"}

@@ -126,6 +126,8 @@ DECIDED_GATES = {
                                            AccountRole.AUDITOR},
     ("GET", "/staff/endorsements/{endorsement_id}/certificate.pdf"): {
         AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR},
+    ("GET", "/staff/applications/{application_id}/ratings"): {
+        AccountRole.COORDINATOR, AccountRole.REVIEWER, AccountRole.COMMITTEE},
 }
 
 
@@ -153,7 +155,9 @@ COORDINATOR_ONLY = ("/staff/people", "/staff/renewals-due", "/staff/recognitions
                     "/staff/endorsements/{endorsement_id}/correct",
                     "/staff/endorsements/{endorsement_id}/reinstatement",
                     "/staff/applications/{application_id}/rater-vettings",
-                    "/staff/applications/{application_id}/evidence")
+                    "/staff/applications/{application_id}/evidence",
+                    "/staff/applications/{application_id}/rating-requests",
+                    "/staff/applications/{application_id}/rating-waiver")
 
 
 def test_person_records_and_the_coordinators_actions_are_for_coordinators_only(

@@ -44,6 +44,7 @@ FEDERATION_LEVELS = {
     "settings": 0, "clock": 0, "errors": 0, "rate_buckets": 0,
     "mail": 1, "migrations": 1, "documents": 1,
     "accounts": 2, "notifications": 2, "replication": 2, "credentials": 2, "people": 2,
+    "ratings": 2,
     "node": 3, "portal": 3,
     "proofs": 4, "audit": 4, "backup": 4,
     "web": 5,

@@ -12,6 +12,7 @@ and hash). Comments and conflict notes stay in the private store.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from federation_api.clock import now, today
 from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
+from federation_api.ratings.errors import RequestRefused
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
@@ -43,6 +45,7 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
+from federation_api.web.rating_requests import send_rating_request
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
 
@@ -208,7 +211,8 @@ _DONE = {"started": "The application is open.",
          "evidence": "The evidence is saved; the checklist shows what the rules still need.",
          "exam": "The exam sitting is recorded.",
          "vetted": "The rater is vetted; the checklist counts their rating as an endorsed "
-                   "rater's where the level allows it (Level I).",
+                   "rater's where the level allows it (Level I). If their person record has "
+                   "an email address, their rating request is emailed now (see the ratings).",
          "granted": "The endorsement is granted."}
 
 
@@ -265,7 +269,8 @@ def _application_page(request: Request, staff: StaffUser, application_id: str,
         grantable=application.state in (ApplicationState.APPROVED,
                                         ApplicationState.EXAM_PASSED),
         endorsement_id=application.endorsement_id, today=today(),
-        policy=node.config.policy, **documents_context(request, staff, str(parsed))))
+        policy=node.config.policy, **documents_context(request, staff, str(parsed)),
+        rating_summary=node.ratings.store.summary(application.id)))
 
 
 @router.get("/{application_id}", response_class=HTMLResponse)
@@ -277,7 +282,7 @@ def application_page(request: Request, staff: AnyStaff, application_id: str) -> 
 def _command(request: Request, staff: StaffUser, application_id: str, action: str,
              done: str, fields: dict[str, str], form: dict[str, Any],
              run: Callable[[uuid.UUID], object], *, may_return: bool = False,
-             then_page: str = "") -> Response:
+             then_page: str = "", then: Callable[[Cursor], None] | None = None) -> Response:
     parsed = _parse(application_id)
     if parsed is None:
         return _application_page(request, staff, application_id)  # the 404 page
@@ -298,11 +303,11 @@ def _command(request: Request, staff: StaffUser, application_id: str, action: st
             mailed.append(found)
 
     outcome = _act(request, staff, action, str(parsed), lambda: run(parsed),
-                   then=mail_if_returned if may_return else None)
+                   then=mail_if_returned if may_return else then)
     if isinstance(outcome, DomainError):
         return _application_page(request, staff, application_id, 422,
                                  [(fields.get(outcome.field, ""), _message(outcome))], form)
-    if mailed and mailed[0] is ReturnMail.QUEUED:
+    if (mailed and mailed[0] is ReturnMail.QUEUED) or then is not None:
         node.outbox.notify()  # committed: wake the sender now rather than at its next poll
     return _done(parsed, done, outcome, mailed[0] if mailed else None, then_page)
 
@@ -436,13 +441,22 @@ def vet_rater(request: Request, staff: Coordinator, application_id: str,
         errors.append(("vet-note", f"Keep the note to {MAX_VETTING_NOTE} characters."))
     if errors:
         return _application_page(request, staff, application_id, 422, errors, form)
-    service = request.app.state.node.service
+    node = request.app.state.node
+    service = node.service
+
+    def request_rating(cur: Cursor) -> None:
+        # Vetting is the coordinator's check of the rater, so it sends their rating request
+        # in the vetting's own transaction (if their person record has an address).
+        with contextlib.suppress(RequestRefused):  # another process sent it this instant
+            send_rating_request(node, cur, service.application(uuid.UUID(application_id)),
+                                rater_id.strip(), requested_by=staff.account_id, now=now())
+
     return _command(request, staff, application_id, "application.vet_rater", "vetted",
                     {"rater_id": "vet-rater_id", "state": "vet-rater_id"}, form,
                     lambda a: service.vet_rater(a, rater_id.strip(),
                                                 vetted_by=staff.account_id,
                                                 vetted_on=today(), note=note.strip(),
-                                                now=now()))
+                                                now=now()), then=request_rating)
 
 
 # -- evidence -------------------------------------------------------------------------------

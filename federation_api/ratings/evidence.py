@@ -1,0 +1,37 @@
+"""How received ratings reach the application's evidence, and so the ledger's commitment.
+
+The domain counts the ratings of the evidence (`ApplicationEvidence.ratings`: who, in what
+role, on which day, whether the waiver is signed): "three reference ratings" is checked
+there, and the ledger carries only the salted commitment of the whole evidence. A rating
+received through its link therefore changes that rater's entry (the day it was received,
+and the waiver) through the one command that changes evidence, `submit_evidence`; the
+answers themselves stay in the node database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from domain.application import Application
+from domain.evidence import ApplicationEvidence
+from federation_api.ratings.store import RatingRequest
+
+
+def evidence_with_received(application: Application, requests: list[RatingRequest], *,
+                           waiver_signed: bool) -> ApplicationEvidence | None:
+    """The evidence with each rater who submitted through a link dated by the day received
+    and the waiver as recorded; None if nothing changes (no command is needed then).
+    Raters who rated on paper (no submitted request) keep what the coordinator entered."""
+    received: dict[str, dt.date] = {r.rater_id: r.submitted_at.date() for r in requests
+                                    if r.submitted_at is not None}
+    if not received:
+        return None
+    evidence = application.evidence
+    ratings = tuple(msgspec.structs.replace(r, rated_on=received[r.rater_id],
+                                            waiver_signed=waiver_signed)
+                    if r.rater_id in received else r for r in evidence.ratings)
+    if ratings == evidence.ratings:
+        return None
+    return msgspec.structs.replace(evidence, ratings=ratings)
