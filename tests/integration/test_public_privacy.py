@@ -48,7 +48,11 @@ PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/
           ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions"),
           # A reference rater's form: the emailed link's token is the credential, and without
           # a live one the page says only that the link does not work (docs/ratings.md).
-          ("GET", "/rate"), ("POST", "/rate")}
+          ("GET", "/rate"), ("POST", "/rate"),
+          # The portal's way in: sign-up and the emailed sign-in link (docs/portal.md); every
+          # other /portal page is behind the PortalGate.
+          *((method, path) for path in ("/portal/sign-up", "/portal/sign-in",
+                                        "/portal/sign-in/link") for method in ("GET", "POST"))}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
                  "valid_through", "as_of", "warnings"}
