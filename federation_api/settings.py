@@ -105,6 +105,12 @@ class Settings:
     # Where the signing key is: None (the key file keys/signing.key, the default) or an RFC
     # 7512 URI `pkcs11:token=...;object=...?pin-source=file:...` (ledger/hsm_keys.py).
     signing_key: str | None = None
+    # Fees and reminders (issue 12): the payment provider's hosted checkout and the secret its
+    # callbacks are signed with (never logged), and how long the mail sender holds a claim.
+    payment_url: str | None = None
+    payment_secret: str | None = field(default=None, repr=False)
+    mail_lease_seconds: float = 600.0
+    reminder_days: tuple[int, ...] = (60, 30, 7)  # before valid-through; ALLIANCE_REMINDER_DAYS
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -163,6 +169,18 @@ class Settings:
             settings = replace(settings, tls_key=Path(value))
         if value := env.get(f"{ENV_PREFIX}SIGNING_KEY"):
             settings = replace(settings, signing_key=value)
+        settings = replace(settings, payment_url=env.get(f"{ENV_PREFIX}PAYMENT_URL") or None,
+                           payment_secret=env.get(f"{ENV_PREFIX}PAYMENT_SECRET") or None,
+                           mail_lease_seconds=_positive(env, "MAIL_LEASE_SECONDS")
+                           or settings.mail_lease_seconds)
+        if value := env.get(f"{ENV_PREFIX}REMINDER_DAYS"):
+            try:
+                days = tuple(sorted({int(d) for d in value.split(",") if d.strip()},
+                                    reverse=True))
+            except ValueError as e:
+                raise ValueError(f"ALLIANCE_REMINDER_DAYS must be whole numbers separated by "
+                                 f"commas, e.g. 60,30,7, got {value!r}") from e
+            settings = replace(settings, reminder_days=days)
         return settings
 
     def with_listen(self, listen: str) -> Settings:

@@ -22,6 +22,9 @@ from federation_api.credentials.list_watch import ListWatch
 from federation_api.credentials.list_watch_pass import ListWatchPass
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
+from federation_api.fees.payments import Payments
+from federation_api.fees.provider import provider_from
+from federation_api.fees.store import FeeStore
 from federation_api.mail.outbox import Outbox
 from federation_api.mail.sender import OutboxSender
 from federation_api.migrations.runner import prepare_for_node
@@ -132,6 +135,9 @@ class Node:
         # Person records (issue 11): private, in the node database with the audit log and the
         # outbox, so a record's change and who made it commit together.
         self.people = PeopleStore(node_db)
+        # Fees and payments (issue 12): private node tables, never on the ledger.
+        self.fees = FeeStore(node_db)
+        self.payments = Payments(self.fees, provider_from(settings))
         self.changes = ChangeFeed(node_db)
         self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,
