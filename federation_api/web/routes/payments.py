@@ -23,10 +23,13 @@ from federation_api.fees.provider import MAX_CALLBACK_BYTES, SIGNATURE_HEADER
 from federation_api.node.root import Node
 from federation_api.web.auth import GatedRoute
 from federation_api.web.errors import error_body
-from federation_api.web.schemas import errors
+from federation_api.web.schemas import ErrorOut
 
 router = APIRouter(route_class=GatedRoute)
 log = logging.getLogger("alliance.payments")
+REFUSED: dict[int | str, dict[str, object]] = {400: {
+    "model": ErrorOut, "description": "the callback failed a check (signature, age, payment, "
+                                      "amount or currency); nothing was written"}}
 
 
 def _apply(node: Node, body: bytes, signature: str) -> CallbackResult:
@@ -34,7 +37,7 @@ def _apply(node: Node, body: bytes, signature: str) -> CallbackResult:
         return node.payments.apply_callback(cur, body, signature, now=now())
 
 
-@router.post("/v1/payments/callback", tags=["payments"], responses=errors(400),
+@router.post("/v1/payments/callback", tags=["payments"], responses=REFUSED,
              openapi_extra={"requestBody": {"content": {"application/json": {}}}})
 async def payment_callback(request: Request) -> JSONResponse:
     """The provider says a payment was made or failed (signed; see the module docs)."""
