@@ -44,7 +44,7 @@ def world(backend: Backend, tmp_path: Path) -> Iterator[FeesWorld]:
     with backend.database_url() as url, fees_world(tmp_path, url) as made:
         on = today()
         with made.node.people.db.transaction() as cur:
-            for person_id, days, has_email in HOLDERS:
+            for person_id, _, has_email in HOLDERS:
                 made.node.people.create(cur, PersonDetails(
                     person_id=person_id, given_name="Robin", family_name="Holder",
                     email=email_of(person_id) if has_email else ""), by="test", now=now())

@@ -153,7 +153,8 @@ COORDINATOR_ONLY = ("/staff/people", "/staff/renewals-due", "/staff/recognitions
                     "/staff/endorsements/{endorsement_id}/correct",
                     "/staff/endorsements/{endorsement_id}/reinstatement",
                     "/staff/applications/{application_id}/rater-vettings",
-                    "/staff/applications/{application_id}/evidence")
+                    "/staff/applications/{application_id}/evidence",
+                    "/staff/fees", "/staff/applications/{application_id}/payment")
 
 
 def test_person_records_and_the_coordinators_actions_are_for_coordinators_only(
