@@ -19,7 +19,7 @@ from federation_api.fees.errors import InvalidFees
 
 FIELDS = ("currency", "application", "processing", "renewal", "late")
 MAX_CENTS = 10_000_000  # 100,000.00: far above any fee, far below an integer's limits
-_AMOUNT = re.compile(r"^(\d{1,6})(?:\.(\d{2}))?$")
+_AMOUNT = re.compile(r"^([0-9]{1,6})(?:\.([0-9]{2}))?$")  # ASCII digits only
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 LABELS = {"application": "Application fee", "processing": "Processing fee",
           "renewal": "Renewal fee", "late": "Late fee"}
