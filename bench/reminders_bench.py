@@ -125,7 +125,7 @@ def bare_loop(port: int, messages: list[Any]) -> float:
     return time.perf_counter() - started
 
 
-def run(count: int) -> dict[str, Any]:
+def run(count: int, batch: int = SenderPolicy().batch) -> dict[str, Any]:
     """Set up, then time the queue, the sender and the bare loop."""
     port = free_port()
     server = start_smtp_server(port)
@@ -142,7 +142,7 @@ def run(count: int) -> dict[str, Any]:
                     raise SystemExit(f"queued {queued.queued} reminders, expected {count}")
                 sender = OutboxSender(node.outbox, SmtpClient(SmtpUrl.parse(
                     f"smtp://127.0.0.1:{port}"), helo="ak.example.org"), Sender.parse(FROM),
-                    policy=SenderPolicy())
+                    policy=SenderPolicy(batch=batch))
                 started = time.perf_counter()
                 while sender.run_once().attempted:
                     pass
@@ -165,7 +165,8 @@ def run(count: int) -> dict[str, Any]:
         server.terminate()
         server.wait(10)
     return {
-        "count": count, "cpus": os.cpu_count(), "setup_seconds": round(setup_seconds, 2),
+        "count": count, "sender_batch": batch, "cpus": os.cpu_count(),
+        "setup_seconds": round(setup_seconds, 2),
         "queue_seconds": round(queue_seconds, 3),
         "queue_per_second": round(count / queue_seconds),
         "send_seconds": round(send_seconds, 3), "send_per_second": round(count / send_seconds),
@@ -181,13 +182,16 @@ def main() -> None:
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="reminders due on the day")
+    parser.add_argument("--batch", type=int, default=SenderPolicy().batch,
+                        help="messages the sender claims per pass (default: the node's)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    result = run(args.count)
+    result = run(args.count, args.batch)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{result['count']} renewal reminders due on one day ({result['cpus']} CPUs; setup "
+    print(f"{result['count']} renewal reminders due on one day (sender batches of "
+          f"{result['sender_batch']}; {result['cpus']} CPUs; setup "
           f"{result['setup_seconds']} s, not timed)")
     print(f"  queue (daily pass)     {result['queue_seconds']:>8} s  "
           f"{result['queue_per_second']:>7} msg/s")

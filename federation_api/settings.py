@@ -110,6 +110,7 @@ class Settings:
     payment_url: str | None = None
     payment_secret: str | None = field(default=None, repr=False)
     mail_lease_seconds: float = 600.0
+    mail_batch: int = 20  # messages claimed per pass, one SMTP connection each (MAIL_BATCH)
     reminder_days: tuple[int, ...] = (60, 30, 7)  # before valid-through; ALLIANCE_REMINDER_DAYS
 
     @classmethod
@@ -173,6 +174,11 @@ class Settings:
                            payment_secret=env.get(f"{ENV_PREFIX}PAYMENT_SECRET") or None,
                            mail_lease_seconds=_positive(env, "MAIL_LEASE_SECONDS")
                            or settings.mail_lease_seconds)
+        if value := env.get(f"{ENV_PREFIX}MAIL_BATCH"):
+            if not value.strip().isdigit() or not 1 <= int(value) <= 1000:
+                raise ValueError(f"ALLIANCE_MAIL_BATCH must be a whole number from 1 to 1000, "
+                                 f"got {value!r}")
+            settings = replace(settings, mail_batch=int(value))
         if value := env.get(f"{ENV_PREFIX}REMINDER_DAYS"):
             try:
                 days = tuple(sorted({int(d) for d in value.split(",") if d.strip()},

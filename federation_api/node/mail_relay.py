@@ -30,4 +30,5 @@ def outbox_sender(settings: Settings, outbox: Outbox,
     client = SmtpClient(SmtpUrl.parse(settings.smtp_url),
                         helo=sender.address.rpartition("@")[2])
     lease = dt.timedelta(seconds=settings.mail_lease_seconds)
-    return OutboxSender(outbox, client, sender, policy=policy or SenderPolicy(lease=lease))
+    return OutboxSender(outbox, client, sender, policy=policy or SenderPolicy(
+        lease=lease, batch=settings.mail_batch))

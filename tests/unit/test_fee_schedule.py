@@ -72,10 +72,14 @@ def test_the_provider_needs_both_settings_and_never_shows_its_secret() -> None:
 def test_reminder_days_and_the_mail_lease_from_the_environment() -> None:
     settings = Settings.from_env({"ALLIANCE_REMINDER_DAYS": "7, 60,30",
                                   "ALLIANCE_MAIL_LEASE_SECONDS": "5",
+                                  "ALLIANCE_MAIL_BATCH": "200",
                                   "ALLIANCE_PAYMENT_URL": "https://pay.example.org",
                                   "ALLIANCE_PAYMENT_SECRET": SECRET.decode()})
     assert settings.reminder_days == (60, 30, 7) and settings.mail_lease_seconds == 5.0
+    assert settings.mail_batch == 200
     assert settings.payment_url == "https://pay.example.org"
     assert Settings.from_env({}).reminder_days == (60, 30, 7)
     with pytest.raises(ValueError, match="REMINDER_DAYS"):
         Settings.from_env({"ALLIANCE_REMINDER_DAYS": "sixty"})
+    with pytest.raises(ValueError, match="MAIL_BATCH"):
+        Settings.from_env({"ALLIANCE_MAIL_BATCH": "0"})
