@@ -128,12 +128,12 @@ class FeesContract:
             application_id, by="applicant", return_url="http://testserver/", now=now())
         world.provider.amount_offset = -10050  # reports 0.00 paid: refused, nothing written
         pay(world, url)
-        assert world.provider.sent[-1].status == 400
+        assert world.provider.sent[-1].status == 422
         assert world.node.fees.callbacks() == 0
         world.provider.amount_offset = 0
         world.provider.clock_skew = -3600  # a callback signed an hour ago: a replay
         world.provider.callback(json.loads(world.provider.sent[-1].body)["reference"], "paid")
-        assert world.provider.sent[-1].status == 400
+        assert world.provider.sent[-1].status == 422
         world.provider.clock_skew = 0
         state = world.node.payments.status(Purpose.APPLICATION, application_id)
         assert state is not None and state.state is PaymentState.PENDING
@@ -160,7 +160,7 @@ class FeesContract:
                 b"not json")],
         ]
         for hostile_body, signature in hostile:
-            assert world.provider.post(hostile_body, signature).status == 400, hostile_body
+            assert world.provider.post(hostile_body, signature).status == 422, hostile_body
         # The genuine callback again (a provider retry): 200, nothing changes.
         again = world.provider.post(genuine.body, genuine.signature)
         assert again.status == 200

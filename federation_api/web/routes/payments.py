@@ -3,9 +3,10 @@
 Open to the network, like any provider webhook, and trusted only through its signature: the
 `Alliance-Payment-Signature` header must sign the exact body with the provider's secret at a
 recent time, and the body must name a payment of this node with its exact amount and
-currency (`fees.payments.Payments.apply_callback`). Anything else is 400 and writes nothing;
-a repeat of an event applied before is 200 `{"applied": false}` and changes nothing, so the
-provider's retries are harmless. The refusal is logged by reason, never with the body.
+currency (`fees.payments.Payments.apply_callback`). Anything else is 422 (rule
+`payment.callback`) and writes nothing; a repeat of an event applied before is 200
+`{"applied": false}` and changes nothing, so the provider's retries are harmless. The
+refusal is logged by reason, never with the body.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ from federation_api.fees.provider import MAX_CALLBACK_BYTES, SIGNATURE_HEADER
 from federation_api.node.root import Node
 from federation_api.web.auth import GatedRoute
 from federation_api.web.errors import error_body
-from federation_api.web.schemas import ErrorOut
+from federation_api.web.schemas import errors
 
 router = APIRouter(route_class=GatedRoute)
 log = logging.getLogger("alliance.payments")
-REFUSED: dict[int | str, dict[str, object]] = {400: {
-    "model": ErrorOut, "description": "the callback failed a check (signature, age, payment, "
-                                      "amount or currency); nothing was written"}}
 
 
 def _apply(node: Node, body: bytes, signature: str) -> CallbackResult:
@@ -37,20 +35,20 @@ def _apply(node: Node, body: bytes, signature: str) -> CallbackResult:
         return node.payments.apply_callback(cur, body, signature, now=now())
 
 
-@router.post("/v1/payments/callback", tags=["payments"], responses=REFUSED,
+@router.post("/v1/payments/callback", tags=["payments"], responses=errors(422),
              openapi_extra={"requestBody": {"content": {"application/json": {}}}})
 async def payment_callback(request: Request) -> JSONResponse:
     """The provider says a payment was made or failed (signed; see the module docs)."""
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
         return JSONResponse(error_body("callback_refused", "the callback is too large",
-                                       rule="payment.callback"), status_code=400)
+                                       rule="payment.callback"), status_code=422)
     try:
         result = await run_in_threadpool(_apply, request.app.state.node, body,
                                          request.headers.get(SIGNATURE_HEADER, ""))
     except CallbackRefused as e:
         log.warning("payment callback refused: %s", e)
         return JSONResponse(error_body("callback_refused", str(e), rule="payment.callback"),
-                            status_code=400)
+                            status_code=422)
     return JSONResponse({"payment_id": result.payment.payment_id,
                          "state": result.payment.state.value, "applied": result.applied})
