@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit interop-js bench-credentials bench-staff clean
+.PHONY: demo test lint typecheck unit integration e2e bench bench-api bench-audit interop-js bench-credentials bench-staff bench-reminders clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-credentials: $(STAMP)
 
 bench-staff: $(STAMP)
 	$(BIN)/python -m bench.staff_pages_bench
+
+bench-reminders: $(STAMP)
+	$(BIN)/python -m bench.reminders_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

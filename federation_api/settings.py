@@ -107,6 +107,13 @@ class Settings:
     signing_key: str | None = None
     # Uploaded documents (issue 12): the largest file accepted (ALLIANCE_DOCUMENT_MAX_MB).
     document_max_bytes: int = 10 * 1024 * 1024
+    # Fees and reminders (issue 12): the payment provider's hosted checkout and the secret its
+    # callbacks are signed with (never logged), and how long the mail sender holds a claim.
+    payment_url: str | None = None
+    payment_secret: str | None = field(default=None, repr=False)
+    mail_lease_seconds: float = 600.0
+    mail_batch: int = 20  # messages claimed per pass, one SMTP connection each (MAIL_BATCH)
+    reminder_days: tuple[int, ...] = (60, 30, 7)  # before valid-through; ALLIANCE_REMINDER_DAYS
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -170,6 +177,23 @@ class Settings:
                 raise ValueError(f"ALLIANCE_DOCUMENT_MAX_MB must be a whole number from 1 to "
                                  f"1024, got {value!r}")
             settings = replace(settings, document_max_bytes=int(value) * 1024 * 1024)
+        settings = replace(settings, payment_url=env.get(f"{ENV_PREFIX}PAYMENT_URL") or None,
+                           payment_secret=env.get(f"{ENV_PREFIX}PAYMENT_SECRET") or None,
+                           mail_lease_seconds=_positive(env, "MAIL_LEASE_SECONDS")
+                           or settings.mail_lease_seconds)
+        if value := env.get(f"{ENV_PREFIX}MAIL_BATCH"):
+            if not value.strip().isdigit() or not 1 <= int(value) <= 1000:
+                raise ValueError(f"ALLIANCE_MAIL_BATCH must be a whole number from 1 to 1000, "
+                                 f"got {value!r}")
+            settings = replace(settings, mail_batch=int(value))
+        if value := env.get(f"{ENV_PREFIX}REMINDER_DAYS"):
+            try:
+                days = tuple(sorted({int(d) for d in value.split(",") if d.strip()},
+                                    reverse=True))
+            except ValueError as e:
+                raise ValueError(f"ALLIANCE_REMINDER_DAYS must be whole numbers separated by "
+                                 f"commas, e.g. 60,30,7, got {value!r}") from e
+            settings = replace(settings, reminder_days=days)
         return settings
 
     def with_listen(self, listen: str) -> Settings:

@@ -70,6 +70,8 @@ def cmd_lapses_record(args: argparse.Namespace, settings: Settings) -> int:
           f"{' (already recorded by an earlier run today)' if replayed else ''}")
     for endorsement in lapsed:
         print(f"  {endorsement.get('endorsement_id')}")
+    if (reminders := answer.headers.get("Reminders-Queued")) is not None:
+        print(f"reminders queued: {reminders} (each is queued once, however often this runs)")
     return 0
 
 

@@ -8,6 +8,8 @@ From address would be a made-up domain that receiving servers reject or file as 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from federation_api.mail.messages import Sender
 from federation_api.mail.outbox import Outbox
 from federation_api.mail.sender import OutboxSender, SenderPolicy
@@ -27,4 +29,6 @@ def outbox_sender(settings: Settings, outbox: Outbox,
     sender = Sender.parse(settings.mail_from)
     client = SmtpClient(SmtpUrl.parse(settings.smtp_url),
                         helo=sender.address.rpartition("@")[2])
-    return OutboxSender(outbox, client, sender, policy=policy)
+    lease = dt.timedelta(seconds=settings.mail_lease_seconds)
+    return OutboxSender(outbox, client, sender, policy=policy or SenderPolicy(
+        lease=lease, batch=settings.mail_batch))

@@ -23,6 +23,9 @@ from federation_api.credentials.list_watch_pass import ListWatchPass
 from federation_api.credentials.publisher import StatusListPublisher
 from federation_api.credentials.served_lists import ServedLists
 from federation_api.documents.service import Documents
+from federation_api.fees.payments import Payments
+from federation_api.fees.provider import provider_from
+from federation_api.fees.store import FeeStore
 from federation_api.mail.outbox import Outbox
 from federation_api.mail.sender import OutboxSender
 from federation_api.migrations.runner import prepare_for_node
@@ -142,6 +145,9 @@ class Node:
         self.ratings = RatingRequests(
             RatingStore(node_db), outbox=self.outbox, association_name=self.config.name,
             public_url=settings.public_url or f"http://{_host(settings.host)}:{settings.port}")
+        # Fees and payments (issue 12): private node tables, never on the ledger.
+        self.fees = FeeStore(node_db)
+        self.payments = Payments(self.fees, provider_from(settings))
         self.changes = ChangeFeed(node_db)
         self.notifier = Notifier(node_db, self.projector, self.ledger)
         self.writer = LedgerWriter(association=self.association, recorder=self.events.recorder,

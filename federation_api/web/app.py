@@ -30,6 +30,7 @@ from federation_api.web.pages import (
     staff_documents,
     staff_endorsement_actions,
     staff_endorsements,
+    staff_fees,
     staff_lapses,
     staff_people,
     staff_portal_accounts,
@@ -50,6 +51,7 @@ from federation_api.web.routes import bulk as routes_bulk
 from federation_api.web.routes import credentials as routes_credentials
 from federation_api.web.routes import employers as routes_employers
 from federation_api.web.routes import federation as routes_federation
+from federation_api.web.routes import payments as routes_payments
 from federation_api.web.routes import proofs as routes_proofs
 from federation_api.web.routes import public as routes_public
 from federation_api.web.routes import staff as routes_staff
@@ -126,7 +128,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     # Outermost: the origin (scheme, host) a trusted proxy reports, and HSTS on HTTPS answers.
     install_origin(app, node.settings.rate_limits.networks())
     for module in (routes_public, routes_bulk, routes_employers, routes_staff, routes_auditor,
-                   routes_federation, routes_proofs, routes_credentials):
+                   routes_federation, routes_proofs, routes_credentials, routes_payments):
         app.include_router(module.router, responses=_EVERY_OPERATION)
     # The pages: public, then the staff workspace (each page behind its StaffGate), /static.
     app.include_router(public_pages.router)
@@ -134,7 +136,7 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     for pages in (staff_signin, staff_pages, staff_accounts, staff_tokens, staff_audit,
                   staff_applications, staff_endorsements, staff_lapses, staff_people,
                   staff_renewals_due, staff_endorsement_actions, staff_reports,
-                  staff_certificates, staff_documents, rater_form, staff_ratings):
+                  staff_certificates, staff_documents, rater_form, staff_ratings, staff_fees):
         app.include_router(pages.router)
     # The applicant portal (issue 12): each page behind its PortalGate but sign-up/sign-in.
     portal_session.install(app)

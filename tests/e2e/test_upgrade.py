@@ -75,7 +75,7 @@ class UpgradeContract:
         assert "ledger: none (this release: ledger_0001) tables made before migrations" \
             in before.stdout, before.stdout
         migrated = run_alliance("migrate", *where)
-        assert "node: none -> node_0004e" in migrated.stdout, migrated.stdout
+        assert "node: none -> node_0008" in migrated.stdout, migrated.stdout
         assert run_alliance("migrate", "--status", *where).returncode == 0
 
         verified = run_alliance("ledger", "verify", *where).stdout

@@ -66,6 +66,8 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("GET", "/v1/credentials/{endorsement_id}"): (OPEN, ANYONE),
     ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}"): (OPEN, ANYONE),
     ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions"): (OPEN, ANYONE),
+    # The payment provider's callback: trusted by its HMAC signature, not a token.
+    ("POST", "/v1/payments/callback"): (OPEN, ANYONE),
     # Bulk verification and the entries behind an answer.
     ("POST", "/v1/verify/bulk"): (BEARER, STAFF | {EMPLOYER}),
     ("GET", "/v1/proofs/status"): (BEARER, STAFF),

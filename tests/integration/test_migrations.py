@@ -29,6 +29,7 @@ from federation_api.accounts import tokens
 from federation_api.accounts.tokens import Role, TokenStore
 from federation_api.credentials import list_watch, served_lists
 from federation_api.documents import store as documents_store
+from federation_api.fees import store as fee_store
 from federation_api.mail import outbox
 from federation_api.migrations.engines import engine
 from federation_api.migrations.errors import (
@@ -67,7 +68,7 @@ OWN_STATEMENTS = {
     "node": [tokens._DDL, idempotency._DDL, employer_tables.DDL, outbox._DDL,
              served_lists._DDL, list_watch._DDL, people_store._DDL, portal_drafts._DDL,
              portal_hours._DDL, portal_renewal._DDL, documents_store.DDL,
-             rating_store._DDL],
+             rating_store._DDL, fee_store.DDL],
 }
 
 
@@ -125,7 +126,7 @@ class MigrationsContract:
         store = TokenStore(db)
         token_id, secret = store.issue(label="before the upgrade", role=Role.AUDITOR, now=T0)
         moved = migrate(url, extra=ADD_COLUMN)
-        assert moved == [("node", "node_0004e", "node_9001")]
+        assert moved == [("node", "node_0008", "node_9001")]
         rows = db.query("SELECT token_id, note FROM api_tokens")
         assert rows == [(token_id, None)]
         principal = store.authenticate(secret, now=T0)
@@ -143,7 +144,7 @@ class MigrationsContract:
         with engine(url.with_file("node.sqlite")).connect() as conn:
             assert "half_made" not in shapes(conn)
             version = conn.execute(text("SELECT version_num FROM alembic_version_node")).all()
-        assert version == [("node_0004e",)]
+        assert version == [("node_0008",)]
 
     def test_a_node_table_that_differs_is_refused_and_left_alone(self, url: DatabaseUrl
                                                                 ) -> None:
@@ -197,7 +198,7 @@ class MigrationsContract:
         assert run().returncode == 0
         current = run("--status")
         assert current.returncode == 0, current
-        assert "node: node_0004e (this release: node_0004e) up to date" in current.stdout
+        assert "node: node_0008 (this release: node_0008) up to date" in current.stdout
 
 
 def _raw_url(url: DatabaseUrl) -> str:

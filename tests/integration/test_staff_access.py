@@ -157,7 +157,8 @@ COORDINATOR_ONLY = ("/staff/people", "/staff/renewals-due", "/staff/recognitions
                     "/staff/applications/{application_id}/rater-vettings",
                     "/staff/applications/{application_id}/evidence",
                     "/staff/applications/{application_id}/rating-requests",
-                    "/staff/applications/{application_id}/rating-waiver")
+                    "/staff/applications/{application_id}/rating-waiver",
+                    "/staff/fees", "/staff/applications/{application_id}/payment")
 
 
 def test_person_records_and_the_coordinators_actions_are_for_coordinators_only(

@@ -28,6 +28,7 @@ from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.web import command_runner as commands
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import roster_csv
+from federation_api.web.daily_reminders import queue_due_reminders
 from federation_api.web.rosters import select_roster
 from federation_api.web.schemas import (
     ApplicationOut,
@@ -345,7 +346,8 @@ def lapse(request: Request, endorsement_id: str, body: LapseIn,
 @router.post("/lapses", response_model=list[EndorsementOut], tags=["endorsements"])
 def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Response:
     """Record every lapse that is due on a date: the association's daily run, in one
-    transaction (all of the day's lapses or none)."""
+    transaction (all of the day's lapses or none); then queue the day's renewal reminders
+    and lapse notices (the `Reminders-Queued` header counts the new ones)."""
     node = request.app.state.node
     service: AssociationService = node.service
     on = day(body.on, "on")
@@ -362,6 +364,9 @@ def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Respon
     answer = commands.run(request, principal, "lapse_due", body, produce, replay)
     if answer.status_code == 200:  # a replayed run counts: the day's lapses are recorded
         request.app.state.metrics.lapse_run.labels(node.association).set(now().timestamp())
+        # The day's reminders, each queued once however often the run is repeated.
+        reminders = queue_due_reminders(node, on=on, now=now())
+        answer.headers["Reminders-Queued"] = str(reminders.queued)
     return answer
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from federation_api.migrations.statements import run
 
-revision = "node_0004c"
+revision = "node_0004"
 down_revision = "node_0003"
 branch_labels = None
 depends_on = None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from federation_api.migrations.statements import run
 
-revision = "node_0004e"
-down_revision = "node_0004d"
+revision = "node_0007"
+down_revision = "node_0006"
 branch_labels = None
 depends_on = None
 

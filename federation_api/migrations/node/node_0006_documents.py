@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from federation_api.migrations.statements import run
 
-revision = "node_0004d"
-down_revision = "node_0004g"
+revision = "node_0006"
+down_revision = "node_0005"
 branch_labels = None
 depends_on = None
 

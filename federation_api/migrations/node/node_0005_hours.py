@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from federation_api.migrations.statements import run
 
-revision = "node_0004g"
-# After the portal base (node_0004c) this branch is built on; the lead rechains at merge.
-down_revision = "node_0004c"
+revision = "node_0005"
+down_revision = "node_0004"
 branch_labels = None
 depends_on = None
 
