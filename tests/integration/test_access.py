@@ -39,8 +39,11 @@ ROSTER = frozenset({COORDINATOR, COMMITTEE, AUDITOR})
 BEARER, OPEN = "bearer", "open"
 """How a route is protected: a bearer token with one of the roles, or nothing (anyone). The
 staff pages (/staff/...) are signed in with accounts, not tokens: their matrix is
-`test_staff_access.py`, which enumerates them the same way."""
+`test_staff_access.py`, which enumerates them the same way; the applicant portal's pages
+(/portal/...) are signed in with portal accounts: `test_portal_pages.py` walks them the same
+way, every one but the way in behind the PortalGate."""
 STAFF_PAGES = "/staff"
+PORTAL_PAGES = "/portal"
 
 ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     # Public: one answer per (id, last name), health, the documents and the sign-in form.
@@ -68,6 +71,9 @@ ACCESS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("GET", "/v1/status-lists/{association}/{purpose}/{list_number}/versions"): (OPEN, ANYONE),
     # The payment provider's callback: trusted by its HMAC signature, not a token.
     ("POST", "/v1/payments/callback"): (OPEN, ANYONE),
+    # A reference rater's form: the emailed link's single-use token is the credential.
+    ("GET", "/rate"): (OPEN, ANYONE),
+    ("POST", "/rate"): (OPEN, ANYONE),
     # Bulk verification and the entries behind an answer.
     ("POST", "/v1/verify/bulk"): (BEARER, STAFF | {EMPLOYER}),
     ("GET", "/v1/proofs/status"): (BEARER, STAFF),
@@ -170,7 +176,7 @@ def test_the_matrix_names_every_route_and_the_code_enforces_it_where_it_is_decla
         live: LiveNode) -> None:
     every = list(routes(create_app(live.node).router.routes))
     assert ("GET", "/staff/roster") in {(m, p) for m, p, _ in every}  # walked all
-    table = [(m, p, r) for m, p, r in every if not p.startswith(STAFF_PAGES)]
+    table = [(m, p, r) for m, p, r in every if not p.startswith((STAFF_PAGES, PORTAL_PAGES))]
     found = {(method, path) for method, path, _ in table}
     assert ("GET", "/v1/roster") in found
     assert found - set(ACCESS) == set(), "routes without a declared access rule"
