@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,6 +67,7 @@ CONSUME_ROUNDS = 16  # batches of one pipelined pass (each fetched while the las
 FETCH_WAIT = 2.0
 RETRY_SECONDS = 0.5  # a failed consume pass, or a peer whose stream does not exist yet
 PEER_SCAN_SECONDS = 0.5  # how often the supervisor looks for peers without a consumer
+EMPTY_PASS_FLOOR = 0.05  # an empty pass shorter than this (a server refusing pulls) pauses
 RECOVERY_LIMIT = 100_000  # own entries gathered from one source per check (~100 MB at most)
 
 
@@ -288,7 +290,10 @@ class Replicator:
                     if sub is None:
                         await asyncio.sleep(RETRY_SECONDS)
                         continue
-                await self._consume_once(peer, sub)
+                started = time.monotonic()
+                if (not await self._consume_once(peer, sub)
+                        and time.monotonic() - started < EMPTY_PASS_FLOOR):
+                    await asyncio.sleep(EMPTY_PASS_FLOOR)  # never spin on empty answers
             except asyncio.CancelledError:
                 raise
             except Exception as e:
