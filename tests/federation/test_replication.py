@@ -7,10 +7,12 @@ import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from federation_api.replication.loopback import start_single_server
+from federation_api.replication.replicator import RETRY_SECONDS, Replicator
 from tests.federation.alliance import Alliance, heads, import_professionals, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -99,6 +101,35 @@ def test_an_idle_peer_delays_no_other_peers_entries(tmp_path: Path) -> None:
             # A behavioural bound, not a speed figure: only a wait on the idle peers' fetches
             # makes the median reach it.
             assert statistics.median(lags) < 0.4, lags
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_peer_without_a_stream_is_asked_again_at_a_pause(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MI never starts, so its stream never exists: AK's consumer of MI keeps asking for it,
+    once per RETRY_SECONDS, not in a loop (and AK's other tasks run on)."""
+    asked: list[str] = []
+    subscribe = Replicator._subscribe
+
+    async def counting_subscribe(self: Replicator, peer: str) -> Any:
+        asked.append(peer)
+        return await subscribe(self, peer)
+
+    monkeypatch.setattr(Replicator, "_subscribe", counting_subscribe)
+
+    async def scenario() -> None:
+        server = start_single_server(tmp_path / "nats")
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"))
+        try:
+            alliance.open("AK")
+            await alliance.start_replication("AK", server.url)
+            await asyncio.sleep(2.0)
+            assert set(asked) == {"MI"}
+            assert 2 <= len(asked) <= 2.0 / RETRY_SECONDS + 2, len(asked)
         finally:
             await alliance.shutdown()
             server.stop()
