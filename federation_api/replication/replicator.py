@@ -19,6 +19,14 @@ The database is the system of record; NATS is only transport (DESIGN invariant 2
 - the anti-entropy pass also checks, once a minute, the status lists each peer's origin serves
   against the replicated ledger (the node's `ListWatchPass`): a split view flags the peer forked.
 Every wait is bounded: nats-py futures may never resolve after a disconnect.
+
+Each peer is consumed by a task of its own, with its own pull subscription, so no peer's wait
+delays another's: a nats-py fetch that finds nothing delivered sends a lingering pull, which
+returns as soon as the first entry arrives but, for a peer with nothing to send, only when its
+timeout runs out. When one loop served the peers in turn, every idle peer's fetch held up the
+busy peers' entries for its whole timeout (with three writing associations at 30 entries/s,
+a lag of seconds on an idle node). Now an idle peer's long poll holds only its own task; the
+tasks meet at the one ingest lock, which keeps verification and storage serial.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,7 +59,15 @@ log = logging.getLogger("alliance.replication")
 PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
 FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
-CONSUME_ROUNDS = 16  # batches from one peer before the consumer turns to the next
+CONSUME_ROUNDS = 16  # batches of one pipelined pass (each fetched while the last is ingested)
+# How long an idle peer's pull lingers. A fetch returns as soon as an entry arrives, so this
+# delays nobody's entries (each peer has its own task); it bounds how long a pull request the
+# server dropped without a reconnect (a consumer leader moving on the hub) goes unnoticed, and
+# costs one pull request per peer per wait while idle. A reconnect interrupts every wait.
+FETCH_WAIT = 2.0
+RETRY_SECONDS = 0.5  # a failed consume pass, or a peer whose stream does not exist yet
+PEER_SCAN_SECONDS = 0.5  # how often the supervisor looks for peers without a consumer
+EMPTY_PASS_FLOOR = 0.05  # an empty pass shorter than this (a server refusing pulls) pauses
 RECOVERY_LIMIT = 100_000  # own entries gathered from one source per check (~100 MB at most)
 
 
@@ -111,6 +128,11 @@ class Replicator:
         self.checkpoints: CheckpointGossip | None = None
         self.nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._consumers: dict[str, asyncio.Task[None]] = {}  # one consume task per peer
+        self._fetches: set[asyncio.Future[list[Msg]]] = set()  # pulls in flight, any peer
+        # Peers whose consume task is inside a fetch right now, with how many (the pipelined
+        # fetch makes two): what shows that a waiting peer holds up no other.
+        self.fetching: dict[str, int] = {}
         self._wake = asyncio.Event()
         # One ingest at a time: the consumer and a backfill racing over one range would each
         # find the other's entries already stored mid-append.
@@ -146,11 +168,13 @@ class Replicator:
         if self.checkpoints is not None:
             await self.checkpoints.stop()
         await self.node.list_watch_pass.stop()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._consumers.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 5)
+        self._consumers.clear()
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.close(), 5)
@@ -166,7 +190,14 @@ class Replicator:
         log.warning("nats error", extra={"error": str(e)})
 
     async def _on_reconnected(self) -> None:
+        """Publish what waited, and end every pull in flight: the server forgot the lingering
+        pull requests of the old connection, so each would otherwise sit out its FETCH_WAIT
+        before asking again. An interrupted fetch counts as empty: what is still queued in
+        the subscription goes to the next fetch, what it had taken is unacked, so redelivered
+        after ack_wait (and asked for by the anti-entropy pass before that)."""
         self._wake.set()
+        for fetch in list(self._fetches):
+            fetch.cancel()
 
     def _js(self, domain: str | None) -> JetStreamContext:
         assert self.nc is not None
@@ -237,28 +268,39 @@ class Replicator:
     # -- consumer -------------------------------------------------------------------------
 
     async def _consume_loop(self) -> None:
-        subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        """Supervise the consumers: start one task per peer as peers appear in `peers()`, and
+        again if one ended; stop() cancels them with this loop."""
+        while True:
+            for peer in self.peers():
+                task = self._consumers.get(peer)
+                if peer != self.own and (task is None or task.done()):
+                    self._consumers[peer] = asyncio.create_task(self._consume_peer(peer),
+                                                                name=f"consumer-{peer}")
+            await asyncio.sleep(PEER_SCAN_SECONDS)
+
+    async def _consume_peer(self, peer: str) -> None:
+        """Consume one peer's stream for as long as the replicator runs: subscribe (retrying
+        every RETRY_SECONDS while the peer has not published yet), then pass after pass; a
+        failed pass is logged and retried with a fresh subscription after the same pause."""
+        sub: JetStreamContext.PullSubscription | None = None
         while True:
             try:
-                busy = False
-                for peer in self.peers():
-                    if peer == self.own:
-                        continue
-                    sub = subscriptions.get(peer)
+                if sub is None:
+                    sub = await self._subscribe(peer)
                     if sub is None:
-                        sub = await self._subscribe(peer)
-                        if sub is None:
-                            continue
-                        subscriptions[peer] = sub
-                    busy |= await self._consume_once(peer, sub)
-                if not busy:
-                    await asyncio.sleep(0.2)
+                        await asyncio.sleep(RETRY_SECONDS)
+                        continue
+                started = time.monotonic()
+                if (not await self._consume_once(peer, sub)
+                        and time.monotonic() - started < EMPTY_PASS_FLOOR):
+                    await asyncio.sleep(EMPTY_PASS_FLOOR)  # never spin on empty answers
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("consume pass failed; will retry", extra={"error": str(e)})
-                subscriptions.clear()
-                await asyncio.sleep(0.5)
+                log.warning("consume pass failed; will retry",
+                            extra={"peer": peer, "error": str(e)})
+                sub = None
+                await asyncio.sleep(RETRY_SECONDS)
 
     async def _subscribe(self, peer: str) -> JetStreamContext.PullSubscription | None:
         js = self._js(self.hub_domain)
@@ -275,13 +317,14 @@ class Replicator:
     async def _consume_once(self, peer: str, sub: JetStreamContext.PullSubscription) -> bool:
         """Drain up to CONSUME_ROUNDS batches of one peer, fetching the next batch while the
         current one is verified and stored (a catching-up node keeps the network and the
-        cores busy at once); then the loop moves on to the next peer."""
-        msgs = await self._fetch(sub)
+        cores busy at once). Returns whether anything came: with nothing, the first fetch
+        waited FETCH_WAIT (or until a reconnect), so the caller may go straight on."""
+        msgs = await self._fetch(peer, sub)
         if not msgs:
             return False
         for round_ in range(1, CONSUME_ROUNDS + 1):
             more = len(msgs) == FETCH_BATCH and round_ < CONSUME_ROUNDS
-            ahead = asyncio.create_task(self._fetch(sub)) if more else None
+            ahead = asyncio.create_task(self._fetch(peer, sub)) if more else None
             try:
                 await self.ingest([m.data for m in msgs], source=f"jetstream:{peer}")
                 # Acks after the store commits; one bounded wait for the whole batch.
@@ -298,11 +341,26 @@ class Replicator:
                 break
         return True
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+    async def _fetch(self, peer: str, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """One pull of up to FETCH_BATCH entries: what is there at once, else the first to
+        arrive within FETCH_WAIT; empty when idle or interrupted by a reconnect."""
+        fetch = asyncio.ensure_future(sub.fetch(batch=FETCH_BATCH, timeout=FETCH_WAIT))
+        self._fetches.add(fetch)
+        self.fetching[peer] = self.fetching.get(peer, 0) + 1
         try:
-            msgs: list[Msg] = await sub.fetch(batch=FETCH_BATCH, timeout=0.5)
+            msgs: list[Msg] = await fetch
         except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
             return []
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if fetch.cancelled() and not (current is not None and current.cancelling()):
+                return []  # ended by _on_reconnected, not a cancellation of this task
+            raise
+        finally:
+            self._fetches.discard(fetch)
+            self.fetching[peer] -= 1
+            if not self.fetching[peer]:
+                del self.fetching[peer]
         return msgs
 
     async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:

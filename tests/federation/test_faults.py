@@ -9,6 +9,7 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
+from federation_api.replication import replicator
 from federation_api.replication.loopback import single_server_config
 from federation_api.replication.nats_process import NatsServer, free_port
 from federation_api.replication.replicator import ledger_subject, stream_name
@@ -80,6 +81,42 @@ def test_entries_lost_to_retention_are_backfilled_from_a_peer_while_the_origin_i
             assert tx.ingestor.quarantine_count() == 0
             tx.project()
             assert tx.projector.digest() == alliance.nodes["MI"].projector.digest()
+        finally:
+            await alliance.shutdown()
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_reconnect_ends_the_lingering_fetches_the_server_forgot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted server has forgotten every pull request of the old connections, so a fetch
+    in flight would wait out its whole timeout before asking again. Here the timeout is 60 s
+    and there is no anti-entropy pass: MI gets AK's entry after the restart only because its
+    reconnect ended the fetches and they asked again."""
+    monkeypatch.setattr(replicator, "FETCH_WAIT", 60.0)
+
+    async def scenario() -> None:
+        port = free_port()
+        server = NatsServer(single_server_config(port, tmp_path / "js"), tmp_path,
+                            name="nats", port=port).start()
+        alliance = Alliance(tmp_path / "alliance", ("AK", "MI"), anti_entropy_seconds=60.0)
+        try:
+            await alliance.start_all(server.url)
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 1, prefix="R")
+            mi, reader = alliance.nodes["MI"], alliance.replicators["MI"]
+            await wait_until(lambda: heads(mi) == {"AK": 1}, what="the first entry")
+            await wait_until(lambda: "AK" in reader.fetching, what="MI waiting in a fetch")
+
+            server.kill()
+            await asyncio.sleep(1.0)
+            server.start()
+            for r in alliance.replicators.values():
+                await wait_until(lambda r=r: r.nc is not None and r.nc.is_connected
+                                 and r.nc.stats["reconnects"] >= 1, what="reconnect")
+            await asyncio.to_thread(import_professionals, alliance.nodes["AK"], 1, prefix="S")
+            await wait_until(lambda: heads(mi) == {"AK": 2}, timeout=20,
+                             what="the entry written after the restart")
         finally:
             await alliance.shutdown()
             server.stop()
