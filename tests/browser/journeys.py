@@ -235,8 +235,10 @@ def follow(target: Any) -> None:
 
 
 def nav_link(page: Any, name: str) -> Any:
-    """A link of the staff pages' navigation."""
-    return page.get_by_role("navigation", name="Staff pages").get_by_role("link", name=name)
+    """A link of the staff pages' navigation, by its whole text ("Accounts" is not "Portal
+    accounts")."""
+    return page.get_by_role("navigation", name="Staff pages").get_by_role("link", name=name,
+                                                                          exact=True)
 
 
 def session_cookie(context: Any) -> str | None:

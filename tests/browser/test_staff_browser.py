@@ -203,7 +203,7 @@ def test_sign_in_with_totp_and_invite_a_reviewer(browser: Any, served: Served,
         follow(reviewer.get_by_role("button", name="Sign in"))
         assert reviewer.get_by_role("heading", level=2,
                                     name=re.compile("My review queue")).is_visible()
-        assert reviewer.get_by_role("link", name="Accounts").count() == 0
+        assert reviewer.get_by_role("link", name="Accounts", exact=True).count() == 0
         axe.check(reviewer)
     finally:
         context.close()
