@@ -52,7 +52,10 @@ PUBLIC = {("GET", "/"), ("GET", "/verify"), ("GET", "/v1/verify"), ("GET", "/v1/
           # The portal's way in: sign-up and the emailed sign-in link (docs/portal.md); every
           # other /portal page is behind the PortalGate.
           *((method, path) for path in ("/portal/sign-up", "/portal/sign-in",
-                                        "/portal/sign-in/link") for method in ("GET", "POST"))}
+                                        "/portal/sign-in/link") for method in ("GET", "POST")),
+          # The payment provider's callback: its HMAC signature over the body is the credential;
+          # an unsigned or wrongly signed body is a 422 naming only the rule (docs/fees.md).
+          ("POST", "/v1/payments/callback")}
 PUBLIC_MOUNTS = {"/static"}
 PUBLIC_FIELDS = {"name", "level", "level_title", "designation", "association", "status",
                  "valid_through", "as_of", "warnings"}
