@@ -20,15 +20,20 @@ import datetime as dt
 import io
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 from pypdf import PdfReader
 
 from domain.policy import AssociationPolicy
 from federation_api.clock import today
 from federation_api.demo.seed import level_two_evidence
+from federation_api.node.root import Node
+from federation_api.portal.texts import Document, text_of
+from federation_api.settings import Settings
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.templating import long_date
 from tests.browser.journeys import (
@@ -277,7 +282,8 @@ def submit(j: Journey) -> None:
 def read_comments_and_answer(j: Journey, asked: str, answer: str) -> None:
     """The applicant is mailed that the application was returned, reads the comments on
     the status page (under "Reviewer 1", never a reviewer's name), and answers. A wrong
-    value in the answer is refused next to its field, nothing written."""
+    value in the answer, and an answer that neither says nor changes anything, are refused
+    next to their fields, nothing written."""
     mail_with(j.sink, APPLICANT, asked)  # the return mail carries the comments
     page = j.page
     page.goto(j.application_url)
@@ -298,6 +304,12 @@ def read_comments_and_answer(j: Journey, asked: str, answer: str) -> None:
     assert j.head() == head
     j.axe.check(page)
     hours.fill(kept)
+    follow(page.get_by_role("button", name="Send the answer"))  # nothing said, nothing changed
+    assert page.locator("#response-error").is_visible(), page.locator("main").inner_text()
+    assert "response-error" in (page.locator("#response").get_attribute(
+        "aria-describedby") or "")
+    assert j.head() == head
+    j.axe.check(page)
     page.get_by_label("Your answer to the comments").fill(answer)
     follow(page.get_by_role("button", name="Send the answer"))
     assert "Your answer is sent" in page.locator(".message").inner_text()
@@ -478,6 +490,28 @@ def grant(j: Journey) -> None:
     j.endorsement_id = found[1]
     j.axe.check(desk)
     desk.close()
+
+
+def signatures_kept_to_the_grant(j: Journey) -> None:
+    """The granted application's evidence (the node's private record, read beside the
+    server) still holds both texts as signed in the page, with the SHA-256 of the exact
+    wording, although the coordinator and the applicant each changed the evidence since:
+    the ledger's commitment to that evidence pins what was signed."""
+    application_id = uuid.UUID(j.application_url.rsplit("/", 1)[1])
+    node = Node(Settings(data_dir=j.node.data_dir, association=j.node.association,
+                         database_url=j.node.database_url))
+    try:
+        evidence = node.service.application(application_id).evidence
+    finally:
+        node.close()
+    assert evidence.code_of_ethics_signed and evidence.agreement_signed
+    signed = {} if isinstance(evidence.signed_texts, msgspec.UnsetType) else {
+        s.document: s for s in evidence.signed_texts}
+    for document in (Document.CODE_OF_ETHICS, Document.AGREEMENT):
+        text = text_of(document)
+        assert document.value in signed, f"{document.value} lost from the evidence"
+        assert signed[document.value].sha256 == text.sha256
+        assert signed[document.value].signed_name == APPLICANT_NAME
 
 
 def daily_run(j: Journey) -> None:

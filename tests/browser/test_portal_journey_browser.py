@@ -85,12 +85,10 @@ def test_apply_review_return_answer_grant_certificate_reminder_and_renew(
     steps.decide(j, "rae", "Return for more (the coordinator asks the applicant)", asked)
     steps.decide(j, "ray", "Approve", "Complete as far as I can see.", returns=True)
     steps.read_comments_and_answer(j, asked, "About half of the fourteen families.")
-    # The answer resubmits the applicant's draft, which holds neither (until the portal's
-    # uploads and payments fill them in from the node's records): recorded again.
-    steps.record_transcript_and_fee_by_hand(j)
     steps.decide(j, "rae", "Approve", "Thank you; complete.")
     steps.decide(j, "ray", "Approve", "Still complete.")
     steps.grant(j)
+    steps.signatures_kept_to_the_grant(j)
     steps.download_certificate(j)
     steps.daily_run(j)
     steps.renew_in_the_page(j)

@@ -124,13 +124,18 @@ async def answer(request: Request, member: Member, application_id: str) -> Respo
         node = request.app.state.node
         portal = request.app.state.portal
         picking = people_picker.pick(values, node.projector, today())
-        check = check_draft(request, draft, picking.values, portal.drafts.signatures(
-            draft.draft_id))
+        signatures = portal.drafts.signatures(draft.draft_id)
+        check = check_draft(request, draft, picking.values, signatures)
         if picking.errors or check.evidence is None:
             return _page(request, member, draft, application, 422,
                          picking.errors + check.errors, picking.values, picking.choices,
                          response)
-        changed = check.evidence if picking.values != draft.values else None
+        # Changed means other evidence, not other form values: the page always posts one
+        # empty row per section (its checkboxes at their defaults) that the stored draft
+        # lacks, so comparing the values would count every answer as a change, resubmit the
+        # draft over what the association recorded, and never refuse an empty answer.
+        unchanged = check_draft(request, draft, draft.values, signatures).evidence
+        changed = check.evidence if check.evidence != unchanged else None
         if changed is None and not response.strip():
             return _page(request, member, draft, application, 422, [(
                 "response", "Say how you answered the comments, or change the application.")],

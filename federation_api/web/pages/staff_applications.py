@@ -19,12 +19,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import msgspec
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from domain.application import ApplicationState
 from domain.errors import DomainError
+from domain.evidence import ApplicationEvidence
 from domain.levels import Designation, Level, ReviewDecision
 from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
 from domain.review import CommentAuthor
@@ -489,6 +491,24 @@ def _evidence_page(request: Request, staff: StaffUser, application_id: str,
         errors=errors or []))
 
 
+# Which declaration each text the applicant signed in the portal stands behind.
+_DECLARATION_OF_TEXT = {"code_of_ethics": "code_of_ethics_signed",
+                        "endorsement_agreement": "agreement_signed"}
+
+
+def _signatures_kept(evidence: ApplicationEvidence, previous: ApplicationEvidence
+                     ) -> ApplicationEvidence:
+    """The form's evidence with the texts the applicant signed in the portal (version,
+    SHA-256, who and when) carried over from the application's evidence: the form has no
+    field for them, and without them the ledger's commitment would stop pinning the wording
+    signed. A text whose declaration the coordinator unticked is left out with it."""
+    if isinstance(previous.signed_texts, msgspec.UnsetType):
+        return evidence
+    kept = tuple(t for t in previous.signed_texts
+                 if getattr(evidence, _DECLARATION_OF_TEXT.get(t.document, ""), False))
+    return msgspec.structs.replace(evidence, signed_texts=kept if kept else msgspec.UNSET)
+
+
 @router.get("/{application_id}/evidence", response_class=HTMLResponse)
 def evidence_page(request: Request, staff: Coordinator, application_id: str) -> Response:
     """The evidence form, filled in with what the application holds, beside its checklist."""
@@ -515,7 +535,9 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         return _command(request, staff, application_id, "application.evidence",
                         "resolved" if picking.resolved else "evidence", {}, {},
                         lambda a: node.service.submit_evidence(
-                            a, with_documents(evidence, node.documents, a),
+                            a, with_documents(_signatures_kept(
+                                evidence, node.service.application(a).evidence),
+                                node.documents, a),
                             submitted_on=today(), now=now()),
                         then_page="/evidence" if picking.resolved else "")
 
