@@ -314,7 +314,9 @@ def read_comments_and_answer(j: Journey, asked: str, answer: str) -> None:
     follow(page.get_by_role("button", name="Send the answer"))
     assert "Your answer is sent" in page.locator(".message").inner_text()
     assert "In review" in page.locator(".facts").inner_text()
-    assert answer in page.locator("main").inner_text()
+    main = page.locator("main").inner_text()
+    assert answer in main and "Waiting for the reviewers' decisions." in main
+    assert "acc_" not in main  # the staff's account ids are the staff's
     j.axe.check(page)
 
 

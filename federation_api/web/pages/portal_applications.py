@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from domain.application import Application, ApplicationState
 from domain.errors import DomainError
-from domain.progress import of_application
+from domain.progress import Progress, WaitsOn, of_application
 from domain.review import CommentAuthor
 from federation_api.clock import now, today
 from federation_api.portal.applying import answer_return, owned_application, withdraw
@@ -67,6 +68,21 @@ def _comments(application: Application) -> list[tuple[str, str]]:
     return out
 
 
+def _applicants_progress(application: Application) -> Progress:
+    """The domain's account of the application, less the staff's side of it: in review,
+    the staff's words name the reviewers (account ids), who has decided and who stepped
+    aside; the applicant is told only that the reviewers are reading it (the checklist
+    below says what the rules still need)."""
+    progress = of_application(application)
+    if application.state is not ApplicationState.IN_REVIEW:
+        return progress
+    waiting = progress.waits_on is WaitsOn.REVIEWERS
+    return msgspec.structs.replace(
+        progress, waiting_for=(),
+        summary="In review: the association's reviewers are reading your application.",
+        next_step="Waiting for the reviewers' decisions." if waiting else progress.next_step)
+
+
 def _page(request: Request, member: PortalMember, draft: Draft, application: Application,
           status: int = 200, errors: Errors | None = None,
           values: dict[str, str] | None = None,
@@ -75,7 +91,8 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
     returned = application.state is ApplicationState.RETURNED
     shown = draft.values if values is None else values
     return render("portal_application.html", status, **page_context(
-        request, draft=draft, application=application, progress=of_application(application),
+        request, draft=draft, application=application,
+        progress=_applicants_progress(application),
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
