@@ -28,6 +28,7 @@ from federation_api.portal.errors import NotYours
 from federation_api.web.audited import attempt
 from federation_api.web.pages import people_picker
 from federation_api.web.pages.level_titles import level_title
+from federation_api.web.pages.portal_document_panel import panel_context
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
 from federation_api.web.pages.portal_evidence import posted_values as evidence_values
 from federation_api.web.pages.portal_session import (
@@ -79,7 +80,7 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
-        response=response,
+        response=response, panel_context=panel_context(request, draft),
         message=_DONE.get(request.query_params.get("done", ""), ""),
         **form_context(request, draft, shown, picks)))
 
@@ -130,7 +131,9 @@ async def answer(request: Request, member: Member, application_id: str) -> Respo
             return _page(request, member, draft, application, 422,
                          picking.errors + check.errors, picking.values, picking.choices,
                          response)
-        changed = check.evidence if picking.values != draft.values else None
+        # Documents uploaded since the last submission change the evidence too.
+        changed = (check.evidence if picking.values != draft.values
+                   or check.evidence.documents != application.evidence.documents else None)
         if changed is None and not response.strip():
             return _page(request, member, draft, application, 422, [(
                 "response", "Say how you answered the comments, or change the application.")],
