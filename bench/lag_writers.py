@@ -18,7 +18,9 @@ writers at rate R, writer i's command k is due at start + (i + k n) / R, so toge
 offer one evenly spaced stream of R entries/s.
 
 Protocol over each child's pipe: the child sends ("warm",) once its warm-up entries are
-committed; this process, once MI projected them all, sends ("go", start instant); the child
+committed; this process, once MI projected them all and received them through every hub
+mirror (`StreamProbe`: a mirror starts on nats-server's retry after its source appears),
+sends ("go", start instant); the child
 commits its share and sends ("committed", {seq: instant}, its CPU share, how late it
 started in ms: a child that got "go" after the start instant starts on receipt); it keeps its
 publisher running until ("stop",), sent once MI has projected everything, then shuts down.
@@ -45,6 +47,7 @@ from bench.replication_probes import (
     CommitProbe,
     IngestProbe,
     ProjectionProbe,
+    StreamProbe,
     expect,
     run_in_thread,
     wait_for,
@@ -188,6 +191,7 @@ async def measure_lag_from_processes(root: Path, topology_kind: str, rate: float
     mi = federation.open(PEER)
     visible = {origin: ProjectionProbe(mi, origin) for origin in origins}
     ingested = IngestProbe(mi)
+    streamed = StreamProbe(mi)
     topology = TOPOLOGIES[topology_kind](root / "nats", federation.associations)
     share = rate / writers
     warm, count = max(50, int(share // 5)), max(2, round(share * seconds))
@@ -205,6 +209,8 @@ async def measure_lag_from_processes(root: Path, topology_kind: str, rate: float
             await receive(writer.channel, 300, f"{writer.association}'s warm-up")
         await wait_for(lambda: all(v.position >= warm for v in visible.values()), 60,
                        "the warm-up entries on MI")
+        await wait_for(lambda: all(streamed.from_stream(o) >= warm for o in origins), 120,
+                       "the warm-up entries through every hub mirror (StreamProbe)")
         calls_before, stored_before = ingested.calls, ingested.stored
         load_before = os.getloadavg()[0]
         start = time.perf_counter() + START_DELAY

@@ -113,6 +113,38 @@ class IngestProbe:
             return min((t for t, s in self.marks if s >= stored), default=None)
 
 
+class StreamProbe:
+    """Entries the node's JetStream consumer delivered from each peer's stream (duplicates
+    included), counted around `Ingestor.ingest` by its `source` ("jetstream:<peer>").
+
+    Entries reach a node by two paths: the hub mirror of the writer's stream, and a backfill
+    request straight to the writer when a gossiped checkpoint shows a gap. A warm-up seen on
+    the peer through the second path says nothing of the first: a hub mirror created before
+    its leaf's stream existed (as ops create them) starts mirroring only on nats-server's
+    next retry, seconds later, and a lag timed across that start measures the retry."""
+
+    def __init__(self, node: Node) -> None:
+        self.delivered: dict[str, int] = {}
+        self._lock = threading.Lock()
+        method = node.ingestor.ingest
+
+        def probe(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            source = str(kwargs.get("source", ""))
+            if source.startswith("jetstream:"):
+                with self._lock:
+                    peer = source.removeprefix("jetstream:")
+                    self.delivered[peer] = self.delivered.get(peer, 0) + len(args[0])
+            return result
+
+        node.ingestor.ingest = probe  # type: ignore[method-assign]
+
+    def from_stream(self, peer: str) -> int:
+        """How many entries of `peer` the consumer has delivered so far."""
+        with self._lock:
+            return self.delivered.get(peer, 0)
+
+
 async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll a cheap condition every 10 ms, with a bound."""
     deadline = time.perf_counter() + timeout

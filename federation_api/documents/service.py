@@ -103,6 +103,23 @@ class Documents:
             self.record(cur, document)
         return document
 
+    def remove(self, cur: Cursor, document_id: str, *, owner_account_id: str,
+               subject: Subject) -> Document:
+        """Delete the record of an owner's document of `subject`, in the caller's
+        transaction; NoSuchDocument for anyone else's, another subject's or no document.
+        The bytes go with `forget` once the transaction is committed."""
+        removed = self.store.remove(cur, document_id, owner_account_id=owner_account_id,
+                                    subject=subject)
+        if removed is None:
+            raise NoSuchDocument(document_id)
+        return removed
+
+    def forget(self, document: Document) -> None:
+        """Delete a removed document's bytes when no record names them any more (the same
+        bytes uploaded twice are one file: the other record keeps it)."""
+        if self.store.named(document.sha256) == 0:
+            self.storage.delete(document.sha256)
+
     def of_subject(self, subject: Subject) -> list[Document]:
         """An application's or renewal's documents, oldest first."""
         return self.store.of_subject(subject)

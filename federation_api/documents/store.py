@@ -144,6 +144,21 @@ class DocumentStore:
                              "ORDER BY uploaded_at, document_id", (account_id,))
         return [_document(row) for row in rows]
 
+    def remove(self, cur: Cursor, document_id: str, *, owner_account_id: str,
+               subject: Subject) -> Document | None:
+        """Delete the record of the owner's document of `subject` (the statement names all
+        three, so another's id deletes nothing); the removed record, or None."""
+        row = cur.execute(
+            f"DELETE FROM documents WHERE document_id = ? AND owner_account_id = ? AND "
+            f"subject_kind = ? AND subject_id = ? RETURNING {_COLUMNS}",
+            (document_id[:64], owner_account_id, subject.kind.value, subject.id)).fetchone()
+        return None if row is None else _document(tuple(row))
+
+    def named(self, sha256: str) -> int:
+        """How many records name these bytes."""
+        return int(self.db.query("SELECT COUNT(*) FROM documents WHERE sha256 = ?",
+                                 (sha256,))[0][0])
+
     def log_download(self, cur: Cursor, download: Download) -> None:
         """Record that an account opened a document."""
         cur.execute("INSERT INTO document_downloads (download_id, document_id, account_id, "

@@ -60,11 +60,17 @@ PUBLISHER = "nats-publisher"
 BACKFILL_LIMIT = 500
 FETCH_BATCH = 1024  # entries per pull; verification of one batch spreads over every core
 CONSUME_ROUNDS = 16  # batches of one pipelined pass (each fetched while the last is ingested)
-# How long an idle peer's pull lingers. A fetch returns as soon as an entry arrives, so this
-# delays nobody's entries (each peer has its own task); it bounds how long a pull request the
-# server dropped without a reconnect (a consumer leader moving on the hub) goes unnoticed, and
-# costs one pull request per peer per wait while idle. A reconnect interrupts every wait.
+# How long an idle peer's pull lingers: it bounds how long a pull request the server dropped
+# without a reconnect (a consumer leader moving on the hub) goes unnoticed, and costs one pull
+# request per peer per wait while idle. A reconnect interrupts every wait. It delays no entry:
+# the lingering pull asks for one entry, returned the moment it arrives, and then what else is
+# there is taken at once (`_first_then_rest`). nats-py's `fetch(batch=n)` with n > 1 does not
+# promise that: once its lingering request has delivered a first message it goes on waiting
+# for the other n - 1 until the server ends the request or the timeout passes.
 FETCH_WAIT = 2.0
+# After the first entry, what else is there already is asked for at once (no_wait); with
+# nothing more, nats-py lingers this long before returning the first alone.
+DRAIN_WAIT = 0.02
 RETRY_SECONDS = 0.5  # a failed consume pass, or a peer whose stream does not exist yet
 PEER_SCAN_SECONDS = 0.5  # how often the supervisor looks for peers without a consumer
 EMPTY_PASS_FLOOR = 0.05  # an empty pass shorter than this (a server refusing pulls) pauses
@@ -342,9 +348,9 @@ class Replicator:
         return True
 
     async def _fetch(self, peer: str, sub: JetStreamContext.PullSubscription) -> list[Msg]:
-        """One pull of up to FETCH_BATCH entries: what is there at once, else the first to
-        arrive within FETCH_WAIT; empty when idle or interrupted by a reconnect."""
-        fetch = asyncio.ensure_future(sub.fetch(batch=FETCH_BATCH, timeout=FETCH_WAIT))
+        """One pull of up to FETCH_BATCH entries: the first to arrive within FETCH_WAIT, then
+        at once whatever else is there; empty when idle or interrupted by a reconnect."""
+        fetch = asyncio.ensure_future(self._first_then_rest(sub))
         self._fetches.add(fetch)
         self.fetching[peer] = self.fetching.get(peer, 0) + 1
         try:
@@ -361,6 +367,17 @@ class Replicator:
             self.fetching[peer] -= 1
             if not self.fetching[peer]:
                 del self.fetching[peer]
+        return msgs
+
+    @staticmethod
+    async def _first_then_rest(sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Wait for one entry (a batch-1 pull returns the moment it arrives), then take what
+        else the stream holds without waiting for more to be written (see FETCH_WAIT).
+        Entries delivered after the second wait gave up stay in the subscription's queue and
+        start the next pull; unacked ones are redelivered after ack_wait: none is lost."""
+        msgs: list[Msg] = await sub.fetch(batch=1, timeout=FETCH_WAIT)
+        with contextlib.suppress(TimeoutError, NatsTimeout):
+            msgs += await sub.fetch(batch=FETCH_BATCH - 1, timeout=DRAIN_WAIT)
         return msgs
 
     async def ingest(self, wires: Sequence[bytes], *, source: str) -> None:

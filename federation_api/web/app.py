@@ -16,6 +16,7 @@ from federation_api.web.observability import Metrics, install_request_logging
 from federation_api.web.origin import install_origin
 from federation_api.web.pages import (
     portal_applications,
+    portal_documents,
     portal_drafts,
     portal_home,
     portal_hours,
@@ -147,6 +148,8 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     portal_hours.install(app)
     for pages in (portal_hours, portal_renewal):
         app.include_router(pages.router)
+    # The applicant's documents (uploads on the draft page, their own downloads).
+    app.include_router(portal_documents.router)
     install_static(app)
     install_docs(app)
     return app

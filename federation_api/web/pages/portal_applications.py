@@ -29,6 +29,7 @@ from federation_api.portal.errors import NotYours
 from federation_api.web.audited import attempt
 from federation_api.web.pages import people_picker
 from federation_api.web.pages.level_titles import level_title
+from federation_api.web.pages.portal_document_panel import panel_context
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
 from federation_api.web.pages.portal_evidence import posted_values as evidence_values
 from federation_api.web.pages.portal_session import (
@@ -96,7 +97,7 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
-        response=response,
+        response=response, panel_context=panel_context(request, draft),
         message=_DONE.get(request.query_params.get("done", ""), ""),
         **form_context(request, draft, shown, picks)))
 
@@ -151,8 +152,10 @@ async def answer(request: Request, member: Member, application_id: str) -> Respo
         # empty row per section (its checkboxes at their defaults) that the stored draft
         # lacks, so comparing the values would count every answer as a change, resubmit the
         # draft over what the association recorded, and never refuse an empty answer.
+        # Documents uploaded since the last submission change the evidence too.
         unchanged = check_draft(request, draft, draft.values, signatures).evidence
-        changed = check.evidence if check.evidence != unchanged else None
+        changed = (check.evidence if check.evidence != unchanged
+                   or check.evidence.documents != application.evidence.documents else None)
         if changed is None and not response.strip():
             return _page(request, member, draft, application, 422, [(
                 "response", "Say how you answered the comments, or change the application.")],

@@ -36,6 +36,7 @@ from federation_api.portal.texts import Document, text_of
 from federation_api.web.audited import attempt
 from federation_api.web.pages import people_picker
 from federation_api.web.pages.level_titles import DESIGNATIONS, level_title
+from federation_api.web.pages.portal_document_panel import forget_documents
 from federation_api.web.pages.portal_evidence import (
     DRAFT_PANELS,
     check_draft,
@@ -245,6 +246,7 @@ def discard(request: Request, member: Member, draft_id: str,
     if confirm != "on":
         return _draft_page(request, member, draft, 422, [(
             "discard-confirm", "Tick the box to say you want to throw the draft away.")])
+    forget_documents(request, draft)  # first: a crash between leaves the draft, no orphan
     discard_draft(request.app.state.portal, member.account_id, draft_id)
     return _redirect("/portal/?done=discarded")
 

@@ -148,9 +148,24 @@ def not_found(request: Request) -> Response:
                         "to your applications.")
 
 
+def csrf_refused_page(request: Request) -> Response:
+    """The answer to a form without this session's CSRF token."""
+    return message_page(request, 403, "Form refused",
+                        "This form has expired or did not come from this site. Reload the "
+                        "page and send it again.")
+
+
 class PortalGate:
     """A dependency admitting a signed-in applicant or professional; for a POST, only with
-    the session's CSRF token. A GET without a session goes to the sign-in page."""
+    the session's CSRF token. A GET without a session goes to the sign-in page.
+
+    `streamed=True` is for a file upload only (as `StaffGate(streamed=True)`): the gate does
+    not read the body, which would receive the whole file before any check; the page reads
+    it with `web.documents_http.read_upload`, passing `check_form_token`, which checks the
+    token the form sends before its file and refuses as the gate does."""
+
+    def __init__(self, *, streamed: bool = False) -> None:
+        self.streamed = streamed
 
     async def __call__(self, request: Request) -> PortalMember:
         """The admitted account, or PortalPageRefused carrying the page to show."""
@@ -158,17 +173,22 @@ class PortalGate:
         if member is None:
             raise PortalPageRefused(RedirectResponse(SIGN_IN_PATH, status_code=303,
                                                      headers=SECURITY_HEADERS))
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed:
             form = await request.form()
             token = form.get(CSRF_FIELD)
             try:
                 check_csrf(member.session, token if isinstance(token, str) else None)
             except CsrfRefused as e:
-                raise PortalPageRefused(message_page(
-                    request, 403, "Form refused",
-                    "This form has expired or did not come from this site. Reload the page "
-                    "and send it again.")) from e
+                raise PortalPageRefused(csrf_refused_page(request)) from e
         return member
+
+
+def check_form_token(request: Request, member: PortalMember, token: str | None) -> None:
+    """The gate's CSRF check for a page that reads its own (streamed) body."""
+    try:
+        check_csrf(member.session, token)
+    except CsrfRefused as e:
+        raise PortalPageRefused(csrf_refused_page(request)) from e
 
 
 Member = Annotated[PortalMember, Depends(PortalGate())]
