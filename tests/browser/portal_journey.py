@@ -17,6 +17,7 @@ a year ago would be now. The hours, the reminder and the renewal all fall on rea
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
 import time
@@ -36,6 +37,7 @@ from federation_api.portal.texts import Document, text_of
 from federation_api.settings import Settings
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.templating import long_date
+from tests import document_files
 from tests.browser.journeys import (
     Account,
     Checker,
@@ -81,6 +83,7 @@ class Journey:
     applicant: Any = None  # the applicant's current browser context
     page: Any = None  # the applicant's current page
     draft_url: str = ""
+    transcript: bytes = b""  # the bytes the applicant uploaded
     application_url: str = ""
     endorsement_id: str = ""
     links_used: int = 0
@@ -266,6 +269,38 @@ def draft_second_session(j: Journey) -> None:
     j.axe.check(page)
 
 
+TRANSCRIPT_NAME = "Official transcript 2016.pdf"
+
+
+def upload_transcript(j: Journey) -> None:
+    """On the draft page, a web page named like a PDF is refused next to the file field
+    (nothing stored), then the transcript (a PDF) is stored and listed."""
+    page = j.page
+    page.goto(j.draft_url)
+    folder = j.node.data_dir.parent / "applicant-files"
+    folder.mkdir(exist_ok=True)
+    hostile = folder / "transcript.pdf"
+    hostile.write_bytes(document_files.HTML)
+    page.get_by_label("File", exact=True).set_input_files(str(hostile))
+    follow(page.get_by_role("button", name="Upload the document"))
+    error = page.locator("#document-file-error")
+    assert "Web pages (HTML) are not accepted" in error.inner_text()
+    assert "document-file-error" in (page.get_by_label("File", exact=True).get_attribute(
+        "aria-describedby") or "")
+    j.axe.check(page)
+    j.transcript = document_files.pdf(2)
+    transcript = folder / TRANSCRIPT_NAME
+    transcript.write_bytes(j.transcript)
+    page.get_by_label("What the document is").select_option("transcript")
+    page.get_by_label("File", exact=True).set_input_files(str(transcript))
+    follow(page.get_by_role("button", name="Upload the document"))
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Draft application")
+    assert "The document is stored" in page.locator(
+        "#documents-title ~ .message").first.inner_text()
+    assert page.get_by_role("link", name=TRANSCRIPT_NAME).is_visible()
+    j.axe.check(page)
+
+
 def submit(j: Journey) -> None:
     """Submit the draft; the status page."""
     page = j.page
@@ -429,10 +464,16 @@ def open_as_coordinator(j: Journey) -> Any:
 
 
 def record_transcript_and_fee_by_hand(j: Journey) -> None:
-    """Main's stand-in for the portal's upload and payment (other helpers' pieces): the
-    coordinator ticks that the official transcript arrived and the fee is paid, on the
-    staff evidence form, as for a paper application."""
+    """The coordinator opens the transcript the applicant uploaded (the very bytes) and
+    ticks that the official transcript arrived (the association's own judgement, on the
+    staff evidence form) and, until the portal takes payments, that the fee is paid, as for
+    a paper application."""
     desk = open_as_coordinator(j)
+    link = desk.get_by_role("link", name=TRANSCRIPT_NAME)
+    fetched = j.coordinator.request.get(f"{j.url}{link.get_attribute('href')}")
+    assert fetched.status == 200 and fetched.body() == j.transcript
+    assert fetched.headers["content-disposition"].startswith("attachment")
+    assert fetched.headers["x-content-type-options"] == "nosniff"
     follow(desk.get_by_role("link", name="Enter or change the evidence"))
     j.axe.check(desk)
     assert fill_form(desk, {"degrees-0-transcript_received": "on", "fee_paid": "on"}) == {
@@ -494,11 +535,12 @@ def grant(j: Journey) -> None:
     desk.close()
 
 
-def signatures_kept_to_the_grant(j: Journey) -> None:
+def evidence_kept_to_the_grant(j: Journey) -> None:
     """The granted application's evidence (the node's private record, read beside the
     server) still holds both texts as signed in the page, with the SHA-256 of the exact
-    wording, although the coordinator and the applicant each changed the evidence since:
-    the ledger's commitment to that evidence pins what was signed."""
+    wording, and the uploaded transcript's SHA-256 (never its bytes), although the
+    coordinator and the applicant each changed the evidence since: the ledger's commitment
+    to that evidence pins what was signed and sent."""
     application_id = uuid.UUID(j.application_url.rsplit("/", 1)[1])
     node = Node(Settings(data_dir=j.node.data_dir, association=j.node.association,
                          database_url=j.node.database_url))
@@ -514,6 +556,9 @@ def signatures_kept_to_the_grant(j: Journey) -> None:
         assert document.value in signed, f"{document.value} lost from the evidence"
         assert signed[document.value].sha256 == text.sha256
         assert signed[document.value].signed_name == APPLICANT_NAME
+    documents = () if isinstance(evidence.documents, msgspec.UnsetType) else evidence.documents
+    assert [(d.kind, d.sha256) for d in documents] == [
+        ("transcript", hashlib.sha256(j.transcript).hexdigest())]
 
 
 def daily_run(j: Journey) -> None:

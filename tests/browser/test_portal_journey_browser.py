@@ -3,17 +3,18 @@ headless Chromium (JavaScript off) against `alliance serve` on SQLite files and 
 PostgreSQL schema, with a real SMTP server in this process, axe-core on every page (no
 serious or critical violation):
 
-an applicant signs up (the link read from the SMTP server) and drafts a Level II
-application over two sessions (signed out, back by a new link); the coordinator confirms who
-they are; they submit; the coordinator assigns two reviewers; one returns it with comments,
+an applicant signs up (the link read from the SMTP server), drafts a Level II application
+over two sessions (signed out, back by a new link) and uploads the transcript (a web page
+named like a PDF refused first); the coordinator confirms who they are; they submit; the coordinator assigns two reviewers; one returns it with comments,
 the applicant reads them (mailed, and on the status page) and answers; both reviewers
 approve; the coordinator grants; the applicant downloads the certificate (the PDF's text
 checked). At the end of the cycle the daily run mails the renewal reminder (once, however
 often it runs), and the professional logs the cycle's hours and renews in the page.
 
 The steps are in `tests/browser/portal_journey.py` (which also says how "a year later" is
-reached without moving the clock). Until the portal's uploads and payments exist, the
-coordinator records the transcript and the fee by hand, as for a paper application.
+reached without moving the clock). The coordinator opens the uploaded transcript and ticks
+that it arrived (the association's judgement); until the portal takes payments, the fee is
+ticked by hand too, as for a paper application.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def test_apply_review_return_answer_grant_certificate_reminder_and_renew(
     steps.sign_up(j)
     steps.draft_first_session(j)
     steps.draft_second_session(j)
+    steps.upload_transcript(j)
     steps.confirm_identity(j)
     steps.submit(j)
     steps.record_transcript_and_fee_by_hand(j)
@@ -88,7 +90,7 @@ def test_apply_review_return_answer_grant_certificate_reminder_and_renew(
     steps.decide(j, "rae", "Approve", "Thank you; complete.")
     steps.decide(j, "ray", "Approve", "Still complete.")
     steps.grant(j)
-    steps.signatures_kept_to_the_grant(j)
+    steps.evidence_kept_to_the_grant(j)
     steps.download_certificate(j)
     steps.daily_run(j)
     steps.renew_in_the_page(j)
