@@ -5,11 +5,12 @@ serious or critical violation):
 
 an applicant signs up (the link read from the SMTP server), drafts a Level II application
 over two sessions (signed out, back by a new link) and uploads the transcript (a web page
-named like a PDF refused first); the coordinator confirms who they are; they submit; the coordinator assigns two reviewers; one returns it with comments,
-the applicant reads them (mailed, and on the status page) and answers; both reviewers
-approve; the coordinator grants; the applicant downloads the certificate (the PDF's text
-checked). At the end of the cycle the daily run mails the renewal reminder (once, however
-often it runs), and the professional logs the cycle's hours and renews in the page.
+named like a PDF refused first); the coordinator confirms who they are; they submit; the
+coordinator assigns two reviewers; one returns it with comments, the applicant reads them
+(mailed, and on the status page) and answers; both reviewers approve; the coordinator
+grants; the applicant downloads the certificate (the PDF's text checked). At the end of the
+cycle the daily run mails the renewal reminder (once, however often it runs), and the
+professional logs the cycle's hours and renews in the page.
 
 The steps are in `tests/browser/portal_journey.py` (which also says how "a year later" is
 reached without moving the clock). The coordinator opens the uploaded transcript and ticks
