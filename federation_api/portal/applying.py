@@ -159,9 +159,29 @@ def answer_return(service: AssociationService, application: Application,
                   evidence: ApplicationEvidence | None, *, response: str, today: dt.date,
                   now: dt.datetime) -> Application:
     """Answer a return: the response and the changed evidence (None: unchanged), back to
-    the reviewers, through the service's `resubmit` as staff would."""
+    the reviewers, through the service's `resubmit` as staff would. What only the
+    association records is kept from the application's evidence (`association_records`)."""
+    if evidence is not None:
+        evidence = association_records(evidence, application.evidence)
     return service.resubmit(application.id, evidence, response=response,
                             resubmitted_on=today, now=now)
+
+
+def association_records(evidence: ApplicationEvidence, previous: ApplicationEvidence
+                        ) -> ApplicationEvidence:
+    """The applicant's changed evidence with what the association recorded on the
+    application kept: the applicant's form has no field for a transcript's arrival or the
+    fee (the coordinator ticks them), so the draft's evidence always says "no", and an
+    answer would otherwise undo them. A degree keeps its "transcript received" only if the
+    answer left it as it was (a changed degree is another degree's transcript); a paid fee
+    stays paid."""
+    received = {msgspec.structs.replace(d, transcript_received=False)
+                for d in previous.degrees if d.transcript_received}
+    degrees = tuple(msgspec.structs.replace(d, transcript_received=True)
+                    if not d.transcript_received and d in received else d
+                    for d in evidence.degrees)
+    return msgspec.structs.replace(evidence, degrees=degrees,
+                                   fee_paid=evidence.fee_paid or previous.fee_paid)
 
 
 def withdraw(service: AssociationService, application: Application, *,

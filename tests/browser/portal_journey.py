@@ -314,9 +314,11 @@ def submit(j: Journey) -> None:
     j.axe.check(page)
 
 
-def read_comments_and_answer(j: Journey, asked: str, answer: str) -> None:
+def read_comments_and_answer(j: Journey, asked: str, answer: str,
+                             change: dict[str, str]) -> None:
     """The applicant is mailed that the application was returned, reads the comments on
-    the status page (under "Reviewer 1", never a reviewer's name), and answers. A wrong
+    the status page (under "Reviewer 1", never a reviewer's name), and answers with the
+    `change` made to the application. A wrong
     value in the answer, and an answer that neither says nor changes anything, are refused
     next to their fields, nothing written."""
     mail_with(j.sink, APPLICANT, asked)  # the return mail carries the comments
@@ -345,6 +347,7 @@ def read_comments_and_answer(j: Journey, asked: str, answer: str) -> None:
         "aria-describedby") or "")
     assert j.head() == head
     j.axe.check(page)
+    assert fill_form(page, change) == set(change)
     page.get_by_label("Your answer to the comments").fill(answer)
     follow(page.get_by_role("button", name="Send the answer"))
     assert "Your answer is sent" in page.locator(".message").inner_text()
@@ -556,6 +559,9 @@ def evidence_kept_to_the_grant(j: Journey) -> None:
         assert document.value in signed, f"{document.value} lost from the evidence"
         assert signed[document.value].sha256 == text.sha256
         assert signed[document.value].signed_name == APPLICANT_NAME
+    # The answer's change is in, and what the coordinator recorded before it still holds.
+    assert evidence.work[0].families_served == 15
+    assert evidence.degrees[0].transcript_received and evidence.fee_paid
     documents = () if isinstance(evidence.documents, msgspec.UnsetType) else evidence.documents
     assert [(d.kind, d.sha256) for d in documents] == [
         ("transcript", hashlib.sha256(j.transcript).hexdigest())]

@@ -84,10 +84,11 @@ def test_apply_review_return_answer_grant_certificate_reminder_and_renew(
     steps.submit(j)
     steps.record_transcript_and_fee_by_hand(j)
     steps.assign_reviewers(j)
-    asked = "Please say how many of the families you served had infants under one."
+    asked = "Please check how many families you served: the employer's letter says 15."
     steps.decide(j, "rae", "Return for more (the coordinator asks the applicant)", asked)
     steps.decide(j, "ray", "Approve", "Complete as far as I can see.", returns=True)
-    steps.read_comments_and_answer(j, asked, "About half of the fourteen families.")
+    steps.read_comments_and_answer(j, asked, "Corrected: 15 families, as the letter says.",
+                                   {"work-0-families_served": "15"})
     steps.decide(j, "rae", "Approve", "Thank you; complete.")
     steps.decide(j, "ray", "Approve", "Still complete.")
     steps.grant(j)
