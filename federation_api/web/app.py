@@ -19,6 +19,7 @@ from federation_api.web.pages import (
     portal_drafts,
     portal_home,
     portal_hours,
+    portal_payments,
     portal_renewal,
     portal_session,
     portal_signin,
@@ -147,6 +148,9 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
     portal_hours.install(app)
     for pages in (portal_hours, portal_renewal):
         app.include_router(pages.router)
+    # Paying the application and renewal fees through the payment provider.
+    portal_payments.install(app)
+    app.include_router(portal_payments.router)
     install_static(app)
     install_docs(app)
     return app

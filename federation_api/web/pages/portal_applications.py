@@ -30,6 +30,7 @@ from federation_api.web.pages import people_picker
 from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
 from federation_api.web.pages.portal_evidence import posted_values as evidence_values
+from federation_api.web.pages.portal_fees import application_view
 from federation_api.web.pages.portal_session import (
     Member,
     PortalMember,
@@ -79,7 +80,7 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
-        response=response,
+        response=response, fee_panel={"fee": application_view(request, str(application.id))},
         message=_DONE.get(request.query_params.get("done", ""), ""),
         **form_context(request, draft, shown, picks)))
 

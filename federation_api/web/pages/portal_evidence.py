@@ -35,7 +35,7 @@ from domain.requirements import evaluate_application
 from federation_api.clock import today
 from federation_api.portal.applying import with_signatures
 from federation_api.portal.drafts import Draft, Signature
-from federation_api.web.pages import evidence_form, people_picker
+from federation_api.web.pages import evidence_form, people_picker, portal_fees
 from federation_api.web.schemas import ApplicationEvidenceIn
 
 MAX_TEXT = 5000
@@ -52,9 +52,13 @@ class DraftPanel:
     context: Callable[[Request, Draft], dict[str, Any]]
 
 
-DRAFT_PANELS: tuple[DraftPanel, ...] = ()
+DRAFT_PANELS: tuple[DraftPanel, ...] = (
+    DraftPanel("fee", "Fee", "portal_fee_panel.html", portal_fees.draft_panel),
+)
 EVIDENCE_FILLERS: tuple[Callable[[Request, Draft, ApplicationEvidence],
-                                 ApplicationEvidence], ...] = ()
+                                 ApplicationEvidence], ...] = (
+    portal_fees.fee_paid,
+)
 
 
 def form_spec(level: Level, designation: Designation | None) -> evidence_form.FormSpec:
