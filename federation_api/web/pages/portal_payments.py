@@ -8,12 +8,11 @@ the node's own payment record and says paid, pending or failed. Its query is nev
 the payment is marked paid only by the provider's signed callback (`routes/payments.py`),
 so a return address typed by hand, or a forged "paid", changes nothing.
 
-Own records only: an application is the account's when its draft is
-(`DraftStore.by_application`, which also covers a draft not yet submitted: the fee may be
-paid before submitting); an endorsement when `portal.renewal.own_endorsement` admits it.
-Anything else answers the portal's one 404. Without a provider the node takes cheques only:
-"Pay" then writes nothing and the page says how to send a cheque, which the coordinator
-records on the staff payment page.
+Own records only: an application is the account's when its draft is (submitted or not: the
+fee may be paid before submitting); an endorsement when `portal.renewal.own_endorsement`
+admits it. Anything else answers the portal's one 404. Without a provider the node takes
+cheques only: "Pay" then writes nothing and the page says how to send a cheque, which the
+coordinator records on the staff payment page.
 """
 
 from __future__ import annotations
@@ -64,13 +63,14 @@ def _base(request: Request) -> str:
 
 
 def _own_draft(request: Request, member: PortalMember, application_id: str) -> Draft | None:
+    """The account's draft of this application, submitted or not (the account's few drafts
+    are read: `DraftStore.by_application` knows the submitted ones only)."""
     try:
-        parsed = str(uuid.UUID(application_id))
-        draft: Draft = request.app.state.portal.drafts.by_application(member.account_id,
-                                                                       parsed)
-    except (ValueError, NotYours):
+        parsed = uuid.UUID(application_id)
+    except ValueError:
         return None
-    return draft
+    drafts: list[Draft] = request.app.state.portal.drafts.of_account(member.account_id)
+    return next((d for d in drafts if d.application_id == parsed), None)
 
 
 def _own_row(request: Request, member: PortalMember, endorsement_id: str) -> RosterRow | None:
