@@ -155,8 +155,12 @@ class PortalPaymentsContract:
         ana = signed_up(pw, "Ana García", ANA)  # type: ignore[arg-type]
         draft_id, application_id = start_draft(ana)
         draft_page = f"/portal/drafts/{draft_id}"
-        shown = ana.get(draft_page).text
+        drafted = ana.get(draft_page)
+        shown = drafted.text
         assert "Due: 100.50 USD. Not paid yet." in shown
+        # The page's forms may lead to the provider (Pay redirects there), nowhere else.
+        assert f"form-action 'self' {pw.world.provider.url};" in \
+            drafted.headers["content-security-policy"]
         assert f"Not met yet:</strong> {FEE_ITEM}" in shown
         assert "Pay 100.50 USD online" in shown
         assert payment_rows(pw.node) == []  # looking writes nothing
@@ -335,6 +339,7 @@ class ChequeOnlyContract:
         assert "takes the application fee by cheque" in shown
         assert "for 100.50 USD, write your application id" in shown
         assert "online</button>" not in shown
+        assert "form-action 'self';" in ana.get(draft_page).headers["content-security-policy"]
         draft = ws.main.app.state.portal.drafts.get(
             next(a.account_id for a in ws.node.accounts.store.all() if a.email == ANA),
             draft_page.rsplit("/", 1)[1])

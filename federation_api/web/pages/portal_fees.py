@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import msgspec
 from fastapi import Request
@@ -34,10 +34,24 @@ from federation_api.fees.schedule import money
 from federation_api.fees.store import Payment, PaymentState, Purpose
 from federation_api.node.root import Node
 from federation_api.portal.drafts import Draft
-from federation_api.web.pages.templating import association_name
+from federation_api.web.pages.templating import SECURITY_HEADERS, association_name
 
 NOT_SET = ("The association has not set its fees yet: nothing is due until it does. Check "
            "back later, or ask the association.")
+
+
+def pay_headers(request: Request) -> dict[str, str]:
+    """The security headers of a page with a "Pay" form: forms may also lead to the payment
+    provider's origin. "Pay" posts to this node, which answers with a redirect to the
+    provider's checkout, and browsers apply the page's `form-action` to where a form's
+    redirect leads too; without a provider, the usual headers (forms post only here)."""
+    configured = request.app.state.node.settings.payment_url
+    if not configured:
+        return {}
+    parts = urlsplit(configured)
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    return {"Content-Security-Policy": policy}
 
 
 @dataclass(frozen=True)

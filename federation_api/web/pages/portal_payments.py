@@ -35,6 +35,7 @@ from federation_api.web.pages.portal_fees import (
     FeeView,
     PortalRenewalFees,
     application_view,
+    pay_headers,
     renewal_view,
 )
 from federation_api.web.pages.portal_session import (
@@ -84,7 +85,7 @@ def _own_row(request: Request, member: PortalMember, endorsement_id: str) -> Ros
 
 def _return_page(request: Request, fee: FeeView, back: str, back_text: str,
                  status: int = 200) -> Response:
-    return render("portal_payment.html", status, **page_context(
+    return render("portal_payment.html", status, pay_headers(request), **page_context(
         request, fee=fee, back=back, back_text=back_text))
 
 
