@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.levels import Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.demo.seed import seed
@@ -304,6 +305,26 @@ class PortalPaymentsContract:
                           data={"csrf_token": token}).status_code == 404
         assert maria.get(f"/portal/payments/renewal/{okafor}/return").status_code == 404
         assert len(payment_rows(pw.node)) == 1
+
+    def test_a_renewal_paid_after_valid_through_carries_the_late_fee(
+            self, pw: PayWorld) -> None:
+        ended = today() - dt.timedelta(days=10)  # within the 60 days' grace: not lapsed
+        pw.node.service.record_existing(
+            endorsement_id="AK-0300", person_id="AK-P-0300", family_name="Late",
+            given_name="Lou", level=Level.IFS, designation=None,
+            granted_on=dt.date(2020, 1, 1), valid_through=ended,
+            legacy_reference="legacy AK-P-0300", now=now())
+        pw.node.project()
+        lou = signed_up(pw, "Lou Late", "lou@example.org")  # type: ignore[arg-type]
+        link_person(pw.node, "lou@example.org", "AK-P-0300", AccountRole.PROFESSIONAL)
+        shown = lou.get("/portal/renewal/AK-0300").text
+        assert "Due: 75.00 USD. It includes the late fee" in shown
+        answer = press_pay(lou, "/portal/renewal/AK-0300", "/portal/payments/renewal/AK-0300")
+        assert answer.status_code == 303, answer.text
+        assert "amount_cents=7500" in answer.headers["location"]
+        at_provider(pw, answer.headers["location"])
+        paid = pw.node.payments.status(Purpose.RENEWAL, "AK-0300", ended.isoformat())
+        assert paid is not None and paid.state is PaymentState.PAID and paid.late
 
 
 class TestPortalPaymentsOnSQLite(PortalPaymentsContract, OnSQLite):
