@@ -270,8 +270,9 @@ class PortalPaymentsContract:
         assert forged.status_code == 403
         # Signed out: to the sign-in page.
         anonymous = pw.browser()
-        assert anonymous.post(f"/portal/payments/application/{application_id}"
-                              ).status_code in (303, 403)
+        signed_out = anonymous.post(f"/portal/payments/application/{application_id}")
+        assert signed_out.status_code == 303
+        assert signed_out.headers["location"] == "/portal/sign-in"
         assert payment_rows(pw.node) == [] and pw.world.provider.checkouts == {}
 
     def test_the_professional_pays_the_renewal_fee_and_its_requirement_is_met(
@@ -369,6 +370,18 @@ class ChequeOnlyContract:
         assert refused.status_code == 409
         assert "takes the application fee by cheque" in refused.text
         assert payment_rows(ws.node) == []
+        # The cheque arrives; the coordinator records it (the staff payment page's call,
+        # tested with that page in test_fees.py): the draft's fee item is met from it.
+        with ws.node.fees.db.transaction() as cur:
+            ws.node.payments.record_cheque(
+                cur, {"cheque_number": "1042", "amount": "100.50",
+                      "paid_on": today().isoformat()},
+                application_id=str(draft.application_id), by="coordinator", today=today(),
+                now=now())
+        shown = ana.get(draft_page).text
+        assert f"Met:</strong> {FEE_ITEM}" in shown
+        assert "Paid: 100.50 USD by cheque number 1042" in shown
+        assert "takes the application fee by cheque" not in shown
 
 
 class TestChequeOnlyOnSQLite(ChequeOnlyContract, OnSQLite):
