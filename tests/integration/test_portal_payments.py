@@ -148,6 +148,25 @@ def link_person(node: Node, email: str, person_id: str,
         store.set_roles(cur, account.account_id, [role], now=now())
 
 
+def submit(pw: PayWorld, browser: httpx.Client, draft_id: str) -> None:
+    """Fill in a little of the draft, sign both texts, have the identity confirmed, submit."""
+    draft_page = f"/portal/drafts/{draft_id}"
+    shown = browser.get(draft_page).text
+    saved = browser.post(draft_page, data={
+        "csrf_token": form_token(shown), "version": form_version(shown),
+        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
+        "degrees-0-awarded_on": "2015-06-01"})
+    assert saved.status_code == 200, saved.text
+    for document in ("code_of_ethics", "endorsement_agreement"):
+        signed = post(browser, f"{draft_page}/sign", draft_page, document=document,  # type: ignore[arg-type]
+                      signed_name="Ana García", agreed="on")
+        assert signed.status_code == 303, signed.text
+    add_person(pw.node, "AK-P-0042", "Ana", "García", ANA)
+    link_person(pw.node, ANA, "AK-P-0042")
+    submitted = post(browser, f"{draft_page}/submit", draft_page)  # type: ignore[arg-type]
+    assert submitted.status_code == 303, submitted.text
+
+
 class PortalPaymentsContract:
     """Paying in the portal, on every backend."""
 
@@ -192,19 +211,7 @@ class PortalPaymentsContract:
         assert len(pw.world.provider.checkouts) == 1
 
         # Submitted, the evidence carries the fee from the record.
-        saved = ana.post(draft_page, data={
-            "csrf_token": form_token(shown), "version": form_version(shown),
-            "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
-            "degrees-0-awarded_on": "2015-06-01"})
-        assert saved.status_code == 200, saved.text
-        for document in ("code_of_ethics", "endorsement_agreement"):
-            signed = post(ana, f"{draft_page}/sign", draft_page, document=document,  # type: ignore[arg-type]
-                          signed_name="Ana García", agreed="on")
-            assert signed.status_code == 303, signed.text
-        add_person(pw.node, "AK-P-0042", "Ana", "García", ANA)
-        link_person(pw.node, ANA, "AK-P-0042")
-        submitted = post(ana, f"{draft_page}/submit", draft_page)  # type: ignore[arg-type]
-        assert submitted.status_code == 303, submitted.text
+        submit(pw, ana, draft_id)
         application = pw.node.service.application(uuid.UUID(application_id))
         assert application.evidence.fee_paid
         assert "evidence.fee_paid" not in {u.field for u in application.unmet}
@@ -251,6 +258,20 @@ class PortalPaymentsContract:
         at_provider(pw, retry.headers["location"])
         assert "Your fee is paid" in ana.get(path_of(back)).text
         assert [r[3] for r in payment_rows(pw.node)] == ["paid"]  # one record throughout
+
+    def test_a_withdrawn_application_asks_for_no_fee(self, pw: PayWorld) -> None:
+        ana = signed_up(pw, "Ana García", ANA)  # type: ignore[arg-type]
+        draft_id, application_id = start_draft(ana)
+        submit(pw, ana, draft_id)
+        status_page = f"/portal/applications/{application_id}"
+        assert "Pay 100.50 USD online" in ana.get(status_page).text  # may pay after submitting
+        gone = post(ana, f"{status_page}/withdraw", status_page, confirm="on")  # type: ignore[arg-type]
+        assert gone.status_code == 303
+        shown = ana.get(status_page).text
+        assert "its fee is no longer asked for" in shown and "online</button>" not in shown
+        refused = press_pay(ana, status_page, f"/portal/payments/application/{application_id}")
+        assert refused.status_code == 409 and "no longer asked for" in refused.text
+        assert payment_rows(pw.node) == [] and pw.world.provider.checkouts == {}
 
     def test_another_applicants_application_answers_404_and_writes_nothing(
             self, pw: PayWorld) -> None:

@@ -80,7 +80,9 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
-        response=response, fee_panel={"fee": application_view(request, str(application.id))},
+        response=response, fee_panel={"fee": application_view(
+            request, str(application.id), ended=application.state in (
+                ApplicationState.WITHDRAWN, ApplicationState.DENIED))},
         message=_DONE.get(request.query_params.get("done", ""), ""),
         **form_context(request, draft, shown, picks)))
 

@@ -19,7 +19,7 @@ association by cheque and offer no "Pay" button (a checkout would raise `NoProvi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +36,7 @@ from federation_api.node.root import Node
 from federation_api.portal.drafts import Draft
 from federation_api.web.pages.templating import SECURITY_HEADERS, association_name
 
+ENDED = "This application is withdrawn or denied: its fee is no longer asked for."
 NOT_SET = ("The association has not set its fees yet: nothing is due until it does. Check "
            "back later, or ask the association.")
 
@@ -122,9 +123,18 @@ def _view(request: Request, purpose: Purpose, subject_id: str, payment: Payment 
                    action=action)
 
 
-def application_view(request: Request, application_id: str) -> FeeView:
+def application_view(request: Request, application_id: str, *, ended: bool = False
+                     ) -> FeeView:
     """The application's fee (application + processing) and its payment. The caller has
-    checked that the application is the signed-in account's."""
+    checked that the application is the signed-in account's; `ended`: it was withdrawn or
+    denied, so an unpaid fee is no longer asked for."""
+    view = _application_view(request, application_id)
+    if ended and not view.paid and view.state is not PaymentState.REFUNDED:
+        return replace(view, can_pay=False, other_way="", words=ENDED)
+    return view
+
+
+def _application_view(request: Request, application_id: str) -> FeeView:
     node = request.app.state.node
     payment = node.payments.status(Purpose.APPLICATION, application_id)
     try:

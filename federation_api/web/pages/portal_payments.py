@@ -25,6 +25,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from domain.application import ApplicationState
 from federation_api.clock import now
 from federation_api.fees.errors import FeesNotSet, NoProvider, PaymentClosed
 from federation_api.portal.drafts import Draft
@@ -110,6 +111,14 @@ def _checkout(request: Request, fee: FeeView, start: Callable[[], str], back: st
 # -- the application fee ------------------------------------------------------------------
 
 
+def _ended(request: Request, draft: Draft) -> bool:
+    """Whether the draft's application was withdrawn or denied (nothing to pay then)."""
+    if not draft.submitted:
+        return False
+    state = request.app.state.node.service.application(draft.application_id).state
+    return state in (ApplicationState.WITHDRAWN, ApplicationState.DENIED)
+
+
 def _application_back(draft: Draft) -> tuple[str, str]:
     if draft.submitted:
         return f"/portal/applications/{draft.application_id}", "Back to your application"
@@ -124,7 +133,7 @@ async def pay_application(request: Request, member: Member, application_id: str)
         if draft is None:
             return not_found(request)
         subject = str(draft.application_id)
-        fee = application_view(request, subject)
+        fee = application_view(request, subject, ended=_ended(request, draft))
         return _checkout(request, fee, lambda: request.app.state.node.payments
                          .start_application_payment(
                              subject, by=member.account_id, now=now(),
@@ -142,7 +151,8 @@ async def application_return(request: Request, member: Member,
         draft = _own_draft(request, member, application_id)
         if draft is None:
             return not_found(request)
-        return _return_page(request, application_view(request, str(draft.application_id)),
+        return _return_page(request, application_view(request, str(draft.application_id),
+                                                      ended=_ended(request, draft)),
                             *_application_back(draft))
     return await run_in_threadpool(show)
 
