@@ -191,7 +191,8 @@ class PortalPaymentsContract:
         assert checkout.startswith(f"{pw.world.provider.url}/checkout?")
         pending = pw.node.payments.status(Purpose.APPLICATION, application_id)
         assert pending is not None and pending.state is PaymentState.PENDING
-        assert pending.recorded_by != "provider" and pending.amount_cents == 10050
+        ana_id = next(a.account_id for a in pw.node.accounts.store.all() if a.email == ANA)
+        assert (pending.recorded_by, pending.amount_cents) == (ana_id, 10050)
         back = at_provider(pw, checkout)
         assert back == f"http://testserver/portal/payments/application/{application_id}/return"
         assert pw.world.provider.sent[-1].status == 200  # the node took the signed callback
