@@ -48,6 +48,7 @@ from federation_api.web.certificates import (
 )
 from federation_api.web.lookup import lookup
 from federation_api.web.pages.level_titles import level_title
+from federation_api.web.pages.portal_fees import pay_headers, renewal_view
 from federation_api.web.pages.portal_session import (
     Member,
     PortalMember,
@@ -107,10 +108,11 @@ def _renewal_page(request: Request, member: PortalMember, row: RosterRow, status
     records: RenewalRecords = request.app.state.renewal_records
     view = cycle_view(row, node.service.endorsement(row.endorsement_id), node.service.policy,
                       log.of_account(member.account_id))
-    return render("portal_renewal.html", status, **page_context(
+    return render("portal_renewal.html", status, pay_headers(request), **page_context(
         request, row=row, view=view, level_title=level_title, errors=errors or [],
         values=values or {}, unmet=unmet, message=message, ethics=CODE_OF_ETHICS,
         fee_note=_fee_note(request, member, row, view.cycle_end),
+        fee_panel={"fee": renewal_view(request, row.endorsement_id, view.cycle_end)},
         renewed=records.of_endorsement(member.account_id, row.endorsement_id),
         current=standing_on(row.status, row.valid_through, today()) is Standing.CURRENT))
 
