@@ -19,7 +19,7 @@ from fastapi import Request
 from weasyprint import HTML, URLFetcher
 
 from federation_api.web.pages.templating import TEMPLATES
-from federation_api.web.urls import url_host
+from federation_api.web.urls import node_base_url
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,7 @@ class Certificate:
 def public_base(request: Request) -> str:
     """The node's public URL (ALLIANCE_PUBLIC_URL), else its listen address: the base of
     the URLs `alliance serve` prints (and a certificate's QR code links to)."""
-    settings = request.app.state.node.settings
-    return str(settings.public_url or f"http://{url_host(settings.host)}:{settings.port}")
+    return node_base_url(request.app.state.node.settings)
 
 
 def verification_url(public_url: str, endorsement_id: str, family_name: str) -> str:
