@@ -67,8 +67,9 @@ def how_to_answer(status_url: str | None) -> str:
         return ("When you have what is asked for, send it to the association and they will "
                 "pass your application back to its reviewers.\n")
     return (f"Answer the comments on your application's page in the portal (sign in with "
-            f"this email address): change what is asked for and send your answer there, and "
-            f"your application goes back to its reviewers.\n\n{status_url}\n")
+            f"your portal account's email address): change what is asked for and send your "
+            f"answer there, and your application goes back to its reviewers.\n\n"
+            f"{status_url}\n")
 
 
 def return_mail_text(application: Application, *, given_name: str,

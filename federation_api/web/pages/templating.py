@@ -2,6 +2,12 @@
 
 Autoescaping is on for every template, so a name is always text, never markup; the
 Content-Security-Policy forbids scripts altogether as a second line of defence.
+
+The staff pages and the portal pages have gates of their own (`staff_session`,
+`portal_session`: other cookies, other roles), but their forms and templates work alike:
+the hidden CSRF field of a session (`csrf_input`), the gate's check of a posted form
+(`form_token_ok`), and what every signed-in template gets (`signed_in_context`). They are
+here once, so the two sets of pages cannot drift apart in how a form is protected.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
+
+from federation_api.accounts.errors import CsrfRefused
+from federation_api.accounts.sessions import Session, check_csrf, csrf_token
 
 HERE = Path(__file__).parent
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -21,6 +31,7 @@ TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"
                                trim_blocks=True, lstrip_blocks=True)
 STATIC_DIR = HERE / "static"
 STYLESHEET = "/static/pages.css"
+CSRF_FIELD = "csrf_token"  # the form field of every POST form's CSRF token
 
 
 def long_date(day: dt.date) -> str:
@@ -66,6 +77,34 @@ def association_name(request: Request, association: str) -> str:
     if association == node.association:
         return str(node.config.name)
     return association
+
+
+def csrf_input(session: Session | None) -> Markup:
+    """The hidden form field every POST form of a signed-in page carries: a masked token of
+    the session's CSRF secret (nothing without a session)."""
+    if session is None:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, csrf_token(session))
+
+
+async def form_token_ok(request: Request, session: Session) -> bool:
+    """Whether the posted form carries a CSRF token of `session` (the gates' check)."""
+    token = (await request.form()).get(CSRF_FIELD)
+    try:
+        check_csrf(session, token if isinstance(token, str) else None)
+    except CsrfRefused:
+        return False
+    return True
+
+
+def signed_in_context(request: Request, csrf_field: Markup, **values: Any) -> dict[str, Any]:
+    """What every signed-in page's template gets: the association's name, the CSRF field,
+    no errors and no message unless given; the gate's own names (`staff`, `member`) come
+    in `values`."""
+    node = request.app.state.node
+    return {"node_name": association_name(request, node.association),
+            "csrf_field": csrf_field, "errors": [], "message": "", **values}
 
 
 def install_static(app: FastAPI) -> None:
