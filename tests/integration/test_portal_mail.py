@@ -177,26 +177,10 @@ class ProfessionalRoleContract:
 
     def test_a_grant_makes_the_applicants_portal_account_a_professionals(
             self, ws: Workspace) -> None:
-        seed(ws.node, today())
-        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
         staff = coordinator(ws)
-        ana = signed_up(ws, "Ana García", ANA)
-        assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-        assert roles_of(ws, ANA) == {AccountRole.APPLICANT}
-        for name in ("rae", "ray"):
-            add_staff(ws.node, f"{name}@ak.example.org", "reviewer", name=name.title())
-        ids = {a.email.split("@")[0]: a.account_id for a in ws.node.accounts.store.all()}
-        application = uuid.uuid4()
+        ana, application = approved_applicant(ws, staff)
         service = ws.node.service
-        service.submit_application(
-            application_id=application, person_id="AK-P-0042", family_name="García",
-            given_name="Ana", level=Level.IFS, designation=None,
-            evidence=level_two_evidence(today()), submitted_on=today(), now=now())
-        service.assign_reviewers(application, [ids["rae"], ids["ray"]],
-                                 assigned_by=ids["cora"], assigned_on=today(), now=now())
-        for name in ("rae", "ray"):
-            service.decide(application, ReviewDecision.APPROVE, reviewer=ids[name],
-                           comments="Complete.", decided_on=today(), now=now())
+        ids = {a.email.split("@")[0]: a.account_id for a in ws.node.accounts.store.all()}
         page = f"/staff/applications/{application}"
         granted = post(staff, f"{page}/grant", page)
         assert granted.status_code == 303, granted.text
@@ -212,6 +196,45 @@ class ProfessionalRoleContract:
         assert len(audited(ws, "portal.professional")) == 1
         renewals = ana.get("/portal/renewal")
         assert renewals.status_code == 200 and endorsement_id in renewals.text
+
+
+    def test_a_grant_through_the_api_gives_the_role_too(self, ws: Workspace) -> None:
+        staff = coordinator(ws)
+        _, application = approved_applicant(ws, staff)
+        _, secret = ws.node.tokens.issue(label="intake", role=Role.COORDINATOR, now=now())
+        for _ in range(2):  # the retry replays the grant; the role is given once
+            answer = ws.browser().post(f"/v1/applications/{application}/grant", json={},
+                                       headers={"Authorization": f"Bearer {secret}",
+                                                "Idempotency-Key": "grant-1"})
+            assert answer.status_code == 201, answer.text
+        assert roles_of(ws, ANA) == {AccountRole.APPLICANT, AccountRole.PROFESSIONAL}
+        ((actor, _, detail),) = audited(ws, "portal.professional")
+        assert actor.startswith("token:") and detail.startswith("holds endorsement AK-")
+
+
+def approved_applicant(ws: Workspace, staff: TestClient) -> tuple[TestClient, uuid.UUID]:
+    """Ana, confirmed as AK-P-0042 in the portal (an applicant), and her Level II
+    application approved by two reviewers: her browser and the application's id."""
+    seed(ws.node, today())
+    add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+    ana = signed_up(ws, "Ana García", ANA)
+    assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
+    assert roles_of(ws, ANA) == {AccountRole.APPLICANT}
+    for name in ("rae", "ray"):
+        add_staff(ws.node, f"{name}@ak.example.org", "reviewer", name=name.title())
+    ids = {a.email.split("@")[0]: a.account_id for a in ws.node.accounts.store.all()}
+    application = uuid.uuid4()
+    service = ws.node.service
+    service.submit_application(
+        application_id=application, person_id="AK-P-0042", family_name="García",
+        given_name="Ana", level=Level.IFS, designation=None,
+        evidence=level_two_evidence(today()), submitted_on=today(), now=now())
+    service.assign_reviewers(application, [ids["rae"], ids["ray"]],
+                             assigned_by=ids["cora"], assigned_on=today(), now=now())
+    for name in ("rae", "ray"):
+        service.decide(application, ReviewDecision.APPROVE, reviewer=ids[name],
+                       comments="Complete.", decided_on=today(), now=now())
+    return ana, application
 
 
 class ReturnMailLinkContract:
