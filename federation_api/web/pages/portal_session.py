@@ -34,7 +34,7 @@ from federation_api.accounts.signin import SignedIn
 from federation_api.clock import now
 from federation_api.errors import EdgeError
 from federation_api.portal.desk import Portal
-from federation_api.web.pages.staff_session import is_secure
+from federation_api.web.pages import templating
 from federation_api.web.pages.templating import (
     SECURITY_HEADERS,
     csrf_input,
@@ -82,16 +82,14 @@ class PortalPageRefused(EdgeError):
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
     """Give the browser its new portal session id (the previous one is revoked)."""
-    policy = request.app.state.node.accounts.sessions.policy
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(policy.absolute.total_seconds()),
-                        path=COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=is_secure(request))
+    templating.set_session_cookie(response, request, name=SESSION_COOKIE, path=COOKIE_PATH,
+                                  session_id=session_id)
 
 
 def forget_session_cookie(response: Response, request: Request) -> None:
     """Remove the portal session cookie (sign-out)."""
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
-                           secure=is_secure(request))
+    templating.forget_session_cookie(response, request, name=SESSION_COOKIE,
+                                     path=COOKIE_PATH)
 
 
 def session_id_of(request: Request) -> str:

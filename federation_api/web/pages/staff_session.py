@@ -39,6 +39,7 @@ from federation_api.accounts.signin import SignedIn
 from federation_api.clock import now
 from federation_api.errors import EdgeError
 from federation_api.web.audited import client_of
+from federation_api.web.pages import templating
 from federation_api.web.pages.templating import (
     SECURITY_HEADERS,
     csrf_input,
@@ -102,16 +103,14 @@ def is_secure(request: Request) -> bool:
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
     """Give the browser a new session id (after every sign-in step: the old one is revoked)."""
-    policy = request.app.state.node.accounts.sessions.policy
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(policy.absolute.total_seconds()),
-                        path=COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=is_secure(request))
+    templating.set_session_cookie(response, request, name=SESSION_COOKIE, path=COOKIE_PATH,
+                                  session_id=session_id)
 
 
 def forget_session_cookie(response: Response, request: Request) -> None:
     """Remove the session cookie (sign-out)."""
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
-                           secure=is_secure(request))
+    templating.forget_session_cookie(response, request, name=SESSION_COOKIE,
+                                     path=COOKIE_PATH)
 
 
 def session_id_of(request: Request) -> str:

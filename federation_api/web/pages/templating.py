@@ -6,8 +6,9 @@ Content-Security-Policy forbids scripts altogether as a second line of defence.
 The staff pages and the portal pages have gates of their own (`staff_session`,
 `portal_session`: other cookies, other roles), but their forms and templates work alike:
 the hidden CSRF field of a session (`csrf_input`), the gate's check of a posted form
-(`form_token_ok`), and what every signed-in template gets (`signed_in_context`). They are
-here once, so the two sets of pages cannot drift apart in how a form is protected.
+(`form_token_ok`), what every signed-in template gets (`signed_in_context`), and the session
+cookie's attributes (`set_session_cookie`, `forget_session_cookie`). They are here once, so
+the two sets of pages cannot drift apart in how a form or a session is protected.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from federation_api.accounts.errors import CsrfRefused
 from federation_api.accounts.sessions import Session, check_csrf, csrf_token
+from federation_api.web.urls import request_scheme
 
 HERE = Path(__file__).parent
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -105,6 +107,24 @@ def signed_in_context(request: Request, csrf_field: Markup, **values: Any) -> di
     node = request.app.state.node
     return {"node_name": association_name(request, node.association),
             "csrf_field": csrf_field, "errors": [], "message": "", **values}
+
+
+def set_session_cookie(response: Response, request: Request, *, name: str, path: str,
+                       session_id: str) -> None:
+    """Give the browser a session id under the gate's cookie `name` on `path`: HttpOnly (no
+    script reads it), SameSite=Strict (no other site's page sends it), Secure whenever the
+    browser's connection is HTTPS, for the sessions' absolute lifetime."""
+    policy = request.app.state.node.accounts.sessions.policy
+    response.set_cookie(name, session_id, max_age=int(policy.absolute.total_seconds()),
+                        path=path, httponly=True, samesite="strict",
+                        secure=request_scheme(request) == "https")
+
+
+def forget_session_cookie(response: Response, request: Request, *, name: str,
+                          path: str) -> None:
+    """Remove the gate's session cookie (sign-out), with the attributes it was set with."""
+    response.delete_cookie(name, path=path, httponly=True, samesite="strict",
+                           secure=request_scheme(request) == "https")
 
 
 def install_static(app: FastAPI) -> None:
