@@ -29,8 +29,8 @@ def queue_due_reminders(node: Node, *, on: dt.date, now: dt.datetime) -> QueuedR
                               on=on, policy=ReminderPolicy(days_before=node.settings.reminder_days),
                               lapse_policy=node.config.policy, now=now)]
     passes.append(queue_waiting(node, on=on, now=now))  # returned, waiting on the applicant
-    return QueuedReminders(*(sum(getattr(p, f) for p in passes)
-                             for f in ("due", "queued", "already", "no_email")))
+    return QueuedReminders(**{f: sum(getattr(p, f) for p in passes)
+                              for f in ("due", "queued", "already", "no_email")})
 
 
 def queue_waiting(node: Node, *, on: dt.date, now: dt.datetime) -> QueuedReminders:
