@@ -149,6 +149,12 @@ class AccountStore:
                            (self.association, role.value)).fetchall()
         return [self._account(cur, row) for row in rows]
 
+    def tied_to(self, cur: Cursor, person_id: str) -> Account | None:
+        """The account tied to this person record (issue 12: at most one), or None."""
+        row = cur.execute(f"SELECT {_COLUMNS} FROM accounts WHERE association = ? AND "
+                          f"person_id = ?", (self.association, person_id)).fetchone()
+        return None if row is None else self._account(cur, row)
+
     def _account(self, cur: Cursor, row: tuple[Any, ...]) -> Account:
         roles = frozenset(AccountRole(r[0]) for r in cur.execute(
             "SELECT role FROM account_roles WHERE account_id = ?", (row[0],)).fetchall())

@@ -10,6 +10,11 @@ second return after a resubmission is a new mail.
 The comments are private (never on the ledger) and travel only in this mail. Reviewers are
 named by role, not by name: the applicant learns what to change, not who asked. Plain text
 only, so nothing a staff member typed can become markup.
+
+An applicant who applied through the portal (the caller passes `status_url`, see
+`portal/links.py`) is sent to their application's page there to answer; anyone else is asked
+to send the association what it needs, as before the portal. The page's address is all the
+mail adds: the link carries no token, the portal's own sign-in stands in front of it.
 """
 
 from __future__ import annotations
@@ -42,9 +47,8 @@ WHAT_HAPPENED = {
 }
 
 
-def return_mail_text(application: Application, *, given_name: str,
-                     association_name: str) -> str:
-    """The body: the comments for the applicant, each under who wrote it (by role)."""
+def comments_text(application: Application) -> str:
+    """The comments sent with the return, each under who wrote it (by role)."""
     parts = []
     reviewer = 0
     for comment in application.comments:
@@ -54,19 +58,36 @@ def return_mail_text(application: Application, *, given_name: str,
         else:
             who = "The coordinator"
         parts.append(f"{who} wrote:\n{comment.comments.strip()}\n")
+    return "\n".join(parts)
+
+
+def how_to_answer(status_url: str | None) -> str:
+    """Where the applicant answers: their application's portal page, or the association."""
+    if status_url is None:
+        return ("When you have what is asked for, send it to the association and they will "
+                "pass your application back to its reviewers.\n")
+    return (f"Answer the comments on your application's page in the portal (sign in with "
+            f"your portal account's email address): change what is asked for and send your "
+            f"answer there, and your application goes back to its reviewers.\n\n"
+            f"{status_url}\n")
+
+
+def return_mail_text(application: Application, *, given_name: str,
+                     association_name: str, status_url: str | None = None) -> str:
+    """The body: the comments for the applicant, each under who wrote it (by role), and
+    where to answer them."""
     level = application.level
     return (f"Hello {given_name},\n\n"
             f"{association_name} has returned your application for {level.title} "
             f"({level.value}) so that you can add to it. Please answer these comments:\n\n"
-            + "\n".join(parts)
-            + "\nWhen you have what is asked for, send it to the association and they will "
-              "pass your application back to its reviewers.\n")
+            + comments_text(application) + "\n" + how_to_answer(status_url))
 
 
 def queue_return_mail(cur: Cursor, *, outbox: Outbox, people: PeopleStore,
                       application: Application, association_name: str,
-                      now: dt.datetime) -> ReturnMail | None:
-    """Queue the mail if `application` stands returned; None if it does not."""
+                      now: dt.datetime, status_url: str | None = None) -> ReturnMail | None:
+    """Queue the mail if `application` stands returned; None if it does not. `status_url`:
+    the application's portal page, when its applicant can open it there."""
     if application.state is not ApplicationState.RETURNED:
         return None
     record = people.get(application.person_id, cur=cur)
@@ -79,5 +100,6 @@ def queue_return_mail(cur: Cursor, *, outbox: Outbox, people: PeopleStore,
                    recipient=record.details.email,
                    subject=f"Your application to {association_name} is returned with comments",
                    text=return_mail_text(application, given_name=record.details.given_name,
-                                         association_name=association_name), now=now)
+                                         association_name=association_name,
+                                         status_url=status_url), now=now)
     return ReturnMail.QUEUED

@@ -136,6 +136,14 @@ class DraftStore:
             raise NotYours("no such application", field="application", rule="draft.owner")
         return _draft(rows[0])
 
+    def owner_of(self, cur: Cursor, application_id: str) -> str | None:
+        """The account whose submitted draft became this application, or None (an
+        application the association typed in)."""
+        row = cur.execute("SELECT account_id FROM portal_drafts WHERE application_id = ? AND "
+                          "state = ?", (application_id[:64],
+                                        DraftState.SUBMITTED.value)).fetchone()
+        return None if row is None else str(row[0])
+
     def signatures(self, draft_id: str) -> dict[str, Signature]:
         """The texts signed for a draft, by document name."""
         return {row[0]: Signature(row[0], row[1], row[2], row[3], row[4], _at(row[5]))

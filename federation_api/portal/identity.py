@@ -20,6 +20,7 @@ from federation_api.people.duplicates import Duplicate, duplicates_of
 from federation_api.people.store import PersonRecord
 from federation_api.portal.desk import Portal
 from federation_api.portal.errors import NotYours, PortalError
+from federation_api.portal.professional import give_professional, held_endorsement
 from projections.queries import ProjectionReader
 
 MAX_CANDIDATES = 20
@@ -70,10 +71,13 @@ def candidates(portal: Portal, account: Account, *, projector: ProjectionReader,
 
 
 def confirm_identity(portal: Portal, *, account_id: str, person_id: str, by: Actor,
-                     association_name: str, now: dt.datetime, client: str = "") -> Account:
+                     association_name: str, now: dt.datetime, client: str = "",
+                     projector: ProjectionReader | None = None) -> Account:
     """Tie the account to the person record (the coordinator checked who they are), audited,
-    and tell the person by email; one transaction. PortalError naming `person_id` for an
-    unknown record or one tied to another account; nothing is written then."""
+    and tell the person by email; one transaction. With `projector`, a person who holds an
+    endorsement here already gets the `professional` role in the same transaction
+    (`portal.professional`). PortalError naming `person_id` for an unknown record or one
+    tied to another account; nothing is written then."""
     wanted = person_id.strip()
     if not wanted:
         raise PortalError("enter the professional id of the person's record",
@@ -99,6 +103,12 @@ def confirm_identity(portal: Portal, *, account_id: str, person_id: str, by: Act
                                      target=account.account_id,
                                      detail=f"tied to person record {record.person_id}",
                                      client=client, now=now)
+        held = None if projector is None else held_endorsement(
+            projector, association=store.association, person_id=record.person_id,
+            on=now.date())
+        if held is not None:
+            give_professional(cur, portal.accounts, account, by=by, endorsement_id=held,
+                              now=now, client=client)
         portal.outbox.enqueue(
             cur, dedupe_key=f"portal.identity_confirmed:{account.account_id}:"
                             f"{record.person_id}",

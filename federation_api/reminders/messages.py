@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from domain.application import Application
 from domain.policy import AssociationPolicy
+from federation_api.people.return_notice import comments_text, how_to_answer
 from projections.rows import RosterRow
 
 
@@ -38,4 +40,23 @@ def lapsed_text(row: RosterRow, *, given_name: str, association_name: str) -> tu
             f"Ask {association_name} how a lapsed endorsement is reinstated.\n\n"
             f"This is a required notice about your endorsement; it cannot be unsubscribed "
             f"from.\n")
+    return subject, body
+
+
+def returned_waiting_text(application: Application, *, given_name: str,
+                          association_name: str, returned_on: dt.date, days: int,
+                          status_url: str | None) -> tuple[str, str]:
+    """(subject, body) of the reminder that a returned application still waits for the
+    applicant's answer, `days` days after the return: the comments again, and where to
+    answer them (the portal page, or the association)."""
+    level = application.level
+    subject = f"{association_name} is waiting for your answer about your application"
+    body = (f"Hello {given_name},\n\n"
+            f"On {returned_on.isoformat()} {association_name} returned your application for "
+            f"{level.title} ({level.value}) with comments, and it has not been answered yet. "
+            f"It stays returned, and is not reviewed, until you answer. These are the "
+            f"comments:\n\n"
+            + comments_text(application) + "\n" + how_to_answer(status_url)
+            + f"\nThis is a required notice about your application ({days} days after its "
+              f"return); it cannot be unsubscribed from.\n")
     return subject, body

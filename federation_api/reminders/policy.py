@@ -6,10 +6,10 @@ has most recently crossed: after a node was down for a week, a professional 25 d
 valid-through gets the 30-day reminder, not the 60-day one as well.
 
 MANDATORY lists the kinds of message that go to a professional whatever they chose about
-optional mail: they tell of a duty (renew) or a change to their standing (lapsed), which an
-association must be able to show it sent. Every kind this package sends is mandatory, so no
-message of it carries an unsubscribe link; an optional kind added later must carry one and
-be left out of this list.
+optional mail: they tell of a duty (renew, answer a returned application) or a change to
+their standing (lapsed), which an association must be able to show it sent. Every kind
+this package sends is mandatory, so no message of it carries an unsubscribe link; an
+optional kind added later must carry one and be left out of this list.
 """
 
 from __future__ import annotations
@@ -23,11 +23,30 @@ class ReminderKind(StrEnum):
 
     BEFORE_VALID_THROUGH = "renewal-due"
     LAPSED = "lapsed"
+    RETURNED_WAITING = "returned-waiting"  # the coordinator waits on the applicant's answer
 
 
 MANDATORY: frozenset[ReminderKind] = frozenset({ReminderKind.BEFORE_VALID_THROUGH,
-                                                ReminderKind.LAPSED})
+                                                ReminderKind.LAPSED,
+                                                ReminderKind.RETURNED_WAITING})
 LAPSE_NOTICE_DAYS = 30  # a lapse recorded more than this long ago is not noticed any more
+
+# A returned application not yet answered: a reminder this many days after the return. The
+# association waits on the applicant; each reminder tells them so once. Like the renewal
+# reminders, a day gets at most the one whose threshold was crossed most recently, and one
+# crossed more than WAITING_NOTICE_DAYS ago is not sent any more (a node upgraded with old
+# returns on its books does not mail about each of them at once).
+WAITING_DAYS: tuple[int, ...] = (7, 21)
+WAITING_NOTICE_DAYS = 30
+
+
+def waiting_threshold(days_since: int, days: tuple[int, ...] = WAITING_DAYS) -> int | None:
+    """The waiting reminder due `days_since` days after a return: the largest threshold at
+    or below it, if crossed at most WAITING_NOTICE_DAYS ago (None: none is due)."""
+    crossed = [d for d in days if d <= days_since]
+    if not crossed or days_since - max(crossed) > WAITING_NOTICE_DAYS:
+        return None
+    return max(crossed)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from federation_api.web.pages import (
     portal_drafts,
     portal_home,
     portal_hours,
+    portal_payments,
     portal_renewal,
     portal_session,
     portal_signin,
@@ -150,6 +151,9 @@ def create_app(node: Node, replicator: Replicator | None = None, *,
         app.include_router(pages.router)
     # The applicant's documents (uploads on the draft page, their own downloads).
     app.include_router(portal_documents.router)
+    # Paying the application and renewal fees through the payment provider.
+    portal_payments.install(app)
+    app.include_router(portal_payments.router)
     install_static(app)
     install_docs(app)
     return app

@@ -2,10 +2,11 @@
 verification link for it, laid out by WeasyPrint from an HTML template.
 
 A certificate is a snapshot on paper, so it carries the link where its current standing can
-always be checked; the page that serves it (`pages/staff_certificates.py`) issues one only
-for an endorsement in good standing. The template is autoescaped like every page, and the
-renderer may load nothing but `data:` URLs (the QR code), so a name can neither add markup
-nor make the node fetch a URL.
+always be checked; the pages that serve it (`pages/staff_certificates.py` for staff,
+`pages/portal_renewal.py` for the professional's own) issue one only for an endorsement in
+good standing, each through `certificate_response`, which prints it and records who did.
+The template is autoescaped like every page, and the renderer may load nothing but `data:`
+URLs (the QR code), so a name can neither add markup nor make the node fetch a URL.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from urllib.parse import urlencode
 
 import segno
 from fastapi import Request
+from fastapi.responses import Response
 from weasyprint import HTML, URLFetcher
 
-from federation_api.web.pages.templating import TEMPLATES
-from federation_api.web.urls import url_host
+from federation_api.accounts.audit_log import Actor
+from federation_api.clock import now, today
+from federation_api.web.audited import client_of
+from federation_api.web.pages.level_titles import level_title
+from federation_api.web.pages.templating import SECURITY_HEADERS, TEMPLATES, association_name
+from federation_api.web.urls import node_base_url
+from projections.rows import RosterRow
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,7 @@ class Certificate:
 def public_base(request: Request) -> str:
     """The node's public URL (ALLIANCE_PUBLIC_URL), else its listen address: the base of
     the URLs `alliance serve` prints (and a certificate's QR code links to)."""
-    settings = request.app.state.node.settings
-    return str(settings.public_url or f"http://{url_host(settings.host)}:{settings.port}")
+    return node_base_url(request.app.state.node.settings)
 
 
 def verification_url(public_url: str, endorsement_id: str, family_name: str) -> str:
@@ -63,3 +69,23 @@ def certificate_pdf(certificate: Certificate) -> bytes:
     fetcher = URLFetcher(allowed_protocols=("data",))
     pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
     return pdf
+
+
+def certificate_response(request: Request, row: RosterRow, *, actor: Actor) -> Response:
+    """The certificate of `row` (an endorsement the page found current today) as an inline
+    PDF, its printing recorded in the audit log under `actor` (`certificate.print`)."""
+    node = request.app.state.node
+    pdf = certificate_pdf(Certificate(
+        endorsement_id=row.endorsement_id, given_name=row.given_name,
+        family_name=row.family_name, level_title=level_title(row.level, row.designation),
+        association_name=association_name(request, row.association),
+        granted_on=row.granted_on, valid_through=row.valid_through, issued_on=today(),
+        verify_url=verification_url(public_base(request), row.endorsement_id,
+                                    row.family_name)))
+    with node.accounts.audit.db.transaction() as cur:
+        node.accounts.audit.record(cur, actor=actor, action="certificate.print",
+                                   target=row.endorsement_id, client=client_of(request) or
+                                   "unknown", now=now())
+    return Response(pdf, media_type="application/pdf", headers={
+        **SECURITY_HEADERS,
+        "Content-Disposition": f'inline; filename="certificate-{row.endorsement_id}.pdf"'})

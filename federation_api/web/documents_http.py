@@ -38,9 +38,9 @@ from federation_api.documents.incoming import Incoming
 from federation_api.documents.names import content_disposition
 from federation_api.documents.service import Documents, Viewer
 from federation_api.documents.store import Document
+from federation_api.web.pages.templating import CSRF_FIELD
 
 FILE_FIELD = "file"
-CSRF_FIELD = "csrf_token"
 MAX_FIELDS = 8
 MAX_FIELD_BYTES = 1000
 DOWNLOAD_HEADERS = {

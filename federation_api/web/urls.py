@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from federation_api import clock
+from federation_api.settings import Settings
 
 GENESIS_PATH = "/v1/alliance/genesis.json"
 
@@ -27,6 +28,14 @@ def request_scheme(request: Request) -> str:
 def url_host(host: str) -> str:
     """A listen host as it goes into a URL (an IPv6 address in brackets)."""
     return f"[{host}]" if ":" in host else host
+
+
+def node_base_url(settings: Settings) -> str:
+    """The node's public URL (ALLIANCE_PUBLIC_URL), else its listen address: the base of
+    the URLs `alliance serve` prints and of every link the node puts in a mail or on paper
+    (a certificate's QR code, an application's portal page)."""
+    return str(settings.public_url or f"http://{url_host(settings.host)}:{settings.port}"
+               ).rstrip("/")
 
 
 def print_urls(association: str, base: str, *, example: tuple[str, str] | None = None,

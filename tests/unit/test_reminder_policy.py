@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from federation_api.reminders.policy import MANDATORY, ReminderKind, ReminderPolicy
+from federation_api.reminders.policy import (
+    MANDATORY,
+    WAITING_DAYS,
+    ReminderKind,
+    ReminderPolicy,
+    waiting_threshold,
+)
 
 
 @pytest.mark.parametrize(("days_left", "due"), [
@@ -29,3 +35,11 @@ def test_a_policy_outside_the_rules_is_refused(days: tuple[int, ...]) -> None:
 def test_every_kind_sent_is_on_the_mandatory_list() -> None:
     """No kind this package sends carries an unsubscribe link, so each must be mandatory."""
     assert set(ReminderKind) == MANDATORY
+
+
+@pytest.mark.parametrize(("days_since", "due"), [
+    (-1, None), (0, None), (6, None), (7, 7), (20, 7), (21, 21), (51, 21), (52, None)])
+def test_the_waiting_reminder_due_after_a_return(days_since: int, due: int | None) -> None:
+    """7 and 21 days after a return; a threshold crossed over 30 days ago is not sent."""
+    assert waiting_threshold(days_since) == due
+    assert WAITING_DAYS == (7, 21)

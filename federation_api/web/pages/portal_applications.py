@@ -32,6 +32,7 @@ from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.portal_document_panel import panel_context
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
 from federation_api.web.pages.portal_evidence import posted_values as evidence_values
+from federation_api.web.pages.portal_fees import application_view, pay_headers
 from federation_api.web.pages.portal_session import (
     Member,
     PortalMember,
@@ -91,13 +92,16 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
           response: str = "") -> Response:
     returned = application.state is ApplicationState.RETURNED
     shown = draft.values if values is None else values
-    return render("portal_application.html", status, **page_context(
+    return render("portal_application.html", status, pay_headers(request), **page_context(
         request, draft=draft, application=application,
         progress=_applicants_progress(application),
         title=level_title(application.level, application.designation),
         comments=_comments(application), returned=returned,
         withdrawable=application.state not in _CLOSED, errors=errors or [],
         response=response, panel_context=panel_context(request, draft),
+        fee_panel={"fee": application_view(
+            request, str(application.id), ended=application.state in (
+                ApplicationState.WITHDRAWN, ApplicationState.DENIED))},
         message=_DONE.get(request.query_params.get("done", ""), ""),
         **form_context(request, draft, shown, picks)))
 

@@ -44,6 +44,7 @@ from federation_api.web.pages.portal_evidence import (
     form_spec,
     posted_values,
 )
+from federation_api.web.pages.portal_fees import pay_headers
 from federation_api.web.pages.portal_session import (
     Member,
     PortalMember,
@@ -115,7 +116,7 @@ def _draft_page(request: Request, member: PortalMember, draft: Draft, status: in
     signatures = portal.drafts.signatures(draft.draft_id)
     check = check_draft(request, draft, shown, signatures)
     texts = [(text_of(d), signatures.get(d.value)) for d in Document]
-    return render("portal_draft.html", status, **page_context(
+    return render("portal_draft.html", status, pay_headers(request), **page_context(
         request, draft=draft, title=level_title(draft.level, draft.designation),
         progress=check.progress, errors=_merged(errors or [], check.errors), texts=texts,
         panels=[(p, p.context(request, draft)) for p in DRAFT_PANELS],

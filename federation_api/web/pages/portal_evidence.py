@@ -35,7 +35,12 @@ from domain.requirements import evaluate_application
 from federation_api.clock import today
 from federation_api.portal.applying import with_signatures
 from federation_api.portal.drafts import Draft, Signature
-from federation_api.web.pages import evidence_form, people_picker, portal_document_panel
+from federation_api.web.pages import (
+    evidence_form,
+    people_picker,
+    portal_document_panel,
+    portal_fees,
+)
 from federation_api.web.schemas import ApplicationEvidenceIn
 
 MAX_TEXT = 5000
@@ -55,10 +60,12 @@ class DraftPanel:
 DRAFT_PANELS: tuple[DraftPanel, ...] = (
     DraftPanel("documents", "Documents", "portal_documents_panel.html",
                portal_document_panel.panel_context),
+    DraftPanel("fee", "Fee", "portal_fee_panel.html", portal_fees.draft_panel),
 )
 EVIDENCE_FILLERS: tuple[Callable[[Request, Draft, ApplicationEvidence],
                                  ApplicationEvidence], ...] = (
     portal_document_panel.fill_documents,
+    portal_fees.fee_paid,
 )
 
 

@@ -40,14 +40,10 @@ from federation_api.portal.renewal import (
 from federation_api.proofs.receipts import check_own, filename, make_receipt
 from federation_api.proofs.status import ProofUnavailable
 from federation_api.web.audited import attempt
-from federation_api.web.certificates import (
-    Certificate,
-    certificate_pdf,
-    public_base,
-    verification_url,
-)
+from federation_api.web.certificates import certificate_response
 from federation_api.web.lookup import lookup
 from federation_api.web.pages.level_titles import level_title
+from federation_api.web.pages.portal_fees import pay_headers, renewal_view
 from federation_api.web.pages.portal_session import (
     Member,
     PortalMember,
@@ -107,10 +103,11 @@ def _renewal_page(request: Request, member: PortalMember, row: RosterRow, status
     records: RenewalRecords = request.app.state.renewal_records
     view = cycle_view(row, node.service.endorsement(row.endorsement_id), node.service.policy,
                       log.of_account(member.account_id))
-    return render("portal_renewal.html", status, **page_context(
+    return render("portal_renewal.html", status, pay_headers(request), **page_context(
         request, row=row, view=view, level_title=level_title, errors=errors or [],
         values=values or {}, unmet=unmet, message=message, ethics=CODE_OF_ETHICS,
         fee_note=_fee_note(request, member, row, view.cycle_end),
+        fee_panel={"fee": renewal_view(request, row.endorsement_id, view.cycle_end)},
         renewed=records.of_endorsement(member.account_id, row.endorsement_id),
         current=standing_on(row.status, row.valid_through, today()) is Standing.CURRENT))
 
@@ -209,21 +206,7 @@ def certificate(request: Request, member: Member, endorsement_id: str) -> Respon
                             f"Your endorsement {row.endorsement_id} is {standing.value} today; "
                             f"a certificate is printed only for an endorsement in good "
                             f"standing.")
-    node = request.app.state.node
-    pdf = certificate_pdf(Certificate(
-        endorsement_id=row.endorsement_id, given_name=row.given_name,
-        family_name=row.family_name, level_title=level_title(row.level, row.designation),
-        association_name=association_name(request, row.association),
-        granted_on=row.granted_on, valid_through=row.valid_through, issued_on=on,
-        verify_url=verification_url(public_base(request), row.endorsement_id,
-                                    row.family_name)))
-    with node.accounts.audit.db.transaction() as cur:
-        node.accounts.audit.record(cur, actor=member.signed.actor, action="certificate.print",
-                                   target=row.endorsement_id, client=client_address(request),
-                                   now=now())
-    return Response(pdf, media_type="application/pdf", headers={
-        **SECURITY_HEADERS,
-        "Content-Disposition": f'inline; filename="certificate-{row.endorsement_id}.pdf"'})
+    return certificate_response(request, row, actor=member.signed.actor)
 
 
 def _receipt(request: Request, member: PortalMember,

@@ -30,13 +30,19 @@ from starlette.concurrency import run_in_threadpool
 
 from federation_api.accounts.errors import CsrfRefused
 from federation_api.accounts.roles import SELF_SERVICE_ROLES, AccountRole
-from federation_api.accounts.sessions import Session, check_csrf, csrf_token
+from federation_api.accounts.sessions import Session, check_csrf
 from federation_api.accounts.signin import SignedIn
 from federation_api.clock import now
 from federation_api.errors import EdgeError
 from federation_api.portal.desk import Portal
-from federation_api.web.pages.staff_session import CSRF_FIELD, is_secure
-from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
+from federation_api.web.pages import templating
+from federation_api.web.pages.templating import (
+    SECURITY_HEADERS,
+    csrf_input,
+    form_token_ok,
+    render,
+    signed_in_context,
+)
 
 SESSION_COOKIE = "alliance_portal"
 COOKIE_PATH = "/portal"
@@ -77,16 +83,14 @@ class PortalPageRefused(EdgeError):
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
     """Give the browser its new portal session id (the previous one is revoked)."""
-    policy = request.app.state.node.accounts.sessions.policy
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(policy.absolute.total_seconds()),
-                        path=COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=is_secure(request))
+    templating.set_session_cookie(response, request, name=SESSION_COOKIE, path=COOKIE_PATH,
+                                  session_id=session_id)
 
 
 def forget_session_cookie(response: Response, request: Request) -> None:
     """Remove the portal session cookie (sign-out)."""
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
-                           secure=is_secure(request))
+    templating.forget_session_cookie(response, request, name=SESSION_COOKIE,
+                                     path=COOKIE_PATH)
 
 
 def session_id_of(request: Request) -> str:
@@ -120,19 +124,14 @@ def current_member(request: Request) -> PortalMember | None:
 def csrf_field(request: Request) -> Markup:
     """The hidden form field every POST form of a signed-in portal page carries."""
     member = current_member(request)
-    if member is None:
-        return Markup("")
-    return Markup('<input type="hidden" name="{}" value="{}">').format(
-        CSRF_FIELD, csrf_token(member.session))
+    return csrf_input(None if member is None else member.session)
 
 
 def page_context(request: Request, **values: Any) -> dict[str, Any]:
     """What every portal template gets: the association's name, the account (`member`), the
     CSRF field, no errors and no message unless given."""
-    node = request.app.state.node
-    return {"node_name": association_name(request, node.association),
-            "member": current_member(request), "csrf_field": csrf_field(request),
-            "errors": [], "message": "", **values}
+    return signed_in_context(request, csrf_field(request),
+                             **({"member": current_member(request)} | values))
 
 
 def message_page(request: Request, status: int, title: str, message: str) -> Response:
@@ -173,13 +172,9 @@ class PortalGate:
         if member is None:
             raise PortalPageRefused(RedirectResponse(SIGN_IN_PATH, status_code=303,
                                                      headers=SECURITY_HEADERS))
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed:
-            form = await request.form()
-            token = form.get(CSRF_FIELD)
-            try:
-                check_csrf(member.session, token if isinstance(token, str) else None)
-            except CsrfRefused as e:
-                raise PortalPageRefused(csrf_refused_page(request)) from e
+        if (request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed
+                and not await form_token_ok(request, member.session)):
+            raise PortalPageRefused(csrf_refused_page(request))
         return member
 
 

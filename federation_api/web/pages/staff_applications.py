@@ -35,6 +35,8 @@ from federation_api.clock import now, today
 from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
+from federation_api.portal.links import status_url
+from federation_api.portal.professional import professional_on_grant
 from federation_api.ratings.errors import RequestRefused
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
@@ -48,6 +50,7 @@ from federation_api.web.pages.staff_session import (
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from federation_api.web.rating_requests import send_rating_request
+from federation_api.web.urls import node_base_url
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
 
@@ -298,9 +301,16 @@ def _command(request: Request, staff: StaffUser, application_id: str, action: st
     def mail_if_returned(cur: Cursor) -> None:
         # Any command that leaves the application returned (the coordinator's return, the
         # reviewers' concluding decisions) mails the applicant the comments, once.
+        application = node.service.application(parsed)
         found = queue_return_mail(cur, outbox=node.outbox, people=node.people,
-                                  application=node.service.application(parsed),
-                                  association_name=node.config.name, now=now())
+                                  application=application,
+                                  association_name=node.config.name, now=now(),
+                                  status_url=status_url(
+                                      cur, accounts=node.accounts.store,
+                                      drafts=request.app.state.portal.drafts,
+                                      application_id=str(parsed),
+                                      person_id=application.person_id,
+                                      base_url=node_base_url(node.settings)))
         if found is not None:
             mailed.append(found)
 
@@ -419,11 +429,23 @@ def grant(request: Request, staff: Granter, application_id: str) -> Response:
     the application's, so sending the form twice cannot grant two endorsements."""
     node = request.app.state.node
     by_committee = not staff.has(AccountRole.COORDINATOR)
+
+    def professional(cur: Cursor) -> None:
+        # The applicant's portal account, if their record has one, becomes a professional's
+        # in the grant's audit transaction (portal/professional.py).
+        granted = node.service.application(uuid.UUID(application_id))
+        if granted.endorsement_id is not None:
+            professional_on_grant(cur, node.accounts, person_id=granted.person_id,
+                                  endorsement_id=granted.endorsement_id,
+                                  by=staff.signed.actor, now=now(),
+                                  client=client_address(request))
+
     return _command(request, staff, application_id, "application.grant", "granted", {}, {},
                     lambda a: node.service.grant(
                         a, endorsement_id=new_endorsement_id(node.association,
                                                              f"application:{a}"),
-                        granted_on=today(), now=now(), by_committee=by_committee))
+                        granted_on=today(), now=now(), by_committee=by_committee),
+                    then=professional)
 
 
 @router.post("/{application_id}/rater-vettings", response_class=HTMLResponse)

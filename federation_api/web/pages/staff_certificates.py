@@ -18,21 +18,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from federation_api.accounts.roles import AccountRole
-from federation_api.clock import now, today
-from federation_api.web.certificates import (
-    Certificate,
-    certificate_pdf,
-    public_base,
-    verification_url,
-)
-from federation_api.web.pages.level_titles import level_title
-from federation_api.web.pages.staff_session import (
-    StaffGate,
-    StaffUser,
-    client_address,
-    page_context,
-)
-from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
+from federation_api.clock import today
+from federation_api.web.certificates import certificate_response
+from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
+from federation_api.web.pages.templating import association_name, render
 from projections.standing import Standing, standing_on
 
 router = APIRouter(prefix="/staff/endorsements", include_in_schema=False)
@@ -61,17 +50,4 @@ def certificate(request: Request, staff: Reader, endorsement_id: str) -> Respons
             request, title="No certificate for this endorsement",
             message=f"The endorsement {row.endorsement_id} is {standing.value} today; a "
                     f"certificate is printed only for an endorsement in good standing."))
-    pdf = certificate_pdf(Certificate(
-        endorsement_id=row.endorsement_id, given_name=row.given_name,
-        family_name=row.family_name, level_title=level_title(row.level, row.designation),
-        association_name=association_name(request, row.association),
-        granted_on=row.granted_on, valid_through=row.valid_through, issued_on=on,
-        verify_url=verification_url(public_base(request), row.endorsement_id,
-                                    row.family_name)))
-    with node.accounts.audit.db.transaction() as cur:
-        node.accounts.audit.record(cur, actor=staff.signed.actor, action="certificate.print",
-                                   target=row.endorsement_id, client=client_address(request),
-                                   now=now())
-    return Response(pdf, media_type="application/pdf", headers={
-        **SECURITY_HEADERS,
-        "Content-Disposition": f'inline; filename="certificate-{row.endorsement_id}.pdf"'})
+    return certificate_response(request, row, actor=staff.signed.actor)

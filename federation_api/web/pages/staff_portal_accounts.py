@@ -77,7 +77,7 @@ def confirm(request: Request, staff: Coordinator, account_id: str,
     try:
         confirm_identity(request.app.state.portal, account_id=account_id, person_id=person_id,
                          by=staff.signed.actor, association_name=node.config.name, now=now(),
-                         client=client_address(request))
+                         client=client_address(request), projector=node.projector)
     except NotYours:
         return _account_page(request, account_id)
     except PortalError as e:

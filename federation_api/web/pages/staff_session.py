@@ -34,17 +34,23 @@ from starlette.concurrency import run_in_threadpool
 
 from federation_api.accounts.errors import CsrfRefused
 from federation_api.accounts.roles import AccountRole
-from federation_api.accounts.sessions import Session, check_csrf, csrf_token
+from federation_api.accounts.sessions import Session, check_csrf
 from federation_api.accounts.signin import SignedIn
 from federation_api.clock import now
 from federation_api.errors import EdgeError
 from federation_api.web.audited import client_of
-from federation_api.web.pages.templating import SECURITY_HEADERS, association_name, render
+from federation_api.web.pages import templating
+from federation_api.web.pages.templating import (
+    SECURITY_HEADERS,
+    csrf_input,
+    form_token_ok,
+    render,
+    signed_in_context,
+)
 from federation_api.web.urls import request_scheme
 
 SESSION_COOKIE = "alliance_staff"
 COOKIE_PATH = "/staff"
-CSRF_FIELD = "csrf_token"
 SIGN_IN_PATH = "/staff/login"
 HOME_PATH = "/staff/"
 _SIGNED_IN = "alliance.staff"  # request scope key: the account the gate admitted
@@ -97,16 +103,14 @@ def is_secure(request: Request) -> bool:
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
     """Give the browser a new session id (after every sign-in step: the old one is revoked)."""
-    policy = request.app.state.node.accounts.sessions.policy
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(policy.absolute.total_seconds()),
-                        path=COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=is_secure(request))
+    templating.set_session_cookie(response, request, name=SESSION_COOKIE, path=COOKIE_PATH,
+                                  session_id=session_id)
 
 
 def forget_session_cookie(response: Response, request: Request) -> None:
     """Remove the session cookie (sign-out)."""
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
-                           secure=is_secure(request))
+    templating.forget_session_cookie(response, request, name=SESSION_COOKIE,
+                                     path=COOKIE_PATH)
 
 
 def session_id_of(request: Request) -> str:
@@ -142,19 +146,14 @@ def current_staff(request: Request) -> StaffUser | None:
 def csrf_field(request: Request) -> Markup:
     """The hidden form field every POST form of a signed-in page carries."""
     user = current_staff(request)
-    if user is None:
-        return Markup("")
-    return Markup('<input type="hidden" name="{}" value="{}">').format(
-        CSRF_FIELD, csrf_token(user.session))
+    return csrf_input(None if user is None else user.session)
 
 
 def page_context(request: Request, **values: Any) -> dict[str, Any]:
     """What every staff template gets: the association's name, the account (`staff`), the
     CSRF field, no errors and no message unless given."""
-    node = request.app.state.node
-    return {"node_name": association_name(request, node.association),
-            "staff": current_staff(request), "csrf_field": csrf_field(request),
-            "errors": [], "message": "", "roles": AccountRole, **values}
+    return signed_in_context(request, csrf_field(request), **(
+        {"staff": current_staff(request), "roles": AccountRole} | values))
 
 
 def safe_next(value: str | None) -> str:
@@ -217,13 +216,9 @@ class StaffGate:
             raise StaffPageRefused(to_sign_in(request))
         if self.roles and not user.has(*self.roles):
             raise StaffPageRefused(forbidden_page(request, self.roles))
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed:
-            form = await request.form()
-            token = form.get(CSRF_FIELD)
-            try:
-                check_csrf(user.session, token if isinstance(token, str) else None)
-            except CsrfRefused as e:
-                raise StaffPageRefused(csrf_refused_page(request)) from e
+        if (request.method not in ("GET", "HEAD", "OPTIONS") and not self.streamed
+                and not await form_token_ok(request, user.session)):
+            raise StaffPageRefused(csrf_refused_page(request))
         return user
 
 

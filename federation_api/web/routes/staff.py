@@ -21,11 +21,14 @@ from domain.endorsement import Endorsement, endorsement_uuid
 from domain.errors import InvalidCommand
 from domain.evidence import ApplicationEvidence, RenewalEvidence
 from domain.levels import ReviewDecision
+from federation_api.accounts.audit_log import Actor
 from federation_api.accounts.tokens import Principal, Role
 from federation_api.clock import now, today
 from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.portal.professional import professional_on_grant
 from federation_api.web import command_runner as commands
+from federation_api.web.audited import client_of
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import roster_csv
 from federation_api.web.daily_reminders import queue_due_reminders
@@ -254,12 +257,21 @@ def grant(request: Request, application_id: uuid.UUID, body: GrantIn,
     version = commands.expected_version(request)
     key = commands.idempotency_key(request)
     endorsement_id = new_endorsement_id(node.association, commands.seed(principal, key))
-    return commands.run(request, principal, "grant", body, lambda: endorsement_out(
+    answer = commands.run(request, principal, "grant", body, lambda: endorsement_out(
         node.service.grant(application_id, endorsement_id=endorsement_id,
                            granted_on=day(body.granted_on, "granted_on"), now=now(),
                            expected_version=version,
                            by_committee=principal.role is Role.COMMITTEE)),
         endorsement_replay(node.service, endorsement_id), status=201)
+    if answer.status_code == 201:  # a replayed grant too: giving the role twice is a no-op
+        granted = node.service.application(application_id)
+        if granted.endorsement_id is not None:
+            with node.accounts.audit.db.transaction() as cur:
+                professional_on_grant(cur, node.accounts, person_id=granted.person_id,
+                                      endorsement_id=granted.endorsement_id,
+                                      by=Actor.token(principal.token_id, principal.issued_by),
+                                      now=now(), client=client_of(request))
+    return answer
 
 
 @router.get("/applications", tags=["applications"])
