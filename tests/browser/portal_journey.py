@@ -48,6 +48,7 @@ from tests.browser.journeys import (
     sign_in,
 )
 from tests.e2e.harness import NodeDir, ServerProcess, head_seq
+from tests.integration.fake_payments import FakeProvider
 from tests.integration.smtp_sink import Received, SmtpSink
 
 APPLICANT = "ana.garcia@example.org"
@@ -76,6 +77,7 @@ class Journey:
     server: ServerProcess
     node: NodeDir
     sink: SmtpSink
+    provider: FakeProvider
     accounts: dict[str, Account]
     policy: AssociationPolicy
     axe: Checker
@@ -301,6 +303,35 @@ def upload_transcript(j: Journey) -> None:
     j.axe.check(page)
 
 
+def pay_on_the_provider_page(j: Journey, button: str, back: str) -> None:
+    """Press the portal's Pay button, pay on the fake provider's checkout page (not the
+    project's page: not checked by axe-core), come back to the portal's "paid" page."""
+    page = j.page
+    follow(page.get_by_role("button", name=button))
+    assert page.url.startswith(f"{j.provider.url}/checkout?")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Pay ")
+    follow(page.get_by_role("button", name="Pay", exact=True))
+    assert page.get_by_role("heading", level=1).inner_text() == "Your fee is paid"
+    assert "through the payment provider" in page.content()
+    j.axe.check(page)
+    follow(page.get_by_role("link", name=back))
+
+
+def pay_the_application_fee(j: Journey) -> None:
+    """The draft's fee panel says what is due; paid through the provider, the checklist
+    shows the fee met (the node's record, marked paid by the provider's signed callback)."""
+    page = j.page
+    page.goto(j.draft_url)
+    fee = page.locator("#fee-title").locator("xpath=..")
+    assert "Due: 100.50 USD. Not paid yet." in fee.inner_text()
+    j.axe.check(page)
+    pay_on_the_provider_page(j, "Pay 100.50 USD online", "Back to your draft")
+    checklist = page.get_by_role("list", name="What the rules need")
+    assert "Met: The processing fee is paid." in checklist.inner_text()
+    assert page.get_by_role("button", name=re.compile("online$")).count() == 0
+    j.axe.check(page)
+
+
 def submit(j: Journey) -> None:
     """Submit the draft; the status page."""
     page = j.page
@@ -398,7 +429,8 @@ def log_hours(j: Journey, kind: str, hours: str, provider: str) -> None:
 
 def renew_in_the_page(j: Journey) -> None:
     """The reminded professional signs in by a new link, logs the cycle's hours (the page
-    says what is still lacking in between), and renews: the new valid-through is shown."""
+    says what is still lacking in between), pays the renewal fee through the provider and
+    renews: the new valid-through is shown."""
     page = j.new_applicant_context()
     page.goto(f"{j.url}/portal/sign-in")
     page.get_by_label("Email address").fill(APPLICANT)
@@ -417,6 +449,12 @@ def renew_in_the_page(j: Journey) -> None:
     assert "Your logged hours meet the cycle's requirements." in page.content()
     j.axe.check(page)
     through = j.policy.first_valid_through(today())
+    fee = page.locator("#fee-title").locator("xpath=..")
+    assert "Not met yet: The renewal fee is paid." in fee.inner_text()
+    pay_on_the_provider_page(j, "Pay 60.00 USD online", "Back to your renewal")
+    fee = page.locator("#fee-title").locator("xpath=..")
+    assert "Met: The renewal fee is paid." in fee.inner_text()  # on time: no late fee
+    j.axe.check(page)
     head = j.head()
     page.get_by_label("Association you are a member of").fill("AK")
     page.get_by_label("Membership valid through").fill(
@@ -466,21 +504,45 @@ def open_as_coordinator(j: Journey) -> Any:
     return desk
 
 
-def record_transcript_and_fee_by_hand(j: Journey) -> None:
-    """The coordinator opens the transcript the applicant uploaded (the very bytes) and
-    ticks that the official transcript arrived (the association's own judgement, on the
-    staff evidence form) and, until the portal takes payments, that the fee is paid, as for
-    a paper application."""
+def set_the_fees(j: Journey) -> None:
+    """The coordinator sets the association's fees (a comma refused next to its field)."""
+    desk = j.staff_page()
+    desk.goto(f"{j.url}/staff/fees")
+    j.axe.check(desk)
+    desk.get_by_label("Application fee").fill("75")
+    desk.get_by_label("Processing fee").fill("25,50")
+    desk.get_by_label("Renewal fee").fill("60")
+    desk.get_by_label("Late fee").fill("15")
+    follow(desk.get_by_role("button", name="Save as a new version"))
+    assert "125.50" in desk.locator("#processing-error").inner_text()
+    j.axe.check(desk)
+    desk.get_by_label("Processing fee").fill("25.50")
+    follow(desk.get_by_role("button", name="Save as a new version"))
+    assert "The new fee schedule is saved." in desk.locator("main").inner_text()
+    j.axe.check(desk)
+    desk.close()
+
+
+def check_the_transcript(j: Journey) -> None:
+    """The coordinator opens the transcript the applicant uploaded (the very bytes, as an
+    attachment) and ticks that the official transcript arrived: the association's own
+    judgement, on the staff evidence form. The fee shows paid (the provider's record)."""
     desk = open_as_coordinator(j)
     link = desk.get_by_role("link", name=TRANSCRIPT_NAME)
     fetched = j.coordinator.request.get(f"{j.url}{link.get_attribute('href')}")
     assert fetched.status == 200 and fetched.body() == j.transcript
     assert fetched.headers["content-disposition"].startswith("attachment")
     assert fetched.headers["x-content-type-options"] == "nosniff"
+    follow(desk.get_by_role("link", name="Fees and payment"))
+    assert re.search(r"State\s+paid", desk.locator("main").inner_text())
+    assert desk.get_by_role("button", name="Record the cheque").count() == 0
+    j.axe.check(desk)
+    follow(desk.get_by_role("link", name=re.compile("^Back to the application")))
     follow(desk.get_by_role("link", name="Enter or change the evidence"))
     j.axe.check(desk)
-    assert fill_form(desk, {"degrees-0-transcript_received": "on", "fee_paid": "on"}) == {
-        "degrees-0-transcript_received", "fee_paid"}
+    assert desk.locator('[id="fee_paid"]').is_checked()  # from the payment
+    assert fill_form(desk, {"degrees-0-transcript_received": "on"}) == {
+        "degrees-0-transcript_received"}
     follow(desk.get_by_role("button", name="Save the evidence"))
     assert desk.locator(".error-summary").count() == 0, desk.locator("main").inner_text()
     assert "Not met:" not in desk.locator("main").inner_text()
