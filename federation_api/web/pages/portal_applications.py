@@ -26,7 +26,7 @@ from federation_api.portal.applying import answer_return, owned_application, wit
 from federation_api.portal.drafts import Draft
 from federation_api.portal.errors import NotYours
 from federation_api.web.audited import attempt
-from federation_api.web.pages import people_picker
+from federation_api.web.pages import people_picker, portal_rater_panel
 from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
 from federation_api.web.pages.portal_evidence import posted_values as evidence_values
@@ -45,7 +45,8 @@ Errors = list[tuple[str, str]]
 MAX_TEXT = 5000
 _DONE = {"submitted": "Your application is submitted. The coordinator has it in their queue.",
          "answered": "Your answer is sent; the application goes back to its reviewers.",
-         "withdrawn": "Your application is withdrawn."}
+         "withdrawn": "Your application is withdrawn.",
+         "waiver": "Your waiver is recorded with the version of the text you signed."}
 _CLOSED = frozenset({ApplicationState.GRANTED, ApplicationState.DENIED,
                      ApplicationState.WITHDRAWN})
 
@@ -81,6 +82,7 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
         withdrawable=application.state not in _CLOSED, errors=errors or [],
         response=response,
         message=_DONE.get(request.query_params.get("done", ""), ""),
+        raters=portal_rater_panel.status_context(request, draft, application),
         **form_context(request, draft, shown, picks)))
 
 
@@ -183,3 +185,18 @@ def _field(error: DomainError) -> str:
 def _done(application: Application, done: str) -> RedirectResponse:
     return RedirectResponse(f"/portal/applications/{application.id}?done={done}",
                             status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.post("/{application_id}/waiver", response_class=HTMLResponse)
+def sign_rating_waiver(request: Request, member: Member, application_id: str,
+                       agreed: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Sign the waiver of access to the ratings after submitting (the box must be ticked)."""
+    found = _owned(request, member, application_id)
+    if found is None:
+        return not_found(request)
+    draft, application = found
+    if agreed != "on":
+        return _page(request, member, draft, application, 422, [(
+            portal_rater_panel.WAIVER_FIELD, portal_rater_panel.NOT_TICKED)])
+    portal_rater_panel.sign_waiver(request, member, draft)
+    return _done(application, "waiver")

@@ -33,9 +33,10 @@ from domain.levels import Designation, Level
 from domain.progress import Progress, draft_progress
 from domain.requirements import evaluate_application
 from federation_api.clock import today
+from federation_api.portal import raters
 from federation_api.portal.applying import with_signatures
 from federation_api.portal.drafts import Draft, Signature
-from federation_api.web.pages import evidence_form, people_picker
+from federation_api.web.pages import evidence_form, people_picker, portal_rater_panel
 from federation_api.web.schemas import ApplicationEvidenceIn
 
 MAX_TEXT = 5000
@@ -52,21 +53,58 @@ class DraftPanel:
     context: Callable[[Request, Draft], dict[str, Any]]
 
 
-DRAFT_PANELS: tuple[DraftPanel, ...] = ()
+DRAFT_PANELS: tuple[DraftPanel, ...] = (
+    DraftPanel("rating-waiver", "Your reference raters: the waiver", "portal_ratings_panel.html",
+               portal_rater_panel.panel_context),
+)
 EVIDENCE_FILLERS: tuple[Callable[[Request, Draft, ApplicationEvidence],
-                                 ApplicationEvidence], ...] = ()
+                                 ApplicationEvidence], ...] = (
+    portal_rater_panel.fill_ratings,
+)
+
+
+# The applicant names a rater and the address their link goes to; the rating is not given
+# yet, so it has no date, and the waiver is signed once for all of them (portal_raters).
+_NOT_ASKED = frozenset({("ratings", "rated_on"), ("ratings", "waiver_signed")})
+_RATER_EMAIL = evidence_form.Field(
+    raters.EMAIL, "Rater's email address", "text",
+    "The association emails the rater a link to rate you there; no account is needed.")
+RATINGS_EXPLANATION = ("Three people who know your work: name each, their role and their "
+                       "email address. Once you have submitted, the coordinator checks them "
+                       "and emails each a link to rate you; you see who has rated, never what "
+                       "they said.")
+
+
+def _sections(level: Level, dropped: frozenset[tuple[str, str]]
+              ) -> list[evidence_form.Section]:
+    sections = []
+    for section in evidence_form.SECTIONS:
+        if section.name == "rsc" and level is Level.IFA:
+            continue
+        fields = tuple(f for f in section.fields if (section.name, f.name) not in dropped)
+        sections.append(dataclasses.replace(section, fields=fields))
+    return sections
 
 
 def form_spec(level: Level, designation: Designation | None) -> evidence_form.FormSpec:
     """The sections the level needs, with the applicant's fields; no ticked declarations."""
     sections = []
-    for section in evidence_form.SECTIONS:
-        if section.name == "rsc" and level is Level.IFA:
-            continue
-        fields = tuple(f for f in section.fields if (section.name, f.name) not in _STAFF_ONLY)
-        sections.append(dataclasses.replace(section, fields=fields))
+    for section in _sections(level, _STAFF_ONLY | _NOT_ASKED):
+        if section.name == "ratings":
+            at = [f.name for f in section.fields].index("role") + 1
+            section = dataclasses.replace(
+                section, explanation=RATINGS_EXPLANATION,
+                fields=(*section.fields[:at], _RATER_EMAIL, *section.fields[at:]))
+        sections.append(section)
     return evidence_form.FormSpec(tuple(sections), (), ApplicationEvidenceIn,
                                   ApplicationEvidence)
+
+
+def _evidence_spec(level: Level) -> evidence_form.FormSpec:
+    """The form as the evidence reads it: a rating row dated the day named, no address."""
+    return evidence_form.FormSpec(
+        tuple(_sections(level, _STAFF_ONLY | {("ratings", "waiver_signed")})), (),
+        ApplicationEvidenceIn, ApplicationEvidence)
 
 
 def posted_values(form: dict[str, str], spec: evidence_form.FormSpec) -> dict[str, str] | None:
@@ -94,8 +132,9 @@ def check_draft(request: Request, draft: Draft, values: dict[str, str],
                 signatures: dict[str, Signature]) -> DraftCheck:
     """Evaluate the draft's values by the domain's rules, as a submission would be."""
     node = request.app.state.node
-    spec = form_spec(draft.level, draft.designation)
-    parsed, errors = evidence_form.parse(values, spec)
+    parsed, errors = evidence_form.parse(raters.evidence_values(values, named_on=today()),
+                                         _evidence_spec(draft.level))
+    errors.extend(raters.address_errors(values))
     for key, value in values.items():  # a provider or rater still named, not identified
         if key.endswith(("-provider_id", "-rater_id")) and value.strip() and \
                 not people_picker.looks_like_id(value):

@@ -45,7 +45,7 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
-from federation_api.web.rating_requests import send_rating_request
+from federation_api.web.rating_requests import applicant_given, send_rating_request
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
 
@@ -448,8 +448,11 @@ def vet_rater(request: Request, staff: Coordinator, application_id: str,
         # Vetting is the coordinator's check of the rater, so it sends their rating request
         # in the vetting's own transaction (if their person record has an address).
         with contextlib.suppress(RequestRefused):  # another process sent it this instant
-            send_rating_request(node, cur, service.application(uuid.UUID(application_id)),
-                                rater_id.strip(), requested_by=staff.account_id, now=now())
+            application = service.application(uuid.UUID(application_id))
+            send_rating_request(node, cur, application, rater_id.strip(),
+                                requested_by=staff.account_id, now=now(),
+                                given=applicant_given(request.app.state.portal,
+                                                      application.id, rater_id.strip()))
 
     return _command(request, staff, application_id, "application.vet_rater", "vetted",
                     {"rater_id": "vet-rater_id", "state": "vet-rater_id"}, form,
