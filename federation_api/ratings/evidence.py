@@ -39,3 +39,17 @@ def evidence_with_received(application: Application, requests: list[RatingReques
     if ratings == evidence.ratings:
         return None
     return msgspec.structs.replace(evidence, ratings=ratings)
+
+
+def received_kept(before: ApplicationEvidence, after: ApplicationEvidence
+                  ) -> ApplicationEvidence:
+    """Staff's evidence form has no `received`: a rating it sends again for a rater the
+    evidence held as awaited (or received through a link) keeps that mark, so editing a
+    portal application's evidence never makes a rating count that has not arrived."""
+    marks = {r.rater_id: r.received for r in before.ratings
+             if r.received is not msgspec.UNSET}
+    if not marks:
+        return after
+    return msgspec.structs.replace(after, ratings=tuple(
+        msgspec.structs.replace(r, received=marks[r.rater_id])
+        if r.received is msgspec.UNSET and r.rater_id in marks else r for r in after.ratings))

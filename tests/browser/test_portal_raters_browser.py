@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from federation_api.ratings.areas import AREAS
 from tests.browser.journeys import (
     COORDINATOR,
     PROVIDER,
+    Account,
     Checker,
     axe_script_or_skip,
     fill_form,
@@ -30,14 +32,30 @@ from tests.browser.journeys import (
     nav_link,
     sign_in,
 )
-from tests.browser.test_portal_browser import ANA, Served, level_one, link_in_mail, save_rows
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import NodeDir, ServerProcess
 from tests.integration.smtp_sink import SmtpSink
 
 ADDRESSES = {"ratings-0-rater_email": "maria.rivera@example.org",
              "ratings-1-rater_email": "lee@example.org",
              "ratings-2-rater_email": "pat@example.org"}
 SECRET = "Only the association reads this"
+ANA = "ana@example.org"
+
+
+@dataclass
+class Served:
+    """`alliance serve` of a node with a coordinator, its SMTP server."""
+
+    server: ServerProcess
+    node: NodeDir
+    sink: SmtpSink
+    coordinator: Account
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +75,49 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def axe_script() -> Path:
     return axe_script_or_skip()
+
+
+def link_in_mail(sink: SmtpSink, count: int) -> str:
+    """The sign-in link of the `count`-th mail to the applicant."""
+    deadline = 200
+    while deadline:
+        mails = [m for m in sink.wait_for(1) if ANA in m.rcpt_tos]
+        if len(mails) >= count:
+            break
+        sink.wait_for(len(sink.received) + 1, timeout=20)
+        deadline -= 1
+    found = re.search(r"https?://\S+/portal/sign-in/link\?token=\S+", mails[count - 1].text())
+    assert found, mails[count - 1].text()
+    return found.group(0)
+
+
+def level_one(year: int) -> dict[str, str]:
+    return {
+        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
+        "degrees-0-awarded_on": "2015-06-01",
+        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
+        "trainings-0-completed_on": f"{year - 1}-01-10",
+        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
+        "ratings-0-rater_email": "sam@rivera.example.org",
+        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
+        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
+        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
+        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
+        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
+    }
+
+
+def save_rows(page: Any, values: dict[str, str], rounds: int = 5) -> None:
+    """Fill the rows the draft shows, save (a new empty row appears), until all are in."""
+    left = dict(values)
+    for _ in range(rounds):
+        filled = fill_form(page, left)
+        follow(page.get_by_role("button", name="Save the draft"))
+        assert "Your draft is saved" in page.locator(".message").first.inner_text()
+        left = {k: v for k, v in left.items() if k not in filled}
+        if not left:
+            return
+    raise AssertionError(f"the draft never showed {sorted(left)}")
 
 
 def rating_link(served: Served, recipient: str) -> str:

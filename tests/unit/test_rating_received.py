@@ -16,7 +16,7 @@ from domain.levels import Level, RaterRole
 from domain.lookup import NoEndorsements
 from domain.requirements import evaluate_application
 from federation_api.portal import raters
-from federation_api.ratings.evidence import evidence_with_received
+from federation_api.ratings.evidence import evidence_with_received, received_kept
 from federation_api.ratings.store import RatingRequest
 from federation_api.web.schemas import ApplicationEvidenceIn
 from ledger.codec import encode
@@ -137,3 +137,11 @@ def test_the_portal_form_dates_a_named_rater_and_keeps_the_address_out() -> None
                                               "Enter one email address, e.g. name@example.org.")]
     assert raters.given_address(values, "X-1") == "lee@example.org"
     assert raters.given_address(values, "X-2") is None
+
+
+def test_staff_editing_the_evidence_keeps_what_arrived_and_what_is_awaited() -> None:
+    before = _three((True, False, msgspec.UNSET))
+    after = _three((msgspec.UNSET,) * 3)  # the staff form sends no `received`
+    kept = received_kept(before, after)
+    assert [r.received for r in kept.ratings] == [True, False, msgspec.UNSET]
+    assert received_kept(_three((msgspec.UNSET,) * 3), after) == after

@@ -5,7 +5,9 @@ The stage, next step and checklist are the domain's own words (`of_application`)
 staff page shows them. Of the private record the applicant sees only what was sent to them:
 the comments of a return, each under its author's role (never a reviewer's name), and their
 own answer. Answering goes through the service's `resubmit`, withdrawing through
-`withdraw`: the same commands, audited under the applicant's account. Another account's
+`withdraw`: the same commands, audited under the applicant's account. Each reference rater's
+stage (named, link sent, rated) is shown with the waiver (`portal_rater_panel`), never what a
+rating says. Another account's
 application id answers 404 like an unknown one.
 """
 

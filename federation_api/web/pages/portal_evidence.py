@@ -6,7 +6,9 @@ portal and staff intake collect, check and evaluate exactly the same evidence (t
 API's model), less what only the association records: whether a transcript has arrived.
 Level I needs no reflective supervision, so its form has no RS/C section. The two texts are
 signed on the page rather than ticked (`federation_api.portal.texts`), and the fee is left
-to the fees' pages.
+to the fees' pages. A rating row names the rater and the address their link goes to, not a
+day: the rating is yet to come, so it is read as awaited (`federation_api.portal.raters`) and
+the waiver is signed once, in its own panel (`portal_rater_panel`).
 
 Hook points for the other portal pieces (documents, rater links, fees), each a tuple to
 append to, so that their modules plug into the draft page without editing it:

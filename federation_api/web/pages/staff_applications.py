@@ -34,6 +34,7 @@ from federation_api.documents.evidence import with_documents
 from federation_api.node.endorsement_ids import new_endorsement_id
 from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue_return_mail
 from federation_api.ratings.errors import RequestRefused
+from federation_api.ratings.evidence import received_kept
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
@@ -518,7 +519,9 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         return _command(request, staff, application_id, "application.evidence",
                         "resolved" if picking.resolved else "evidence", {}, {},
                         lambda a: node.service.submit_evidence(
-                            a, with_documents(evidence, node.documents, a),
+                            a, with_documents(received_kept(
+                                node.service.application(a).evidence, evidence),
+                                node.documents, a),
                             submitted_on=today(), now=now()),
                         then_page="/evidence" if picking.resolved else "")
 
