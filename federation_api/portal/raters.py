@@ -1,10 +1,11 @@
 """The reference raters an applicant names in the portal, and what the applicant may know of
 their ratings.
 
-The applicant names a rater (found by name, or by person id), their role and the address the
-rating link goes to; they do not date a rating: it has not happened yet. So a rater named
-here enters the evidence as awaited (`Rating.received=False`, dated the day named), and
-counts for the requirements only once their rating arrives through its link
+The applicant names a rater (found by name among the endorsed, by person id, or, for someone
+endorsed nowhere, by name alone: `with_rater_ids` gives them an id), their role and the
+address the rating link goes to; they do not date a rating: it has not happened yet. So a
+rater named here enters the evidence as awaited (`Rating.received=False`, dated the day
+named), and counts for the requirements only once their rating arrives through its link
 (`ratings/evidence.py` then marks it received, dated the day it came). The address stays in
 the draft's values (node database, never the evidence or the ledger), where the coordinator's
 pages find it (`given_address`) when no person record of the rater holds one.
@@ -16,6 +17,8 @@ dates; never a rating's contents.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import uuid
 from dataclasses import dataclass
 
 import msgspec
@@ -39,6 +42,22 @@ def _rows(values: dict[str, str]) -> set[int]:
         if len(parts) == 3 and parts[0] == "ratings" and parts[1].isdigit() and value.strip():
             rows.add(int(parts[1]))
     return {r for r in rows if r < MAX_ROWS}
+
+
+def with_rater_ids(values: dict[str, str], application_id: uuid.UUID) -> dict[str, str]:
+    """The form's values with an id for each rater named only by name (someone endorsed
+    nowhere, e.g. a Level I supervisor the coordinator will vet): `AR-` and eight digits
+    derived from the application and the row's name, so saving again gives the same id and
+    the coordinator's vetting and the link have someone to name. An id once given is kept."""
+    out = dict(values)
+    for row in sorted(_rows(values)):
+        key = _ROW.format(row=row, name="rater_id")
+        name = " ".join(values.get(_ROW.format(row=row, name="rater_name"), "").split())
+        if values.get(key, "").strip() or not name:
+            continue
+        digest = hashlib.sha256(f"{application_id}:{name.casefold()}".encode()).hexdigest()
+        out[key] = f"AR-{int(digest[:12], 16) % 10**8:08d}"
+    return out
 
 
 def evidence_values(values: dict[str, str], *, named_on: dt.date) -> dict[str, str]:

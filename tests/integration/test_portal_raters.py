@@ -63,7 +63,7 @@ def raters_form() -> dict[str, str]:
         "ratings-0-rater_email": SAM_AT,
         "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
         "ratings-1-role": "colleague", "ratings-1-rater_email": LEE_AT,
-        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
+        "ratings-2-rater_name": "Pat Parent",  # endorsed nowhere: named by name alone
         "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": PAT_AT,
         "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
     }
@@ -169,10 +169,12 @@ class PortalRatersContract:
         assert (waiver.text_version, waiver.text_sha256) == (WAIVER_VERSION, WAIVER_SHA256)
         assert waiver.signed_by == account_id_of(ws, ANA)
         application = ws.node.service.application(application_id)
+        pat = application.evidence.ratings[2].rater_id  # the id the portal gave her
+        assert re.fullmatch(r"AR-\d{8}", pat), pat
         assert [(r.rater_id, r.received, r.rated_on, r.waiver_signed)
                 for r in application.evidence.ratings] == [
             ("AK-P-0100", False, today(), True), ("X-0001", False, today(), True),
-            ("X-0002", False, today(), True)]
+            (pat, False, today(), True)]
         assert "evidence.ratings" in {u.field for u in application.unmet}
         status_url = f"/portal/applications/{application_id}"
         status = ana.get(status_url).text
@@ -189,7 +191,7 @@ class PortalRatersContract:
             "csrf_token": form_token(shown), "rater_id": "AK-P-0100"})
         assert sent.status_code == 303, sent.text
         assert SAM_AT in staff.get(sent.headers["location"]).text
-        for rater_id in ("X-0001", "X-0002"):
+        for rater_id in ("X-0001", pat):
             page_url = f"/staff/applications/{application_id}"
             vetted = staff.post(f"{page_url}/rater-vettings", data={
                 "csrf_token": form_token(staff.get(page_url).text), "rater_id": rater_id,

@@ -145,3 +145,16 @@ def test_staff_editing_the_evidence_keeps_what_arrived_and_what_is_awaited() -> 
     kept = received_kept(before, after)
     assert [r.received for r in kept.ratings] == [True, False, msgspec.UNSET]
     assert received_kept(_three((msgspec.UNSET,) * 3), after) == after
+
+
+def test_a_rater_named_by_name_alone_gets_a_stable_id() -> None:
+    application = uuid.UUID("6f1c9d3e-2b1a-4c55-9a0e-2f4b8c1d7e90")
+    values = {"ratings-0-rater_name": "Pat  Parent", "ratings-1-rater_id": "X-1",
+              "ratings-1-rater_name": "Lee"}
+    named = raters.with_rater_ids(values, application)
+    assert named["ratings-1-rater_id"] == "X-1"
+    assert named["ratings-0-rater_id"].startswith("AR-") and len(named["ratings-0-rater_id"]) == 11
+    assert raters.with_rater_ids({"ratings-0-rater_name": "pat parent"}, application) == {
+        "ratings-0-rater_name": "pat parent", "ratings-0-rater_id": named["ratings-0-rater_id"]}
+    assert raters.with_rater_ids(values, uuid.uuid4())["ratings-0-rater_id"] != \
+        named["ratings-0-rater_id"]

@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from domain.progress import of_application
 from domain.review import CommentAuthor
 from federation_api.clock import now, today
+from federation_api.portal import raters
 from federation_api.portal.applying import answer_return, owned_application, withdraw
 from federation_api.portal.drafts import Draft
 from federation_api.portal.errors import NotYours
@@ -127,7 +128,8 @@ async def answer(request: Request, member: Member, application_id: str) -> Respo
                          response=response)
         node = request.app.state.node
         portal = request.app.state.portal
-        picking = people_picker.pick(values, node.projector, today())
+        picking = people_picker.pick(raters.with_rater_ids(values, application.id),
+                                     node.projector, today())
         check = check_draft(request, draft, picking.values, portal.drafts.signatures(
             draft.draft_id))
         if picking.errors or check.evidence is None:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.errors import DomainError
 from domain.levels import Level
 from federation_api.clock import now, today
+from federation_api.portal import raters
 from federation_api.portal.applying import (
     discard_draft,
     save_draft,
@@ -164,6 +165,7 @@ async def save(request: Request, member: Member, draft_id: str) -> Response:
             return _draft_page(request, member, draft, 422, [("", "A field is longer than "
                                                                   "any answer may be.")])
         node = request.app.state.node
+        values = raters.with_rater_ids(values, draft.application_id)
         picking = people_picker.pick(values, node.projector, today())
         try:
             saved = save_draft(request.app.state.portal, member.account_id, draft_id,

@@ -71,6 +71,9 @@ _NOT_ASKED = frozenset({("ratings", "rated_on"), ("ratings", "waiver_signed")})
 _RATER_EMAIL = evidence_form.Field(
     raters.EMAIL, "Rater's email address", "text",
     "The association emails the rater a link to rate you there; no account is needed.")
+_RATER_HINT = ("A name (or part of one) is looked up among every association's endorsed "
+               "professionals when you save; for someone endorsed nowhere, leave this empty "
+               "and give their name below.")
 RATINGS_EXPLANATION = ("Three people who know your work: name each, their role and their "
                        "email address. Once you have submitted, the coordinator checks them "
                        "and emails each a link to rate you; you see who has rated, never what "
@@ -93,10 +96,12 @@ def form_spec(level: Level, designation: Designation | None) -> evidence_form.Fo
     sections = []
     for section in _sections(level, _STAFF_ONLY | _NOT_ASKED):
         if section.name == "ratings":
-            at = [f.name for f in section.fields].index("role") + 1
+            fields = tuple(dataclasses.replace(f, hint=_RATER_HINT)
+                           if f.name == "rater_id" else f for f in section.fields)
+            at = [f.name for f in fields].index("role") + 1
             section = dataclasses.replace(
                 section, explanation=RATINGS_EXPLANATION,
-                fields=(*section.fields[:at], _RATER_EMAIL, *section.fields[at:]))
+                fields=(*fields[:at], _RATER_EMAIL, *fields[at:]))
         sections.append(section)
     return evidence_form.FormSpec(tuple(sections), (), ApplicationEvidenceIn,
                                   ApplicationEvidence)
