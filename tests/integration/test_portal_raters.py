@@ -184,6 +184,8 @@ class PortalRatersContract:
 
         # The coordinator: Sam is endorsed (sent from the ratings page, to the address Ana
         # gave: his record has none); the two others are vetted, which sends theirs.
+        assert staff.get(f"/staff/applications/{application_id}").text.count(
+            "Not yet (named ") == 3
         ratings_page = f"/staff/applications/{application_id}/ratings"
         shown = staff.get(ratings_page).text
         assert f"{SAM_AT} (given by the applicant)" in shown
