@@ -266,26 +266,39 @@ class PortalRatersContract:
         assert forged.status_code == 403
         assert ws.node.ratings.store.db.query("SELECT COUNT(*) FROM rating_waivers")[0][0] == 0
 
-    def test_the_daily_run_reminds_a_rater_who_has_not_rated_once(self, ws: Workspace) -> None:
-        application_id, _, _ = self._submitted_unsigned(ws)
+    def test_the_daily_run_reminds_each_rater_who_has_not_rated_once(
+            self, ws: Workspace) -> None:
+        application_id, _, staff = self._submitted_unsigned(ws)
+        page_url = f"/staff/applications/{application_id}"
+        vetted = staff.post(f"{page_url}/rater-vettings", data={
+            "csrf_token": form_token(staff.get(page_url).text), "rater_id": "X-0001",
+            "note": "Phoned the programme office"})
+        assert vetted.status_code == 303, vetted.text
         link_in(ws, SAM_AT)
+        link_in(ws, LEE_AT)
         store = ws.node.ratings.store
-        with store.db.transaction() as cur:  # the request went out over a week ago
+        assert daily_run(ws, "day-0").headers["Rater-Reminders-Queued"] == "0"  # too soon
+        with store.db.transaction() as cur:  # the requests went out over a week ago
             cur.execute("UPDATE rating_requests SET last_mailed_at = ? WHERE application_id = ?",
                         (stamp(now() - dt.timedelta(days=8)), str(application_id)))
         first = daily_run(ws, "day-1")
-        assert first.headers["Rater-Reminders-Queued"] == "1"
-        again = daily_run(ws, "day-1-again")
+        assert first.headers["Rater-Reminders-Queued"] == "2"
+        again = daily_run(ws, "day-1-again")  # the timer fires twice: nothing new
         assert again.headers["Rater-Reminders-Queued"] == "0"
-        mails = ws.mail_to(SAM_AT, 2)
-        assert str(mails[1].message["Subject"]).startswith("Reminder: a reference rating")
-        # The reminder's link is the live one; the first one was superseded.
+        for address in (SAM_AT, LEE_AT):
+            mails = ws.mail_to(address, 2)
+            assert str(mails[1].message["Subject"]).startswith("Reminder: a reference rating")
+        # The reminder's link is the live one; a rater who rated is not reminded again.
         rate(ws, link_in(ws, SAM_AT, 2))
         assert daily_run(ws, "day-2").headers["Rater-Reminders-Queued"] == "0"
         with store.db.transaction() as cur:
-            keys = [r[0] for r in cur.execute(
-                "SELECT dedupe_key FROM mail_outbox WHERE recipient = ?", (SAM_AT,)).fetchall()]
-        assert sorted(k.split(":")[0] for k in keys) == ["rating.reminder", "rating.request"]
+            keys = sorted(r[0].split(":")[0] for r in cur.execute(
+                "SELECT dedupe_key FROM mail_outbox WHERE recipient IN (?, ?)",
+                (SAM_AT, LEE_AT)).fetchall())
+        assert keys == ["rating.reminder", "rating.reminder", "rating.request",
+                        "rating.request"]
+        with ws.sink.lock:
+            assert len([m for m in ws.sink.received if SAM_AT in m.rcpt_tos]) == 2
 
     @staticmethod
     def _submitted_unsigned(ws: Workspace) -> tuple[uuid.UUID, TestClient, TestClient]:
