@@ -45,7 +45,8 @@ def panel_context(request: Request, draft: Draft) -> dict[str, Any]:
     store = request.app.state.node.ratings.store
     return {"waiver": store.waiver(draft.application_id), "waiver_text": WAIVER_TEXT,
             "waiver_version": WAIVER_VERSION, "waiver_sha256": WAIVER_SHA256,
-            "action": f"/portal/drafts/{draft.draft_id}/waiver", "field": WAIVER_FIELD}
+            "action": f"/portal/drafts/{draft.draft_id}/waiver", "field": WAIVER_FIELD,
+            "submitted": draft.submitted}
 
 
 def fill_ratings(request: Request, draft: Draft,
