@@ -51,7 +51,7 @@ def ws(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
         yield made
 
 
-def raters_form() -> dict[str, str]:
+def raters_form(pat: str = "Pat Parent") -> dict[str, str]:
     """A Level I form naming three raters: Sam found by name, two the coordinator vets."""
     year = today().year
     return {
@@ -63,7 +63,7 @@ def raters_form() -> dict[str, str]:
         "ratings-0-rater_email": SAM_AT,
         "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
         "ratings-1-role": "colleague", "ratings-1-rater_email": LEE_AT,
-        "ratings-2-rater_name": "Pat Parent",  # endorsed nowhere: named by name alone
+        "ratings-2-rater_name": pat,  # endorsed nowhere: named by name alone
         "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": PAT_AT,
         "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
     }
@@ -227,7 +227,9 @@ class PortalRatersContract:
 
     def test_the_waiver_signed_after_submission_reaches_the_evidence(
             self, ws: Workspace) -> None:
-        application_id, ana, _ = self._submitted_unsigned(ws)
+        application_id, ana, _ = self._submitted_unsigned(ws, pat="<script>x()</script>Pat")
+        shown = ana.get(f"/portal/applications/{application_id}").text
+        assert "&lt;script&gt;x()&lt;/script&gt;Pat" in shown and "<script>x()" not in shown
         sam = link_in(ws, SAM_AT)
         rate(ws, sam)
         received = ws.node.service.application(application_id).evidence.ratings[0]
@@ -301,7 +303,8 @@ class PortalRatersContract:
             assert len([m for m in ws.sink.received if SAM_AT in m.rcpt_tos]) == 2
 
     @staticmethod
-    def _submitted_unsigned(ws: Workspace) -> tuple[uuid.UUID, TestClient, TestClient]:
+    def _submitted_unsigned(ws: Workspace, pat: str = "Pat Parent"
+                            ) -> tuple[uuid.UUID, TestClient, TestClient]:
         """Ana's Level I application, submitted without the waiver; Sam's request sent."""
         add_person(ws, "AK-P-0042", "Ana", "García", ANA)
         add_person(ws, *SAM)
@@ -309,7 +312,7 @@ class PortalRatersContract:
         staff = coordinator(ws)
         ana = signed_up(ws, "Ana García", ANA)
         draft_id = started(ana)
-        assert save(ana, draft_id, raters_form()).status_code == 200
+        assert save(ana, draft_id, raters_form(pat)).status_code == 200
         sign_texts(ana, draft_id)
         assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
         submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
