@@ -20,11 +20,13 @@ import pytest
 from federation_api.clock import today
 from federation_api.ratings.areas import AREAS
 from tests.browser.journeys import (
+    BACKENDS,
     COORDINATOR,
     PROVIDER,
     Account,
     Checker,
     axe_script_or_skip,
+    database_url,
     fill_form,
     follow,
     import_endorsement,
@@ -58,11 +60,12 @@ class Served:
 
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    node, accounts = make_node(tmp_path_factory.mktemp("portal-raters"), "AK", None,
-                               {"cora": COORDINATOR})
-    with SmtpSink() as sink:
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with database_url(request.param) as url, SmtpSink() as sink:
+        node, accounts = make_node(tmp_path_factory.mktemp("portal-raters"), "AK", url,
+                                   {"cora": COORDINATOR})
         server = ServerProcess(node)
         server.env = {"ALLIANCE_SMTP_URL": sink.url, "ALLIANCE_PUBLIC_URL": server.url,
                       "ALLIANCE_MAIL_FROM": "Alliance AK <noreply@ak.example.org>"}
