@@ -36,6 +36,7 @@ from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue
 from federation_api.portal.links import status_url
 from federation_api.portal.professional import professional_on_grant
 from federation_api.ratings.errors import RequestRefused
+from federation_api.ratings.evidence import received_kept
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
@@ -47,7 +48,7 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
-from federation_api.web.rating_requests import send_rating_request
+from federation_api.web.rating_requests import applicant_given, send_rating_request
 from federation_api.web.urls import node_base_url
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
@@ -470,8 +471,11 @@ def vet_rater(request: Request, staff: Coordinator, application_id: str,
         # Vetting is the coordinator's check of the rater, so it sends their rating request
         # in the vetting's own transaction (if their person record has an address).
         with contextlib.suppress(RequestRefused):  # another process sent it this instant
-            send_rating_request(node, cur, service.application(uuid.UUID(application_id)),
-                                rater_id.strip(), requested_by=staff.account_id, now=now())
+            application = service.application(uuid.UUID(application_id))
+            send_rating_request(node, cur, application, rater_id.strip(),
+                                requested_by=staff.account_id, now=now(),
+                                given=applicant_given(request.app.state.portal,
+                                                      application.id, rater_id.strip()))
 
     return _command(request, staff, application_id, "application.vet_rater", "vetted",
                     {"rater_id": "vet-rater_id", "state": "vet-rater_id"}, form,
@@ -537,7 +541,9 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         return _command(request, staff, application_id, "application.evidence",
                         "resolved" if picking.resolved else "evidence", {}, {},
                         lambda a: node.service.submit_evidence(
-                            a, with_documents(evidence, node.documents, a),
+                            a, with_documents(received_kept(
+                                node.service.application(a).evidence, evidence),
+                                node.documents, a),
                             submitted_on=today(), now=now()),
                         then_page="/evidence" if picking.resolved else "")
 
