@@ -79,6 +79,12 @@ class Rating(msgspec.Struct, frozen=True, kw_only=True):
     rated_on: dt.date
     rater_degree: DegreeKind | None = None  # II provider rule: Master's-prepared II counts
     waiver_signed: bool = True
+    # Whether the rating itself has arrived. A rater named in the portal is `False` (and
+    # `rated_on` the day they were named) until their rating comes through its link; then
+    # `True`, dated the day received. UNSET is never encoded: a rating entered by staff and
+    # every earlier event encode, and so commit, byte for byte as before, and count as
+    # received as they always did. Only the node sets it (the JSON API has no such field).
+    received: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class ExamResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -165,15 +165,23 @@ def _ratings(
     evidence: ApplicationEvidence,
     lookup: EndorsementLookup,
 ) -> list[Unmet]:
-    """Three ratings, waivers signed, the roles the level names, one endorsed rater."""
-    ratings = evidence.ratings
+    """Three ratings, waivers signed, the roles the level names, one endorsed rater. Only
+    ratings received count: a rater named but not yet rated (`received=False`) fills no
+    slot, though the count's reason says they are awaited."""
+    ratings = tuple(r for r in evidence.ratings if r.received is not False)
+    awaited = len(evidence.ratings) - len(ratings)
     label = level_label(level, designation)
     unmet = []
     if len(ratings) != RATINGS_PER_APPLICATION:
-        reason = f"{len(ratings)} reference ratings listed; every application needs exactly 3."
+        if awaited:
+            reason = (f"{len(ratings)} reference ratings received and {awaited} awaited; "
+                      f"every application needs exactly 3.")
+        else:
+            reason = (f"{len(ratings)} reference ratings listed; every application needs "
+                      f"exactly 3.")
         unmet.append(Unmet(code="ratings.count", field="evidence.ratings", reason=reason))
-    for i, rating in enumerate(ratings):
-        if not rating.waiver_signed:
+    for i, rating in enumerate(evidence.ratings):
+        if rating.received is not False and not rating.waiver_signed:
             reason = f"Rating {i + 1}: the applicant has not signed the waiver of access to it."
             field = f"evidence.ratings[{i}].waiver_signed"
             unmet.append(Unmet(code="ratings.waiver", field=field, reason=reason))

@@ -144,6 +144,13 @@ class DraftStore:
                                         DraftState.SUBMITTED.value)).fetchone()
         return None if row is None else str(row[0])
 
+    def of_application(self, application_id: str) -> Draft | None:
+        """The submitted draft behind an application, whoever's it is: for the coordinator's
+        pages only (e.g. the address an applicant gave for a rater), never a portal page."""
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM portal_drafts WHERE application_id = ? "
+                             f"AND state = ?", (application_id[:64], DraftState.SUBMITTED.value))
+        return _draft(rows[0]) if rows else None
+
     def signatures(self, draft_id: str) -> dict[str, Signature]:
         """The texts signed for a draft, by document name."""
         return {row[0]: Signature(row[0], row[1], row[2], row[3], row[4], _at(row[5]))

@@ -194,13 +194,11 @@ def level_one_form(year: int) -> dict[str, str]:
         "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
         "trainings-0-completed_on": f"{year - 1}-01-10",
         "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rated_on": f"{year - 1}-11-02", "ratings-0-waiver_signed": "on",
+        "ratings-0-rater_email": "sam@rivera.example.org",
         "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rated_on": f"{year - 1}-11-03",
-        "ratings-1-waiver_signed": "on",
+        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
         "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rated_on": f"{year - 1}-11-04",
-        "ratings-2-waiver_signed": "on",
+        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
         "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
     }
 
@@ -262,8 +260,10 @@ class PortalApplicationContract:
         sign_both(second, draft_id, "Ana García")
         page = second.get(f"/portal/drafts/{draft_id}")
         # Signed: what is left is the association's to record (the transcript's arrival, the
-        # fee: the documents' and the fees' pages).
-        assert page.text.count("Not met yet:") == 2, page.text
+        # fee: the documents' and the fees' pages), and the ratings, which count only once
+        # the raters have rated through their links (test_portal_raters.py).
+        assert page.text.count("Not met yet:") == 5, page.text
+        assert "Not met yet:</strong> Ratings from a current supervisor." in page.text
         assert "No official transcript has arrived" in page.text
         assert "Not met yet:</strong> The processing fee is paid." in page.text
 
@@ -277,7 +277,9 @@ class PortalApplicationContract:
         assert ws.head() != head
         application = ws.node.service.application(uuid.UUID(application_id))
         assert application.person_id == "AK-P-0042"
-        assert {u.field for u in application.unmet} == {"evidence.degrees", "evidence.fee_paid"}
+        assert {u.field for u in application.unmet} == {"evidence.degrees", "evidence.fee_paid",
+                                                        "evidence.ratings"}
+        assert {r.received for r in application.evidence.ratings} == {False}
         signed = {t.document: t for t in application.evidence.signed_texts}  # type: ignore[union-attr]
         for document in (Document.CODE_OF_ETHICS, Document.AGREEMENT):
             assert signed[document.value].sha256 == text_of(document).sha256

@@ -25,6 +25,7 @@ class RaterRow:
     rated_on: dt.date
     endorsed_as: str  # e.g. "AK Infant Mental Health Specialist (IMHS)" that day; "" if none
     vetted: bool
+    awaited: bool = False  # named in the portal, not rated yet (`rated_on` is the day named)
 
 
 def raters_of(application: Application, lookup: EndorsementLookup
@@ -41,5 +42,6 @@ def raters_of(application: Application, lookup: EndorsementLookup
         rows[rating.rater_id] = RaterRow(
             rater_id=rating.rater_id, rater_name=rating.rater_name,
             role=rating.role.value.replace("_", " "), rated_on=rating.rated_on,
-            endorsed_as=endorsed, vetted=rating.rater_id in vetted)
+            endorsed_as=endorsed, vetted=rating.rater_id in vetted,
+            awaited=rating.received is False)
     return list(rows.values())

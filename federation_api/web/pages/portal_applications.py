@@ -5,7 +5,9 @@ The stage, next step and checklist are the domain's own words (`of_application`)
 staff page shows them. Of the private record the applicant sees only what was sent to them:
 the comments of a return, each under its author's role (never a reviewer's name), and their
 own answer. Answering goes through the service's `resubmit`, withdrawing through
-`withdraw`: the same commands, audited under the applicant's account. Another account's
+`withdraw`: the same commands, audited under the applicant's account. Each reference rater's
+stage (named, link sent, rated) is shown with the waiver (`portal_rater_panel`), never what a
+rating says. Another account's
 application id answers 404 like an unknown one.
 """
 
@@ -23,11 +25,12 @@ from domain.errors import DomainError
 from domain.progress import Progress, WaitsOn, of_application
 from domain.review import CommentAuthor
 from federation_api.clock import now, today
+from federation_api.portal import raters
 from federation_api.portal.applying import answer_return, owned_application, withdraw
 from federation_api.portal.drafts import Draft
 from federation_api.portal.errors import NotYours
 from federation_api.web.audited import attempt
-from federation_api.web.pages import people_picker
+from federation_api.web.pages import people_picker, portal_rater_panel
 from federation_api.web.pages.level_titles import level_title
 from federation_api.web.pages.portal_document_panel import panel_context
 from federation_api.web.pages.portal_evidence import check_draft, form_context, form_spec
@@ -48,7 +51,8 @@ Errors = list[tuple[str, str]]
 MAX_TEXT = 5000
 _DONE = {"submitted": "Your application is submitted. The coordinator has it in their queue.",
          "answered": "Your answer is sent; the application goes back to its reviewers.",
-         "withdrawn": "Your application is withdrawn."}
+         "withdrawn": "Your application is withdrawn.",
+         "waiver": "Your waiver is recorded with the version of the text you signed."}
 _CLOSED = frozenset({ApplicationState.GRANTED, ApplicationState.DENIED,
                      ApplicationState.WITHDRAWN})
 
@@ -103,6 +107,7 @@ def _page(request: Request, member: PortalMember, draft: Draft, application: App
             request, str(application.id), ended=application.state in (
                 ApplicationState.WITHDRAWN, ApplicationState.DENIED))},
         message=_DONE.get(request.query_params.get("done", ""), ""),
+        raters=portal_rater_panel.status_context(request, draft, application),
         **form_context(request, draft, shown, picks)))
 
 
@@ -145,7 +150,8 @@ async def answer(request: Request, member: Member, application_id: str) -> Respo
                          response=response)
         node = request.app.state.node
         portal = request.app.state.portal
-        picking = people_picker.pick(values, node.projector, today())
+        picking = people_picker.pick(raters.with_rater_ids(values, application.id),
+                                     node.projector, today())
         signatures = portal.drafts.signatures(draft.draft_id)
         check = check_draft(request, draft, picking.values, signatures)
         if picking.errors or check.evidence is None:
@@ -212,3 +218,18 @@ def _field(error: DomainError) -> str:
 def _done(application: Application, done: str) -> RedirectResponse:
     return RedirectResponse(f"/portal/applications/{application.id}?done={done}",
                             status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.post("/{application_id}/waiver", response_class=HTMLResponse)
+def sign_rating_waiver(request: Request, member: Member, application_id: str,
+                       agreed: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Sign the waiver of access to the ratings after submitting (the box must be ticked)."""
+    found = _owned(request, member, application_id)
+    if found is None:
+        return not_found(request)
+    draft, application = found
+    if agreed != "on":
+        return _page(request, member, draft, application, 422, [(
+            portal_rater_panel.WAIVER_FIELD, portal_rater_panel.NOT_TICKED)])
+    portal_rater_panel.sign_waiver(request, member, draft)
+    return _done(application, "waiver")

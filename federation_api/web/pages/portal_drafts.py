@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.errors import DomainError
 from domain.levels import Level
 from federation_api.clock import now, today
+from federation_api.portal import raters
 from federation_api.portal.applying import (
     discard_draft,
     save_draft,
@@ -34,7 +35,7 @@ from federation_api.portal.drafts import Draft
 from federation_api.portal.errors import NotYours, PortalError
 from federation_api.portal.texts import Document, text_of
 from federation_api.web.audited import attempt
-from federation_api.web.pages import people_picker
+from federation_api.web.pages import people_picker, portal_rater_panel
 from federation_api.web.pages.level_titles import DESIGNATIONS, level_title
 from federation_api.web.pages.portal_document_panel import forget_documents
 from federation_api.web.pages.portal_evidence import (
@@ -60,7 +61,8 @@ Errors = list[tuple[str, str]]
 _DONE = {"started": "Your draft is saved. Fill it in at your own pace: it keeps what you "
                     "save until you submit it.",
          "saved": "Your draft is saved.",
-         "signed": "Your signature is recorded with the version of the text you signed."}
+         "signed": "Your signature is recorded with the version of the text you signed.",
+         "waiver": "Your waiver is recorded with the version of the text you signed."}
 
 
 def _sentence(text: str) -> str:
@@ -165,6 +167,7 @@ async def save(request: Request, member: Member, draft_id: str) -> Response:
             return _draft_page(request, member, draft, 422, [("", "A field is longer than "
                                                                   "any answer may be.")])
         node = request.app.state.node
+        values = raters.with_rater_ids(values, draft.application_id)
         picking = people_picker.pick(values, node.projector, today())
         try:
             saved = save_draft(request.app.state.portal, member.account_id, draft_id,
@@ -254,3 +257,17 @@ def discard(request: Request, member: Member, draft_id: str,
 
 def _refusal(error: DomainError) -> str:
     return _sentence(error.message)
+
+
+@router.post("/{draft_id}/waiver", response_class=HTMLResponse)
+def sign_rating_waiver(request: Request, member: Member, draft_id: str,
+                       agreed: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Sign the waiver of access to the reference ratings (the box must be ticked)."""
+    draft = _owned(request, member, draft_id)
+    if draft is None or draft.submitted:
+        return not_found(request)
+    if agreed != "on":
+        return _draft_page(request, member, draft, 422, [(portal_rater_panel.WAIVER_FIELD,
+                                                          portal_rater_panel.NOT_TICKED)])
+    portal_rater_panel.sign_waiver(request, member, draft)
+    return _redirect(f"/portal/drafts/{draft_id}?done=waiver#rating-waiver-title")

@@ -6,7 +6,9 @@ portal and staff intake collect, check and evaluate exactly the same evidence (t
 API's model), less what only the association records: whether a transcript has arrived.
 Level I needs no reflective supervision, so its form has no RS/C section. The two texts are
 signed on the page rather than ticked (`federation_api.portal.texts`), and the fee is left
-to the fees' pages.
+to the fees' pages. A rating row names the rater and the address their link goes to, not a
+day: the rating is yet to come, so it is read as awaited (`federation_api.portal.raters`) and
+the waiver is signed once, in its own panel (`portal_rater_panel`).
 
 Hook points for the other portal pieces (documents, rater links, fees), each a tuple to
 append to, so that their modules plug into the draft page without editing it:
@@ -33,6 +35,7 @@ from domain.levels import Designation, Level
 from domain.progress import Progress, draft_progress
 from domain.requirements import evaluate_application
 from federation_api.clock import today
+from federation_api.portal import raters
 from federation_api.portal.applying import with_signatures
 from federation_api.portal.drafts import Draft, Signature
 from federation_api.web.pages import (
@@ -40,6 +43,7 @@ from federation_api.web.pages import (
     people_picker,
     portal_document_panel,
     portal_fees,
+    portal_rater_panel,
 )
 from federation_api.web.schemas import ApplicationEvidenceIn
 
@@ -60,25 +64,65 @@ class DraftPanel:
 DRAFT_PANELS: tuple[DraftPanel, ...] = (
     DraftPanel("documents", "Documents", "portal_documents_panel.html",
                portal_document_panel.panel_context),
+    DraftPanel("rating-waiver", "Your reference raters: the waiver", "portal_ratings_panel.html",
+               portal_rater_panel.panel_context),
     DraftPanel("fee", "Fee", "portal_fee_panel.html", portal_fees.draft_panel),
 )
 EVIDENCE_FILLERS: tuple[Callable[[Request, Draft, ApplicationEvidence],
                                  ApplicationEvidence], ...] = (
     portal_document_panel.fill_documents,
+    portal_rater_panel.fill_ratings,
     portal_fees.fee_paid,
 )
+
+
+# The applicant names a rater and the address their link goes to; the rating is not given
+# yet, so it has no date, and the waiver is signed once for all of them (portal_raters).
+_NOT_ASKED = frozenset({("ratings", "rated_on"), ("ratings", "waiver_signed")})
+_RATER_EMAIL = evidence_form.Field(
+    raters.EMAIL, "Rater's email address", "text",
+    "The association emails the rater a link to rate you there; no account is needed.")
+_RATER_HINT = ("A name (or part of one) is looked up among every association's endorsed "
+               "professionals when you save; for someone endorsed nowhere, leave this empty "
+               "and give their name below.")
+RATINGS_EXPLANATION = ("Three people who know your work: name each, their role and their "
+                       "email address. Once you have submitted, the coordinator checks them "
+                       "and emails each a link to rate you; you see who has rated, never what "
+                       "they said.")
+
+
+def _sections(level: Level, dropped: frozenset[tuple[str, str]]
+              ) -> list[evidence_form.Section]:
+    sections = []
+    for section in evidence_form.SECTIONS:
+        if section.name == "rsc" and level is Level.IFA:
+            continue
+        fields = tuple(f for f in section.fields if (section.name, f.name) not in dropped)
+        sections.append(dataclasses.replace(section, fields=fields))
+    return sections
 
 
 def form_spec(level: Level, designation: Designation | None) -> evidence_form.FormSpec:
     """The sections the level needs, with the applicant's fields; no ticked declarations."""
     sections = []
-    for section in evidence_form.SECTIONS:
-        if section.name == "rsc" and level is Level.IFA:
-            continue
-        fields = tuple(f for f in section.fields if (section.name, f.name) not in _STAFF_ONLY)
-        sections.append(dataclasses.replace(section, fields=fields))
+    for section in _sections(level, _STAFF_ONLY | _NOT_ASKED):
+        if section.name == "ratings":
+            fields = tuple(dataclasses.replace(f, hint=_RATER_HINT)
+                           if f.name == "rater_id" else f for f in section.fields)
+            at = [f.name for f in fields].index("role") + 1
+            section = dataclasses.replace(
+                section, explanation=RATINGS_EXPLANATION,
+                fields=(*fields[:at], _RATER_EMAIL, *fields[at:]))
+        sections.append(section)
     return evidence_form.FormSpec(tuple(sections), (), ApplicationEvidenceIn,
                                   ApplicationEvidence)
+
+
+def _evidence_spec(level: Level) -> evidence_form.FormSpec:
+    """The form as the evidence reads it: a rating row dated the day named, no address."""
+    return evidence_form.FormSpec(
+        tuple(_sections(level, _STAFF_ONLY | {("ratings", "waiver_signed")})), (),
+        ApplicationEvidenceIn, ApplicationEvidence)
 
 
 def posted_values(form: dict[str, str], spec: evidence_form.FormSpec) -> dict[str, str] | None:
@@ -106,8 +150,9 @@ def check_draft(request: Request, draft: Draft, values: dict[str, str],
                 signatures: dict[str, Signature]) -> DraftCheck:
     """Evaluate the draft's values by the domain's rules, as a submission would be."""
     node = request.app.state.node
-    spec = form_spec(draft.level, draft.designation)
-    parsed, errors = evidence_form.parse(values, spec)
+    parsed, errors = evidence_form.parse(raters.evidence_values(values, named_on=today()),
+                                         _evidence_spec(draft.level))
+    errors.extend(raters.address_errors(values))
     for key, value in values.items():  # a provider or rater still named, not identified
         if key.endswith(("-provider_id", "-rater_id")) and value.strip() and \
                 not people_picker.looks_like_id(value):

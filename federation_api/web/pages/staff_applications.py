@@ -38,6 +38,7 @@ from federation_api.people.return_notice import WHAT_HAPPENED, ReturnMail, queue
 from federation_api.portal.links import status_url
 from federation_api.portal.professional import professional_on_grant
 from federation_api.ratings.errors import RequestRefused
+from federation_api.ratings.evidence import received_kept
 from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
@@ -49,7 +50,7 @@ from federation_api.web.pages.staff_session import (
     page_context,
 )
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
-from federation_api.web.rating_requests import send_rating_request
+from federation_api.web.rating_requests import applicant_given, send_rating_request
 from federation_api.web.urls import node_base_url
 from ledger.errors import NotFound
 from ledger.storage.database import Cursor
@@ -472,8 +473,11 @@ def vet_rater(request: Request, staff: Coordinator, application_id: str,
         # Vetting is the coordinator's check of the rater, so it sends their rating request
         # in the vetting's own transaction (if their person record has an address).
         with contextlib.suppress(RequestRefused):  # another process sent it this instant
-            send_rating_request(node, cur, service.application(uuid.UUID(application_id)),
-                                rater_id.strip(), requested_by=staff.account_id, now=now())
+            application = service.application(uuid.UUID(application_id))
+            send_rating_request(node, cur, application, rater_id.strip(),
+                                requested_by=staff.account_id, now=now(),
+                                given=applicant_given(request.app.state.portal,
+                                                      application.id, rater_id.strip()))
 
     return _command(request, staff, application_id, "application.vet_rater", "vetted",
                     {"rater_id": "vet-rater_id", "state": "vet-rater_id"}, form,
@@ -552,15 +556,17 @@ async def save_evidence(request: Request, staff: Coordinator, application_id: st
         if evidence is None or picking.errors:
             return _evidence_page(request, staff, application_id, 422,
                                   picking.errors + errors, picking.values, picking.choices)
+        def submit(a: uuid.UUID) -> object:
+            # What the form has no field for is kept from the evidence it replaces.
+            before = node.service.application(a).evidence
+            kept = _signatures_kept(received_kept(before, evidence), before)
+            return node.service.submit_evidence(a, with_documents(kept, node.documents, a),
+                                                submitted_on=today(), now=now())
+
         # After names were resolved, the evidence page follows: it says under each input
         # whom its person id names, so the coordinator sees whom each name resolved to.
         return _command(request, staff, application_id, "application.evidence",
-                        "resolved" if picking.resolved else "evidence", {}, {},
-                        lambda a: node.service.submit_evidence(
-                            a, with_documents(_signatures_kept(
-                                evidence, node.service.application(a).evidence),
-                                node.documents, a),
-                            submitted_on=today(), now=now()),
+                        "resolved" if picking.resolved else "evidence", {}, {}, submit,
                         then_page="/evidence" if picking.resolved else "")
 
     return await run_in_threadpool(save)

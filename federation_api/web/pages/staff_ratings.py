@@ -38,6 +38,8 @@ from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from federation_api.web.rating_requests import (
     WHAT_HAPPENED,
     RequestMail,
+    applicant_given,
+    rater_address,
     record_received,
     send_rating_request,
 )
@@ -87,13 +89,15 @@ def _page(request: Request, staff: StaffUser, application_id: str, status: int =
     rater = next((r for r in raters if r.rater_id == params.get("rater")), None)
     message = _DONE.get(params.get("done", ""), "")
     if mail is not None and rater is not None:
-        record = people.get(rater.rater_id)
         message = WHAT_HAPPENED[mail].format(
             name=rater.rater_name, rater_id=rater.rater_id,
-            email=record.details.email if record else "")
+            email=rater_address(node, rater.rater_id, given=applicant_given(
+                request.app.state.portal, application.id, rater.rater_id)))
     return render("staff_ratings.html", status, **page_context(
         request, application=application, application_id=str(application.id),
         raters=raters, requests=requests, people=people,
+        given={r.rater_id: applicant_given(request.app.state.portal, application.id,
+                                           r.rater_id) for r in raters},
         readable=may_read(staff, application), scale=dict(SCALE),
         areas=areas_for(application.level, application.designation),
         summary=store.summary(application.id, needed=RATINGS_PER_APPLICATION),
@@ -133,7 +137,9 @@ def send_request(request: Request, staff: Coordinator, application_id: str,
     try:
         with node.ratings.store.db.transaction() as cur:
             mail = send_rating_request(node, cur, application, rater.rater_id,
-                                       requested_by=staff.account_id, now=at)
+                                       requested_by=staff.account_id, now=at,
+                                       given=applicant_given(request.app.state.portal,
+                                                             application.id, rater.rater_id))
             node.accounts.audit.record(cur, actor=staff.signed.actor, action="rating.request",
                                        target=f"{application.id}:{rater.rater_id}",
                                        detail=mail.value, client=client_address(request),

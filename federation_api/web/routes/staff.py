@@ -31,7 +31,7 @@ from federation_api.web import command_runner as commands
 from federation_api.web.audited import client_of
 from federation_api.web.auth import STAFF, GatedRoute, require
 from federation_api.web.csv_files import roster_csv
-from federation_api.web.daily_reminders import queue_due_reminders
+from federation_api.web.daily_reminders import queue_due_reminders, queue_rater_reminders
 from federation_api.web.rosters import select_roster
 from federation_api.web.schemas import (
     ApplicationOut,
@@ -379,6 +379,8 @@ def lapse_due(request: Request, body: LapseIn, principal: Coordinator) -> Respon
         # The day's reminders, each queued once however often the run is repeated.
         reminders = queue_due_reminders(node, on=on, now=now())
         answer.headers["Reminders-Queued"] = str(reminders.queued)
+        # Raters mailed over a week ago who have not rated, reminded once each.
+        answer.headers["Rater-Reminders-Queued"] = str(queue_rater_reminders(node, now=now()))
     return answer
 
 
