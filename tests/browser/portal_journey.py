@@ -34,11 +34,13 @@ from federation_api.clock import today
 from federation_api.demo.seed import level_two_evidence
 from federation_api.node.root import Node
 from federation_api.portal.texts import Document, text_of
+from federation_api.ratings.areas import AREAS
 from federation_api.settings import Settings
 from federation_api.web.pages import evidence_form
 from federation_api.web.pages.templating import long_date
 from tests import document_files
 from tests.browser.journeys import (
+    PROVIDER,
     Account,
     Checker,
     fill_form,
@@ -163,13 +165,27 @@ def sign_in_link(j: Journey) -> str:
 # -- the applicant ---------------------------------------------------------------------------
 
 
+RATERS = {  # the three raters as the applicant names them: id, name, role, address, degree
+    "AK-X-0100": ("Robin Supervisor", "program_supervisor", "robin.supervisor@example.org", ""),
+    PROVIDER: ("Maria Rivera", "rsc_provider", "maria.rivera@example.org", "master"),
+    "AK-X-0101": ("Lee Colleague", "colleague", "lee.colleague@example.org", ""),
+}
+
+
 def evidence_values() -> dict[str, str]:
     """A complete Level II application as the portal's form takes it: the staff form's
     values of the demo's Level II evidence, less what only the association records (the
-    transcript's arrival) and the ticked declarations the portal replaces with signatures."""
+    transcript's arrival) and the ticked declarations the portal replaces with signatures,
+    and with the raters named with their addresses (they rate through emailed links)."""
     values = evidence_form.form_values(level_two_evidence(today()))
-    return {k: v for k, v in values.items() if v and k.count("-") >= 2
-            and not k.endswith("-transcript_received")}
+    kept = {k: v for k, v in values.items() if v and k.count("-") >= 2
+            and not k.endswith("-transcript_received") and not k.startswith("ratings-")}
+    for row, (rater_id, (name, role, email, degree)) in enumerate(RATERS.items()):
+        kept |= {f"ratings-{row}-rater_id": rater_id, f"ratings-{row}-rater_name": name,
+                 f"ratings-{row}-role": role, f"ratings-{row}-rater_email": email}
+        if degree:
+            kept[f"ratings-{row}-rater_degree"] = degree
+    return kept
 
 
 def part(values: dict[str, str], sections: tuple[str, ...]) -> dict[str, str]:
@@ -242,7 +258,8 @@ def draft_first_session(j: Journey) -> None:
 
 def draft_second_session(j: Journey) -> None:
     """Ask for a new link in a new browser, find the first session's work kept, finish the
-    draft (the RS/C provider named by id, shown by name), sign both texts."""
+    draft (the RS/C provider named by id, shown by name; three raters with their
+    addresses), sign both texts and the waiver of access to the ratings."""
     page = j.new_applicant_context()
     page.goto(f"{j.url}/portal/sign-in")
     j.axe.check(page)
@@ -264,6 +281,15 @@ def draft_second_session(j: Journey) -> None:
         follow(page.get_by_role("button", name=f"Sign the {heading}"))
         assert "Your signature is recorded" in page.locator(".message").first.inner_text()
     j.axe.check(page)
+    # The waiver of access to the ratings: the box left unticked is named next to it.
+    follow(page.get_by_role("button", name="Sign the waiver"))
+    assert page.locator("#waiver-agreed-error").is_visible()
+    assert page.locator("#waiver-agreed").get_attribute("aria-describedby") == \
+        "waiver-agreed-error"
+    j.axe.check(page)
+    page.get_by_label(re.compile("^I have read the waiver")).check()
+    follow(page.get_by_role("button", name="Sign the waiver"))
+    assert "Your waiver is recorded" in page.locator(".message").first.inner_text()
     head = j.head()
     follow(page.get_by_role("button", name="Submit the application"))  # not yet confirmed
     assert "not yet confirmed" in page.locator(".error-summary").inner_text()
@@ -469,6 +495,51 @@ def renew_in_the_page(j: Journey) -> None:
     j.axe.check(page)
 
 
+RATING_SECRET = "Only the association reads this about Ana."
+
+
+def rating_link(j: Journey, address: str) -> str:
+    mail = mail_with(j.sink, address, "/rate?token=")
+    found = re.search(r"https?://\S+/rate\?token=\S+", mail.text())
+    assert found, mail.text()
+    return found.group(0)
+
+
+def raters_rate(j: Journey) -> None:
+    """Each rater, with no account, opens the link of their mail and rates every area;
+    a link used once says so plainly. The applicant's status page then says each has
+    rated, never what they said, and the checklist's ratings are met."""
+    for rater_id, (_, role, address, _) in RATERS.items():
+        link = rating_link(j, address)
+        context = j.browser.new_context(java_script_enabled=False)
+        try:
+            form = context.new_page()
+            form.goto(link)
+            j.axe.check(form)
+            form.get_by_label("Your relationship to the applicant").select_option(role)
+            for area in AREAS:
+                form.locator(f'[id="{area.code}-score-4"]').check()
+            form.get_by_label("Comments on Thinking").fill(RATING_SECRET)
+            follow(form.get_by_role("button", name="Submit the rating"))
+            assert form.get_by_role("heading", level=1).inner_text() == \
+                "Thank you: your rating is submitted"
+            j.axe.check(form)
+            if rater_id == PROVIDER:  # the same link again: used, said plainly
+                form.goto(link)
+                assert form.get_by_role("heading", level=1).inner_text() == \
+                    "This link was already used"
+                j.axe.check(form)
+        finally:
+            context.close()
+    page = j.page
+    page.goto(j.application_url)
+    assert page.locator("#raters-title + div").inner_text().count("Rated on") == 3
+    assert RATING_SECRET not in page.content()
+    checklist = page.locator(".checklist").inner_text()
+    assert "Met: Exactly 3 reference ratings" in checklist, checklist
+    j.axe.check(page)
+
+
 # -- the staff -------------------------------------------------------------------------------
 
 
@@ -502,6 +573,23 @@ def open_as_coordinator(j: Journey) -> Any:
     follow(desk.get_by_role("link", name=APPLICANT_NAME))
     j.axe.check(desk)
     return desk
+
+
+def send_rating_requests(j: Journey) -> None:
+    """The coordinator sends each rater's request (to the address the applicant gave) from
+    the application's ratings page."""
+    application_id = j.application_url.rsplit("/", 1)[1]
+    desk = j.staff_page()
+    desk.goto(f"{j.url}/staff/applications/{application_id}/ratings")
+    assert "maria.rivera@example.org (given by the applicant)" in \
+        desk.locator("main").inner_text()
+    j.axe.check(desk)
+    for rater_id, (_, _, address, _) in RATERS.items():
+        desk.get_by_label("Rater", exact=True).select_option(rater_id)
+        follow(desk.get_by_role("button", name="Send the request"))
+        assert address in desk.locator(".message").inner_text()
+    j.axe.check(desk)
+    desk.close()
 
 
 def set_the_fees(j: Journey) -> None:

@@ -4,9 +4,11 @@ PostgreSQL schema, with a real SMTP server in this process, axe-core on every pa
 serious or critical violation):
 
 the coordinator sets the fees; an applicant signs up (the link read from the SMTP server),
-drafts a Level II application over two sessions (signed out, back by a new link), uploads
-the transcript (a web page named like a PDF refused first) and pays the fee through the
-provider; the coordinator confirms who they are; they submit; the coordinator opens the
+drafts a Level II application over two sessions (signed out, back by a new link), names
+three raters with their addresses and signs the waiver, uploads the transcript (a web page
+named like a PDF refused first) and pays the fee through the provider; the coordinator
+confirms who they are; they submit; the coordinator sends the rating requests and each
+rater rates through the link in their mail (a used link says so); the coordinator opens the
 transcript and assigns two reviewers; one returns it with comments, the applicant reads
 them (mailed, and on the status page) and answers with a change; both reviewers approve;
 the coordinator grants; the applicant downloads the certificate (the PDF's text checked).
@@ -92,6 +94,8 @@ def test_apply_review_return_answer_grant_certificate_reminder_and_renew(
     steps.pay_the_application_fee(j)
     steps.confirm_identity(j)
     steps.submit(j)
+    steps.send_rating_requests(j)
+    steps.raters_rate(j)
     steps.check_the_transcript(j)
     steps.assign_reviewers(j)
     asked = "Please check how many families you served: the employer's letter says 15."
