@@ -305,13 +305,13 @@ class PortalApplicationContract:
         status = second.get(f"/portal/applications/{application_id}")
         assert "The coordinator wrote:" in status.text
         assert "Please add &lt;b&gt;more&lt;/b&gt; training hours." in status.text
-        # The application sent back as the page posts it (one empty row more, its box at
-        # the default), nothing said: not an answer, refused next to the field, unwritten.
+        # The application sent back as the page posts it (an empty row more per section),
+        # nothing said: not an answer, refused next to the field, nothing written.
         same = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
                                                "ratings-0-rater_name": "Sam Rivera",
                                                "trainings-1-title": "",
                                                "ratings-3-rater_id": "",
-                                               "ratings-3-waiver_signed": "on"}
+                                               "ratings-3-rater_email": ""}
         head = ws.head()
         empty = post(second, f"/portal/applications/{application_id}/answer",
                      f"/portal/applications/{application_id}", response=" ", **same)
