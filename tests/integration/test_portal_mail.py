@@ -90,13 +90,11 @@ def level_one_form(year: int) -> dict[str, str]:
         "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
         "trainings-0-completed_on": f"{year - 1}-01-10",
         "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rated_on": f"{year - 1}-11-02", "ratings-0-waiver_signed": "on",
+        "ratings-0-rater_email": "sam@rivera.example.org",
         "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rated_on": f"{year - 1}-11-03",
-        "ratings-1-waiver_signed": "on",
+        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
         "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rated_on": f"{year - 1}-11-04",
-        "ratings-2-waiver_signed": "on",
+        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
         "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
     }
 
