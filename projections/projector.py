@@ -26,13 +26,15 @@ from projections.credential_rules import (
 from projections.decoded_entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
-from projections.rows import HistoryRow
+from projections.report_counts import CountChanges
+from projections.rows import HistoryRow, RosterRow
 from projections.tables import (
     APPLICATION_COLUMNS,
     CREDENTIAL_COLUMNS,
     DDL,
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
+    KEPT_COUNT_TABLES,
     LIST_INDEX_COLUMNS,
     LIST_VERSION_COLUMNS,
     MASTERS_COLUMNS,
@@ -107,7 +109,7 @@ class Projector(ProjectionReader):
         projection that the next catch_up completes.
         """
         with self.db.transaction() as cur:
-            for table, _, _ in TABLES:
+            for table in (*(t for t, _, _ in TABLES), *KEPT_COUNT_TABLES):
                 cur.execute(f"DELETE FROM {table}")
         with self.bulk():
             # Larger transactions: rows that many entries touch are loaded and written once.
@@ -191,6 +193,7 @@ class Projector(ProjectionReader):
             if not fresh:
                 return 0
             batch = _load(cur, fresh)
+            loaded = {a: v.row for a, v in batch.endorsements.items()}
             faults: list[tuple[str, int, str]] = []
             for entry in fresh:
                 try:
@@ -200,7 +203,9 @@ class Projector(ProjectionReader):
                         raise
                     faults.append((entry.association, entry.seq, str(e)))
             cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
-            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in batch.roster_rows()])
+            roster = batch.roster_rows()
+            _count(cur, loaded, roster, batch.history)  # before the history rows are written
+            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in roster])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
             masters, unmasters = batch.masters_rows()
             cur.executemany(_UPSERT_MASTERS, masters)
@@ -238,6 +243,26 @@ _UPSERT_APPLICATION = upsert("applications", APPLICATION_COLUMNS, "application_i
 _UPSERT_REVIEWER = upsert("application_reviewers", REVIEWER_COLUMNS,
                           ("application_id", "reviewer"))
 _UPSERT_SITTING = upsert("exam_sittings", SITTING_COLUMNS, ("application_id", "attempt"))
+
+
+def _count(cur: Cursor, loaded: dict[str, RosterRow], roster: Sequence[RosterRow],
+           added: Sequence[HistoryRow]) -> None:
+    """Move the board report's kept counts (projections.report_counts) with the batch's
+    changed roster rows (`loaded`: as they were before it) and new history rows."""
+    changes = CountChanges()
+    for row in roster:
+        changes.moved(loaded.get(row.aggregate_id), row)
+    new: dict[str, list[HistoryRow]] = {}
+    for h in added:
+        new.setdefault(h.endorsement_id, []).append(h)
+    old: dict[str, list[HistoryRow]] = {}
+    for record in select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
+                            sorted(new)):
+        h = history_row(record)
+        old.setdefault(h.endorsement_id, []).append(h)
+    for endorsement_id in sorted(new):
+        changes.history(old.get(endorsement_id, []), new[endorsement_id])
+    changes.write(cur)
 
 
 def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:
