@@ -5,7 +5,9 @@ association's tracking position commit together (DESIGN invariant 6), so a crash
 whole batch or nothing, and an entry at or below the tracked seq is skipped (re-delivery is
 harmless). Within a batch the touched rows are loaded with a few IN queries, changed in memory
 by the pure rules of `projections.transitions`, and written back with executemany: one
-statement per table per batch rather than a read and a write per entry.
+statement per table per batch rather than a read and a write per entry. The board report's
+counts (`projections.report_counts`) move in the same transaction, from the rows as loaded
+and as written, so they can never disagree with the rows they count.
 """
 
 from __future__ import annotations

@@ -100,12 +100,14 @@ class CountChanges:
 
     def history(self, before: Sequence[HistoryRow], added: Sequence[HistoryRow]) -> None:
         """One endorsement's history had `before` and gains `added`."""
-        for key, renewed, lapsed in renewal_marks(before):
-            self.renewed[key] -= renewed
-            self.lapsed[key] -= lapsed
+        for key, renewed, lapsed in renewal_marks(before):  # none for a new endorsement
+            if renewed or lapsed:
+                self.renewed[key] -= renewed
+                self.lapsed[key] -= lapsed
         for key, renewed, lapsed in renewal_marks([*before, *added]):
-            self.renewed[key] += renewed
-            self.lapsed[key] += lapsed
+            if renewed or lapsed:
+                self.renewed[key] += renewed
+                self.lapsed[key] += lapsed
 
     def write(self, cur: Cursor) -> None:
         """Add the changes to the tables, in the caller's transaction; drop emptied keys."""
