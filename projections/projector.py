@@ -206,7 +206,8 @@ class Projector(ProjectionReader):
                     faults.append((entry.association, entry.seq, str(e)))
             cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
             roster = batch.roster_rows()
-            _count(cur, loaded, roster, batch.history)  # before the history rows are written
+            # Before the history rows are written: the counts read the history without them.
+            _count(cur, loaded, roster, batch.history, postgres=self.db.dialect == "postgres")
             cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in roster])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
             masters, unmasters = batch.masters_rows()
@@ -248,7 +249,7 @@ _UPSERT_SITTING = upsert("exam_sittings", SITTING_COLUMNS, ("application_id", "a
 
 
 def _count(cur: Cursor, loaded: dict[str, RosterRow], roster: Sequence[RosterRow],
-           added: Sequence[HistoryRow]) -> None:
+           added: Sequence[HistoryRow], *, postgres: bool) -> None:
     """Move the board report's kept counts (projections.report_counts) with the batch's
     changed roster rows (`loaded`: as they were before it) and new history rows."""
     changes = CountChanges()
@@ -257,6 +258,14 @@ def _count(cur: Cursor, loaded: dict[str, RosterRow], roster: Sequence[RosterRow
     new: dict[str, list[HistoryRow]] = {}
     for h in added:
         new.setdefault(h.endorsement_id, []).append(h)
+    if new and postgres:
+        # One history may gain rows from two ledgers at once (a recognition's transferred
+        # row on its origin), whose batches a second node process may project while this
+        # one does: each would count against a history without the other's row. Counting
+        # under one lock per schema until commit makes the second read the first's rows
+        # (READ COMMITTED). SQLite's BEGIN IMMEDIATE already serialises every batch.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('alliance:report_counts:' "
+                    "|| current_schema()))")
     old: dict[str, list[HistoryRow]] = {}
     for record in select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
                             sorted(new)):
