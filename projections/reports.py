@@ -129,6 +129,7 @@ class BoardReports:
         found: list[CountRow] = []
         for level, d, status, year, n in totals:
             key = (level, d, int(year))
+            split: tuple[tuple[Standing, int], ...]
             if status == ACTIVE:
                 split = ((Standing.EXPIRED, expired.get(key, 0)),
                          (Standing.CURRENT, int(n) - expired.get(key, 0)))
