@@ -142,14 +142,27 @@ class BoardReports:
         return sorted(found, key=lambda r: (r.year, r.level.numeral, r.designation or "",
                                             r.standing.value))
 
-    def current_holders(self, association: str, on: dt.date) -> list[str]:
-        """The person id of each of the association's endorsements in good standing on `on`
-        (one per endorsement): what the node joins with its private records, e.g. to count
-        by county. "Current" as `counts` computes it."""
-        rows = self.db.query("SELECT person_id FROM roster WHERE association = ? AND "
-                             "status = ? AND valid_through >= ? ORDER BY endorsement_id",
+    def current_holders(self, association: str, on: dt.date) -> dict[str, str]:
+        """The person id of each of the association's endorsements in good standing on `on`,
+        by endorsement id: what the node joins with its private records, e.g. to count by
+        county. "Current" as `counts` computes it."""
+        rows = self.db.query("SELECT endorsement_id, person_id FROM roster WHERE "
+                             "association = ? AND status = ? AND valid_through >= ?",
                              (association, ACTIVE, iso(on)))
-        return [str(person_id) for (person_id,) in rows]
+        return {str(e): str(p) for e, p in rows}
+
+    def changed_holders(self, association: str, after_seq: int,
+                        on: dt.date) -> list[tuple[str, str, bool]]:
+        """(endorsement id, person id, current on `on`) of the association's roster rows
+        changed by its entries after `after_seq`: how a count kept from `current_holders`
+        follows the projection without reading every endorsement again (the
+        `roster_changes` index on (association, last_seq))."""
+        rows = self.db.query("SELECT endorsement_id, person_id, status, valid_through FROM "
+                             "roster WHERE association = ? AND last_seq > ?",
+                             (association, after_seq))
+        day = iso(on)
+        return [(str(e), str(p), status == ACTIVE and str(through) >= day)
+                for e, p, status, through in rows]
 
     def renewal_years(self, association: str | None) -> list[RenewalYear]:
         """Renewals and lapses per year (of the effective date), from the kept counts.

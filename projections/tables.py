@@ -157,6 +157,8 @@ CREATE TABLE IF NOT EXISTS report_active_through (
     PRIMARY KEY (association, valid_through, level, designation, year_granted)
 );
 CREATE INDEX IF NOT EXISTS report_active_through_day ON report_active_through (valid_through);
+-- The roster rows an association's entries changed after a position (the county counts).
+CREATE INDEX IF NOT EXISTS roster_changes ON roster (association, last_seq);
 CREATE TABLE IF NOT EXISTS report_renewals (
     association TEXT NOT NULL,
     year BIGINT NOT NULL,
@@ -179,7 +181,7 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 SECONDARY_INDEXES = ("roster_person", "roster_association", "roster_keyset", "roster_due",
                      "applications_association",
                      "application_reviewers_reviewer", "credentials_endorsement",
-                     "report_active_through_day")
+                     "report_active_through_day", "roster_changes")
 
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
                   "level", "designation", "status", "granted_on", "valid_through", "last_seq",

@@ -8,6 +8,10 @@ says what each key counts). An existing database gains the tables already counte
 same aggregates the report used to run, so a node upgraded in place shows the figures it
 showed before, with no rebuild. The tables are derived from roster and status_history and
 are not part of the projection digest, so no digest changes.
+
+With them, the index `roster_changes` (association, last_seq): the roster rows an
+association's entries changed after a position, which the counts by county read to follow
+the projection instead of reading every current endorsement again.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ CREATE TABLE IF NOT EXISTS report_active_through (
     PRIMARY KEY (association, valid_through, level, designation, year_granted)
 );
 CREATE INDEX IF NOT EXISTS report_active_through_day ON report_active_through (valid_through);
+-- The roster rows an association's entries changed after a position (the county counts).
+CREATE INDEX IF NOT EXISTS roster_changes ON roster (association, last_seq);
 CREATE TABLE IF NOT EXISTS report_renewals (
     association TEXT NOT NULL,
     year BIGINT NOT NULL,
