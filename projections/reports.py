@@ -113,19 +113,22 @@ class BoardReports:
 
         From the kept counts (`projections.report_counts`): the recorded statuses per key,
         and, of the active ones, those whose valid-through is before `on`, which are
-        "expired", never "current" (as `standing_on` says). The second read is a range of
+        "expired", never "current" (as `standing_on` says). The second part is a range of
         its key, so only the expired keys are read, never the current ones.
         """
         where, params = _scope("association", association)
-        totals = self.db.query(
-            "SELECT level, designation, status, year_granted, SUM(endorsements) "
-            f"FROM report_counts{where} GROUP BY level, designation, status, year_granted",
-            params)
         scope = " AND association = ?" if association else ""
-        expired = {(level, d, int(year)): int(n) for level, d, year, n in self.db.query(
-            "SELECT level, designation, year_granted, SUM(endorsements) "
+        # One statement, so one snapshot on both backends: the expired can never be read
+        # after a batch that the totals were read before (a count below zero).
+        rows = self.db.query(
+            "SELECT 0, level, designation, status, year_granted, SUM(endorsements) "
+            f"FROM report_counts{where} GROUP BY level, designation, status, year_granted "
+            "UNION ALL SELECT 1, level, designation, '', year_granted, SUM(endorsements) "
             f"FROM report_active_through WHERE valid_through < ?{scope} "
-            "GROUP BY level, designation, year_granted", (iso(on), *params))}
+            "GROUP BY level, designation, year_granted", (*params, iso(on), *params))
+        totals = [r[1:] for r in rows if int(r[0]) == 0]
+        expired = {(level, d, int(year)): int(n)
+                   for _, level, d, _, year, n in (r for r in rows if int(r[0]) == 1)}
         found: list[CountRow] = []
         for level, d, status, year, n in totals:
             key = (level, d, int(year))
