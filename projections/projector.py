@@ -5,7 +5,9 @@ association's tracking position commit together (DESIGN invariant 6), so a crash
 whole batch or nothing, and an entry at or below the tracked seq is skipped (re-delivery is
 harmless). Within a batch the touched rows are loaded with a few IN queries, changed in memory
 by the pure rules of `projections.transitions`, and written back with executemany: one
-statement per table per batch rather than a read and a write per entry.
+statement per table per batch rather than a read and a write per entry. The board report's
+counts (`projections.report_counts`) move in the same transaction, from the rows as loaded
+and as written, so they can never disagree with the rows they count.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from projections.credential_rules import (
 from projections.decoded_entries import DecodedEntry, decode_entry
 from projections.errors import ProjectionError, ProjectionGap
 from projections.queries import ProjectionReader
-from projections.rows import HistoryRow
+from projections.report_counts import CountChanges
+from projections.rows import HistoryRow, RosterRow
 from projections.tables import (
     APPLICATION_COLUMNS,
     CREDENTIAL_COLUMNS,
     DDL,
     FAULT_COLUMNS,
     HISTORY_COLUMNS,
+    KEPT_COUNT_TABLES,
     LIST_INDEX_COLUMNS,
     LIST_VERSION_COLUMNS,
     MASTERS_COLUMNS,
@@ -107,7 +111,7 @@ class Projector(ProjectionReader):
         projection that the next catch_up completes.
         """
         with self.db.transaction() as cur:
-            for table, _, _ in TABLES:
+            for table in (*(t for t, _, _ in TABLES), *KEPT_COUNT_TABLES):
                 cur.execute(f"DELETE FROM {table}")
         with self.bulk():
             # Larger transactions: rows that many entries touch are loaded and written once.
@@ -191,6 +195,7 @@ class Projector(ProjectionReader):
             if not fresh:
                 return 0
             batch = _load(cur, fresh)
+            loaded = {a: v.row for a, v in batch.endorsements.items()}
             faults: list[tuple[str, int, str]] = []
             for entry in fresh:
                 try:
@@ -200,7 +205,10 @@ class Projector(ProjectionReader):
                         raise
                     faults.append((entry.association, entry.seq, str(e)))
             cur.executemany(insert("projection_faults", FAULT_COLUMNS), faults)
-            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in batch.roster_rows()])
+            roster = batch.roster_rows()
+            # Before the history rows are written: the counts read the history without them.
+            _count(cur, loaded, roster, batch.history, postgres=self.db.dialect == "postgres")
+            cur.executemany(_UPSERT_ROSTER, [roster_record(r) for r in roster])
             cur.executemany(_INSERT_HISTORY, [history_record(h) for h in batch.history])
             masters, unmasters = batch.masters_rows()
             cur.executemany(_UPSERT_MASTERS, masters)
@@ -238,6 +246,34 @@ _UPSERT_APPLICATION = upsert("applications", APPLICATION_COLUMNS, "application_i
 _UPSERT_REVIEWER = upsert("application_reviewers", REVIEWER_COLUMNS,
                           ("application_id", "reviewer"))
 _UPSERT_SITTING = upsert("exam_sittings", SITTING_COLUMNS, ("application_id", "attempt"))
+
+
+def _count(cur: Cursor, loaded: dict[str, RosterRow], roster: Sequence[RosterRow],
+           added: Sequence[HistoryRow], *, postgres: bool) -> None:
+    """Move the board report's kept counts (projections.report_counts) with the batch's
+    changed roster rows (`loaded`: as they were before it) and new history rows."""
+    changes = CountChanges()
+    for row in roster:
+        changes.moved(loaded.get(row.aggregate_id), row)
+    new: dict[str, list[HistoryRow]] = {}
+    for h in added:
+        new.setdefault(h.endorsement_id, []).append(h)
+    if new and postgres:
+        # One history may gain rows from two ledgers at once (a recognition's transferred
+        # row on its origin), whose batches a second node process may project while this
+        # one does: each would count against a history without the other's row. Counting
+        # under one lock per schema until commit makes the second read the first's rows
+        # (READ COMMITTED). SQLite's BEGIN IMMEDIATE already serialises every batch.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('alliance:report_counts:' "
+                    "|| current_schema()))")
+    old: dict[str, list[HistoryRow]] = {}
+    for record in select_in(cur, select("status_history", HISTORY_COLUMNS), "endorsement_id",
+                            sorted(new)):
+        h = history_row(record)
+        old.setdefault(h.endorsement_id, []).append(h)
+    for endorsement_id in sorted(new):
+        changes.history(old.get(endorsement_id, []), new[endorsement_id])
+    changes.write(cur)
 
 
 def _load(cur: Cursor, entries: Sequence[DecodedEntry]) -> ViewBatch:

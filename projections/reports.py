@@ -1,8 +1,11 @@
-"""The board's figures, computed by the database from the projection tables.
+"""The board's figures, read from counts the projector keeps and from the projection tables.
 
-Every figure is a SQL aggregate (GROUP BY, a window for the previous history row), so a
-report over 100,000 endorsements reads a few hundred grouped rows, never the endorsements
-themselves. The one thing SQL cannot do on both backends alike is a percentile (SQLite has
+The counts by standing and the renewals and lapses are sums over the kept counts
+(`projections.report_counts`, moved by the projector in the transaction of each batch), so
+a report computed cold costs the same over 1,000 endorsements as over 100,000: it reads a
+few hundred keys, never the endorsements or their histories. The pipeline is a SQL
+aggregate over the applications (an association's open work, which does not grow with its
+roster). The one thing SQL cannot do on both backends alike is a percentile (SQLite has
 none), so the pipeline query returns a histogram - how many applications took each number
 of days - and the median and 90th percentile are read off it here (nearest rank).
 
@@ -32,7 +35,6 @@ from projections.standing import Standing
 from projections.values import LEVELS, STATES, iso, member, optional_designation
 
 ACTIVE = EndorsementStatus.ACTIVE.value
-LAPSED = EndorsementStatus.LAPSED.value
 
 
 class CountRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,52 +111,76 @@ class BoardReports:
     def counts(self, association: str | None, on: dt.date) -> list[CountRow]:
         """Endorsements by level, designation, standing on `on` and year granted.
 
-        The standing is computed in SQL exactly as `standing_on` does: an active
-        endorsement past its valid-through is "expired", never "current".
+        From the kept counts (`projections.report_counts`): the recorded statuses per key,
+        and, of the active ones, those whose valid-through is before `on`, which are
+        "expired", never "current" (as `standing_on` says). The second part is a range of
+        its key, so only the expired keys are read, never the current ones.
         """
         where, params = _scope("association", association)
+        scope = " AND association = ?" if association else ""
+        # One statement, so one snapshot on both backends: the expired can never be read
+        # after a batch that the totals were read before (a count below zero).
         rows = self.db.query(
-            "SELECT level, designation, CASE WHEN status = ? AND valid_through < ? "
-            "THEN 'expired' WHEN status = ? THEN 'current' ELSE status END AS standing, "
-            "substr(granted_on, 1, 4) AS year, COUNT(*) FROM roster"
-            f"{where} GROUP BY level, designation, standing, year",
-            (ACTIVE, iso(on), ACTIVE, *params))
-        found = [CountRow(level=member(LEVELS, level), designation=optional_designation(d),
-                          standing=Standing(standing), year=int(year), count=int(n))
-                 for level, d, standing, year, n in rows]
+            "SELECT 0, level, designation, status, year_granted, SUM(endorsements) "
+            f"FROM report_counts{where} GROUP BY level, designation, status, year_granted "
+            "UNION ALL SELECT 1, level, designation, '', year_granted, SUM(endorsements) "
+            f"FROM report_active_through WHERE valid_through < ?{scope} "
+            "GROUP BY level, designation, year_granted", (*params, iso(on), *params))
+        totals = [r[1:] for r in rows if int(r[0]) == 0]
+        expired = {(level, d, int(year)): int(n)
+                   for _, level, d, _, year, n in (r for r in rows if int(r[0]) == 1)}
+        found: list[CountRow] = []
+        for level, d, status, year, n in totals:
+            key = (level, d, int(year))
+            split: tuple[tuple[Standing, int], ...]
+            if status == ACTIVE:
+                split = ((Standing.EXPIRED, expired.get(key, 0)),
+                         (Standing.CURRENT, int(n) - expired.get(key, 0)))
+            else:
+                split = ((Standing(status), int(n)),)
+            found.extend(CountRow(level=member(LEVELS, level),
+                                  designation=optional_designation(d or None),
+                                  standing=standing, year=int(year), count=count)
+                         for standing, count in split if count)
         return sorted(found, key=lambda r: (r.year, r.level.numeral, r.designation or "",
                                             r.standing.value))
 
-    def current_holders(self, association: str, on: dt.date) -> list[str]:
-        """The person id of each of the association's endorsements in good standing on `on`
-        (one per endorsement): what the node joins with its private records, e.g. to count
-        by county. "Current" as `counts` computes it."""
-        rows = self.db.query("SELECT person_id FROM roster WHERE association = ? AND "
-                             "status = ? AND valid_through >= ? ORDER BY endorsement_id",
+    def current_holders(self, association: str, on: dt.date) -> dict[str, str]:
+        """The person id of each of the association's endorsements in good standing on `on`,
+        by endorsement id: what the node joins with its private records, e.g. to count by
+        county. "Current" as `counts` computes it."""
+        rows = self.db.query("SELECT endorsement_id, person_id FROM roster WHERE "
+                             "association = ? AND status = ? AND valid_through >= ?",
                              (association, ACTIVE, iso(on)))
-        return [str(person_id) for (person_id,) in rows]
+        return {str(e): str(p) for e, p in rows}
+
+    def changed_holders(self, association: str, after_seq: int,
+                        on: dt.date) -> list[tuple[str, str, bool]]:
+        """(endorsement id, person id, current on `on`) of the association's roster rows
+        changed by its entries after `after_seq`: how a count kept from `current_holders`
+        follows the projection without reading every endorsement again (the
+        `roster_changes` index on (association, last_seq))."""
+        rows = self.db.query("SELECT endorsement_id, person_id, status, valid_through FROM "
+                             "roster WHERE association = ? AND last_seq > ?",
+                             (association, after_seq))
+        day = iso(on)
+        return [(str(e), str(p), status == ACTIVE and str(through) >= day)
+                for e, p, status, through in rows]
 
     def renewal_years(self, association: str | None) -> list[RenewalYear]:
-        """Renewals and lapses per year (of the effective date), from the status history.
+        """Renewals and lapses per year (of the effective date), from the kept counts.
 
         A renewal is an active history row that follows an active row with a later
         valid-through from a later day (a correction keeps the day it corrects, a
         reinstatement follows a lapse, so neither counts); a lapse is a lapsed row that does
-        not follow one. The previous row comes from a window over each endorsement's whole
-        history, before the association is filtered, so a transfer's rows count too.
+        not follow one; each row is counted under its own association, its predecessor taken
+        from the endorsement's whole history, so a transfer's rows count too
+        (`projections.report_counts.renewal_marks`).
         """
         where, params = _scope("association", association)
         rows = self.db.query(
-            "SELECT year, SUM(CASE WHEN status = ? AND prev_status = ? "
-            "AND valid_through > prev_through AND effective_on > prev_on THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN status = ? AND (prev_status IS NULL OR prev_status <> ?) "
-            "THEN 1 ELSE 0 END) FROM ("
-            "SELECT substr(effective_on, 1, 4) AS year, association, status, valid_through, "
-            "effective_on, LAG(status) OVER w AS prev_status, "
-            "LAG(valid_through) OVER w AS prev_through, LAG(effective_on) OVER w AS prev_on "
-            "FROM status_history WINDOW w AS (PARTITION BY endorsement_id "
-            f"ORDER BY effective_on, seq, association)) h{where} GROUP BY year",
-            (ACTIVE, ACTIVE, LAPSED, LAPSED, *params))
+            f"SELECT year, SUM(renewed), SUM(lapsed) FROM report_renewals{where} GROUP BY year",
+            params)
         years = [RenewalYear(year=int(y), renewed=int(r or 0), lapsed=int(n or 0))
                  for y, r, n in rows]
         return sorted((y for y in years if y.decided), key=lambda y: y.year)

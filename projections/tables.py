@@ -137,6 +137,35 @@ CREATE TABLE IF NOT EXISTS credentials (
     document TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS credentials_endorsement ON credentials (endorsement_id, seq);
+-- The board report's counts, kept by the projector (projections.report_counts).
+CREATE TABLE IF NOT EXISTS report_counts (
+    association TEXT NOT NULL,
+    level TEXT NOT NULL,
+    designation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    year_granted BIGINT NOT NULL,
+    endorsements BIGINT NOT NULL,
+    PRIMARY KEY (association, level, designation, status, year_granted)
+);
+CREATE TABLE IF NOT EXISTS report_active_through (
+    association TEXT NOT NULL,
+    valid_through TEXT NOT NULL,
+    level TEXT NOT NULL,
+    designation TEXT NOT NULL,
+    year_granted BIGINT NOT NULL,
+    endorsements BIGINT NOT NULL,
+    PRIMARY KEY (association, valid_through, level, designation, year_granted)
+);
+CREATE INDEX IF NOT EXISTS report_active_through_day ON report_active_through (valid_through);
+-- The roster rows an association's entries changed after a position (the county counts).
+CREATE INDEX IF NOT EXISTS roster_changes ON roster (association, last_seq);
+CREATE TABLE IF NOT EXISTS report_renewals (
+    association TEXT NOT NULL,
+    year BIGINT NOT NULL,
+    renewed BIGINT NOT NULL,
+    lapsed BIGINT NOT NULL,
+    PRIMARY KEY (association, year)
+);
 CREATE TABLE IF NOT EXISTS projection_faults (
     association TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -151,7 +180,8 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 
 SECONDARY_INDEXES = ("roster_person", "roster_association", "roster_keyset", "roster_due",
                      "applications_association",
-                     "application_reviewers_reviewer", "credentials_endorsement")
+                     "application_reviewers_reviewer", "credentials_endorsement",
+                     "report_active_through_day", "roster_changes")
 
 ROSTER_COLUMNS = ("endorsement_id", "association", "person_id", "family_name", "given_name",
                   "level", "designation", "status", "granted_on", "valid_through", "last_seq",
@@ -191,6 +221,10 @@ FAULT_COLUMNS = ("association", "seq", "reason")
 JOINS_DIGEST_WHEN_USED = frozenset({"application_reviewers", "exam_sittings", "status_lists",
                                     "status_list_indexes", "status_list_versions",
                                     "credentials"})
+# The board report's kept counts (projections.report_counts): derived from roster and
+# status_history in the same transaction, so not digested (the rows they count are), but
+# cleared with the rest by a rebuild.
+KEPT_COUNT_TABLES = ("report_counts", "report_active_through", "report_renewals")
 # (table, columns, primary-key columns), in digest order.
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("roster", ROSTER_COLUMNS, ("endorsement_id",)),

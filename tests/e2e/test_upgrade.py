@@ -6,8 +6,9 @@ for PostgreSQL a plain-SQL dump loaded into a fresh schema. On PostgreSQL the no
 to start until `alliance migrate` has run; on SQLite `alliance migrate --status` shows the
 tables as not yet stamped. After `alliance migrate` (the real command) the ledger verifies,
 the projection digest is the one the old release computed (before and after a rebuild), the
-staff token still authenticates, the staff account still signs in with its password, and
-the node writes its next entry on the same chain.
+board report's kept counts were counted from the old rows, the staff token still
+authenticates, the staff account still signs in with its password, and the node writes its
+next entry on the same chain.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from federation_api.node.root import Node
 from federation_api.settings import Settings
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.e2e.harness import run_alliance
+from tests.integration.report_oracle import from_scratch, kept_tables
 from tests.pg import base_url
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "previous_schema"
@@ -76,7 +78,15 @@ class UpgradeContract:
             in before.stdout, before.stdout
         migrated = run_alliance("migrate", *where)
         assert "node: none -> node_0008" in migrated.stdout, migrated.stdout
+        assert "projections: none -> projections_0004" in migrated.stdout, migrated.stdout
         assert run_alliance("migrate", "--status", *where).returncode == 0
+        # The board report's kept counts (projections_0004) were counted from the old rows.
+        counted = Node(settings)
+        try:
+            kept = kept_tables(counted.projector.db)
+            assert kept["report_counts"] and kept == from_scratch(counted.projector.db)
+        finally:
+            counted.close()
 
         verified = run_alliance("ledger", "verify", *where).stdout
         assert f"{expected['head_seq']} entries verified" in verified, verified

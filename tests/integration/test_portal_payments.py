@@ -260,6 +260,32 @@ class PortalPaymentsContract:
         assert "Your fee is paid" in ana.get(path_of(back)).text
         assert [r[3] for r in payment_rows(pw.node)] == ["paid"]  # one record throughout
 
+    def test_a_fee_paid_after_submission_goes_into_the_ledgers_evidence_once(
+            self, pw: PayWorld) -> None:
+        ana = signed_up(pw, "Ana García", ANA)  # type: ignore[arg-type]
+        draft_id, application_id = start_draft(ana)
+        submit(pw, ana, draft_id)
+        application = pw.node.service.application(uuid.UUID(application_id))
+        assert not application.evidence.fee_paid
+        assert "evidence.fee_paid" in {u.field for u in application.unmet}
+        status_page = f"/portal/applications/{application_id}"
+        answer = press_pay(ana, status_page, f"/portal/payments/application/{application_id}")
+        assert answer.status_code == 303, answer.text
+        at_provider(pw, answer.headers["location"])
+        assert pw.world.provider.sent[-1].status == 200
+        application = pw.node.service.application(uuid.UUID(application_id))
+        assert application.evidence.fee_paid  # the provider's callback wrote it
+        assert "evidence.fee_paid" not in {u.field for u in application.unmet}
+        entries = pw.node.accounts.audit.entries(action="application.fee_paid")
+        assert [(e.target, e.actor, str(e.outcome)) for e in entries] == [
+            (application_id, "system", "ok")]
+        # The provider retries the same callback (it missed the answer): nothing more.
+        head = pw.node.ledger.head(pw.node.association)
+        last = pw.world.provider.sent[-1]
+        assert pw.world.provider.post(last.body, last.signature).status == 200
+        assert pw.node.ledger.head(pw.node.association) == head
+        assert len(pw.node.accounts.audit.entries(action="application.fee_paid")) == 1
+
     def test_a_withdrawn_application_asks_for_no_fee(self, pw: PayWorld) -> None:
         ana = signed_up(pw, "Ana García", ANA)  # type: ignore[arg-type]
         draft_id, application_id = start_draft(ana)

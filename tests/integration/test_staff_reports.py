@@ -20,6 +20,7 @@ from domain.levels import Level, ReviewDecision
 from federation_api.clock import now, today
 from federation_api.demo.seed import level_two_evidence, seed
 from federation_api.node.endorsement_ids import new_endorsement_id
+from federation_api.people.county_report import by_county
 from ledger.storage.database import Database, DatabaseUrl
 from projections.reports import BoardReports, nearest_rank
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
@@ -127,6 +128,24 @@ class StaffReportsContract:
         assert csv_rows(browser.get("/staff/reports/counties.csv").text)[1:] == [
             ["Anchorage", "2"], ["Juneau", "2"], ["(county not recorded)", "1"],
             ["(no person record on this node)", "1"]]
+        # Kept, and moved by the roster rows the projection changes: Rivera suspended, and
+        # Chen (Sitka, whose endorsement lapsed) imported from a paper roster. The one
+        # Anchorage holder left spells it "anchorage".
+        rivera = next(r for r in ws.node.projector.roster("AK") if r.person_id == "AK-P-0001")
+        ws.node.service.suspend(rivera.endorsement_id, effective_on=today(),
+                                reason="complaint", now=now())
+        ws.node.service.record_existing(
+            endorsement_id=new_endorsement_id("AK", "county-test"), person_id="AK-P-0003",
+            family_name="Chen", given_name="Lee", level=Level.IFA, designation=None,
+            granted_on=today(), valid_through=today() + dt.timedelta(days=300),
+            legacy_reference="paper-county", now=now())
+        expected = [["Juneau", "2"], ["anchorage", "1"], ["Sitka", "1"],
+                    ["(county not recorded)", "1"], ["(no person record on this node)", "1"]]
+        assert csv_rows(browser.get("/staff/reports/counties.csv").text)[1:] == expected
+        board = BoardReports(ws.node.projector.db)
+        from_scratch = by_county(board.current_holders("AK", today()).values(),
+                                 ws.node.people.counties())
+        assert [[c.county, str(c.count)] for c in from_scratch] == expected
         alliance = browser.get("/staff/reports", params={"scope": "alliance"}).text
         assert "Anchorage" not in alliance and "no node has another association" in alliance
         refused = browser.get("/staff/reports/counties.csv", params={"scope": "alliance"})

@@ -21,6 +21,7 @@ from federation_api.fees.errors import FeesNotSet, InvalidFees, PaymentClosed
 from federation_api.fees.payments import application_due
 from federation_api.fees.schedule import FIELDS, LABELS, as_form, money, parse_schedule
 from federation_api.fees.store import Purpose
+from federation_api.web.fee_evidence import record_paid
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -144,5 +145,8 @@ async def record_cheque(request: Request, staff: Coordinator, application_id: st
     except PaymentClosed:
         return _payment_page(request, found, 409, form, [
             ("", "This application's fee is paid already; nothing was recorded.")])
+    # A submitted application's evidence takes the fee now (web/fee_evidence).
+    record_paid(node, paid, actor=staff.signed.actor, client=client_address(request),
+                now=now())
     return RedirectResponse(f"/staff/applications/{found}/payment?done=cheque",
                             status_code=303, headers=SECURITY_HEADERS)

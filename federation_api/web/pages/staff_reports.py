@@ -21,7 +21,7 @@ from markupsafe import Markup
 from domain.levels import Designation, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import today
-from federation_api.people.county_report import CountyCache, CountyCount, by_county
+from federation_api.people.county_report import CountyCache, CountyCount
 from federation_api.web.csv_files import write_csv
 from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
@@ -75,9 +75,13 @@ def _counties(request: Request, on: dt.date) -> list[CountyCount]:
     if kept is None:
         kept = request.app.state.county_cache = CountyCache()
     # Read the inputs' versions before the data, so a change in between is seen next time.
-    inputs = (reports.positions(), node.people.generation())
-    return kept.counts(node.association, on, inputs, lambda: by_county(
-        reports.reports.current_holders(node.association, on), node.people.counties()))
+    position = dict(reports.positions()).get(node.association, 0)
+    board = reports.reports
+    return kept.counts(
+        node.association, on, position=position, generation=node.people.generation(),
+        holders=lambda: board.current_holders(node.association, on),
+        changed=lambda after: board.changed_holders(node.association, after, on),
+        counties=node.people.counties)
 
 
 def _report(request: Request, scope: str, on: dt.date) -> Report:

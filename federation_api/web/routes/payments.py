@@ -7,6 +7,10 @@ currency (`fees.payments.Payments.apply_callback`). Anything else is 422 (rule
 `payment.callback`) and writes nothing; a repeat of an event applied before is 200
 `{"applied": false}` and changes nothing, so the provider's retries are harmless. The
 refusal is logged by reason, never with the body.
+
+A paid application's fee then goes into its evidence on the ledger (`web/fee_evidence`,
+actor `system`), also on a repeat: a callback the provider retries because the node stopped
+after the payment's commit brings the evidence up to date.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from federation_api.accounts.audit_log import SYSTEM
 from federation_api.clock import now
 from federation_api.fees.errors import CallbackRefused
 from federation_api.fees.payments import CallbackResult
 from federation_api.fees.provider import MAX_CALLBACK_BYTES, SIGNATURE_HEADER
 from federation_api.node.root import Node
+from federation_api.web.audited import client_of
 from federation_api.web.auth import GatedRoute
 from federation_api.web.errors import error_body
+from federation_api.web.fee_evidence import record_paid
 from federation_api.web.schemas import errors
 
 router = APIRouter(route_class=GatedRoute)
@@ -50,5 +57,7 @@ async def payment_callback(request: Request) -> JSONResponse:
         log.warning("payment callback refused: %s", e)
         return JSONResponse(error_body("callback_refused", str(e), rule="payment.callback"),
                             status_code=422)
+    await run_in_threadpool(record_paid, request.app.state.node, result.payment, actor=SYSTEM,
+                            client=client_of(request), now=now())
     return JSONResponse({"payment_id": result.payment.payment_id,
                          "state": result.payment.state.value, "applied": result.applied})
