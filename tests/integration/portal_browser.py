@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.people.records import PersonDetails
 from tests.integration.accounts_world import link_token
@@ -151,6 +152,17 @@ def level_one_form(year: int) -> dict[str, str]:
     }
 
 
+def answer_with_more_hours(browser: TestClient, application_id: str, response: str
+                           ) -> httpx.Response:
+    """Answer a returned Level I application from its page: the form again with six more
+    training hours (Sam now by the id the saved draft gave him) and `response`."""
+    form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
+                                           "ratings-0-rater_name": "Sam Rivera",
+                                           "trainings-0-hours": "36"}
+    return post(browser, f"/portal/applications/{application_id}/answer",
+                f"/portal/applications/{application_id}", response=response, **form)
+
+
 def ana_and_sam(ws: Workspace) -> TestClient:
     """The records a Level I application of Ana's needs: her person record (AK-P-0042, her
     address, for the coordinator to confirm her account against) and Sam's, endorsed here
@@ -197,3 +209,14 @@ def second_session(ws: Workspace, email: str, links: int) -> TestClient:
     assert request_link(browser, email).status_code == 200
     assert open_link(browser, latest_token(ws, email, links)).status_code == 303
     return browser
+
+
+def daily_run(ws: Workspace, key: str, on: dt.date | None = None) -> httpx.Response:
+    """The daily timer's request (`alliance lapses record`) for the day `on` (today unless
+    given), under the idempotency key `key`: a timer firing twice sends the same key."""
+    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
+    day = today() if on is None else on
+    answer = ws.browser().post("/v1/lapses", json={"on": day.isoformat()}, headers={
+        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
+    assert answer.status_code == 200, answer.text
+    return answer

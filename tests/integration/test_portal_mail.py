@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,8 +28,10 @@ from tests.integration.portal_browser import (
     account_id_of,
     add_person,
     ana_and_sam,
+    answer_with_more_hours,
     confirm_identity,
     coordinator,
+    daily_run,
     endorse,
     level_one_form,
     post,
@@ -112,15 +113,6 @@ def give_back(staff: TestClient, application_id: str, comments: str) -> None:
     page = f"/staff/applications/{application_id}"
     r = post(staff, f"{page}/return", page, comments=comments)
     assert r.status_code == 303 and "mail=queued" in r.headers["location"], r.headers
-
-
-def daily_run(ws: Workspace, on: dt.date, key: str) -> httpx.Response:
-    """The daily timer's request (`alliance lapses record`) for the day `on`."""
-    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
-    answer = ws.browser().post("/v1/lapses", json={"on": on.isoformat()}, headers={
-        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 class ProfessionalRoleContract:
@@ -257,8 +249,8 @@ class WaitingRemindersContract:
         assert queue_due_reminders(ws.node, on=on - dt.timedelta(days=1), now=now()
                                    ).queued == 0
         # A week on, the daily run queues one each; run twice, each is queued and sent once.
-        assert daily_run(ws, on, "day-7").headers["Reminders-Queued"] == "2"
-        assert daily_run(ws, on, "day-7-again").headers["Reminders-Queued"] == "0"
+        assert daily_run(ws, "day-7", on).headers["Reminders-Queued"] == "2"
+        assert daily_run(ws, "day-7-again", on).headers["Reminders-Queued"] == "0"
         (reminder,) = arrived(ws, ANA, WAITING, 1)
         body = reminder.text()
         assert f"{PUBLIC_URL}/portal/applications/{application_id}" in body
@@ -279,12 +271,7 @@ class WaitingRemindersContract:
             again.close()
         assert (rerun.queued, rerun.already) == (0, 2)
         # Ana answers; Kai does not. At 21 days only Kai is reminded, once.
-        form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
-                                               "ratings-0-rater_name": "Sam Rivera",
-                                               "trainings-0-hours": "36"}
-        answered = post(ana, f"/portal/applications/{application_id}/answer",
-                        f"/portal/applications/{application_id}", response="Six more hours.",
-                        **form)
+        answered = answer_with_more_hours(ana, application_id, "Six more hours.")
         assert answered.status_code == 303, answered.text
         later = on + dt.timedelta(days=14)
         assert queue_due_reminders(ws.node, on=later, now=now()).queued == 1

@@ -27,6 +27,7 @@ from tests.integration.portal_browser import (
     account_id_of,
     add_person,
     ana_and_sam,
+    answer_with_more_hours,
     confirm_identity,
     coordinator,
     draft_id_of,
@@ -262,12 +263,7 @@ class PortalApplicationContract:
         status = second.get(f"/portal/applications/{application_id}")
         assert "The coordinator wrote:" in status.text
         assert "Please add &lt;b&gt;more&lt;/b&gt; training hours." in status.text
-        form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
-                                               "ratings-0-rater_name": "Sam Rivera",
-                                               "trainings-0-hours": "36"}
-        answer = post(second, f"/portal/applications/{application_id}/answer",
-                      f"/portal/applications/{application_id}", response="Added six hours.",
-                      **form)
+        answer = answer_with_more_hours(second, application_id, "Added six hours.")
         assert answer.status_code == 303, answer.text
         application = ws.node.service.application(uuid.UUID(application_id))
         assert application.response == "Added six hours."

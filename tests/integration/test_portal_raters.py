@@ -14,11 +14,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.accounts.tokens import Role
 from federation_api.clock import now, stamp, today
 from federation_api.ratings.areas import AREAS
 from federation_api.ratings.waiver import PORTAL, WAIVER_SHA256, WAIVER_VERSION
@@ -28,6 +26,7 @@ from tests.integration.portal_browser import (
     account_id_of,
     ana_and_sam,
     confirm_identity,
+    daily_run,
     level_one_form,
     post,
     save_form,
@@ -82,14 +81,6 @@ def ratings_items(html: str) -> list[str]:
     """The checklist lines about ratings, as shown."""
     return [line for line in re.findall(r"<li><strong>(?:Met|Not met(?: yet)?):</strong>[^\n]*",
                                         html) if "rat" in line.lower()]
-
-
-def daily_run(ws: Workspace, key: str) -> httpx.Response:
-    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
-    answer = ws.browser().post("/v1/lapses", json={"on": today().isoformat()}, headers={
-        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 class PortalRatersContract:
