@@ -26,6 +26,7 @@ from federation_api.mail.outbox import Outbox
 from federation_api.people.store import PeopleStore
 from federation_api.reminders.messages import lapsed_text, renewal_due_text
 from federation_api.reminders.policy import LAPSE_NOTICE_DAYS, ReminderKind, ReminderPolicy
+from ledger.storage.database import Cursor
 from projections.queries import ProjectionReader
 from projections.rows import RosterRow
 
@@ -61,6 +62,39 @@ class QueuedReminders:
     no_email: int  # no person record, or no address on it
 
 
+@dataclass
+class Tally:
+    """The counts of a pass while it runs. Every pass (these renewal reminders, the
+    waiting ones of `reminders/waiting.py`) queues and counts a reminder the same way, so
+    the counting is written once, here."""
+
+    due: int = 0
+    queued: int = 0
+    already: int = 0
+    no_email: int = 0
+
+    def enqueue(self, outbox: Outbox, cur: Cursor, *, dedupe_key: str, recipient: str,
+                subject: str, text: str, now: dt.datetime) -> None:
+        """Queue one reminder under its once-only key and count what became of it: new,
+        queued by an earlier pass, or an address the outbox refuses (it checks before
+        anything is written, so the transaction stays usable)."""
+        try:
+            fresh = outbox.enqueue(cur, dedupe_key=dedupe_key, recipient=recipient,
+                                   subject=subject, text=text, now=now)
+        except MailRejected:
+            self.no_email += 1
+            return
+        if fresh:
+            self.queued += 1
+        else:
+            self.already += 1
+
+    def result(self) -> QueuedReminders:
+        """What the pass did."""
+        return QueuedReminders(due=self.due, queued=self.queued, already=self.already,
+                               no_email=self.no_email)
+
+
 def due_reminders(reader: ProjectionReader, *, association: str, on: dt.date,
                   policy: ReminderPolicy, lapse_policy: AssociationPolicy
                   ) -> Iterator[DueReminder]:
@@ -94,16 +128,16 @@ def queue_reminders(*, reader: ProjectionReader, people: PeopleStore, outbox: Ou
                     policy: ReminderPolicy, lapse_policy: AssociationPolicy,
                     now: dt.datetime) -> QueuedReminders:
     """Queue every reminder due on `on` that no earlier pass queued."""
-    due = queued = already = no_email = 0
+    tally = Tally()
     for batch in _batches(due_reminders(reader, association=association, on=on,
                                         policy=policy, lapse_policy=lapse_policy)):
         records = people.many(sorted({r.row.person_id for r in batch}))
         with outbox.db.transaction() as cur:
             for reminder in batch:
-                due += 1
+                tally.due += 1
                 record = records.get(reminder.row.person_id)
                 if record is None or not record.details.email:
-                    no_email += 1
+                    tally.no_email += 1
                     continue
                 given = record.details.given_name
                 if reminder.kind is ReminderKind.LAPSED:
@@ -114,16 +148,8 @@ def queue_reminders(*, reader: ProjectionReader, people: PeopleStore, outbox: Ou
                     subject, text = renewal_due_text(
                         reminder.row, given_name=given, association_name=association_name,
                         days_left=reminder.days_left, policy=lapse_policy)
-                try:
-                    fresh = outbox.enqueue(cur, dedupe_key=reminder.dedupe_key,
-                                           recipient=record.details.email, subject=subject,
-                                           text=text, now=now)
-                except MailRejected:  # checked before anything is written
-                    no_email += 1
-                    continue
-                if fresh:
-                    queued += 1
-                else:
-                    already += 1
+                tally.enqueue(outbox, cur, dedupe_key=reminder.dedupe_key,
+                              recipient=record.details.email, subject=subject, text=text,
+                              now=now)
         outbox.notify()
-    return QueuedReminders(due=due, queued=queued, already=already, no_email=no_email)
+    return tally.result()

@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from domain.application import Application, ApplicationState
-from federation_api.mail.errors import MailRejected
 from federation_api.mail.outbox import Outbox
 from federation_api.people.store import PeopleStore
 from federation_api.reminders.messages import returned_waiting_text
 from federation_api.reminders.policy import WAITING_DAYS, ReminderKind, waiting_threshold
-from federation_api.reminders.queue import BATCH, QueuedReminders
+from federation_api.reminders.queue import BATCH, QueuedReminders, Tally
 from ledger.service import AssociationService
 from ledger.storage.database import Cursor
 from projections.queries import ProjectionReader
@@ -92,31 +91,23 @@ def queue_waiting_reminders(*, reader: ProjectionReader, service: AssociationSer
                             status_link: StatusLink) -> QueuedReminders:
     """Queue every waiting reminder due on `on` that no earlier pass queued. `status_link`
     gives the application's portal page (in the pass's transaction) or None."""
-    due = queued = already = no_email = 0
+    tally = Tally()
     pending = list(due_waiting(reader, service, association=association, on=on))
     for start in range(0, len(pending), BATCH):
         with outbox.db.transaction() as cur:
             for reminder in pending[start:start + BATCH]:
-                due += 1
+                tally.due += 1
                 application = reminder.application
                 record = people.get(application.person_id, cur=cur)
                 if record is None or not record.details.email:
-                    no_email += 1
+                    tally.no_email += 1
                     continue
                 subject, text = returned_waiting_text(
                     application, given_name=record.details.given_name,
                     association_name=association_name, returned_on=reminder.returned_on,
                     days=reminder.days, status_url=status_link(cur, application))
-                try:
-                    fresh = outbox.enqueue(cur, dedupe_key=reminder.dedupe_key,
-                                           recipient=record.details.email, subject=subject,
-                                           text=text, now=now)
-                except MailRejected:  # checked before anything is written
-                    no_email += 1
-                    continue
-                if fresh:
-                    queued += 1
-                else:
-                    already += 1
+                tally.enqueue(outbox, cur, dedupe_key=reminder.dedupe_key,
+                              recipient=record.details.email, subject=subject, text=text,
+                              now=now)
         outbox.notify()
-    return QueuedReminders(due=due, queued=queued, already=already, no_email=no_email)
+    return tally.result()

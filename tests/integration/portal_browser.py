@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from domain.levels import Level
+from federation_api.accounts.tokens import Role
 from federation_api.clock import now, today
 from federation_api.people.records import PersonDetails
 from tests.integration.accounts_world import link_token
@@ -126,3 +127,96 @@ def form_version(html: str) -> str:
     found = re.search(r'name="version" value="(\d+)"', html)
     assert found, html
     return found.group(1)
+
+
+ANA = "ana@example.org"
+SAM = ("AK-P-0100", "Sam", "Rivera")  # endorsed here; his person record has no address
+
+
+def level_one_form(year: int) -> dict[str, str]:
+    """A complete Level I application form as the portal takes it: the supervisor (Sam, see
+    `ana_and_sam`) named by name, to be looked up; each rater with the address their link
+    goes to. One form for every portal test, so a change of the form is made once."""
+    return {
+        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
+        "degrees-0-awarded_on": "2015-06-01",
+        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
+        "trainings-0-completed_on": f"{year - 1}-01-10",
+        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
+        "ratings-0-rater_email": "sam@rivera.example.org",
+        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
+        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
+        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
+        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
+        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
+    }
+
+
+def answer_with_more_hours(browser: TestClient, application_id: str, response: str
+                           ) -> httpx.Response:
+    """Answer a returned Level I application from its page: the form again with six more
+    training hours (Sam now by the id the saved draft gave him) and `response`."""
+    form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
+                                           "ratings-0-rater_name": "Sam Rivera",
+                                           "trainings-0-hours": "36"}
+    return post(browser, f"/portal/applications/{application_id}/answer",
+                f"/portal/applications/{application_id}", response=response, **form)
+
+
+def ana_and_sam(ws: Workspace) -> TestClient:
+    """The records a Level I application of Ana's needs: her person record (AK-P-0042, her
+    address, for the coordinator to confirm her account against) and Sam's, endorsed here
+    (the supervisor the form finds by name). Returns the coordinator's browser."""
+    add_person(ws, "AK-P-0042", "Ana", "García", ANA)
+    add_person(ws, *SAM)
+    endorse(ws, *SAM)
+    return coordinator(ws)
+
+
+def start_draft(browser: TestClient, level: str = "IFA", designation: str = "") -> str:
+    """Start a draft of `level` from the new-draft page: its id."""
+    answer = post(browser, "/portal/drafts", "/portal/drafts/new", level=level,
+                  designation=designation)
+    assert answer.status_code == 303, answer.text
+    return draft_id_of(answer)
+
+
+def save_form(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
+    """Save the draft form with `values`, at the version the draft page was read at."""
+    page = browser.get(f"/portal/drafts/{draft_id}").text
+    return browser.post(f"/portal/drafts/{draft_id}", data={
+        "csrf_token": form_token(page), "version": form_version(page), **values})
+
+
+def sign_both(browser: TestClient, draft_id: str, name: str = "Ana García") -> None:
+    """Sign the Code of Ethics and the Endorsement Agreement on the draft page."""
+    for document in ("code_of_ethics", "endorsement_agreement"):
+        answer = post(browser, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
+                      document=document, signed_name=name, agreed="on")
+        assert answer.status_code == 303, answer.text
+
+
+def submit(browser: TestClient, draft_id: str) -> str:
+    """Submit the draft from its page: the application's id, from the redirect."""
+    answer = post(browser, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"].split("/")[3].split("?")[0])
+
+
+def second_session(ws: Workspace, email: str, links: int) -> TestClient:
+    """A new browser signed in by a new link (the `links`-th mailed to `email`)."""
+    browser = ws.browser()
+    assert request_link(browser, email).status_code == 200
+    assert open_link(browser, latest_token(ws, email, links)).status_code == 303
+    return browser
+
+
+def daily_run(ws: Workspace, key: str, on: dt.date | None = None) -> httpx.Response:
+    """The daily timer's request (`alliance lapses record`) for the day `on` (today unless
+    given), under the idempotency key `key`: a timer firing twice sends the same key."""
+    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
+    day = today() if on is None else on
+    answer = ws.browser().post("/v1/lapses", json={"on": day.isoformat()}, headers={
+        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
+    assert answer.status_code == 200, answer.text
+    return answer

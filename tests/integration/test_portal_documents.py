@@ -24,25 +24,23 @@ from federation_api.documents.store import DocumentKind, Subject
 from tests import document_files as files
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.portal_browser import (
+    ANA,
     account_id_of,
-    add_person,
+    ana_and_sam,
     confirm_identity,
-    coordinator,
-    draft_id_of,
-    endorse,
-    form_version,
-    latest_token,
-    open_link,
+    level_one_form,
     post,
-    request_link,
+    save_form,
+    second_session,
+    sign_both,
     signed_up,
+    start_draft,
+    submit,
 )
 from tests.integration.staff_browser import add_staff, form_token, sign_in
 from tests.integration.staff_workspace import Workspace, workspace
 
-ANA = "ana@example.org"
 BOB = "bob@example.org"
-SAM = ("AK-P-0100", "Sam", "Rivera")
 
 
 @pytest.fixture
@@ -50,42 +48,6 @@ def ws(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
     """The AK node's app on the backend under test."""
     with backend.database_url() as url, workspace(tmp_path, url) as made:
         yield made
-
-
-def level_one_form(year: int) -> dict[str, str]:
-    """A complete Level I application form (the supervisor an endorsed professional)."""
-    return {
-        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
-        "degrees-0-awarded_on": "2015-06-01",
-        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
-        "trainings-0-completed_on": f"{year - 1}-01-10",
-        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rater_email": "sam@rivera.example.org",
-        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
-        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
-        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
-    }
-
-
-def start(browser: TestClient) -> str:
-    answer = post(browser, "/portal/drafts", "/portal/drafts/new", level="IFA")
-    assert answer.status_code == 303, answer.text
-    return draft_id_of(answer)
-
-
-def save_form(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
-    page = browser.get(f"/portal/drafts/{draft_id}").text
-    return browser.post(f"/portal/drafts/{draft_id}", data={
-        "csrf_token": form_token(page), "version": form_version(page), **values})
-
-
-def sign_both(browser: TestClient, draft_id: str, name: str) -> None:
-    for document in ("code_of_ethics", "endorsement_agreement"):
-        answer = post(browser, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
-                      document=document, signed_name=name, agreed="on")
-        assert answer.status_code == 303, answer.text
 
 
 def upload(browser: TestClient, page: str, action: str, content: bytes, *,
@@ -118,24 +80,14 @@ def document_links(html: str) -> list[str]:
     return re.findall(r'href="/portal/documents/(doc_[0-9a-f]+)"', html)
 
 
-def second_session(ws: Workspace, email: str, links: int) -> TestClient:
-    browser = ws.browser()
-    assert request_link(browser, email).status_code == 200
-    assert open_link(browser, latest_token(ws, email, links)).status_code == 303
-    return browser
-
-
 class PortalDocumentsContract:
     """The portal's documents on every backend."""
 
     def test_documents_over_two_sessions_travel_with_the_application(
             self, ws: Workspace) -> None:
-        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
-        add_person(ws, *SAM)
-        endorse(ws, *SAM)
-        staff = coordinator(ws)
+        staff = ana_and_sam(ws)
         first = signed_up(ws, "Ana García", ANA)
-        draft_id = start(first)
+        draft_id = start_draft(first)
         head = ws.head()
         transcript = files.pdf(2)
         stored = to_draft(first, draft_id, transcript, name="..\\..\\Zeugnis <i>2025.pdf")
@@ -186,10 +138,7 @@ class PortalDocumentsContract:
         assert save_form(second, draft_id, level_one_form(today().year)).status_code == 200
         sign_both(second, draft_id, "Ana García")
         assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-        submitted = post(second, f"/portal/drafts/{draft_id}/submit",
-                         f"/portal/drafts/{draft_id}")
-        assert submitted.status_code == 303, submitted.text
-        application_id = submitted.headers["location"].split("/")[3].split("?")[0]
+        application_id = submit(second, draft_id)
         application = ws.node.service.application(uuid.UUID(application_id))
         expected = {DocumentDigest(kind="transcript", sha256=records[0].sha256),
                     DocumentDigest(kind="certificate", sha256=records[1].sha256)}
@@ -241,11 +190,11 @@ class PortalDocumentsContract:
     def test_another_applicants_documents_are_not_found_and_nothing_is_logged(
             self, ws: Workspace) -> None:
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = start(ana)
+        draft_id = start_draft(ana)
         assert to_draft(ana, draft_id, files.pdf()).status_code == 303
         [document_id] = document_links(ana.get(f"/portal/drafts/{draft_id}").text)
         bob = signed_up(ws, "Bob Other", BOB)
-        bobs_draft = start(bob)
+        bobs_draft = start_draft(bob)
         before = written(ws)
         for path in (f"/portal/documents/{document_id}", "/portal/documents/doc_nothing",
                      "/portal/documents/%3Cscript%3E"):
@@ -279,7 +228,7 @@ class PortalDocumentsContract:
     def test_hostile_uploads_are_refused_next_to_the_field_and_nothing_is_written(
             self, ws: Workspace) -> None:
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = start(ana)
+        draft_id = start_draft(ana)
         before = written(ws)
         assert before == (0, [], [], 0)
         ws.node.documents.max_bytes = 1024 * 1024  # the limit, set low to keep the test quick
@@ -325,7 +274,7 @@ class PortalDocumentsContract:
     def test_a_form_without_the_sessions_token_is_refused_before_a_byte_is_kept(
             self, ws: Workspace) -> None:
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = start(ana)
+        draft_id = start_draft(ana)
         before = written(ws)
         action = f"/portal/drafts/{draft_id}/documents"
         forged = to_draft(ana, draft_id, files.pdf(), token="not-the-token")
@@ -353,7 +302,7 @@ class PortalDocumentsContract:
     def test_removing_a_document_and_discarding_a_draft_leave_no_file(
             self, ws: Workspace) -> None:
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = start(ana)
+        draft_id = start_draft(ana)
         content = files.pdf()
         assert to_draft(ana, draft_id, content).status_code == 303
         assert to_draft(ana, draft_id, content, name="again.pdf").status_code == 303

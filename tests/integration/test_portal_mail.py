@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,21 +24,27 @@ from federation_api.node.root import Node
 from federation_api.web.daily_reminders import queue_due_reminders
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.portal_browser import (
+    ANA,
     account_id_of,
     add_person,
+    ana_and_sam,
+    answer_with_more_hours,
     confirm_identity,
     coordinator,
-    draft_id_of,
+    daily_run,
     endorse,
-    form_version,
+    level_one_form,
     post,
+    save_form,
+    sign_both,
     signed_up,
+    start_draft,
+    submit,
 )
 from tests.integration.smtp_sink import Received
-from tests.integration.staff_browser import add_staff, form_token
+from tests.integration.staff_browser import add_staff
 from tests.integration.staff_workspace import PUBLIC_URL, Workspace, workspace
 
-ANA = "ana@example.org"
 KAI = "kai.moss@example.org"
 WAITING = "is waiting for your answer"
 
@@ -82,45 +87,18 @@ def arrived(ws: Workspace, recipient: str, subject: str, count: int) -> list[Rec
     return mails(ws, recipient, subject)
 
 
-def level_one_form(year: int) -> dict[str, str]:
-    """A Level I application form as the portal takes it; the supervisor found by name."""
-    return {
-        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
-        "degrees-0-awarded_on": "2015-06-01",
-        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
-        "trainings-0-completed_on": f"{year - 1}-01-10",
-        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rater_email": "sam@rivera.example.org",
-        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
-        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
-        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
-    }
-
-
-def portal_application(ws: Workspace, staff: TestClient) -> tuple[TestClient, str]:
+def portal_application(ws: Workspace) -> tuple[TestClient, TestClient, str]:
     """Ana's Level I application, drafted, signed and submitted in the portal (her identity
-    confirmed by the coordinator): her browser and the application's id."""
-    add_person(ws, "AK-P-0042", "Ana", "García", ANA)
-    add_person(ws, "AK-P-0100", "Sam", "Rivera")
-    endorse(ws, "AK-P-0100", "Sam", "Rivera")
+    confirmed by the coordinator): the coordinator's browser, hers, and the application's
+    id."""
+    staff = ana_and_sam(ws)
     ana = signed_up(ws, "Ana García", ANA)
-    created = post(ana, "/portal/drafts", "/portal/drafts/new", level="IFA", designation="")
-    draft_id = draft_id_of(created)
-    page = ana.get(f"/portal/drafts/{draft_id}").text
-    saved = ana.post(f"/portal/drafts/{draft_id}", data={
-        "csrf_token": form_token(page), "version": form_version(page),
-        **level_one_form(today().year)})
+    draft_id = start_draft(ana)
+    saved = save_form(ana, draft_id, level_one_form(today().year))
     assert saved.status_code == 200, saved.text
-    for document in ("code_of_ethics", "endorsement_agreement"):
-        signed = post(ana, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
-                      document=document, signed_name="Ana García", agreed="on")
-        assert signed.status_code == 303, signed.text
+    sign_both(ana, draft_id)
     assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-    submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
-    assert submitted.status_code == 303, submitted.text
-    return ana, submitted.headers["location"].split("/")[3].split("?")[0]
+    return staff, ana, submit(ana, draft_id)
 
 
 def staff_application(ws: Workspace, staff: TestClient, person_id: str) -> str:
@@ -135,15 +113,6 @@ def give_back(staff: TestClient, application_id: str, comments: str) -> None:
     page = f"/staff/applications/{application_id}"
     r = post(staff, f"{page}/return", page, comments=comments)
     assert r.status_code == 303 and "mail=queued" in r.headers["location"], r.headers
-
-
-def daily_run(ws: Workspace, on: dt.date, key: str) -> httpx.Response:
-    """The daily timer's request (`alliance lapses record`) for the day `on`."""
-    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
-    answer = ws.browser().post("/v1/lapses", json={"on": on.isoformat()}, headers={
-        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 class ProfessionalRoleContract:
@@ -240,8 +209,7 @@ class ReturnMailLinkContract:
 
     def test_a_portal_applicant_is_sent_to_the_status_page_others_as_before(
             self, ws: Workspace) -> None:
-        staff = coordinator(ws)
-        ana, application_id = portal_application(ws, staff)
+        staff, ana, application_id = portal_application(ws)
         give_back(staff, application_id, "Please add more training hours.")
         (mail,) = arrived(ws, ANA, "returned with comments", 1)
         body = mail.text()
@@ -265,8 +233,7 @@ class WaitingRemindersContract:
 
     def test_seven_and_twenty_one_days_after_a_return_each_reminder_goes_once(
             self, ws: Workspace) -> None:
-        staff = coordinator(ws)
-        ana, application_id = portal_application(ws, staff)
+        staff, ana, application_id = portal_application(ws)
         add_person(ws, "AK-P-0202", "Kai", "Moss", KAI)
         typed = staff_application(ws, staff, "AK-P-0202")
         # Both were returned a week ago (the daily run takes no day in the future).
@@ -282,8 +249,8 @@ class WaitingRemindersContract:
         assert queue_due_reminders(ws.node, on=on - dt.timedelta(days=1), now=now()
                                    ).queued == 0
         # A week on, the daily run queues one each; run twice, each is queued and sent once.
-        assert daily_run(ws, on, "day-7").headers["Reminders-Queued"] == "2"
-        assert daily_run(ws, on, "day-7-again").headers["Reminders-Queued"] == "0"
+        assert daily_run(ws, "day-7", on).headers["Reminders-Queued"] == "2"
+        assert daily_run(ws, "day-7-again", on).headers["Reminders-Queued"] == "0"
         (reminder,) = arrived(ws, ANA, WAITING, 1)
         body = reminder.text()
         assert f"{PUBLIC_URL}/portal/applications/{application_id}" in body
@@ -304,12 +271,7 @@ class WaitingRemindersContract:
             again.close()
         assert (rerun.queued, rerun.already) == (0, 2)
         # Ana answers; Kai does not. At 21 days only Kai is reminded, once.
-        form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
-                                               "ratings-0-rater_name": "Sam Rivera",
-                                               "trainings-0-hours": "36"}
-        answered = post(ana, f"/portal/applications/{application_id}/answer",
-                        f"/portal/applications/{application_id}", response="Six more hours.",
-                        **form)
+        answered = answer_with_more_hours(ana, application_id, "Six more hours.")
         assert answered.status_code == 303, answered.text
         later = on + dt.timedelta(days=14)
         assert queue_due_reminders(ws.node, on=later, now=now()).queued == 1

@@ -22,26 +22,32 @@ from federation_api.portal.texts import Document, text_of
 from federation_api.web.pages.portal_session import PortalGate
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.portal_browser import (
+    ANA,
     PORTAL_COOKIE,
     account_id_of,
     add_person,
+    ana_and_sam,
+    answer_with_more_hours,
     confirm_identity,
     coordinator,
     draft_id_of,
-    endorse,
     form_version,
     latest_token,
+    level_one_form,
     open_link,
     post,
     request_link,
+    save_form,
+    second_session,
+    sign_both,
     sign_up,
     signed_up,
+    start_draft,
+    submit,
     walk,
 )
 from tests.integration.staff_browser import add_staff, form_token
 from tests.integration.staff_workspace import Workspace, workspace
-
-ANA = "ana@example.org"
 
 
 @pytest.fixture
@@ -183,26 +189,6 @@ class PortalSignInContract:
                                                 .created_at) is not None
 
 
-SAM = ("AK-P-0100", "Sam", "Rivera")
-
-
-def level_one_form(year: int) -> dict[str, str]:
-    """A complete Level I application form; the supervisor named by name, to be looked up."""
-    return {
-        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
-        "degrees-0-awarded_on": "2015-06-01",
-        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
-        "trainings-0-completed_on": f"{year - 1}-01-10",
-        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rater_email": "sam@rivera.example.org",
-        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rater_email": "lee@example.org",
-        "ratings-2-rater_id": "X-0002", "ratings-2-rater_name": "Pat Parent",
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": "pat@example.org",
-        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
-    }
-
-
 def confirm_identity_raw(staff: TestClient, account_id: str, person_id: str) -> httpx.Response:
     """The confirmation form posted for an account whose page does not exist."""
     token = form_token(staff.get("/staff/portal-accounts").text)
@@ -210,38 +196,15 @@ def confirm_identity_raw(staff: TestClient, account_id: str, person_id: str) -> 
                       data={"csrf_token": token, "person_id": person_id})
 
 
-def save_form(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
-    page = browser.get(f"/portal/drafts/{draft_id}").text
-    return browser.post(f"/portal/drafts/{draft_id}", data={
-        "csrf_token": form_token(page), "version": form_version(page), **values})
-
-
-def sign_both(browser: TestClient, draft_id: str, name: str) -> None:
-    for document in ("code_of_ethics", "endorsement_agreement"):
-        answer = post(browser, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
-                      document=document, signed_name=name, agreed="on")
-        assert answer.status_code == 303, answer.text
-
-
-def start(browser: TestClient, level: str = "IFA", designation: str = "") -> str:
-    answer = post(browser, "/portal/drafts", "/portal/drafts/new", level=level,
-                  designation=designation)
-    assert answer.status_code == 303, answer.text
-    return draft_id_of(answer)
-
-
 class PortalApplicationContract:
     """A draft over two sessions, identity, submission, a return answered, withdrawal."""
 
     def test_a_draft_over_two_sessions_is_submitted_through_intake_and_followed(
             self, ws: Workspace) -> None:
-        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
-        add_person(ws, *SAM)
-        endorse(ws, *SAM)
-        staff = coordinator(ws)
+        staff = ana_and_sam(ws)
         first = signed_up(ws, "Ana García", ANA)
         head = ws.head()
-        draft_id = start(first)
+        draft_id = start_draft(first)
         saved = save_form(first, draft_id, level_one_form(today().year))
         assert saved.status_code == 200 and "Your draft is saved" in saved.text, saved.text
         assert "This id names Sam Rivera (AK-P-0100)" in saved.text
@@ -252,9 +215,7 @@ class PortalApplicationContract:
         assert post(first, "/portal/sign-out", "/portal/").status_code == 303
 
         # The second session: a new sign-in link (the first one was spent).
-        second = ws.browser()
-        assert request_link(second, ANA).status_code == 200
-        assert open_link(second, latest_token(ws, ANA, 2)).status_code == 303
+        second = second_session(ws, ANA, 2)
         page = second.get(f"/portal/drafts/{draft_id}")
         assert 'value="Psychology"' in page.text and 'value="AK-P-0100"' in page.text
         sign_both(second, draft_id, "Ana García")
@@ -270,10 +231,7 @@ class PortalApplicationContract:
         confirmed = confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042")
         assert confirmed.status_code == 303, confirmed.text
         assert "confirmed" in ws.mail_to(ANA, 3)[2].message["Subject"]
-        submitted = post(second, f"/portal/drafts/{draft_id}/submit",
-                         f"/portal/drafts/{draft_id}")
-        assert submitted.status_code == 303, submitted.text
-        application_id = submitted.headers["location"].split("/")[3].split("?")[0]
+        application_id = submit(second, draft_id)
         assert ws.head() != head
         application = ws.node.service.application(uuid.UUID(application_id))
         assert application.person_id == "AK-P-0042"
@@ -317,12 +275,7 @@ class PortalApplicationContract:
                      f"/portal/applications/{application_id}", response=" ", **same)
         assert empty.status_code == 422 and 'id="response-error"' in empty.text, empty.text
         assert ws.head() == head
-        form = level_one_form(today().year) | {"ratings-0-rater_id": "AK-P-0100",
-                                               "ratings-0-rater_name": "Sam Rivera",
-                                               "trainings-0-hours": "36"}
-        answer = post(second, f"/portal/applications/{application_id}/answer",
-                      f"/portal/applications/{application_id}", response="Added six hours.",
-                      **form)
+        answer = answer_with_more_hours(second, application_id, "Added six hours.")
         assert answer.status_code == 303, answer.text
         application = ws.node.service.application(uuid.UUID(application_id))
         assert application.response == "Added six hours."
@@ -346,17 +299,15 @@ class PortalApplicationContract:
         add_person(ws, "AK-P-0042", "Ana", "García", ANA)
         staff = coordinator(ws)
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = start(ana)
+        draft_id = start_draft(ana)
         assert save_form(ana, draft_id, {"degrees-0-kind": "bachelor",
                                          "degrees-0-field_of_study": "Mine",
                                          "degrees-0-awarded_on": "2015-06-01"}
                          ).status_code == 200
         sign_both(ana, draft_id, "Ana García")
         assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-        submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
-        assert submitted.status_code == 303, submitted.text
-        application_id = submitted.headers["location"].split("/")[3].split("?")[0]
-        second_draft = start(ana)
+        application_id = submit(ana, draft_id)
+        second_draft = start_draft(ana)
 
         bob = signed_up(ws, "Bob Other", "bob@example.org")
         head = ws.head()
@@ -392,7 +343,7 @@ class PortalApplicationContract:
             answer = post(ana, "/portal/drafts", "/portal/drafts/new", level=level,
                           designation=designation)
             assert answer.status_code == 422 and f'id="{field}-error"' in answer.text
-        draft_id = start(ana, "IMHM", "C")
+        draft_id = start_draft(ana, "IMHM", "C")
         bad = post(ana, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
                    document="code_of_ethics", signed_name="Ana García")
         assert bad.status_code == 422 and 'id="sign-code_of_ethics-agreed-error"' in bad.text

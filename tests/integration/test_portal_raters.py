@@ -14,32 +14,32 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from federation_api.accounts.tokens import Role
 from federation_api.clock import now, stamp, today
 from federation_api.ratings.areas import AREAS
 from federation_api.ratings.waiver import PORTAL, WAIVER_SHA256, WAIVER_VERSION
 from tests.backends import Backend, OnPostgreSQL, OnSQLite
 from tests.integration.portal_browser import (
+    ANA,
     account_id_of,
-    add_person,
+    ana_and_sam,
     confirm_identity,
-    coordinator,
-    draft_id_of,
-    endorse,
-    form_version,
+    daily_run,
+    level_one_form,
     post,
+    save_form,
+    sign_both,
     signed_up,
+    start_draft,
+    submit,
 )
 from tests.integration.staff_browser import form_token
 from tests.integration.staff_workspace import Workspace, workspace
 
-ANA = "ana@example.org"
 BEA = "bea@example.org"
-SAM = ("AK-P-0100", "Sam", "Rivera")  # endorsed; his person record has no address
+# The addresses `level_one_form` gives the three raters.
 SAM_AT, LEE_AT, PAT_AT = "sam@rivera.example.org", "lee@example.org", "pat@example.org"
 LINK = re.compile(r"(http://testserver/rate\?token=rtr_[A-Za-z0-9_%-]+)")
 SECRET = "Kept this comment private"
@@ -52,40 +52,11 @@ def ws(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
 
 
 def raters_form(pat: str = "Pat Parent") -> dict[str, str]:
-    """A Level I form naming three raters: Sam found by name, two the coordinator vets."""
-    year = today().year
-    return {
-        "degrees-0-kind": "bachelor", "degrees-0-field_of_study": "Psychology",
-        "degrees-0-awarded_on": "2015-06-01",
-        "trainings-0-title": "Infant mental health foundations", "trainings-0-hours": "30",
-        "trainings-0-completed_on": f"{year - 1}-01-10",
-        "ratings-0-rater_id": "Rivera", "ratings-0-role": "current_supervisor",
-        "ratings-0-rater_email": SAM_AT,
-        "ratings-1-rater_id": "X-0001", "ratings-1-rater_name": "Lee Colleague",
-        "ratings-1-role": "colleague", "ratings-1-rater_email": LEE_AT,
-        "ratings-2-rater_name": pat,  # endorsed nowhere: named by name alone
-        "ratings-2-role": "parent_or_recipient", "ratings-2-rater_email": PAT_AT,
-        "memberships-0-association": "AK", "memberships-0-valid_through": f"{year + 1}-06-30",
-    }
-
-
-def save(browser: TestClient, draft_id: str, values: dict[str, str]) -> httpx.Response:
-    page = browser.get(f"/portal/drafts/{draft_id}").text
-    return browser.post(f"/portal/drafts/{draft_id}", data={
-        "csrf_token": form_token(page), "version": form_version(page), **values})
-
-
-def started(browser: TestClient) -> str:
-    answer = post(browser, "/portal/drafts", "/portal/drafts/new", level="IFA", designation="")
-    assert answer.status_code == 303, answer.text
-    return draft_id_of(answer)
-
-
-def sign_texts(browser: TestClient, draft_id: str) -> None:
-    for document in ("code_of_ethics", "endorsement_agreement"):
-        answer = post(browser, f"/portal/drafts/{draft_id}/sign", f"/portal/drafts/{draft_id}",
-                      document=document, signed_name="Ana García", agreed="on")
-        assert answer.status_code == 303, answer.text
+    """The Level I form naming three raters: Sam found by name, two the coordinator vets,
+    Pat endorsed nowhere and so named by name alone (no id: the portal gives her one)."""
+    form = level_one_form(today().year) | {"ratings-2-rater_name": pat}
+    del form["ratings-2-rater_id"]
+    return form
 
 
 def link_in(ws: Workspace, recipient: str, count: int = 1) -> str:
@@ -112,39 +83,28 @@ def ratings_items(html: str) -> list[str]:
                                         html) if "rat" in line.lower()]
 
 
-def daily_run(ws: Workspace, key: str) -> httpx.Response:
-    _, secret = ws.node.tokens.issue(label="timer", role=Role.COORDINATOR, now=now())
-    answer = ws.browser().post("/v1/lapses", json={"on": today().isoformat()}, headers={
-        "Authorization": f"Bearer {secret}", "Idempotency-Key": key})
-    assert answer.status_code == 200, answer.text
-    return answer
-
-
 class PortalRatersContract:
     """The raters' journey from the applicant's side, on every backend."""
 
     def test_named_in_the_portal_rated_through_links_counted_only_once_received(
             self, ws: Workspace) -> None:
-        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
-        add_person(ws, *SAM)
-        endorse(ws, *SAM)
-        staff = coordinator(ws)
+        staff = ana_and_sam(ws)
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = started(ana)
+        draft_id = start_draft(ana)
         page = ana.get(f"/portal/drafts/{draft_id}").text
         # The applicant gives each rater's address, never a "rated on" date.
         assert 'name="ratings-0-rater_email"' in page and "ratings-0-rated_on" not in page
         assert "ratings-0-waiver_signed" not in page
 
         # An address that is not one, or missing: said next to the field; the draft keeps it.
-        bad = save(ana, draft_id, raters_form() | {"ratings-1-rater_email": "lee at home",
+        bad = save_form(ana, draft_id, raters_form() | {"ratings-1-rater_email": "lee at home",
                                                    "ratings-2-rater_email": ""})
         assert bad.status_code == 200
         assert re.search(r'id="ratings-1-rater_email"[^>]*aria-describedby="[^"]*'
                          r'ratings-1-rater_email-error', bad.text), bad.text
         assert "Enter one email address, e.g. name@example.org." in bad.text
         assert "Give the rater&#39;s email address" in bad.text
-        assert save(ana, draft_id, raters_form()).status_code == 200
+        assert save_form(ana, draft_id, raters_form()).status_code == 200
 
         # The waiver: unticked is refused next to its box, nothing recorded; then signed.
         unticked = post(ana, f"/portal/drafts/{draft_id}/waiver", f"/portal/drafts/{draft_id}")
@@ -158,12 +118,10 @@ class PortalRatersContract:
         assert signed.status_code == 303, signed.text
         page = ana.get(signed.headers["location"]).text
         assert "You signed the waiver on" in page and "Sign the waiver" not in page
-        sign_texts(ana, draft_id)
+        sign_both(ana, draft_id)
 
         assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-        submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
-        assert submitted.status_code == 303, submitted.text
-        application_id = uuid.UUID(submitted.headers["location"].split("/")[3].split("?")[0])
+        application_id = uuid.UUID(submit(ana, draft_id))
         waiver = store.waiver(application_id)
         assert waiver is not None and waiver.how == PORTAL
         assert (waiver.text_version, waiver.text_sha256) == (WAIVER_VERSION, WAIVER_SHA256)
@@ -248,7 +206,7 @@ class PortalRatersContract:
             self, ws: Workspace) -> None:
         application_id, _, _ = self._submitted_unsigned(ws)
         bea = signed_up(ws, "Bea Other", BEA)
-        bea_draft = started(bea)
+        bea_draft = start_draft(bea)
         missing = bea.get(f"/portal/applications/{uuid.uuid4()}")
         theirs = bea.get(f"/portal/applications/{application_id}")
         assert theirs.status_code == missing.status_code == 404
@@ -306,18 +264,13 @@ class PortalRatersContract:
     def _submitted_unsigned(ws: Workspace, pat: str = "Pat Parent"
                             ) -> tuple[uuid.UUID, TestClient, TestClient]:
         """Ana's Level I application, submitted without the waiver; Sam's request sent."""
-        add_person(ws, "AK-P-0042", "Ana", "García", ANA)
-        add_person(ws, *SAM)
-        endorse(ws, *SAM)
-        staff = coordinator(ws)
+        staff = ana_and_sam(ws)
         ana = signed_up(ws, "Ana García", ANA)
-        draft_id = started(ana)
-        assert save(ana, draft_id, raters_form(pat)).status_code == 200
-        sign_texts(ana, draft_id)
+        draft_id = start_draft(ana)
+        assert save_form(ana, draft_id, raters_form(pat)).status_code == 200
+        sign_both(ana, draft_id)
         assert confirm_identity(staff, account_id_of(ws, ANA), "AK-P-0042").status_code == 303
-        submitted = post(ana, f"/portal/drafts/{draft_id}/submit", f"/portal/drafts/{draft_id}")
-        assert submitted.status_code == 303, submitted.text
-        application_id = uuid.UUID(submitted.headers["location"].split("/")[3].split("?")[0])
+        application_id = uuid.UUID(submit(ana, draft_id))
         ratings_page = f"/staff/applications/{application_id}/ratings"
         sent = staff.post(f"/staff/applications/{application_id}/rating-requests", data={
             "csrf_token": form_token(staff.get(ratings_page).text), "rater_id": "AK-P-0100"})

@@ -140,6 +140,14 @@ def _owned(request: Request, member: PortalMember, draft_id: str) -> Draft | Non
     return draft
 
 
+def _open(request: Request, member: PortalMember, draft_id: str) -> Draft | None:
+    """The account's draft while it is still one: every change to a submitted draft (save,
+    sign, submit, discard, the waiver) answers as a missing draft does, the application's
+    own page having taken over."""
+    draft = _owned(request, member, draft_id)
+    return None if draft is None or draft.submitted else draft
+
+
 @router.get("/{draft_id}", response_class=HTMLResponse)
 async def draft_page(request: Request, member: Member, draft_id: str) -> Response:
     """The draft: its sections, the live checklist, the texts to sign, submit."""
@@ -159,8 +167,8 @@ async def save(request: Request, member: Member, draft_id: str) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
     def run() -> Response:
-        draft = _owned(request, member, draft_id)
-        if draft is None or draft.submitted:
+        draft = _open(request, member, draft_id)
+        if draft is None:
             return not_found(request)
         values = posted_values(form, form_spec(draft.level, draft.designation))
         if values is None:
@@ -193,8 +201,8 @@ def sign_text(request: Request, member: Member, draft_id: str,
               signed_name: Annotated[str, Form(max_length=1000)] = "",
               agreed: Annotated[str, Form(max_length=10)] = "") -> Response:
     """Sign a text: the name typed as a signature and the box ticked."""
-    draft = _owned(request, member, draft_id)
-    if draft is None or draft.submitted:
+    draft = _open(request, member, draft_id)
+    if draft is None:
         return not_found(request)
     try:
         sign(request.app.state.portal, member.signed.account, draft_id, document=document,
@@ -208,8 +216,8 @@ def sign_text(request: Request, member: Member, draft_id: str,
 @router.post("/{draft_id}/submit", response_class=HTMLResponse)
 def submit_draft(request: Request, member: Member, draft_id: str) -> Response:
     """Submit the saved draft as an application, through the commands staff intake uses."""
-    draft = _owned(request, member, draft_id)
-    if draft is None or draft.submitted:
+    draft = _open(request, member, draft_id)
+    if draft is None:
         return not_found(request)
     portal = request.app.state.portal
     node = request.app.state.node
@@ -244,8 +252,8 @@ def submit_draft(request: Request, member: Member, draft_id: str) -> Response:
 def discard(request: Request, member: Member, draft_id: str,
             confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
     """Throw an unsubmitted draft away (the box must be ticked: it cannot be undone)."""
-    draft = _owned(request, member, draft_id)
-    if draft is None or draft.submitted:
+    draft = _open(request, member, draft_id)
+    if draft is None:
         return not_found(request)
     if confirm != "on":
         return _draft_page(request, member, draft, 422, [(
@@ -263,8 +271,8 @@ def _refusal(error: DomainError) -> str:
 def sign_rating_waiver(request: Request, member: Member, draft_id: str,
                        agreed: Annotated[str, Form(max_length=10)] = "") -> Response:
     """Sign the waiver of access to the reference ratings (the box must be ticked)."""
-    draft = _owned(request, member, draft_id)
-    if draft is None or draft.submitted:
+    draft = _open(request, member, draft_id)
+    if draft is None:
         return not_found(request)
     if agreed != "on":
         return _draft_page(request, member, draft, 422, [(portal_rater_panel.WAIVER_FIELD,

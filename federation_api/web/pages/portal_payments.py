@@ -17,6 +17,7 @@ coordinator records on the staff payment page.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from urllib.parse import quote
@@ -119,6 +120,12 @@ def _ended(request: Request, draft: Draft) -> bool:
     return state in (ApplicationState.WITHDRAWN, ApplicationState.DENIED)
 
 
+def _application_fee(request: Request, draft: Draft) -> FeeView:
+    """The fee of the draft's application, as both the pay button and the return page
+    read it (nothing to pay once the application ended)."""
+    return application_view(request, str(draft.application_id), ended=_ended(request, draft))
+
+
 def _application_back(draft: Draft) -> tuple[str, str]:
     if draft.submitted:
         return f"/portal/applications/{draft.application_id}", "Back to your application"
@@ -133,7 +140,7 @@ async def pay_application(request: Request, member: Member, application_id: str)
         if draft is None:
             return not_found(request)
         subject = str(draft.application_id)
-        fee = application_view(request, subject, ended=_ended(request, draft))
+        fee = _application_fee(request, draft)
         return _checkout(request, fee, lambda: request.app.state.node.payments
                          .start_application_payment(
                              subject, by=member.account_id, now=now(),
@@ -151,13 +158,20 @@ async def application_return(request: Request, member: Member,
         draft = _own_draft(request, member, application_id)
         if draft is None:
             return not_found(request)
-        return _return_page(request, application_view(request, str(draft.application_id),
-                                                      ended=_ended(request, draft)),
+        return _return_page(request, _application_fee(request, draft),
                             *_application_back(draft))
     return await run_in_threadpool(show)
 
 
 # -- the renewal fee ----------------------------------------------------------------------
+
+
+def _renewal_fee(request: Request, row: RosterRow) -> tuple[FeeView, dt.date]:
+    """The renewal fee of the cycle a renewal now would renew, and that cycle's end (the
+    pay button and the return page price the same cycle)."""
+    cycle_end = request.app.state.node.service.endorsement(
+        row.endorsement_id).renewal_cycle()[1]
+    return renewal_view(request, row.endorsement_id, cycle_end), cycle_end
 
 
 def _renewal_back(row: RosterRow) -> tuple[str, str]:
@@ -171,9 +185,7 @@ async def pay_renewal(request: Request, member: Member, endorsement_id: str) -> 
         row = _own_row(request, member, endorsement_id)
         if row is None:
             return not_found(request)
-        cycle_end = request.app.state.node.service.endorsement(
-            row.endorsement_id).renewal_cycle()[1]
-        fee = renewal_view(request, row.endorsement_id, cycle_end)
+        fee, cycle_end = _renewal_fee(request, row)
         return _checkout(request, fee, lambda: request.app.state.node.payments
                          .start_renewal_payment(
                              row.endorsement_id, valid_through=cycle_end,
@@ -191,8 +203,5 @@ async def renewal_return(request: Request, member: Member, endorsement_id: str) 
         row = _own_row(request, member, endorsement_id)
         if row is None:
             return not_found(request)
-        cycle_end = request.app.state.node.service.endorsement(
-            row.endorsement_id).renewal_cycle()[1]
-        return _return_page(request, renewal_view(request, row.endorsement_id, cycle_end),
-                            *_renewal_back(row))
+        return _return_page(request, _renewal_fee(request, row)[0], *_renewal_back(row))
     return await run_in_threadpool(show)
