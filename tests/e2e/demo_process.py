@@ -1,5 +1,6 @@
 """`alliance demo` as a child process for the end-to-end tests: started, read until it says it
-is ready, stopped by its PID; and the pieces of its output (each node's URL and block)."""
+is ready, stopped by its PID (SIGTERM, then SIGKILL); and the pieces of its output (each
+node's URL and block)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ def demo(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         assert "Ctrl-C stops the demo" in output, output
         yield process, output
     finally:
+        # SIGTERM first: the demo then stops its own nats-server, which a SIGKILL would leave
+        # running (a child of the killed process); SIGKILL only if it does not exit.
         if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 def per_node(output: str) -> dict[str, str]:
