@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the HTTP API until interrupted."""
     import uvicorn
 
+    from federation_api.web import heap
     from federation_api.web.app import create_app
     from federation_api.web.observability import configure_logging
     from federation_api.web.tls import TlsFiles
@@ -88,6 +89,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-* from any loopback peer;
     # which proxies are trusted is ALLIANCE_TRUSTED_PROXIES's decision (web/origin.py for the
     # scheme and host, web/rate_limits.py for the client).
+    heap.settle()  # what is loaded now lives as long as the process: out of the collector's way
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False, proxy_headers=False,
                 ssl_certfile=str(tls.cert) if tls else None,

@@ -52,6 +52,7 @@ from federation_api.replication.loopback import start_single_server
 from federation_api.replication.nats_process import free_port
 from federation_api.replication.replicator import Replicator
 from federation_api.settings import Settings
+from federation_api.web import heap
 from federation_api.web.app import create_app
 from federation_api.web.observability import configure_logging
 from federation_api.web.urls import print_urls, url_host
@@ -218,6 +219,7 @@ async def serve_alliance(root: Path, host: str, nats_url: str,
                                     f"{listen[association]} in use?)")
             await asyncio.sleep(0.05)
         examples = await seed(nodes)
+        heap.settle()  # as `alliance serve` does: the loaded heap out of the collector's way
         print(f"demo: nats-server at {nats_url}; data in {root} "
               f"({'kept' if kept else 'removed'} on exit)")
         genesis = RegistryDir(root / "registry")  # the Alliance's copy (build_alliance)

@@ -14,6 +14,7 @@ every handler with a JSON 500 and logs it that way, instead of letting it reach 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -22,7 +23,14 @@ import traceback
 from types import TracebackType
 
 from fastapi import FastAPI, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -132,6 +140,13 @@ class Metrics:
                                "When the daily lapse run (POST /v1/lapses) last succeeded",
                                ["association"], registry=self.registry)
         self.gauges = NodeGauges(self.registry)
+        # The collector's passes by generation (python_gc_*), and how much of the heap
+        # `web.heap.settle` put out of its sight at start: a served node whose full
+        # collections come every few seconds, or that froze nothing, answers late.
+        GCCollector(registry=self.registry)
+        Gauge("alliance_heap_frozen_objects", "Objects frozen at start (web/heap.py), never "
+              "walked by the collector", registry=self.registry).set_function(
+                  gc.get_freeze_count)
 
     def render(self) -> Response:
         """Prometheus text exposition."""

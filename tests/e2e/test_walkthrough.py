@@ -282,6 +282,10 @@ def check_staff_reads(c: httpx.Client, node: NodeDir, eid: str, provider_eid: st
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert f'alliance_ledger_head_seq{{association="AK"}} {len(entries)}.0' in r.text
     assert "# TYPE alliance_http_requests_total counter" in r.text
+    # `serve` froze the heap it started with (web/heap.py): the modules alone are >100,000.
+    frozen = re.search(r"^alliance_heap_frozen_objects (\S+)$", r.text, re.MULTILINE)
+    assert frozen is not None and float(frozen.group(1)) > 100_000
+    assert 'python_gc_collections_total{generation="2"}' in r.text
     assert "Bearer" not in r.text
 
     r = c.get("/docs")

@@ -108,6 +108,31 @@ class StaffApplicationsContract:
         entries = ws.node.accounts.audit.entries(action="application.start")
         assert entries[0].ledger is not None and entries[0].ledger.seq == head_after[0]
 
+    def test_the_open_applications_follow_the_ledger_with_names_escaped(
+            self, ws: Workspace) -> None:
+        """The list's rows are kept while the projection stands (web/pages/kept_rows.py):
+        an application opened is listed on the next read, and a name is text, not markup."""
+        coordinator = ws.browser()
+        sign_in(coordinator, CORA)
+
+        def listed() -> tuple[int, str]:
+            page = coordinator.get("/staff/applications").text
+            found = re.search(r'<h2 id="pipeline-title">(\d+) open application', page)
+            assert found is not None
+            return int(found.group(1)), page
+
+        before, _ = listed()
+        assert before > 0 and listed()[0] == before  # the seed's open applications, kept
+        r = post(coordinator, "/staff/applications", "/staff/applications",
+                 person_id="AK-P-0201", given_name="<b>Zed</b>", family_name="O'Hara & Co",
+                 level="IFA")
+        assert r.status_code == 303, r.text
+        after, page = listed()
+        assert after == before + 1
+        assert "&lt;b&gt;Zed&lt;/b&gt; O&#x27;Hara &amp; Co</a>" in page
+        assert "<b>Zed</b>" not in page
+        assert "Infant Family Associate (IFA)" in page
+
     def test_two_reviewers_a_conflict_and_a_decision(self, ws: Workspace) -> None:
         application = uuid.uuid4()
         ws.node.service.submit_application(

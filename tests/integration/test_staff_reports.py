@@ -206,6 +206,7 @@ class StaffReportsContract:
         # outlive them (the projection's tracking positions move).
         before = browser.get("/staff/reports", params={"scope": "alliance"}).text
         assert "<td>IMHS</td><td>expired</td>" not in before
+        assert ">100% of 2</text>" not in before  # the renewal chart has no 2024 bar yet
         mi_db = Database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'mi-ledger.sqlite'}"))
         mi = open_ledger(tmp_path / "mi-events", mi_db, "MI")
         try:
@@ -227,6 +228,7 @@ class StaffReportsContract:
         assert "<tr><td>2024</td><td>IMHS</td><td>expired</td><td>3</td></tr>" in alliance.text
         assert ("<tr><td>2024</td><td>2</td><td>0</td><td>100%</td><td>0%</td></tr>"
                 in alliance.text)
+        assert ">100% of 2</text>" in alliance.text  # the charts kept are drawn again too
         rows = csv_rows(browser.get("/staff/reports/renewals.csv",
                                     params={"scope": "alliance"}).text)
         assert ["2024", "2", "0", "1.0000", "0.0000"] in rows

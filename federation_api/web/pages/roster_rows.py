@@ -1,5 +1,5 @@
-"""The rows of a roster page as HTML, and the pages last made, kept while the projection
-stands.
+"""The rows of a roster page as HTML (kept by `kept_rows.RowsCache` while the projection
+stands).
 
 Why not a Jinja loop: the roster page's own cost was in its 100 rows of seven cells. Profiled
 (cProfile on the handler under bench/staff_pages_bench.py), Jinja spent about 30 us a row on
@@ -9,12 +9,8 @@ with the standard library's `html.escape` for the values from the data (ids, nam
 fixed enum words (level code, status, standing) escaped once and kept: the handler's cost
 about halved.
 
-Why kept: twenty staff opening the roster read the same first page. A page's rows change only
-when an entry is projected, and every projected entry moves its ledger's tracking position in
-the same transaction (invariant 6); the standing changes with the day. So the rows made for a
-(filter, page, day) are kept under the positions read before them, and made again once those
-moved, as `projections.reports.ReportCache` keeps the board report: nothing shown is older
-than the projection it was read from.
+Why kept: twenty staff opening the roster read the same first page; the standing changes
+with the day, so the rows made for a (filter, page, day) are kept (see `kept_rows`).
 """
 
 from __future__ import annotations
@@ -22,8 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
-import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 
 import msgspec
 from markupsafe import Markup
@@ -31,8 +26,6 @@ from markupsafe import Markup
 from domain.levels import Designation, Level
 from projections.rows import RosterRow
 from projections.standing import standing_on
-
-KEEP = 256  # pages kept (filters x pages x days); past it all are forgotten at once
 
 
 @functools.cache
@@ -71,27 +64,3 @@ class KeptRows(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     next_after: str | None
     html: Markup
-
-
-class RosterRowsCache:
-    """The last rows made for each key, valid while the tracking positions stand."""
-
-    def __init__(self, *, keep: int = KEEP) -> None:
-        self._keep = keep
-        self._lock = threading.Lock()
-        self._kept: dict[Hashable, tuple[dict[str, int], KeptRows]] = {}
-
-    def rows(self, positions: dict[str, int], key: Hashable,
-             make: Callable[[], KeptRows]) -> KeptRows:
-        """The rows kept under `key` if made at `positions` (read by the caller before the
-        rows, so a change in between is seen next time), else `make()`, kept."""
-        with self._lock:
-            kept = self._kept.get(key)
-        if kept is not None and kept[0] == positions:
-            return kept[1]
-        made = make()  # outside the lock: a page is cheap, and pages are made side by side
-        with self._lock:
-            if len(self._kept) >= self._keep:
-                self._kept.clear()  # old days and pages: cheaper to forget than to rank
-            self._kept[key] = (positions, made)
-        return made

@@ -24,7 +24,8 @@ from domain.levels import EndorsementStatus, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.csv_files import roster_csv
-from federation_api.web.pages.roster_rows import KeptRows, RosterRowsCache, roster_rows_html
+from federation_api.web.pages.kept_rows import RowsCache
+from federation_api.web.pages.roster_rows import KeptRows, roster_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -170,10 +171,10 @@ def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
                        else on + dt.timedelta(days=wanted.due_within))
 
 
-def _kept(request: Request) -> RosterRowsCache:
-    cache = getattr(request.app.state, "roster_rows", None)
+def _kept(request: Request) -> RowsCache[KeptRows]:
+    cache: RowsCache[KeptRows] | None = getattr(request.app.state, "roster_rows", None)
     if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
-        cache = request.app.state.roster_rows = RosterRowsCache()
+        cache = request.app.state.roster_rows = RowsCache()
     return cache
 
 

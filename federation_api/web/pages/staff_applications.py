@@ -28,7 +28,7 @@ from domain.application import ApplicationState
 from domain.errors import DomainError
 from domain.evidence import ApplicationEvidence
 from domain.levels import Designation, Level, ReviewDecision
-from domain.progress import STAGE_OF_STATE, Progress, Stage, of_application
+from domain.progress import Progress, Stage, of_application
 from domain.review import CommentAuthor
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
@@ -43,6 +43,8 @@ from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
 from federation_api.web.pages.application_raters import raters_of
+from federation_api.web.pages.kept_rows import RowsCache
+from federation_api.web.pages.pipeline_rows import KeptPipeline, pipeline_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
     StaffUser,
@@ -99,12 +101,22 @@ def _message(error: DomainError) -> str:
 # -- the pipeline and intake ----------------------------------------------------------------
 
 
+def _kept(request: Request) -> RowsCache[KeptPipeline]:
+    cache: RowsCache[KeptPipeline] | None = getattr(request.app.state, "pipeline_rows", None)
+    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
+        cache = request.app.state.pipeline_rows = RowsCache()
+    return cache
+
+
 def _list_page(request: Request, status: int = 200, errors: Errors | None = None,
                form: dict[str, str] | None = None) -> HTMLResponse:
     node = request.app.state.node
+    pipeline = _kept(request).rows(
+        node.projector.positions(), node.association,
+        lambda: pipeline_rows_html(node.projector.pipeline(node.association)))
     return render("staff_applications.html", status, **page_context(
-        request, pipeline=node.projector.pipeline(node.association), titles=STAGE_OF_STATE,
-        levels=list(Level), designations=list(Designation), errors=errors or [],
+        request, pipeline=pipeline, levels=list(Level), designations=list(Designation),
+        errors=errors or [],
         form={"person_id": "", "given_name": "", "family_name": "", "level": "",
               "designation": "", "birth_date": ""} | (form or {})))
 
@@ -113,7 +125,8 @@ def _list_page(request: Request, status: int = 200, errors: Errors | None = None
 def applications_page(request: Request, staff: AnyStaff) -> Response:
     """Open applications, oldest first; coordinators also get the intake form (filled from
     the person record named by `?person_id=`, the person page's link)."""
-    record = request.app.state.node.people.get(request.query_params.get("person_id", "")[:64])
+    person_id = request.query_params.get("person_id", "")[:64]
+    record = request.app.state.node.people.get(person_id) if person_id else None
     if record is None:
         return _list_page(request)
     d = record.details
