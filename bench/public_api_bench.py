@@ -649,13 +649,21 @@ def goals(result: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
             "p99_growth_met": growth <= P99_GROWTH_GOAL}
 
 
+def http_parser() -> str:
+    """The HTTP parser uvicorn takes here: httptools when it is installed, else h11."""
+    import importlib.util
+
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
 def print_table(result: dict[str, Any]) -> None:
     """The human-readable report."""
     env, s = result["environment"], result["settings"]
     print(f"public API bench: Python {env['python']}, FastAPI {env['fastapi']}, Starlette "
-          f"{env['starlette']}, uvicorn {env['uvicorn']} (asyncio, h11), {env['cpus']} CPUs "
-          f"(server on CPU {s['server_cpu']}, load generator on CPU {s['load_cpu']}), load "
-          f"average {env['load_average_1min'][0]:.2f} -> {env['load_average_1min'][1]:.2f}")
+          f"{env['starlette']}, uvicorn {env['uvicorn']} (asyncio, {http_parser()}), "
+          f"{env['cpus']} CPUs (server on CPU {s['server_cpu']}, load generator on CPU "
+          f"{s['load_cpu']}), load average {env['load_average_1min'][0]:.2f} -> "
+          f"{env['load_average_1min'][1]:.2f}")
     for size, roster in result["rosters"].items():
         print(f"roster of {int(size):,}: imported, signed and projected in "
               f"{roster['load_seconds']:.1f} s ({roster['entries_per_second']:,.0f}/s)")
