@@ -22,7 +22,8 @@ import gc
 def settle() -> None:
     """Collect once, then freeze what is left.
 
-    Called when the app is built and before it answers: everything then alive (the
-    modules, the app, the node) is the process's for good."""
+    Called once the app is built (`alliance serve`: before it answers; the demo: once its
+    nodes are seeded): everything then alive (the modules, the app, the node) is the
+    process's for good."""
     gc.collect()
     gc.freeze()

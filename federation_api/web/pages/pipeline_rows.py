@@ -34,7 +34,7 @@ class KeptPipeline(msgspec.Struct, frozen=True, kw_only=True):
 
 @functools.cache
 def _level_cell(level: Level, designation: Designation | None) -> str:
-    """E.g. "Infant Mental Health Mentor (IV)-C", escaped (made once per pair)."""
+    """E.g. "Infant Mental Health Mentor (IMHM)-C", escaped (made once per pair)."""
     return html.escape(f"{level.title} ({level.value})"
                        + (f"-{designation.value}" if designation else ""))
 
