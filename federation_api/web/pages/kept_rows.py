@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 KEEP = 256  # keys kept (filters x pages x days); past it all are forgotten at once
 
@@ -41,3 +41,14 @@ class RowsCache(Generic[Rows]):
                 self._kept.clear()  # old days and pages: cheaper to forget than to rank
             self._kept[key] = (positions, made)
         return made
+
+
+def app_rows_cache(state: Any, name: str) -> RowsCache[Any]:
+    """The app's one `RowsCache` called `name` (an attribute of `app.state`), made on first
+    use: a plain attribute set is atomic, so two first requests at once make at most one
+    that is then forgotten."""
+    cache: RowsCache[Any] | None = getattr(state, name, None)
+    if cache is None:
+        cache = RowsCache()
+        setattr(state, name, cache)
+    return cache

@@ -24,7 +24,7 @@ from domain.levels import EndorsementStatus, Level
 from federation_api.accounts.roles import AccountRole
 from federation_api.clock import now, today
 from federation_api.web.csv_files import roster_csv
-from federation_api.web.pages.kept_rows import RowsCache
+from federation_api.web.pages.kept_rows import RowsCache, app_rows_cache
 from federation_api.web.pages.roster_rows import KeptRows, roster_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -172,10 +172,7 @@ def roster_query(request: Request, wanted: RosterFilter) -> RosterQuery:
 
 
 def _kept(request: Request) -> RowsCache[KeptRows]:
-    cache: RowsCache[KeptRows] | None = getattr(request.app.state, "roster_rows", None)
-    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
-        cache = request.app.state.roster_rows = RowsCache()
-    return cache
+    return app_rows_cache(request.app.state, "roster_rows")
 
 
 @router.get("/roster", response_class=HTMLResponse)

@@ -43,7 +43,7 @@ from federation_api.web.audited import attempt
 from federation_api.web.pages import evidence_form, people_picker
 from federation_api.web.pages.application_documents import documents_context
 from federation_api.web.pages.application_raters import raters_of
-from federation_api.web.pages.kept_rows import RowsCache
+from federation_api.web.pages.kept_rows import RowsCache, app_rows_cache
 from federation_api.web.pages.pipeline_rows import KeptPipeline, pipeline_rows_html
 from federation_api.web.pages.staff_session import (
     StaffGate,
@@ -102,10 +102,7 @@ def _message(error: DomainError) -> str:
 
 
 def _kept(request: Request) -> RowsCache[KeptPipeline]:
-    cache: RowsCache[KeptPipeline] | None = getattr(request.app.state, "pipeline_rows", None)
-    if cache is None:  # one per app: made on first use (a plain attribute set is atomic)
-        cache = request.app.state.pipeline_rows = RowsCache()
-    return cache
+    return app_rows_cache(request.app.state, "pipeline_rows")
 
 
 def _list_page(request: Request, status: int = 200, errors: Errors | None = None,

@@ -23,10 +23,11 @@ from federation_api.accounts.roles import AccountRole
 from federation_api.clock import today
 from federation_api.people.county_report import CountyCache, CountyCount
 from federation_api.web.csv_files import write_csv
+from federation_api.web.pages.kept_rows import RowsCache, app_rows_cache
 from federation_api.web.pages.staff_session import StaffGate, StaffUser, page_context
 from federation_api.web.pages.templating import SECURITY_HEADERS, render
 from federation_api.web.svg_charts import Bar, bar_chart
-from projections.reports import BoardReport, CountRow, PipelineTime, RenewalYear, ReportCache
+from projections.reports import CountRow, PipelineTime, RenewalYear, ReportCache
 from projections.standing import Standing
 
 REPORT_ROLES = (AccountRole.COORDINATOR, AccountRole.COMMITTEE, AccountRole.AUDITOR)
@@ -56,7 +57,6 @@ class Report:
     counts: list[CountRow]
     renewals: list[RenewalYear]
     pipeline: list[PipelineTime]
-    made: BoardReport  # the kept figures these are from (the charts are kept with them)
 
 
 def _cache(request: Request) -> ReportCache:
@@ -90,7 +90,7 @@ def _report(request: Request, scope: str, on: dt.date) -> Report:
     cache = _cache(request)
     made = cache.report(node.association if scope == "association" else None, on)
     return Report(scope=scope, on=on, counts=made.counts, renewals=made.renewals,
-                  pipeline=made.pipeline, made=made)
+                  pipeline=made.pipeline)
 
 
 def _scope(request: Request) -> str | None:
@@ -137,20 +137,14 @@ def charts(report: Report) -> dict[str, Markup]:
     }
 
 
-def _charts(request: Request, report: Report) -> dict[str, Markup]:
-    """The report's charts, drawn once per kept report: the figures change only when an
-    entry is projected (`ReportCache`), and drawing the four charts was a third of the
-    page's own cost under 20 concurrent staff (docs/reports.md)."""
-    drawn: dict[str | None, tuple[BoardReport, dict[str, Markup]]] | None = getattr(
-        request.app.state, "report_charts", None)
-    if drawn is None:  # one per app: made on first use (a plain attribute set is atomic)
-        drawn = request.app.state.report_charts = {}
-    kept = drawn.get(report.made.association)
-    if kept is not None and kept[0] is report.made:
-        return kept[1]
-    made = charts(report)
-    drawn[report.made.association] = (report.made, made)  # one per scope, the latest
-    return made
+def _charts(request: Request, positions: dict[str, int], report: Report
+            ) -> dict[str, Markup]:
+    """The report's charts, kept with the projection's tracking positions read before the
+    report (`kept_rows`): the figures change only when an entry is projected, and drawing
+    the four charts was a third of the page's own cost under 20 concurrent staff
+    (docs/reports.md)."""
+    kept: RowsCache[dict[str, Markup]] = app_rows_cache(request.app.state, "report_charts")
+    return kept.rows(positions, (report.scope, report.on), lambda: charts(report))
 
 
 @router.get("", response_class=HTMLResponse)
@@ -159,11 +153,12 @@ def reports_page(request: Request, staff: ReportReader) -> Response:
     scope = _scope(request)
     if scope is None:
         return _bad_scope(request)
+    positions = dict(_cache(request).positions())  # before the figures the charts draw
     report = _report(request, scope, today())
     node = request.app.state.node
     counties = _counties(request, report.on) if scope == "association" else []
     return render("staff_reports.html", **page_context(
-        request, report=report, charts=_charts(request, report), level_code=level_code,
+        request, report=report, charts=_charts(request, positions, report), level_code=level_code,
         percent=percent, association=node.association, scopes=SCOPES, counties=counties,
         county_chart=county_chart(counties)))
 
